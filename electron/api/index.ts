@@ -1,0 +1,34 @@
+// The one StudioApi contract: every request and event, typed and validated. Domain files add their
+// maps here; transports and the renderer client never list requests by hand.
+import type { z } from 'zod';
+import type { EventMap, RequestMap } from './contract.ts';
+import { systemEvents, systemRequests } from './system.ts';
+
+export const requests = {
+  ...systemRequests,
+} satisfies RequestMap;
+
+export const events = {
+  ...systemEvents,
+} satisfies EventMap;
+
+export type Requests = typeof requests;
+export type Events = typeof events;
+export type RequestName = keyof Requests;
+export type EventName = keyof Events;
+export type RequestInput<K extends RequestName> = z.input<Requests[K]['input']>;
+export type RequestOutput<K extends RequestName> = z.output<Requests[K]['output']>;
+export type EventPayload<K extends EventName> = z.output<Events[K]>;
+
+/** What the services implement: one async handler per request. */
+export type StudioHandlers = {
+  [K in RequestName]: (input: z.output<Requests[K]['input']>) => Promise<RequestOutput<K>>;
+};
+
+/** What the renderer sees as window.studio, whichever transport carries it. */
+export interface StudioClient {
+  invoke<K extends RequestName>(name: K, input: RequestInput<K>): Promise<RequestOutput<K>>;
+  on<K extends EventName>(name: K, listener: (payload: EventPayload<K>) => void): () => void;
+}
+
+export { StudioError, type WireError } from './contract.ts';
