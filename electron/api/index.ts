@@ -2,14 +2,29 @@
 // maps here; transports and the renderer client never list requests by hand.
 import type { z } from 'zod';
 import type { EventMap, RequestMap } from './contract.ts';
+import { galleryEvents, galleryRequests } from './gallery.ts';
+import { historyEvents, historyRequests } from './history.ts';
+import { jobsEvents, jobsRequests } from './jobs.ts';
+import { modelsEvents, modelsRequests } from './models.ts';
 import { systemEvents, systemRequests } from './system.ts';
+import { trainingEvents, trainingRequests } from './training.ts';
 
 export const requests = {
   ...systemRequests,
+  ...historyRequests,
+  ...galleryRequests,
+  ...jobsRequests,
+  ...modelsRequests,
+  ...trainingRequests,
 } satisfies RequestMap;
 
 export const events = {
   ...systemEvents,
+  ...historyEvents,
+  ...galleryEvents,
+  ...jobsEvents,
+  ...modelsEvents,
+  ...trainingEvents,
 } satisfies EventMap;
 
 export type Requests = typeof requests;

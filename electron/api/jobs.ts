@@ -1,0 +1,135 @@
+// Jobs: generation and training work queued for the worker processes; one runs on the accelerator at a time.
+import { z } from 'zod';
+import { request } from './contract.ts';
+
+/** An input image: a generation from the history, or PNG/JPEG/WebP bytes as base64 (e.g. from the canvas). */
+export const imageSource = z.union([
+  z.object({ generationId: z.string() }),
+  z.object({ base64: z.string().min(1) }),
+]);
+
+export const loraUse = z.object({ modelId: z.string(), strength: z.number().min(-4).max(4).default(1) });
+
+const generateCommon = {
+  modelId: z.string().min(1),
+  prompt: z.string().max(10_000),
+  negativePrompt: z.string().max(10_000).default(''),
+  sampler: z.string().default('ddim'),
+  steps: z.number().int().min(1).max(1000).default(20),
+  guidance: z.number().min(0).max(50).default(7.5),
+  /** null = a random seed, chosen when the job is submitted and recorded in the history. */
+  seed: z.number().int().min(0).max(2 ** 32 - 1).nullable().default(null),
+  width: z.number().int().min(8).max(4096).multipleOf(8).default(512),
+  height: z.number().int().min(8).max(4096).multipleOf(8).default(512),
+  /** Images generated one after another; seed, seed+1, … */
+  batchCount: z.number().int().min(1).max(100).default(1),
+  eta: z.number().min(0).max(1).default(0),
+  loras: z.array(loraUse).default([]),
+};
+
+export const txt2imgSpec = z.object({ kind: z.literal('txt2img'), ...generateCommon });
+export const img2imgSpec = z.object({
+  kind: z.literal('img2img'),
+  ...generateCommon,
+  init: imageSource,
+  strength: z.number().min(0).max(1).default(0.75),
+});
+export const inpaintSpec = z.object({
+  kind: z.literal('inpaint'),
+  ...generateCommon,
+  init: imageSource,
+  /** White = repaint, black = keep; same size as the init image. */
+  mask: imageSource,
+  strength: z.number().min(0).max(1).default(1),
+  /** Mask feathering radius in pixels. */
+  feather: z.number().min(0).max(256).default(4),
+});
+export const trainSpec = z.object({
+  kind: z.literal('train'),
+  baseModelId: z.string().min(1),
+  datasetDir: z.string().min(1),
+  recursive: z.boolean().default(false),
+  method: z.enum(['lora', 'full', 'ti']).default('lora'),
+  /** Name of the trained model in the registry. */
+  outputName: z.string().min(1).max(200),
+  triggerWord: z.string().max(100).default(''),
+  steps: z.number().int().min(1).max(1_000_000).default(1000),
+  learningRate: z.number().positive().max(1).default(1e-4),
+  batchSize: z.number().int().min(1).max(256).default(1),
+  rank: z.number().int().min(1).max(1024).default(8),
+  alpha: z.number().positive().default(1),
+  resolution: z.number().int().min(8).max(4096).multipleOf(8).optional(),
+  samplePrompts: z.array(z.string()).default([]),
+  sampleEvery: z.number().int().min(0).default(0),
+  saveEvery: z.number().int().min(0).default(100),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+});
+
+export const jobSpec = z.discriminatedUnion('kind', [txt2imgSpec, img2imgSpec, inpaintSpec, trainSpec]);
+
+export const jobStatus = z.enum(['queued', 'running', 'paused', 'completed', 'failed', 'cancelled']);
+
+export const job = z.object({
+  id: z.string(),
+  kind: z.enum(['txt2img', 'img2img', 'inpaint', 'train']),
+  status: jobStatus,
+  spec: jobSpec,
+  createdAt: z.number(),
+  startedAt: z.number().nullable(),
+  finishedAt: z.number().nullable(),
+  step: z.number().int(),
+  total: z.number().int(),
+  /** Why the job failed (the worker's error, a crash or running out of memory). */
+  error: z.string().nullable(),
+  /** History ids of the images this job produced. */
+  generationIds: z.array(z.string()),
+  /** Registry id of the model a training job produced. */
+  modelId: z.string().nullable(),
+});
+
+export const lossPoint = z.object({ step: z.number().int(), loss: z.number() });
+
+export const jobsRequests = {
+  'jobs.submit': request(z.object({ spec: jobSpec }), job),
+  'jobs.list': request(
+    z.object({ status: z.array(jobStatus).optional(), limit: z.number().int().min(1).max(1000).default(100) }),
+    z.array(job),
+  ),
+  'jobs.get': request(z.object({ id: z.string() }), job),
+  /** Cancels a queued, paused or running job. */
+  'jobs.cancel': request(z.object({ id: z.string() }), job),
+  /** Training only: stops at the next step boundary after a checkpoint; generations may run meanwhile. */
+  'jobs.pause': request(z.object({ id: z.string() }), job),
+  'jobs.resume': request(z.object({ id: z.string() }), job),
+};
+
+export const jobsEvents = {
+  'jobs.progress': z.object({
+    jobId: z.string(),
+    step: z.number().int(),
+    total: z.number().int(),
+    /** Estimated time to finish, from the step rate so far; null before the second step. */
+    etaMs: z.number().nullable(),
+    /** A cheap latent→RGB preview as a PNG data URL, when the worker made one. */
+    preview: z.string().nullable(),
+    /** Training: loss points since the previous progress event. */
+    loss: z.array(lossPoint),
+    /** Which image of a batch (0-based) for generation jobs. */
+    image: z.number().int(),
+    message: z.string().nullable(),
+  }),
+  /** Any change of a job's status or result. */
+  'jobs.updated': job,
+};
+
+export type JobSpec = z.output<typeof jobSpec>;
+export type JobSpecInput = z.input<typeof jobSpec>;
+export type Txt2imgSpec = z.output<typeof txt2imgSpec>;
+export type Img2imgSpec = z.output<typeof img2imgSpec>;
+export type InpaintSpec = z.output<typeof inpaintSpec>;
+export type TrainSpec = z.output<typeof trainSpec>;
+export type GenerateSpec = Txt2imgSpec | Img2imgSpec | InpaintSpec;
+export type Job = z.output<typeof job>;
+export type JobStatus = z.output<typeof jobStatus>;
+export type JobProgress = z.output<(typeof jobsEvents)['jobs.progress']>;
+export type LossPoint = z.output<typeof lossPoint>;
