@@ -1,0 +1,59 @@
+// `npm run web -- [--data DIR] [--port N] [--host HOST]`: the studio in a browser. Listens on 127.0.0.1
+// unless --host says otherwise, and prints the URL with its session token.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startWebServer } from './server.ts';
+import { openStudio } from './studio-host.ts';
+import { defaultDataDir } from './paths.ts';
+
+export interface WebArgs {
+  dataDir: string;
+  port: number;
+  host: string;
+}
+
+export function parseWebArgs(argv: string[]): WebArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+    },
+    strict: true,
+  });
+  const port = values.port === undefined ? 7860 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--port must be a whole number from 0 to 65535 (0 picks a free port), not "${values.port}".`);
+  }
+  return { dataDir: path.resolve(values.data ?? defaultDataDir()), port, host: values.host ?? '127.0.0.1' };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args = parseWebArgs(argv);
+  mkdirSync(args.dataDir, { recursive: true });
+  const backend = await openStudio({ dataDir: args.dataDir, transport: 'web' });
+  const staticDir = fileURLToPath(new URL('../../renderer/dist', import.meta.url));
+  const server = await startWebServer({ backend, staticDir, host: args.host, port: args.port });
+  if (args.host !== '127.0.0.1' && args.host !== 'localhost' && args.host !== '::1') {
+    console.warn(`Warning: listening on ${args.host}; anyone who can reach it and has the token can use the studio.`);
+  }
+  console.log(`Latent Diffusion Studio (web mode), data in ${args.dataDir}`);
+  console.log(`Open ${server.url}`);
+  const stop = async () => {
+    await server.close();
+    await backend.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

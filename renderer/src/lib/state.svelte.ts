@@ -1,0 +1,61 @@
+// App-wide state shared by the views: current view, system info, job activity, notices, and the
+// image handed to the canvas by "send to canvas" / "open in canvas".
+import type { RequestOutput } from '../../../electron/api/index.ts';
+import type { Job } from '../../../electron/api/jobs.ts';
+import { errorMessage } from './errors.ts';
+
+export type View = 'generate' | 'canvas' | 'history' | 'train' | 'models';
+export type SystemInfo = RequestOutput<'system.info'>;
+
+export interface Notice {
+  id: number;
+  kind: 'error' | 'info' | 'success';
+  message: string;
+}
+
+/** What the canvas should open next: a generation from the history, or raw image bytes. */
+export type CanvasSource = { generationId: string } | { dataUrl: string; name: string };
+
+export const app = $state({
+  view: 'generate' as View,
+  info: null as SystemInfo | null,
+  infoError: null as string | null,
+  jobs: {} as Record<string, Job>,
+  statusMessage: null as string | null,
+  notices: [] as Notice[],
+  canvasSource: null as CanvasSource | null,
+  /** Parameters handed to Generate by "reuse" in the history. */
+  reuse: null as RequestOutput<'history.reuse'> | null,
+});
+
+let noticeId = 1;
+
+export function notify(message: string, kind: Notice['kind'] = 'error'): void {
+  const id = noticeId++;
+  app.notices.push({ id, kind, message });
+  setTimeout(() => dismiss(id), kind === 'error' ? 9000 : 4000);
+}
+
+export function dismiss(id: number): void {
+  const i = app.notices.findIndex((n) => n.id === id);
+  if (i >= 0) app.notices.splice(i, 1);
+}
+
+/** Shows a failed request to the user instead of failing silently; returns undefined on failure. */
+export async function attempt<T>(what: string, run: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (err) {
+    notify(`${what}: ${errorMessage(err)}`);
+    return undefined;
+  }
+}
+
+export function activeJobs(): Job[] {
+  return Object.values(app.jobs).filter((j) => j.status === 'running' || j.status === 'queued');
+}
+
+export function openInCanvas(source: CanvasSource): void {
+  app.canvasSource = source;
+  app.view = 'canvas';
+}

@@ -1,0 +1,85 @@
+// window.studio in web mode: the contract over one WebSocket to electron/web/server.ts, authenticated by
+// the session token from the page URL (kept in sessionStorage so a reload still works).
+import type { EventName, EventPayload, RequestInput, RequestName, RequestOutput, StudioClient } from '../../../electron/api/index.ts';
+import { StudioRequestError } from './errors.ts';
+
+type ServerMessage =
+  | { t: 'res'; id: number; ok: true; output: unknown }
+  | { t: 'res'; id: number; ok: false; error: { code: string; message: string } }
+  | { t: 'evt'; name: string; payload: unknown };
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+export function sessionToken(location: Location, storage: Storage): string | null {
+  const fromUrl = new URLSearchParams(location.search).get('token');
+  if (fromUrl) storage.setItem('studio.token', fromUrl);
+  return fromUrl ?? storage.getItem('studio.token');
+}
+
+export function createWebClient(wsUrl: string): StudioClient & { readonly connected: boolean } {
+  const pending = new Map<number, Pending>();
+  const listeners = new Map<string, Set<(payload: unknown) => void>>();
+  const queue: string[] = [];
+  let nextId = 1;
+  let socket: WebSocket | null = null;
+  let connected = false;
+  let retryMs = 250;
+
+  const connect = () => {
+    const ws = new WebSocket(wsUrl);
+    socket = ws;
+    ws.onopen = () => {
+      connected = true;
+      retryMs = 250;
+      for (const msg of queue.splice(0)) ws.send(msg);
+    };
+    ws.onmessage = (ev) => {
+      const msg = JSON.parse(String(ev.data)) as ServerMessage;
+      if (msg.t === 'evt') {
+        for (const l of listeners.get(msg.name) ?? []) l(msg.payload);
+        return;
+      }
+      const p = pending.get(msg.id);
+      if (!p) return;
+      pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.output);
+      else p.reject(new StudioRequestError(msg.error.message, msg.error.code));
+    };
+    ws.onclose = () => {
+      connected = false;
+      for (const p of pending.values()) {
+        p.reject(new StudioRequestError('Lost the connection to the studio. Is `npm run web` still running?', 'disconnected'));
+      }
+      pending.clear();
+      queue.length = 0;
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 5000);
+    };
+  };
+  connect();
+
+  return {
+    get connected() {
+      return connected;
+    },
+    invoke<K extends RequestName>(name: K, input: RequestInput<K>): Promise<RequestOutput<K>> {
+      const id = nextId++;
+      const msg = JSON.stringify({ t: 'req', id, name, input });
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        if (connected && socket?.readyState === WebSocket.OPEN) socket.send(msg);
+        else queue.push(msg);
+      });
+    },
+    on<K extends EventName>(name: K, listener: (payload: EventPayload<K>) => void): () => void {
+      const set = listeners.get(name) ?? new Set();
+      listeners.set(name, set);
+      const l = listener as (payload: unknown) => void;
+      set.add(l);
+      return () => set.delete(l);
+    },
+  };
+}

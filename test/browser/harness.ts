@@ -1,0 +1,114 @@
+// Browser tests: the real renderer build, served by web mode over a temporary data folder, driven in
+// the system Chromium through playwright-core. Screenshots land in test-artifacts/.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { StudioBackend } from '../../electron/api/dispatch.ts';
+import { startWebServer, type WebServer } from '../../electron/web/server.ts';
+import { openStudio } from '../../electron/web/studio-host.ts';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const artifactsDir = path.join(repoRoot, 'test-artifacts');
+
+export function findChromium(): string {
+  const candidates = [process.env.CHROME_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+  for (const c of candidates) if (c && existsSync(c)) return c;
+  try {
+    return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new Error('No Chromium found: run `apt-get install -y chromium` or set CHROME_PATH.');
+  }
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds the renderer when renderer/dist is missing or older than its sources. */
+export async function ensureRendererBuilt(): Promise<string> {
+  const dist = path.join(repoRoot, 'renderer/dist');
+  const index = path.join(dist, 'index.html');
+  const sources = Math.max(
+    newestMtime(path.join(repoRoot, 'renderer/src')),
+    newestMtime(path.join(repoRoot, 'renderer/public')),
+    newestMtime(path.join(repoRoot, 'electron/api')),
+    statSync(path.join(repoRoot, 'renderer/index.html')).mtimeMs,
+    statSync(path.join(repoRoot, 'vite.config.ts')).mtimeMs,
+  );
+  if (!existsSync(index) || statSync(index).mtimeMs < sources) {
+    const { build } = await import('vite');
+    await build({ configFile: path.join(repoRoot, 'vite.config.ts'), root: path.join(repoRoot, 'renderer'), logLevel: 'error' });
+  }
+  return dist;
+}
+
+export interface Studio {
+  dataDir: string;
+  server: WebServer;
+  backend: StudioBackend;
+  browser: BrowserContext;
+  page: Page;
+  /** Errors the page logged or threw; tests assert there are none. */
+  pageErrors: string[];
+  screenshot(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function launchStudio(options: { prepareData?: (dataDir: string) => void } = {}): Promise<Studio> {
+  const staticDir = await ensureRendererBuilt();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ldm-browser-'));
+  options.prepareData?.(dataDir);
+  const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'ldm-chromium-'));
+  const backend = await openStudio({ dataDir, transport: 'web' });
+  const server = await startWebServer({ backend, staticDir, port: 0 });
+  const browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: findChromium(),
+    headless: true,
+    viewport: { width: 1360, height: 860 },
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') pageErrors.push(msg.text());
+  });
+  await page.goto(server.url);
+  mkdirSync(artifactsDir, { recursive: true });
+  return {
+    dataDir,
+    server,
+    backend,
+    browser,
+    page,
+    pageErrors,
+    async screenshot(name) {
+      const file = path.join(artifactsDir, `${name}.png`);
+      await page.screenshot({ path: file });
+      return file;
+    },
+    async close() {
+      await browser.close();
+      await server.close();
+      await backend.close();
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}

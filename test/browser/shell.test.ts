@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchStudio, type Studio } from './harness.ts';
+
+describe('app shell in Chromium against web mode', () => {
+  let studio: Studio;
+  beforeAll(async () => {
+    studio = await launchStudio();
+  });
+  afterAll(async () => {
+    await studio?.close();
+  });
+
+  it('shows system.info from the real backend in the status bar', async () => {
+    const { page } = studio;
+    const ep = page.getByTestId('execution-provider');
+    await ep.waitFor();
+    expect((await ep.textContent())?.trim()).toBe('CPU');
+    const status = page.getByRole('contentinfo', { name: 'Status' });
+    await expect.poll(() => status.textContent()).toContain(studio.dataDir);
+    expect(await status.textContent()).toMatch(/onnxruntime 1\.\d+\.\d+/);
+    expect(await status.textContent()).toContain('web mode');
+  });
+
+  it('navigates between the five views with the sidebar and Alt+number', async () => {
+    const { page } = studio;
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    for (const name of ['Canvas', 'History', 'Train', 'Models', 'Generate']) {
+      await nav.getByRole('button', { name }).click();
+      await expect.poll(() => nav.getByRole('button', { name }).getAttribute('aria-current')).toBe('page');
+      expect(await page.getByRole('region', { name }).isVisible()).toBe(true);
+    }
+    await page.keyboard.press('Alt+3');
+    expect(await page.getByRole('region', { name: 'History' }).isVisible()).toBe(true);
+    expect(await page.getByRole('region', { name: 'Generate' }).isVisible()).toBe(false);
+    await page.keyboard.press('Alt+1');
+    await studio.screenshot('shell');
+    expect(studio.pageErrors).toEqual([]);
+  });
+
+  it('refuses a WebSocket without the session token', async () => {
+    const status = await studio.page.evaluate(async (port) => {
+      return new Promise<string>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=wrong`);
+        ws.onopen = () => resolve('open');
+        ws.onerror = () => resolve('refused');
+      });
+    }, studio.server.port);
+    expect(status).toBe('refused');
+    studio.pageErrors.length = 0; // the refused socket logs a console error on purpose
+  });
+});
