@@ -1,0 +1,242 @@
+// onnxruntime-node sessions: execution-provider choice with an honest report of what runs, thread
+// settings, TensorData in and out, and a cache of sessions keyed by a hash of the model.
+import * as ort from 'onnxruntime-node';
+import { existsSync, promises as fsp } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { numel, type DType, type TensorData } from '../tensor.ts';
+import { modelHash } from './serialize.ts';
+
+export type Provider = 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
+
+export interface SessionOptions {
+  /** 'auto' (default): the best accelerator that initialises, else cpu. */
+  provider?: Provider | 'auto';
+  /** Intra-op threads; default: onnxruntime's choice (one per physical core). */
+  threads?: number;
+  /**
+   * The safetensors file that the model's external data (serialize.ts 'external' mode) points into.
+   * ONNX Runtime refuses absolute or escaping locations, so the model is written beside this file
+   * (hidden, named by its hash) and loaded from there; where that folder is read-only the file is
+   * read into memory and handed over instead.
+   */
+  weightsFile?: string;
+  /** onnxruntime graph optimisation level; default 'all'. */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+export class RuntimeError extends Error {
+  override name = 'RuntimeError';
+}
+
+const ORT_NAME: Record<Provider, string> = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', coreml: 'coreml', webgpu: 'webgpu' };
+
+function bindingDir(): string {
+  const req = createRequire(import.meta.url);
+  const pkg = path.dirname(req.resolve('onnxruntime-node/package.json'));
+  return path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/** Providers this installation can try, best first, cpu last. Trying may still fail (no device, no driver). */
+export function availableProviders(): Provider[] {
+  const listed = new Set(ort.listSupportedBackends().map((b) => b.name));
+  const out: Provider[] = [];
+  const cudaLib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  if (listed.has('cuda') && existsSync(path.join(bindingDir(), cudaLib))) out.push('cuda');
+  if (listed.has('dml')) out.push('dml');
+  if (listed.has('coreml')) out.push('coreml');
+  if (listed.has('webgpu')) out.push('webgpu');
+  out.push('cpu');
+  return out;
+}
+
+const failedProviders = new Map<Provider, string>();
+
+const ORT_TYPES: Partial<Record<string, DType>> = {
+  float32: 'float32', float16: 'float16', float64: 'float64', int64: 'int64', int32: 'int32', int8: 'int8', uint8: 'uint8', bool: 'bool',
+};
+
+function toOrt(name: string, t: TensorData): ort.Tensor {
+  if (t.data.length !== numel(t.shape)) {
+    throw new RuntimeError(`input '${name}': ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+  }
+  return new ort.Tensor(t.dtype, t.data as never, t.shape as number[]);
+}
+
+function fromOrt(name: string, v: ort.OnnxValue): TensorData {
+  const t = v as ort.Tensor;
+  const dtype = ORT_TYPES[t.type];
+  if (!dtype) throw new RuntimeError(`output '${name}' has type ${t.type}, which the engine does not handle`);
+  return { dtype, shape: [...t.dims], data: t.data as TensorData['data'] };
+}
+
+export class Session {
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+  private readonly inputs: Map<string, { type: string; shape: readonly (number | string)[] }>;
+  private released = false;
+
+  constructor(private readonly inner: ort.InferenceSession, readonly provider: Provider) {
+    this.inputNames = [...inner.inputNames];
+    this.outputNames = [...inner.outputNames];
+    this.inputs = new Map();
+    for (const m of inner.inputMetadata) if (m.isTensor) this.inputs.set(m.name, { type: m.type, shape: m.shape });
+  }
+
+  async run(feeds: Record<string, TensorData>, outputs?: string[]): Promise<Record<string, TensorData>> {
+    if (this.released) throw new RuntimeError('session was released');
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const name of this.inputNames) {
+      const t = feeds[name];
+      if (!t) throw new RuntimeError(`missing input '${name}' (the model takes ${this.inputNames.join(', ')})`);
+      const meta = this.inputs.get(name);
+      if (meta) {
+        const shapeOk = meta.shape.length === t.shape.length && meta.shape.every((d, i) => typeof d !== 'number' || d === t.shape[i]);
+        if (meta.type !== t.dtype || !shapeOk) {
+          throw new RuntimeError(`input '${name}' is ${t.dtype}[${t.shape.join(', ')}] but the model expects ${meta.type}[${meta.shape.join(', ')}]`);
+        }
+      }
+      ortFeeds[name] = toOrt(name, t);
+    }
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputs.has(name) && !this.inputNames.includes(name)) throw new RuntimeError(`unknown input '${name}' (the model takes ${this.inputNames.join(', ')})`);
+    }
+    const fetches = outputs ?? this.outputNames;
+    for (const o of fetches) if (!this.outputNames.includes(o)) throw new RuntimeError(`unknown output '${o}' (the model gives ${this.outputNames.join(', ')})`);
+    let res: ort.InferenceSession.ReturnType;
+    try {
+      res = await this.inner.run(ortFeeds, fetches);
+    } catch (err) {
+      throw new RuntimeError(`onnxruntime (${this.provider}) failed to run: ${(err as Error).message}`);
+    }
+    const out: Record<string, TensorData> = {};
+    for (const o of fetches) out[o] = fromOrt(o, res[o]!);
+    return out;
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.inner.release();
+  }
+}
+
+async function open(model: Uint8Array | string, provider: Provider, opts: SessionOptions, quiet: boolean): Promise<ort.InferenceSession> {
+  const o: ort.InferenceSession.SessionOptions = {
+    executionProviders: [ORT_NAME[provider]],
+    graphOptimizationLevel: opts.optimization ?? 'all',
+    executionMode: 'sequential',
+    logSeverityLevel: quiet ? 4 : 3,
+  };
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new RuntimeError(`threads must be a positive integer, got ${opts.threads}`);
+    o.intraOpNumThreads = opts.threads;
+    o.interOpNumThreads = 1;
+  }
+  if (typeof model === 'string' || !opts.weightsFile) return ort.InferenceSession.create(model as Uint8Array, o);
+  return openBesideWeights(model, opts.weightsFile, o);
+}
+
+async function openBesideWeights(model: Uint8Array, weightsFile: string, o: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  const dir = path.dirname(path.resolve(weightsFile));
+  const file = path.join(dir, `.${path.basename(weightsFile)}.${modelHash(model).slice(0, 16)}.onnx`);
+  try {
+    if (!existsSync(file)) {
+      const tmp = `${file}.${process.pid}.tmp`;
+      await fsp.writeFile(tmp, model);
+      await fsp.rename(tmp, file);
+    }
+  } catch {
+    const data = await fsp.readFile(weightsFile);
+    return ort.InferenceSession.create(model, { ...o, externalData: [{ path: path.basename(weightsFile), data }] });
+  }
+  return ort.InferenceSession.create(file, o);
+}
+
+export async function createSession(model: Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
+  const want = opts.provider ?? 'auto';
+  if (want !== 'auto') {
+    if (!availableProviders().includes(want)) {
+      const hint = want === 'cuda'
+        ? ' (install the CUDA build with `npm rebuild onnxruntime-node --onnxruntime-node-install=cuda12`)'
+        : '';
+      throw new RuntimeError(`execution provider '${want}' is not available in this installation${hint}; available: ${availableProviders().join(', ')}`);
+    }
+    try {
+      return new Session(await open(model, want, opts, false), want);
+    } catch (err) {
+      throw new RuntimeError(`execution provider '${want}' failed to start: ${(err as Error).message}`);
+    }
+  }
+  for (const p of availableProviders()) {
+    if (p === 'cpu') break;
+    if (failedProviders.has(p)) continue;
+    try {
+      return new Session(await open(model, p, opts, true), p);
+    } catch (err) {
+      failedProviders.set(p, (err as Error).message);
+    }
+  }
+  try {
+    return new Session(await open(model, 'cpu', opts, false), 'cpu');
+  } catch (err) {
+    throw new RuntimeError(`onnxruntime could not load the model: ${(err as Error).message}`);
+  }
+}
+
+/** Why each accelerator that 'auto' tried was skipped (for diagnostics screens). */
+export function providerFailures(): ReadonlyMap<Provider, string> {
+  return failedProviders;
+}
+
+/** Cache key for a model under given options. */
+export function sessionKey(model: Uint8Array, opts: SessionOptions = {}): string {
+  return `${modelHash(model)}|${opts.provider ?? 'auto'}|${opts.threads ?? 0}|${opts.optimization ?? 'all'}|${opts.weightsFile ?? ''}`;
+}
+
+/** Sessions by key (see sessionKey); concurrent gets of one key share one build; least recently used go first. */
+export class SessionCache {
+  private readonly entries = new Map<string, Promise<Session>>();
+
+  constructor(private readonly capacity = 8) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async get(key: string, build: () => Promise<Session>): Promise<Session> {
+    let p = this.entries.get(key);
+    if (p) {
+      this.entries.delete(key);
+      this.entries.set(key, p);
+      return p;
+    }
+    p = build();
+    this.entries.set(key, p);
+    // Trim only once the new session exists, so a failed build never evicts a working one.
+    p.then(() => this.trim(), () => {
+      if (this.entries.get(key) === p) this.entries.delete(key);
+    });
+    return p;
+  }
+
+  private trim(): void {
+    while (this.entries.size > this.capacity) {
+      const [oldest, old] = this.entries.entries().next().value as [string, Promise<Session>];
+      this.entries.delete(oldest);
+      void old.then((s) => s.release(), () => undefined);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const p = this.entries.get(key);
+    this.entries.delete(key);
+    if (p) await p.then((s) => s.release(), () => undefined);
+  }
+
+  async clear(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(all.map((p) => p.then((s) => s.release(), () => undefined)));
+  }
+}

@@ -1,0 +1,146 @@
+// Graph → ONNX ModelProto bytes (ai.onnx opset 18, IR version 8). Parameters become graph inputs
+// (training), embedded initializers, or initializers whose bytes stay in a safetensors file (ONNX
+// external data: location + offset + length), so big checkpoints load without conversion or copies.
+import onnxProto from 'onnx-proto';
+import type { onnx } from 'onnx-proto';
+import { createHash } from 'node:crypto';
+import { BYTES_PER_ELEMENT, numel, type DType, type TensorData } from '../tensor.ts';
+import type { SafetensorsDType, SafetensorsHeader } from '../io/safetensors.ts';
+import { ONNX_DTYPE } from './dtypes.ts';
+import type { Attr, Graph, Value } from './graph.ts';
+
+export const OPSET = 18;
+export const IR_VERSION = 8;
+
+export type WeightMode =
+  | { kind: 'inputs' }
+  | { kind: 'embedded'; get(name: string): TensorData }
+  | { kind: 'external'; file: string; locate(name: string): { offset: number; length: number; dtype: DType } };
+
+export class SerializeError extends Error {
+  override name = 'SerializeError';
+}
+
+const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
+
+function valueInfo(v: Value): onnx.IValueInfoProto {
+  return {
+    name: v.name,
+    type: { tensorType: { elemType: ONNX_DTYPE[v.dtype], shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } },
+  };
+}
+
+/** Raw little-endian bytes of a tensor, as a view (no copy). Engine tensors are host-endian; all our hosts are LE. */
+function rawBytes(t: TensorData): Uint8Array {
+  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+function tensorProto(name: string, t: TensorData): onnx.ITensorProto {
+  return { name, dataType: ONNX_DTYPE[t.dtype], dims: [...t.shape], rawData: rawBytes(t) };
+}
+
+// onnx-proto is CommonJS without named-export hints, so its namespace comes through the default import.
+const { AttributeProto, ModelProto, TensorProto } = onnxProto.onnx;
+const ATTR_TYPE = AttributeProto.AttributeType;
+
+function attrProto(name: string, a: Attr): onnx.IAttributeProto {
+  switch (a.kind) {
+    case 'int': return { name, type: ATTR_TYPE.INT, i: a.value };
+    case 'ints': return { name, type: ATTR_TYPE.INTS, ints: [...a.value] };
+    case 'float': return { name, type: ATTR_TYPE.FLOAT, f: a.value };
+    case 'floats': return { name, type: ATTR_TYPE.FLOATS, floats: [...a.value] };
+    case 'string': return { name, type: ATTR_TYPE.STRING, s: new TextEncoder().encode(a.value) };
+    case 'tensor': return { name, type: ATTR_TYPE.TENSOR, t: tensorProto('', a.value) };
+  }
+}
+
+function paramInitializer(graph: Graph, name: string, weights: Exclude<WeightMode, { kind: 'inputs' }>): onnx.ITensorProto {
+  const p = graph.params.get(name)!;
+  if (weights.kind === 'embedded') {
+    const t = weights.get(name);
+    if (!t) throw new SerializeError(`no weight for parameter '${name}'`);
+    if (t.dtype !== p.dtype || t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+      throw new SerializeError(`weight '${name}' is ${t.dtype}${fmt(t.shape)} but the graph expects ${p.dtype}${fmt(p.shape)}`);
+    }
+    return tensorProto(name, t);
+  }
+  const loc = weights.locate(name);
+  const want = numel(p.shape) * BYTES_PER_ELEMENT[p.dtype];
+  if (loc.dtype !== p.dtype) {
+    throw new SerializeError(`weight '${name}' is stored as ${loc.dtype} in ${weights.file} but the graph expects ${p.dtype}; `
+      + `build the graph with that dtype or use embedded weights converted on load`);
+  }
+  if (loc.length !== want) {
+    throw new SerializeError(`weight '${name}' spans ${loc.length} bytes in ${weights.file}; ${p.dtype}${fmt(p.shape)} needs ${want}`);
+  }
+  return {
+    name,
+    dataType: ONNX_DTYPE[p.dtype],
+    dims: [...p.shape],
+    dataLocation: TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: weights.file },
+      { key: 'offset', value: String(loc.offset) },
+      { key: 'length', value: String(loc.length) },
+    ],
+  };
+}
+
+export function toModelProto(graph: Graph, weights: WeightMode): Uint8Array {
+  if (graph.outputs.length === 0) throw new SerializeError(`graph '${graph.name}' has no outputs; call graph.output(...)`);
+  const initializer: onnx.ITensorProto[] = [];
+  for (const [name, t] of graph.constants) initializer.push(tensorProto(name, t));
+  const inputs = graph.inputs.map(valueInfo);
+  for (const name of graph.params.keys()) {
+    if (weights.kind === 'inputs') inputs.push(valueInfo(graph.value(name)));
+    else initializer.push(paramInitializer(graph, name, weights));
+  }
+  const model: onnx.IModelProto = {
+    irVersion: IR_VERSION,
+    producerName: 'latent-diffusion-studio',
+    opsetImport: [{ domain: '', version: OPSET }],
+    graph: {
+      name: graph.name,
+      node: graph.nodes.map((n) => ({
+        opType: n.op,
+        name: n.name,
+        input: [...n.inputs],
+        output: [...n.outputs],
+        attribute: Object.entries(n.attrs).map(([k, a]) => attrProto(k, a)),
+      })),
+      initializer,
+      input: inputs,
+      output: graph.outputs.map(valueInfo),
+    },
+  };
+  return ModelProto.encode(model).finish();
+}
+
+const SAFETENSORS_DTYPE: Partial<Record<SafetensorsDType, DType>> = {
+  F32: 'float32', F16: 'float16', F64: 'float64', I64: 'int64', I32: 'int32', I8: 'int8', U8: 'uint8', BOOL: 'bool',
+};
+
+/**
+ * External weights from a safetensors header. `location` is what the model records: ONNX Runtime
+ * resolves it relative to the model file's folder (or the working folder when loaded from bytes),
+ * so pass the file's name and put the .onnx beside it, or see createSession's externalData handling.
+ */
+export function safetensorsWeights(header: SafetensorsHeader, location: string): WeightMode {
+  const byName = new Map(header.entries.map((e) => [e.name, e]));
+  return {
+    kind: 'external',
+    file: location,
+    locate(name) {
+      const e = byName.get(name);
+      if (!e) throw new SerializeError(`safetensors file ${location} has no tensor '${name}'`);
+      const dtype = SAFETENSORS_DTYPE[e.dtype];
+      if (!dtype) throw new SerializeError(`tensor '${name}' in ${location} is ${e.dtype}, which ONNX Runtime cannot use in place`);
+      return { offset: e.offset, length: e.length, dtype };
+    },
+  };
+}
+
+/** Stable key for session caches: a hash of the serialised model. */
+export function modelHash(model: Uint8Array): string {
+  return createHash('sha256').update(model).digest('hex');
+}
