@@ -1,0 +1,164 @@
+// Gradients of Conv and ConvTranspose. Each has a general form that covers every group, stride,
+// padding and dilation, and faster forms for the common cases, chosen by measurement
+// (bench/autodiff.bench.ts): onnxruntime's CPU Conv is slow with the huge kernels of the textbook
+// weight gradient Conv(Xᵀ, dYᵀ), fast as a plain Conv for the input gradient, and MatMul is fastest of all.
+import type { Graph, Node, Value } from '../onnx/graph.ts';
+import { AutodiffError, intAttr, intsAttr, pad, stringAttr } from './util.ts';
+
+export interface ConvForms {
+  /** dX of Conv: ConvTranspose(dY, W), or a plain Conv of dY with the flipped, transposed kernel (stride 1). */
+  inputGrad?: 'auto' | 'convTranspose' | 'conv';
+  /** dW of Conv: Conv(Xᵀ, dYᵀ), or im2col + one GEMM with the columns made by Slice+Concat or by a Conv with a one-hot kernel. */
+  weightGrad?: 'auto' | 'conv' | 'im2col' | 'im2colConv';
+}
+
+export interface ConvGeometry {
+  readonly rank: number; // spatial rank
+  readonly kernel: number[];
+  readonly strides: number[];
+  readonly pads: number[]; // begins, then ends
+  readonly dilations: number[];
+  readonly group: number;
+}
+
+export function convGeometry(node: Node, w: Value): ConvGeometry {
+  const rank = w.shape.length - 2;
+  const autoPad = stringAttr(node, 'auto_pad', 'NOTSET');
+  if (autoPad !== 'NOTSET') throw new AutodiffError(`${node.op} node '${node.name}': auto_pad=${autoPad} is not supported, give explicit pads`);
+  if (node.attrs.output_shape) throw new AutodiffError(`${node.op} node '${node.name}': output_shape is not supported, give pads`);
+  const ones = new Array<number>(rank).fill(1);
+  return {
+    rank,
+    kernel: w.shape.slice(2),
+    strides: intsAttr(node, 'strides') ?? ones,
+    pads: intsAttr(node, 'pads') ?? new Array<number>(2 * rank).fill(0),
+    dilations: intsAttr(node, 'dilations') ?? ones,
+    group: intAttr(node, 'group', 1),
+  };
+}
+
+const range = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
+
+export function convGradients(g: Graph, node: Node, x: Value, w: Value, b: Value | null, dy: Value,
+  needs: (i: number) => boolean, forms: ConvForms = {}): (Value | null)[] {
+  const geo = convGeometry(node, w);
+  return [
+    needs(0) ? convInputGrad(g, dy, w, geo, x.shape.slice(2), forms.inputGrad ?? 'auto') : null,
+    needs(1) ? convWeightGrad(g, x, dy, geo, forms.weightGrad ?? 'auto') : null,
+    b && needs(2) ? biasGrad(g, dy) : null,
+  ];
+}
+
+/** ConvTranspose is the adjoint of Conv: its gradients are a Conv (dX) and a conv weight gradient with the roles swapped. */
+export function convTransposeGradients(g: Graph, node: Node, x: Value, w: Value, b: Value | null, dy: Value,
+  needs: (i: number) => boolean, forms: ConvForms = {}): (Value | null)[] {
+  const geo = convGeometry(node, w);
+  const { strides, pads, dilations, group } = geo;
+  return [
+    needs(0) ? g.conv(dy, w, undefined, { strides, pads, dilations, group }) : null,
+    needs(1) ? convWeightGrad(g, dy, x, geo, forms.weightGrad ?? 'auto') : null,
+    b && needs(2) ? biasGrad(g, dy) : null,
+  ];
+}
+
+function biasGrad(g: Graph, dy: Value): Value {
+  return g.reduceSum(dy, [0, ...range(dy.shape.length - 2, 2)], false);
+}
+
+// ------------------------------------------------------------------ input gradient
+
+export function convInputGrad(g: Graph, dy: Value, w: Value, geo: ConvGeometry, spatial: readonly number[],
+  form: NonNullable<ConvForms['inputGrad']>): Value {
+  const { rank, kernel, strides, pads, dilations } = geo;
+  const flippedPads = pads.map((p, i) => dilations[i % rank]! * (kernel[i % rank]! - 1) - p);
+  const convOk = strides.every((s) => s === 1) && flippedPads.every((p) => p >= 0);
+  if (form === 'conv' && !convOk) throw new AutodiffError('conv input gradient as a plain Conv needs stride 1 and pads no larger than the dilated kernel');
+  if (form === 'convTranspose' || !convOk) {
+    const outputPadding = spatial.map((h, i) => (h + pads[i]! + pads[rank + i]! - dilations[i]! * (kernel[i]! - 1) - 1) % strides[i]!);
+    return g.convTranspose(dy, w, undefined, { strides, pads, dilations, group: geo.group, outputPadding });
+  }
+  return g.conv(dy, flipTransposed(g, w, geo), undefined, { pads: flippedPads, dilations, group: geo.group });
+}
+
+/** W [G·O, C, k…] → [G·C, O, k…] with every kernel flipped: the kernel of the adjoint of a stride-1 conv. */
+function flipTransposed(g: Graph, w: Value, geo: ConvGeometry): Value {
+  const { group, rank, kernel } = geo;
+  const [o, c] = [w.shape[0]! / group, w.shape[1]!];
+  const sp = range(rank, 3);
+  const t = group === 1
+    ? g.transpose(w, [1, 0, ...range(rank, 2)])
+    : g.reshape(g.transpose(g.reshape(w, [group, o, c, ...kernel]), [0, 2, 1, ...sp]), [group * c, o, ...kernel]);
+  const axes = range(rank, 2).filter((_, i) => kernel[i]! > 1);
+  if (axes.length === 0) return t;
+  return g.slice(t, axes.map(() => -1), axes.map((a) => -(t.shape[a]! + 1)), axes, axes.map(() => -1));
+}
+
+// ------------------------------------------------------------------ weight gradient
+
+/** dW for y = Conv(x, W); also serves ConvTranspose with x ↔ dY swapped. */
+export function convWeightGrad(g: Graph, x: Value, dy: Value, geo: ConvGeometry,
+  form: NonNullable<ConvForms['weightGrad']>): Value {
+  const im2colOk = geo.group === 1 && geo.rank === 2;
+  if ((form === 'im2col' || form === 'im2colConv') && !im2colOk) {
+    throw new AutodiffError('im2col weight gradients are implemented for 2-D convs with group 1');
+  }
+  if (form === 'conv' || !im2colOk) return weightGradConv(g, x, dy, geo);
+  if (form === 'im2colConv') return weightGradIm2colConv(g, x, dy, geo);
+  return weightGradIm2col(g, x, dy, geo);
+}
+
+/** The general form: correlate Xᵀ with dYᵀ (strides and dilations swap roles), then crop to the kernel. */
+function weightGradConv(g: Graph, x: Value, dy: Value, geo: ConvGeometry): Value {
+  const { group, rank, kernel, strides, pads, dilations } = geo;
+  const [n, cin] = [x.shape[0]!, x.shape[1]!];
+  const cg = cin / group;
+  const sp = x.shape.slice(2);
+  const xt = group === 1
+    ? g.transpose(x, [1, 0, ...range(rank, 2)])
+    : g.reshape(g.transpose(g.reshape(x, [n, group, cg, ...sp]), [2, 1, 0, ...range(rank, 3)]), [cg, group * n, ...sp]);
+  const dyt = g.transpose(dy, [1, 0, ...range(rank, 2)]);
+  const full = g.conv(xt, dyt, undefined, { strides: dilations, dilations: strides, pads, group });
+  const cropped = full.shape.slice(2).some((d, i) => d !== kernel[i])
+    ? g.slice(full, kernel.map(() => 0), kernel, range(rank, 2))
+    : full;
+  return g.transpose(cropped, [1, 0, ...range(rank, 2)]);
+}
+
+/** im2col with Slice taps of the padded NHWC input, then one GEMM over all N·H'·W' positions. */
+function weightGradIm2col(g: Graph, x: Value, dy: Value, geo: ConvGeometry): Value {
+  const [kh, kw] = geo.kernel as [number, number];
+  const [sh, sw] = geo.strides as [number, number];
+  const [dh, dw] = geo.dilations as [number, number];
+  const pads = geo.pads;
+  const [n, c] = [x.shape[0]!, x.shape[1]!];
+  const [cout, ho, wo] = [dy.shape[1]!, dy.shape[2]!, dy.shape[3]!];
+  const xt = g.transpose(pad(g, x, [0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!]), [0, 2, 3, 1]);
+  const taps: Value[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const [h0, w0] = [i * dh, j * dw];
+      const [h1, w1] = [h0 + (ho - 1) * sh + 1, w0 + (wo - 1) * sw + 1];
+      const whole = h0 === 0 && w0 === 0 && h1 === xt.shape[1] && w1 === xt.shape[2] && sh === 1 && sw === 1;
+      taps.push(whole ? xt : g.slice(xt, [h0, w0], [h1, w1], [1, 2], sh > 1 || sw > 1 ? [sh, sw] : undefined));
+    }
+  }
+  const cols = g.reshape(taps.length === 1 ? taps[0]! : g.concat(taps, 3), [n * ho * wo, kh * kw * c]);
+  const d = g.reshape(g.transpose(dy, [0, 2, 3, 1]), [n * ho * wo, cout]);
+  const flat = g.gemm(d, cols, undefined, { transA: true });
+  return g.transpose(g.reshape(flat, [cout, kh, kw, c]), [0, 3, 1, 2]);
+}
+
+/** im2col with a depthwise Conv whose one-hot kernel copies each tap into its own channel. */
+function weightGradIm2colConv(g: Graph, x: Value, dy: Value, geo: ConvGeometry): Value {
+  const { kernel, strides, pads, dilations } = geo;
+  const [kh, kw] = kernel as [number, number];
+  const [n, c] = [x.shape[0]!, x.shape[1]!];
+  const [cout, ho, wo] = [dy.shape[1]!, dy.shape[2]!, dy.shape[3]!];
+  const kk = kh * kw;
+  const eye = new Array<number>(c * kk * kk).fill(0);
+  for (let ch = 0; ch < c; ch++) for (let t = 0; t < kk; t++) eye[(ch * kk + t) * kk + t] = 1;
+  const e = g.constant(eye, [c * kk, 1, kh, kw], x.dtype);
+  const cols = g.reshape(g.conv(x, e, undefined, { strides, pads, dilations, group: c }), [n, c * kk, ho * wo]);
+  const per = g.matmul(g.reshape(dy, [n, cout, ho * wo]), g.transpose(cols, [0, 2, 1]));
+  return g.reshape(g.reduceSum(per, [0], false), [cout, c, kh, kw]);
+}

@@ -1,0 +1,128 @@
+// The reverse pass: copies the part of the forward graph the loss needs, then walks it backwards in
+// topological order, asking the rule of each op for the gradients of its inputs. It knows no op itself.
+import { Graph, type Node, type Value } from '../onnx/graph.ts';
+import { isFloat } from '../onnx/dtypes.ts';
+import { numel } from '../tensor.ts';
+import { RULES, type GradientOptions, type RuleContext } from './rules.ts';
+import { AutodiffError, fmt, sameShape, zeros } from './util.ts';
+
+export type { GradientOptions } from './rules.ts';
+
+/**
+ * A new graph with the forward nodes the loss depends on plus the backward nodes. Params and inputs of
+ * `forward` are kept (same names, same order). Outputs: `loss`, then `grad:<name>` for each `wrt` name,
+ * shaped like that param. `wrt` names params (or float data inputs, handy for checks).
+ */
+export function buildGradientGraph(forward: Graph, loss: Value, wrt: string[], options: GradientOptions = {}): Graph {
+  const lossV = checkLoss(forward, loss);
+  const wrtSet = checkWrt(forward, wrt);
+
+  // Nodes the loss depends on, and which of their values lie on a path from a wrt value to the loss.
+  const live = new Set<string>([lossV.name]);
+  const liveNodes: Node[] = [];
+  for (let i = forward.nodes.length - 1; i >= 0; i--) {
+    const node = forward.nodes[i]!;
+    if (!node.outputs.some((o) => live.has(o))) continue;
+    liveNodes.push(node);
+    for (const x of node.inputs) if (x !== '') live.add(x);
+  }
+  liveNodes.reverse();
+  const dependsOnWrt = new Set<string>(wrtSet);
+  for (const node of liveNodes) {
+    if (!node.inputs.some((x) => dependsOnWrt.has(x))) continue;
+    for (const o of node.outputs) if (isFloat(forward.value(o).dtype)) dependsOnWrt.add(o);
+  }
+  const active = (name: string): boolean => live.has(name) && dependsOnWrt.has(name);
+
+  const g = copyForward(forward, liveNodes, live);
+  const contributions = new Map<string, Value[]>();
+  const gradientOf = (name: string): Value | null => {
+    const parts = contributions.get(name);
+    if (!parts || parts.length === 0) return null;
+    if (parts.length === 1) return parts[0]!;
+    const v = g.value(name);
+    const sum = g.emit('Sum', parts, {}, [{ dtype: v.dtype, shape: v.shape }])[0]!;
+    contributions.set(name, [sum]);
+    return sum;
+  };
+
+  g.scoped('grad', () => {
+    contributions.set(lossV.name, [g.constant(new Array(numel(lossV.shape)).fill(1), lossV.shape, lossV.dtype)]);
+    for (let i = liveNodes.length - 1; i >= 0; i--) {
+      const node = liveNodes[i]!;
+      const grads = node.outputs.map((o) => (active(o) ? gradientOf(o) : null));
+      if (grads.every((d) => d === null)) continue;
+      const needs = node.inputs.map((x) => x !== '' && active(x));
+      if (!needs.some(Boolean)) continue;
+      const rule = RULES[node.op];
+      if (!rule) {
+        throw new AutodiffError(`no gradient rule for op ${node.op} (node '${node.name}'); supported: ${Object.keys(RULES).sort().join(', ')}`);
+      }
+      const ctx: RuleContext = {
+        g, node, options,
+        inputs: node.inputs.map((x) => (x === '' ? null : g.value(x))),
+        outputs: node.outputs.map((o) => g.value(o)),
+        grads,
+        needs: (k) => needs[k] === true,
+      };
+      const result = rule(ctx);
+      needs.forEach((need, k) => {
+        if (!need) return;
+        const d = result[k];
+        if (!d) return;
+        const x = ctx.inputs[k]!;
+        if (!sameShape(d.shape, x.shape) || d.dtype !== x.dtype) {
+          throw new AutodiffError(`gradient rule for ${node.op} (node '${node.name}') gave ${d.dtype}${fmt(d.shape)} for input ${k}, which is ${x.dtype}${fmt(x.shape)}`);
+        }
+        const list = contributions.get(x.name) ?? [];
+        list.push(d);
+        contributions.set(x.name, list);
+      });
+    }
+  });
+
+  g.output(g.value(lossV.name), 'loss');
+  for (const name of wrt) {
+    const v = g.value(name);
+    const d = (active(name) ? gradientOf(name) : null) ?? g.scoped('grad', () => zeros(g, v.dtype, v.shape));
+    g.output(d, `grad:${name}`);
+  }
+  return g;
+}
+
+function checkLoss(forward: Graph, loss: Value): Value {
+  if (!forward.has(loss.name)) throw new AutodiffError(`loss '${loss.name}' is not a value of graph '${forward.name}'`);
+  const v = forward.value(loss.name);
+  if (!isFloat(v.dtype)) throw new AutodiffError(`loss '${v.name}' must be floating point, got ${v.dtype}`);
+  if (numel(v.shape) !== 1) throw new AutodiffError(`loss '${v.name}' must hold one element, got shape ${fmt(v.shape)}; reduce it first`);
+  return v;
+}
+
+function checkWrt(forward: Graph, wrt: string[]): Set<string> {
+  const set = new Set(wrt);
+  if (set.size !== wrt.length) throw new AutodiffError(`wrt lists a name twice: ${wrt.join(', ')}`);
+  for (const name of wrt) {
+    const isLeaf = forward.params.has(name) || forward.inputs.some((x) => x.name === name);
+    if (!isLeaf) throw new AutodiffError(`wrt name '${name}' is not a parameter or input of graph '${forward.name}'`);
+    const v = forward.value(name);
+    if (!isFloat(v.dtype)) throw new AutodiffError(`cannot differentiate with respect to '${name}' of dtype ${v.dtype}`);
+  }
+  return set;
+}
+
+/** The forward leaves and the live nodes, under their original value names. */
+function copyForward(forward: Graph, liveNodes: Node[], live: Set<string>): Graph {
+  const g = new Graph(`${forward.name}_grad`);
+  for (const x of forward.inputs) g.input(x.name, x.dtype, x.shape);
+  for (const p of forward.params.values()) g.param(p.name, p.shape, p.init, { trainable: p.trainable, dtype: p.dtype });
+  for (const [name, t] of forward.constants) if (live.has(name)) g.constant(t.data, t.shape, t.dtype, name);
+  for (const node of liveNodes) {
+    const ins = node.inputs.map((x) => (x === '' ? null : g.value(x)));
+    const outs = node.outputs.map((o) => {
+      const v = forward.value(o);
+      return { dtype: v.dtype, shape: v.shape, name: o };
+    });
+    g.emit(node.op, ins, { ...node.attrs }, outs);
+  }
+  return g;
+}
