@@ -70,48 +70,71 @@ function fromOrt(name: string, v: ort.OnnxValue): TensorData {
   return { dtype, shape: [...t.dims], data: t.data as TensorData['data'] };
 }
 
+interface TensorMeta { type: string; shape: readonly (number | string)[] }
+
+function checkAgainst(what: string, t: TensorData, meta: TensorMeta): void {
+  const shapeOk = meta.shape.length === t.shape.length && meta.shape.every((d, i) => typeof d !== 'number' || d === t.shape[i]);
+  if (meta.type !== t.dtype || !shapeOk) {
+    throw new RuntimeError(`${what} is ${t.dtype}[${t.shape.join(', ')}] but the model expects ${meta.type}[${meta.shape.join(', ')}]`);
+  }
+}
+
 export class Session {
   readonly inputNames: string[];
   readonly outputNames: string[];
-  private readonly inputs: Map<string, { type: string; shape: readonly (number | string)[] }>;
+  private readonly inputs = new Map<string, TensorMeta>();
+  private readonly outputs = new Map<string, TensorMeta>();
   private released = false;
 
   constructor(private readonly inner: ort.InferenceSession, readonly provider: Provider) {
     this.inputNames = [...inner.inputNames];
     this.outputNames = [...inner.outputNames];
-    this.inputs = new Map();
     for (const m of inner.inputMetadata) if (m.isTensor) this.inputs.set(m.name, { type: m.type, shape: m.shape });
+    for (const m of inner.outputMetadata) if (m.isTensor) this.outputs.set(m.name, { type: m.type, shape: m.shape });
   }
 
   async run(feeds: Record<string, TensorData>, outputs?: string[]): Promise<Record<string, TensorData>> {
+    const fetches = outputs ?? this.outputNames;
+    for (const o of fetches) if (!this.outputNames.includes(o)) throw new RuntimeError(`unknown output '${o}' (the model gives ${this.outputNames.join(', ')})`);
+    const res = await this.exec(feeds, fetches);
+    const out: Record<string, TensorData> = {};
+    for (const o of fetches) out[o] = fromOrt(o, res[o]!);
+    return out;
+  }
+
+  /**
+   * Runs and writes the named outputs into the given tensors (no allocation per run; for training
+   * loops). Only those outputs are computed.
+   */
+  async runInto(feeds: Record<string, TensorData>, into: Record<string, TensorData>): Promise<void> {
+    const fetches: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(into)) {
+      const meta = this.outputs.get(name);
+      if (!meta) throw new RuntimeError(`unknown output '${name}' (the model gives ${this.outputNames.join(', ')})`);
+      checkAgainst(`output '${name}'`, t, meta);
+      fetches[name] = toOrt(name, t);
+    }
+    await this.exec(feeds, fetches);
+  }
+
+  private async exec(feeds: Record<string, TensorData>, fetches: string[] | Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
     if (this.released) throw new RuntimeError('session was released');
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const name of this.inputNames) {
       const t = feeds[name];
       if (!t) throw new RuntimeError(`missing input '${name}' (the model takes ${this.inputNames.join(', ')})`);
       const meta = this.inputs.get(name);
-      if (meta) {
-        const shapeOk = meta.shape.length === t.shape.length && meta.shape.every((d, i) => typeof d !== 'number' || d === t.shape[i]);
-        if (meta.type !== t.dtype || !shapeOk) {
-          throw new RuntimeError(`input '${name}' is ${t.dtype}[${t.shape.join(', ')}] but the model expects ${meta.type}[${meta.shape.join(', ')}]`);
-        }
-      }
+      if (meta) checkAgainst(`input '${name}'`, t, meta);
       ortFeeds[name] = toOrt(name, t);
     }
     for (const name of Object.keys(feeds)) {
-      if (!this.inputs.has(name) && !this.inputNames.includes(name)) throw new RuntimeError(`unknown input '${name}' (the model takes ${this.inputNames.join(', ')})`);
+      if (!(name in ortFeeds)) throw new RuntimeError(`unknown input '${name}' (the model takes ${this.inputNames.join(', ')})`);
     }
-    const fetches = outputs ?? this.outputNames;
-    for (const o of fetches) if (!this.outputNames.includes(o)) throw new RuntimeError(`unknown output '${o}' (the model gives ${this.outputNames.join(', ')})`);
-    let res: ort.InferenceSession.ReturnType;
     try {
-      res = await this.inner.run(ortFeeds, fetches);
+      return await this.inner.run(ortFeeds, fetches as never);
     } catch (err) {
       throw new RuntimeError(`onnxruntime (${this.provider}) failed to run: ${(err as Error).message}`);
     }
-    const out: Record<string, TensorData> = {};
-    for (const o of fetches) out[o] = fromOrt(o, res[o]!);
-    return out;
   }
 
   async release(): Promise<void> {

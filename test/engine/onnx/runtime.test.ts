@@ -166,3 +166,16 @@ describe('runtime', () => {
     await expect(a.run({ x, ...Object.fromEntries(weights) })).rejects.toThrow(/released/);
   });
 });
+
+describe('runInto', () => {
+  it('writes outputs into caller-owned buffers and checks them', async () => {
+    const s = await createSession(toModelProto(model(), { kind: 'embedded', get: (n) => weights.get(n)! }), { provider: 'cpu' });
+    const want = (await s.run({ x })).y!;
+    const buf: TensorData<'float32'> = { dtype: 'float32', shape: [2, 5], data: new Float32Array(10) };
+    await s.runInto({ x }, { y: buf });
+    expect(buf.data).toEqual(want.data);
+    await expect(s.runInto({ x }, { y: { dtype: 'float32', shape: [5, 2], data: new Float32Array(10) } })).rejects.toThrow(/output 'y' is float32\[5, 2\]/);
+    await expect(s.runInto({ x }, { q: buf })).rejects.toThrow(/unknown output 'q'/);
+    await s.release();
+  });
+});
