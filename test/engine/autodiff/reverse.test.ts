@@ -52,10 +52,10 @@ describe('buildGradientGraph', () => {
     const s = await createSession(toModelProto(grad, { kind: 'inputs' }), { provider: 'cpu' });
     const out = await s.run({ a: float32([2, 3], [1, 2, 3, 4, 5, 6]), b: float32([3], [1, -1, 2]), unused: float32([4], [9, 9, 9, 9]) });
     await s.release();
-    expect(Array.from(out.loss!.data)).toEqual([1 - 2 + 6 + 4 - 5 + 12]);
-    expect(Array.from(out['grad:b']!.data)).toEqual([5, 7, 9]);
-    expect(Array.from(out['grad:a']!.data)).toEqual([1, -1, 2, 1, -1, 2]);
-    expect(Array.from(out['grad:unused']!.data)).toEqual([0, 0, 0, 0]);
+    expect(Array.from(out.loss!.data as Float32Array)).toEqual([1 - 2 + 6 + 4 - 5 + 12]);
+    expect(Array.from(out['grad:b']!.data as Float32Array)).toEqual([5, 7, 9]);
+    expect(Array.from(out['grad:a']!.data as Float32Array)).toEqual([1, -1, 2, 1, -1, 2]);
+    expect(Array.from(out['grad:unused']!.data as Float32Array)).toEqual([0, 0, 0, 0]);
   });
 
   it('rejects what it cannot differentiate with clear errors', () => {
