@@ -1,0 +1,101 @@
+// Gallery files: images with their parameters chunk, thumbnails, and the trash they move to on delete.
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import sharp, { type Metadata } from 'sharp';
+import { StudioError } from '../api/contract.ts';
+import { resolveDataPath, writeBytesAtomic, type DataPaths } from './files.ts';
+import { isPng, withPngText } from './image-metadata.ts';
+
+export const THUMBNAIL_SIZE = 256;
+
+export interface StoredImage {
+  imagePath: string;
+  thumbnailPath: string;
+  width: number;
+  height: number;
+}
+
+export class Gallery {
+  constructor(readonly paths: DataPaths) {}
+
+  /**
+   * Stores an image under gallery/YYYY-MM/<id>.<ext> (PNGs get `parameters` when given) and its thumbnail.
+   * Other formats are kept as they came so their own metadata survives.
+   */
+  async store(id: string, bytes: Uint8Array, opts: { parameters?: string; createdAt: number }): Promise<StoredImage> {
+    let meta: Metadata;
+    try {
+      meta = await sharp(bytes).metadata();
+    } catch (err) {
+      throw new StudioError(`the image cannot be read (${(err as Error).message})`, 'bad_image');
+    }
+    if (!meta.width || !meta.height) throw new StudioError('the image has no size', 'bad_image');
+    const ext = isPng(bytes) ? 'png' : meta.format === 'jpeg' ? 'jpg' : (meta.format ?? 'img');
+    const month = new Date(opts.createdAt).toISOString().slice(0, 7);
+    const imagePath = `gallery/${month}/${id}.${ext}`;
+    const thumbnailPath = `gallery/thumbnails/${month}/${id}.webp`;
+    const file = ext === 'png' && opts.parameters ? withPngText(bytes, 'parameters', opts.parameters) : bytes;
+    const thumb = await sharp(bytes)
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: 82 })
+      .toBuffer();
+    await this.write(imagePath, file);
+    await this.write(thumbnailPath, thumb);
+    return { imagePath, thumbnailPath, width: meta.width, height: meta.height };
+  }
+
+  /** Masks are stored as greyscale PNG beside the image. */
+  async storeMask(id: string, bytes: Uint8Array, createdAt: number): Promise<string> {
+    const png = await sharp(bytes).greyscale().png().toBuffer();
+    const maskPath = `gallery/${new Date(createdAt).toISOString().slice(0, 7)}/${id}.mask.png`;
+    await this.write(maskPath, png);
+    return maskPath;
+  }
+
+  async read(relPath: string): Promise<Buffer> {
+    try {
+      return await readFile(resolveDataPath(this.paths.root, relPath));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new StudioError(`the file ${relPath} is missing from the data folder`, 'not_found');
+      }
+      throw err;
+    }
+  }
+
+  /** Moves files into trash/ keeping their relative path; missing files are skipped. */
+  async trash(relPaths: readonly string[]): Promise<void> {
+    for (const p of relPaths) await this.move(p, `trash/${p}`);
+  }
+
+  async restore(relPaths: readonly string[]): Promise<void> {
+    for (const p of relPaths) await this.move(`trash/${p}`, p);
+  }
+
+  async purge(relPaths: readonly string[]): Promise<void> {
+    for (const p of relPaths) await rm(resolveDataPath(this.paths.root, `trash/${p}`), { force: true });
+  }
+
+  private async write(relPath: string, bytes: Uint8Array): Promise<void> {
+    const abs = resolveDataPath(this.paths.root, relPath);
+    await mkdir(dirname(abs), { recursive: true });
+    await writeBytesAtomic(abs, bytes);
+  }
+
+  private async move(fromRel: string, toRel: string): Promise<void> {
+    const from = resolveDataPath(this.paths.root, fromRel);
+    const to = resolveDataPath(this.paths.root, toRel);
+    if (!(await exists(from))) return;
+    await mkdir(dirname(to), { recursive: true });
+    await rename(from, to);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

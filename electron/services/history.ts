@@ -1,0 +1,308 @@
+// The history: one row per image with full provenance, FTS5 search over prompts, trash and JSONL export.
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { StudioError } from '../api/contract.ts';
+import { generation as generationSchema, type Generation, type HistoryFilter, type PromptSuggestion } from '../api/history.ts';
+import type { Db } from './db.ts';
+import { writeBytesAtomic } from './files.ts';
+import type { Gallery } from './gallery.ts';
+import { parseToolMetadata, readPngText, isPng } from './image-metadata.ts';
+import { newId } from './ids.ts';
+
+interface Row {
+  id: string;
+  kind: string;
+  prompt: string;
+  negative_prompt: string;
+  params: string;
+  model_id: string | null;
+  model_name: string | null;
+  model_hash: string | null;
+  loras: string;
+  image_path: string;
+  thumbnail_path: string;
+  mask_path: string | null;
+  parent_id: string | null;
+  job_id: string | null;
+  timings: string;
+  created_at: number;
+  favourite: number;
+  trashed_at: number | null;
+  tags: string | null;
+}
+
+const SELECT = `SELECT g.*, (SELECT json_group_array(tag) FROM generation_tags t WHERE t.generation_id = g.id) AS tags FROM generations g`;
+
+function fromRow(r: Row): Generation {
+  return {
+    id: r.id,
+    kind: r.kind as Generation['kind'],
+    prompt: r.prompt,
+    negativePrompt: r.negative_prompt,
+    params: JSON.parse(r.params),
+    model: { id: r.model_id, name: r.model_name, hash: r.model_hash },
+    loras: JSON.parse(r.loras),
+    imagePath: r.image_path,
+    thumbnailPath: r.thumbnail_path,
+    maskPath: r.mask_path,
+    parentId: r.parent_id,
+    jobId: r.job_id,
+    timings: JSON.parse(r.timings),
+    createdAt: r.created_at,
+    favourite: r.favourite === 1,
+    tags: r.tags ? (JSON.parse(r.tags) as string[]).sort() : [],
+    trashedAt: r.trashed_at,
+  };
+}
+
+/** User text → an FTS5 expression over the prompt column: every word must match, each as a prefix. */
+export function ftsQuery(text: string): string | null {
+  const words = text.match(/[\p{L}\p{N}_]+/gu) ?? [];
+  if (words.length === 0) return null;
+  return `prompt : (${words.map((w) => `"${w}"*`).join(' AND ')})`;
+}
+
+export type SearchInput = HistoryFilter & { limit: number; offset: number };
+
+export class HistoryStore {
+  constructor(
+    private readonly db: Db,
+    private readonly gallery: Gallery,
+  ) {}
+
+  insert(g: Generation): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO generations (id, kind, prompt, negative_prompt, params, model_id, model_name, model_hash, loras,
+             image_path, thumbnail_path, mask_path, parent_id, job_id, timings, created_at, favourite, trashed_at)
+           VALUES (@id, @kind, @prompt, @negativePrompt, @params, @modelId, @modelName, @modelHash, @loras,
+             @imagePath, @thumbnailPath, @maskPath, @parentId, @jobId, @timings, @createdAt, @favourite, @trashedAt)`,
+        )
+        .run({
+          ...g,
+          params: JSON.stringify(g.params),
+          modelId: g.model.id,
+          modelName: g.model.name,
+          modelHash: g.model.hash,
+          loras: JSON.stringify(g.loras),
+          timings: JSON.stringify(g.timings),
+          favourite: g.favourite ? 1 : 0,
+        });
+      const tag = this.db.prepare('INSERT OR IGNORE INTO generation_tags (generation_id, tag) VALUES (?, ?)');
+      for (const t of g.tags) tag.run(g.id, t);
+    })();
+  }
+
+  has(id: string): boolean {
+    return this.db.prepare('SELECT 1 FROM generations WHERE id = ?').get(id) !== undefined;
+  }
+
+  get(id: string): Generation {
+    const row = this.db.prepare(`${SELECT} WHERE g.id = ?`).get(id) as Row | undefined;
+    if (!row) throw new StudioError(`No generation with id "${id}" in the history.`, 'not_found');
+    return fromRow(row);
+  }
+
+  search(f: SearchInput): { items: Generation[]; total: number; nextOffset: number | null } {
+    const where: string[] = [f.trashed ? 'g.trashed_at IS NOT NULL' : 'g.trashed_at IS NULL'];
+    const args: Record<string, unknown> = {};
+    const match = ftsQuery(f.query);
+    let from = 'generations g';
+    let order = 'g.created_at DESC, g.rowid DESC';
+    if (match) {
+      from = 'generations_fts JOIN generations g ON g.rowid = generations_fts.rowid';
+      where.push('generations_fts MATCH @match');
+      args.match = match;
+      order = 'bm25(generations_fts) ASC, g.created_at DESC';
+    }
+    if (f.modelId !== undefined) (where.push('g.model_id = @modelId'), (args.modelId = f.modelId));
+    if (f.favourite !== undefined) (where.push('g.favourite = @fav'), (args.fav = f.favourite ? 1 : 0));
+    if (f.kind !== undefined) (where.push('g.kind = @kind'), (args.kind = f.kind));
+    if (f.from !== undefined) (where.push('g.created_at >= @from'), (args.from = f.from));
+    if (f.to !== undefined) (where.push('g.created_at <= @to'), (args.to = f.to));
+    if (f.tag !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM generation_tags t WHERE t.generation_id = g.id AND t.tag = @tag)');
+      args.tag = f.tag;
+    }
+    const cond = where.join(' AND ');
+    const { n } = this.db.prepare(`SELECT COUNT(*) AS n FROM ${from} WHERE ${cond}`).get(args) as { n: number };
+    const rows = this.db
+      .prepare(
+        `SELECT g.*, (SELECT json_group_array(tag) FROM generation_tags t WHERE t.generation_id = g.id) AS tags
+         FROM ${from} WHERE ${cond} ORDER BY ${order} LIMIT @limit OFFSET @offset`,
+      )
+      .all({ ...args, limit: f.limit, offset: f.offset }) as Row[];
+    const next = f.offset + rows.length;
+    return { items: rows.map(fromRow), total: n, nextOffset: next < n ? next : null };
+  }
+
+  setFavourite(id: string, favourite: boolean): Generation {
+    this.get(id);
+    this.db.prepare('UPDATE generations SET favourite = ? WHERE id = ?').run(favourite ? 1 : 0, id);
+    return this.get(id);
+  }
+
+  tag(id: string, add: readonly string[], remove: readonly string[]): Generation {
+    this.get(id);
+    this.db.transaction(() => {
+      const ins = this.db.prepare('INSERT OR IGNORE INTO generation_tags (generation_id, tag) VALUES (?, ?)');
+      const del = this.db.prepare('DELETE FROM generation_tags WHERE generation_id = ? AND tag = ?');
+      for (const t of add) ins.run(id, t.trim());
+      for (const t of remove) del.run(id, t);
+    })();
+    return this.get(id);
+  }
+
+  /** Marks the rows first and then moves the files: a crash in between leaves a trashed row whose file gallery.read still finds. */
+  async trash(ids: readonly string[]): Promise<string[]> {
+    const gens = ids.map((id) => this.get(id)).filter((g) => g.trashedAt === null);
+    const now = Date.now();
+    this.db.transaction(() => {
+      const upd = this.db.prepare('UPDATE generations SET trashed_at = ? WHERE id = ?');
+      for (const g of gens) upd.run(now, g.id);
+    })();
+    for (const g of gens) await this.gallery.trash(filesOf(g));
+    return gens.map((g) => g.id);
+  }
+
+  async restore(ids: readonly string[]): Promise<string[]> {
+    const gens = ids.map((id) => this.get(id)).filter((g) => g.trashedAt !== null);
+    for (const g of gens) await this.gallery.restore(filesOf(g));
+    this.db.transaction(() => {
+      const upd = this.db.prepare('UPDATE generations SET trashed_at = NULL WHERE id = ?');
+      for (const g of gens) upd.run(g.id);
+    })();
+    return gens.map((g) => g.id);
+  }
+
+  async purge(ids: readonly string[]): Promise<string[]> {
+    const gens = ids.map((id) => this.get(id));
+    const live = gens.filter((g) => g.trashedAt === null);
+    if (live.length > 0) {
+      throw new StudioError(`Only generations in the trash can be removed for good; delete ${live[0]!.id} first.`, 'not_trashed');
+    }
+    this.db.transaction(() => {
+      const del = this.db.prepare('DELETE FROM generations WHERE id = ?');
+      for (const g of gens) del.run(g.id);
+    })();
+    for (const g of gens) await this.gallery.purge(filesOf(g));
+    return gens.map((g) => g.id);
+  }
+
+  /** Reads a generation's file, wherever it lies (the trash included). */
+  async readFile(g: Generation, relPath: string): Promise<Buffer> {
+    try {
+      return await this.gallery.read(g.trashedAt === null ? relPath : `trash/${relPath}`);
+    } catch (err) {
+      if ((err as StudioError).code !== 'not_found') throw err;
+      return this.gallery.read(g.trashedAt === null ? `trash/${relPath}` : relPath);
+    }
+  }
+
+  prompts(query: string, limit: number): PromptSuggestion[] {
+    const match = ftsQuery(query);
+    const rows = this.db
+      .prepare(
+        `SELECT g.id, g.prompt, g.negative_prompt, COUNT(*) AS uses, MAX(g.created_at) AS last
+         FROM ${match ? 'generations_fts JOIN generations g ON g.rowid = generations_fts.rowid' : 'generations g'}
+         WHERE g.trashed_at IS NULL AND g.prompt <> '' ${match ? 'AND generations_fts MATCH @match' : ''}
+         GROUP BY g.prompt, g.negative_prompt ORDER BY last DESC LIMIT @limit`,
+      )
+      .all(match ? { match, limit } : { limit }) as { id: string; prompt: string; negative_prompt: string; uses: number; last: number }[];
+    return rows.map((r) => ({ prompt: r.prompt, negativePrompt: r.negative_prompt, uses: r.uses, lastUsedAt: r.last, lastGenerationId: r.id }));
+  }
+
+  async exportJsonl(path: string): Promise<number> {
+    const rows = this.db.prepare(`${SELECT} ORDER BY g.created_at, g.rowid`).all() as Row[];
+    const text = rows.map((r) => JSON.stringify(fromRow(r))).join('\n');
+    await writeBytesAtomic(path, Buffer.from(rows.length ? `${text}\n` : '', 'utf8'));
+    return rows.length;
+  }
+
+  async importJsonl(path: string): Promise<{ imported: number; skipped: number; errors: { line: number; message: string }[] }> {
+    let lineNo = 0;
+    let imported = 0;
+    let skipped = 0;
+    const errors: { line: number; message: string }[] = [];
+    const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+    try {
+      for await (const line of lines) {
+        lineNo++;
+        if (line.trim() === '') continue;
+        let value: unknown;
+        try {
+          value = JSON.parse(line);
+        } catch (err) {
+          errors.push({ line: lineNo, message: `not JSON (${(err as Error).message})` });
+          continue;
+        }
+        const parsed = generationSchema.safeParse(value);
+        if (!parsed.success) {
+          errors.push({ line: lineNo, message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+          continue;
+        }
+        if (this.has(parsed.data.id)) skipped++;
+        else (this.insert(parsed.data), imported++);
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StudioError(`No file at ${path} to import.`, 'not_found');
+      throw err;
+    }
+    return { imported, skipped, errors };
+  }
+
+  /** Imports images made by any tool; PNG metadata from A1111, ComfyUI and InvokeAI fills the prompt and parameters. */
+  async importImage(path: string): Promise<Generation> {
+    const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+      throw new StudioError(`cannot read ${path} (${err.code ?? err.message})`, 'not_found');
+    });
+    const meta = isPng(bytes) ? parseToolMetadata(readPngText(bytes)) : null;
+    const id = newId();
+    const createdAt = Date.now();
+    const stored = await this.gallery.store(id, bytes, { createdAt });
+    const extra: Record<string, string> = { ...(meta?.extra ?? {}), 'Source file': basename(path) };
+    if (meta) extra.Source = meta.source;
+    const g: Generation = {
+      id,
+      kind: 'import',
+      prompt: meta?.prompt ?? '',
+      negativePrompt: meta?.negativePrompt ?? '',
+      params: {
+        sampler: meta?.sampler ?? null,
+        steps: meta?.steps ?? null,
+        guidance: meta?.guidance ?? null,
+        seed: meta?.seed ?? null,
+        width: stored.width,
+        height: stored.height,
+        strength: meta?.strength ?? null,
+        eta: null,
+        extra,
+      },
+      model: { id: null, name: meta?.modelName ?? null, hash: meta?.modelHash ?? null },
+      loras: [],
+      imagePath: stored.imagePath,
+      thumbnailPath: stored.thumbnailPath,
+      maskPath: null,
+      parentId: null,
+      jobId: null,
+      timings: {},
+      createdAt,
+      favourite: false,
+      tags: [],
+      trashedAt: null,
+    };
+    this.insert(g);
+    return g;
+  }
+
+  defaultExportPath(exportsDir: string): string {
+    return join(exportsDir, `history-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
+  }
+}
+
+function filesOf(g: Generation): string[] {
+  return [g.imagePath, g.thumbnailPath, ...(g.maskPath ? [g.maskPath] : [])];
+}

@@ -1,0 +1,244 @@
+// The models registry: embedded model packages, imported models and models trained here, with hash,
+// size, kind and licence; validation before anything is imported.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { cp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { StudioError } from '../api/contract.ts';
+import type { ModelInfo, ModelKind, ModelValidation } from '../api/models.ts';
+import { readSafetensorsHeader } from '../engine/io/safetensors.ts';
+import type { WorkerModel } from '../workers/protocol.ts';
+import type { Db } from './db.ts';
+import type { DataPaths } from './files.ts';
+import { newId } from './ids.ts';
+
+const PICKLE = new Set(['.ckpt', '.pt', '.pth', '.bin', '.pkl']);
+
+interface Described {
+  kind: ModelKind;
+  format: ModelInfo['format'];
+  name: string;
+  licence: string | null;
+  description: string | null;
+  weights: string[];
+  warnings: string[];
+}
+
+interface Row {
+  id: string;
+  name: string;
+  kind: string;
+  format: string;
+  source: string;
+  hash: string;
+  size_bytes: number;
+  licence: string | null;
+  description: string | null;
+  path: string;
+  base_model_id: string | null;
+  created_at: number;
+}
+
+const fromRow = (r: Row): ModelInfo => ({
+  id: r.id,
+  name: r.name,
+  kind: r.kind as ModelKind,
+  format: r.format as ModelInfo['format'],
+  source: r.source as ModelInfo['source'],
+  hash: r.hash,
+  sizeBytes: r.size_bytes,
+  licence: r.licence,
+  description: r.description,
+  path: r.path,
+  baseModelId: r.base_model_id,
+  createdAt: r.created_at,
+});
+
+export class ModelRegistry {
+  constructor(
+    private readonly db: Db,
+    private readonly paths: DataPaths,
+  ) {}
+
+  list(kind?: ModelKind): ModelInfo[] {
+    const rows = (kind
+      ? this.db.prepare('SELECT * FROM models WHERE kind = ? ORDER BY source, name').all(kind)
+      : this.db.prepare('SELECT * FROM models ORDER BY source, name').all()) as Row[];
+    return rows.map(fromRow);
+  }
+
+  get(id: string): ModelInfo {
+    const row = this.db.prepare('SELECT * FROM models WHERE id = ?').get(id) as Row | undefined;
+    if (!row) throw new StudioError(`No model with id "${id}"; see models.list for the models available.`, 'not_found');
+    return fromRow(row);
+  }
+
+  /** Registers every model package under `dir` (shipped with the app) that is not registered yet. */
+  async registerEmbedded(dir: string): Promise<ModelInfo[]> {
+    if (!existsSync(dir)) return [];
+    const added: ModelInfo[] = [];
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (!entry.isDirectory() || !existsSync(join(path, 'model.json'))) continue;
+      const id = `embedded:${entry.name}`;
+      const known = this.db.prepare('SELECT path FROM models WHERE id = ?').get(id) as { path: string } | undefined;
+      if (known?.path === path) continue;
+      this.db.prepare('DELETE FROM models WHERE id = ?').run(id);
+      added.push(await this.register(id, path, 'embedded', null, null));
+    }
+    return added;
+  }
+
+  async validate(path: string): Promise<ModelValidation> {
+    try {
+      const d = await describe(path);
+      return { ok: true, kind: d.kind, format: d.format, errors: [], warnings: d.warnings };
+    } catch (err) {
+      return { ok: false, kind: null, format: null, errors: [(err as Error).message], warnings: [] };
+    }
+  }
+
+  /** Validates, copies into models/ (temp name + rename) and registers. */
+  async import(path: string, name?: string): Promise<ModelInfo> {
+    await describe(path);
+    const id = newId();
+    const dest = join(this.paths.models, `${id}${(await stat(path)).isDirectory() ? '' : extname(path)}`);
+    const tmp = join(this.paths.models, `.${id}.importing`);
+    try {
+      await cp(path, tmp, { recursive: true, errorOnExist: true });
+      await rename(tmp, dest);
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw new StudioError(`Could not copy the model into the data folder: ${(err as Error).message}`, 'io');
+    }
+    return this.register(id, dest, 'imported', name ?? null, null);
+  }
+
+  /** A model a training job wrote (inside the data folder already). */
+  async registerTrained(path: string, name: string, baseModelId: string | null): Promise<ModelInfo> {
+    return this.register(newId(), path, 'trained', name, baseModelId);
+  }
+
+  toWorkerModel(m: ModelInfo): WorkerModel {
+    return { id: m.id, name: m.name, path: m.path, hash: m.hash, kind: m.kind, format: m.format };
+  }
+
+  private async register(id: string, path: string, source: ModelInfo['source'], name: string | null, baseModelId: string | null): Promise<ModelInfo> {
+    const d = await describe(path);
+    const { hash, size } = await hashFiles(d.weights);
+    this.db
+      .prepare(
+        `INSERT INTO models (id, name, kind, format, source, hash, size_bytes, licence, description, path, base_model_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(id, name ?? d.name, d.kind, d.format, source, hash, size, d.licence, d.description, path, baseModelId, Date.now());
+    return this.get(id);
+  }
+}
+
+class ModelValidationError extends StudioError {
+  constructor(message: string) {
+    super(message, 'invalid_model');
+  }
+}
+
+/** What a file or folder holds, or a ModelValidationError saying why it cannot be used. */
+async function describe(path: string): Promise<Described> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch {
+    throw new ModelValidationError(`Nothing at ${path}: pick an existing model file or folder.`);
+  }
+  const ext = extname(path).toLowerCase();
+  if (st.isFile() && PICKLE.has(ext)) {
+    throw new ModelValidationError(
+      `${basename(path)} is a pickle checkpoint (${ext}), which can run arbitrary code when loaded; only .safetensors and ONNX models are accepted. Convert it to .safetensors first.`,
+    );
+  }
+  if (st.isFile() && ext === '.safetensors') return describeSafetensors(path);
+  if (st.isFile() && ext === '.onnx') {
+    return { kind: 'ldm', format: 'onnx', name: basename(path, ext), licence: null, description: null, weights: [path], warnings: [] };
+  }
+  if (st.isDirectory()) {
+    if (existsSync(join(path, 'model.json'))) return describePackage(path);
+    if (existsSync(join(path, 'model_index.json'))) return describeOnnxFolder(path);
+    throw new ModelValidationError(`${path} is neither a model package (model.json) nor a diffusers ONNX folder (model_index.json).`);
+  }
+  throw new ModelValidationError(`${basename(path)} is not a model: use a .safetensors file, an ONNX model or a model package folder.`);
+}
+
+async function safetensorsKeys(file: string): Promise<string[]> {
+  try {
+    return (await readSafetensorsHeader(file)).entries.map((e) => e.name);
+  } catch (err) {
+    throw new ModelValidationError(`${basename(file)} is not a valid safetensors file: ${(err as Error).message}`);
+  }
+}
+
+async function describeSafetensors(file: string): Promise<Described> {
+  const keys = await safetensorsKeys(file);
+  const name = basename(file, extname(file));
+  const base = { format: 'safetensors' as const, name, licence: null, description: null, weights: [file], warnings: [] };
+  if (keys.some((k) => k.startsWith('lora_unet_') || k.startsWith('lora_te_') || k.includes('.lora_down.'))) return { ...base, kind: 'lora' };
+  if (keys.some((k) => k.startsWith('model.diffusion_model.'))) return { ...base, kind: 'ldm' };
+  if (keys.some((k) => k.startsWith('encoder.') || k.startsWith('first_stage_model.')) && keys.some((k) => k.includes('decoder.'))) {
+    return { ...base, kind: 'vae' };
+  }
+  if (keys.some((k) => k === 'emb_params' || k === 'clip_l')) return { ...base, kind: 'embedding' };
+  throw new ModelValidationError(
+    `${basename(file)} holds ${keys.length} tensors but none with the names of an LDM/SD checkpoint (model.diffusion_model.*), a LoRA (lora_unet_*), a VAE or an embedding.`,
+  );
+}
+
+async function describePackage(dir: string): Promise<Described> {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new ModelValidationError(`${join(dir, 'model.json')} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new ModelValidationError('model.json must hold a JSON object');
+  const weights = (await readdir(dir)).filter((f) => f.endsWith('.safetensors')).sort().map((f) => join(dir, f));
+  if (weights.length === 0) throw new ModelValidationError(`The model package ${dir} has no .safetensors weights beside model.json.`);
+  for (const w of weights) await safetensorsKeys(w);
+  const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  const provenance = (json.provenance && typeof json.provenance === 'object' ? json.provenance : {}) as Record<string, unknown>;
+  const licence = str(json.licence) ?? str(json.license) ?? str(provenance.licence) ?? str(provenance.license);
+  const kind = str(json.kind);
+  return {
+    kind: kind === 'lora' || kind === 'vae' || kind === 'embedding' ? kind : 'ldm',
+    format: 'package',
+    name: str(json.name) ?? basename(dir),
+    licence,
+    description: str(json.description),
+    weights,
+    warnings: licence ? [] : ['model.json names no licence: check that you may use this model'],
+  };
+}
+
+async function describeOnnxFolder(dir: string): Promise<Described> {
+  const missing = ['unet', 'vae_decoder', 'text_encoder'].filter((sub) => !existsSync(join(dir, sub, 'model.onnx')));
+  if (missing.length) throw new ModelValidationError(`The ONNX folder ${dir} lacks ${missing.map((m) => `${m}/model.onnx`).join(', ')}.`);
+  return {
+    kind: 'ldm',
+    format: 'onnx',
+    name: basename(dir),
+    licence: null,
+    description: null,
+    weights: ['text_encoder', 'unet', 'vae_decoder'].map((s) => join(dir, s, 'model.onnx')),
+    warnings: ['diffusers ONNX folders carry no licence field: check that you may use this model'],
+  };
+}
+
+async function hashFiles(files: readonly string[]): Promise<{ hash: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for (const f of files) {
+    for await (const chunk of createReadStream(f)) {
+      h.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+    }
+  }
+  return { hash: h.digest('hex'), size };
+}

@@ -1,0 +1,110 @@
+// Recording a finished image: gallery file with its `parameters` chunk, thumbnail and history row.
+// The job queue and the CLI (`ldm generate --data DIR`) both record through here.
+import type { Generation } from '../api/history.ts';
+import { openDatabase } from './db.ts';
+import { ensureDataDir } from './files.ts';
+import { Gallery } from './gallery.ts';
+import { HistoryStore } from './history.ts';
+import { newId } from './ids.ts';
+import { formatInfotext } from './image-metadata.ts';
+import { APP_VERSION } from './system.ts';
+
+/** Field names follow the pipelines' GenerationRecord, so `{ ...generated.record, png }` fits. */
+export interface GenerationInput {
+  kind: 'txt2img' | 'img2img' | 'inpaint' | 'upload';
+  prompt: string;
+  negativePrompt: string;
+  sampler: string | null;
+  steps: number | null;
+  guidance: number | null;
+  seed: number | null;
+  width: number;
+  height: number;
+  eta?: number | null;
+  strength?: number | null;
+  feather?: number | null;
+  model: { id?: string | null; name: string | null; hash: string | null };
+  loras?: { name: string; hash: string | null; strength: number }[];
+  /** The image, PNG-encoded (any metadata in it is kept; `parameters` is added). */
+  png: Uint8Array;
+  mask?: Uint8Array | null;
+  parentId?: string | null;
+  jobId?: string | null;
+  timings?: Record<string, number>;
+  tags?: string[];
+}
+
+export function infotextOf(g: GenerationInput): string {
+  const loras = g.loras ?? [];
+  return formatInfotext({
+    prompt: g.prompt,
+    negativePrompt: g.negativePrompt,
+    params: [
+      ['Steps', g.steps],
+      ['Sampler', g.sampler],
+      ['CFG scale', g.guidance],
+      ['Seed', g.seed],
+      ['Size', `${g.width}x${g.height}`],
+      ['Model hash', g.model.hash ? g.model.hash.slice(0, 10) : null],
+      ['Model', g.model.name],
+      ['Denoising strength', g.strength ?? null],
+      ['Eta', g.eta ? g.eta : null],
+      ['Mask blur', g.feather ?? null],
+      ['Lora hashes', loras.length ? loras.map((l) => `${l.name}: ${(l.hash ?? '').slice(0, 12)}`).join(', ') : null],
+      ['Version', `ldm-studio ${APP_VERSION}`],
+    ],
+  });
+}
+
+export async function storeGeneration(history: HistoryStore, gallery: Gallery, g: GenerationInput): Promise<Generation> {
+  const id = newId();
+  const createdAt = Date.now();
+  const stored = await gallery.store(id, g.png, { parameters: infotextOf(g), createdAt });
+  const maskPath = g.mask ? await gallery.storeMask(id, g.mask, createdAt) : null;
+  const gen: Generation = {
+    id,
+    kind: g.kind,
+    prompt: g.prompt,
+    negativePrompt: g.negativePrompt,
+    params: {
+      sampler: g.sampler,
+      steps: g.steps,
+      guidance: g.guidance,
+      seed: g.seed,
+      width: stored.width,
+      height: stored.height,
+      strength: g.strength ?? null,
+      eta: g.eta ?? null,
+      extra: g.feather !== undefined && g.feather !== null ? { feather: String(g.feather) } : {},
+    },
+    model: { id: g.model.id ?? null, name: g.model.name, hash: g.model.hash },
+    loras: g.loras ?? [],
+    imagePath: stored.imagePath,
+    thumbnailPath: stored.thumbnailPath,
+    maskPath,
+    parentId: g.parentId ?? null,
+    jobId: g.jobId ?? null,
+    timings: g.timings ?? {},
+    createdAt,
+    favourite: false,
+    tags: g.tags ?? [],
+    trashedAt: null,
+  };
+  history.insert(gen);
+  return gen;
+}
+
+/**
+ * Records one generation into a data folder exactly as the studio would (for `ldm generate --data DIR`).
+ * Safe while a studio has the same folder open (SQLite WAL; writes are atomic).
+ */
+export async function recordGeneration(dataDir: string, g: GenerationInput): Promise<Generation> {
+  const paths = ensureDataDir(dataDir);
+  const db = openDatabase(paths.db);
+  try {
+    const gallery = new Gallery(paths);
+    return await storeGeneration(new HistoryStore(db, gallery), gallery, g);
+  } finally {
+    db.close();
+  }
+}

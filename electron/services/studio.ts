@@ -1,0 +1,314 @@
+// The one entry point both transports bind: createStudio → { handlers, on, close }.
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { StudioError } from '../api/contract.ts';
+import type { Generation } from '../api/history.ts';
+import type { EventName, EventPayload, StudioHandlers } from '../api/index.ts';
+import type { GenerateSpec, Job, JobSpec } from '../api/jobs.ts';
+import { forkWorkerAdapter, type WorkerAdapter } from '../workers/adapter.ts';
+import type { ImageMessage, RunJob } from '../workers/protocol.ts';
+import { openDatabase, type Db } from './db.ts';
+import { ensureDataDir, resolveDataPath, type DataPaths } from './files.ts';
+import { Gallery } from './gallery.ts';
+import { HistoryStore } from './history.ts';
+import { JobQueue, type WorkerStats } from './jobs.ts';
+import { ModelRegistry } from './models.ts';
+import { storeGeneration } from './record.ts';
+import { systemInfo } from './system.ts';
+import { scanDataset } from './training.ts';
+
+export const EMBEDDED_MODELS_DIR = fileURLToPath(new URL('../../resources/models', import.meta.url));
+
+export interface StudioOptions {
+  dataDir: string;
+  transport: 'ipc' | 'web';
+  /** How worker processes start; default child_process.fork of electron/workers/main.ts. */
+  workerAdapter?: WorkerAdapter;
+  /** Folder of model packages shipped with the app; default resources/models. */
+  embeddedModelsDir?: string;
+}
+
+export interface Studio {
+  readonly handlers: StudioHandlers;
+  on<K extends EventName>(event: K, listener: (payload: EventPayload<K>) => void): () => void;
+  close(): Promise<void>;
+  /** Worker processes started and model loads (tests and benchmarks). */
+  workerStats(): WorkerStats;
+  readonly paths: DataPaths;
+}
+
+type Listener = (payload: never) => void;
+
+export async function createStudio(opts: StudioOptions): Promise<Studio> {
+  const paths = ensureDataDir(opts.dataDir);
+  const db = openDatabase(paths.db);
+  const listeners = new Map<EventName, Set<Listener>>();
+  const emit = <K extends EventName>(event: K, payload: EventPayload<K>): void => {
+    for (const l of listeners.get(event) ?? []) {
+      try {
+        (l as (p: EventPayload<K>) => void)(payload);
+      } catch (err) {
+        console.error(`a listener of ${event} threw:`, err);
+      }
+    }
+  };
+  const gallery = new Gallery(paths);
+  const history = new HistoryStore(db, gallery);
+  const models = new ModelRegistry(db, paths);
+  try {
+    await models.registerEmbedded(opts.embeddedModelsDir ?? EMBEDDED_MODELS_DIR);
+  } catch (err) {
+    console.error('the embedded models could not be registered:', err);
+  }
+
+  const imageBytes = async (src: { generationId: string } | { base64: string }): Promise<Buffer> =>
+    'generationId' in src ? history.readFile(history.get(src.generationId), history.get(src.generationId).imagePath) : Buffer.from(src.base64, 'base64');
+
+  const queue = new JobQueue(db, opts.workerAdapter ?? forkWorkerAdapter(), {
+    async prepare(job: Job): Promise<RunJob> {
+      const spec = job.spec;
+      const model = models.get(spec.kind === 'train' ? spec.baseModelId : spec.modelId);
+      const loras = spec.kind === 'train' ? [] : spec.loras.map((l) => ({ ...models.toWorkerModel(models.get(l.modelId)), strength: l.strength }));
+      const init = spec.kind === 'img2img' || spec.kind === 'inpaint' ? await imageBytes(spec.init) : null;
+      const mask = spec.kind === 'inpaint' ? await imageBytes(spec.mask) : null;
+      return {
+        type: 'run',
+        jobId: job.id,
+        spec,
+        model: models.toWorkerModel(model),
+        loras,
+        init,
+        mask,
+        seed: spec.seed ?? 0,
+        workDir: join(paths.training, job.id),
+      };
+    },
+    async storeImage(job: Job, msg: ImageMessage): Promise<string> {
+      const spec = job.spec as GenerateSpec;
+      const model = models.get(spec.modelId);
+      const gen = await storeGeneration(history, gallery, {
+        kind: spec.kind,
+        prompt: spec.prompt,
+        negativePrompt: spec.negativePrompt,
+        sampler: spec.sampler,
+        steps: spec.steps,
+        guidance: spec.guidance,
+        seed: msg.seed,
+        width: spec.width,
+        height: spec.height,
+        eta: spec.eta,
+        strength: spec.kind === 'txt2img' ? null : spec.strength,
+        feather: spec.kind === 'inpaint' ? spec.feather : null,
+        model: { id: model.id, name: model.name, hash: model.hash },
+        loras: spec.loras.map((l) => {
+          const m = models.get(l.modelId);
+          return { name: m.name, hash: m.hash, strength: l.strength };
+        }),
+        png: msg.png,
+        mask: spec.kind === 'inpaint' ? await imageBytes(spec.mask) : null,
+        parentId: spec.kind !== 'txt2img' && 'generationId' in spec.init ? spec.init.generationId : null,
+        jobId: job.id,
+        timings: msg.timings,
+      });
+      emit('history.changed', { change: 'added', ids: [gen.id] });
+      return gen.id;
+    },
+    async registerOutput(job, output) {
+      const spec = job.spec;
+      const m = await models.registerTrained(output.modelPath, output.name, spec.kind === 'train' ? spec.baseModelId : null);
+      emit('models.changed', { ids: [m.id] });
+      return m.id;
+    },
+    jobUpdated: (job) => {
+      emit('jobs.updated', job);
+      emit('system.status', { activeJobs: queue.list(['running', 'queued'], 1000).length });
+    },
+    progress: (p) => emit('jobs.progress', p),
+  });
+
+  const checkSpec = (spec: JobSpec): void => {
+    const model = models.get(spec.kind === 'train' ? spec.baseModelId : spec.modelId);
+    if (model.kind !== 'ldm') throw new StudioError(`"${model.name}" is a ${model.kind}, not a diffusion model; pick one of kind ldm.`, 'invalid_input');
+    if (spec.kind !== 'train') {
+      for (const l of spec.loras) {
+        if (models.get(l.modelId).kind !== 'lora') throw new StudioError(`"${models.get(l.modelId).name}" is not a LoRA.`, 'invalid_input');
+      }
+      for (const src of spec.kind === 'txt2img' ? [] : spec.kind === 'img2img' ? [spec.init] : [spec.init, spec.mask]) {
+        if ('generationId' in src) history.get(src.generationId);
+      }
+    }
+  };
+
+  const reuse = (g: Generation): JobSpec => {
+    const modelId = g.model.id ?? models.list('ldm').find((m) => g.model.hash && m.hash.startsWith(g.model.hash.toLowerCase()))?.id;
+    if (!modelId) throw new StudioError(`The model of this image (${g.model.name ?? 'unknown'}) is not in the registry; import it first.`, 'not_found');
+    const common = {
+      modelId,
+      prompt: g.prompt,
+      negativePrompt: g.negativePrompt,
+      sampler: g.params.sampler ?? 'ddim',
+      steps: g.params.steps ?? 20,
+      guidance: g.params.guidance ?? 7.5,
+      seed: g.params.seed,
+      width: g.params.width - (g.params.width % 8),
+      height: g.params.height - (g.params.height % 8),
+      batchCount: 1,
+      eta: g.params.eta ?? 0,
+      loras: g.loras.flatMap((l) => {
+        const m = models.list('lora').find((x) => x.name === l.name || (l.hash !== null && x.hash === l.hash));
+        return m ? [{ modelId: m.id, strength: l.strength }] : [];
+      }),
+    };
+    if (g.kind === 'img2img' && g.parentId) return { kind: 'img2img', ...common, init: { generationId: g.parentId }, strength: g.params.strength ?? 0.75 };
+    return { kind: 'txt2img', ...common };
+  };
+
+  const handlers: StudioHandlers = {
+    'system.info': async () => systemInfo(paths.root, opts.transport),
+
+    'history.search': async (i) => history.search(i),
+    'history.get': async ({ id }) => history.get(id),
+    'history.favourite': async ({ id, favourite }) => {
+      const g = history.setFavourite(id, favourite);
+      emit('history.changed', { change: 'updated', ids: [id] });
+      return g;
+    },
+    'history.tag': async ({ id, add, remove }) => {
+      const g = history.tag(id, add, remove);
+      emit('history.changed', { change: 'updated', ids: [id] });
+      return g;
+    },
+    'history.delete': async ({ ids }) => {
+      const done = await history.trash(ids);
+      emit('history.changed', { change: 'trashed', ids: done });
+      return { trashed: done.length };
+    },
+    'history.restore': async ({ ids }) => {
+      const done = await history.restore(ids);
+      emit('history.changed', { change: 'restored', ids: done });
+      return { restored: done.length };
+    },
+    'history.purge': async ({ ids }) => {
+      const done = await history.purge(ids);
+      emit('history.changed', { change: 'purged', ids: done });
+      return { purged: done.length };
+    },
+    'history.export': async ({ path }) => {
+      const file = path ?? history.defaultExportPath(paths.exports);
+      return { path: file, count: await history.exportJsonl(file) };
+    },
+    'history.import': async ({ path }) => {
+      const r = await history.importJsonl(path);
+      if (r.imported) emit('history.changed', { change: 'imported', ids: [] });
+      return r;
+    },
+    'history.importImages': async ({ paths: files }) => {
+      const imported: Generation[] = [];
+      const errors: { path: string; message: string }[] = [];
+      for (const p of files) {
+        try {
+          imported.push(await history.importImage(p));
+        } catch (err) {
+          errors.push({ path: p, message: (err as Error).message });
+        }
+      }
+      if (imported.length) emit('history.changed', { change: 'imported', ids: imported.map((g) => g.id) });
+      return { imported, errors };
+    },
+    'history.prompts': async ({ query, limit }) => history.prompts(query, limit),
+    'history.reuse': async ({ id }) => reuse(history.get(id)),
+
+    'gallery.image': async ({ id, variant }) => {
+      const g = history.get(id);
+      const rel = variant === 'thumbnail' ? g.thumbnailPath : variant === 'mask' ? g.maskPath : g.imagePath;
+      if (!rel) throw new StudioError(`Generation ${id} has no ${variant}.`, 'not_found');
+      const bytes = await history.readFile(g, rel);
+      const meta = await sharp(bytes).metadata();
+      return { mime: `image/${meta.format === 'jpeg' ? 'jpeg' : meta.format}`, base64: bytes.toString('base64'), width: meta.width ?? 0, height: meta.height ?? 0, path: rel };
+    },
+    'gallery.path': async ({ id, variant }) => {
+      const g = history.get(id);
+      const rel = variant === 'thumbnail' ? g.thumbnailPath : variant === 'mask' ? g.maskPath : g.imagePath;
+      if (!rel) throw new StudioError(`Generation ${id} has no ${variant}.`, 'not_found');
+      return { path: g.trashedAt === null ? rel : `trash/${rel}` };
+    },
+    'gallery.save': async ({ base64, prompt, parentId, maskBase64 }) => {
+      const parent = parentId ? history.get(parentId) : null;
+      const png = await sharp(Buffer.from(base64, 'base64')).png().toBuffer().catch((err: Error) => {
+        throw new StudioError(`The image cannot be read: ${err.message}`, 'bad_image');
+      });
+      const meta = await sharp(png).metadata();
+      const gen = await storeGeneration(history, gallery, {
+        kind: 'upload',
+        prompt: prompt || parent?.prompt || '',
+        negativePrompt: parent?.negativePrompt ?? '',
+        sampler: null,
+        steps: null,
+        guidance: null,
+        seed: null,
+        width: meta.width ?? 0,
+        height: meta.height ?? 0,
+        model: parent?.model ?? { id: null, name: null, hash: null },
+        png,
+        mask: maskBase64 ? Buffer.from(maskBase64, 'base64') : null,
+        parentId,
+      });
+      emit('history.changed', { change: 'added', ids: [gen.id] });
+      return { id: gen.id };
+    },
+
+    'jobs.submit': async ({ spec }) => {
+      checkSpec(spec);
+      return queue.submit(spec);
+    },
+    'jobs.list': async ({ status, limit }) => queue.list(status, limit),
+    'jobs.get': async ({ id }) => queue.get(id),
+    'jobs.cancel': async ({ id }) => queue.cancel(id),
+    'jobs.pause': async ({ id }) => queue.pause(id),
+    'jobs.resume': async ({ id }) => queue.resume(id),
+
+    'models.list': async ({ kind }) => models.list(kind),
+    'models.get': async ({ id }) => models.get(id),
+    'models.validate': async ({ path }) => models.validate(path),
+    'models.import': async ({ path, name }) => {
+      const m = await models.import(path, name);
+      emit('models.changed', { ids: [m.id] });
+      return m;
+    },
+
+    'training.scan': async ({ datasetDir, recursive, triggerWord }) => scanDataset(datasetDir, recursive, triggerWord),
+    'training.losses': async ({ jobId }) => queue.losses(jobId),
+  };
+
+  queue.start();
+  let closed = false;
+  return {
+    handlers,
+    paths,
+    on(event, listener) {
+      let set = listeners.get(event);
+      if (!set) listeners.set(event, (set = new Set()));
+      set.add(listener as Listener);
+      return () => set.delete(listener as Listener);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await queue.close();
+      listeners.clear();
+      closeDb(db);
+    },
+    workerStats: () => queue.workerStats(),
+  };
+}
+
+function closeDb(db: Db): void {
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+}
+
+export { resolveDataPath };

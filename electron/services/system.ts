@@ -1,0 +1,27 @@
+// system.info: versions and the execution providers this installation offers.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { RequestOutput } from '../api/index.ts';
+import { availableProviders } from '../engine/onnx/runtime.ts';
+
+const require = createRequire(import.meta.url);
+
+function packageVersion(pkgJson: string): string {
+  return (JSON.parse(readFileSync(pkgJson, 'utf8')) as { version: string }).version;
+}
+
+export const APP_VERSION = packageVersion(fileURLToPath(new URL('../../package.json', import.meta.url)));
+
+export function systemInfo(dataDir: string, transport: 'ipc' | 'web'): RequestOutput<'system.info'> {
+  const providers = availableProviders();
+  return {
+    appVersion: APP_VERSION,
+    onnxruntimeVersion: packageVersion(require.resolve('onnxruntime-node/package.json')),
+    executionProviders: providers,
+    activeProvider: providers[0] ?? 'cpu',
+    dataDir,
+    platform: `${process.platform}-${process.arch}`,
+    transport,
+  };
+}

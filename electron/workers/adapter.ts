@@ -1,0 +1,96 @@
+// One small seam over how worker processes are started: child_process.fork here, utilityProcess in the
+// Electron shell (which supplies its own adapter).
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { FromWorker, ToWorker } from './protocol.ts';
+
+export interface WorkerExit {
+  code: number | null;
+  signal: string | null;
+  /** The last lines the process wrote to stderr: the reason of a crash, when it gave one. */
+  stderrTail: string;
+}
+
+export interface WorkerProcess {
+  readonly pid: number | undefined;
+  send(msg: ToWorker): void;
+  onMessage(listener: (msg: FromWorker) => void): void;
+  onExit(listener: (exit: WorkerExit) => void): void;
+  /** Ends the process at once (SIGKILL where that exists). */
+  kill(): void;
+}
+
+export interface WorkerAdapter {
+  spawn(): WorkerProcess;
+}
+
+export const DEFAULT_WORKER_ENTRY = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+export interface ForkOptions {
+  /** The worker's entry module; a .ts entry runs through tsx. */
+  entry?: string;
+  execArgv?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+const STDERR_TAIL = 4000;
+
+export function forkWorkerAdapter(opts: ForkOptions = {}): WorkerAdapter {
+  const entry = opts.entry ?? DEFAULT_WORKER_ENTRY;
+  const execArgv = opts.execArgv ?? (entry.endsWith('.ts') ? ['--import', 'tsx'] : []);
+  return {
+    spawn(): WorkerProcess {
+      const child = fork(entry, [], {
+        execArgv,
+        env: opts.env ?? process.env,
+        serialization: 'advanced',
+        stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      });
+      let tail = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        tail = (tail + chunk.toString('utf8')).slice(-STDERR_TAIL);
+      });
+      const exitListeners: ((e: WorkerExit) => void)[] = [];
+      let exited: WorkerExit | null = null;
+      // 'close' (not 'exit') so that stderr has been read to its end.
+      child.on('close', (code, signal) => {
+        exited = { code, signal, stderrTail: tail };
+        for (const l of exitListeners) l(exited);
+      });
+      child.on('error', (err) => {
+        tail += `\n${err.message}`;
+      });
+      return {
+        get pid() {
+          return child.pid;
+        },
+        send(msg) {
+          if (child.connected) child.send(msg);
+        },
+        onMessage(listener) {
+          child.on('message', (m) => listener(m as FromWorker));
+        },
+        onExit(listener) {
+          if (exited) listener(exited);
+          else exitListeners.push(listener);
+        },
+        kill() {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        },
+      };
+    },
+  };
+}
+
+/** Why a worker died, in words for the user. */
+export function describeExit(exit: WorkerExit): string {
+  const lastLine = exit.stderrTail.trim().split('\n').filter(Boolean).at(-1) ?? '';
+  if (/heap out of memory|Allocation failed|ENOMEM|std::bad_alloc/i.test(exit.stderrTail)) {
+    return `The worker ran out of memory and stopped${lastLine ? ` (${lastLine.trim()})` : ''}. Try a smaller image size or batch.`;
+  }
+  if (exit.signal === 'SIGKILL') {
+    return 'The worker process was killed (SIGKILL), most likely by the system for running out of memory. Try a smaller image size or batch.';
+  }
+  if (exit.signal) return `The worker process crashed (${exit.signal})${lastLine ? `: ${lastLine.trim()}` : ''}.`;
+  return `The worker process exited with code ${exit.code}${lastLine ? `: ${lastLine.trim()}` : ''}.`;
+}

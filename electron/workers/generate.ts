@@ -1,0 +1,95 @@
+// Generation jobs inside a worker: txt2img, img2img and inpaint through the engine pipelines, with the
+// loaded model kept warm for the next job.
+import sharp from 'sharp';
+import type { GenerateSpec } from '../api/jobs.ts';
+import type { RgbImage } from '../engine/pipelines/image.ts';
+import { img2img } from '../engine/pipelines/img2img.ts';
+import { inpaint } from '../engine/pipelines/inpaint.ts';
+import type { DiffusionModel } from '../engine/pipelines/model.ts';
+import { txt2img } from '../engine/pipelines/txt2img.ts';
+import type { GeneratedImage, GenerateOptions, ProgressEvent } from '../engine/pipelines/types.ts';
+import type { JobContext, JobHandler, JobHandlers } from './host.ts';
+import type { RunJob, WorkerModel } from './protocol.ts';
+
+export type ModelLoader = (model: WorkerModel, loras: RunJob['loras']) => Promise<DiffusionModel>;
+
+export async function encodePng(img: RgbImage): Promise<Uint8Array> {
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
+}
+
+export async function decodeRgb(bytes: Uint8Array): Promise<RgbImage> {
+  const { data, info } = await sharp(bytes).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+/** Cache key: the model and exactly the LoRAs (and strengths) merged into it. */
+function modelKey(job: RunJob): string {
+  const loras = job.loras.map((l) => `${l.hash}@${l.strength}`).join(',');
+  return `${job.model.hash}|${loras}`;
+}
+
+export function generateHandlers(load: ModelLoader): JobHandlers {
+  const run: JobHandler = async (job, ctx) => {
+    const key = modelKey(job);
+    const t0 = performance.now();
+    const loadsBefore = ctx.models.loads;
+    const model = await ctx.models.get(key, () => load(job.model, job.loras));
+    const loadMs = ctx.models.loads > loadsBefore ? Math.round(performance.now() - t0) : 0;
+    // Only the current model stays resident: a worker holding every model ever used would run out of memory.
+    ctx.models.retain((k) => k === key);
+    const spec = job.spec as GenerateSpec;
+    // Image by image (seed + i), so each finished image reaches the history at once and a cancelled
+    // batch keeps what it finished.
+    for (let i = 0; i < spec.batchCount; i++) {
+      const start = performance.now();
+      const progress = progressReporter(ctx, spec.batchCount, i);
+      const [img] = await runPipeline(model, spec, { ...pipelineOptions(job, ctx), seed: job.seed + i, onProgress: progress.report }, job);
+      const png = await encodePng(img!.image);
+      await progress.flushed();
+      ctx.image(i, png, img!.record.seed, { loadMs: i === 0 ? loadMs : 0, sampleMs: Math.round(performance.now() - start) });
+    }
+    return { output: null };
+  };
+  return { txt2img: run, img2img: run, inpaint: run };
+}
+
+/** Progress over the whole batch; previews are PNG-encoded off the step loop but sent in step order. */
+function progressReporter(ctx: JobContext, batchCount: number, index: number) {
+  let queue: Promise<void> = Promise.resolve();
+  return {
+    report(e: ProgressEvent): void {
+      const step = index * e.steps + e.step;
+      const total = batchCount * e.steps;
+      const preview = e.preview;
+      queue = queue.then(async () => ctx.progress({ step, total, image: index, preview: preview ? await encodePng(preview) : null }));
+    },
+    flushed: () => queue,
+  };
+}
+
+function pipelineOptions(job: RunJob, ctx: JobContext): GenerateOptions {
+  const s = job.spec as GenerateSpec;
+  return {
+    prompt: s.prompt,
+    negativePrompt: s.negativePrompt,
+    sampler: s.sampler,
+    steps: s.steps,
+    guidance: s.guidance,
+    seed: job.seed,
+    width: s.width,
+    height: s.height,
+    batchCount: 1,
+    eta: s.eta,
+    signal: ctx.signal,
+  };
+}
+
+async function runPipeline(model: DiffusionModel, spec: GenerateSpec, o: GenerateOptions, job: RunJob): Promise<GeneratedImage[]> {
+  if (spec.kind === 'txt2img') return txt2img(model, o);
+  if (!job.init) throw new Error(`${spec.kind} needs an init image`);
+  const image = await decodeRgb(job.init);
+  if (spec.kind === 'img2img') return img2img(model, { ...o, image, strength: spec.strength });
+  if (!job.mask) throw new Error('inpaint needs a mask');
+  const mask = await decodeRgb(job.mask);
+  return inpaint(model, { ...o, image, mask, strength: spec.strength, feather: spec.feather });
+}

@@ -1,0 +1,66 @@
+// Messages between the studio's job queue and a worker process (structured clone: Uint8Array travels as is).
+import type { JobSpec, LossPoint } from '../api/jobs.ts';
+
+/** A registry model as the worker needs it: where it lies and what it is. */
+export interface WorkerModel {
+  id: string;
+  name: string;
+  path: string;
+  hash: string;
+  kind: string;
+  format: string;
+}
+
+export interface RunJob {
+  type: 'run';
+  jobId: string;
+  spec: JobSpec;
+  /** The model to sample with, or the base model of a training job. */
+  model: WorkerModel;
+  loras: (WorkerModel & { strength: number })[];
+  /** Decoded by the studio: init image and mask bytes (PNG/JPEG/WebP) for img2img and inpaint. */
+  init: Uint8Array | null;
+  mask: Uint8Array | null;
+  /** The seed of the first image (the studio picks one when the spec says null). */
+  seed: number;
+  /** A folder for this job's checkpoints and outputs (training). */
+  workDir: string;
+}
+
+export type ToWorker =
+  | RunJob
+  | { type: 'cancel'; jobId: string }
+  | { type: 'pause'; jobId: string }
+  | { type: 'resume'; jobId: string };
+
+export interface ProgressMessage {
+  type: 'progress';
+  jobId: string;
+  step: number;
+  total: number;
+  /** Index of the image within a batch. */
+  image: number;
+  /** PNG bytes of a cheap preview. */
+  preview: Uint8Array | null;
+  loss: LossPoint[];
+  message: string | null;
+}
+
+export interface ImageMessage {
+  type: 'image';
+  jobId: string;
+  index: number;
+  png: Uint8Array;
+  seed: number;
+  timings: Record<string, number>;
+}
+
+export type FromWorker =
+  | { type: 'ready'; pid: number }
+  | ProgressMessage
+  | ImageMessage
+  | { type: 'paused'; jobId: string }
+  | { type: 'resumed'; jobId: string }
+  /** modelLoads: how many times this worker has loaded a model since it started (the warm-session rule). */
+  | { type: 'done'; jobId: string; modelLoads: number; output: { modelPath: string; name: string } | null }
+  | { type: 'failed'; jobId: string; error: string; cancelled: boolean; modelLoads: number };

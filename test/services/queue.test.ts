@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readPngText, parseInfotext } from '../../electron/services/image-metadata.ts';
+import type { Studio } from '../../electron/services/studio.ts';
+import { FINAL, nextEvent, probeModels, probeStudio, tempDir, txt2img, waitForJob } from './helpers.ts';
+
+describe('job queue with a real worker process', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let studio: Studio;
+  let models: string;
+  beforeEach(async () => {
+    tmp = tempDir();
+    models = await probeModels(tmp.dir);
+    studio = await probeStudio(join(tmp.dir, 'data'), models);
+  });
+  afterEach(async () => {
+    await studio.close();
+    tmp.cleanup();
+  });
+
+  it('runs a generation through the pipeline, streams progress and records the image with its parameters', async () => {
+    const progress: { step: number; total: number; preview: string | null }[] = [];
+    studio.on('jobs.progress', (p) => progress.push(p));
+    const job = await studio.handlers['jobs.submit']({ spec: txt2img('a red fox, snow', { batchCount: 2, seed: 7 }) });
+    expect(job.status).toBe('queued');
+    const done = await waitForJob(studio, job.id);
+    expect(done.error).toBeNull();
+    expect(done.status).toBe('completed');
+    expect(done.generationIds).toHaveLength(2);
+    expect(progress.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(progress.every((p) => p.total === 8)).toBe(true);
+    expect(progress[0]!.preview).toMatch(/^data:image\/png;base64,/);
+
+    const gens = await Promise.all(done.generationIds.map((id) => studio.handlers['history.get']({ id })));
+    expect(gens.map((g) => g.params.seed)).toEqual([7, 8]);
+    const png = readFileSync(join(tmp.dir, 'data', gens[0]!.imagePath));
+    const meta = parseInfotext(readPngText(png).get('parameters')!);
+    expect(meta.prompt).toBe('a red fox, snow');
+    expect(meta.seed).toBe(7);
+    expect(meta.steps).toBe(4);
+    expect(gens[0]!.model.id).toBe('embedded:probe');
+    const thumb = await studio.handlers['gallery.image']({ id: gens[0]!.id, variant: 'thumbnail' });
+    expect(thumb.mime).toBe('image/webp');
+  });
+
+  it('keeps the model warm: a second job with the same model loads nothing and uses the same worker', async () => {
+    const a = await studio.handlers['jobs.submit']({ spec: txt2img('one') });
+    await waitForJob(studio, a.id);
+    const b = await studio.handlers['jobs.submit']({ spec: txt2img('two', { seed: 2 }) });
+    const done = await waitForJob(studio, b.id);
+    expect(done.status).toBe('completed');
+    const stats = studio.workerStats();
+    expect(stats.spawned.generate).toBe(1);
+    expect(stats.modelLoads.generate).toBe(1);
+    const [first, second] = await Promise.all([a, b].map(async (j) => studio.handlers['history.get']({ id: (await studio.handlers['jobs.get']({ id: j.id })).generationIds[0]! })));
+    expect(first!.timings.loadMs).toBeGreaterThan(0);
+    expect(second!.timings.loadMs).toBe(0);
+  });
+
+  it('refuses a job for a model that is not in the registry, with a clear error', async () => {
+    await expect(studio.handlers['jobs.submit']({ spec: txt2img('x', { modelId: 'nope' }) })).rejects.toThrow(/No model with id "nope"/);
+  });
+
+  it('cancels a queued job at once and a running one through the worker', async () => {
+    const slowStudio = studio;
+    const running = await slowStudio.handlers['jobs.submit']({ spec: txt2img('long', { steps: 200 }) });
+    const queued = await slowStudio.handlers['jobs.submit']({ spec: txt2img('waiting') });
+    await nextEvent(slowStudio, 'jobs.progress', (p) => p.jobId === running.id);
+    expect((await slowStudio.handlers['jobs.cancel']({ id: queued.id })).status).toBe('cancelled');
+    await slowStudio.handlers['jobs.cancel']({ id: running.id });
+    const r = await waitForJob(slowStudio, running.id, FINAL);
+    expect(r.status).toBe('cancelled');
+    expect(r.step).toBeLessThan(200);
+  });
+});
