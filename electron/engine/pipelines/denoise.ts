@@ -4,7 +4,8 @@
 import { tensor, type TensorData } from '../tensor.ts';
 import { throwIfAborted } from './errors.ts';
 import type { DiffusionModel } from './model.ts';
-import type { LoopSampler, NoiseSource } from './sampling.ts';
+import { cfgBatched } from '../diffusion/guidance.ts';
+import type { NoiseSource, Sampler } from './sampling.ts';
 
 /** How the known part of the picture steers the loop. */
 export type InpaintGuide =
@@ -16,7 +17,7 @@ export type InpaintGuide =
 
 export interface DenoiseArgs {
   readonly model: DiffusionModel;
-  readonly sampler: LoopSampler;
+  readonly sampler: Sampler;
   /** [1, C, h, w] latents at the noise level of step `startIndex`. */
   readonly latents: TensorData<'float32'>;
   readonly startIndex: number;
@@ -34,7 +35,6 @@ export interface DenoiseArgs {
 export async function denoise(a: DenoiseArgs): Promise<TensorData<'float32'>> {
   const [, c, h, w] = a.latents.shape as [number, number, number, number];
   const hw = h * w;
-  const n = c * hw;
   const guided = a.uncond !== null;
   const batch = guided ? 2 : 1;
   const inCh = a.model.unetInChannels;
@@ -59,14 +59,7 @@ export async function denoise(a: DenoiseArgs): Promise<TensorData<'float32'>> {
     for (let b = 0; b < batch; b++) input.set(scaled, b * inCh * hw);
     const out = (await a.model.predictNoise(inputTensor, a.sampler.timesteps[i]!, context)).data;
 
-    let eps: Float32Array;
-    if (guided) {
-      eps = new Float32Array(n);
-      const s = a.guidance;
-      for (let k = 0; k < n; k++) eps[k] = out[k]! + s * (out[n + k]! - out[k]!);
-    } else {
-      eps = out.subarray(0, n);
-    }
+    const eps = guided ? cfgBatched(out, a.guidance) : out;
     x = Float32Array.from(a.sampler.step(eps, i, x, a.rng));
     a.onStep?.(i, x);
   }

@@ -1,0 +1,164 @@
+// What every pipeline does the same way: resolve options against the model's defaults, encode the
+// prompts once, run the batch image by image (seed + i each) and report progress with previews.
+import { tensor, type TensorData } from '../tensor.ts';
+import { PipelineError, throwIfAborted } from './errors.ts';
+import { checkMultiple, type RgbImage } from './image.ts';
+import type { DiffusionModel } from './model.ts';
+import { projectPreview } from './preview.ts';
+import { createImageSampler, createNoiseSource, type NoiseSource, type Sampler } from './sampling.ts';
+import type { GeneratedImage, GenerateOptions, GenerationRecord, PipelineKind } from './types.ts';
+
+export interface Resolved {
+  readonly prompt: string;
+  readonly negativePrompt: string;
+  readonly sampler: string;
+  readonly steps: number;
+  readonly guidance: number;
+  readonly seed: number;
+  readonly width: number;
+  readonly height: number;
+  readonly batchCount: number;
+  readonly eta: number;
+  readonly previewEvery: number;
+}
+
+export const MAX_SEED = 2 ** 32 - 1;
+
+export function resolveOptions(model: DiffusionModel, o: GenerateOptions, size?: { width: number; height: number }): Resolved {
+  const d = model.defaults;
+  const r: Resolved = {
+    prompt: o.prompt,
+    negativePrompt: o.negativePrompt ?? '',
+    sampler: o.sampler ?? d.sampler,
+    steps: o.steps ?? d.steps,
+    guidance: o.guidance ?? d.guidance,
+    seed: o.seed,
+    width: size?.width ?? o.width ?? d.width,
+    height: size?.height ?? o.height ?? d.height,
+    batchCount: o.batchCount ?? 1,
+    eta: o.eta ?? 0,
+    previewEvery: o.previewEvery ?? 1,
+  };
+  if (typeof r.prompt !== 'string') throw new PipelineError('the prompt must be a string');
+  intIn('steps', r.steps, 1, 1000);
+  intIn('seed', r.seed, 0, MAX_SEED);
+  intIn('batch count', r.batchCount, 1, 10_000);
+  intIn('preview interval', r.previewEvery, 0, 1_000_000);
+  if (r.seed + r.batchCount - 1 > MAX_SEED) {
+    throw new PipelineError(`seed ${r.seed} + batch of ${r.batchCount} passes ${MAX_SEED}; use a smaller seed`);
+  }
+  if (!Number.isFinite(r.guidance) || r.guidance < 0) throw new PipelineError(`guidance must be a number ≥ 0, got ${r.guidance}`);
+  if (!Number.isFinite(r.eta) || r.eta < 0 || r.eta > 1) throw new PipelineError(`eta must be between 0 and 1, got ${r.eta}`);
+  checkMultiple(r.width, r.height, model.downscale, 'image');
+  return r;
+}
+
+export function strengthIn(strength: number): number {
+  if (!Number.isFinite(strength) || strength < 0 || strength > 1) {
+    throw new PipelineError(`strength must be between 0 and 1, got ${strength}`);
+  }
+  return strength;
+}
+
+/** Index of the first step to run for a denoising strength (diffusers: steps − ⌊steps·strength⌋). */
+export function startIndexFor(steps: number, strength: number): number {
+  return steps - Math.min(steps, Math.floor(steps * strength));
+}
+
+export interface ImageJob {
+  readonly index: number;
+  readonly seed: number;
+  readonly sampler: Sampler;
+  readonly rng: NoiseSource;
+  readonly cond: TensorData<'float32'>;
+  readonly uncond: TensorData<'float32'> | null;
+  /** The latent shape [1, C, h, w] for this size. */
+  readonly shape: [number, number, number, number];
+  /** Progress hook for `denoise`'s onStep. */
+  readonly onStep: (index: number, latents: Float32Array) => void;
+}
+
+export interface BatchSpec {
+  readonly kind: PipelineKind;
+  readonly strength: number | null;
+  readonly feather: number | null;
+  /** Index of the first step each image runs (img2img/inpaint strength); 0 for txt2img. */
+  readonly startIndex: number;
+}
+
+/** Runs `one` for images 0…n−1 with seeds seed+i; prompts are encoded once for the whole batch. */
+export async function runBatch(
+  model: DiffusionModel,
+  r: Resolved,
+  o: GenerateOptions,
+  spec: BatchSpec,
+  one: (job: ImageJob) => Promise<RgbImage>,
+): Promise<GeneratedImage[]> {
+  throwIfAborted(o.signal);
+  const cond = await model.encodeText([r.prompt]);
+  const uncond = r.guidance === 1 ? null : await model.encodeText([r.negativePrompt]);
+  const f = model.downscale;
+  const shape: [number, number, number, number] = [1, model.latentChannels, r.height / f, r.width / f];
+  const stepsRun = r.steps - spec.startIndex;
+  const record: Omit<GenerationRecord, 'seed'> = {
+    kind: spec.kind,
+    prompt: r.prompt,
+    negativePrompt: r.negativePrompt,
+    sampler: r.sampler,
+    steps: r.steps,
+    guidance: r.guidance,
+    width: r.width,
+    height: r.height,
+    eta: r.eta,
+    strength: spec.strength,
+    feather: spec.feather,
+    model: { name: model.name, hash: model.hash },
+  };
+  const results: GeneratedImage[] = [];
+  for (let index = 0; index < r.batchCount; index++) {
+    throwIfAborted(o.signal);
+    const seed = r.seed + index;
+    const sampler = createImageSampler(r.sampler, r.steps, r.eta, model.schedulerConfig);
+    const onStep = (i: number, latents: Float32Array): void => {
+      if (!o.onProgress) return;
+      const step = i - spec.startIndex + 1;
+      const wantPreview = r.previewEvery > 0 && model.preview !== null && (step % r.previewEvery === 0 || step === stepsRun);
+      o.onProgress({
+        image: index,
+        images: r.batchCount,
+        step,
+        steps: stepsRun,
+        done: index * stepsRun + step,
+        total: r.batchCount * stepsRun,
+        preview: wantPreview ? previewOf(model, sampler, latents, i + 1, shape) : null,
+      });
+    };
+    const image = await one({ index, seed, sampler, rng: createNoiseSource(seed), cond, uncond, shape, onStep });
+    results.push({ image, record: { ...record, seed } });
+  }
+  return results;
+}
+
+/** The latents projected to RGB; scaled to the UNet's input space first so every sampler's x looks alike. */
+function previewOf(model: DiffusionModel, sampler: Sampler, x: Float32Array, next: number, shape: readonly number[]): RgbImage {
+  const z = next < sampler.timesteps.length ? sampler.scaleModelInput(x, next) : x;
+  return projectPreview(z, model.preview!, shape);
+}
+
+/** Initial latents for a run starting at `startIndex`: pure noise, or the picture's latents noised to that step. */
+export function initialLatents(
+  job: ImageJob,
+  startIndex: number,
+  noise: Float32Array,
+  known: Float32Array | null,
+): TensorData<'float32'> {
+  const x =
+    startIndex === 0 || known === null
+      ? noise.map((v) => v * job.sampler.initNoiseSigma)
+      : Float32Array.from(job.sampler.addNoise(known, noise, startIndex));
+  return tensor('float32', job.shape, x);
+}
+
+function intIn(what: string, v: number, lo: number, hi: number): void {
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new PipelineError(`${what} must be a whole number from ${lo} to ${hi}, got ${v}`);
+}

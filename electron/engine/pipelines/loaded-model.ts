@@ -1,0 +1,200 @@
+// A model ready to sample: the four networks' graphs built from the config, serialised with their
+// weights (as external data pointing into the safetensors file when the stored dtypes allow it) and
+// opened as onnxruntime sessions once per input shape, then reused for every step and image.
+import * as path from 'node:path';
+import { loadModelPackage, type ValidatedPackage } from '../io/model-package.ts';
+import type { AutoencoderConfig, TextEncoderConfig, UNetConfig } from '../nn/config.ts';
+import { autoencoderFactor } from '../nn/config.ts';
+import {
+  buildTextEncoderGraph,
+  buildUNetGraph,
+  buildVaeDecoderGraph,
+  buildVaeEncoderGraph,
+  modelParams,
+} from '../nn/models.ts';
+import { timestepEmbedding } from '../nn/unet.ts';
+import type { Graph } from '../onnx/graph.ts';
+import { createSession, SessionCache, type Provider, type Session } from '../onnx/runtime.ts';
+import { toModelProto, type WeightMode } from '../onnx/serialize.ts';
+import { tensor, type TensorData } from '../tensor.ts';
+import { PipelineError } from './errors.ts';
+import type { DiffusionModel, SamplingDefaults } from './model.ts';
+import type { PreviewProjection } from './preview.ts';
+
+/** Where the weights are: a validated package on disk, or tensors in memory (fresh or training weights). */
+export type WeightSource =
+  | { readonly kind: 'package'; readonly pkg: ValidatedPackage }
+  | { readonly kind: 'memory'; readonly tensors: ReadonlyMap<string, TensorData | Float32Array> };
+
+export interface ModelSpec {
+  readonly name: string;
+  readonly hash: string;
+  readonly unet: UNetConfig;
+  readonly autoencoder: AutoencoderConfig;
+  readonly textEncoder: TextEncoderConfig;
+  /** Latents are multiplied by this after encoding (1/std of the autoencoder's latents). */
+  readonly scaleFactor: number;
+  readonly preview: PreviewProjection | null;
+  readonly defaults: SamplingDefaults;
+  readonly schedulerConfig: Readonly<Record<string, unknown>>;
+  /** A prompt → exactly textEncoder.maxLength token ids (padded/truncated as the tokenizer does). */
+  tokenize(text: string): ArrayLike<number>;
+  readonly weights: WeightSource;
+}
+
+export interface RuntimeOptions {
+  readonly provider?: Provider | 'auto';
+  readonly threads?: number;
+}
+
+export class LoadedModel implements DiffusionModel {
+  readonly name: string;
+  readonly hash: string;
+  readonly latentChannels: number;
+  readonly downscale: number;
+  readonly unetInChannels: number;
+  readonly preview: PreviewProjection | null;
+  readonly defaults: SamplingDefaults;
+  readonly schedulerConfig: Readonly<Record<string, unknown>>;
+  private readonly sessions = new SessionCache(16);
+  private weightMode: Promise<{ mode: WeightMode; weightsFile?: string }> | null = null;
+
+  constructor(
+    readonly spec: ModelSpec,
+    private readonly runtime: RuntimeOptions = {},
+  ) {
+    this.name = spec.name;
+    this.hash = spec.hash;
+    this.latentChannels = spec.autoencoder.embedDim;
+    this.downscale = autoencoderFactor(spec.autoencoder);
+    this.unetInChannels = spec.unet.inChannels;
+    this.preview = spec.preview;
+    this.defaults = spec.defaults;
+    this.schedulerConfig = spec.schedulerConfig;
+    if (spec.unet.outChannels !== this.latentChannels) {
+      throw new PipelineError(
+        `model ${spec.name}: the UNet predicts ${spec.unet.outChannels} channels but the autoencoder's latents have ${this.latentChannels}`,
+      );
+    }
+    if (spec.unet.contextDim !== spec.textEncoder.width) {
+      throw new PipelineError(
+        `model ${spec.name}: the UNet's context width ${spec.unet.contextDim} does not match the text encoder's width ${spec.textEncoder.width}`,
+      );
+    }
+    if (!(spec.scaleFactor > 0)) throw new PipelineError(`model ${spec.name}: scale factor must be > 0, got ${spec.scaleFactor}`);
+  }
+
+  /** The onnxruntime execution provider the sessions run on (after the first call). */
+  async provider(): Promise<Provider> {
+    return (await this.textSession(1)).provider;
+  }
+
+  async encodeText(prompts: readonly string[]): Promise<TensorData<'float32'>> {
+    const L = this.spec.textEncoder.maxLength;
+    const ids = new BigInt64Array(prompts.length * L);
+    prompts.forEach((p, b) => {
+      const t = this.spec.tokenize(p);
+      if (t.length !== L) throw new PipelineError(`the tokenizer gave ${t.length} ids for a prompt; the text encoder takes ${L}`);
+      for (let i = 0; i < L; i++) ids[b * L + i] = BigInt(t[i]!);
+    });
+    const s = await this.textSession(prompts.length);
+    const out = await s.run({ input_ids: tensor('int64', [prompts.length, L], ids) });
+    return out.last_hidden_state as TensorData<'float32'>;
+  }
+
+  async predictNoise(x: TensorData<'float32'>, timestep: number, context: TensorData<'float32'>): Promise<TensorData<'float32'>> {
+    const [b, , h, w] = x.shape as [number, number, number, number];
+    const L = context.shape[1]!;
+    const s = await this.session(`unet:${b}x${h}x${w}:${L}`, () =>
+      buildUNetGraph(this.spec.unet, { batch: b, height: h, width: w, contextLength: L }),
+    );
+    const temb = timestepEmbedding(new Array<number>(b).fill(timestep), this.spec.unet.modelChannels);
+    const out = await s.run({ sample: x, timestep_embedding: temb, encoder_hidden_states: context });
+    return out.out_sample as TensorData<'float32'>;
+  }
+
+  async encodeImage(image: TensorData<'float32'>): Promise<TensorData<'float32'>> {
+    const [b, , H, W] = image.shape as [number, number, number, number];
+    const s = await this.session(`vae_encoder:${b}x${H}x${W}`, () => buildVaeEncoderGraph(this.spec.autoencoder, b, H, W));
+    const moments = (await s.run({ sample: image })).latent_parameters as TensorData<'float32'>;
+    // KL: the first embedDim channels are the posterior mean; VQ: the latent itself.
+    const c = this.latentChannels;
+    const [, mc, h, w] = moments.shape as [number, number, number, number];
+    const out = new Float32Array(b * c * h * w);
+    const k = this.spec.scaleFactor;
+    for (let i = 0; i < b; i++) {
+      const src = moments.data.subarray(i * mc * h * w, (i * mc + c) * h * w);
+      for (let j = 0; j < src.length; j++) out[i * c * h * w + j] = src[j]! * k;
+    }
+    return tensor('float32', [b, c, h, w], out);
+  }
+
+  async decodeLatents(latents: TensorData<'float32'>): Promise<TensorData<'float32'>> {
+    const [b, , h, w] = latents.shape as [number, number, number, number];
+    const s = await this.session(`vae_decoder:${b}x${h}x${w}`, () => buildVaeDecoderGraph(this.spec.autoencoder, b, h, w));
+    const inv = 1 / this.spec.scaleFactor;
+    const z = tensor('float32', latents.shape, latents.data.map((v) => v * inv));
+    return (await s.run({ latent_sample: z })).sample as TensorData<'float32'>;
+  }
+
+  /** Releases every session; the model can still be used (sessions are rebuilt on demand). */
+  async release(): Promise<void> {
+    await this.sessions.clear();
+  }
+
+  private textSession(batch: number): Promise<Session> {
+    return this.session(`text:${batch}`, () => buildTextEncoderGraph(this.spec.textEncoder, batch));
+  }
+
+  private session(key: string, build: () => Graph): Promise<Session> {
+    return this.sessions.get(key, async () => {
+      const { mode, weightsFile } = await this.weights();
+      const bytes = toModelProto(build(), mode);
+      return createSession(bytes, { provider: this.runtime.provider, threads: this.runtime.threads, weightsFile });
+    });
+  }
+
+  private weights(): Promise<{ mode: WeightMode; weightsFile?: string }> {
+    this.weightMode ??= resolveWeights(this.spec);
+    return this.weightMode;
+  }
+}
+
+async function resolveWeights(spec: ModelSpec): Promise<{ mode: WeightMode; weightsFile?: string }> {
+  const w = spec.weights;
+  if (w.kind === 'memory') return { mode: embedded(w.tensors, spec) };
+  const locations = [...w.pkg.tensors.values()];
+  const file = locations[0]?.file;
+  if (file && locations.every((l) => l.file === file && l.entry.dtype === 'F32')) {
+    const byName = w.pkg.tensors;
+    const mode: WeightMode = {
+      kind: 'external',
+      file: path.basename(file),
+      locate(name) {
+        const l = byName.get(name);
+        if (!l) throw new PipelineError(`model ${spec.name} has no weight '${name}'; the weights do not match model.json`);
+        return { offset: l.entry.offset, length: l.entry.length, dtype: 'float32' };
+      },
+    };
+    return { mode, weightsFile: file };
+  }
+  // fp16/bf16 (or split) weights cannot back float32 initializers in place: widen them once in memory.
+  return { mode: embedded((await loadModelPackage(w.pkg.dir)).weights, spec) };
+}
+
+function embedded(tensors: ReadonlyMap<string, TensorData | Float32Array>, spec: ModelSpec): WeightMode {
+  let shapes: Map<string, readonly number[]> | null = null; // for bare arrays, from the configs
+  return {
+    kind: 'embedded',
+    get(name) {
+      const t = tensors.get(name);
+      if (!t) throw new PipelineError(`model ${spec.name} has no weight '${name}'; the weights do not match model.json`);
+      if (!(t instanceof Float32Array)) return t;
+      shapes ??= new Map(
+        [...modelParams({ unet: spec.unet, autoencoder: spec.autoencoder, textEncoder: spec.textEncoder })].map(([k, p]) => [k, p.shape]),
+      );
+      return tensor('float32', shapes.get(name) ?? [t.length], t);
+    },
+  };
+}
+

@@ -1,0 +1,27 @@
+// Text to image: pure noise → denoise under the prompt (classifier-free guidance) → decode.
+import { runBatch, resolveOptions, initialLatents } from './common.ts';
+import { denoise } from './denoise.ts';
+import { tensorToImage } from './image.ts';
+import type { DiffusionModel } from './model.ts';
+import type { GeneratedImage, GenerateOptions } from './types.ts';
+
+export async function txt2img(model: DiffusionModel, options: GenerateOptions): Promise<GeneratedImage[]> {
+  const r = resolveOptions(model, options);
+  const spec = { kind: 'txt2img', strength: null, feather: null, startIndex: 0 } as const;
+  return runBatch(model, r, options, spec, async (job) => {
+    const noise = job.rng.normal(job.shape.reduce((a, b) => a * b, 1));
+    const latents = await denoise({
+      model,
+      sampler: job.sampler,
+      latents: initialLatents(job, 0, noise, null),
+      startIndex: 0,
+      cond: job.cond,
+      uncond: job.uncond,
+      guidance: r.guidance,
+      rng: job.rng,
+      signal: options.signal,
+      onStep: job.onStep,
+    });
+    return tensorToImage(await model.decodeLatents(latents));
+  });
+}
