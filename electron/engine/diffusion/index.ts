@@ -1,0 +1,4 @@
+export * from './schedule.ts';
+export * from './rng.ts';
+export * from './samplers.ts';
+export * from './guidance.ts';
