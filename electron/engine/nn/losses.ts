@@ -21,6 +21,11 @@ export interface LossGraph {
   loss: Value; // scalar, also the graph output 'loss'
   /** Extra scalar outputs for logging (evaluation sessions; the gradient graph keeps only the loss). */
   metrics: Record<string, Value>;
+  /**
+   * Values autodiff must treat as constants (stop-gradient, e.g. the VQ straight-through estimator):
+   * each is the output of an Identity node, correct in the forward pass. Empty for the other losses.
+   */
+  stopGradient: string[];
 }
 
 const ALL = [0, 1, 2, 3];
@@ -51,18 +56,16 @@ export interface AutoencoderLossOptions {
  * differences) + klWeight·KL, with KL summed over latent elements and divided by B·C·H·W: LDM sums
  * its L1 over pixels and divides by B, so this is LDM's loss divided by C·H·W and the same klWeight
  * keeps LDM's balance.
- * VQ autoencoder: input `image` only; loss = L1 terms + codebook/commitment loss. Needs `stopGradient`.
+ * VQ autoencoder: input `image` only; loss = L1 terms + codebook/commitment loss; the straight-through
+ * estimator needs the trainer to honour `stopGradient`.
  */
-export function buildAutoencoderLossGraph(
-  cfgIn: AutoencoderConfig,
-  o: AutoencoderLossOptions,
-  stopGradient?: (g: Graph, v: Value) => Value,
-): LossGraph {
+export function buildAutoencoderLossGraph(cfgIn: AutoencoderConfig, o: AutoencoderLossOptions): LossGraph {
   const cfg = validateAutoencoderConfig(cfgIn);
   const g = new Graph('autoencoder_loss');
   const f = autoencoderFactor(cfg);
   const image = g.input('image', 'float32', [o.batch, cfg.inChannels, o.height, o.width]);
   const metrics: Record<string, Value> = {};
+  const stopGradient: string[] = [];
   let recon: Value;
   let reg: Value;
   if (cfg.kind === 'kl') {
@@ -75,8 +78,11 @@ export function buildAutoencoderLossGraph(
     metrics.kl = g.div(kl, o.batch);
     reg = g.mul(kl, (o.klWeight ?? 1e-6) / (o.batch * cfg.inChannels * o.height * o.width));
   } else {
-    if (!stopGradient) throw new ConfigError('the VQ autoencoder loss needs a stopGradient op for the straight-through estimator');
-    const out = vqAutoencoderForward(g, cfg, image, (v) => stopGradient(g, v));
+    const out = vqAutoencoderForward(g, cfg, image, (v) => {
+      const held = g.identity(v);
+      stopGradient.push(held.name);
+      return held;
+    });
     recon = out.reconstruction;
     reg = out.commitment;
     metrics.commitment = reg;
@@ -93,7 +99,7 @@ export function buildAutoencoderLossGraph(
   }
   const lossOut = g.output(loss, 'loss');
   for (const [k, v] of Object.entries(metrics)) metrics[k] = g.output(v, k);
-  return { graph: g, loss: lossOut, metrics };
+  return { graph: g, loss: lossOut, metrics, stopGradient };
 }
 
 export interface DiffusionLossOptions {
@@ -156,5 +162,5 @@ export function buildDiffusionLossGraph(unetIn: UNetConfig, o: DiffusionLossOpti
   const lossOut = g.output(loss, 'loss');
   const metrics: Record<string, Value> = { per_sample_mse: g.output(perSample, 'per_sample_mse') };
   if (o.weighted) metrics.mse = g.output(mse, 'mse');
-  return { graph: g, loss: lossOut, metrics };
+  return { graph: g, loss: lossOut, metrics, stopGradient: [] };
 }

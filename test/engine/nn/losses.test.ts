@@ -111,7 +111,13 @@ describe('autoencoder loss', () => {
     expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.97);
   });
 
-  it('needs a stop-gradient op for the VQ variant and says so', () => {
-    expect(() => buildAutoencoderLossGraph({ ...TINY_KL, kind: 'vq', nEmbed: 8 }, { batch: 1, height: 8, width: 8 })).toThrow(/stopGradient/);
+  it('VQ: codebook + β·commitment loss, with the straight-through values marked for stop-gradient', async () => {
+    const lg = buildAutoencoderLossGraph({ ...TINY_KL, kind: 'vq', nEmbed: 8, beta: 0.25 }, { batch: 1, height: 8, width: 8 });
+    expect(lg.stopGradient).toHaveLength(3);
+    for (const name of lg.stopGradient) expect(lg.graph.producer(name)!.op).toBe('Identity');
+    const out = await runGraph(lg.graph, weightsFor(lg.graph), { image: randomTensor([1, 3, 8, 8], 1) });
+    const [loss, l1, commitment] = ['loss', 'l1', 'commitment'].map((k) => out[k]!.data[0] as number) as [number, number, number];
+    expect(commitment).toBeGreaterThan(0);
+    expect(loss).toBeCloseTo(l1 + commitment, 6);
   });
 });
