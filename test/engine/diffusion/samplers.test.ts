@@ -95,7 +95,7 @@ describe('sampler behaviour', () => {
     const run = (seed: number): Float32Array => {
       const s = createSampler('euler_a', { steps: 8 });
       const rng = new Rng(seed);
-      let x = rng.normal(16).map((v) => v * s.initNoiseSigma);
+      let x: Float32Array = rng.normal(16).map((v) => v * s.initNoiseSigma);
       for (let i = 0; i < s.timesteps.length; i++) x = s.step(fakeEps(s.scaleModelInput(x, i), s.timesteps[i]!), i, x, rng);
       return x;
     };
