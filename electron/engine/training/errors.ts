@@ -1,0 +1,3 @@
+export class TrainingError extends Error {
+  override name = 'TrainingError';
+}

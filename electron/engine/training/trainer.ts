@@ -1,0 +1,273 @@
+// The training loop's engine: one onnxruntime session over a gradient graph (loss + grad:<param>
+// outputs, params fed as inputs), params as Float32Arrays updated in place by AdamW in JS. Nothing
+// is rebuilt or reallocated per step: feeds wrap the live param arrays, gradients are written by
+// onnxruntime straight into preallocated buffers.
+import type { Graph } from '../onnx/graph.ts';
+import { toModelProto } from '../onnx/serialize.ts';
+import { createSession, type Session, type SessionOptions } from '../onnx/runtime.ts';
+import { Rng } from '../diffusion/rng.ts';
+import { numel, type TensorData } from '../tensor.ts';
+import { AdamW, type AdamWOptions } from './adamw.ts';
+import { clipFactor, globalNorm } from './clip.ts';
+import { Ema } from './ema.ts';
+import { TrainingError } from './errors.ts';
+import { initParams } from './init.ts';
+import { lrAt, validateSchedule, type LrSchedule } from './schedule.ts';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+
+export type Feeds = Record<string, TensorData>;
+
+export interface TrainerOptions {
+  /** A gradient graph (autodiff buildGradientGraph): outputs 'loss' and 'grad:<name>' per trained param. */
+  graph: Graph;
+  lr: number;
+  schedule?: LrSchedule;
+  adam?: AdamWOptions;
+  /** Clip the gradient's global norm to this value. */
+  clipNorm?: number;
+  ema?: { decay: number; warmup?: boolean };
+  /** Seed of the trainer's RNG (param init, and `trainer.rng` for noise, timesteps, shuffling). */
+  seed?: number | bigint | string;
+  /** Starting weights (e.g. a pretrained model); params not given are initialised from their ParamInit. */
+  params?: ReadonlyMap<string, Float32Array>;
+  session?: SessionOptions;
+  /** Save to `file` every `every` optimiser steps (and on demand with save()). */
+  checkpoint?: { file: string; every?: number };
+}
+
+export interface StepResult {
+  /** Optimiser steps done, this one included. */
+  step: number;
+  /** Mean loss over the accumulated micro-batches. */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  lr: number;
+  clipped: boolean;
+  microBatches: number;
+}
+
+export class Trainer {
+  readonly graph: Graph;
+  /** Live weights, updated in place each step; every param of the graph. */
+  readonly params: ReadonlyMap<string, Float32Array>;
+  /** Names of the params with a gradient output, i.e. those the optimiser updates. */
+  readonly trained: readonly string[];
+  readonly optimizer: AdamW;
+  readonly ema: Ema | undefined;
+  /** The run's RNG; draw data noise from it so a checkpoint captures it. */
+  rng: Rng;
+  /** Caller's string metadata stored with each checkpoint (e.g. data cursor). */
+  extra: Record<string, string> = {};
+  private stepCount = 0;
+  private lastSaved: number | null = null;
+  private readonly grads = new Map<string, Float32Array>();
+  private scratch: Map<string, Float32Array> | null = null;
+  private readonly lossBuf: TensorData<'float32'>;
+  private readonly paramFeeds: Feeds = {};
+  private readonly dataInputs: Set<string>;
+  private micro = 0;
+  private lossSum = 0;
+
+  private constructor(private readonly opts: TrainerOptions, private readonly session: Session, params: Map<string, Float32Array>, rng: Rng) {
+    this.graph = opts.graph;
+    this.params = params;
+    this.rng = rng;
+    this.optimizer = new AdamW(opts.adam);
+    this.ema = opts.ema ? new Ema(opts.ema.decay, opts.ema.warmup ?? true) : undefined;
+    const outs = new Set(this.graph.outputs.map((o) => o.name));
+    this.trained = [...this.graph.params.keys()].filter((n) => outs.has(`grad:${n}`));
+    for (const [name, p] of this.graph.params) {
+      this.paramFeeds[name] = { dtype: 'float32', shape: p.shape, data: params.get(name)! };
+    }
+    for (const name of this.trained) this.grads.set(name, new Float32Array(params.get(name)!.length));
+    const lossShape = this.graph.value('loss').shape;
+    this.lossBuf = { dtype: 'float32', shape: lossShape, data: new Float32Array(1) };
+    this.dataInputs = new Set(this.graph.inputs.map((i) => i.name));
+    if (this.ema) this.ema.init(new Map(this.trained.map((n) => [n, params.get(n)!])));
+  }
+
+  static async create(opts: TrainerOptions): Promise<Trainer> {
+    const g = opts.graph;
+    if (!(opts.lr >= 0)) throw new TrainingError(`lr must be ≥ 0, got ${opts.lr}`);
+    if (opts.schedule) validateSchedule(opts.schedule);
+    if (opts.clipNorm !== undefined && !(opts.clipNorm > 0)) throw new TrainingError(`clipNorm must be positive, got ${opts.clipNorm}`);
+    const every = opts.checkpoint?.every;
+    if (every !== undefined && (!Number.isInteger(every) || every < 1)) throw new TrainingError(`checkpoint.every must be a whole number ≥ 1, got ${every}`);
+    const loss = g.outputs.find((o) => o.name === 'loss');
+    if (!loss) throw new TrainingError(`graph '${g.name}' has no 'loss' output; build it with buildGradientGraph`);
+    if (loss.dtype !== 'float32' || numel(loss.shape) !== 1) throw new TrainingError(`'loss' must be a float32 scalar, got ${loss.dtype}[${loss.shape.join(', ')}]`);
+    const gradOuts = g.outputs.filter((o) => o.name.startsWith('grad:'));
+    if (gradOuts.length === 0) throw new TrainingError(`graph '${g.name}' has no 'grad:<param>' outputs, so nothing would train`);
+    for (const o of gradOuts) {
+      const p = g.params.get(o.name.slice(5));
+      if (!p) throw new TrainingError(`output '${o.name}' is not the gradient of a param of the graph`);
+      if (o.shape.join() !== p.shape.join() || o.dtype !== 'float32') throw new TrainingError(`output '${o.name}' is ${o.dtype}[${o.shape.join(', ')}], param is ${p.dtype}[${p.shape.join(', ')}]`);
+    }
+    const rng = new Rng(opts.seed ?? 0);
+    const params = initParams(g, rng);
+    if (opts.params) {
+      for (const [name, a] of opts.params) {
+        const p = g.params.get(name);
+        if (!p) throw new TrainingError(`starting weight '${name}' is not a param of graph '${g.name}'`);
+        if (a.length !== numel(p.shape)) throw new TrainingError(`starting weight '${name}' has ${a.length} values, param [${p.shape.join(', ')}] needs ${numel(p.shape)}`);
+        params.set(name, a.slice());
+      }
+    }
+    const session = await createSession(toModelProto(g, { kind: 'inputs' }), opts.session ?? {});
+    return new Trainer(opts, session, params, rng);
+  }
+
+  /** A trainer restored from a checkpoint: continues exactly (bit for bit on the same provider). */
+  static async resume(opts: TrainerOptions, file: string): Promise<Trainer> {
+    const ck = await loadCheckpoint(file);
+    const t = await Trainer.create({ ...opts, params: undefined });
+    for (const [name, p] of t.params) {
+      const saved = ck.params.get(name);
+      if (!saved || saved.length !== p.length) throw new TrainingError(`${file}: checkpoint lacks param '${name}' or its size differs; it belongs to another model`);
+      p.set(saved);
+    }
+    for (const name of t.trained) {
+      const m = ck.adam.m.get(name);
+      const v = ck.adam.v.get(name);
+      if (ck.adam.t > 0) {
+        if (!m || !v) throw new TrainingError(`${file}: checkpoint lacks optimiser moments for '${name}'`);
+        t.optimizer.m.set(name, m);
+        t.optimizer.v.set(name, v);
+      }
+      if (t.ema) {
+        const s = ck.ema?.shadow.get(name);
+        if (!s) throw new TrainingError(`${file}: checkpoint has no EMA of '${name}' but EMA is on`);
+        t.ema.shadow.get(name)!.set(s);
+      }
+    }
+    t.optimizer.t = ck.adam.t;
+    if (t.ema) t.ema.updates = ck.ema!.updates;
+    t.rng = Rng.fromState(ck.rng);
+    t.stepCount = ck.step;
+    t.lastSaved = ck.step;
+    t.extra = ck.extra;
+    return t;
+  }
+
+  /** Optimiser steps done. */
+  get step(): number {
+    return this.stepCount;
+  }
+
+  /** The step of the last checkpoint written or resumed from, or null. */
+  get lastCheckpointStep(): number | null {
+    return this.lastSaved;
+  }
+
+  get provider(): string {
+    return this.session.provider;
+  }
+
+  private feeds(data: Feeds): Feeds {
+    for (const k of Object.keys(data)) {
+      if (!this.dataInputs.has(k)) throw new TrainingError(`'${k}' is not a data input of the training graph (inputs: ${[...this.dataInputs].join(', ')})`);
+    }
+    return { ...this.paramFeeds, ...data };
+  }
+
+  /** Forward + backward on one micro-batch; gradients add up until update(). Returns its loss. */
+  async backward(data: Feeds): Promise<number> {
+    const first = this.micro === 0;
+    let target = this.grads;
+    if (!first) target = this.scratch ??= new Map([...this.grads].map(([k, g]) => [k, new Float32Array(g.length)]));
+    const into: Feeds = { loss: this.lossBuf };
+    for (const name of this.trained) into[`grad:${name}`] = { dtype: 'float32', shape: this.paramFeeds[name]!.shape, data: target.get(name)! };
+    await this.session.runInto(this.feeds(data), into);
+    const loss = this.lossBuf.data[0]!;
+    if (!Number.isFinite(loss)) {
+      this.discard();
+      throw this.nonFinite(`the loss is ${loss}`);
+    }
+    if (!first) {
+      for (const [k, acc] of this.grads) {
+        const g = target.get(k)!;
+        for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + g[i]!;
+      }
+    }
+    this.micro++;
+    this.lossSum += loss;
+    return loss;
+  }
+
+  /** Loss on a batch without touching gradients or weights (validation). */
+  async evaluate(data: Feeds): Promise<number> {
+    const out: TensorData<'float32'> = { dtype: 'float32', shape: this.lossBuf.shape, data: new Float32Array(1) };
+    await this.session.runInto(this.feeds(data), { loss: out });
+    return out.data[0]!;
+  }
+
+  private discard(): void {
+    this.micro = 0;
+    this.lossSum = 0;
+  }
+
+  private nonFinite(what: string): TrainingError {
+    const kept = this.lastSaved !== null && this.opts.checkpoint
+      ? ` The last good checkpoint (step ${this.lastSaved}) is kept at ${this.opts.checkpoint.file}.`
+      : ' No checkpoint was written.';
+    return new TrainingError(`training stopped at step ${this.stepCount + 1}: ${what}. The weights were not updated.${kept} `
+      + 'Lower the learning rate, enable gradient clipping, or check the data for NaN/Inf.');
+  }
+
+  /** Applies the accumulated gradients (averaged over micro-batches): clip, AdamW, EMA, checkpoint. */
+  async update(): Promise<StepResult> {
+    const n = this.micro;
+    if (n === 0) throw new TrainingError('update() called without backward(): no gradients to apply');
+    const scale = 1 / n;
+    const gradNorm = globalNorm(this.grads.values(), scale);
+    if (!Number.isFinite(gradNorm)) {
+      let bad = '';
+      for (const [k, g] of this.grads) if (!Number.isFinite(globalNorm([g]))) { bad = k; break; }
+      this.discard();
+      throw this.nonFinite(`the gradient of '${bad}' has NaN or Inf values`);
+    }
+    const factor = this.opts.clipNorm !== undefined ? clipFactor(gradNorm, this.opts.clipNorm) : 1;
+    const lr = lrAt(this.opts.schedule ?? { kind: 'constant' }, this.opts.lr, this.stepCount);
+    this.optimizer.step(this.params, this.grads, lr, scale * factor);
+    this.ema?.update(this.params);
+    const loss = this.lossSum / n;
+    this.discard();
+    this.stepCount++;
+    const every = this.opts.checkpoint?.every;
+    if (every && this.stepCount % every === 0) await this.save();
+    return { step: this.stepCount, loss, gradNorm, lr, clipped: factor < 1, microBatches: n };
+  }
+
+  /** backward() on each micro-batch, then update(). */
+  async trainStep(batch: Feeds | Feeds[]): Promise<StepResult> {
+    for (const b of Array.isArray(batch) ? batch : [batch]) await this.backward(b);
+    return this.update();
+  }
+
+  /** Writes a checkpoint atomically (to the configured file unless another is given). */
+  async save(file = this.opts.checkpoint?.file): Promise<void> {
+    if (!file) throw new TrainingError('no checkpoint file: pass one to save() or set options.checkpoint.file');
+    if (this.micro > 0) throw new TrainingError('cannot checkpoint between backward() and update(): gradients would be lost');
+    const shapes = new Map([...this.graph.params].map(([k, p]) => [k, p.shape]));
+    await saveCheckpoint(file, {
+      step: this.stepCount,
+      params: this.params,
+      shapes,
+      adam: { t: this.optimizer.t, m: this.optimizer.m, v: this.optimizer.v },
+      ema: this.ema && { updates: this.ema.updates, shadow: this.ema.shadow },
+      rng: this.rng.state,
+      extra: this.extra,
+    });
+    if (file === this.opts.checkpoint?.file) this.lastSaved = this.stepCount;
+  }
+
+  /** The weights to ship: EMA shadows for trained params where EMA is on, live values otherwise. */
+  exportParams(): Map<string, Float32Array> {
+    return new Map([...this.params].map(([k, p]) => [k, (this.ema?.shadow.get(k) ?? p).slice()]));
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
