@@ -12,6 +12,21 @@ export function torchDefaultInit(fanIn: number): ParamInit {
   return { kind: 'uniform', bound: 1 / Math.sqrt(fanIn) };
 }
 
+// Hooks let adapters (LoRA, textual inversion) change a layer's output by parameter name without the
+// models knowing about them: a hook gets the layer's input and output and returns the new output.
+export interface LayerHooks {
+  linear?(g: Graph, name: string, x: Value, y: Value, inFeatures: number, outFeatures: number): Value;
+  conv2d?(g: Graph, name: string, x: Value, y: Value, inChannels: number, outChannels: number, o: Conv2dOptions): Value;
+  embedding?(g: Graph, name: string, ids: Value, y: Value, num: number, dim: number): Value;
+}
+
+const hooksOf = new WeakMap<Graph, LayerHooks>();
+
+/** Installs hooks for every layer emitted into `g` from now on. */
+export function setLayerHooks(g: Graph, hooks: LayerHooks): void {
+  hooksOf.set(g, hooks);
+}
+
 const ZEROS: ParamInit = { kind: 'zeros' };
 const ONES: ParamInit = { kind: 'ones' };
 
@@ -30,11 +45,11 @@ export function linear(g: Graph, name: string, x: Value, inFeatures: number, out
   const init = o.zeroInit ? ZEROS : torchDefaultInit(inFeatures);
   const w = g.param(join(name, 'weight'), [outFeatures, inFeatures], init);
   const b = o.bias === false ? undefined : g.param(join(name, 'bias'), [outFeatures], init);
-  if (x.shape.length === 2) return g.gemm(x, w, b, { transB: true });
-  const lead = x.shape.slice(0, -1);
-  const flat = g.reshape(x, [-1, inFeatures]);
-  const y = g.gemm(flat, w, b, { transB: true });
-  return g.reshape(y, [...lead, outFeatures]);
+  let y: Value;
+  if (x.shape.length === 2) y = g.gemm(x, w, b, { transB: true });
+  else y = g.reshape(g.gemm(g.reshape(x, [-1, inFeatures]), w, b, { transB: true }), [...x.shape.slice(0, -1), outFeatures]);
+  const hook = hooksOf.get(g)?.linear;
+  return hook ? hook(g, name, x, y, inFeatures, outFeatures) : y;
 }
 
 export interface Conv2dOptions {
@@ -56,7 +71,9 @@ export function conv2d(g: Graph, name: string, x: Value, inChannels: number, out
   const p = o.padding ?? 0;
   const pads = typeof p === 'number' ? [p, p, p, p] : [...p];
   const s = o.stride ?? 1;
-  return g.conv(x, w, b, { strides: [s, s], pads });
+  const y = g.conv(x, w, b, { strides: [s, s], pads });
+  const hook = hooksOf.get(g)?.conv2d;
+  return hook ? hook(g, name, x, y, inChannels, outChannels, o) : y;
 }
 
 export function groupNorm(g: Graph, name: string, x: Value, groups: number, eps: number): Value {
@@ -79,7 +96,9 @@ export function layerNorm(g: Graph, name: string, x: Value, eps: number): Value 
 // Lookup table rows: weight [num, dim], ids integer of any shape → [...ids.shape, dim].
 export function embedding(g: Graph, name: string, ids: Value, num: number, dim: number, init: ParamInit): Value {
   const w = g.param(join(name, 'weight'), [num, dim], init);
-  return g.gather(w, ids, 0);
+  const y = g.gather(w, ids, 0);
+  const hook = hooksOf.get(g)?.embedding;
+  return hook ? hook(g, name, ids, y, num, dim) : y;
 }
 
 // Scaled dot-product attention over tokens: q [B, N, heads·d], k and v [B, M, heads·d] → [B, N, heads·d].
