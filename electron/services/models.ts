@@ -2,10 +2,11 @@
 // size, kind and licence; validation before anything is imported.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { cp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { cp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { StudioError } from '../api/contract.ts';
 import type { ModelInfo, ModelKind, ModelValidation } from '../api/models.ts';
+import { validateModelPackage, type ValidatedPackage } from '../engine/io/model-package.ts';
 import { readSafetensorsHeader } from '../engine/io/safetensors.ts';
 import type { WorkerModel } from '../workers/protocol.ts';
 import type { Db } from './db.ts';
@@ -21,6 +22,8 @@ interface Described {
   licence: string | null;
   description: string | null;
   weights: string[];
+  /** Known without reading the weights (a package lists its files' sha256). */
+  hash?: { hash: string; size: number };
   warnings: string[];
 }
 
@@ -100,7 +103,7 @@ export class ModelRegistry {
 
   /** Validates, copies into models/ (temp name + rename) and registers. */
   async import(path: string, name?: string): Promise<ModelInfo> {
-    await describe(path);
+    await describe(path, true);
     const id = newId();
     const dest = join(this.paths.models, `${id}${(await stat(path)).isDirectory() ? '' : extname(path)}`);
     const tmp = join(this.paths.models, `.${id}.importing`);
@@ -125,7 +128,7 @@ export class ModelRegistry {
 
   private async register(id: string, path: string, source: ModelInfo['source'], name: string | null, baseModelId: string | null): Promise<ModelInfo> {
     const d = await describe(path);
-    const { hash, size } = await hashFiles(d.weights);
+    const { hash, size } = d.hash ?? (await hashFiles(d.weights));
     this.db
       .prepare(
         `INSERT INTO models (id, name, kind, format, source, hash, size_bytes, licence, description, path, base_model_id, created_at)
@@ -143,7 +146,7 @@ class ModelValidationError extends StudioError {
 }
 
 /** What a file or folder holds, or a ModelValidationError saying why it cannot be used. */
-async function describe(path: string): Promise<Described> {
+async function describe(path: string, checkHashes = false): Promise<Described> {
   let st;
   try {
     st = await stat(path);
@@ -161,7 +164,7 @@ async function describe(path: string): Promise<Described> {
     return { kind: 'ldm', format: 'onnx', name: basename(path, ext), licence: null, description: null, weights: [path], warnings: [] };
   }
   if (st.isDirectory()) {
-    if (existsSync(join(path, 'model.json'))) return describePackage(path);
+    if (existsSync(join(path, 'model.json'))) return describePackage(path, checkHashes);
     if (existsSync(join(path, 'model_index.json'))) return describeOnnxFolder(path);
     throw new ModelValidationError(`${path} is neither a model package (model.json) nor a diffusers ONNX folder (model_index.json).`);
   }
@@ -191,29 +194,27 @@ async function describeSafetensors(file: string): Promise<Described> {
   );
 }
 
-async function describePackage(dir: string): Promise<Described> {
-  let json: Record<string, unknown>;
+async function describePackage(dir: string, checkHashes: boolean): Promise<Described> {
+  let pkg: ValidatedPackage;
   try {
-    json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as Record<string, unknown>;
+    pkg = await validateModelPackage(dir, { checkHashes });
   } catch (err) {
-    throw new ModelValidationError(`${join(dir, 'model.json')} is not valid JSON: ${(err as Error).message}`);
+    throw new ModelValidationError(`${dir} is not a usable model package: ${(err as Error).message}`);
   }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new ModelValidationError('model.json must hold a JSON object');
-  const weights = (await readdir(dir)).filter((f) => f.endsWith('.safetensors')).sort().map((f) => join(dir, f));
-  if (weights.length === 0) throw new ModelValidationError(`The model package ${dir} has no .safetensors weights beside model.json.`);
-  for (const w of weights) await safetensorsKeys(w);
-  const str = (v: unknown) => (typeof v === 'string' ? v : null);
-  const provenance = (json.provenance && typeof json.provenance === 'object' ? json.provenance : {}) as Record<string, unknown>;
-  const licence = str(json.licence) ?? str(json.license) ?? str(provenance.licence) ?? str(provenance.license);
-  const kind = str(json.kind);
+  const m = pkg.manifest;
+  const weights = m.files.filter((f) => f.role === 'weights');
+  const hash =
+    weights.length === 1 ? weights[0]!.sha256 : createHash('sha256').update(weights.map((f) => f.sha256).join('')).digest('hex');
+  const description = typeof m.provenance.description === 'string' ? m.provenance.description : null;
   return {
-    kind: kind === 'lora' || kind === 'vae' || kind === 'embedding' ? kind : 'ldm',
+    kind: m.kind === 'autoencoder' ? 'vae' : 'ldm',
     format: 'package',
-    name: str(json.name) ?? basename(dir),
-    licence,
-    description: str(json.description),
-    weights,
-    warnings: licence ? [] : ['model.json names no licence: check that you may use this model'],
+    name: m.name,
+    licence: m.license,
+    description,
+    weights: weights.map((f) => join(pkg.dir, f.path)),
+    hash: { hash, size: m.files.reduce((a, f) => a + f.bytes, 0) },
+    warnings: pkg.unused.length ? [`${pkg.unused.length} tensors in the weights are not used by the architecture (e.g. ${pkg.unused[0]})`] : [],
   };
 }
 

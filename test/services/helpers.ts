@@ -1,12 +1,12 @@
 // Shared test setup: a temporary data folder, a probe model package, a studio whose workers run the probe worker.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { saveSafetensors } from '../../electron/engine/io/safetensors.ts';
-import { tensor } from '../../electron/engine/tensor.ts';
+import { saveModelPackage, type ModelDescription } from '../../electron/engine/io/model-package.ts';
+import { randomWeights } from '../../electron/engine/nn/models.ts';
 import type { EventName, EventPayload } from '../../electron/api/index.ts';
-import type { Job } from '../../electron/api/jobs.ts';
+import type { Job, Txt2imgSpec } from '../../electron/api/jobs.ts';
 import { createStudio, type Studio } from '../../electron/services/studio.ts';
 import { forkWorkerAdapter } from '../../electron/workers/adapter.ts';
 
@@ -17,13 +17,32 @@ export function tempDir(prefix = 'ldm-studio-'): { dir: string; cleanup: () => v
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A folder of embedded models holding one model package named "probe". */
+const TINY: ModelDescription = {
+  name: 'probe',
+  kind: 'txt2img',
+  architecture: {
+    autoencoder: { kind: 'kl', ch: 8, chMult: [1, 2, 2, 2], numResBlocks: 1, attnResolutions: [], resolution: 32, inChannels: 3, outCh: 3, zChannels: 4, embedDim: 4, normGroups: 4 },
+    unet: { inChannels: 4, outChannels: 4, modelChannels: 16, channelMult: [1, 2], numResBlocks: 1, attentionResolutions: [2], numHeadChannels: 8, transformerDepth: 1, contextDim: 16, normGroups: 8 },
+    textEncoder: { vocabSize: 8, maxLength: 8, width: 16, layers: 1, heads: 2, mlpWidth: 32, activation: 'gelu', causal: true },
+  },
+  tokenizer: { type: 'word', vocabulary: ['<pad>', '<start>', '<end>', 'a', 'red', 'fox', 'snow', 'cat'], maxLength: 8 },
+  scheduler: { betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012, trainTimesteps: 1000, prediction: 'epsilon' },
+  sampling: { sampler: 'ddim', steps: 4, guidance: 1, width: 16, height: 16 },
+  latentScaleFactor: 1,
+  latentPreview: { weights: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]], bias: [0, 0, 0] },
+  provenance: { createdBy: 'test/services/helpers.ts', seed: 1 },
+  license: 'Apache-2.0',
+};
+
+/** A real (tiny, random) model package, as the embedded models folder would hold it. */
+export async function writeTinyPackage(dir: string): Promise<void> {
+  await saveModelPackage(dir, TINY, randomWeights(TINY.architecture, 1));
+}
+
+/** A folder of embedded models holding one model package, "probe". */
 export async function probeModels(root: string): Promise<string> {
   const dir = join(root, 'embedded');
-  const pkg = join(dir, 'probe');
-  mkdirSync(pkg, { recursive: true });
-  writeFileSync(join(pkg, 'model.json'), JSON.stringify({ name: 'probe', licence: 'Apache-2.0' }));
-  await saveSafetensors(join(pkg, 'unet.safetensors'), { 'model.diffusion_model.out.2.bias': tensor('float32', [4], new Float32Array([0, 1, 2, 3])) });
+  await writeTinyPackage(join(dir, 'probe'));
   return dir;
 }
 
@@ -57,5 +76,19 @@ export async function waitForJob(studio: Studio, id: string, statuses: Set<strin
   return wait;
 }
 
-export const txt2img = (prompt: string, extra: Record<string, unknown> = {}) =>
-  ({ kind: 'txt2img', modelId: 'embedded:probe', prompt, negativePrompt: '', sampler: 'ddim', steps: 4, guidance: 1, seed: 1, width: 16, height: 16, batchCount: 1, eta: 0, loras: [], ...extra }) as const;
+export const txt2img = (prompt: string, extra: Partial<Txt2imgSpec> = {}): Txt2imgSpec => ({
+  kind: 'txt2img',
+  modelId: 'embedded:probe',
+  prompt,
+  negativePrompt: '',
+  sampler: 'ddim',
+  steps: 4,
+  guidance: 1,
+  seed: 1,
+  width: 16,
+  height: 16,
+  batchCount: 1,
+  eta: 0,
+  loras: [],
+  ...extra,
+});
