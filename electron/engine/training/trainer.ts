@@ -11,7 +11,7 @@ import { AdamW, type AdamWOptions } from './adamw.ts';
 import { clipFactor, globalNorm } from './clip.ts';
 import { Ema } from './ema.ts';
 import { TrainingError } from './errors.ts';
-import { initParams } from './init.ts';
+import { initWeights } from '../nn/init.ts';
 import { lrAt, validateSchedule, type LrSchedule } from './schedule.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 
@@ -105,7 +105,7 @@ export class Trainer {
       if (o.shape.join() !== p.shape.join() || o.dtype !== 'float32') throw new TrainingError(`output '${o.name}' is ${o.dtype}[${o.shape.join(', ')}], param is ${p.dtype}[${p.shape.join(', ')}]`);
     }
     const rng = new Rng(opts.seed ?? 0);
-    const params = initParams(g, rng);
+    const params = initWeights(g.params, rng);
     if (opts.params) {
       for (const [name, a] of opts.params) {
         const p = g.params.get(name);
