@@ -1,8 +1,9 @@
 // The cheap progress preview: a per-pixel linear map from (scaled) latents to RGB in [-1, 1],
 // rgb = W·z + b, fitted per model by least squares and stored in model.json.
-import type { TensorData } from '../tensor.ts';
+import { tensor, type TensorData } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
-import { rgbImage, toByte, type RgbImage } from './image.ts';
+import { downsampleArea, imageToTensor, rgbImage, toByte, type RgbImage } from './image.ts';
+import type { DiffusionModel } from './model.ts';
 
 export interface PreviewProjection {
   /** 3 rows (r, g, b), one column per latent channel. */
@@ -121,4 +122,23 @@ function solveSymmetric(aIn: Float64Array, bIn: Float64Array, d: number, m: numb
     }
   }
   return x;
+}
+
+/**
+ * Fits a model's preview projection from sample pictures (used when packaging a trained model): each
+ * picture is encoded to latents and area-downsampled to latent resolution, then fitted as above.
+ */
+export async function fitPreviewFromImages(
+  model: Pick<DiffusionModel, 'encodeImage' | 'downscale'>,
+  images: readonly RgbImage[],
+): Promise<PreviewProjection> {
+  const samples: PreviewSample[] = [];
+  for (const img of images) {
+    const x = imageToTensor(img);
+    const latent = await model.encodeImage(x);
+    const f = model.downscale;
+    const small = downsampleArea(x.data, 3, img.height, img.width, f);
+    samples.push({ latent, image: tensor('float32', [1, 3, img.height / f, img.width / f], small) });
+  }
+  return fitPreviewProjection(samples);
 }

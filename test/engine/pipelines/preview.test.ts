@@ -51,3 +51,34 @@ describe('preview projection', () => {
     ).toThrow(/same h, w/);
   });
 });
+
+describe('fitting a model’s preview from pictures', () => {
+  it('encodes pictures, fits the best linear map, and beats the best constant colour', async () => {
+    const { LoadedModel } = await import('../../../electron/engine/pipelines/loaded-model.ts');
+    const { tinySpec, tinyWeights } = await import('./tiny-model.ts');
+    const { rgbImage, imageToTensor, downsampleArea } = await import('../../../electron/engine/pipelines/image.ts');
+    const { fitPreviewFromImages } = await import('../../../electron/engine/pipelines/preview.ts');
+    const model = new LoadedModel(tinySpec({ kind: 'memory', tensors: tinyWeights(3) }), { provider: 'cpu', threads: 1 });
+    const rand = lcg(3);
+    const pics = [0, 1, 2].map(() => rgbImage(32, 32, Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => (((i / 3) | 0) % 32) * 8 * (i % 3 === 0 ? 1 : 0) + Math.floor((rand() + 1) * 40))));
+    const proj = await fitPreviewFromImages(model, pics);
+    // Residual of the fit vs. the variance around the mean, over the same pixels.
+    let res = 0;
+    let tot = 0;
+    for (const pic of pics) {
+      const z = await model.encodeImage(imageToTensor(pic));
+      const small = downsampleArea(imageToTensor(pic).data, 3, 32, 32, 4);
+      const prev = projectPreview(z, proj);
+      for (let c = 0; c < 3; c++) {
+        const plane = small.subarray(c * 64, (c + 1) * 64);
+        const mean = plane.reduce((a, b) => a + b, 0) / 64; // the best constant colour per channel
+        for (let p = 0; p < 64; p++) {
+          res += (prev.data[3 * p + c]! / 127.5 - 1 - plane[p]!) ** 2;
+          tot += (plane[p]! - mean) ** 2;
+        }
+      }
+    }
+    expect(res).toBeLessThan(tot);
+    await model.release();
+  });
+});
