@@ -1,0 +1,112 @@
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchStudio, type Studio } from './harness.ts';
+
+/** A 256×192 test image: a horizontal gradient with a blue square, made here. */
+async function testPng(): Promise<Buffer> {
+  const w = 256;
+  const h = 192;
+  const px = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = (y * w + x) * 3;
+      const inSquare = x > 96 && x < 160 && y > 64 && y < 128;
+      px[i] = inSquare ? 30 : x;
+      px[i + 1] = inSquare ? 60 : 120;
+      px[i + 2] = inSquare ? 220 : 255 - x;
+    }
+  }
+  return sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+}
+
+describe('canvas in Chromium', () => {
+  let studio: Studio;
+  beforeAll(async () => {
+    studio = await launchStudio();
+  });
+  afterAll(async () => {
+    await studio?.close();
+  });
+
+  const info = () => studio.page.getByTestId('canvas-info').textContent();
+
+  it('shows what to do when empty, then opens an image file', async () => {
+    const { page } = studio;
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Canvas' }).click();
+    await page.getByText('No image on the canvas').waitFor();
+    await page.locator('input[type=file]').first().setInputFiles({ name: 'test.png', mimeType: 'image/png', buffer: await testPng() });
+    await expect.poll(info).toBe('256×192 · mask 0%');
+  });
+
+  it('paints and erases the mask with the mouse; undo and redo with the keyboard', async () => {
+    const { page } = studio;
+    const stage = page.getByTestId('canvas-stage');
+    const box = (await stage.boundingBox())!;
+    const cx = box.x + box.width / 2;
+    const cy = box.y + box.height / 2;
+    await page.getByRole('slider', { name: 'Brush size' }).fill('120');
+    await page.mouse.move(cx - 150, cy);
+    await page.mouse.down();
+    for (let i = 1; i <= 10; i++) await page.mouse.move(cx - 150 + i * 30, cy);
+    await page.mouse.up();
+    const painted = Number(/mask (\d+)%/.exec((await info())!)![1]);
+    expect(painted).toBeGreaterThan(10);
+
+    await page.getByRole('radio', { name: /Eraser/ }).click();
+    await page.mouse.move(cx, cy - 100);
+    await page.mouse.down();
+    await page.mouse.move(cx, cy + 100, { steps: 10 });
+    await page.mouse.up();
+    const erased = Number(/mask (\d+)%/.exec((await info())!)![1]);
+    expect(erased).toBeLessThan(painted);
+
+    await stage.focus();
+    await page.keyboard.press('Control+z');
+    await expect.poll(info).toBe(`256×192 · mask ${painted}%`);
+    await page.keyboard.press('Control+z');
+    await expect.poll(info).toBe('256×192 · mask 0%');
+    await page.keyboard.press('Control+Shift+z');
+    await expect.poll(info).toBe(`256×192 · mask ${painted}%`);
+    await page.getByRole('button', { name: 'Invert' }).click();
+    await expect.poll(info).toBe(`256×192 · mask ${100 - painted}%`);
+    await page.keyboard.press('Control+z');
+    await page.getByRole('radio', { name: /Brush/ }).click();
+    await page.mouse.move(cx + 40, cy + 40);
+    await studio.screenshot('canvas');
+  });
+
+  it('[ and ] change the brush size; wheel zooms; fit and 100% set the zoom', async () => {
+    const { page } = studio;
+    const size = page.getByRole('slider', { name: 'Brush size' });
+    await page.getByTestId('canvas-stage').focus();
+    await page.keyboard.press(']');
+    expect(Number(await size.inputValue())).toBe(144);
+    await page.keyboard.press('[');
+    await page.keyboard.press('[');
+    expect(Number(await size.inputValue())).toBe(100);
+    const zoom = page.getByRole('status', { name: 'Zoom' }).or(page.locator('output.zoom'));
+    await page.getByRole('button', { name: '100%' }).click();
+    expect(await zoom.textContent()).toBe('100%');
+    const box = (await page.getByTestId('canvas-stage').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.wheel(0, -300);
+    await expect.poll(async () => parseInt((await zoom.textContent())!)).toBeGreaterThan(100);
+    await page.getByRole('button', { name: 'Fit' }).click();
+    expect(parseInt((await zoom.textContent())!)).toBeGreaterThan(100); // a small image is enlarged to fit
+  });
+
+  it('extends the canvas for outpainting and undoes the extension', async () => {
+    const { page } = studio;
+    const before = await info();
+    await page.getByRole('button', { name: 'Extend right' }).click();
+    await expect.poll(info).toMatch(/^320×192 · mask \d+%$/);
+    await page.getByRole('button', { name: 'Extend bottom' }).click();
+    await expect.poll(info).toMatch(/^320×256 /);
+    await studio.screenshot('canvas-outpaint');
+    await page.getByTestId('canvas-stage').focus();
+    await page.keyboard.press('Control+z');
+    await page.keyboard.press('Control+z');
+    await expect.poll(info).toBe(before);
+    expect(studio.pageErrors).toEqual([]);
+  });
+});
