@@ -89,7 +89,7 @@ describe('layer hooks (adapters such as LoRA)', () => {
       timestep_embedding: timestepEmbedding([3], 16),
       encoder_hidden_states: randomTensor([1, 2, 12], 2),
     })).out_sample!;
-    expect([...new Set(out.data)]).toEqual([1]); // zero-init out conv + the hook's +1
+    expect([...new Set(out.data as Float32Array)]).toEqual([1]); // zero-init out conv + the hook's +1
     // Graphs without hooks are untouched.
     const plain = buildUNetGraph(TINY_UNET, { batch: 1, height: 4, width: 4, contextLength: 2 });
     expect(plain.nodes.length).toBe(g.nodes.length - 1);
