@@ -1,0 +1,38 @@
+// A generated picture as a PNG file's bytes, carrying its parameters in the A1111 `parameters`
+// chunk so other tools (and the studio's importer) read them back.
+import sharp from 'sharp';
+import { samplerLabel, type SamplerName } from '../diffusion/samplers.ts';
+import { formatParameters, type GenerationParams } from '../io/generation-params.ts';
+import { writePngText } from '../io/png-metadata.ts';
+import type { RgbImage } from './image.ts';
+import type { GeneratedImage, GenerationRecord } from './types.ts';
+
+export function generationParams(r: GenerationRecord): GenerationParams {
+  const extras: Record<string, string> = {};
+  if (r.eta !== 0) extras.Eta = String(r.eta);
+  if (r.feather !== null) extras['Mask blur'] = String(r.feather);
+  return {
+    prompt: r.prompt,
+    negative: r.negativePrompt,
+    steps: r.steps,
+    sampler: samplerLabel(r.sampler as SamplerName),
+    cfg: r.guidance,
+    seed: r.seed,
+    width: r.width,
+    height: r.height,
+    model: r.model.name,
+    modelHash: r.model.hash.slice(0, 10),
+    strength: r.strength ?? undefined,
+    extras,
+  };
+}
+
+export async function encodePng(img: RgbImage): Promise<Uint8Array> {
+  const buf = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+}
+
+/** PNG bytes with the `parameters` text chunk (before IDAT, where every reader sees it). */
+export async function generatedPng(g: GeneratedImage): Promise<Uint8Array> {
+  return writePngText(await encodePng(g.image), { parameters: formatParameters(generationParams(g.record)) });
+}
