@@ -58,7 +58,7 @@ export class AdamW {
     const c1 = 1 - b1;
     const c2 = 1 - b2;
     const stepSize = lr / (1 - b1 ** this.t);
-    const bc2 = Math.sqrt(1 - b2 ** this.t);
+    const invBc2 = 1 / Math.sqrt(1 - b2 ** this.t);
     const eps = this.eps;
     for (const [name, g] of grads) {
       const p = params.get(name);
@@ -66,13 +66,14 @@ export class AdamW {
       if (p.length !== g.length) throw new TrainingError(`AdamW: param '${name}' has ${p.length} values, its gradient ${g.length}`);
       const [m, v] = this.state(name, p.length);
       const keep = this.decay(name) ? 1 - lr * this.weightDecay : 1;
+      // One pass over five arrays; the moments are used in float64 before their float32 store.
       for (let i = 0; i < p.length; i++) {
         const gi = g[i]! * gradScale;
         const mi = b1 * m[i]! + c1 * gi;
         const vi = b2 * v[i]! + c2 * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        p[i] = p[i]! * keep - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / bc2 + eps);
+        p[i] = p[i]! * keep - (stepSize * mi) / (Math.sqrt(vi) * invBc2 + eps);
       }
     }
   }
