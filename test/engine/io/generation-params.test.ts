@@ -116,7 +116,7 @@ describe('A1111 infotext: reading', () => {
         model: pick(['tiny', 'my model, v2', 'a:b']),
         modelHash: 'abcdef12',
         strength: pick([undefined, 0.5, 0.75]),
-        extras: pick([{}, { Version: '0.1.0' }, { 'Lora hashes': 'a: 1, b: 2', Note: 'x\ny' }]),
+        extras: pick<Record<string, string>>([{}, { Version: '0.1.0' }, { 'Lora hashes': 'a: 1, b: 2', Note: 'x\ny' }]),
         source: 'a1111',
       };
       if (p.strength === undefined) delete p.strength;
