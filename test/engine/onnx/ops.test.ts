@@ -187,3 +187,22 @@ describe('reductions and norms', () => {
     await check({ x, gamma, beta }, (g, v) => g.groupNorm(v.x!, 3, v.gamma!, v.beta!, 1e-6), { shape: x.shape, data: want }, 2e-5);
   });
 });
+
+describe('dtypes and raw nodes', () => {
+  it('runs float16 arithmetic with a float16 scalar constant', async () => {
+    const x = R.arr([4], [0.5, -1.25, 3, 1000]);
+    await check({ x }, (g, v) => g.cast(g.mul(g.cast(v.x!, 'float16'), 2), 'float32'), R.arr([4], [1, -2.5, 6, 2000]));
+  });
+  it('serialises tensor attributes and multi-output raw nodes', async () => {
+    const x = R.rand(r, [2, 3]);
+    const [y] = await run({ x }, (g, v) => {
+      const shape = g.constant([2, 3], [2], 'int64');
+      const [filled] = g.emit('ConstantOfShape', [shape], { value: { kind: 'tensor', value: { dtype: 'float32', shape: [1], data: new Float32Array([1.5]) } } },
+        [{ dtype: 'float32', shape: [2, 3] }]);
+      const [a, b] = g.emit('Split', [v.x!, g.constant([1, 2], [2], 'int64')], { axis: { kind: 'int', value: 1 } },
+        [{ dtype: 'float32', shape: [2, 1], name: 'left' }, { dtype: 'float32', shape: [2, 2], name: 'right' }]);
+      return g.add(filled!, g.concat([b!, a!], 1));
+    });
+    close(y!, R.map([R.pick(x, [[0, 1], [1, 2, 0]])], (v) => v + 1.5));
+  });
+});
