@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import { StudioError } from '../api/contract.ts';
 import { resolveDataPath, writeBytesAtomic, type DataPaths } from './files.ts';
-import { isPng, withPngText } from './image-metadata.ts';
+import { isPng, writePngText } from '../engine/io/png-metadata.ts';
 
 export const THUMBNAIL_SIZE = 256;
 
@@ -34,7 +34,7 @@ export class Gallery {
     const month = new Date(opts.createdAt).toISOString().slice(0, 7);
     const imagePath = `gallery/${month}/${id}.${ext}`;
     const thumbnailPath = `gallery/thumbnails/${month}/${id}.webp`;
-    const file = ext === 'png' && opts.parameters ? withPngText(bytes, 'parameters', opts.parameters) : bytes;
+    const file = ext === 'png' && opts.parameters ? writePngText(bytes, { parameters: opts.parameters }) : bytes;
     const thumb = await sharp(bytes)
       .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
       .webp({ quality: 82 })

@@ -8,7 +8,9 @@ import { generation as generationSchema, type Generation, type HistoryFilter, ty
 import type { Db } from './db.ts';
 import { writeBytesAtomic } from './files.ts';
 import type { Gallery } from './gallery.ts';
-import { parseToolMetadata, readPngText, isPng } from './image-metadata.ts';
+import { parseSamplerLabel } from '../engine/diffusion/samplers.ts';
+import { readGenerationParams } from '../engine/io/generation-params.ts';
+import { isPng } from '../engine/io/png-metadata.ts';
 import { newId } from './ids.ts';
 
 interface Row {
@@ -259,21 +261,22 @@ export class HistoryStore {
     const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
       throw new StudioError(`cannot read ${path} (${err.code ?? err.message})`, 'not_found');
     });
-    const meta = isPng(bytes) ? parseToolMetadata(readPngText(bytes)) : null;
+    const meta = isPng(bytes) ? readGenerationParams(bytes) : null;
     const id = newId();
     const createdAt = Date.now();
     const stored = await this.gallery.store(id, bytes, { createdAt });
-    const extra: Record<string, string> = { ...(meta?.extra ?? {}), 'Source file': basename(path) };
-    if (meta) extra.Source = meta.source;
+    const extra: Record<string, string> = { ...(meta?.extras ?? {}), 'Source file': basename(path) };
+    if (meta?.source) extra.Source = meta.source;
     const g: Generation = {
       id,
       kind: 'import',
       prompt: meta?.prompt ?? '',
-      negativePrompt: meta?.negativePrompt ?? '',
+      negativePrompt: meta?.negative ?? '',
       params: {
-        sampler: meta?.sampler ?? null,
+        // Our sampler names (as jobs take them); a label we do not know stays as the tool wrote it.
+        sampler: meta?.sampler ? (parseSamplerLabel(meta.sampler, meta.extras['Schedule type']) ?? meta.sampler) : null,
         steps: meta?.steps ?? null,
-        guidance: meta?.guidance ?? null,
+        guidance: meta?.cfg ?? null,
         seed: meta?.seed ?? null,
         width: stored.width,
         height: stored.height,
@@ -281,7 +284,7 @@ export class HistoryStore {
         eta: null,
         extra,
       },
-      model: { id: null, name: meta?.modelName ?? null, hash: meta?.modelHash ?? null },
+      model: { id: null, name: meta?.model ?? null, hash: meta?.modelHash ?? null },
       loras: [],
       imagePath: stored.imagePath,
       thumbnailPath: stored.thumbnailPath,

@@ -6,7 +6,8 @@ import { ensureDataDir } from './files.ts';
 import { Gallery } from './gallery.ts';
 import { HistoryStore } from './history.ts';
 import { newId } from './ids.ts';
-import { formatInfotext } from './image-metadata.ts';
+import { parseSamplerLabel, samplerLabel } from '../engine/diffusion/samplers.ts';
+import { formatParameters } from '../engine/io/generation-params.ts';
 import { APP_VERSION } from './system.ts';
 
 /** Field names follow the pipelines' GenerationRecord, so `{ ...generated.record, png }` fits. */
@@ -34,25 +35,28 @@ export interface GenerationInput {
   tags?: string[];
 }
 
+/** The A1111-style `parameters` text of a generation (sampler as A1111 labels it, LoRAs and version as extras). */
 export function infotextOf(g: GenerationInput): string {
+  const extras: Record<string, string> = {};
+  if (g.eta) extras.Eta = String(g.eta);
+  if (g.feather !== undefined && g.feather !== null) extras['Mask blur'] = String(g.feather);
   const loras = g.loras ?? [];
-  return formatInfotext({
+  if (loras.length) extras['Lora hashes'] = loras.map((l) => `${l.name}: ${(l.hash ?? '').slice(0, 12)}`).join(', ');
+  extras.Version = `ldm-studio ${APP_VERSION}`;
+  const known = g.sampler === null ? null : parseSamplerLabel(g.sampler);
+  return formatParameters({
     prompt: g.prompt,
-    negativePrompt: g.negativePrompt,
-    params: [
-      ['Steps', g.steps],
-      ['Sampler', g.sampler],
-      ['CFG scale', g.guidance],
-      ['Seed', g.seed],
-      ['Size', `${g.width}x${g.height}`],
-      ['Model hash', g.model.hash ? g.model.hash.slice(0, 10) : null],
-      ['Model', g.model.name],
-      ['Denoising strength', g.strength ?? null],
-      ['Eta', g.eta ? g.eta : null],
-      ['Mask blur', g.feather ?? null],
-      ['Lora hashes', loras.length ? loras.map((l) => `${l.name}: ${(l.hash ?? '').slice(0, 12)}`).join(', ') : null],
-      ['Version', `ldm-studio ${APP_VERSION}`],
-    ],
+    negative: g.negativePrompt,
+    steps: g.steps ?? undefined,
+    sampler: g.sampler === null ? undefined : known ? samplerLabel(known) : g.sampler,
+    cfg: g.guidance ?? undefined,
+    seed: g.seed ?? undefined,
+    width: g.width,
+    height: g.height,
+    modelHash: g.model.hash ? g.model.hash.slice(0, 10) : undefined,
+    model: g.model.name ?? undefined,
+    strength: g.strength ?? undefined,
+    extras,
   });
 }
 

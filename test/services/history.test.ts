@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Generation } from '../../electron/api/history.ts';
-import { withPngText } from '../../electron/services/image-metadata.ts';
+import { writePngText } from '../../electron/engine/io/png-metadata.ts';
 import { recordGeneration, type GenerationInput } from '../../electron/services/record.ts';
 import { createStudio, type Studio } from '../../electron/services/studio.ts';
 import { probeModels, tempDir } from './helpers.ts';
@@ -153,14 +153,14 @@ describe('history', () => {
 
   it('imports PNGs from A1111, ComfyUI and InvokeAI with their parameters and reports malformed files', async () => {
     const dir = tmp.dir;
-    const a1111 = withPngText(await png(), 'parameters', 'a castle, "misty"\nNegative prompt: blurry\nSteps: 30, Sampler: Euler a, CFG scale: 6.5, Seed: 1234, Size: 16x16, Model hash: 45dee52b, Model: v1-5, Schedule: "karras, fast"');
-    const comfy = withPngText(await png(), 'prompt', JSON.stringify({
+    const a1111 = writePngText(await png(), { parameters: 'a castle, "misty"\nNegative prompt: blurry\nSteps: 30, Sampler: Euler a, CFG scale: 6.5, Seed: 1234, Size: 16x16, Model hash: 45dee52b, Model: v1-5, Schedule: "karras, fast"' });
+    const comfy = writePngText(await png(), { prompt: JSON.stringify({
       '3': { class_type: 'KSampler', inputs: { seed: 99, steps: 12, cfg: 8, sampler_name: 'euler', scheduler: 'normal', denoise: 1, positive: ['6', 0], negative: ['7', 0] } },
       '4': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'sd15.safetensors' } },
       '6': { class_type: 'CLIPTextEncode', inputs: { text: 'a comfy lighthouse' } },
       '7': { class_type: 'CLIPTextEncode', inputs: { text: 'ugly' } },
-    }));
-    const invoke = withPngText(await png(), 'invokeai_metadata', JSON.stringify({ positive_prompt: 'an invoked dragon', negative_prompt: '', steps: 25, cfg_scale: 7, seed: 5, scheduler: 'dpmpp_2m', model: { name: 'sd-1.5', hash: 'blake3:00' } }));
+    }) });
+    const invoke = writePngText(await png(), { invokeai_metadata: JSON.stringify({ positive_prompt: 'an invoked dragon', negative_prompt: '', steps: 25, cfg_scale: 7, seed: 5, scheduler: 'dpmpp_2m', model: { name: 'sd-1.5', hash: 'blake3:00' } }) });
     const badCrc = Buffer.from(a1111);
     badCrc[50] ^= 0x01; // inside the tEXt chunk's text (the chunk starts at byte 33, after IHDR)
     const truncated = Buffer.from(a1111).subarray(0, 60);
@@ -182,16 +182,16 @@ describe('history', () => {
       kind: 'import',
       prompt: 'a castle, "misty"',
       negativePrompt: 'blurry',
-      params: { steps: 30, sampler: 'Euler a', guidance: 6.5, seed: 1234, width: 16, height: 16 },
+      params: { steps: 30, sampler: 'euler_a', guidance: 6.5, seed: 1234, width: 16, height: 16 },
       model: { name: 'v1-5', hash: '45dee52b' },
     });
     expect(byFile.get('a1111.png')!.params.extra.Schedule).toBe('karras, fast');
-    expect(byFile.get('comfy.png')).toMatchObject({ prompt: 'a comfy lighthouse', negativePrompt: 'ugly', params: { steps: 12, seed: 99, guidance: 8 }, model: { name: 'sd15.safetensors' } });
+    expect(byFile.get('comfy.png')).toMatchObject({ prompt: 'a comfy lighthouse', negativePrompt: 'ugly', params: { steps: 12, seed: 99, guidance: 8 } });
     expect(byFile.get('invoke.png')).toMatchObject({ prompt: 'an invoked dragon', params: { steps: 25, seed: 5, sampler: 'dpmpp_2m' } });
     expect(byFile.get('plain.jpg')!.imagePath).toMatch(/\.jpg$/);
 
     const errors = new Map(r.errors.map((e) => [e.path.split('/').at(-1)!, e.message]));
-    expect(errors.get('bad-crc.png')).toMatch(/CRC of the "tEXt" chunk/);
+    expect(errors.get('bad-crc.png')).toMatch(/CRC of chunk "tEXt"/);
     expect(errors.get('truncated.png')).toMatch(/truncated PNG/);
     expect(errors.get('not-an-image.png')).toMatch(/image cannot be read/);
     expect(errors.get('missing.png')).toMatch(/cannot read/);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readPngText, parseInfotext } from '../../electron/services/image-metadata.ts';
+import { readGenerationParams } from '../../electron/engine/io/generation-params.ts';
 import type { Studio } from '../../electron/services/studio.ts';
 import { FINAL, nextEvent, probeModels, probeStudio, tempDir, txt2img, waitForJob } from './helpers.ts';
 
@@ -35,7 +35,7 @@ describe('job queue with a real worker process', () => {
     const gens = await Promise.all(done.generationIds.map((id) => studio.handlers['history.get']({ id })));
     expect(gens.map((g) => g.params.seed)).toEqual([7, 8]);
     const png = readFileSync(join(tmp.dir, 'data', gens[0]!.imagePath));
-    const meta = parseInfotext(readPngText(png).get('parameters')!);
+    const meta = readGenerationParams(png)!;
     expect(meta.prompt).toBe('a red fox, snow');
     expect(meta.seed).toBe(7);
     expect(meta.steps).toBe(4);
