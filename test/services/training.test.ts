@@ -1,0 +1,112 @@
+// Training jobs in the queue: pause frees the accelerator for a generation, resume continues, losses
+// are kept, the trained model is registered; generations go ahead of queued training.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TrainSpec } from '../../electron/api/jobs.ts';
+import type { Studio } from '../../electron/services/studio.ts';
+import { nextEvent, probeModels, probeStudio, tempDir, txt2img, waitForJob } from './helpers.ts';
+
+const train = (extra: Partial<TrainSpec> = {}): TrainSpec => ({
+  kind: 'train',
+  baseModelId: 'embedded:probe',
+  datasetDir: '/nowhere',
+  recursive: false,
+  method: 'lora',
+  outputName: 'my-style',
+  triggerWord: '',
+  steps: 60,
+  learningRate: 1e-4,
+  batchSize: 1,
+  rank: 4,
+  alpha: 1,
+  samplePrompts: [],
+  sampleEvery: 0,
+  saveEvery: 10,
+  seed: 0,
+  ...extra,
+});
+
+describe('training jobs', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let studio: Studio;
+  beforeEach(async () => {
+    tmp = tempDir();
+    studio = await probeStudio(join(tmp.dir, 'data'), await probeModels(tmp.dir), { PROBE_STEP_MS: '20' });
+  });
+  afterEach(async () => {
+    await studio.close();
+    tmp.cleanup();
+  });
+
+  it('pauses at a step boundary, runs a generation meanwhile, resumes, and registers the trained model', async () => {
+    const job = await studio.handlers['jobs.submit']({ spec: train() });
+    await nextEvent(studio, 'jobs.progress', (p) => p.jobId === job.id && p.step >= 3);
+    await studio.handlers['jobs.pause']({ id: job.id });
+    const paused = await waitForJob(studio, job.id, new Set(['paused']));
+    const stepAtPause = paused.step;
+
+    const gen = await studio.handlers['jobs.submit']({ spec: txt2img('while training sleeps') });
+    expect((await waitForJob(studio, gen.id)).status).toBe('completed');
+    expect((await studio.handlers['jobs.get']({ id: job.id })).step).toBe(stepAtPause);
+
+    await studio.handlers['jobs.resume']({ id: job.id });
+    const done = await waitForJob(studio, job.id);
+    expect(done.status).toBe('completed');
+    expect(done.modelId).not.toBeNull();
+    const model = await studio.handlers['models.get']({ id: done.modelId! });
+    expect(model).toMatchObject({ name: 'my-style', kind: 'lora', source: 'trained', baseModelId: 'embedded:probe' });
+    const losses = await studio.handlers['training.losses']({ jobId: job.id });
+    expect(losses.map((l) => l.step)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(losses[59]!.loss).toBeCloseTo(1 / 60);
+    expect(studio.workerStats().spawned).toEqual({ generate: 1, train: 1 });
+  });
+
+  it('runs queued generations ahead of a queued training job, and cancels a paused one', async () => {
+    const blocker = await studio.handlers['jobs.submit']({ spec: txt2img('first', { steps: 20 }) });
+    const training = await studio.handlers['jobs.submit']({ spec: train({ steps: 5 }) });
+    const quick = await studio.handlers['jobs.submit']({ spec: txt2img('quick') });
+    const order: string[] = [];
+    studio.on('jobs.updated', (j) => {
+      if (j.status === 'running') order.push(j.id);
+    });
+    await waitForJob(studio, training.id);
+    expect(order.indexOf(quick.id)).toBeLessThan(order.indexOf(training.id));
+    expect((await studio.handlers['jobs.get']({ id: blocker.id })).status).toBe('completed');
+
+    const long = await studio.handlers['jobs.submit']({ spec: train({ steps: 1000, outputName: 'never' }) });
+    await nextEvent(studio, 'jobs.progress', (p) => p.jobId === long.id);
+    await studio.handlers['jobs.pause']({ id: long.id });
+    await waitForJob(studio, long.id, new Set(['paused']));
+    await studio.handlers['jobs.cancel']({ id: long.id });
+    expect((await waitForJob(studio, long.id)).status).toBe('cancelled');
+  });
+
+  it('refuses to pause a generation and to train on a model that is not in the registry', async () => {
+    const gen = await studio.handlers['jobs.submit']({ spec: txt2img('x') });
+    await expect(studio.handlers['jobs.pause']({ id: gen.id })).rejects.toThrow(/Only training jobs can be paused/);
+    await expect(studio.handlers['jobs.submit']({ spec: train({ baseModelId: 'missing' }) })).rejects.toThrow(/No model with id "missing"/);
+  });
+
+  it('scans a dataset folder: captions from sidecars or file names, a trigger word, broken files rejected with a reason', async () => {
+    const dir = join(tmp.dir, 'dataset');
+    mkdirSync(join(dir, 'sub'), { recursive: true });
+    const img = (c: number) => sharp({ create: { width: 32, height: 32, channels: 3, background: { r: c, g: c, b: c } } }).png().toBuffer();
+    writeFileSync(join(dir, 'red_heart.png'), await img(10));
+    writeFileSync(join(dir, 'cat.png'), await img(20));
+    writeFileSync(join(dir, 'cat.txt'), '\uFEFFa sleepy cat\n');
+    writeFileSync(join(dir, 'broken.png'), (await img(30)).subarray(0, 50));
+    writeFileSync(join(dir, 'tiny.png'), await sharp({ create: { width: 4, height: 4, channels: 3, background: 'red' } }).png().toBuffer());
+    writeFileSync(join(dir, 'sub', 'deep.png'), await img(40));
+    const scan = await studio.handlers['training.scan']({ datasetDir: dir, recursive: false, triggerWord: 'sks' });
+    expect(scan.images.map((i) => [i.caption, i.captionSource])).toEqual([
+      ['sks, a sleepy cat', 'sidecar'],
+      ['sks, red heart', 'filename'],
+    ]);
+    expect(scan.rejected.map((r) => r.path.split('/').at(-1))).toEqual(['broken.png', 'tiny.png']);
+    expect(scan.rejected[1]!.reason).toMatch(/too small/);
+    const deep = await studio.handlers['training.scan']({ datasetDir: dir, recursive: true, triggerWord: '' });
+    expect(deep.images.map((i) => i.caption)).toContain('deep');
+  });
+});
