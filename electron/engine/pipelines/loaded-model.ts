@@ -2,7 +2,7 @@
 // weights (as external data pointing into the safetensors file when the stored dtypes allow it) and
 // opened as onnxruntime sessions once per input shape, then reused for every step and image.
 import * as path from 'node:path';
-import { loadModelPackage, type ValidatedPackage } from '../io/model-package.ts';
+import { loadModelPackage, validateModelPackage, type TokenizerSpec, type ValidatedPackage } from '../io/model-package.ts';
 import type { AutoencoderConfig, TextEncoderConfig, UNetConfig } from '../nn/config.ts';
 import { autoencoderFactor } from '../nn/config.ts';
 import {
@@ -14,12 +14,13 @@ import {
 } from '../nn/models.ts';
 import { timestepEmbedding } from '../nn/unet.ts';
 import type { Graph } from '../onnx/graph.ts';
-import { createSession, SessionCache, type Provider, type Session } from '../onnx/runtime.ts';
+import { createSession, type Provider, type Session } from '../onnx/runtime.ts';
 import { toModelProto, type WeightMode } from '../onnx/serialize.ts';
 import { tensor, type TensorData } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
 import type { DiffusionModel, SamplingDefaults } from './model.ts';
 import type { PreviewProjection } from './preview.ts';
+import { wordTokenizer } from './word-tokenizer.ts';
 
 /** Where the weights are: a validated package on disk, or tensors in memory (fresh or training weights). */
 export type WeightSource =
@@ -56,7 +57,8 @@ export class LoadedModel implements DiffusionModel {
   readonly preview: PreviewProjection | null;
   readonly defaults: SamplingDefaults;
   readonly schedulerConfig: Readonly<Record<string, unknown>>;
-  private readonly sessions = new SessionCache(16);
+  /** One live session per network (the latest shape): each holds its own copy of the weights. */
+  private readonly live = new Map<string, { key: string; session: Promise<Session> }>();
   private weightMode: Promise<{ mode: WeightMode; weightsFile?: string }> | null = null;
 
   constructor(
@@ -105,7 +107,7 @@ export class LoadedModel implements DiffusionModel {
   async predictNoise(x: TensorData<'float32'>, timestep: number, context: TensorData<'float32'>): Promise<TensorData<'float32'>> {
     const [b, , h, w] = x.shape as [number, number, number, number];
     const L = context.shape[1]!;
-    const s = await this.session(`unet:${b}x${h}x${w}:${L}`, () =>
+    const s = await this.session('unet', `${b}x${h}x${w}:${L}`, () =>
       buildUNetGraph(this.spec.unet, { batch: b, height: h, width: w, contextLength: L }),
     );
     const temb = timestepEmbedding(new Array<number>(b).fill(timestep), this.spec.unet.modelChannels);
@@ -115,7 +117,7 @@ export class LoadedModel implements DiffusionModel {
 
   async encodeImage(image: TensorData<'float32'>): Promise<TensorData<'float32'>> {
     const [b, , H, W] = image.shape as [number, number, number, number];
-    const s = await this.session(`vae_encoder:${b}x${H}x${W}`, () => buildVaeEncoderGraph(this.spec.autoencoder, b, H, W));
+    const s = await this.session('vae_encoder', `${b}x${H}x${W}`, () => buildVaeEncoderGraph(this.spec.autoencoder, b, H, W));
     const moments = (await s.run({ sample: image })).latent_parameters as TensorData<'float32'>;
     // KL: the first embedDim channels are the posterior mean; VQ: the latent itself.
     const c = this.latentChannels;
@@ -131,7 +133,7 @@ export class LoadedModel implements DiffusionModel {
 
   async decodeLatents(latents: TensorData<'float32'>): Promise<TensorData<'float32'>> {
     const [b, , h, w] = latents.shape as [number, number, number, number];
-    const s = await this.session(`vae_decoder:${b}x${h}x${w}`, () => buildVaeDecoderGraph(this.spec.autoencoder, b, h, w));
+    const s = await this.session('vae_decoder', `${b}x${h}x${w}`, () => buildVaeDecoderGraph(this.spec.autoencoder, b, h, w));
     const inv = 1 / this.spec.scaleFactor;
     const z = tensor('float32', latents.shape, latents.data.map((v) => v * inv));
     return (await s.run({ latent_sample: z })).sample as TensorData<'float32'>;
@@ -139,19 +141,34 @@ export class LoadedModel implements DiffusionModel {
 
   /** Releases every session; the model can still be used (sessions are rebuilt on demand). */
   async release(): Promise<void> {
-    await this.sessions.clear();
+    const all = [...this.live.values()];
+    this.live.clear();
+    await Promise.all(all.map((e) => e.session.then((s) => s.release(), () => undefined)));
   }
 
   private textSession(batch: number): Promise<Session> {
-    return this.session(`text:${batch}`, () => buildTextEncoderGraph(this.spec.textEncoder, batch));
+    return this.session('text_encoder', `${batch}`, () => buildTextEncoderGraph(this.spec.textEncoder, batch));
   }
 
-  private session(key: string, build: () => Graph): Promise<Session> {
-    return this.sessions.get(key, async () => {
+  /**
+   * The network's session for this input shape, built on first use. A new shape replaces the old
+   * session (released), so a model never holds more than four copies of its weights; pipelines on
+   * one model run one at a time.
+   */
+  private session(network: string, shapeKey: string, build: () => Graph): Promise<Session> {
+    const current = this.live.get(network);
+    if (current?.key === shapeKey) return current.session;
+    const session = (async () => {
       const { mode, weightsFile } = await this.weights();
       const bytes = toModelProto(build(), mode);
       return createSession(bytes, { provider: this.runtime.provider, threads: this.runtime.threads, weightsFile });
+    })();
+    this.live.set(network, { key: shapeKey, session });
+    session.catch(() => {
+      if (this.live.get(network)?.session === session) this.live.delete(network);
     });
+    if (current) void current.session.then((s) => s.release(), () => undefined);
+    return session;
   }
 
   private weights(): Promise<{ mode: WeightMode; weightsFile?: string }> {
@@ -198,3 +215,45 @@ function embedded(tensors: ReadonlyMap<string, TensorData | Float32Array>, spec:
   };
 }
 
+
+/** Turns model.json's tokenizer section into a function prompt → ids of exactly maxLength. */
+export type TokenizerFactory = (spec: TokenizerSpec, packageDir: string) => Promise<(text: string) => ArrayLike<number>>;
+
+export interface LoadModelOptions extends RuntimeOptions {
+  readonly tokenizer?: TokenizerFactory;
+}
+
+/** Validates a model package folder and prepares it for sampling (sessions are built on first use). */
+export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+  const pkg = await validateModelPackage(dir);
+  const m = pkg.manifest;
+  const { unet, textEncoder, autoencoder } = m.architecture;
+  if ((m.kind !== 'txt2img' && m.kind !== 'inpaint') || !unet || !textEncoder) {
+    throw new PipelineError(`model ${m.name} is a ${m.kind} model; the pipelines sample text-conditioned models (txt2img, inpaint)`);
+  }
+  if (!m.tokenizer) throw new PipelineError(`model ${m.name}: model.json has no tokenizer for its text encoder`);
+  const tokenize = await (opts.tokenizer ?? wordTokenizer)(m.tokenizer, pkg.dir);
+  const weights = m.files.find((f) => f.role === 'weights')!;
+  return new LoadedModel(
+    {
+      name: m.name,
+      hash: weights.sha256.slice(0, 10),
+      unet,
+      autoencoder,
+      textEncoder,
+      scaleFactor: m.latentScaleFactor,
+      preview: m.latentPreview ?? null,
+      defaults: m.sampling ?? {
+        sampler: 'ddim',
+        steps: 25,
+        guidance: 7.5,
+        width: autoencoder.resolution,
+        height: autoencoder.resolution,
+      },
+      schedulerConfig: m.scheduler ?? {},
+      tokenize,
+      weights: { kind: 'package', pkg },
+    },
+    opts,
+  );
+}

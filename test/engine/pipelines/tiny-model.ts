@@ -1,5 +1,6 @@
 // A tiny randomly initialised latent diffusion model, made by our code from a fixed seed, for tests.
 import type { AutoencoderConfig, TextEncoderConfig, UNetConfig } from '../../../electron/engine/nn/config.ts';
+import { saveModelPackage } from '../../../electron/engine/io/model-package.ts';
 import { randomWeights } from '../../../electron/engine/nn/models.ts';
 import type { ModelSpec, WeightSource } from '../../../electron/engine/pipelines/loaded-model.ts';
 
@@ -77,4 +78,27 @@ export function tinyWeights(seed = 1, inChannels = 4): Map<string, Float32Array>
     for (let i = 0; i < t.length; i++) t[i] = ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.2;
   }
   return w;
+}
+
+export const TINY_VOCAB = ['<pad>', '<start>', '<end>', 'a', 'red', 'blue', 'heart', 'square', 'cat'];
+
+/** The tiny model as a package folder on disk (model.json + safetensors), as `ldm --model` loads it. */
+export async function saveTinyPackage(dir: string, o: { seed?: number; dtype?: 'F32' | 'F16' } = {}): Promise<void> {
+  await saveModelPackage(
+    dir,
+    {
+      name: 'tiny',
+      kind: 'txt2img',
+      architecture: { autoencoder: TINY_AUTOENCODER, unet: TINY_UNET, textEncoder: TINY_TEXT },
+      tokenizer: { type: 'word', vocabulary: TINY_VOCAB, maxLength: TINY_TEXT.maxLength },
+      scheduler: { betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012, trainTimesteps: 1000, prediction: 'epsilon' },
+      sampling: { sampler: 'ddim', steps: 3, guidance: 5, width: 32, height: 32 },
+      latentScaleFactor: 0.5,
+      latentPreview: { weights: [[0.3, 0.1, 0, 0], [0, 0.3, 0.1, 0], [0, 0, 0.3, 0.1]], bias: [0, 0, 0] },
+      provenance: { createdBy: 'test/engine/pipelines/tiny-model.ts', seed: o.seed ?? 1 },
+      license: 'Apache-2.0',
+    },
+    tinyWeights(o.seed ?? 1),
+    { dtype: o.dtype },
+  );
 }

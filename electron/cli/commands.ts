@@ -1,0 +1,292 @@
+// The `ldm` commands: generate, img2img, inpaint, outpaint, models. Each declares its flags once;
+// parsing, model loading, progress and output writing are shared.
+import { randomInt } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { validateModelPackage, MODEL_JSON, type ValidatedPackage } from '../engine/io/model-package.ts';
+import { autoencoderFactor } from '../engine/nn/config.ts';
+import { img2img } from '../engine/pipelines/img2img.ts';
+import { inpaint, outpaint } from '../engine/pipelines/inpaint.ts';
+import { loadModel, type LoadedModel } from '../engine/pipelines/loaded-model.ts';
+import { MAX_SEED } from '../engine/pipelines/common.ts';
+import { txt2img } from '../engine/pipelines/txt2img.ts';
+import type { GeneratedImage, GenerateOptions } from '../engine/pipelines/types.ts';
+import { helpFor, parseCommandLine, UsageError, type FlagSpecs, type Parsed } from './args.ts';
+import { openDataRecorder } from './data-hook.ts';
+import { readImageFile, writeGeneratedPng } from './image-files.ts';
+import type { CliIo } from './main.ts';
+import { ProgressBar } from './progress.ts';
+
+export interface Command {
+  readonly summary: string;
+  readonly args: string;
+  readonly flags: FlagSpecs;
+  run(argv: readonly string[], io: CliIo): Promise<void>;
+}
+
+/** resources/models/ of this checkout or installation; LDM_MODELS_DIR overrides it. */
+export function modelsDir(): string {
+  return process.env.LDM_MODELS_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../resources/models');
+}
+
+const GENERATE_FLAGS: FlagSpecs = {
+  negative: { type: 'string', help: 'negative prompt (what to steer away from)' },
+  seed: { type: 'int', help: `seed of the first image (0…${MAX_SEED}); image i uses seed+i; default random` },
+  steps: { type: 'int', help: "denoising steps (default: the model's)" },
+  sampler: { type: 'string', help: "sampler: ddim, plms, euler, euler_a, dpmpp_2m, … (default: the model's)" },
+  cfg: { type: 'number', help: 'classifier-free guidance scale (1 = off)' },
+  size: { type: 'size', help: 'image size WxH (multiples of the model’s factor)' },
+  width: { type: 'int', help: 'image width in pixels' },
+  height: { type: 'int', help: 'image height in pixels' },
+  n: { type: 'int', help: 'number of images (seed, seed+1, …)' },
+  eta: { type: 'number', help: 'DDIM eta (0 = deterministic sampler)' },
+  model: { type: 'string', help: 'model package folder, or the name of one in resources/models/' },
+  out: { type: 'string', short: 'o', help: 'output PNG; with --n > 1, NAME-<seed>.png each (default <command>-<seed>.png)' },
+  data: { type: 'string', help: 'also record the images in this studio data folder (history and gallery)' },
+  threads: { type: 'int', help: 'CPU threads for onnxruntime' },
+  provider: { type: 'string', help: 'execution provider: auto, cpu, cuda, dml, coreml, webgpu' },
+  quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
+};
+
+const IMAGE_FLAG: FlagSpecs = { image: { type: 'string', help: 'the input picture (PNG, JPEG or WebP)' } };
+const FEATHER_FLAG: FlagSpecs = { feather: { type: 'number', help: 'mask feathering radius in pixels (default 4)' } };
+
+export const COMMANDS: Record<string, Command> = {
+  generate: {
+    summary: 'text to image',
+    args: '"PROMPT"',
+    flags: GENERATE_FLAGS,
+    run: (argv, io) => generation('txt2img', argv, GENERATE_FLAGS, io, (model, base) => txt2img(model, base)),
+  },
+  img2img: {
+    summary: 'redraw a picture under a prompt',
+    args: '"PROMPT" --image FILE',
+    flags: { ...IMAGE_FLAG, strength: { type: 'number', help: 'how much to change, 0…1 (default 0.75)' }, ...GENERATE_FLAGS },
+    run: (argv, io) =>
+      generation('img2img', argv, COMMANDS.img2img!.flags, io, async (model, base, p) =>
+        img2img(model, { ...base, image: await readImageFile(required(p, 'image')), strength: num(p, 'strength') }),
+      ),
+  },
+  inpaint: {
+    summary: 'repaint the white area of a mask',
+    args: '"PROMPT" --image FILE --mask FILE',
+    flags: {
+      ...IMAGE_FLAG,
+      mask: { type: 'string', help: 'mask picture, same size: white = repaint, black = keep' },
+      strength: { type: 'number', help: 'how much to change inside the mask, 0…1 (default 1)' },
+      ...FEATHER_FLAG,
+      ...GENERATE_FLAGS,
+    },
+    run: (argv, io) =>
+      generation('inpaint', argv, COMMANDS.inpaint!.flags, io, async (model, base, p) =>
+        inpaint(model, {
+          ...base,
+          image: await readImageFile(required(p, 'image')),
+          mask: await readImageFile(required(p, 'mask')),
+          strength: num(p, 'strength'),
+          feather: num(p, 'feather'),
+        }),
+      ),
+  },
+  outpaint: {
+    summary: 'extend a picture beyond its borders',
+    args: '"PROMPT" --image FILE [--left N] [--right N] [--top N] [--bottom N]',
+    flags: {
+      ...IMAGE_FLAG,
+      left: { type: 'int', help: 'pixels to add on the left' },
+      right: { type: 'int', help: 'pixels to add on the right' },
+      top: { type: 'int', help: 'pixels to add at the top' },
+      bottom: { type: 'int', help: 'pixels to add at the bottom' },
+      ...FEATHER_FLAG,
+      ...GENERATE_FLAGS,
+    },
+    run: (argv, io) =>
+      generation('outpaint', argv, COMMANDS.outpaint!.flags, io, async (model, base, p) =>
+        outpaint(model, {
+          ...base,
+          image: await readImageFile(required(p, 'image')),
+          left: num(p, 'left'),
+          right: num(p, 'right'),
+          top: num(p, 'top'),
+          bottom: num(p, 'bottom'),
+          feather: num(p, 'feather'),
+        }),
+      ),
+  },
+  models: {
+    summary: 'list the installed model packages',
+    args: '',
+    flags: { dir: { type: 'string', help: 'list this folder instead of resources/models/' } },
+    run: async (argv, io) => {
+      const p = parseCommandLine(argv, COMMANDS.models!.flags);
+      if (p.positionals.length > 0) throw new UsageError(`'ldm models' takes no arguments, got '${p.positionals[0]}'`);
+      const dir = (p.flags.dir as string | undefined) ?? modelsDir();
+      const found = await listPackages(dir);
+      if (found.length === 0) {
+        io.stdout.write(`no model packages in ${dir}\n`);
+        return;
+      }
+      for (const f of found) io.stdout.write(describePackage(f) + '\n');
+    },
+  },
+};
+
+type Runner = (model: LoadedModel, base: GenerateOptions, parsed: Parsed) => Promise<GeneratedImage[]>;
+
+async function generation(command: string, argv: readonly string[], flags: FlagSpecs, io: CliIo, run: Runner): Promise<void> {
+  const p = parseCommandLine(argv, flags);
+  const prompt = p.positionals.join(' ').trim();
+  if (prompt === '') throw new UsageError(`'ldm ${command}' needs a prompt, e.g. ldm ${command} "a red heart"`);
+  const f = p.flags;
+  const n = (f.n as number | undefined) ?? 1;
+  if (n < 1) throw new UsageError(`--n must be at least 1, got ${n}`);
+  const size = f.size as { width: number; height: number } | undefined;
+  if (size && (f.width !== undefined || f.height !== undefined)) throw new UsageError('give either --size or --width/--height, not both');
+  const out = (f.out as string | undefined) ?? null;
+  if (out !== null && !/\.png$/i.test(out)) throw new UsageError(`--out must name a .png file, got '${out}'`);
+  const seed = (f.seed as number | undefined) ?? randomInt(0, MAX_SEED - n + 2);
+  // Open the data folder before the long work, so a wrong --data fails at once.
+  const recorder = f.data !== undefined ? await openDataRecorder(f.data as string) : null;
+  const model = await loadModel(await resolveModelDir(f.model as string | undefined), {
+    threads: f.threads as number | undefined,
+    provider: provider(f.provider as string | undefined),
+  });
+  const bar = f.quiet ? null : new ProgressBar(io.stderr);
+  try {
+    const base: GenerateOptions = {
+      prompt,
+      negativePrompt: f.negative as string | undefined,
+      seed,
+      steps: f.steps as number | undefined,
+      sampler: f.sampler as string | undefined,
+      guidance: f.cfg as number | undefined,
+      width: size?.width ?? (f.width as number | undefined),
+      height: size?.height ?? (f.height as number | undefined),
+      batchCount: n,
+      eta: f.eta as number | undefined,
+      signal: io.signal,
+      onProgress: bar ? (e) => bar.update(e) : undefined,
+      previewEvery: 0,
+    };
+    const images = await run(model, base, p);
+    bar?.finish();
+    for (const img of images) {
+      const file = outputFile(out, command, img.record.seed, n);
+      const png = await writeGeneratedPng(file, img);
+      await recorder?.record({ file, png, generated: img });
+      io.stdout.write(`${file}\n`);
+    }
+  } finally {
+    bar?.finish();
+    await model.release();
+    await recorder?.close();
+  }
+}
+
+function outputFile(out: string | null, command: string, seed: number, n: number): string {
+  if (out === null) return path.resolve(`${command}-${seed}.png`);
+  if (n === 1) return path.resolve(out);
+  return path.resolve(out.replace(/\.png$/i, `-${seed}.png`));
+}
+
+function required(p: Parsed, flag: string): string {
+  const v = p.flags[flag];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${flag} FILE is required`);
+  return v;
+}
+
+function num(p: Parsed, flag: string): number | undefined {
+  return p.flags[flag] as number | undefined;
+}
+
+const PROVIDERS = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
+function provider(v: string | undefined): (typeof PROVIDERS)[number] | undefined {
+  if (v === undefined) return undefined;
+  if (!(PROVIDERS as readonly string[]).includes(v)) throw new UsageError(`--provider must be one of ${PROVIDERS.join(', ')}, got '${v}'`);
+  return v as (typeof PROVIDERS)[number];
+}
+
+/** --model DIR, --model NAME (a folder of resources/models/), or the one installed default. */
+export async function resolveModelDir(model: string | undefined): Promise<string> {
+  if (model !== undefined) {
+    if (await exists(path.join(model, MODEL_JSON))) return model;
+    const named = path.join(modelsDir(), model);
+    if (!model.includes('/') && !model.includes('\\') && (await exists(path.join(named, MODEL_JSON)))) return named;
+    throw new UsageError(`--model ${model}: no model package there (a folder with ${MODEL_JSON}); 'ldm models' lists the installed ones`);
+  }
+  const found = await listPackageDirs(modelsDir());
+  if (found.length === 0) {
+    throw new UsageError(
+      `no default model is installed (nothing in ${modelsDir()}); pass --model DIR with a model package folder`,
+    );
+  }
+  return found.find((d) => path.basename(d) === 'default') ?? found[0]!;
+}
+
+async function listPackageDirs(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = (await fsp.readdir(dir)).sort();
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const n of names) if (await exists(path.join(dir, n, MODEL_JSON))) out.push(path.join(dir, n));
+  return out;
+}
+
+async function listPackages(dir: string): Promise<(ValidatedPackage | { dir: string; error: string })[]> {
+  const out: (ValidatedPackage | { dir: string; error: string })[] = [];
+  for (const d of await listPackageDirs(dir)) {
+    try {
+      out.push(await validateModelPackage(d));
+    } catch (err) {
+      out.push({ dir: d, error: (err as Error).message });
+    }
+  }
+  return out;
+}
+
+function describePackage(p: ValidatedPackage | { dir: string; error: string }): string {
+  if ('error' in p) return `${path.basename(p.dir)}  (broken: ${p.error})`;
+  const m = p.manifest;
+  const s = m.sampling;
+  const f = autoencoderFactor(m.architecture.autoencoder);
+  const bytes = m.files.reduce((a, x) => a + x.bytes, 0);
+  const parts = [
+    m.name,
+    m.kind,
+    `f=${f}`,
+    s ? `${s.width}x${s.height}, ${s.sampler} ${s.steps} steps, cfg ${s.guidance}` : null,
+    `${(bytes / 1e6).toFixed(1)} MB`,
+    m.license,
+    p.dir,
+  ];
+  return parts.filter((x) => x !== null).join('  ');
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fsp.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function usage(command?: string): string {
+  const c = command ? COMMANDS[command] : undefined;
+  if (c) return `ldm ${command} ${c.args}\n${c.summary}\n\n${helpFor(c.flags)}\n`;
+  const rows = Object.entries(COMMANDS).map(([n, x]) => `  ${n.padEnd(10)}${x.summary}`);
+  return [
+    'ldm: latent diffusion from the command line',
+    '',
+    'usage: ldm <command> [options]   (ldm help <command> for its options)',
+    '',
+    ...rows,
+    '',
+    `The default model is the package in ${modelsDir()} (LDM_MODELS_DIR overrides the folder).`,
+    '',
+  ].join('\n');
+}

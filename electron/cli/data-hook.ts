@@ -1,0 +1,32 @@
+// `--data DIR`: the CLI's images also go into a studio data folder (history.db + gallery/), recorded
+// exactly as the studio records its own (electron/services/record.ts).
+import { existsSync, statSync } from 'node:fs';
+import type { GeneratedImage } from '../engine/pipelines/types.ts';
+import { recordGeneration } from '../services/record.ts';
+import { UsageError } from './args.ts';
+
+export interface RecordedImage {
+  /** Where the CLI wrote the PNG (absolute). */
+  readonly file: string;
+  /** The PNG bytes, parameters chunk included. */
+  readonly png: Uint8Array;
+  readonly generated: GeneratedImage;
+}
+
+export interface DataRecorder {
+  record(image: RecordedImage): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openDataRecorder(dir: string): Promise<DataRecorder> {
+  if (dir.trim() === '') throw new UsageError('--data needs a folder');
+  if (existsSync(dir) && !statSync(dir).isDirectory()) {
+    throw new UsageError(`--data ${dir} is a file, not a folder`);
+  }
+  return {
+    async record({ png, generated }) {
+      await recordGeneration(dir, { ...generated.record, png });
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,37 @@
+// Pictures in and out of the CLI: any PNG/JPEG/WebP in, PNG out with the A1111 `parameters` chunk.
+import { promises as fsp } from 'node:fs';
+import sharp from 'sharp';
+import { writeBytesAtomic } from '../engine/io/atomic.ts';
+import { rgbImage, type RgbImage } from '../engine/pipelines/image.ts';
+import { generatedPng } from '../engine/pipelines/output.ts';
+import type { GeneratedImage } from '../engine/pipelines/types.ts';
+
+export class ImageFileError extends Error {
+  override name = 'ImageFileError';
+}
+
+export async function readImageFile(file: string): Promise<RgbImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await fsp.readFile(file);
+  } catch (err) {
+    throw new ImageFileError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  try {
+    const { data, info } = await sharp(bytes).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    return rgbImage(info.width, info.height, new Uint8Array(data.buffer, data.byteOffset, data.length));
+  } catch (err) {
+    throw new ImageFileError(`${file} is not a picture this build can read (PNG, JPEG or WebP): ${(err as Error).message}`);
+  }
+}
+
+/** Encodes the picture as PNG with its parameters chunk and writes it atomically; returns the bytes. */
+export async function writeGeneratedPng(file: string, g: GeneratedImage): Promise<Uint8Array> {
+  const png = await generatedPng(g);
+  try {
+    await writeBytesAtomic(file, png);
+  } catch (err) {
+    throw new ImageFileError(`cannot write ${file}: ${(err as Error).message}`);
+  }
+  return png;
+}

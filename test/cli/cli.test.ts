@@ -1,0 +1,141 @@
+// The `ldm` command line end to end: a tiny model package on disk, real PNGs out, their parameters
+// chunk parsed back; in-process through runCli, and once as a real process for exit codes.
+import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../electron/cli/main.ts';
+import { readPngText } from '../../electron/engine/io/png-metadata.ts';
+import { parseParameters } from '../../electron/engine/io/generation-params.ts';
+import { saveTinyPackage } from '../engine/pipelines/tiny-model.ts';
+
+let root: string;
+let modelDir: string;
+
+beforeAll(async () => {
+  root = await fsp.mkdtemp(path.join(os.tmpdir(), 'ldm-cli-'));
+  modelDir = path.join(root, 'models', 'tiny');
+  await saveTinyPackage(modelDir);
+});
+afterAll(async () => {
+  await fsp.rm(root, { recursive: true, force: true });
+});
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
+  return { code, stdout, stderr };
+}
+
+describe('ldm generate', () => {
+  it('writes a PNG whose parameters chunk parses back to what was asked', async () => {
+    const out = path.join(root, 'heart.png');
+    const r = await cli('generate', 'a red heart', '--negative', 'blue square', '--seed', '7', '--steps', '3', '--sampler', 'euler_a',
+      '--cfg', '4.5', '--size', '32x32', '--model', modelDir, '--out', out);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(out);
+    // Not a terminal: one progress line per finished image instead of a redrawn bar.
+    expect(r.stderr).toMatch(/^image 1\/1: 3 steps, 3\/3 done/);
+    const png = await fsp.readFile(out);
+    const meta = await sharp(png).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 32, 32]);
+    const p = parseParameters(readPngText(png).get('parameters')!);
+    expect(p).toMatchObject({ prompt: 'a red heart', negative: 'blue square', steps: 3, sampler: 'Euler a', cfg: 4.5, seed: 7, width: 32, height: 32, model: 'tiny' });
+  });
+
+  it('--n writes one file per seed, and any one of them regenerates alone byte for byte', async () => {
+    const out = path.join(root, 'batch.png');
+    const r = await cli('generate', 'a cat', '--seed', '20', '--n', '2', '--model', modelDir, '--out', out, '--quiet');
+    expect(r.code).toBe(0);
+    const files = r.stdout.trim().split('\n');
+    expect(files.map((f) => path.basename(f))).toEqual(['batch-20.png', 'batch-21.png']);
+    const single = path.join(root, 'single.png');
+    expect((await cli('generate', 'a cat', '--seed', '21', '--model', modelDir, '--out', single)).code).toBe(0);
+    expect((await fsp.readFile(single)).equals(await fsp.readFile(files[1]!))).toBe(true);
+  });
+
+  it('inpaint and img2img read pictures and keep the unmasked pixels', async () => {
+    const init = path.join(root, 'init.png');
+    const mask = path.join(root, 'mask.png');
+    const pixels = Buffer.alloc(32 * 32 * 3);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 7) % 256;
+    await sharp(pixels, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(init);
+    const m = Buffer.alloc(32 * 32 * 3);
+    for (let y = 8; y < 24; y++) m.fill(255, 3 * (y * 32 + 8), 3 * (y * 32 + 24));
+    await sharp(m, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(mask);
+    const out = path.join(root, 'inpainted.png');
+    const r = await cli('inpaint', 'a heart', '--image', init, '--mask', mask, '--seed', '3', '--model', modelDir, '--out', out);
+    expect(r.code).toBe(0);
+    const got = await sharp(out).raw().toBuffer();
+    for (let y = 0; y < 32; y++) {
+      for (let x = 0; x < 32; x++) {
+        if (x >= 8 && x < 24 && y >= 8 && y < 24) continue;
+        const p = 3 * (y * 32 + x);
+        expect([...got.subarray(p, p + 3)]).toEqual([...pixels.subarray(p, p + 3)]);
+      }
+    }
+    const p = parseParameters(readPngText(await fsp.readFile(out)).get('parameters')!);
+    expect(p.strength).toBe(1);
+    const i2i = await cli('img2img', 'a heart', '--image', init, '--strength', '0.5', '--seed', '3', '--model', modelDir, '--out', path.join(root, 'i2i.png'));
+    expect(i2i.code).toBe(0);
+  });
+});
+
+describe('ldm errors and listing', () => {
+  it('bad input: a one-line reason and a non-zero exit', async () => {
+    const cases: [string[], RegExp, number][] = [
+      [['generate'], /needs a prompt/, 2],
+      [['generate', 'x', '--steps', 'many', '--model', 'm'], /--steps must be a number/, 2],
+      [['generate', 'x', '--model', '/nonexistent/model'], /no model package there/, 2],
+      [['generate', 'x', '--model', '', '--size', '30x30'], /no model package|multiple/, 2],
+      [['frobnicate'], /unknown command 'frobnicate'/, 2],
+      [['generate', 'x', '--colour', 'red'], /colour/, 2],
+    ];
+    for (const [argv, re, code] of cases) {
+      const r = await cli(...argv);
+      expect(r.code, argv.join(' ')).toBe(code);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr.startsWith('ldm: ')).toBe(true);
+    }
+    const size = await cli('generate', 'x', '--model', modelDir, '--size', '30x30', '--out', path.join(root, 'bad.png'));
+    expect(size.code).toBe(1);
+    expect(size.stderr).toMatch(/multiple of 4/);
+    const mask = await cli('inpaint', 'x', '--model', modelDir, '--image', path.join(root, 'missing.png'), '--mask', 'm.png');
+    expect(mask.stderr).toMatch(/cannot read .*missing\.png: no such file/);
+  });
+
+  it('says clearly when no default model is installed, and lists installed packages', async () => {
+    const empty = path.join(root, 'empty');
+    await fsp.mkdir(empty);
+    process.env.LDM_MODELS_DIR = empty;
+    try {
+      const r = await cli('generate', 'a heart', '--out', path.join(root, 'x.png'));
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/no default model is installed/);
+      expect((await cli('models')).stdout).toMatch(/no model packages/);
+      process.env.LDM_MODELS_DIR = path.dirname(modelDir);
+      const list = await cli('models');
+      expect(list.stdout).toMatch(/^tiny\s+txt2img\s+f=4\s+32x32, ddim 3 steps/);
+      const byDefault = await cli('generate', 'a heart', '--seed', '1', '--out', path.join(root, 'default.png'));
+      expect(byDefault.code).toBe(0);
+    } finally {
+      delete process.env.LDM_MODELS_DIR;
+    }
+  });
+
+  it('runs as a real process: npm run cli equivalent, exit codes and stdout', async () => {
+    const run = promisify(execFile);
+    const tsx = path.resolve('node_modules/.bin/tsx');
+    const out = path.join(root, 'proc.png');
+    const ok = await run(tsx, ['electron/cli/main.ts', 'generate', 'a red heart', '--seed', '5', '--model', modelDir, '--out', out]);
+    expect(ok.stdout.trim()).toBe(out);
+    const bad = await run(tsx, ['bin/ldm.js', 'generate', 'x', '--seed=-3', '--model', modelDir]).catch((e) => e);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^ldm: seed must be a whole number/m);
+  });
+});
