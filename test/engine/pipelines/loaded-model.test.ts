@@ -1,0 +1,63 @@
+// Loading model packages from disk: F32 weights are used in place (ONNX external data into the
+// safetensors file), F16 ones widened in memory; both sample like the same weights held in memory.
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel, LoadedModel } from '../../../electron/engine/pipelines/loaded-model.ts';
+import { txt2img } from '../../../electron/engine/pipelines/txt2img.ts';
+import { saveTinyPackage, tinySpec, tinyWeights, TINY_VOCAB } from './tiny-model.ts';
+
+let root: string;
+beforeAll(async () => {
+  root = await fsp.mkdtemp(path.join(os.tmpdir(), 'ldm-loaded-'));
+  await saveTinyPackage(path.join(root, 'f32'));
+  await saveTinyPackage(path.join(root, 'f16'), { dtype: 'F16' });
+});
+afterAll(async () => {
+  await fsp.rm(root, { recursive: true, force: true });
+});
+
+const opts = { prompt: 'a red heart', seed: 9, steps: 3, width: 32, height: 32 };
+
+describe('loadModel', () => {
+  it('reads model.json: name, hash, latent facts and sampling defaults', async () => {
+    const m = await loadModel(path.join(root, 'f32'), { provider: 'cpu', threads: 1 });
+    expect([m.name, m.hash.length, m.latentChannels, m.downscale, m.unetInChannels]).toEqual(['tiny', 10, 4, 4, 4]);
+    expect(m.defaults).toEqual({ sampler: 'ddim', steps: 3, guidance: 5, width: 32, height: 32 });
+    expect(m.preview?.weights).toHaveLength(3);
+    await m.release();
+  });
+
+  it('F32 package (external data) samples exactly like the same weights in memory; F16 closely', async () => {
+    // Same prompts → same ids: the in-memory spec uses the package's word tokenizer.
+    const f32 = await loadModel(path.join(root, 'f32'), { provider: 'cpu', threads: 1 });
+    const mem = new LoadedModel({ ...tinySpec({ kind: 'memory', tensors: tinyWeights(1) }), tokenize: f32.spec.tokenize }, { provider: 'cpu', threads: 1 });
+    const f16 = await loadModel(path.join(root, 'f16'), { provider: 'cpu', threads: 1 });
+    const [a] = await txt2img(f32, opts);
+    const [b] = await txt2img(mem, opts);
+    const [c] = await txt2img(f16, opts);
+    expect(Buffer.from(a!.image.data).equals(Buffer.from(b!.image.data))).toBe(true);
+    let maxDiff = 0;
+    for (let i = 0; i < a!.image.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a!.image.data[i]! - c!.image.data[i]!));
+    expect(maxDiff).toBeLessThanOrEqual(8);
+    // External data: an .onnx beside the weights file points into it instead of copying it.
+    const onnx = (await fsp.readdir(path.join(root, 'f32'))).filter((f) => f.endsWith('.onnx'));
+    expect(onnx.length).toBeGreaterThan(0);
+    const sizes = await Promise.all(onnx.map(async (f) => (await fsp.stat(path.join(root, 'f32', f))).size));
+    const weights = (await fsp.stat(path.join(root, 'f32', 'model.safetensors'))).size;
+    expect(Math.max(...sizes)).toBeLessThan(weights / 2);
+    await Promise.all([f32.release(), mem.release(), f16.release()]);
+  });
+
+  it('the word tokenizer maps known words, drops unknown ones and pads to the model length', async () => {
+    const m = await loadModel(path.join(root, 'f32'));
+    const ids = Array.from(m.spec.tokenize('A red, HEART! zebra'));
+    const id = (w: string) => TINY_VOCAB.indexOf(w);
+    expect(ids).toEqual([id('<start>'), id('a'), id('red'), id('heart'), id('<end>'), id('<pad>'), id('<pad>'), id('<pad>')]);
+  });
+
+  it('refuses what it cannot sample with the reason', async () => {
+    await expect(loadModel(path.join(root, 'nothing'))).rejects.toThrow(/model\.json is missing/);
+  });
+});
