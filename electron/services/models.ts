@@ -103,7 +103,7 @@ export class ModelRegistry {
 
   /** Validates, copies into models/ (temp name + rename) and registers. */
   async import(path: string, name?: string): Promise<ModelInfo> {
-    await describe(path, true);
+    const d = await describe(path, true);
     const id = newId();
     const dest = join(this.paths.models, `${id}${(await stat(path)).isDirectory() ? '' : extname(path)}`);
     const tmp = join(this.paths.models, `.${id}.importing`);
@@ -114,7 +114,7 @@ export class ModelRegistry {
       await rm(tmp, { recursive: true, force: true });
       throw new StudioError(`Could not copy the model into the data folder: ${(err as Error).message}`, 'io');
     }
-    return this.register(id, dest, 'imported', name ?? null, null);
+    return this.register(id, dest, 'imported', name ?? d.name, null);
   }
 
   /** A model a training job wrote (inside the data folder already). */
