@@ -1,14 +1,17 @@
 // The worker process entry: hosts the engine pipelines behind the job protocol.
+import { loadModel } from '../engine/pipelines/loaded-model.ts';
 import { generateHandlers, type ModelLoader } from './generate.ts';
 import { serveJobs } from './host.ts';
 
-// TODO: wire the model-package loader (engine/pipelines loaded-model) and the training pipeline once they land.
-const loadModel: ModelLoader = async (model) => {
-  throw new Error(`model "${model.name}" cannot be loaded yet: this build has no loader for ${model.format} models`);
+const loadRegistryModel: ModelLoader = async (model, loras) => {
+  if (loras.length > 0) throw new Error('generating with LoRAs is not available in this build yet; remove them from the job');
+  if (model.format !== 'package') throw new Error(`model "${model.name}" is a ${model.format} model; this build samples model packages only`);
+  return loadModel(model.path);
 };
 
 serveJobs({
-  ...generateHandlers(loadModel),
+  ...generateHandlers(loadRegistryModel),
+  // TODO: wire the fine-tuning pipeline (issue 8) when it lands.
   train: async () => {
     throw new Error('training is not available in this build yet');
   },
