@@ -38,7 +38,7 @@ describe('the studio worker', () => {
     expect(await raw(Buffer.from(gb!.base64, 'base64'))).toEqual(await raw(pa));
   });
 
-  it('fails a job the model cannot sample (a size it cannot take) with the pipeline's reason', async () => {
+  it('fails a job the model cannot sample (a size it cannot take) with the pipeline reason', async () => {
     const job = await studio.handlers['jobs.submit']({ spec: txt2img('x', { width: 24, height: 24 }) });
     const done = await waitForJob(studio, job.id, undefined, 120_000);
     expect(done.status).toBe('failed');
