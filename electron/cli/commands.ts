@@ -14,7 +14,7 @@ import { txt2img } from '../engine/pipelines/txt2img.ts';
 import type { GeneratedImage, GenerateOptions } from '../engine/pipelines/types.ts';
 import { helpFor, parseCommandLine, UsageError, type FlagSpecs, type Parsed } from './args.ts';
 import { openDataRecorder } from './data-hook.ts';
-import { readImageFile, writeGeneratedPng } from './image-files.ts';
+import { readFileBytes, readImageFile, writeGeneratedPng } from './image-files.ts';
 import type { CliIo } from './main.ts';
 import { ProgressBar } from './progress.ts';
 
@@ -79,15 +79,17 @@ export const COMMANDS: Record<string, Command> = {
       ...GENERATE_FLAGS,
     },
     run: (argv, io) =>
-      generation('inpaint', argv, COMMANDS.inpaint!.flags, io, async (model, base, p) =>
-        inpaint(model, {
+      generation('inpaint', argv, COMMANDS.inpaint!.flags, io, async (model, base, p, side) => {
+        const maskFile = required(p, 'mask');
+        side.mask = await readFileBytes(maskFile);
+        return inpaint(model, {
           ...base,
           image: await readImageFile(required(p, 'image')),
-          mask: await readImageFile(required(p, 'mask')),
+          mask: await readImageFile(maskFile),
           strength: num(p, 'strength'),
           feather: num(p, 'feather'),
-        }),
-      ),
+        });
+      }),
   },
   outpaint: {
     summary: 'extend a picture beyond its borders',
@@ -132,7 +134,12 @@ export const COMMANDS: Record<string, Command> = {
   },
 };
 
-type Runner = (model: LoadedModel, base: GenerateOptions, parsed: Parsed) => Promise<GeneratedImage[]>;
+/** What a command hands back besides the images, for the data folder's history. */
+interface SideOutputs {
+  mask?: Uint8Array;
+}
+
+type Runner = (model: LoadedModel, base: GenerateOptions, parsed: Parsed, side: SideOutputs) => Promise<GeneratedImage[]>;
 
 async function generation(command: string, argv: readonly string[], flags: FlagSpecs, io: CliIo, run: Runner): Promise<void> {
   const p = parseCommandLine(argv, flags);
@@ -169,12 +176,13 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
       onProgress: bar ? (e) => bar.update(e) : undefined,
       previewEvery: 0,
     };
-    const images = await run(model, base, p);
+    const side: SideOutputs = {};
+    const images = await run(model, base, p, side);
     bar?.finish();
     for (const img of images) {
       const file = outputFile(out, command, img.record.seed, n);
       const png = await writeGeneratedPng(file, img);
-      await recorder?.record({ file, png, generated: img });
+      await recorder?.record({ file, png, generated: img, mask: side.mask });
       io.stdout.write(`${file}\n`);
     }
   } finally {

@@ -11,6 +11,8 @@ export interface RecordedImage {
   /** The PNG bytes, parameters chunk included. */
   readonly png: Uint8Array;
   readonly generated: GeneratedImage;
+  /** The inpainting mask as the user gave it (any picture format). */
+  readonly mask?: Uint8Array;
 }
 
 export interface DataRecorder {
@@ -24,8 +26,8 @@ export async function openDataRecorder(dir: string): Promise<DataRecorder> {
     throw new UsageError(`--data ${dir} is a file, not a folder`);
   }
   return {
-    async record({ png, generated }) {
-      await recordGeneration(dir, { ...generated.record, png });
+    async record({ png, generated, mask }) {
+      await recordGeneration(dir, { ...generated.record, png, mask: mask ?? null });
     },
     async close() {},
   };

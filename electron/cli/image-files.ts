@@ -10,13 +10,16 @@ export class ImageFileError extends Error {
   override name = 'ImageFileError';
 }
 
-export async function readImageFile(file: string): Promise<RgbImage> {
-  let bytes: Buffer;
+export async function readFileBytes(file: string): Promise<Uint8Array> {
   try {
-    bytes = await fsp.readFile(file);
+    return await fsp.readFile(file);
   } catch (err) {
     throw new ImageFileError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
+}
+
+export async function readImageFile(file: string): Promise<RgbImage> {
+  const bytes = await readFileBytes(file);
   try {
     const { data, info } = await sharp(bytes).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     return rgbImage(info.width, info.height, new Uint8Array(data.buffer, data.byteOffset, data.length));

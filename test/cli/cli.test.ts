@@ -85,6 +85,36 @@ describe('ldm generate', () => {
   });
 });
 
+describe('ldm --data', () => {
+  it('records each image into a studio data folder: history row, gallery PNG with parameters, mask', async () => {
+    const data = path.join(root, 'data');
+    const init = path.join(root, 'd-init.png');
+    const mask = path.join(root, 'd-mask.png');
+    await sharp(Buffer.alloc(32 * 32 * 3, 90), { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(init);
+    const m = Buffer.alloc(32 * 32 * 3);
+    m.fill(255, 0, 3 * 32 * 8);
+    await sharp(m, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(mask);
+    const gen = await cli('generate', 'a red heart', '--seed', '11', '--n', '2', '--model', modelDir, '--out', path.join(root, 'rec.png'), '--data', data);
+    expect(gen.code).toBe(0);
+    const inp = await cli('inpaint', 'a cat', '--image', init, '--mask', mask, '--seed', '2', '--model', modelDir, '--out', path.join(root, 'rec-i.png'), '--data', data);
+    expect(inp.code).toBe(0);
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path.join(data, 'history.db'), { readonly: true });
+    const rows = db.prepare('SELECT kind, prompt, params, model_name, image_path, mask_path FROM generations ORDER BY created_at').all() as {
+      kind: string; prompt: string; params: string; model_name: string; image_path: string; mask_path: string | null;
+    }[];
+    db.close();
+    expect(rows.map((r) => [r.kind, r.prompt, JSON.parse(r.params).seed, r.model_name])).toEqual([
+      ['txt2img', 'a red heart', 11, 'tiny'],
+      ['txt2img', 'a red heart', 12, 'tiny'],
+      ['inpaint', 'a cat', 2, 'tiny'],
+    ]);
+    expect(rows[2]!.mask_path).not.toBeNull();
+    const stored = await fsp.readFile(path.join(data, rows[0]!.image_path));
+    expect(readPngText(stored).get('parameters')).toMatch(/Seed: 11/);
+  });
+});
+
 describe('ldm errors and listing', () => {
   it('bad input: a one-line reason and a non-zero exit', async () => {
     const cases: [string[], RegExp, number][] = [
@@ -105,8 +135,9 @@ describe('ldm errors and listing', () => {
     const size = await cli('generate', 'x', '--model', modelDir, '--size', '30x30', '--out', path.join(root, 'bad.png'));
     expect(size.code).toBe(1);
     expect(size.stderr).toMatch(/multiple of 4/);
-    const mask = await cli('inpaint', 'x', '--model', modelDir, '--image', path.join(root, 'missing.png'), '--mask', 'm.png');
-    expect(mask.stderr).toMatch(/cannot read .*missing\.png: no such file/);
+    const mask = await cli('inpaint', 'x', '--model', modelDir, '--image', path.join(root, 'missing.png'), '--mask', path.join(root, 'missing-mask.png'));
+    expect(mask.code).toBe(1);
+    expect(mask.stderr).toMatch(/cannot read .*missing-mask\.png: no such file/);
   });
 
   it('says clearly when no default model is installed, and lists installed packages', async () => {
