@@ -151,6 +151,9 @@ async function open(model: Uint8Array | string, provider: Provider, opts: Sessio
     executionMode: 'sequential',
     logSeverityLevel: quiet ? 4 : 3,
   };
+  // Not set: session.set_denormal_as_zero. Measured here it is process-wide and order-dependent (the
+  // first session decides, later ones cannot change it) and it also flushes denormals in JavaScript
+  // arithmetic on the main thread, so it would make results depend on which session came first.
   if (opts.threads !== undefined) {
     if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new RuntimeError(`threads must be a positive integer, got ${opts.threads}`);
     o.intraOpNumThreads = opts.threads;
