@@ -103,8 +103,7 @@ export function convWeightGrad(g: Graph, x: Value, dy: Value, geo: ConvGeometry,
     throw new AutodiffError('im2col weight gradients are implemented for 2-D convs with group 1');
   }
   if (form === 'conv' || !im2colOk) return weightGradConv(g, x, dy, geo);
-  if (form === 'im2colConv') return weightGradIm2colConv(g, x, dy, geo);
-  return weightGradIm2col(g, x, dy, geo);
+  return form === 'im2col' ? weightGradSlices(g, x, dy, geo) : weightGradColumns(g, x, dy, geo);
 }
 
 /** The general form: correlate Xᵀ with dYᵀ (strides and dilations swap roles), then crop to the kernel. */
@@ -124,41 +123,55 @@ function weightGradConv(g: Graph, x: Value, dy: Value, geo: ConvGeometry): Value
   return g.transpose(cropped, [1, 0, ...range(rank, 2)]);
 }
 
-/** im2col with Slice taps of the padded NHWC input, then one GEMM over all N·H'·W' positions. */
-function weightGradIm2col(g: Graph, x: Value, dy: Value, geo: ConvGeometry): Value {
+/**
+ * dW by im2col with Slice taps of the padded input, laid out channel-major ([C·kh·kw, N·H'·W']) so
+ * that the whole batch is one GEMM with a long inner dimension, which MLAS runs near its peak.
+ */
+function weightGradSlices(g: Graph, x: Value, dy: Value, geo: ConvGeometry): Value {
   const [kh, kw] = geo.kernel as [number, number];
   const [sh, sw] = geo.strides as [number, number];
   const [dh, dw] = geo.dilations as [number, number];
-  const pads = geo.pads;
   const [n, c] = [x.shape[0]!, x.shape[1]!];
   const [cout, ho, wo] = [dy.shape[1]!, dy.shape[2]!, dy.shape[3]!];
-  const xt = g.transpose(pad(g, x, [0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!]), [0, 2, 3, 1]);
+  const xt = g.transpose(pad(g, x, [0, 0, geo.pads[0]!, geo.pads[1]!, 0, 0, geo.pads[2]!, geo.pads[3]!]), [1, 0, 2, 3]);
   const taps: Value[] = [];
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
       const [h0, w0] = [i * dh, j * dw];
       const [h1, w1] = [h0 + (ho - 1) * sh + 1, w0 + (wo - 1) * sw + 1];
-      const whole = h0 === 0 && w0 === 0 && h1 === xt.shape[1] && w1 === xt.shape[2] && sh === 1 && sw === 1;
-      taps.push(whole ? xt : g.slice(xt, [h0, w0], [h1, w1], [1, 2], sh > 1 || sw > 1 ? [sh, sw] : undefined));
+      const whole = h0 === 0 && w0 === 0 && h1 === xt.shape[2] && w1 === xt.shape[3] && sh === 1 && sw === 1;
+      const tap = whole ? xt : g.slice(xt, [h0, w0], [h1, w1], [2, 3], sh > 1 || sw > 1 ? [sh, sw] : undefined);
+      taps.push(g.reshape(tap, [c, 1, n * ho * wo]));
     }
   }
-  const cols = g.reshape(taps.length === 1 ? taps[0]! : g.concat(taps, 3), [n * ho * wo, kh * kw * c]);
-  const d = g.reshape(g.transpose(dy, [0, 2, 3, 1]), [n * ho * wo, cout]);
-  const flat = g.gemm(d, cols, undefined, { transA: true });
-  return g.transpose(g.reshape(flat, [cout, kh, kw, c]), [0, 3, 1, 2]);
+  const cols = g.reshape(taps.length === 1 ? taps[0]! : g.concat(taps, 1), [c * kh * kw, n * ho * wo]);
+  const d = g.reshape(g.transpose(dy, [1, 0, 2, 3]), [cout, n * ho * wo]);
+  return g.reshape(g.gemm(d, cols, undefined, { transB: true }), [cout, c, kh, kw]);
 }
 
 /** im2col with a depthwise Conv whose one-hot kernel copies each tap into its own channel. */
-function weightGradIm2colConv(g: Graph, x: Value, dy: Value, geo: ConvGeometry): Value {
-  const { kernel, strides, pads, dilations } = geo;
-  const [kh, kw] = kernel as [number, number];
+function columnsByConv(g: Graph, x: Value, geo: ConvGeometry, ho: number, wo: number): Value {
+  const [kh, kw] = geo.kernel as [number, number];
   const [n, c] = [x.shape[0]!, x.shape[1]!];
-  const [cout, ho, wo] = [dy.shape[1]!, dy.shape[2]!, dy.shape[3]!];
   const kk = kh * kw;
   const eye = new Array<number>(c * kk * kk).fill(0);
   for (let ch = 0; ch < c; ch++) for (let t = 0; t < kk; t++) eye[(ch * kk + t) * kk + t] = 1;
   const e = g.constant(eye, [c * kk, 1, kh, kw], x.dtype);
-  const cols = g.reshape(g.conv(x, e, undefined, { strides, pads, dilations, group: c }), [n, c * kk, ho * wo]);
-  const per = g.matmul(g.reshape(dy, [n, cout, ho * wo]), g.transpose(cols, [0, 2, 1]));
-  return g.reshape(g.reduceSum(per, [0], false), [cout, c, kh, kw]);
+  const { strides, pads, dilations } = geo;
+  return g.reshape(g.conv(x, e, undefined, { strides, pads, dilations, group: c }), [n, c * kk, ho * wo]);
+}
+
+/**
+ * dW = Σₙ dYₙ · colsₙᵀ, computed as its transpose Σₙ colsₙ · dYₙᵀ so that only dY (not the k²-times
+ * larger columns) is transposed; a 1×1 stride-1 conv needs no columns at all.
+ */
+function weightGradColumns(g: Graph, x: Value, dy: Value, geo: ConvGeometry): Value {
+  const [kh, kw] = geo.kernel as [number, number];
+  const [n, c] = [x.shape[0]!, x.shape[1]!];
+  const [cout, ho, wo] = [dy.shape[1]!, dy.shape[2]!, dy.shape[3]!];
+  const pointwise = kh === 1 && kw === 1 && geo.strides.every((s) => s === 1) && geo.pads.every((p) => p === 0);
+  const cols = pointwise ? g.reshape(x, [n, c, ho * wo]) : columnsByConv(g, x, geo, ho, wo);
+  const dyt = g.transpose(g.reshape(dy, [n, cout, ho * wo]), [0, 2, 1]);
+  const wt = g.reduceSum(g.matmul(cols, dyt), [0], false); // [C·kh·kw, C_out]
+  return g.reshape(g.transpose(wt, [1, 0]), [cout, c, kh, kw]);
 }

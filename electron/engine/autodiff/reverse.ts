@@ -1,6 +1,6 @@
 // The reverse pass: copies the part of the forward graph the loss needs, then walks it backwards in
 // topological order, asking the rule of each op for the gradients of its inputs. It knows no op itself.
-import { Graph, type Node, type Value } from '../onnx/graph.ts';
+import { Graph, broadcastShapes, type Node, type Value } from '../onnx/graph.ts';
 import { isFloat } from '../onnx/dtypes.ts';
 import { numel } from '../tensor.ts';
 import { RULES, type GradientOptions, type RuleContext } from './rules.ts';
@@ -35,23 +35,34 @@ export function buildGradientGraph(forward: Graph, loss: Value, wrt: string[], o
   const active = (name: string): boolean => live.has(name) && dependsOnWrt.has(name);
 
   const g = copyForward(forward, liveNodes, live);
+  // Contributions may be compact: same rank as the value, size 1 on axes it would only repeat along
+  // (a reduction's gradient). They are summed with broadcasting and expanded only where a rule needs
+  // the full tensor, which saves whole-tensor passes in every normalisation.
   const contributions = new Map<string, Value[]>();
-  const gradientOf = (name: string): Value | null => {
+  const compactGradient = (name: string): Value | null => {
     const parts = contributions.get(name);
     if (!parts || parts.length === 0) return null;
     if (parts.length === 1) return parts[0]!;
-    const v = g.value(name);
-    const sum = g.emit('Sum', parts, {}, [{ dtype: v.dtype, shape: v.shape }])[0]!;
+    const shape = parts.reduce<number[]>((s, p) => broadcastShapes(s, p.shape)!, []);
+    const sum = g.emit('Sum', parts, {}, [{ dtype: parts[0]!.dtype, shape }])[0]!;
     contributions.set(name, [sum]);
     return sum;
+  };
+  const fullGradient = (name: string): Value | null => {
+    const d = compactGradient(name);
+    const v = g.value(name);
+    if (!d || sameShape(d.shape, v.shape)) return d;
+    const full = g.expand(d, [...v.shape]);
+    contributions.set(name, [full]);
+    return full;
   };
 
   g.scoped('grad', () => {
     contributions.set(lossV.name, [g.constant(new Array(numel(lossV.shape)).fill(1), lossV.shape, lossV.dtype)]);
     for (let i = liveNodes.length - 1; i >= 0; i--) {
       const node = liveNodes[i]!;
-      const grads = node.outputs.map((o) => (active(o) ? gradientOf(o) : null));
-      if (grads.every((d) => d === null)) continue;
+      const flows = node.outputs.map((o) => active(o) && contributions.has(o));
+      if (!flows.some(Boolean)) continue;
       const needs = node.inputs.map((x) => x !== '' && active(x));
       if (!needs.some(Boolean)) continue;
       const rule = RULES[node.op];
@@ -62,7 +73,8 @@ export function buildGradientGraph(forward: Graph, loss: Value, wrt: string[], o
         g, node, options,
         inputs: node.inputs.map((x) => (x === '' ? null : g.value(x))),
         outputs: node.outputs.map((o) => g.value(o)),
-        grads,
+        grad: (k) => (flows[k] ? fullGradient(node.outputs[k]!) : null),
+        compactGrad: (k) => (flows[k] ? compactGradient(node.outputs[k]!) : null),
         needs: (k) => needs[k] === true,
       };
       const result = rule(ctx);
@@ -71,7 +83,8 @@ export function buildGradientGraph(forward: Graph, loss: Value, wrt: string[], o
         const d = result[k];
         if (!d) return;
         const x = ctx.inputs[k]!;
-        if (!sameShape(d.shape, x.shape) || d.dtype !== x.dtype) {
+        const fits = d.shape.length === x.shape.length && d.shape.every((s, j) => s === x.shape[j] || s === 1);
+        if (!fits || d.dtype !== x.dtype) {
           throw new AutodiffError(`gradient rule for ${node.op} (node '${node.name}') gave ${d.dtype}${fmt(d.shape)} for input ${k}, which is ${x.dtype}${fmt(x.shape)}`);
         }
         const list = contributions.get(x.name) ?? [];
@@ -84,7 +97,7 @@ export function buildGradientGraph(forward: Graph, loss: Value, wrt: string[], o
   g.output(g.value(lossV.name), 'loss');
   for (const name of wrt) {
     const v = g.value(name);
-    const d = (active(name) ? gradientOf(name) : null) ?? g.scoped('grad', () => zeros(g, v.dtype, v.shape));
+    const d = g.scoped('grad', () => (active(name) ? fullGradient(name) : null) ?? zeros(g, v.dtype, v.shape));
     g.output(d, `grad:${name}`);
   }
   return g;

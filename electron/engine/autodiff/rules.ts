@@ -18,8 +18,13 @@ export interface RuleContext {
   readonly node: Node;
   readonly inputs: readonly (Value | null)[];
   readonly outputs: readonly Value[];
-  /** dLoss/dOutput per output; null where no gradient flows into that output. */
-  readonly grads: readonly (Value | null)[];
+  /** dLoss/dOutput k, shaped like that output; null where no gradient flows into it. */
+  grad(k: number): Value | null;
+  /**
+   * The same gradient, possibly compact (size 1 on axes it is constant along). Only for rules that
+   * broadcast it anyway; their results may then be compact too.
+   */
+  compactGrad(k: number): Value | null;
   needs(i: number): boolean;
   readonly options: GradientOptions;
 }
@@ -33,7 +38,14 @@ function x(c: RuleContext, i: number): Value {
 }
 
 function dy(c: RuleContext): Value {
-  const d = c.grads[0];
+  const d = c.grad(0);
+  if (!d) throw new AutodiffError(`${c.node.op} node '${c.node.name}': no gradient for its output`);
+  return d;
+}
+
+/** The output gradient, possibly compact: for rules whose arithmetic broadcasts anyway. */
+function dyc(c: RuleContext): Value {
+  const d = c.compactGrad(0);
   if (!d) throw new AutodiffError(`${c.node.op} node '${c.node.name}': no gradient for its output`);
   return d;
 }
@@ -110,10 +122,10 @@ function reduceRule(mean: boolean): GradientRule {
       if (intAttr(node, 'noop_with_empty_axes', 0) === 1) return [dy(c)];
       axes = [...Array(r).keys()];
     }
+    // Compact: the reduced axes stay at size 1; the pass expands only where a consumer needs it.
     const kept = input.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-    let d = g.reshape(dy(c), kept);
-    if (mean) d = g.mul(d, 1 / axes.reduce((p, a) => p * input.shape[a]!, 1));
-    return [g.expand(d, [...input.shape])];
+    const d = g.reshape(dy(c), kept);
+    return [mean ? g.mul(d, 1 / axes.reduce((p, a) => p * input.shape[a]!, 1)) : d];
   };
 }
 
@@ -217,7 +229,7 @@ function splitRule(c: RuleContext): (Value | null)[] {
   const { g, node } = c;
   const input = x(c, 0);
   const axis = normAxis(intAttr(node, 'axis', 0), input.shape.length);
-  const parts = c.outputs.map((o, i) => c.grads[i] ?? zeros(g, o.dtype, o.shape));
+  const parts = c.outputs.map((o, i) => c.grad(i) ?? zeros(g, o.dtype, o.shape));
   return [g.concat(parts, axis)];
 }
 
@@ -235,7 +247,7 @@ function concatRule(c: RuleContext): (Value | null)[] {
   return g.split(dy(c), axis, sizes);
 }
 
-const sumRule: GradientRule = (c) => c.inputs.map((v, i) => when(c, i, () => sumToShape(c.g, dy(c), v!.shape)));
+const sumRule: GradientRule = (c) => c.inputs.map((v, i) => when(c, i, () => sumToShape(c.g, dyc(c), v!.shape)));
 
 function minMaxRule(isMax: boolean): GradientRule {
   return (c) => {
@@ -273,14 +285,15 @@ function powRule(c: RuleContext): (Value | null)[] {
 const reshapeLike: GradientRule = (c) => [c.g.reshape(dy(c), [...x(c, 0).shape])];
 
 export const RULES: Readonly<Record<string, GradientRule>> = {
-  Add: (c) => [when(c, 0, () => sumToShape(c.g, dy(c), x(c, 0).shape)), when(c, 1, () => sumToShape(c.g, dy(c), x(c, 1).shape))],
-  Sub: (c) => [when(c, 0, () => sumToShape(c.g, dy(c), x(c, 0).shape)), when(c, 1, () => c.g.neg(sumToShape(c.g, dy(c), x(c, 1).shape)))],
-  Mul: (c) => [
-    when(c, 0, () => sumToShape(c.g, c.g.mul(dy(c), x(c, 1)), x(c, 0).shape)),
-    when(c, 1, () => sumToShape(c.g, c.g.mul(dy(c), x(c, 0)), x(c, 1).shape)),
-  ],
+  Add: (c) => [when(c, 0, () => sumToShape(c.g, dyc(c), x(c, 0).shape)), when(c, 1, () => sumToShape(c.g, dyc(c), x(c, 1).shape))],
+  Sub: (c) => [when(c, 0, () => sumToShape(c.g, dyc(c), x(c, 0).shape)), when(c, 1, () => c.g.neg(sumToShape(c.g, dyc(c), x(c, 1).shape)))],
+  Mul: (c) => {
+    const [a, b] = [x(c, 0), x(c, 1)];
+    if (a.name === b.name) return [c.g.mul(a, c.g.mul(dyc(c), 2)), null]; // x·x: one term, not two summed
+    return [when(c, 0, () => sumToShape(c.g, c.g.mul(dyc(c), b), a.shape)), when(c, 1, () => sumToShape(c.g, c.g.mul(dyc(c), a), b.shape))];
+  },
   Div: (c) => {
-    const da = c.g.div(dy(c), x(c, 1)); // dL/dA before summing; dL/dB = −Σ da·Y
+    const da = c.g.div(dyc(c), x(c, 1)); // dL/dA before summing; dL/dB = −Σ da·Y
     return [when(c, 0, () => sumToShape(c.g, da, x(c, 0).shape)), when(c, 1, () => c.g.neg(sumToShape(c.g, c.g.mul(da, c.outputs[0]!), x(c, 1).shape)))];
   },
   Pow: powRule,
@@ -295,7 +308,7 @@ export const RULES: Readonly<Record<string, GradientRule>> = {
   Flatten: reshapeLike,
   Squeeze: reshapeLike,
   Unsqueeze: reshapeLike,
-  Identity: (c) => [dy(c)],
+  Identity: (c) => [dyc(c)],
   Transpose: (c) => {
     const r = x(c, 0).shape.length;
     const perm = intsAttr(c.node, 'perm') ?? [...Array(r).keys()].reverse();
@@ -336,7 +349,7 @@ export const RULES: Readonly<Record<string, GradientRule>> = {
     const axis = normAxis(intAttr(c.node, 'axis', -1), y.shape.length);
     return [g.sub(dy(c), g.mul(g.exp(y), g.reduceSum(dy(c), [axis], true)))];
   },
-  Neg: unary((g, d) => g.neg(d)),
+  Neg: (c) => [c.g.neg(dyc(c))],
   Exp: unary((g, d, _x, y) => g.mul(d, y)),
   Log: unary((g, d, xv) => g.div(d, xv)),
   Sqrt: unary((g, d, _x, y) => g.div(d, g.mul(y, 2))),

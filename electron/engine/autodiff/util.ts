@@ -12,7 +12,8 @@ export const fmt = (s: Shape): string => `[${s.join(', ')}]`;
 
 /**
  * Sums a broadcast gradient back to the shape of the operand it came from: over the leading axes the
- * operand lacks and over the axes where the operand has size 1 but the gradient does not.
+ * operand lacks and over the axes where the operand has size 1 but the gradient does not. A compact
+ * gradient (size 1 where the operand is larger) stays compact on those axes.
  */
 export function sumToShape(g: Graph, dy: Value, shape: Shape): Value {
   if (sameShape(dy.shape, shape)) return dy;
@@ -21,11 +22,12 @@ export function sumToShape(g: Graph, dy: Value, shape: Shape): Value {
   const axes: number[] = [];
   dy.shape.forEach((d, i) => {
     const target = i < lead ? 1 : shape[i - lead]!;
-    if (i < lead || (target === 1 && d !== 1)) axes.push(i);
-    else if (target !== d) throw new AutodiffError(`gradient of shape ${fmt(dy.shape)} does not broadcast from ${fmt(shape)}`);
+    if (d === target || d === 1) return;
+    if (target !== 1) throw new AutodiffError(`gradient of shape ${fmt(dy.shape)} does not broadcast from ${fmt(shape)}`);
+    axes.push(i);
   });
   const summed = axes.length ? g.reduceSum(dy, axes, true) : dy;
-  return sameShape(summed.shape, shape) ? summed : g.reshape(summed, [...shape]);
+  return lead === 0 ? summed : g.reshape(summed, summed.shape.slice(lead));
 }
 
 /** A zero tensor of the given shape (a broadcast scalar, not a stored constant). */
