@@ -1,0 +1,196 @@
+// Stage 2 of the embedded model: the text-conditional LDM. Latents of every image are computed once
+// with the trained autoencoder (posterior mean and std, cached), the latent scale factor is measured
+// from them, and the UNet and the word-level text encoder train jointly on ε-prediction with min-SNR-γ
+// weighting and 10% caption dropout. Resumable from training/embedded/ldm.ckpt.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildGradientGraph } from '../../electron/engine/autodiff/index.ts';
+import { makeSchedule } from '../../electron/engine/diffusion/schedule.ts';
+import type { TokenizerSpec } from '../../electron/engine/io/model-package.ts';
+import { wordTokenizer } from '../../electron/engine/pipelines/word-tokenizer.ts';
+import { autoencoderFactor } from '../../electron/engine/nn/config.ts';
+import { buildDiffusionLossGraph } from '../../electron/engine/nn/losses.ts';
+import { buildVaeEncoderGraph } from '../../electron/engine/nn/models.ts';
+import { timestepEmbedding } from '../../electron/engine/nn/unet.ts';
+import { toModelProto } from '../../electron/engine/onnx/serialize.ts';
+import { createSession } from '../../electron/engine/onnx/runtime.ts';
+import { loadCheckpoint, Trainer } from '../../electron/engine/training/index.ts';
+import { AUTOENCODER, CACHE_DIR, CONTEXT_LENGTH, IMAGE_SIZE, LDM_TRAINING, UNET, WORK_DIR, textEncoderConfig } from './config.ts';
+import { loadEmojiDataset, sampleAsFloat } from './emoji-dataset.ts';
+import { AE_CHECKPOINT, type StageOptions } from './train-autoencoder.ts';
+
+export const LDM_CHECKPOINT = path.join(WORK_DIR, 'ldm.ckpt');
+export const LATENTS_FILE = path.join(WORK_DIR, 'latents.bin');
+export const LATENTS_META = path.join(WORK_DIR, 'latents.json');
+export const TOKENIZER_FILE = path.join(WORK_DIR, 'tokenizer.json');
+
+export interface LatentCache {
+  /** posterior mean and std per image, unscaled: [count, 2, C, h, w] */
+  moments: Float32Array;
+  scaleFactor: number;
+  channels: number;
+  size: number;
+}
+
+/** Encodes the whole data set once with the trained autoencoder (posterior mean and std). */
+export async function latentCache(): Promise<LatentCache> {
+  const f = autoencoderFactor(AUTOENCODER);
+  const size = IMAGE_SIZE / f;
+  const channels = AUTOENCODER.embedDim;
+  if (existsSync(LATENTS_FILE) && existsSync(LATENTS_META)) {
+    const meta = JSON.parse(readFileSync(LATENTS_META, 'utf8')) as { scaleFactor: number; aeStep: number };
+    const b = readFileSync(LATENTS_FILE);
+    return { moments: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4), scaleFactor: meta.scaleFactor, channels, size };
+  }
+  const ck = await loadCheckpoint(AE_CHECKPOINT);
+  const ds = await loadEmojiDataset(IMAGE_SIZE, CACHE_DIR);
+  const batch = 32;
+  const g = buildVaeEncoderGraph(AUTOENCODER, batch, IMAGE_SIZE, IMAGE_SIZE);
+  const enc = await createSession(
+    toModelProto(g, { kind: 'embedded', get: (name) => ({ dtype: 'float32', shape: g.params.get(name)!.shape, data: ck.params.get(name)! }) }),
+    { threads: 2 },
+  );
+  const per = channels * size * size;
+  const count = ds.samples.length;
+  const moments = new Float32Array(count * 2 * per);
+  const n = 3 * IMAGE_SIZE * IMAGE_SIZE;
+  for (let s = 0; s < count; s += batch) {
+    const x = new Float32Array(batch * n);
+    for (let i = 0; i < batch && s + i < count; i++) sampleAsFloat(ds, s + i, x, i * n);
+    const out = Object.values(await enc.run({ [g.inputs[0]!.name]: { dtype: 'float32', shape: [batch, 3, IMAGE_SIZE, IMAGE_SIZE], data: x } }))[0]!;
+    const m = out.data as Float32Array;
+    for (let i = 0; i < batch && s + i < count; i++) {
+      const base = (s + i) * 2 * per;
+      for (let k = 0; k < per; k++) {
+        moments[base + k] = m[i * 2 * per + k]!;
+        const logvar = Math.max(-30, Math.min(20, m[i * 2 * per + per + k]!));
+        moments[base + per + k] = Math.exp(0.5 * logvar);
+      }
+    }
+  }
+  await enc.release();
+  // scale = 1 / std of the (sampled) latents over the training set, as the paper prescribes
+  let sum = 0;
+  let sq = 0;
+  let cnt = 0;
+  for (let i = 0; i < count; i++) {
+    if (ds.samples[i]!.heldOut) continue;
+    for (let k = 0; k < per; k++) {
+      const v = moments[i * 2 * per + k]!;
+      sum += v;
+      sq += v * v;
+      cnt++;
+    }
+  }
+  const mean = sum / cnt;
+  const scaleFactor = 1 / Math.sqrt(sq / cnt - mean * mean);
+  writeFileSync(LATENTS_FILE, moments);
+  writeFileSync(LATENTS_META, JSON.stringify({ scaleFactor, aeStep: ck.step }));
+  return { moments, scaleFactor, channels, size };
+}
+
+export interface EmbeddedTokenizer {
+  spec: TokenizerSpec;
+  vocabSize: number;
+  encode(text: string): BigInt64Array;
+}
+
+/** The word vocabulary of the training captions, in the format model.json ships and the pipelines read. */
+export async function embeddedTokenizer(): Promise<EmbeddedTokenizer> {
+  let spec: TokenizerSpec;
+  if (existsSync(TOKENIZER_FILE)) {
+    spec = JSON.parse(readFileSync(TOKENIZER_FILE, 'utf8')) as TokenizerSpec;
+  } else {
+    const ds = await loadEmojiDataset(IMAGE_SIZE, CACHE_DIR);
+    const words = new Set<string>();
+    for (const s of ds.samples) {
+      if (s.heldOut) continue;
+      for (const w of s.caption.toLowerCase().match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? []) words.add(w);
+    }
+    spec = { type: 'word', maxLength: CONTEXT_LENGTH, vocabulary: ['<pad>', '<start>', '<end>', ...[...words].sort()] };
+    writeFileSync(TOKENIZER_FILE, JSON.stringify(spec));
+  }
+  const tokenize = await wordTokenizer(spec, WORK_DIR);
+  return {
+    spec,
+    vocabSize: spec.vocabulary!.length,
+    encode: (text) => BigInt64Array.from(tokenize(text), (v) => BigInt(v)),
+  };
+}
+
+export async function trainLdm(o: StageOptions): Promise<void> {
+  const log = o.log ?? console.log;
+  const ds = await loadEmojiDataset(IMAGE_SIZE, CACHE_DIR);
+  const cache = await latentCache();
+  const tok = await embeddedTokenizer();
+  const textCfg = textEncoderConfig(tok.vocabSize);
+  const { batch, lr, warmup, captionDropout, emaDecay, minSnrGamma } = LDM_TRAINING;
+  const { channels: c, size: h } = cache;
+  const lg = buildDiffusionLossGraph(UNET, { batch, height: h, width: h, latentChannels: c, textEncoder: textCfg, weighted: true });
+  const graph = buildGradientGraph(lg.graph, lg.loss, [...lg.graph.params.keys()]);
+  const opts = {
+    graph,
+    lr,
+    schedule: { kind: 'warmup' as const, warmupSteps: warmup },
+    adam: { weightDecay: 0.01 },
+    clipNorm: 1,
+    ema: { decay: emaDecay },
+    seed: 2002,
+    session: { threads: 2 },
+    checkpoint: { file: LDM_CHECKPOINT, every: 50 },
+  };
+  const trainer = existsSync(LDM_CHECKPOINT) ? await Trainer.resume(opts, LDM_CHECKPOINT) : await Trainer.create(opts);
+  const train = ds.samples.flatMap((s, i) => (s.heldOut ? [] : [i]));
+  log(`ldm: ${train.length} training latents ${c}×${h}×${h}, scale ${cache.scaleFactor.toFixed(4)}, vocabulary ${tok.vocabSize}, ${trainer.trained.length} tensors, resuming at step ${trainer.step}`);
+
+  const schedule = makeSchedule();
+  const per = c * h * h;
+  const latents = new Float32Array(batch * per);
+  const sa = new Float32Array(batch);
+  const sb = new Float32Array(batch);
+  const weights = new Float32Array(batch);
+  const ids = new BigInt64Array(batch * CONTEXT_LENGTH);
+  const empty = tok.encode('');
+  const deadline = Date.now() + o.minutes * 60_000;
+  let t0 = Date.now();
+  let lossAvg = 0;
+  while (Date.now() < deadline) {
+    const rng = trainer.rng;
+    const pick = rng.integers(batch, train.length);
+    const eps = rng.normal(batch * per);
+    const post = rng.normal(batch * per);
+    const ts = rng.integers(batch, schedule.alphasCumprod.length);
+    const drop = rng.uniform(batch);
+    for (let b = 0; b < batch; b++) {
+      const i = train[pick[b]!]!;
+      const base = i * 2 * per;
+      for (let k = 0; k < per; k++) {
+        latents[b * per + k] = (cache.moments[base + k]! + cache.moments[base + per + k]! * post[b * per + k]!) * cache.scaleFactor;
+      }
+      const ab = schedule.alphasCumprod[ts[b]!]!;
+      sa[b] = Math.sqrt(ab);
+      sb[b] = Math.sqrt(1 - ab);
+      const snr = ab / (1 - ab);
+      weights[b] = Math.min(snr, minSnrGamma) / snr;
+      ids.set(drop[b]! < captionDropout ? empty : tok.encode(ds.samples[i]!.caption), b * CONTEXT_LENGTH);
+    }
+    const r = await trainer.trainStep({
+      latents: { dtype: 'float32', shape: [batch, c, h, h], data: latents },
+      noise: { dtype: 'float32', shape: [batch, c, h, h], data: eps },
+      sqrt_alpha_bar: { dtype: 'float32', shape: [batch], data: sa },
+      sqrt_one_minus_alpha_bar: { dtype: 'float32', shape: [batch], data: sb },
+      timestep_embedding: timestepEmbedding(Array.from(ts), UNET.modelChannels),
+      input_ids: { dtype: 'int64', shape: [batch, CONTEXT_LENGTH], data: ids },
+      loss_weights: { dtype: 'float32', shape: [batch], data: weights },
+    });
+    lossAvg += r.loss;
+    if (r.step % 25 === 0) {
+      const dt = (Date.now() - t0) / 25 / 1000;
+      t0 = Date.now();
+      log(`ldm step ${r.step} loss ${(lossAvg / 25).toFixed(4)} grad ${r.gradNorm.toFixed(3)} lr ${r.lr.toExponential(2)} ${dt.toFixed(2)} s/step`);
+      lossAvg = 0;
+    }
+  }
+  await trainer.save();
+  await trainer.close();
+}
