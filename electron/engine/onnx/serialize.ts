@@ -11,6 +11,8 @@ import type { Attr, Graph, Value } from './graph.ts';
 
 export const OPSET = 18;
 export const IR_VERSION = 8;
+/** A serialised ModelProto must stay under 2 GiB; leave room for the graph itself. */
+const PROTOBUF_LIMIT = 2 ** 31 - 2 ** 26;
 
 export type WeightMode =
   | { kind: 'inputs' }
@@ -54,16 +56,17 @@ function attrProto(name: string, a: Attr): onnx.IAttributeProto {
   }
 }
 
-function paramInitializer(graph: Graph, name: string, weights: Exclude<WeightMode, { kind: 'inputs' }>): onnx.ITensorProto {
+function checkedWeight(graph: Graph, name: string, t: TensorData | undefined): TensorData {
   const p = graph.params.get(name)!;
-  if (weights.kind === 'embedded') {
-    const t = weights.get(name);
-    if (!t) throw new SerializeError(`no weight for parameter '${name}'`);
-    if (t.dtype !== p.dtype || t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-      throw new SerializeError(`weight '${name}' is ${t.dtype}${fmt(t.shape)} but the graph expects ${p.dtype}${fmt(p.shape)}`);
-    }
-    return tensorProto(name, t);
+  if (!t) throw new SerializeError(`no weight for parameter '${name}'`);
+  if (t.dtype !== p.dtype || t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+    throw new SerializeError(`weight '${name}' is ${t.dtype}${fmt(t.shape)} but the graph expects ${p.dtype}${fmt(p.shape)}`);
   }
+  return t;
+}
+
+function externalInitializer(graph: Graph, name: string, weights: Extract<WeightMode, { kind: 'external' }>): onnx.ITensorProto {
+  const p = graph.params.get(name)!;
   const loc = weights.locate(name);
   const want = numel(p.shape) * BYTES_PER_ELEMENT[p.dtype];
   if (loc.dtype !== p.dtype) {
@@ -89,11 +92,22 @@ function paramInitializer(graph: Graph, name: string, weights: Exclude<WeightMod
 export function toModelProto(graph: Graph, weights: WeightMode): Uint8Array {
   if (graph.outputs.length === 0) throw new SerializeError(`graph '${graph.name}' has no outputs; call graph.output(...)`);
   const initializer: onnx.ITensorProto[] = [];
-  for (const [name, t] of graph.constants) initializer.push(tensorProto(name, t));
+  let embeddedBytes = 0;
+  const embed = (name: string, t: TensorData) => {
+    embeddedBytes += t.data.byteLength;
+    // checked before each copy so an oversized model fails fast, before protobuf runs out of room
+    if (embeddedBytes <= PROTOBUF_LIMIT) initializer.push(tensorProto(name, t));
+  };
+  for (const [name, t] of graph.constants) embed(name, t);
   const inputs = graph.inputs.map(valueInfo);
   for (const name of graph.params.keys()) {
     if (weights.kind === 'inputs') inputs.push(valueInfo(graph.value(name)));
-    else initializer.push(paramInitializer(graph, name, weights));
+    else if (weights.kind === 'embedded') embed(name, checkedWeight(graph, name, weights.get(name)));
+    else initializer.push(externalInitializer(graph, name, weights));
+  }
+  if (embeddedBytes > PROTOBUF_LIMIT) {
+    throw new SerializeError(`graph '${graph.name}' would embed ${(embeddedBytes / 2 ** 30).toFixed(2)} GiB of tensors, over protobuf's 2 GiB limit; `
+      + `serialise its params as external data (safetensorsWeights) instead`);
   }
   const model: onnx.IModelProto = {
     irVersion: IR_VERSION,

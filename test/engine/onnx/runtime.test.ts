@@ -179,3 +179,14 @@ describe('runInto', () => {
     await s.release();
   });
 });
+
+describe('size limit', () => {
+  it('refuses to embed more than protobuf can hold, pointing to external data', () => {
+    const g = new Graph('huge');
+    const p = g.param('w', [600, 1024, 1024], { kind: 'zeros' }); // 2.3 GiB of float32
+    g.output(g.relu(p), 'y');
+    // a stand-in that only reports its size: the limit is checked before any bytes are touched
+    const fake = { dtype: 'float32', shape: [600, 1024, 1024], data: { buffer: new ArrayBuffer(0), byteOffset: 0, byteLength: 600 * 2 ** 22, length: 600 * 2 ** 20 } } as unknown as TensorData;
+    expect(() => toModelProto(g, { kind: 'embedded', get: () => fake })).toThrow(/over protobuf's 2 GiB limit.*external data/);
+  });
+});
