@@ -1,8 +1,8 @@
 // Pictures in and out of the CLI: any PNG/JPEG/WebP in, PNG out with the A1111 `parameters` chunk.
 import { promises as fsp } from 'node:fs';
-import sharp from 'sharp';
 import { writeBytesAtomic } from '../engine/io/atomic.ts';
-import { rgbImage, type RgbImage } from '../engine/pipelines/image.ts';
+import { loadImage } from '../engine/io/image.ts';
+import { tensorToImage, type RgbImage } from '../engine/pipelines/image.ts';
 import { generatedPng } from '../engine/pipelines/output.ts';
 import type { GeneratedImage } from '../engine/pipelines/types.ts';
 
@@ -18,14 +18,14 @@ export async function readFileBytes(file: string): Promise<Uint8Array> {
   }
 }
 
+/** A picture file (PNG, JPEG or WebP; alpha composited on white) as RGB bytes, size-checked by io/image. */
 export async function readImageFile(file: string): Promise<RgbImage> {
-  const bytes = await readFileBytes(file);
   try {
-    const { data, info } = await sharp(bytes).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    return rgbImage(info.width, info.height, new Uint8Array(data.buffer, data.byteOffset, data.length));
-  } catch (err) {
-    throw new ImageFileError(`${file} is not a picture this build can read (PNG, JPEG or WebP): ${(err as Error).message}`);
+    await fsp.access(file);
+  } catch {
+    throw new ImageFileError(`cannot read ${file}: no such file`);
   }
+  return tensorToImage((await loadImage(file)).tensor);
 }
 
 /** Encodes the picture as PNG with its parameters chunk and writes it atomically; returns the bytes. */

@@ -1,5 +1,6 @@
 // Conversions between 8-bit RGB pictures and the model's NCHW float tensors in [-1, 1].
-import { tensor, type TensorData } from '../tensor.ts';
+import { rgb8ToTensor, tensorToRgb8 } from '../io/image.ts';
+import type { TensorData } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
 
 /** An 8-bit RGB picture, pixels interleaved row-major (r, g, b, r, g, b, …). */
@@ -22,32 +23,16 @@ export function rgbImage(width: number, height: number, data?: Uint8Array): RgbI
 
 /** RGB bytes → [1, 3, H, W] float32 in [-1, 1]. */
 export function imageToTensor(img: RgbImage): TensorData<'float32'> {
-  const { width: w, height: h, data } = img;
-  const hw = w * h;
-  const out = new Float32Array(3 * hw);
-  for (let p = 0; p < hw; p++) {
-    out[p] = data[3 * p]! / 127.5 - 1;
-    out[hw + p] = data[3 * p + 1]! / 127.5 - 1;
-    out[2 * hw + p] = data[3 * p + 2]! / 127.5 - 1;
-  }
-  return tensor('float32', [1, 3, h, w], out);
+  return rgb8ToTensor(img.data, img.width, img.height);
 }
 
 /** [1, 3, H, W] (or [3, H, W]) float in [-1, 1] → RGB bytes, clamped and rounded. */
 export function tensorToImage(t: TensorData): RgbImage {
-  const [c, h, w] = t.shape.slice(-3) as [number, number, number];
-  if (c !== 3 || t.shape.length < 3 || (t.shape.length === 4 && t.shape[0] !== 1)) {
-    throw new PipelineError(`expected an image tensor [1, 3, H, W], got [${t.shape.join(', ')}]`);
-  }
-  const src = t.data as Float32Array;
-  const hw = w * h;
-  const out = new Uint8Array(3 * hw);
-  for (let p = 0; p < hw; p++) {
-    for (let ch = 0; ch < 3; ch++) out[3 * p + ch] = toByte(src[ch * hw + p]!);
-  }
-  return rgbImage(w, h, out);
+  const { data, width, height } = tensorToRgb8(t);
+  return rgbImage(width, height, data);
 }
 
+/** One value in [-1, 1] → a byte, rounded as tensorToRgb8 does. */
 export function toByte(v: number): number {
   const x = Math.round((v + 1) * 127.5);
   return x < 0 ? 0 : x > 255 ? 255 : x;

@@ -1,10 +1,9 @@
 // A generated picture as a PNG file's bytes, carrying its parameters in the A1111 `parameters`
 // chunk so other tools (and the studio's importer) read them back.
-import sharp from 'sharp';
 import { samplerLabel, type SamplerName } from '../diffusion/samplers.ts';
 import { formatParameters, type GenerationParams } from '../io/generation-params.ts';
-import { writePngText } from '../io/png-metadata.ts';
-import type { RgbImage } from './image.ts';
+import { encodePng } from '../io/image.ts';
+import { imageToTensor } from './image.ts';
 import type { GeneratedImage, GenerationRecord } from './types.ts';
 
 export function generationParams(r: GenerationRecord): GenerationParams {
@@ -27,12 +26,7 @@ export function generationParams(r: GenerationRecord): GenerationParams {
   };
 }
 
-export async function encodePng(img: RgbImage): Promise<Uint8Array> {
-  const buf = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-}
-
 /** PNG bytes with the `parameters` text chunk (before IDAT, where every reader sees it). */
 export async function generatedPng(g: GeneratedImage): Promise<Uint8Array> {
-  return writePngText(await encodePng(g.image), { parameters: formatParameters(generationParams(g.record)) });
+  return encodePng(imageToTensor(g.image), { text: { parameters: formatParameters(generationParams(g.record)) } });
 }
