@@ -1,6 +1,8 @@
 // Graph → ONNX ModelProto bytes (ai.onnx opset 18, IR version 8). Parameters become graph inputs
 // (training), embedded initializers, or initializers whose bytes stay in a safetensors file (ONNX
 // external data: location + offset + length), so big checkpoints load without conversion or copies.
+// float16 weights of float32 params (most SD checkpoints) stay float16 on disk and are widened by a
+// Cast that onnxruntime folds at load time.
 import onnxProto from 'onnx-proto';
 import type { onnx } from 'onnx-proto';
 import { createHash } from 'node:crypto';
@@ -65,20 +67,30 @@ function checkedWeight(graph: Graph, name: string, t: TensorData | undefined): T
   return t;
 }
 
-function externalInitializer(graph: Graph, name: string, weights: Extract<WeightMode, { kind: 'external' }>): onnx.ITensorProto {
+/** Stored-as-float16 weights of a float32 param are widened by a Cast at load time (SD checkpoints are mostly fp16). */
+const WIDENS = (stored: DType, wanted: DType): boolean => stored === 'float16' && wanted === 'float32';
+
+function externalInitializer(graph: Graph, name: string, weights: Extract<WeightMode, { kind: 'external' }>,
+  casts: onnx.INodeProto[]): onnx.ITensorProto {
   const p = graph.params.get(name)!;
   const loc = weights.locate(name);
-  const want = numel(p.shape) * BYTES_PER_ELEMENT[p.dtype];
-  if (loc.dtype !== p.dtype) {
+  if (loc.dtype !== p.dtype && !WIDENS(loc.dtype, p.dtype)) {
     throw new SerializeError(`weight '${name}' is stored as ${loc.dtype} in ${weights.file} but the graph expects ${p.dtype}; `
       + `build the graph with that dtype or use embedded weights converted on load`);
   }
+  const want = numel(p.shape) * BYTES_PER_ELEMENT[loc.dtype];
   if (loc.length !== want) {
-    throw new SerializeError(`weight '${name}' spans ${loc.length} bytes in ${weights.file}; ${p.dtype}${fmt(p.shape)} needs ${want}`);
+    throw new SerializeError(`weight '${name}' spans ${loc.length} bytes in ${weights.file}; ${loc.dtype}${fmt(p.shape)} needs ${want}`);
+  }
+  let stored = name;
+  if (loc.dtype !== p.dtype) {
+    stored = `${name}::${loc.dtype}`;
+    if (graph.has(stored)) throw new SerializeError(`cannot widen '${name}': the graph already has a value named '${stored}'`);
+    casts.push({ opType: 'Cast', name: `Cast_${stored}`, input: [stored], output: [name], attribute: [{ name: 'to', type: ATTR_TYPE.INT, i: ONNX_DTYPE[p.dtype] }] });
   }
   return {
-    name,
-    dataType: ONNX_DTYPE[p.dtype],
+    name: stored,
+    dataType: ONNX_DTYPE[loc.dtype],
     dims: [...p.shape],
     dataLocation: TensorProto.DataLocation.EXTERNAL,
     externalData: [
@@ -100,10 +112,11 @@ export function toModelProto(graph: Graph, weights: WeightMode): Uint8Array {
   };
   for (const [name, t] of graph.constants) embed(name, t);
   const inputs = graph.inputs.map(valueInfo);
+  const casts: onnx.INodeProto[] = [];
   for (const name of graph.params.keys()) {
     if (weights.kind === 'inputs') inputs.push(valueInfo(graph.value(name)));
     else if (weights.kind === 'embedded') embed(name, checkedWeight(graph, name, weights.get(name)));
-    else initializer.push(externalInitializer(graph, name, weights));
+    else initializer.push(externalInitializer(graph, name, weights, casts));
   }
   if (embeddedBytes > PROTOBUF_LIMIT) {
     throw new SerializeError(`graph '${graph.name}' would embed ${(embeddedBytes / 2 ** 30).toFixed(2)} GiB of tensors, over protobuf's 2 GiB limit; `
@@ -115,13 +128,13 @@ export function toModelProto(graph: Graph, weights: WeightMode): Uint8Array {
     opsetImport: [{ domain: '', version: OPSET }],
     graph: {
       name: graph.name,
-      node: graph.nodes.map((n) => ({
+      node: [...casts, ...graph.nodes.map((n) => ({
         opType: n.op,
         name: n.name,
         input: [...n.inputs],
         output: [...n.outputs],
         attribute: Object.entries(n.attrs).map(([k, a]) => attrProto(k, a)),
-      })),
+      }))],
       initializer,
       input: inputs,
       output: graph.outputs.map(valueInfo),

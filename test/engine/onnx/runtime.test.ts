@@ -7,7 +7,7 @@ import { Graph } from '../../../electron/engine/onnx/graph.ts';
 import { IR_VERSION, OPSET, modelHash, safetensorsWeights, toModelProto } from '../../../electron/engine/onnx/serialize.ts';
 import { RuntimeError, SessionCache, availableProviders, createSession, sessionKey } from '../../../electron/engine/onnx/runtime.ts';
 import { readSafetensorsHeader, saveSafetensors } from '../../../electron/engine/io/safetensors.ts';
-import type { TensorData } from '../../../electron/engine/tensor.ts';
+import { floatToHalf, halfToFloat, type TensorData } from '../../../electron/engine/tensor.ts';
 import { rng } from './ref.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ldm-onnx-'));
@@ -56,8 +56,10 @@ describe('serialisation', () => {
     expect(() => toModelProto(g, { kind: 'embedded', get: (n) => bad.get(n)! })).toThrow(
       /weight 'first_stage_model.encoder.conv_in.bias' is float32\[5\] but the graph expects float32\[4\]/);
     expect(() => toModelProto(new Graph('empty'), { kind: 'inputs' })).toThrow(/no outputs/);
-    expect(() => toModelProto(g, { kind: 'external', file: 'w.safetensors', locate: () => ({ offset: 8, length: 16, dtype: 'float16' }) }))
-      .toThrow(/stored as float16 .* expects float32/);
+    expect(() => toModelProto(g, { kind: 'external', file: 'w.safetensors', locate: () => ({ offset: 8, length: 16, dtype: 'int64' }) }))
+      .toThrow(/stored as int64 .* expects float32/);
+    expect(() => toModelProto(g, { kind: 'external', file: 'w.safetensors', locate: () => ({ offset: 8, length: 16, dtype: 'float32' }) }))
+      .toThrow(/spans 16 bytes in w.safetensors; float32\[4, 3, 3, 3\] needs 432/);
   });
 
   it('hashes identical graphs identically and different graphs differently', () => {
@@ -97,6 +99,19 @@ describe('runtime', () => {
     expect((await again.run({ x })).y!.data).toEqual(embOut);
     expect(readdirSync(dir).filter((f) => f.endsWith('.onnx'))).toHaveLength(1);
     for (const sess of [fromInputs, emb, s, again]) await sess.release();
+  });
+
+  it('widens float16 weights of a safetensors file to float32 params at load time', async () => {
+    const file = path.join(dir, 'half.safetensors');
+    await saveSafetensors(file, weights, undefined, { dtype: 'F16' });
+    const header = await readSafetensorsHeader(file);
+    expect(header.entries.every((e) => e.dtype === 'F16')).toBe(true);
+    const s = await createSession(toModelProto(model(), safetensorsWeights(header, 'half.safetensors')), { provider: 'cpu', weightsFile: file });
+    const rounded = new Map([...weights].map(([k, t]) => [k, { ...t, data: (t.data as Float32Array).map((v) => halfToFloat(floatToHalf(v))) } as TensorData]));
+    const emb = await createSession(toModelProto(model(), { kind: 'embedded', get: (n) => rounded.get(n)! }), { provider: 'cpu' });
+    expect((await s.run({ x })).y!.data).toEqual((await emb.run({ x })).y!.data);
+    await s.release();
+    await emb.release();
   });
 
   it('falls back to handing the weights over in memory when the model cannot be written beside them', async () => {
