@@ -8,7 +8,7 @@
 
 import { promises as fsp } from 'node:fs';
 import { writeAll, writeFileAtomic } from './atomic.ts';
-import { bf16ToFloat, floatToHalf, halfToFloat, numel } from '../tensor.ts';
+import { floatToHalf, halfToFloat, numel } from '../tensor.ts';
 import type { DType, Shape, TensorData } from '../tensor.ts';
 
 export class SafetensorsError extends Error {
@@ -311,6 +311,16 @@ function parseHeaderJson(json: Uint8Array, fileLength: number): SafetensorsHeade
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+let halfLookup: Float32Array | null = null;
+/** All 65536 half values, so widening an F16 checkpoint is one table read per element. */
+function halfTable(): Float32Array {
+  if (!halfLookup) {
+    halfLookup = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) halfLookup[i] = halfToFloat(i);
+  }
+  return halfLookup;
+}
+
 function f8e4m3ToFloat(b: number): number {
   const s = b & 0x80 ? -1 : 1;
   const e = (b >> 3) & 0x0f;
@@ -344,13 +354,19 @@ function decodeTensor(dtype: SafetensorsDType, shape: Shape, bytes: Uint8Array, 
       return { dtype: 'uint8', shape, data: new Uint8Array(own()) };
     case 'BOOL':
       return { dtype: 'bool', shape, data: new Uint8Array(own()) };
-    case 'F16':
-    case 'BF16': {
+    case 'F16': {
       const h = new Uint16Array(own());
+      const table = halfTable();
       const out = new Float32Array(n);
-      const conv = dtype === 'F16' ? halfToFloat : bf16ToFloat;
-      for (let i = 0; i < n; i++) out[i] = conv(h[i]!);
+      for (let i = 0; i < n; i++) out[i] = table[h[i]!]!;
       return { dtype: 'float32', shape, data: out };
+    }
+    case 'BF16': {
+      // bf16 is the top half of a float32: widen by shifting the bits.
+      const h = new Uint16Array(own());
+      const bits = new Uint32Array(n);
+      for (let i = 0; i < n; i++) bits[i] = h[i]! << 16;
+      return { dtype: 'float32', shape, data: new Float32Array(bits.buffer) };
     }
     case 'F8_E4M3':
     case 'F8_E5M2': {
@@ -455,9 +471,13 @@ export async function loadSafetensors(file: string): Promise<LoadedSafetensors> 
   const fh = await openForReading(file);
   try {
     const header = await headerOf(fh, file);
-    const chunks = new Map<string, Uint8Array>();
-    for (const e of header.entries) chunks.set(e.name, await readExactly(fh, e.length, e.offset, file));
-    return decodeAll(header, (e) => chunks.get(e.name)!);
+    const tensors = new Map<string, TensorData>();
+    const storedDtypes = new Map<string, SafetensorsDType>();
+    for (const e of header.entries) {
+      tensors.set(e.name, decodeTensor(e.dtype, e.shape, await readExactly(fh, e.length, e.offset, file), e.name));
+      storedDtypes.set(e.name, e.dtype);
+    }
+    return { tensors, metadata: header.metadata, storedDtypes };
   } catch (err) {
     withFile(file, err);
   } finally {

@@ -11,7 +11,7 @@ import {
   saveSafetensors,
   MAX_HEADER_BYTES,
 } from '../../../electron/engine/io/safetensors.ts';
-import { floatToHalf, tensor, type TensorData } from '../../../electron/engine/tensor.ts';
+import { floatToHalf, halfToFloat, tensor, type TensorData } from '../../../electron/engine/tensor.ts';
 
 /** Builds a file from a raw header string and data bytes, exactly as given (no validation). */
 function rawFile(header: string, data: Uint8Array | number[] = [], headerLen?: bigint): Uint8Array {
@@ -146,6 +146,16 @@ describe('safetensors files written by other tools', () => {
     expect(Array.from(t.get('u16')!.data as Int32Array)).toEqual([65535, 1]);
     expect(Array.from(t.get('u32')!.data as BigInt64Array)).toEqual([4294967295n, 0n]);
     expect(Array.from(t.get('u64')!.data as BigInt64Array)).toEqual([2n ** 62n, 5n]);
+  });
+
+  it('widens every F16 bit pattern exactly as halfToFloat', () => {
+    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    const got = parseSafetensors(encodeSafetensors({ h: tensor('float16', [65536], all) })).tensors.get('h')!.data as Float32Array;
+    for (let i = 0; i < 65536; i++) {
+      const want = halfToFloat(i);
+      if (Number.isNaN(want)) expect(got[i]).toBeNaN();
+      else expect(got[i]).toBe(Math.fround(want));
+    }
   });
 
   it('accepts an empty file header {}', () => {
