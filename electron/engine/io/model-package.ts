@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import type { Param } from '../onnx/graph.ts';
 import {
   ConfigError,
+  SD_V1_SCALE_FACTOR,
+  autoencoderFactor,
   type AutoencoderConfig,
   type ClassEmbedderConfig,
   type TextEncoderConfig,
@@ -18,6 +20,7 @@ import {
   validateTextEncoderConfig,
   validateUNetConfig,
 } from '../nn/config.ts';
+import { inferArchitecture } from '../nn/infer.ts';
 import { modelParams } from '../nn/models.ts';
 import type { TensorData } from '../tensor.ts';
 import { writeBytesAtomic } from './atomic.ts';
@@ -36,6 +39,8 @@ export class ModelPackageError extends Error {
 export const MODEL_JSON = 'model.json';
 export const MODEL_FORMAT = 'latent-diffusion-studio/model';
 export const MODEL_VERSION = 1;
+/** Tokenizer type whose vocabulary ships with the studio (SD 1.x's CLIP BPE), so packages need not carry it. */
+export const BUILTIN_TOKENIZER = 'clip-bpe';
 const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024; // a vocabulary inline can be a few MB, never more
 
 export type ModelKind = 'txt2img' | 'class2img' | 'inpaint' | 'unconditional' | 'autoencoder';
@@ -206,7 +211,11 @@ function checkTokenizer(t: unknown, te: TextEncoderConfig | undefined, files: Pa
   str(t.type, 'tokenizer.type');
   const maxLength = posInt(t.maxLength, 'tokenizer.maxLength');
   if (te && maxLength !== te.maxLength) fail(`model.json: tokenizer.maxLength ${maxLength} differs from architecture.textEncoder.maxLength ${te.maxLength}`);
-  if ((t.vocabulary === undefined) === (t.file === undefined)) fail('model.json: tokenizer needs exactly one of vocabulary (inline) or file');
+  if (t.vocabulary !== undefined && t.file !== undefined) fail('model.json: tokenizer needs exactly one of vocabulary (inline) or file');
+  if (t.vocabulary === undefined && t.file === undefined) {
+    if (t.type === BUILTIN_TOKENIZER) return t as TokenizerSpec; // the CLIP BPE vocabulary the studio ships
+    fail(`model.json: tokenizer needs exactly one of vocabulary (inline) or file (only type "${BUILTIN_TOKENIZER}" has a built-in vocabulary)`);
+  }
   if (t.vocabulary !== undefined) {
     if (!Array.isArray(t.vocabulary) || !t.vocabulary.every((w) => typeof w === 'string')) {
       fail('model.json: tokenizer.vocabulary must be a list of strings');
@@ -462,4 +471,47 @@ export async function saveModelPackage(
   validateManifest(manifest);
   await writeBytesAtomic(path.join(dir, MODEL_JSON), new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`));
   return manifest;
+}
+
+export interface CheckpointOptions {
+  name?: string;
+  /** The file's sha256 when already known (hashing a multi-GB checkpoint takes seconds). */
+  sha256?: string;
+  license?: string;
+}
+
+/**
+ * A bare LDM / SD 1.x .safetensors checkpoint seen as a package: the architecture inferred from its
+ * tensor shapes (nn/infer.ts), SD v1's scheduler defaults and scale factor where the autoencoder is
+ * SD's (f = 8, 4 channels), the built-in CLIP tokenizer. Validated like a package folder.
+ */
+export async function validateCheckpoint(file: string, opts: CheckpointOptions = {}): Promise<ValidatedPackage> {
+  const abs = path.resolve(file);
+  if (!abs.endsWith('.safetensors')) fail(`${abs}: only .safetensors checkpoints are read (pickle .ckpt/.pt files are refused)`);
+  const header = await readSafetensorsHeader(abs);
+  let arch;
+  try {
+    arch = inferArchitecture(new Map(header.entries.map((e) => [e.name, e.shape])));
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`${abs}: ${err.message}`);
+    throw err;
+  }
+  const { kind, ...architecture } = arch;
+  const sdLike = architecture.autoencoder.embedDim === 4 && autoencoderFactor(architecture.autoencoder) === 8;
+  const bytes = (await fsp.stat(abs)).size;
+  const manifest = validateManifest({
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    name: opts.name ?? path.basename(abs, '.safetensors'),
+    kind,
+    architecture,
+    ...(architecture.textEncoder ? { tokenizer: { type: BUILTIN_TOKENIZER, maxLength: architecture.textEncoder.maxLength } } : {}),
+    scheduler: { betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012, trainTimesteps: 1000, prediction: 'epsilon', timestepSpacing: 'leading', stepsOffset: 1 },
+    sampling: { sampler: 'euler_a', steps: 25, guidance: 7, width: 512, height: 512 },
+    latentScaleFactor: sdLike ? SD_V1_SCALE_FACTOR : 1,
+    provenance: { source: abs, architecture: 'inferred from the checkpoint tensors', ...(sdLike ? {} : { note: 'latent scale factor unknown; 1 assumed' }) },
+    license: opts.license ?? 'unknown: check the licence the checkpoint was published under',
+    files: [{ path: path.basename(abs), role: 'weights', bytes, sha256: opts.sha256 ?? (await sha256File(abs)) }],
+  });
+  return { dir: path.dirname(abs), manifest, ...locateParams(abs, modelParams(manifest.architecture), [[abs, header]]) };
 }
