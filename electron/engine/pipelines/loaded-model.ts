@@ -1,7 +1,9 @@
 // A model ready to sample: the four networks' graphs built from the config, serialised with their
 // weights (as external data pointing into the safetensors file when the stored dtypes allow it) and
 // opened as onnxruntime sessions once per input shape, then reused for every step and image.
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { WordTokenizer } from '../io/tokenizer.ts';
 import { loadModelPackage, validateModelPackage, type TokenizerSpec, type ValidatedPackage } from '../io/model-package.ts';
 import type { AutoencoderConfig, TextEncoderConfig, UNetConfig } from '../nn/config.ts';
 import { autoencoderFactor } from '../nn/config.ts';
@@ -20,7 +22,6 @@ import { tensor, type TensorData } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
 import type { DiffusionModel, SamplingDefaults } from './model.ts';
 import type { PreviewProjection } from './preview.ts';
-import { wordTokenizer } from './word-tokenizer.ts';
 
 /** Where the weights are: a validated package on disk, or tensors in memory (fresh or training weights). */
 export type WeightSource =
@@ -232,7 +233,7 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
     throw new PipelineError(`model ${m.name} is a ${m.kind} model; the pipelines sample text-conditioned models (txt2img, inpaint)`);
   }
   if (!m.tokenizer) throw new PipelineError(`model ${m.name}: model.json has no tokenizer for its text encoder`);
-  const tokenize = await (opts.tokenizer ?? wordTokenizer)(m.tokenizer, pkg.dir);
+  const tokenize = await (opts.tokenizer ?? packageTokenizer)(m.tokenizer, pkg.dir);
   const weights = m.files.find((f) => f.role === 'weights')!;
   return new LoadedModel(
     {
@@ -257,3 +258,18 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
     opts,
   );
 }
+
+/** model.json's word tokenizer, its vocabulary inline or in a JSON file of the package (a list of words). */
+export const packageTokenizer: TokenizerFactory = async (spec, dir) => {
+  let vocabulary = spec.vocabulary;
+  if (vocabulary === undefined && spec.file !== undefined) {
+    const file = path.join(dir, spec.file);
+    try {
+      vocabulary = JSON.parse(await fsp.readFile(file, 'utf8')) as string[];
+    } catch (err) {
+      throw new PipelineError(`cannot read the tokenizer vocabulary ${file}: ${(err as Error).message}`);
+    }
+  }
+  const t = WordTokenizer.fromSpec({ ...spec, vocabulary });
+  return (text) => t.encode(text);
+};
