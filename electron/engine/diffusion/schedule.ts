@@ -83,21 +83,28 @@ export function spacedTimesteps(steps: number, trainTimesteps: number, spacing: 
     case 'leading': {
       const ratio = Math.floor(T / steps);
       for (let k = steps - 1; k >= 0; k--) out.push(k * ratio + 1);
-      return out;
+      break;
     }
     case 'trailing': {
       const ratio = T / steps;
       for (let k = 0; k < steps; k++) out.push(roundHalfEven(T - k * ratio) - 1);
-      return out;
+      break;
     }
     case 'uniform': {
       const c = Math.floor(T / steps);
       for (let t = 0; t < T; t += c) out.push(t + 1);
-      return out.reverse();
+      out.reverse();
+      break;
     }
     default:
       throw new ScheduleError(`unknown timestep spacing "${String(spacing)}": use ${SPACINGS.join(', ')}`);
   }
+  // The +1 offset of leading and uniform spacing runs past the schedule when steps are dense
+  // (CompVis and diffusers fail there with an index error).
+  if (out[0]! >= T) {
+    throw new ScheduleError(`${steps} steps with ${spacing} spacing reach timestep ${out[0]}, past the schedule's last (${T - 1}); use fewer steps or trailing spacing`);
+  }
+  return out;
 }
 
 function roundHalfEven(v: number): number {

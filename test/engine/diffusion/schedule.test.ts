@@ -61,6 +61,10 @@ describe('timestep spacing', () => {
     expect(() => spacedTimesteps(1001, 1000)).toThrow(/steps must be/);
     expect(() => spacedTimesteps(2.5, 1000)).toThrow(/steps must be/);
     expect(() => spacedTimesteps(10, 1000, 'linspace' as Spacing)).toThrow(/unknown timestep spacing/);
+    expect(() => spacedTimesteps(1000, 1000, 'leading')).toThrow(/reach timestep 1000, past the schedule's last \(999\)/);
+    expect(() => spacedTimesteps(600, 1000, 'uniform')).toThrow(/trailing spacing/);
+    expect(spacedTimesteps(999, 1000, 'leading')[0]).toBe(999);
+    expect(spacedTimesteps(1000, 1000, 'trailing')).toEqual(Array.from({ length: 1000 }, (_, i) => 999 - i));
   });
 });
 
