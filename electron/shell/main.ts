@@ -5,13 +5,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, protocol, shell, type Rectangle } from 'electron';
 import { CONTENT_SECURITY_POLICY } from '../api/csp.ts';
-import { openStudio } from '../web/studio-host.ts';
+import { createStudio } from '../services/studio.ts';
+import { forkWorkerAdapter } from '../workers/adapter.ts';
 import { bindStudioIpc } from './ipc.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Bundled to dist/electron/shell/main.js; the renderer build sits at renderer/dist in the app root.
 const rendererDir = path.resolve(here, '../../../renderer/dist');
 const preloadPath = path.join(here, 'preload.cjs');
+// Electron-as-Node reads the asar too, and loads native modules from app.asar.unpacked on its own.
+const workerEntry = path.join(here, '../workers/main.js');
 const APP_ORIGIN = 'app://studio/';
 
 const MIME: Record<string, string> = {
@@ -118,7 +121,13 @@ async function start(): Promise<void> {
   const dataDir = dataDirFromArgs();
   await mkdir(dataDir, { recursive: true });
   protocol.handle('app', serveRenderer);
-  const backend = await openStudio({ dataDir, transport: 'ipc' });
+  const backend = await createStudio({
+    dataDir,
+    transport: 'ipc',
+    embeddedModelsDir: app.isPackaged ? path.join(process.resourcesPath, 'models') : path.resolve(here, '../../../resources/models'),
+    // Electron's fork runs the bundled worker with ELECTRON_RUN_AS_NODE: plain Node, crash-isolated.
+    workerAdapter: forkWorkerAdapter({ entry: workerEntry }),
+  });
   const unbind = bindStudioIpc(backend, APP_ORIGIN);
   const stateFile = path.join(app.getPath('userData'), 'window-state.json');
   mainWindow = await createWindow(stateFile);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startWebServer } from './server.ts';
-import { openStudio } from './studio-host.ts';
+import { createStudio } from '../services/studio.ts';
 import { defaultDataDir } from './paths.ts';
 
 export interface WebArgs {
@@ -34,7 +34,7 @@ export function parseWebArgs(argv: string[]): WebArgs {
 export async function main(argv: string[]): Promise<void> {
   const args = parseWebArgs(argv);
   mkdirSync(args.dataDir, { recursive: true });
-  const backend = await openStudio({ dataDir: args.dataDir, transport: 'web' });
+  const backend = await createStudio({ dataDir: args.dataDir, transport: 'web' });
   const staticDir = fileURLToPath(new URL('../../renderer/dist', import.meta.url));
   const server = await startWebServer({ backend, staticDir, host: args.host, port: args.port });
   if (args.host !== '127.0.0.1' && args.host !== 'localhost' && args.host !== '::1') {

@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import type { StudioBackend } from '../../electron/api/dispatch.ts';
+import { createStudio, type Studio as Backend } from '../../electron/services/studio.ts';
 import { startWebServer, type WebServer } from '../../electron/web/server.ts';
-import { openStudio } from '../../electron/web/studio-host.ts';
+import { writeTinyPackage } from '../services/helpers.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const artifactsDir = path.join(repoRoot, 'test-artifacts');
@@ -53,7 +53,7 @@ export async function ensureRendererBuilt(): Promise<string> {
 export interface Studio {
   dataDir: string;
   server: WebServer;
-  backend: StudioBackend;
+  backend: Backend;
   browser: BrowserContext;
   page: Page;
   /** Errors the page logged or threw; tests assert there are none. */
@@ -62,12 +62,19 @@ export interface Studio {
   close(): Promise<void>;
 }
 
-export async function launchStudio(options: { prepareData?: (dataDir: string) => void } = {}): Promise<Studio> {
+/**
+ * The studio in web mode over a fresh data folder whose embedded models folder holds one tiny random
+ * model package ("probe": real graphs, real worker, seconds per image), unless `withModel` is false.
+ */
+export async function launchStudio(options: { withModel?: boolean } = {}): Promise<Studio> {
   const staticDir = await ensureRendererBuilt();
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ldm-browser-'));
-  options.prepareData?.(dataDir);
+  const root = mkdtempSync(path.join(os.tmpdir(), 'ldm-browser-'));
+  const dataDir = path.join(root, 'data');
+  const embeddedModelsDir = path.join(root, 'embedded');
+  mkdirSync(embeddedModelsDir);
+  if (options.withModel !== false) await writeTinyPackage(path.join(embeddedModelsDir, 'probe'));
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'ldm-chromium-'));
-  const backend = await openStudio({ dataDir, transport: 'web' });
+  const backend = await createStudio({ dataDir, transport: 'web', embeddedModelsDir });
   const server = await startWebServer({ backend, staticDir, port: 0 });
   const browser = await chromium.launchPersistentContext(userDataDir, {
     executablePath: findChromium(),
@@ -107,7 +114,7 @@ export async function launchStudio(options: { prepareData?: (dataDir: string) =>
       await browser.close();
       await server.close();
       await backend.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
       rmSync(userDataDir, { recursive: true, force: true });
     },
   };

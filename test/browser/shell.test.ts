@@ -14,7 +14,8 @@ describe('app shell in Chromium against web mode', () => {
     const { page } = studio;
     const ep = page.getByTestId('execution-provider');
     await ep.waitFor();
-    expect((await ep.textContent())?.trim()).toBe('CPU');
+    const info = await studio.backend.handlers['system.info']({});
+    expect((await ep.textContent())?.trim()).toBe(info.activeProvider.toUpperCase());
     const status = page.getByRole('contentinfo', { name: 'Status' });
     await expect.poll(() => status.textContent()).toContain(studio.dataDir);
     expect(await status.textContent()).toMatch(/onnxruntime 1\.\d+\.\d+/);

@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { dispatch, type StudioBackend } from '../../electron/api/dispatch.ts';
 import { StudioError } from '../../electron/api/contract.ts';
 import { startWebServer, type WebServer } from '../../electron/web/server.ts';
-import { openStudio } from '../../electron/web/studio-host.ts';
+import { createStudio } from '../../electron/services/studio.ts';
 import { parseWebArgs } from '../../electron/web/main.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -53,13 +53,16 @@ describe('web transport', () => {
     writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html><title>studio</title>');
     writeFileSync(path.join(staticDir, 'assets', 'app.js'), 'console.log(1)');
     writeFileSync(path.join(dir, 'secret.txt'), 'do not serve');
-    const base = await openStudio({ dataDir: dir, transport: 'web' });
+    const base = await createStudio({ dataDir: path.join(dir, 'data'), transport: 'web', embeddedModelsDir: path.join(dir, 'no-models') });
     backend = {
       ...base,
       handlers: {
         ...base.handlers,
         'history.get': async ({ id }) => {
           throw new StudioError(`No generation "${id}".`, 'not_found');
+        },
+        'history.prompts': async () => {
+          throw new TypeError('boom');
         },
       },
     };
@@ -68,13 +71,14 @@ describe('web transport', () => {
   });
   afterAll(async () => {
     await server.close();
+    await backend.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('answers system.info over the socket and prints a loopback URL with the token', async () => {
     expect(server.url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${server.port}/\\?token=[\\w-]{32}$`));
     const [reply] = await rpc(wsUrl, [{ t: 'req', id: 1, name: 'system.info', input: {} }]);
-    expect(reply).toMatchObject({ t: 'res', id: 1, ok: true, output: { dataDir: dir, transport: 'web' } });
+    expect(reply).toMatchObject({ t: 'res', id: 1, ok: true, output: { dataDir: path.join(dir, 'data'), transport: 'web' } });
     expect(reply.output.executionProviders).toContain('cpu');
   });
 
@@ -83,13 +87,15 @@ describe('web transport', () => {
       { t: 'req', id: 1, name: 'history.get', input: { id: 42 } },
       { t: 'req', id: 2, name: 'history.get', input: { id: 'abc' } },
       { t: 'req', id: 3, name: 'no.such', input: {} },
-      { t: 'req', id: 4, name: 'models.list', input: {} },
+      { t: 'req', id: 4, name: 'history.prompts', input: {} },
+      { t: 'req', id: 5, name: 'models.list', input: { kind: 'nonsense' } },
     ]);
     expect(replies[0].error.code).toBe('invalid_input');
     expect(replies[0].error.message).toMatch(/history\.get.*id/s);
     expect(replies[1].error).toEqual({ code: 'not_found', message: 'No generation "abc".' });
     expect(replies[2].error.code).toBe('unknown_request');
-    expect(replies[3].error.code).toBe('not_implemented');
+    expect(replies[3].error).toEqual({ code: 'internal', message: 'boom' });
+    expect(replies[4].error.code).toBe('invalid_input');
   });
 
   it('refuses sockets without the right token', async () => {

@@ -1,0 +1,24 @@
+// Generation parameters as text: the A1111-style block people paste between tools (copy parameters).
+import type { Generation } from '../../../electron/api/history.ts';
+import { samplerLabel } from './samplers.ts';
+
+const quote = (v: string) => (/[,:\n]/.test(v) ? JSON.stringify(v) : v);
+
+export function parametersText(g: Generation): string {
+  const p = g.params;
+  const fields: [string, string | number | null][] = [
+    ['Steps', p.steps],
+    ['Sampler', p.sampler ? samplerLabel(p.sampler) : null],
+    ['CFG scale', p.guidance],
+    ['Seed', p.seed],
+    ['Size', `${p.width}x${p.height}`],
+    ['Model hash', g.model.hash ? g.model.hash.slice(0, 10) : null],
+    ['Model', g.model.name],
+    ['Denoising strength', p.strength],
+  ];
+  const line = fields
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${k}: ${quote(String(v))}`)
+    .join(', ');
+  return [g.prompt, g.negativePrompt ? `Negative prompt: ${g.negativePrompt}` : null, line].filter((l) => l !== null).join('\n');
+}
