@@ -1,7 +1,7 @@
 // The first-stage autoencoder of ldm/modules/diffusionmodules/model.py (Encoder/Decoder) and
 // ldm/models/autoencoder.py (AutoencoderKL, VQModel), with names under `first_stage_model.`.
 import type { Graph, Value } from '../onnx/graph.ts';
-import { type AutoencoderConfig, validateAutoencoderConfig } from './config.ts';
+import { type AutoencoderConfig, ConfigError, ModelInputError, validateAutoencoderConfig } from './config.ts';
 import { conv2d, groupNorm, join, upsample } from './layers.ts';
 
 export const VAE_PREFIX = 'first_stage_model';
@@ -42,10 +42,10 @@ function attnBlock(c: Ctx, name: string, x: Value, ch: number): Value {
 function checkImage(cfg: AutoencoderConfig, x: Value, channels: number, what: string, divisor: number): void {
   const s = x.shape;
   if (s.length !== 4 || s[1] !== channels) {
-    throw new Error(`autoencoder: ${what} must be [B, ${channels}, H, W], got [${s.join(', ')}]`);
+    throw new ModelInputError(`autoencoder: ${what} must be [B, ${channels}, H, W], got [${s.join(', ')}]`);
   }
   if (s[2]! % divisor !== 0 || s[3]! % divisor !== 0) {
-    throw new Error(`autoencoder: ${what} size ${s[2]}×${s[3]} must be divisible by ${divisor} (chMult [${cfg.chMult.join(', ')}])`);
+    throw new ModelInputError(`autoencoder: ${what} size ${s[2]}×${s[3]} must be divisible by ${divisor} (chMult [${cfg.chMult.join(', ')}])`);
   }
 }
 
@@ -186,7 +186,7 @@ export function vqAutoencoderForward(
   prefix = VAE_PREFIX,
 ): VqTrainingOutputs {
   const cfg = validateAutoencoderConfig(cfgIn);
-  if (cfg.kind !== 'vq') throw new Error('vqAutoencoderForward needs an autoencoder config with kind "vq"');
+  if (cfg.kind !== 'vq') throw new ConfigError('vqAutoencoderForward needs an autoencoder config with kind "vq"');
   const z = vaeEncode(g, cfg, image, prefix);
   const { quantized } = vectorQuantize(g, cfg, z, prefix);
   const beta = cfg.beta ?? 0.25;
@@ -208,10 +208,10 @@ export function klAutoencoderForward(
   prefix = VAE_PREFIX,
 ): { reconstruction: Value; mean: Value; logvar: Value } {
   const cfg = validateAutoencoderConfig(cfgIn);
-  if (cfg.kind !== 'kl') throw new Error('klAutoencoderForward needs an autoencoder config with kind "kl"');
+  if (cfg.kind !== 'kl') throw new ConfigError('klAutoencoderForward needs an autoencoder config with kind "kl"');
   const { mean, logvar } = splitMoments(g, vaeEncode(g, cfg, image, prefix));
   if (noise.shape.join() !== mean.shape.join()) {
-    throw new Error(`autoencoder: noise must be [${mean.shape.join(', ')}], got [${noise.shape.join(', ')}]`);
+    throw new ModelInputError(`autoencoder: noise must be [${mean.shape.join(', ')}], got [${noise.shape.join(', ')}]`);
   }
   const z = g.add(mean, g.mul(g.exp(g.mul(logvar, 0.5)), noise));
   return { reconstruction: vaeDecode(g, cfg, z, prefix), mean, logvar };

@@ -5,6 +5,11 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** A model was wired with inputs of the wrong shape (a bug in the caller, not in the config). */
+export class ModelInputError extends Error {
+  override name = 'ModelInputError';
+}
+
 export interface UNetConfig {
   inChannels: number; // 4 for latents; 9 for inpainting (latents + mask + masked-image latents)
   outChannels: number;

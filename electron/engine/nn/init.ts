@@ -3,6 +3,7 @@
 import { Rng } from '../diffusion/rng.ts';
 import type { Param, ParamInit } from '../onnx/graph.ts';
 import { numel } from '../tensor.ts';
+import { ConfigError } from './config.ts';
 
 export function drawInit(n: number, init: ParamInit, rng: Rng): Float32Array {
   switch (init.kind) {
@@ -31,7 +32,7 @@ export function initWeights(params: Iterable<Param> | ReadonlyMap<string, Param>
   const rng = typeof seed === 'number' ? new Rng(seed) : seed;
   const out = new Map<string, Float32Array>();
   for (const p of params instanceof Map ? params.values() : (params as Iterable<Param>)) {
-    if (p.dtype !== 'float32') throw new Error(`initWeights: parameter ${p.name} is ${p.dtype}; only float32 parameters are initialised`);
+    if (p.dtype !== 'float32') throw new ConfigError(`initWeights: parameter ${p.name} is ${p.dtype}; only float32 parameters are initialised`);
     out.set(p.name, drawInit(numel(p.shape), p.init, rng));
   }
   return out;

@@ -2,6 +2,7 @@
 // parameters (e.g. 'model.diffusion_model.input_blocks.1.0.in_layers.2') and its input values, declares
 // its parameters with the reference implementation's initialisation, and returns the output value.
 import type { Graph, ParamInit, Value } from '../onnx/graph.ts';
+import { ModelInputError } from './config.ts';
 
 export function join(prefix: string, name: string | number): string {
   return prefix === '' ? String(name) : `${prefix}.${name}`;
@@ -40,7 +41,7 @@ export interface LinearOptions {
 export function linear(g: Graph, name: string, x: Value, inFeatures: number, outFeatures: number, o: LinearOptions = {}): Value {
   const last = x.shape[x.shape.length - 1];
   if (last !== inFeatures) {
-    throw new Error(`${name}: linear layer expects ${inFeatures} input features but got shape [${x.shape.join(', ')}]`);
+    throw new ModelInputError(`${name}: linear layer expects ${inFeatures} input features but got shape [${x.shape.join(', ')}]`);
   }
   const init = o.zeroInit ? ZEROS : torchDefaultInit(inFeatures);
   const w = g.param(join(name, 'weight'), [outFeatures, inFeatures], init);
@@ -62,7 +63,7 @@ export interface Conv2dOptions {
 
 export function conv2d(g: Graph, name: string, x: Value, inChannels: number, outChannels: number, o: Conv2dOptions): Value {
   if (x.shape.length !== 4 || x.shape[1] !== inChannels) {
-    throw new Error(`${name}: conv expects NCHW input with ${inChannels} channels but got shape [${x.shape.join(', ')}]`);
+    throw new ModelInputError(`${name}: conv expects NCHW input with ${inChannels} channels but got shape [${x.shape.join(', ')}]`);
   }
   const k = o.kernel;
   const init = o.zeroInit ? ZEROS : torchDefaultInit(inChannels * k * k);
@@ -79,7 +80,7 @@ export function conv2d(g: Graph, name: string, x: Value, inChannels: number, out
 export function groupNorm(g: Graph, name: string, x: Value, groups: number, eps: number): Value {
   const c = x.shape[1]!;
   if (c % groups !== 0) {
-    throw new Error(`${name}: GroupNorm with ${groups} groups needs a channel count divisible by ${groups}, got ${c}`);
+    throw new ModelInputError(`${name}: GroupNorm with ${groups} groups needs a channel count divisible by ${groups}, got ${c}`);
   }
   const gamma = g.param(join(name, 'weight'), [c], ONES);
   const beta = g.param(join(name, 'bias'), [c], ZEROS);
@@ -106,7 +107,7 @@ export function embedding(g: Graph, name: string, ids: Value, num: number, dim: 
 export function dotProductAttention(g: Graph, q: Value, k: Value, v: Value, heads: number, mask?: Value): Value {
   const [b, n, inner] = q.shape as [number, number, number];
   const m = k.shape[1]!;
-  if (inner % heads !== 0) throw new Error(`attention: ${inner} channels cannot be split into ${heads} heads`);
+  if (inner % heads !== 0) throw new ModelInputError(`attention: ${inner} channels cannot be split into ${heads} heads`);
   const d = inner / heads;
   const qh = g.transpose(g.reshape(g.mul(q, d ** -0.5), [b, n, heads, d]), [0, 2, 1, 3]); // [B,h,N,d]
   const kt = g.transpose(g.reshape(k, [b, m, heads, d]), [0, 2, 3, 1]); // [B,h,d,M]

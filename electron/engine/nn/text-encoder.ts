@@ -4,6 +4,7 @@
 import type { Graph, Value } from '../onnx/graph.ts';
 import {
   type ClassEmbedderConfig,
+  ModelInputError,
   type TextEncoderConfig,
   validateClassEmbedderConfig,
   validateTextEncoderConfig,
@@ -23,7 +24,7 @@ export function textEncoderForward(g: Graph, cfgIn: TextEncoderConfig, inputIds:
   const eps = cfg.eps ?? 1e-5;
   const d = cfg.width;
   if (inputIds.shape.length !== 2 || inputIds.shape[1] !== cfg.maxLength) {
-    throw new Error(`text encoder: input_ids must be [B, ${cfg.maxLength}], got [${inputIds.shape.join(', ')}]`);
+    throw new ModelInputError(`text encoder: input_ids must be [B, ${cfg.maxLength}], got [${inputIds.shape.join(', ')}]`);
   }
   const len = cfg.maxLength;
   const p = (n: string) => join(prefix, n);
@@ -54,7 +55,7 @@ export function textEncoderForward(g: Graph, cfgIn: TextEncoderConfig, inputIds:
 /** class_labels int64 [B] → context [B, 1, embedDim]. */
 export function classEmbedderForward(g: Graph, cfgIn: ClassEmbedderConfig, labels: Value, prefix = CLASS_PREFIX): Value {
   const cfg = validateClassEmbedderConfig(cfgIn);
-  if (labels.shape.length !== 1) throw new Error(`class embedder: labels must be [B], got [${labels.shape.join(', ')}]`);
+  if (labels.shape.length !== 1) throw new ModelInputError(`class embedder: labels must be [B], got [${labels.shape.join(', ')}]`);
   const e = embedding(g, join(prefix, 'embedding'), labels, cfg.nClasses, cfg.embedDim, { kind: 'normal', std: 1 });
   return g.reshape(e, [labels.shape[0]!, 1, cfg.embedDim]);
 }

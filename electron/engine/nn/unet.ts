@@ -6,7 +6,7 @@
 // Sin/Cos gradient rules and the pipelines compute it once per step in float64.
 import type { Graph, Value } from '../onnx/graph.ts';
 import { float32, type TensorData } from '../tensor.ts';
-import { type UNetConfig, unetHeads, validateUNetConfig } from './config.ts';
+import { ModelInputError, type UNetConfig, unetHeads, validateUNetConfig } from './config.ts';
 import { conv2d, crossAttention, embedding, gegluFeedForward, groupNorm, join, layerNorm, linear, upsample } from './layers.ts';
 
 export const UNET_PREFIX = 'model.diffusion_model';
@@ -95,24 +95,24 @@ export function unetForward(g: Graph, cfgIn: UNetConfig, inp: UNetInputs, prefix
   const [b, inCh, h, w] = inp.sample.shape as [number, number, number, number];
   const f = 2 ** (levels - 1);
   if (inp.sample.shape.length !== 4 || inCh !== cfg.inChannels) {
-    throw new Error(`UNet: sample must be [B, ${cfg.inChannels}, h, w], got [${inp.sample.shape.join(', ')}]`);
+    throw new ModelInputError(`UNet: sample must be [B, ${cfg.inChannels}, h, w], got [${inp.sample.shape.join(', ')}]`);
   }
   if (h % f !== 0 || w % f !== 0) {
-    throw new Error(`UNet: latent size ${h}×${w} must be divisible by ${f} (the UNet downsamples ${levels - 1} times)`);
+    throw new ModelInputError(`UNet: latent size ${h}×${w} must be divisible by ${f} (the UNet downsamples ${levels - 1} times)`);
   }
   if (inp.timestepEmbedding.shape.join() !== [b, mc].join()) {
-    throw new Error(`UNet: timestep embedding must be [${b}, ${mc}], got [${inp.timestepEmbedding.shape.join(', ')}]`);
+    throw new ModelInputError(`UNet: timestep embedding must be [${b}, ${mc}], got [${inp.timestepEmbedding.shape.join(', ')}]`);
   }
   if (cfg.contextDim) {
     const ctx = inp.context;
     if (!ctx || ctx.shape.length !== 3 || ctx.shape[0] !== b || ctx.shape[2] !== cfg.contextDim) {
-      throw new Error(`UNet: context must be [${b}, L, ${cfg.contextDim}], got ${ctx ? `[${ctx.shape.join(', ')}]` : 'none'}`);
+      throw new ModelInputError(`UNet: context must be [${b}, L, ${cfg.contextDim}], got ${ctx ? `[${ctx.shape.join(', ')}]` : 'none'}`);
     }
   } else if (inp.context) {
-    throw new Error('UNet: a context was given but the config has no contextDim');
+    throw new ModelInputError('UNet: a context was given but the config has no contextDim');
   }
   if (!!cfg.numClasses !== !!inp.classLabels) {
-    throw new Error(cfg.numClasses ? 'UNet: the config is class-conditional and needs class labels' : 'UNet: class labels given to an unconditional UNet');
+    throw new ModelInputError(cfg.numClasses ? 'UNet: the config is class-conditional and needs class labels' : 'UNet: class labels given to an unconditional UNet');
   }
   const p = (n: string) => join(prefix, n);
   const ctx = cfg.contextDim ? inp.context : undefined;
