@@ -16,6 +16,8 @@ export interface FlagSpec {
   readonly type: FlagType;
   readonly help: string;
   readonly short?: string;
+  /** The value's name in help (FILE, DIR, TEXT…); default from the type. */
+  readonly arg?: string;
 }
 
 export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
@@ -68,8 +70,8 @@ function cleanNodeMessage(m: string): string {
 
 export function helpFor(specs: FlagSpecs): string {
   const rows = Object.entries(specs).map(([name, s]) => {
-    const arg = s.type === 'boolean' ? '' : s.type === 'size' ? ' WxH' : s.type === 'string' ? ' VALUE' : ' N';
-    return [`  --${name}${arg}${s.short ? `, -${s.short}` : ''}`, s.help] as const;
+    const arg = s.type === 'boolean' ? '' : ` ${s.arg ?? (s.type === 'size' ? 'WxH' : s.type === 'string' ? 'TEXT' : 'N')}`;
+    return [`  ${s.short ? `-${s.short}, ` : '    '}--${name}${arg}`, s.help] as const;
   });
   const width = Math.max(...rows.map(([a]) => a.length)) + 2;
   return rows.map(([a, b]) => a.padEnd(width) + b).join('\n');

@@ -4,6 +4,7 @@ import { randomInt } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SAMPLERS } from '../engine/diffusion/samplers.ts';
 import { validateModelPackage, MODEL_JSON, type ValidatedPackage } from '../engine/io/model-package.ts';
 import { autoencoderFactor } from '../engine/nn/config.ts';
 import { img2img } from '../engine/pipelines/img2img.ts';
@@ -34,22 +35,22 @@ const GENERATE_FLAGS: FlagSpecs = {
   negative: { type: 'string', help: 'negative prompt (what to steer away from)' },
   seed: { type: 'int', help: `seed of the first image (0…${MAX_SEED}); image i uses seed+i; default random` },
   steps: { type: 'int', help: "denoising steps (default: the model's)" },
-  sampler: { type: 'string', help: "sampler: ddim, plms, euler, euler_a, dpmpp_2m, … (default: the model's)" },
+  sampler: { type: 'string', arg: 'NAME', help: `${SAMPLERS.map((x) => x.name).join(', ')} (default: the model's)` },
   cfg: { type: 'number', help: 'classifier-free guidance scale (1 = off)' },
   size: { type: 'size', help: 'image size WxH (multiples of the model’s factor)' },
   width: { type: 'int', help: 'image width in pixels' },
   height: { type: 'int', help: 'image height in pixels' },
   n: { type: 'int', help: 'number of images (seed, seed+1, …)' },
   eta: { type: 'number', help: 'DDIM eta (0 = deterministic sampler)' },
-  model: { type: 'string', help: 'model package folder, or the name of one in resources/models/' },
-  out: { type: 'string', short: 'o', help: 'output PNG; with --n > 1, NAME-<seed>.png each (default <command>-<seed>.png)' },
-  data: { type: 'string', help: 'also record the images in this studio data folder (history and gallery)' },
+  model: { type: 'string', arg: 'DIR|NAME', help: 'model package folder, or the name of one in resources/models/' },
+  out: { type: 'string', short: 'o', arg: 'FILE', help: 'output PNG; with --n > 1, NAME-<seed>.png each (default <command>-<seed>.png)' },
+  data: { type: 'string', arg: 'DIR', help: 'also record the images in this studio data folder (history and gallery)' },
   threads: { type: 'int', help: 'CPU threads for onnxruntime' },
-  provider: { type: 'string', help: 'execution provider: auto, cpu, cuda, dml, coreml, webgpu' },
+  provider: { type: 'string', arg: 'NAME', help: 'execution provider: auto, cpu, cuda, dml, coreml, webgpu' },
   quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
 };
 
-const IMAGE_FLAG: FlagSpecs = { image: { type: 'string', help: 'the input picture (PNG, JPEG or WebP)' } };
+const IMAGE_FLAG: FlagSpecs = { image: { type: 'string', arg: 'FILE', help: 'the input picture (PNG, JPEG or WebP)' } };
 const FEATHER_FLAG: FlagSpecs = { feather: { type: 'number', help: 'mask feathering radius in pixels (default 4)' } };
 
 export const COMMANDS: Record<string, Command> = {
@@ -73,7 +74,7 @@ export const COMMANDS: Record<string, Command> = {
     args: '"PROMPT" --image FILE --mask FILE',
     flags: {
       ...IMAGE_FLAG,
-      mask: { type: 'string', help: 'mask picture, same size: white = repaint, black = keep' },
+      mask: { type: 'string', arg: 'FILE', help: 'mask picture, same size: white = repaint, black = keep' },
       strength: { type: 'number', help: 'how much to change inside the mask, 0…1 (default 1)' },
       ...FEATHER_FLAG,
       ...GENERATE_FLAGS,
@@ -119,7 +120,7 @@ export const COMMANDS: Record<string, Command> = {
   models: {
     summary: 'list the installed model packages',
     args: '',
-    flags: { dir: { type: 'string', help: 'list this folder instead of resources/models/' } },
+    flags: { dir: { type: 'string', arg: 'DIR', help: 'list this folder instead of resources/models/' } },
     run: async (argv, io) => {
       const p = parseCommandLine(argv, COMMANDS.models!.flags);
       if (p.positionals.length > 0) throw new UsageError(`'ldm models' takes no arguments, got '${p.positionals[0]}'`);
@@ -150,6 +151,9 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
   if (n < 1) throw new UsageError(`--n must be at least 1, got ${n}`);
   const size = f.size as { width: number; height: number } | undefined;
   if (size && (f.width !== undefined || f.height !== undefined)) throw new UsageError('give either --size or --width/--height, not both');
+  if ('image' in flags && (size || f.width !== undefined || f.height !== undefined)) {
+    throw new UsageError(`'ldm ${command}' makes pictures the size of --image; resize the picture instead of passing a size`);
+  }
   const out = (f.out as string | undefined) ?? null;
   if (out !== null && !/\.png$/i.test(out)) throw new UsageError(`--out must name a .png file, got '${out}'`);
   const seed = (f.seed as number | undefined) ?? randomInt(0, MAX_SEED - n + 2);

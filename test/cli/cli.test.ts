@@ -124,6 +124,8 @@ describe('ldm errors and listing', () => {
       [['generate', 'x', '--model', '', '--size', '30x30'], /no model package|multiple/, 2],
       [['frobnicate'], /unknown command 'frobnicate'/, 2],
       [['generate', 'x', '--colour', 'red'], /colour/, 2],
+      [['img2img', 'x', '--image', 'a.png', '--size', '64'], /the size of --image/, 2],
+      [['generate', 'x', '--out', 'x.jpg'], /--out must name a \.png file/, 2],
     ];
     for (const [argv, re, code] of cases) {
       const r = await cli(...argv);
