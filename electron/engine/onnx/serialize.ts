@@ -16,10 +16,15 @@ export const IR_VERSION = 8;
 /** A serialised ModelProto must stay under 2 GiB; leave room for the graph itself. */
 const PROTOBUF_LIMIT = 2 ** 31 - 2 ** 26;
 
+export type EmbeddedWeights = { kind: 'embedded'; get(name: string): TensorData };
+export type ExternalWeights = { kind: 'external'; file: string; locate(name: string): { offset: number; length: number; dtype: DType } };
+
 export type WeightMode =
   | { kind: 'inputs' }
-  | { kind: 'embedded'; get(name: string): TensorData }
-  | { kind: 'external'; file: string; locate(name: string): { offset: number; length: number; dtype: DType } };
+  | EmbeddedWeights
+  | ExternalWeights
+  /** Params for which `asInput` is true are graph inputs (trained), the rest come from `rest` (frozen base weights). */
+  | { kind: 'mixed'; asInput(name: string): boolean; rest: EmbeddedWeights | ExternalWeights };
 
 export class SerializeError extends Error {
   override name = 'SerializeError';
@@ -70,7 +75,7 @@ function checkedWeight(graph: Graph, name: string, t: TensorData | undefined): T
 /** Stored-as-float16 weights of a float32 param are widened by a Cast at load time (SD checkpoints are mostly fp16). */
 const WIDENS = (stored: DType, wanted: DType): boolean => stored === 'float16' && wanted === 'float32';
 
-function externalInitializer(graph: Graph, name: string, weights: Extract<WeightMode, { kind: 'external' }>,
+function externalInitializer(graph: Graph, name: string, weights: ExternalWeights,
   casts: onnx.INodeProto[]): onnx.ITensorProto {
   const p = graph.params.get(name)!;
   const loc = weights.locate(name);
@@ -114,9 +119,10 @@ export function toModelProto(graph: Graph, weights: WeightMode): Uint8Array {
   const inputs = graph.inputs.map(valueInfo);
   const casts: onnx.INodeProto[] = [];
   for (const name of graph.params.keys()) {
-    if (weights.kind === 'inputs') inputs.push(valueInfo(graph.value(name)));
-    else if (weights.kind === 'embedded') embed(name, checkedWeight(graph, name, weights.get(name)));
-    else initializer.push(externalInitializer(graph, name, weights, casts));
+    const source = weights.kind === 'mixed' ? (weights.asInput(name) ? { kind: 'inputs' as const } : weights.rest) : weights;
+    if (source.kind === 'inputs') inputs.push(valueInfo(graph.value(name)));
+    else if (source.kind === 'embedded') embed(name, checkedWeight(graph, name, source.get(name)));
+    else initializer.push(externalInitializer(graph, name, source, casts));
   }
   if (embeddedBytes > PROTOBUF_LIMIT) {
     throw new SerializeError(`graph '${graph.name}' would embed ${(embeddedBytes / 2 ** 30).toFixed(2)} GiB of tensors, over protobuf's 2 GiB limit; `
@@ -152,7 +158,7 @@ const SAFETENSORS_DTYPE: Partial<Record<SafetensorsDType, DType>> = {
  * resolves it relative to the model file's folder (or the working folder when loaded from bytes),
  * so pass the file's name and put the .onnx beside it, or see createSession's externalData handling.
  */
-export function safetensorsWeights(header: SafetensorsHeader, location: string): WeightMode {
+export function safetensorsWeights(header: SafetensorsHeader, location: string): ExternalWeights {
   const byName = new Map(header.entries.map((e) => [e.name, e]));
   return {
     kind: 'external',

@@ -3,7 +3,7 @@
 // is rebuilt or reallocated per step: feeds wrap the live param arrays, gradients are written by
 // onnxruntime straight into preallocated buffers.
 import type { Graph } from '../onnx/graph.ts';
-import { toModelProto } from '../onnx/serialize.ts';
+import { toModelProto, type EmbeddedWeights, type ExternalWeights } from '../onnx/serialize.ts';
 import { createSession, type Session, type SessionOptions } from '../onnx/runtime.ts';
 import { Rng } from '../diffusion/rng.ts';
 import { numel, type TensorData } from '../tensor.ts';
@@ -28,8 +28,17 @@ export interface TrainerOptions {
   ema?: { decay: number; warmup?: boolean };
   /** Seed of the trainer's RNG (param init, and `trainer.rng` for noise, timesteps, shuffling). */
   seed?: number | bigint | string;
-  /** Starting weights (e.g. a pretrained model); params not given are initialised from their ParamInit. */
+  /**
+   * Starting weights (e.g. a pretrained model), used in place, not copied: trained ones are updated in
+   * place. Params not given are initialised from their ParamInit with the trainer's RNG.
+   */
   params?: ReadonlyMap<string, Float32Array>;
+  /**
+   * Where params without a gradient output (frozen, e.g. the base model under LoRA) come from. They
+   * are then baked into the session as initializers (onnxruntime pre-packs them, JS holds no copy);
+   * for external weights set `session.weightsFile`. Without it, frozen params are fed as inputs.
+   */
+  frozen?: EmbeddedWeights | ExternalWeights;
   session?: SessionOptions;
   /** Save to `file` every `every` optimiser steps (and on demand with save()). */
   checkpoint?: { file: string; every?: number };
@@ -49,7 +58,7 @@ export interface StepResult {
 
 export class Trainer {
   readonly graph: Graph;
-  /** Live weights, updated in place each step; every param of the graph. */
+  /** Live weights fed each step, trained ones updated in place: every param, or only the trained ones with `frozen`. */
   readonly params: ReadonlyMap<string, Float32Array>;
   /** Names of the params with a gradient output, i.e. those the optimiser updates. */
   readonly trained: readonly string[];
@@ -69,16 +78,16 @@ export class Trainer {
   private micro = 0;
   private lossSum = 0;
 
-  private constructor(private readonly opts: TrainerOptions, private readonly session: Session, params: Map<string, Float32Array>, rng: Rng) {
+  private constructor(private readonly opts: TrainerOptions, private readonly session: Session, params: Map<string, Float32Array>,
+    trained: string[], rng: Rng) {
     this.graph = opts.graph;
     this.params = params;
+    this.trained = trained;
     this.rng = rng;
     this.optimizer = new AdamW(opts.adam);
     this.ema = opts.ema ? new Ema(opts.ema.decay, opts.ema.warmup ?? true) : undefined;
-    const outs = new Set(this.graph.outputs.map((o) => o.name));
-    this.trained = [...this.graph.params.keys()].filter((n) => outs.has(`grad:${n}`));
-    for (const [name, p] of this.graph.params) {
-      this.paramFeeds[name] = { dtype: 'float32', shape: p.shape, data: params.get(name)! };
+    for (const [name, data] of params) {
+      this.paramFeeds[name] = { dtype: 'float32', shape: this.graph.params.get(name)!.shape, data };
     }
     for (const name of this.trained) this.grads.set(name, new Float32Array(params.get(name)!.length));
     const lossShape = this.graph.value('loss').shape;
@@ -104,18 +113,21 @@ export class Trainer {
       if (!p) throw new TrainingError(`output '${o.name}' is not the gradient of a param of the graph`);
       if (o.shape.join() !== p.shape.join() || o.dtype !== 'float32') throw new TrainingError(`output '${o.name}' is ${o.dtype}[${o.shape.join(', ')}], param is ${p.dtype}[${p.shape.join(', ')}]`);
     }
-    const rng = new Rng(opts.seed ?? 0);
-    const params = initWeights(g.params, rng);
-    if (opts.params) {
-      for (const [name, a] of opts.params) {
-        const p = g.params.get(name);
-        if (!p) throw new TrainingError(`starting weight '${name}' is not a param of graph '${g.name}'`);
-        if (a.length !== numel(p.shape)) throw new TrainingError(`starting weight '${name}' has ${a.length} values, param [${p.shape.join(', ')}] needs ${numel(p.shape)}`);
-        params.set(name, a.slice());
-      }
+    const trained = gradOuts.map((o) => o.name.slice(5));
+    const trainedSet = new Set(trained);
+    const fed = opts.frozen ? trained : [...g.params.keys()];
+    const given = opts.params ?? new Map<string, Float32Array>();
+    for (const [name, a] of given) {
+      const p = g.params.get(name);
+      if (!p) throw new TrainingError(`starting weight '${name}' is not a param of graph '${g.name}'`);
+      if (a.length !== numel(p.shape)) throw new TrainingError(`starting weight '${name}' has ${a.length} values, param [${p.shape.join(', ')}] needs ${numel(p.shape)}`);
     }
-    const session = await createSession(toModelProto(g, { kind: 'inputs' }), opts.session ?? {});
-    return new Trainer(opts, session, params, rng);
+    const rng = new Rng(opts.seed ?? 0);
+    const drawn = initWeights(fed.filter((n) => !given.has(n)).map((n) => g.params.get(n)!), rng);
+    const params = new Map(fed.map((n) => [n, given.get(n) ?? drawn.get(n)!]));
+    const model = toModelProto(g, opts.frozen ? { kind: 'mixed', asInput: (n) => trainedSet.has(n), rest: opts.frozen } : { kind: 'inputs' });
+    const session = await createSession(model, opts.session ?? {});
+    return new Trainer(opts, session, params, trained, rng);
   }
 
   /** A trainer restored from a checkpoint: continues exactly (bit for bit on the same provider). */
@@ -262,7 +274,7 @@ export class Trainer {
     if (file === this.opts.checkpoint?.file) this.lastSaved = this.stepCount;
   }
 
-  /** The weights to ship: EMA shadows for trained params where EMA is on, live values otherwise. */
+  /** The weights to ship (copies): EMA shadows for trained params where EMA is on, live values otherwise. */
   exportParams(): Map<string, Float32Array> {
     return new Map([...this.params].map(([k, p]) => [k, (this.ema?.shadow.get(k) ?? p).slice()]));
   }

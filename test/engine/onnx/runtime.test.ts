@@ -49,6 +49,21 @@ describe('serialisation', () => {
     expect(embedded.graph!.initializer!.map((t) => t.name)).toEqual(expect.arrayContaining([...g.params.keys()]));
   });
 
+  it('mixes params as inputs with the rest as initializers', async () => {
+    const g = model();
+    const trained = 'first_stage_model.quant_conv.weight';
+    const bytes = toModelProto(g, { kind: 'mixed', asInput: (n) => n === trained, rest: { kind: 'embedded', get: (n) => weights.get(n)! } });
+    const m = onnxProto.onnx.ModelProto.decode(bytes);
+    expect(m.graph!.input!.map((i) => i.name)).toEqual(['x', trained]);
+    const s = await createSession(bytes, { provider: 'cpu' });
+    const emb = await createSession(toModelProto(g, { kind: 'embedded', get: (n) => weights.get(n)! }), { provider: 'cpu' });
+    const got = (await s.run({ x, [trained]: weights.get(trained)! })).y!.data as Float32Array;
+    const want = (await emb.run({ x })).y!.data as Float32Array;
+    want.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
+    await s.release();
+    await emb.release();
+  });
+
   it('rejects weights whose shape or dtype does not match, and graphs without outputs', () => {
     const g = model();
     const bad = new Map(weights);

@@ -158,3 +158,51 @@ describe('Trainer on a hand-written gradient graph', () => {
     expect(existsSync(path.join(dir, 'missing.safetensors'))).toBe(false);
   });
 });
+
+describe('frozen base weights (LoRA-style)', () => {
+  /** y = x·(W + A·B): W frozen (no gradient output), the low-rank A, B trained. */
+  function lora(): Graph {
+    const g = new Graph('lora');
+    const x = g.input('x', 'float32', [B, I]);
+    const t = g.input('t', 'float32', [B, O]);
+    const w = g.param('base.weight', [I, O], { kind: 'zeros' }, { trainable: false });
+    const a = g.param('lora.down', [I, 1], { kind: 'normal', std: 0.5 });
+    const b = g.param('lora.up', [1, O], { kind: 'zeros' });
+    const y = g.add(g.matmul(x, w), g.matmul(g.matmul(x, a), b));
+    const d = g.sub(y, t);
+    g.output(g.reduceMean(g.mul(d, d), [0, 1], false), 'loss');
+    const dy = g.mul(d, 2 / (B * O));
+    const xa = g.matmul(x, a);
+    g.output(g.matmul(g.transpose(x, [1, 0]), g.matmul(dy, g.transpose(b, [1, 0]))), 'grad:lora.down');
+    g.output(g.matmul(g.transpose(xa, [1, 0]), dy), 'grad:lora.up');
+    return g;
+  }
+  // The target differs from the base by a rank-1 update, which the adapter can learn exactly.
+  const baseW = Float32Array.from(TRUE_W, (v, i) => v - (i % O === 0 ? 0.5 : 0) * (Math.floor(i / O) - 1));
+
+  it('bakes frozen weights into the session, feeds and trains only the adapter', async () => {
+    const frozen = { kind: 'embedded' as const, get: (n: string): TensorData => ({ dtype: 'float32', shape: [I, O], data: n === 'base.weight' ? baseW : new Float32Array(0) }) };
+    const tr = await Trainer.create({ graph: lora(), lr: 0.05, seed: 9, frozen, session: { provider: 'cpu', threads: 1 } });
+    expect([...tr.params.keys()].sort()).toEqual(['lora.down', 'lora.up']);
+    const given = new Float32Array(I).fill(0.3);
+    const tr2 = await Trainer.create({ graph: lora(), lr: 0.05, frozen, params: new Map([['lora.down', given], ['base.weight', baseW]]), session: { provider: 'cpu' } });
+    expect(tr2.params.get('lora.down')).toBe(given); // used in place, not copied
+    await tr2.close();
+    const rank1 = (rng: Rng) => {
+      const bt = batch(rng);
+      const x = bt.x.data as Float32Array;
+      const t = new Float32Array(B * O);
+      for (let r = 0; r < B; r++) for (let o = 0; o < O; o++) {
+        let s = 0;
+        for (let i = 0; i < I; i++) s += x[r * I + i]! * TRUE_W[i * O + o]!;
+        t[r * O + o] = s;
+      }
+      return { x: bt.x, t: { dtype: 'float32', shape: [B, O], data: t } as TensorData };
+    };
+    const first = await tr.evaluate(rank1(new Rng(3)));
+    for (let i = 0; i < 300; i++) await tr.trainStep(rank1(tr.rng));
+    const last = await tr.evaluate(rank1(new Rng(3)));
+    expect(last).toBeLessThan(0.01 * first);
+    await tr.close();
+  });
+});
