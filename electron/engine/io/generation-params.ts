@@ -182,10 +182,35 @@ type Json = unknown;
 
 function parseJson(text: string, what: string): Json {
   try {
-    return JSON.parse(text) as Json;
+    return JSON.parse(pythonNonFinite(text)) as Json;
   } catch (err) {
     throw new GenerationParamsError(`${what} is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** Python's json.dumps (ComfyUI, InvokeAI) writes NaN and ±Infinity, which JSON.parse refuses: read them as null. */
+function pythonNonFinite(text: string): string {
+  if (!/NaN|Infinity/.test(text)) return text;
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      out += c;
+      if (c === '\\') out += text[++i] ?? '';
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    const word = /^(-?Infinity|NaN)(?![\w])/.exec(text.slice(i, i + 10));
+    if (word) {
+      out += 'null';
+      i += word[1]!.length - 1;
+      continue;
+    }
+    out += c;
+  }
+  return out;
 }
 
 function isObj(v: Json): v is Record<string, Json> {

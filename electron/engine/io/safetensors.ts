@@ -505,8 +505,13 @@ function rawBytes(t: TensorData): Uint8Array {
   return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
 
+/** Lone UTF-16 surrogates cannot be written as UTF-8; TextEncoder would silently replace them. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function planTensor(name: string, t: TensorData, opts: EncodeOptions): PlannedTensor {
-  if (name === '' || name === '__metadata__') throw new SafetensorsError(`invalid tensor name ${JSON.stringify(name)}`);
+  if (name === '' || name === '__metadata__' || LONE_SURROGATE.test(name)) {
+    throw new SafetensorsError(`invalid tensor name ${JSON.stringify(name)}: use a non-empty string of valid Unicode other than __metadata__`);
+  }
   if (!t || !(t.dtype in NATIVE)) throw new SafetensorsError(`tensor "${name}": not a TensorData`);
   const n = numel(t.shape);
   if (t.data.length !== n) {
@@ -557,6 +562,7 @@ function plan(tensors: TensorMap, metadata: Record<string, string> | undefined, 
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new SafetensorsError(`metadata "${k}" must be a string, got ${typeof v}`);
+      if (LONE_SURROGATE.test(k) || LONE_SURROGATE.test(v)) throw new SafetensorsError(`metadata "${k}" is not valid Unicode`);
     }
     header.__metadata__ = metadata;
   }

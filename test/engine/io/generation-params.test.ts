@@ -201,6 +201,14 @@ describe('ComfyUI', () => {
     });
   });
 
+  it('reads the NaN and Infinity that Python writes into JSON as missing values', () => {
+    const text = '{"3": {"class_type": "KSampler", "inputs": {"seed": 5, "cfg": NaN, "steps": 4, "denoise": -Infinity, ' +
+      '"positive": ["6", 0], "negative": ["6", 0]}}, "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "NaN and Infinity stay in \\"strings\\""}}}';
+    const p = parseComfyUI(text);
+    expect(p).toMatchObject({ seed: 5, steps: 4, prompt: 'NaN and Infinity stay in "strings"' });
+    expect(p.cfg).toBeUndefined();
+  });
+
   it('survives cycles and rejects malformed JSON', () => {
     const cyc = JSON.stringify({ '1': { class_type: 'KSampler', inputs: { positive: ['2', 0], seed: ['1', 0] } }, '2': { class_type: 'X', inputs: { conditioning: ['2', 0] } } });
     expect(parseComfyUI(cyc).prompt).toBe('');

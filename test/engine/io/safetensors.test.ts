@@ -101,6 +101,8 @@ describe('safetensors round trip', () => {
     expect(() => encodeSafetensors({ a: { dtype: 'float32', shape: [3], data: new Float32Array(2) } })).toThrow(/do not match shape/);
     expect(() => encodeSafetensors({}, { k: 5 as unknown as string })).toThrow(/must be a string/);
     expect(() => encodeSafetensors({}, {}, { dtype: 'F64' as 'F32' })).toThrow(/storage dtype/);
+    expect(() => encodeSafetensors({ ['bad\uD800name']: tensor('float32', [1]) })).toThrow(/valid Unicode/);
+    expect(() => encodeSafetensors({}, { k: 'x\uDC00' })).toThrow(/not valid Unicode/);
   });
 });
 
