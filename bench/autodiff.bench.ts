@@ -12,6 +12,7 @@ import { numel, type TensorData } from '../electron/engine/tensor.ts';
 const args = process.argv.slice(2);
 const threads = Number(args[args.indexOf('--threads') + 1]) || 2;
 const quick = args.includes('--quick');
+const only = args.includes('--forms') ? 'forms' : args.includes('--nets') ? 'nets' : 'all';
 const REPEATS = quick ? 3 : 7;
 
 let seed = 12345;
@@ -154,8 +155,12 @@ const FORMS: Record<string, ConvForms> = {
 };
 
 console.log(`autodiff benchmark: onnxruntime CPU, ${threads} threads, best of ${REPEATS}`);
-await convForms(quick ? 4 : 16, 128, 32, 3, 1);
-await convForms(quick ? 4 : 16, 128, 32, 3, 2);
-await convForms(quick ? 4 : 16, 128, 32, 1, 1);
-await ratio('conv ResBlock 128 ch', [quick ? 4 : 16, 128, 32, 32], (g, x) => resBlock(g, x, 'block'), FORMS);
-await ratio('UNet-like stack 64/128 ch', [quick ? 2 : 8, 4, 32, 32], unetLike, FORMS);
+if (only !== 'nets') {
+  await convForms(quick ? 4 : 16, 128, 32, 3, 1);
+  await convForms(quick ? 4 : 16, 128, 32, 3, 2);
+  await convForms(quick ? 4 : 16, 128, 32, 1, 1);
+}
+if (only !== 'forms') {
+  await ratio('conv ResBlock 128 ch', [quick ? 4 : 16, 128, 32, 32], (g, x) => resBlock(g, x, 'block'), FORMS);
+  await ratio('UNet-like stack 64/128 ch', [quick ? 2 : 8, 4, 32, 32], unetLike, FORMS);
+}

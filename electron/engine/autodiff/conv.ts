@@ -8,7 +8,10 @@ import { AutodiffError, intAttr, intsAttr, pad, stringAttr } from './util.ts';
 export interface ConvForms {
   /** dX of Conv: ConvTranspose(dY, W), or a plain Conv of dY with the flipped, transposed kernel (stride 1). */
   inputGrad?: 'auto' | 'convTranspose' | 'conv';
-  /** dW of Conv: Conv(Xᵀ, dYᵀ), or im2col + one GEMM with the columns made by Slice+Concat or by a Conv with a one-hot kernel. */
+  /**
+   * dW of Conv: Conv(Xᵀ, dYᵀ) (any conv); im2col by Pad+Slice+Concat then one GEMM; or im2col by a
+   * depthwise Conv with a one-hot kernel then a batched MatMul. im2col forms: 2-D, group 1.
+   */
   weightGrad?: 'auto' | 'conv' | 'im2col' | 'im2colConv';
 }
 
@@ -99,11 +102,15 @@ function flipTransposed(g: Graph, w: Value, geo: ConvGeometry): Value {
 export function convWeightGrad(g: Graph, x: Value, dy: Value, geo: ConvGeometry,
   form: NonNullable<ConvForms['weightGrad']>): Value {
   const im2colOk = geo.group === 1 && geo.rank === 2;
-  if ((form === 'im2col' || form === 'im2colConv') && !im2colOk) {
+  if (form !== 'auto' && form !== 'conv' && !im2colOk) {
     throw new AutodiffError('im2col weight gradients are implemented for 2-D convs with group 1');
   }
   if (form === 'conv' || !im2colOk) return weightGradConv(g, x, dy, geo);
-  return form === 'im2col' ? weightGradSlices(g, x, dy, geo) : weightGradColumns(g, x, dy, geo);
+  const pointwise = geo.kernel.every((k) => k === 1) && geo.strides.every((s) => s === 1) && geo.pads.every((p) => p === 0);
+  // Measured (bench/autodiff.bench.ts): Slice columns + one GEMM beat the one-hot Conv columns; a
+  // pointwise conv needs no columns, and its batched MatMul avoids transposing x.
+  if (form === 'im2colConv' || (form === 'auto' && pointwise)) return weightGradColumns(g, x, dy, geo, pointwise);
+  return weightGradSlices(g, x, dy, geo);
 }
 
 /** The general form: correlate Xᵀ with dYᵀ (strides and dilations swap roles), then crop to the kernel. */
@@ -165,11 +172,10 @@ function columnsByConv(g: Graph, x: Value, geo: ConvGeometry, ho: number, wo: nu
  * dW = Σₙ dYₙ · colsₙᵀ, computed as its transpose Σₙ colsₙ · dYₙᵀ so that only dY (not the k²-times
  * larger columns) is transposed; a 1×1 stride-1 conv needs no columns at all.
  */
-function weightGradColumns(g: Graph, x: Value, dy: Value, geo: ConvGeometry): Value {
+function weightGradColumns(g: Graph, x: Value, dy: Value, geo: ConvGeometry, pointwise: boolean): Value {
   const [kh, kw] = geo.kernel as [number, number];
   const [n, c] = [x.shape[0]!, x.shape[1]!];
   const [cout, ho, wo] = [dy.shape[1]!, dy.shape[2]!, dy.shape[3]!];
-  const pointwise = kh === 1 && kw === 1 && geo.strides.every((s) => s === 1) && geo.pads.every((p) => p === 0);
   const cols = pointwise ? g.reshape(x, [n, c, ho * wo]) : columnsByConv(g, x, geo, ho, wo);
   const dyt = g.transpose(g.reshape(dy, [n, cout, ho * wo]), [0, 2, 1]);
   const wt = g.reduceSum(g.matmul(cols, dyt), [0], false); // [C·kh·kw, C_out]
