@@ -80,6 +80,15 @@ describe('ldm generate', () => {
     }
     const p = parseParameters(readPngText(await fsp.readFile(out)).get('parameters')!);
     expect(p.strength).toBe(1);
+    const wide = path.join(root, 'wide.png');
+    const op = await cli('outpaint', 'a heart', '--image', init, '--left', '8', '--right', '8', '--seed', '3', '--model', modelDir, '--out', wide);
+    expect(op.code).toBe(0);
+    const widened = await sharp(wide).raw().toBuffer({ resolveWithObject: true });
+    expect([widened.info.width, widened.info.height]).toEqual([48, 32]);
+    for (let y = 0; y < 32; y++) {
+      const row = widened.data.subarray(3 * (y * 48 + 8), 3 * (y * 48 + 40));
+      expect(row.equals(pixels.subarray(3 * y * 32, 3 * (y + 1) * 32))).toBe(true);
+    }
     const i2i = await cli('img2img', 'a heart', '--image', init, '--strength', '0.5', '--seed', '3', '--model', modelDir, '--out', path.join(root, 'i2i.png'));
     expect(i2i.code).toBe(0);
   });

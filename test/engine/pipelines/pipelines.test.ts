@@ -6,6 +6,7 @@ import { inpaint, outpaint } from '../../../electron/engine/pipelines/inpaint.ts
 import { LoadedModel } from '../../../electron/engine/pipelines/loaded-model.ts';
 import { txt2img } from '../../../electron/engine/pipelines/txt2img.ts';
 import type { ProgressEvent } from '../../../electron/engine/pipelines/types.ts';
+import { SAMPLERS } from '../../../electron/engine/diffusion/samplers.ts';
 import { tinySpec, tinyWeights } from './tiny-model.ts';
 
 const model = new LoadedModel(tinySpec({ kind: 'memory', tensors: tinyWeights(1) }), { provider: 'cpu', threads: 1 });
@@ -47,6 +48,19 @@ describe('txt2img', () => {
     expect(Buffer.from(again[0]!.image.data).equals(Buffer.from(batch[0]!.image.data))).toBe(true);
     const third = await txt2img(model, { ...base, seed: 12, sampler: 'euler_a' });
     expect(Buffer.from(third[0]!.image.data).equals(Buffer.from(batch[2]!.image.data))).toBe(true);
+  });
+
+  it('every sampler runs txt2img deterministically: same seed, same bytes', async () => {
+    const pictures = new Map<string, Buffer>();
+    for (const { name } of SAMPLERS) {
+      const eta = name === 'ddim' ? 0.5 : 0;
+      const [a] = await txt2img(model, { ...base, seed: 8, steps: 3, sampler: name, eta });
+      const [b] = await txt2img(model, { ...base, seed: 8, steps: 3, sampler: name, eta });
+      expect(Buffer.from(a!.image.data).equals(Buffer.from(b!.image.data)), name).toBe(true);
+      pictures.set(name, Buffer.from(a!.image.data));
+    }
+    // They are different samplers, not one under many names.
+    expect(new Set([...pictures.values()].map((p) => p.toString('base64'))).size).toBeGreaterThan(SAMPLERS.length - 2);
   });
 
   it('the prompt, negative prompt and guidance change the picture', async () => {
