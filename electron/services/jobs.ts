@@ -41,7 +41,18 @@ interface Running {
 interface LaneState {
   worker: WorkerProcess | null;
   running: Running | null;
+  idleTimer: NodeJS.Timeout | null;
 }
+
+export interface QueueOptions {
+  /**
+   * How long an idle generation worker keeps its model warm before it is stopped to give the memory
+   * back. Training workers stop as soon as their job ends (nothing of theirs is reused).
+   */
+  idleWorkerMs?: number;
+}
+
+const DEFAULT_IDLE_WORKER_MS = 15 * 60_000;
 
 interface JobRow {
   id: string;
@@ -84,7 +95,10 @@ export interface WorkerStats {
 }
 
 export class JobQueue {
-  private readonly lanes: Record<Lane, LaneState> = { generate: { worker: null, running: null }, train: { worker: null, running: null } };
+  private readonly lanes: Record<Lane, LaneState> = {
+    generate: { worker: null, running: null, idleTimer: null },
+    train: { worker: null, running: null, idleTimer: null },
+  };
   private readonly stats: WorkerStats = { spawned: { generate: 0, train: 0 }, modelLoads: { generate: 0, train: 0 }, pids: { generate: null, train: null } };
   /** Paused training jobs the user asked to resume while the accelerator was busy. */
   private readonly resumeWanted = new Set<string>();
@@ -95,12 +109,13 @@ export class JobQueue {
     private readonly db: Db,
     private readonly adapter: WorkerAdapter,
     private readonly hooks: QueueHooks,
+    private readonly options: QueueOptions = {},
   ) {}
 
   /** Jobs a previous run left running were interrupted (crash, kill, power cut): queue them again. */
   start(): void {
     this.db
-      .prepare(`UPDATE jobs SET status = 'queued', step = 0, error = 'interrupted by a restart; queued again' WHERE status = 'running'`)
+      .prepare(`UPDATE jobs SET status = 'queued', error = 'interrupted by a restart; queued again' WHERE status = 'running'`)
       .run();
     void this.pump();
   }
@@ -183,6 +198,7 @@ export class JobQueue {
     this.closed = true;
     const pending: Promise<void>[] = [];
     for (const lane of Object.values(this.lanes)) {
+      if (lane.idleTimer) clearTimeout(lane.idleTimer);
       if (lane.running?.cancelTimer) clearTimeout(lane.running.cancelTimer);
       if (lane.running) pending.push(lane.running.stored);
       lane.worker?.kill();
@@ -220,6 +236,24 @@ export class JobQueue {
       }
     } finally {
       this.dispatching = false;
+    }
+    this.scheduleIdleStops();
+  }
+
+  private scheduleIdleStops(): void {
+    for (const [lane, state] of Object.entries(this.lanes) as [Lane, LaneState][]) {
+      if (!state.worker || state.running || state.idleTimer || this.closed) continue;
+      const ms = lane === 'train' ? 0 : (this.options.idleWorkerMs ?? DEFAULT_IDLE_WORKER_MS);
+      state.idleTimer = setTimeout(() => {
+        state.idleTimer = null;
+        const w = state.worker;
+        if (state.running || !w) return;
+        // Forget it first, so that no job is sent to a worker on its way out.
+        state.worker = null;
+        this.stats.pids[lane] = null;
+        w.kill();
+      }, ms);
+      state.idleTimer.unref();
     }
   }
 
@@ -262,6 +296,8 @@ export class JobQueue {
 
   private worker(lane: Lane): WorkerProcess {
     const state = this.lanes[lane];
+    if (state.idleTimer) clearTimeout(state.idleTimer);
+    state.idleTimer = null;
     if (state.worker) return state.worker;
     const w = this.adapter.spawn();
     state.worker = w;

@@ -13,6 +13,7 @@ import { ensureDataDir, resolveDataPath, type DataPaths } from './files.ts';
 import { Gallery } from './gallery.ts';
 import { HistoryStore } from './history.ts';
 import { JobQueue, type WorkerStats } from './jobs.ts';
+import { lockDataDir } from './lock.ts';
 import { ModelRegistry } from './models.ts';
 import { storeGeneration } from './record.ts';
 import { systemInfo } from './system.ts';
@@ -27,6 +28,8 @@ export interface StudioOptions {
   workerAdapter?: WorkerAdapter;
   /** Folder of model packages shipped with the app; default resources/models. */
   embeddedModelsDir?: string;
+  /** How long an idle generation worker keeps its model warm; default 15 minutes. */
+  idleWorkerMs?: number;
 }
 
 export interface Studio {
@@ -42,7 +45,14 @@ type Listener = (payload: never) => void;
 
 export async function createStudio(opts: StudioOptions): Promise<Studio> {
   const paths = ensureDataDir(opts.dataDir);
-  const db = openDatabase(paths.db);
+  const unlock = lockDataDir(paths.root);
+  let db: Db;
+  try {
+    db = openDatabase(paths.db);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const listeners = new Map<EventName, Set<Listener>>();
   const emit = <K extends EventName>(event: K, payload: EventPayload<K>): void => {
     for (const l of listeners.get(event) ?? []) {
@@ -81,6 +91,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
         init,
         mask,
         seed: spec.seed ?? 0,
+        skipImages: job.generationIds.length,
         workDir: join(paths.training, job.id),
       };
     },
@@ -125,7 +136,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       emit('system.status', { activeJobs: queue.list(['running', 'queued'], 1000).length });
     },
     progress: (p) => emit('jobs.progress', p),
-  });
+  }, { idleWorkerMs: opts.idleWorkerMs });
 
   const checkSpec = (spec: JobSpec): void => {
     const model = models.get(spec.kind === 'train' ? spec.baseModelId : spec.modelId);
@@ -298,6 +309,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       await queue.close();
       listeners.clear();
       closeDb(db);
+      unlock();
     },
     workerStats: () => queue.workerStats(),
   };

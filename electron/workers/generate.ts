@@ -40,7 +40,7 @@ export function generateHandlers(load: ModelLoader): JobHandlers {
     const spec = job.spec as GenerateSpec;
     // Image by image (seed + i), so each finished image reaches the history at once and a cancelled
     // batch keeps what it finished.
-    for (let i = 0; i < spec.batchCount; i++) {
+    for (let i = job.skipImages; i < spec.batchCount; i++) {
       const start = performance.now();
       const progress = progressReporter(ctx, spec.batchCount, i);
       const [img] = await runPipeline(model, spec, { ...pipelineOptions(job, ctx), seed: job.seed + i, onProgress: progress.report }, job);

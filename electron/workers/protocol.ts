@@ -23,6 +23,8 @@ export interface RunJob {
   mask: Uint8Array | null;
   /** The seed of the first image (the studio picks one when the spec says null). */
   seed: number;
+  /** Images of the batch already in the history (a job run again after a restart): start after them. */
+  skipImages: number;
   /** A folder for this job's checkpoints and outputs (training). */
   workDir: string;
 }

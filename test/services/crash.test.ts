@@ -103,7 +103,10 @@ describe('crash safety', () => {
     const slow = await waitForJob(studio, ids.slow);
     const queued = await waitForJob(studio, ids.queued);
     expect([slow.status, queued.status]).toEqual(['completed', 'completed']);
-    const found = await studio.handlers['history.search']({ query: 'cat', trashed: false, limit: 10, offset: 0 });
-    expect(found.items.map((g) => g.prompt).sort()).toEqual(['a queued cat', 'a slow cat']);
+    // The batch's first image was stored before the kill; the rerun makes only the other two.
+    const found = await studio.handlers['history.search']({ query: 'slow cat', trashed: false, limit: 10, offset: 0 });
+    expect(found.items.map((g) => g.params.seed).sort()).toEqual([20, 21, 22]);
+    expect(slow.generationIds).toHaveLength(3);
+    expect((await studio.handlers['history.search']({ query: 'queued', trashed: false, limit: 10, offset: 0 })).total).toBe(1);
   });
 });
