@@ -1,0 +1,74 @@
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchStudio, type Studio } from './harness.ts';
+
+async function solidPng(r: number, g: number, b: number): Promise<string> {
+  const buf = await sharp({ create: { width: 48, height: 48, channels: 3, background: { r, g, b } } }).png().toBuffer();
+  return buf.toString('base64');
+}
+
+describe('history in Chromium against the real backend', () => {
+  let studio: Studio;
+  const ids: Record<string, string> = {};
+  beforeAll(async () => {
+    studio = await launchStudio({ withModel: false });
+    const save = studio.backend.handlers['gallery.save'];
+    for (const [prompt, rgb] of [
+      ['a red fox in the snow', [200, 60, 20]],
+      ['a snowy cat on a roof', [220, 220, 230]],
+      ['a red cat', [180, 30, 40]],
+    ] as const) {
+      ids[prompt] = (await save({ base64: await solidPng(...rgb), prompt, parentId: null, maskBase64: null })).id;
+    }
+    await studio.page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'History' }).click();
+  });
+  afterAll(async () => {
+    await studio?.close();
+  });
+
+  const count = () => studio.page.getByTestId('history-count').textContent();
+  const tiles = () => studio.page.getByRole('list', { name: 'History images' }).getByRole('button');
+
+  it('lists everything, then narrows with full-text search', async () => {
+    const { page } = studio;
+    await expect.poll(count).toBe('3 images');
+    await page.getByRole('searchbox', { name: 'Search the history' }).fill('cat');
+    await expect.poll(count).toBe('2 images');
+    expect((await tiles().evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')))).sort()).toEqual(['a red cat', 'a snowy cat on a roof']);
+    await page.getByRole('searchbox', { name: 'Search the history' }).fill('red ca');
+    await expect.poll(count).toBe('1 image');
+  });
+
+  it('shows the detail, favourites, and filters by favourites', async () => {
+    const { page } = studio;
+    await page.getByRole('searchbox', { name: 'Search the history' }).fill('');
+    await expect.poll(count).toBe('3 images');
+    await tiles().filter({ has: page.locator('[aria-label="a red cat"]') }).or(page.getByRole('button', { name: 'a red cat', exact: true })).first().click();
+    const detail = page.getByRole('complementary', { name: 'Image details' });
+    await expect.poll(() => detail.textContent()).toContain('48×48');
+    await detail.getByRole('button', { name: 'Add to favourites' }).click();
+    await detail.getByRole('button', { name: 'Remove from favourites' }).waitFor();
+    await page.getByRole('checkbox', { name: 'Favourites' }).check();
+    await expect.poll(count).toBe('1 image');
+    await studio.screenshot('history');
+    await page.getByRole('checkbox', { name: 'Favourites' }).uncheck();
+    await expect.poll(count).toBe('3 images');
+  });
+
+  it('deletes to the trash and restores', async () => {
+    const { page } = studio;
+    const detail = page.getByRole('complementary', { name: 'Image details' });
+    await detail.getByRole('button', { name: 'Move to trash' }).click();
+    await expect.poll(count).toBe('2 images');
+    await page.getByRole('button', { name: 'Trash' }).click();
+    await expect.poll(count).toBe('1 image');
+    await page.getByRole('button', { name: 'a red cat', exact: true }).click();
+    await detail.getByRole('button', { name: 'Restore' }).click();
+    await expect.poll(count).toBe('0 images');
+    await page.getByRole('button', { name: 'Trash' }).click();
+    await expect.poll(count).toBe('3 images');
+    const g = await studio.backend.handlers['history.get']({ id: ids['a red cat']! });
+    expect([g.trashedAt, g.favourite]).toEqual([null, true]);
+    expect(studio.pageErrors).toEqual([]);
+  });
+});
