@@ -149,6 +149,9 @@ export class Graph {
   private own(v: Value, where: () => string): Value {
     const mine = this.values.get(v.name);
     if (mine === undefined) throw new GraphError(`${where()}: value '${v.name}' does not belong to graph '${this.name}'`);
+    if (mine !== v && (mine.dtype !== v.dtype || mine.shape.length !== v.shape.length || mine.shape.some((d, i) => d !== v.shape[i]))) {
+      throw new GraphError(`${where()}: value '${v.name}' is ${mine.dtype}${fmt(mine.shape)} in graph '${this.name}', not ${v.dtype}${fmt(v.shape)}`);
+    }
     return mine;
   }
 

@@ -130,6 +130,11 @@ describe('Graph shape inference', () => {
     expect(() => g.value('nope')).toThrow(/no value named 'nope'/);
     const other = new Graph();
     expect(() => other.relu(x)).toThrow(/does not belong/);
+    other.input('x', 'float32', [1, 4]);
+    expect(other.relu(x).shape).toEqual([1, 4]); // same name, same type: values are matched by name
+    const third = new Graph('third');
+    third.input('x', 'float32', [2, 4]);
+    expect(() => third.relu(x)).toThrow(/value 'x' is float32\[2, 4\] in graph 'third', not float32\[1, 4\]/);
     expect(() => g.constant([1, 2, 3], [2, 2])).toThrow(/3 values given for shape \[2, 2\]/);
     const [e] = g.emit('Relu', [x], {}, [{ dtype: 'float32', shape: [1, 4], name: 'relu_out' }]);
     expect(e!.name).toBe('relu_out');
