@@ -3,6 +3,7 @@
 import { tensor, type TensorData } from '../tensor.ts';
 import { PipelineError, throwIfAborted } from './errors.ts';
 import { checkMultiple, type RgbImage } from './image.ts';
+import type { InpaintGuide } from './denoise.ts';
 import type { DiffusionModel } from './model.ts';
 import { projectPreview } from './preview.ts';
 import { createImageSampler, createNoiseSource, type NoiseSource, type Sampler } from './sampling.ts';
@@ -161,4 +162,19 @@ export function initialLatents(
 
 function intIn(what: string, v: number, lo: number, hi: number): void {
   if (!Number.isInteger(v) || v < lo || v > hi) throw new PipelineError(`${what} must be a whole number from ${lo} to ${hi}, got ${v}`);
+}
+
+/**
+ * For txt2img / img2img on a 9-channel inpainting model: everything is to be repainted, so the UNet
+ * sees a mask of ones and the latents of a blank (mid-grey) picture, as it was trained for that case.
+ */
+export async function repaintAllGuide(model: DiffusionModel, width: number, height: number): Promise<InpaintGuide | undefined> {
+  const c = model.latentChannels;
+  if (model.unetInChannels === c) return undefined;
+  if (model.unetInChannels !== 2 * c + 1) {
+    throw new PipelineError(`model ${model.name} has a UNet with ${model.unetInChannels} input channels; expected ${c} or ${2 * c + 1}`);
+  }
+  const f = model.downscale;
+  const blank = await model.encodeImage(tensor('float32', [1, 3, height, width]));
+  return { kind: 'concat', mask: new Float32Array((width / f) * (height / f)).fill(1), maskedLatents: blank.data };
 }

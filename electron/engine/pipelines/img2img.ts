@@ -1,6 +1,6 @@
 // Image to image: the picture's latents noised to step ⌊steps·(1 − strength)⌋, then denoised from
 // there under the prompt. Strength 0 returns the picture untouched.
-import { runBatch, resolveOptions, initialLatents, startIndexFor, strengthIn } from './common.ts';
+import { repaintAllGuide, runBatch, resolveOptions, initialLatents, startIndexFor, strengthIn } from './common.ts';
 import { denoise } from './denoise.ts';
 import { imageToTensor, tensorToImage } from './image.ts';
 import type { DiffusionModel } from './model.ts';
@@ -11,6 +11,7 @@ export async function img2img(model: DiffusionModel, options: Img2ImgOptions): P
   const strength = strengthIn(options.strength ?? 0.75);
   const startIndex = startIndexFor(r.steps, strength);
   const spec = { kind: 'img2img', strength, feather: null, startIndex } as const;
+  const guide = await repaintAllGuide(model, r.width, r.height);
   const known = startIndex < r.steps ? (await model.encodeImage(imageToTensor(options.image))).data : null;
   return runBatch(model, r, options, spec, async (job) => {
     if (known === null) return options.image;
@@ -24,6 +25,7 @@ export async function img2img(model: DiffusionModel, options: Img2ImgOptions): P
       uncond: job.uncond,
       guidance: r.guidance,
       rng: job.rng,
+      guide,
       signal: options.signal,
       onStep: job.onStep,
     });

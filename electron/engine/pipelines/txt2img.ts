@@ -1,5 +1,5 @@
 // Text to image: pure noise → denoise under the prompt (classifier-free guidance) → decode.
-import { runBatch, resolveOptions, initialLatents } from './common.ts';
+import { repaintAllGuide, runBatch, resolveOptions, initialLatents } from './common.ts';
 import { denoise } from './denoise.ts';
 import { tensorToImage } from './image.ts';
 import type { DiffusionModel } from './model.ts';
@@ -8,6 +8,7 @@ import type { GeneratedImage, GenerateOptions } from './types.ts';
 export async function txt2img(model: DiffusionModel, options: GenerateOptions): Promise<GeneratedImage[]> {
   const r = resolveOptions(model, options);
   const spec = { kind: 'txt2img', strength: null, feather: null, startIndex: 0 } as const;
+  const guide = await repaintAllGuide(model, r.width, r.height);
   return runBatch(model, r, options, spec, async (job) => {
     const noise = job.rng.normal(job.shape.reduce((a, b) => a * b, 1));
     const latents = await denoise({
@@ -19,6 +20,7 @@ export async function txt2img(model: DiffusionModel, options: GenerateOptions): 
       uncond: job.uncond,
       guidance: r.guidance,
       rng: job.rng,
+      guide,
       signal: options.signal,
       onStep: job.onStep,
     });

@@ -102,6 +102,14 @@ describe('txt2img', () => {
     expect(steps).toEqual([1, 2, 3]);
   });
 
+  it('a 9-channel inpainting model also does txt2img and img2img (mask of ones, blank picture)', async () => {
+    const [a] = await txt2img(inpaintModel, { ...base, seed: 2 });
+    const [b] = await txt2img(inpaintModel, { ...base, seed: 2 });
+    expect(Buffer.from(a!.image.data).equals(Buffer.from(b!.image.data))).toBe(true);
+    const [c] = await img2img(inpaintModel, { ...base, seed: 2, image: a!.image, strength: 0.5 });
+    expect(differs(c!.image.data, a!.image.data)).toBeGreaterThan(0);
+  });
+
   it('rejects bad options with clear messages', async () => {
     await expect(txt2img(model, { ...base, seed: 1, width: 30 })).rejects.toThrow(/multiple of 4/);
     await expect(txt2img(model, { ...base, seed: -1 })).rejects.toThrow(/seed must be a whole number/);
