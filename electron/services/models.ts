@@ -76,6 +76,15 @@ export class ModelRegistry {
     return fromRow(row);
   }
 
+  /** The registered model whose sha256 starts with `hash` (A1111's short "Model hash", our 10-character one). */
+  findByHash(hash: string | null, kind: ModelKind = 'ldm'): ModelInfo | null {
+    if (!hash || !/^[0-9a-f]{8,64}$/i.test(hash)) return null;
+    const row = this.db
+      .prepare("SELECT * FROM models WHERE kind = ? AND hash LIKE ? || '%' ORDER BY source = 'embedded' DESC, created_at LIMIT 1")
+      .get(kind, hash.toLowerCase()) as Row | undefined;
+    return row ? fromRow(row) : null;
+  }
+
   /** Registers every model package under `dir` (shipped with the app) that is not registered yet. */
   async registerEmbedded(dir: string): Promise<ModelInfo[]> {
     if (!existsSync(dir)) return [];

@@ -6,6 +6,7 @@ import { ensureDataDir } from './files.ts';
 import { Gallery } from './gallery.ts';
 import { HistoryStore } from './history.ts';
 import { newId } from './ids.ts';
+import { ModelRegistry } from './models.ts';
 import { parseSamplerLabel, samplerLabel } from '../engine/diffusion/samplers.ts';
 import { formatParameters } from '../engine/io/generation-params.ts';
 import { APP_VERSION } from './system.ts';
@@ -107,7 +108,9 @@ export async function recordGeneration(dataDir: string, g: GenerationInput): Pro
   const db = openDatabase(paths.db);
   try {
     const gallery = new Gallery(paths);
-    return await storeGeneration(new HistoryStore(db, gallery), gallery, g);
+    // The CLI knows the model by its file; the history links it to the registry entry with that hash.
+    const modelId = g.model.id ?? new ModelRegistry(db, paths).findByHash(g.model.hash)?.id ?? null;
+    return await storeGeneration(new HistoryStore(db, gallery), gallery, { ...g, model: { ...g.model, id: modelId } });
   } finally {
     db.close();
   }

@@ -152,7 +152,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
   };
 
   const reuse = (g: Generation): JobSpec => {
-    const modelId = g.model.id ?? models.list('ldm').find((m) => g.model.hash && m.hash.startsWith(g.model.hash.toLowerCase()))?.id;
+    const modelId = g.model.id ?? models.findByHash(g.model.hash)?.id;
     if (!modelId) throw new StudioError(`The model of this image (${g.model.name ?? 'unknown'}) is not in the registry; import it first.`, 'not_found');
     const common = {
       modelId,
@@ -167,7 +167,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       batchCount: 1,
       eta: g.params.eta ?? 0,
       loras: g.loras.flatMap((l) => {
-        const m = models.list('lora').find((x) => x.name === l.name || (l.hash !== null && x.hash === l.hash));
+        const m = models.findByHash(l.hash, 'lora') ?? models.list('lora').find((x) => x.name === l.name);
         return m ? [{ modelId: m.id, strength: l.strength }] : [];
       }),
     };

@@ -101,6 +101,16 @@ describe('history', () => {
     expect(spec).toMatchObject({ kind: 'txt2img', modelId: 'embedded:probe', prompt: 'a red fox', seed: 2, steps: 20, guidance: 7.5 });
   });
 
+  it('links a CLI generation to the registry model with its hash, so its parameters can be reused', async () => {
+    const hash = (await studio.handlers['models.get']({ id: 'embedded:probe' })).hash.slice(0, 10);
+    const g = await recordGeneration(dataDir, await input('from the cli', { model: { name: 'probe', hash } }));
+    expect(g.model).toEqual({ id: 'embedded:probe', name: 'probe', hash });
+    const unknown = await recordGeneration(dataDir, await input('elsewhere', { model: { name: 'x', hash: 'deadbeef00' } }));
+    expect(unknown.model.id).toBeNull();
+    expect((await studio.handlers['history.reuse']({ id: g.id })).modelId).toBe('embedded:probe');
+    await expect(studio.handlers['history.reuse']({ id: unknown.id })).rejects.toThrow(/not in the registry; import it first/);
+  });
+
   it('moves deleted images to the trash, restores them, and purges only on an explicit request', async () => {
     const g = await recordGeneration(dataDir, await input('to be deleted', { mask: await png(255, 255, 255) }));
     const image = join(dataDir, g.imagePath);
