@@ -20,7 +20,7 @@ describe('job queue with a real worker process', () => {
   });
 
   it('runs a generation through the pipeline, streams progress and records the image with its parameters', async () => {
-    const progress: { step: number; total: number; preview: string | null }[] = [];
+    const progress: { step: number; total: number; preview: string | null; etaMs: number | null }[] = [];
     studio.on('jobs.progress', (p) => progress.push(p));
     const job = await studio.handlers['jobs.submit']({ spec: txt2img('a red fox, snow', { batchCount: 2, seed: 7 }) });
     expect(job.status).toBe('queued');
@@ -31,6 +31,10 @@ describe('job queue with a real worker process', () => {
     expect(progress.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(progress.every((p) => p.total === 8)).toBe(true);
     expect(progress[0]!.preview).toMatch(/^data:image\/png;base64,/);
+    // ETA from the step rate: unknown at the first step, then a finite estimate that reaches 0 at the end.
+    expect(progress[0]!.etaMs).toBeNull();
+    expect(progress.slice(1).every((p) => typeof p.etaMs === 'number' && p.etaMs >= 0)).toBe(true);
+    expect(progress.at(-1)!.etaMs).toBe(0);
 
     const gens = await Promise.all(done.generationIds.map((id) => studio.handlers['history.get']({ id })));
     expect(gens.map((g) => g.params.seed)).toEqual([7, 8]);
