@@ -3,7 +3,8 @@
 // is rebuilt or reallocated per step: feeds wrap the live param arrays, gradients are written by
 // onnxruntime straight into preallocated buffers.
 import type { Graph } from '../onnx/graph.ts';
-import { toModelProto, type EmbeddedWeights, type ExternalWeights } from '../onnx/serialize.ts';
+import { toModelProto, type EmbeddedWeights, type ExternalWeights, type WeightMode } from '../onnx/serialize.ts';
+import { pruneToOutputs } from '../onnx/prune.ts';
 import { createSession, type Session, type SessionOptions } from '../onnx/runtime.ts';
 import { Rng } from '../diffusion/rng.ts';
 import { numel, type TensorData } from '../tensor.ts';
@@ -77,6 +78,7 @@ export class Trainer {
   private readonly dataInputs: Set<string>;
   private micro = 0;
   private lossSum = 0;
+  private evalSession: Promise<Session> | null = null;
 
   private constructor(private readonly opts: TrainerOptions, private readonly session: Session, params: Map<string, Float32Array>,
     trained: string[], rng: Rng) {
@@ -125,8 +127,7 @@ export class Trainer {
     const rng = new Rng(opts.seed ?? 0);
     const drawn = initWeights(fed.filter((n) => !given.has(n)).map((n) => g.params.get(n)!), rng);
     const params = new Map(fed.map((n) => [n, given.get(n) ?? drawn.get(n)!]));
-    const model = toModelProto(g, opts.frozen ? { kind: 'mixed', asInput: (n) => trainedSet.has(n), rest: opts.frozen } : { kind: 'inputs' });
-    const session = await createSession(model, opts.session ?? {});
+    const session = await createSession(toModelProto(g, weightMode(opts, trainedSet)), opts.session ?? {});
     return new Trainer(opts, session, params, trained, rng);
   }
 
@@ -207,10 +208,18 @@ export class Trainer {
     return loss;
   }
 
-  /** Loss on a batch without touching gradients or weights (validation). */
+  /**
+   * Loss on a batch without touching gradients or weights (validation). Runs a forward-only session,
+   * built on first use: onnxruntime would run the whole backward pass even if only the loss is fetched.
+   */
   async evaluate(data: Feeds): Promise<number> {
+    this.evalSession ??= createSession(
+      toModelProto(pruneToOutputs(this.graph, ['loss']), weightMode(this.opts, new Set(this.trained))),
+      { ...this.opts.session, provider: this.session.provider },
+    );
+    const s = await this.evalSession;
     const out: TensorData<'float32'> = { dtype: 'float32', shape: this.lossBuf.shape, data: new Float32Array(1) };
-    await this.session.runInto(this.feeds(data), { loss: out });
+    await s.runInto(this.feeds(data), { loss: out });
     return out.data[0]!;
   }
 
@@ -281,5 +290,10 @@ export class Trainer {
 
   async close(): Promise<void> {
     await this.session.release();
+    if (this.evalSession) await (await this.evalSession).release();
   }
+}
+
+function weightMode(opts: TrainerOptions, trained: ReadonlySet<string>): WeightMode {
+  return opts.frozen ? { kind: 'mixed', asInput: (n) => trained.has(n), rest: opts.frozen } : { kind: 'inputs' };
 }

@@ -148,3 +148,22 @@ describe('Graph shape inference', () => {
     expect(g.nodes.map((n) => n.op)).toEqual(['Sigmoid', 'Mul', 'Mul', 'Erf', 'Add', 'Mul', 'Mul']);
   });
 });
+
+describe('pruneToOutputs', () => {
+  it('keeps only the nodes an output needs, with every input and param', async () => {
+    const { pruneToOutputs } = await import('../../../electron/engine/onnx/prune.ts');
+    const g = new Graph('two-heads');
+    const x = g.input('x', 'float32', [2, 3]);
+    const w = g.param('w', [3, 3], { kind: 'normal', std: 1 });
+    const h = g.relu(g.matmul(x, w));
+    g.output(g.reduceSum(h, [0, 1], false), 'loss');
+    g.output(g.transpose(g.mul(h, 3), [1, 0]), 'other');
+    const p = pruneToOutputs(g, ['loss']);
+    expect(p.nodes.map((n) => n.op)).toEqual(['MatMul', 'Relu', 'ReduceSum', 'Identity']);
+    expect(p.inputs.map((v) => v.name)).toEqual(['x']);
+    expect([...p.params.keys()]).toEqual(['w']);
+    expect(p.outputs.map((v) => v.name)).toEqual(['loss']);
+    expect([...p.constants.keys()]).toHaveLength(1); // the ReduceSum axes, not the 3
+    expect(() => pruneToOutputs(g, ['nope'])).toThrow(/no output 'nope'/);
+  });
+});

@@ -53,14 +53,17 @@ describe('Trainer on a hand-written gradient graph', () => {
     const tr = await Trainer.create(base());
     expect(tr.trained).toEqual(['model.proj.weight', 'model.proj.bias']);
     expect(tr.provider).toBe('cpu');
-    const first = await tr.evaluate(batch(new Rng(1)));
+    const probe = batch(new Rng(1));
+    const first = await tr.evaluate(probe);
+    expect(await tr.backward(probe)).toBeCloseTo(first, 6); // the forward-only session agrees with training
+    await tr.update();
     let last = first;
     for (let i = 0; i < 200; i++) last = (await tr.trainStep(batch(tr.rng))).loss;
     expect(first).toBeGreaterThan(1);
     expect(last).toBeLessThan(1e-3);
     const w = tr.params.get('model.proj.weight')!;
     TRUE_W.forEach((v, i) => expect(w[i]).toBeCloseTo(v, 1));
-    expect(tr.step).toBe(200);
+    expect(tr.step).toBe(201);
     // EMA shadow lags but is close at the end
     const ema = tr.exportParams().get('model.proj.bias')!;
     TRUE_B.forEach((v, i) => expect(ema[i]).toBeCloseTo(v, 1));
