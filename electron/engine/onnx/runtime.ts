@@ -93,6 +93,10 @@ export class Session {
     for (const m of inner.outputMetadata) if (m.isTensor) this.outputs.set(m.name, { type: m.type, shape: m.shape });
   }
 
+  /**
+   * Runs the model. Fetching only some outputs saves the copies, not the work: onnxruntime still runs
+   * every node (measured), so build a pruned model (prune.ts) for a cheaper subset.
+   */
   async run(feeds: Record<string, TensorData>, outputs?: string[]): Promise<Record<string, TensorData>> {
     const fetches = outputs ?? this.outputNames;
     for (const o of fetches) if (!this.outputNames.includes(o)) throw new RuntimeError(`unknown output '${o}' (the model gives ${this.outputNames.join(', ')})`);
