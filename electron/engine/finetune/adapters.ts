@@ -1,0 +1,112 @@
+// Fine-tuning results in generation: LoRA files (kohya safetensors) merged into the base weights at a
+// chosen strength, and textual-inversion embeddings appended to the vocabulary and the token table.
+// The merge happens once, when the adapted model is built; its sessions are then as fast as the base
+// model's. Callers cache the returned model per (base, adapters, strengths), as the worker does.
+import * as path from 'node:path';
+import { loadModelPackage, type TokenizerSpec } from '../io/model-package.ts';
+import { loadSafetensors } from '../io/safetensors.ts';
+import { modelParams } from '../nn/models.ts';
+import { LoadedModel, type ModelSpec, type RuntimeOptions } from '../pipelines/loaded-model.ts';
+import type { TensorData } from '../tensor.ts';
+import { mergeLora } from './lora.ts';
+import { EMBEDDING_PARAM, extendTokenizer, TOKEN_EMBEDDING, TOKEN_METADATA, TextualInversionError } from './ti.ts';
+
+export interface AdapterUse {
+  /** A kohya LoRA .safetensors or an embedding .safetensors (emb_params). */
+  readonly file: string;
+  /** LoRA: multiplies the update (1 = as trained, 0 = off, negative = away from it). Embedding: scales the vector. */
+  readonly strength?: number;
+}
+
+export interface LoadedAdapter {
+  readonly kind: 'lora' | 'embedding';
+  readonly file: string;
+  readonly tensors: Map<string, TensorData>;
+  readonly metadata: Record<string, string>;
+  /** Embeddings: the word they teach (metadata, else the file name). */
+  readonly token: string | null;
+}
+
+export async function loadAdapter(file: string): Promise<LoadedAdapter> {
+  const { tensors, metadata } = await loadSafetensors(file);
+  if (tensors.has(EMBEDDING_PARAM)) {
+    const token = (metadata[TOKEN_METADATA] ?? path.basename(file, path.extname(file))).toLowerCase();
+    return { kind: 'embedding', file, tensors, metadata, token };
+  }
+  if ([...tensors.keys()].some((k) => k.endsWith('.lora_down.weight'))) return { kind: 'lora', file, tensors, metadata, token: null };
+  throw new TextualInversionError(`${path.basename(file)} is neither a LoRA (lora_down/lora_up tensors) nor an embedding (emb_params)`);
+}
+
+/** The weights of a model as float32 arrays we may change. */
+export async function ownWeights(spec: ModelSpec): Promise<Map<string, Float32Array>> {
+  const src: ReadonlyMap<string, TensorData | Float32Array> =
+    spec.weights.kind === 'memory' ? spec.weights.tensors : (await loadModelPackage(spec.weights.pkg.dir)).weights;
+  const out = new Map<string, Float32Array>();
+  for (const [k, t] of src) {
+    const d = t instanceof Float32Array ? t : t.data;
+    out.set(k, d instanceof Float32Array && spec.weights.kind === 'package' ? d : Float32Array.from(d as ArrayLike<number>));
+  }
+  return out;
+}
+
+export interface AdaptOptions extends RuntimeOptions {
+  /** The base model's tokenizer spec (read from its package when the weights come from one). */
+  readonly tokenizer?: TokenizerSpec;
+}
+
+/** A new model: `base` with every adapter file applied in order. `base` itself is left unchanged. */
+export async function withAdapters(base: LoadedModel, adapters: readonly AdapterUse[], o: AdaptOptions = {}): Promise<LoadedModel> {
+  if (adapters.length === 0) return base;
+  const loaded: { adapter: LoadedAdapter; strength: number }[] = [];
+  for (const a of adapters) loaded.push({ adapter: await loadAdapter(a.file), strength: a.strength ?? 1 });
+  return new LoadedModel(adaptSpec(base.spec, await ownWeights(base.spec), loaded, o.tokenizer), o);
+}
+
+/**
+ * The spec of `spec`'s model with adapters applied to `weights` (changed in place; they become the
+ * spec's in-memory weights). Embeddings grow the vocabulary, the token table and the tokenizer.
+ */
+export function adaptSpec(
+  spec: ModelSpec,
+  weights: Map<string, Float32Array>,
+  adapters: readonly { adapter: LoadedAdapter; strength: number }[],
+  tokenizer?: TokenizerSpec,
+): ModelSpec {
+  const layers = [...modelParams({ unet: spec.unet, textEncoder: spec.textEncoder })]
+    .filter(([k, p]) => k.endsWith('.weight') && p.shape.length >= 2)
+    .map(([k]) => k.slice(0, -'.weight'.length));
+  const words: string[] = [];
+  const vectors: Float32Array[] = [];
+  for (const { adapter: ad, strength } of adapters) {
+    const name = path.basename(ad.file);
+    if (!Number.isFinite(strength)) throw new TextualInversionError(`adapter ${name}: strength must be a number, got ${strength}`);
+    if (ad.kind === 'lora') {
+      mergeLora(weights, ad.tensors, strength, spec.unet, layers);
+      continue;
+    }
+    const e = ad.tensors.get(EMBEDDING_PARAM)!;
+    const width = spec.textEncoder.width;
+    if (e.shape.length !== 2 || e.shape[1] !== width) {
+      throw new TextualInversionError(`${name}: emb_params is [${e.shape.join(', ')}]; this model's text encoder needs [n, ${width}]`);
+    }
+    if (e.shape[0] !== 1) throw new TextualInversionError(`${name}: embeddings of ${e.shape[0]} vectors are not supported; one word, one vector`);
+    words.push(ad.token!);
+    vectors.push(Float32Array.from(e.data as Float32Array, (v) => v * strength));
+  }
+  let { textEncoder, tokenize } = spec;
+  if (words.length > 0) {
+    const tokSpec = tokenizer ?? (spec.weights.kind === 'package' ? spec.weights.pkg.manifest.tokenizer : undefined);
+    if (!tokSpec) throw new TextualInversionError("embeddings need the base model's word tokenizer spec; pass it as the tokenizer option");
+    const tok = extendTokenizer(tokSpec, words);
+    const table = weights.get(TOKEN_EMBEDDING);
+    if (!table) throw new TextualInversionError(`the model has no ${TOKEN_EMBEDDING}`);
+    const grown = new Float32Array(table.length + words.length * textEncoder.width);
+    grown.set(table);
+    vectors.forEach((v, i) => grown.set(v, table.length + i * textEncoder.width));
+    weights.set(TOKEN_EMBEDDING, grown);
+    textEncoder = { ...textEncoder, vocabSize: textEncoder.vocabSize + words.length };
+    tokenize = (text) => tok.encode(text);
+  }
+  // The adapted model keeps the base's name and hash: A1111 records LoRAs beside the model hash.
+  return { ...spec, textEncoder, tokenize, weights: { kind: 'memory', tensors: weights } };
+}

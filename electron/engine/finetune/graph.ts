@@ -1,0 +1,91 @@
+// The fine-tuning training graph: ε-prediction loss of the UNet on cached latents, with LoRA branches
+// (lora), every UNet weight (full) or one new token embedding through the frozen text encoder (ti)
+// as the trained params. Frozen weights become initializers, so each step feeds only the trained
+// tensors and checkpoints hold only what is trained.
+import { buildGradientGraph } from '../autodiff/index.ts';
+import { Graph, type Value } from '../onnx/graph.ts';
+import type { TextEncoderConfig, UNetConfig } from '../nn/config.ts';
+import { setLayerHooks } from '../nn/layers.ts';
+import { textEncoderForward } from '../nn/text-encoder.ts';
+import { unetForward } from '../nn/unet.ts';
+import { loraHooks, type LoraConfig, type LoraModule } from './lora.ts';
+import { textualInversionHooks } from './ti.ts';
+
+export type FinetuneMethod = 'lora' | 'full' | 'ti';
+export const FINETUNE_METHODS: readonly FinetuneMethod[] = ['lora', 'full', 'ti'];
+
+export class FinetuneError extends Error {
+  override name = 'FinetuneError';
+}
+
+export interface FinetuneGraphOptions {
+  readonly method: FinetuneMethod;
+  readonly unet: UNetConfig;
+  readonly textEncoder: TextEncoderConfig;
+  readonly lora?: LoraConfig;
+  readonly batch: number;
+  /** Latent size and channels. */
+  readonly height: number;
+  readonly width: number;
+  readonly latentChannels: number;
+  /** Base model weights (LDM names); frozen ones become initializers. */
+  readonly base: ReadonlyMap<string, Float32Array>;
+}
+
+export interface FinetuneGraph {
+  /** Gradient graph: outputs `loss` and `grad:<name>` for each trained param. */
+  readonly graph: Graph;
+  readonly trained: readonly string[];
+  /** LoRA only: the adapted layers. */
+  readonly loraModules: readonly LoraModule[];
+}
+
+/**
+ * Inputs: `latents` (scaled z0), `noise`, `sqrt_alpha_bar`, `sqrt_one_minus_alpha_bar` [B],
+ * `timestep_embedding`; lora/full: `encoder_hidden_states` (the frozen text encoder's output, cached);
+ * ti: `input_ids` and `ti_mask`. Loss = mean ‖ε − ε̂‖².
+ */
+export function buildFinetuneGraph(o: FinetuneGraphOptions): FinetuneGraph {
+  const { batch: b, height: h, width: w, latentChannels: c, unet, textEncoder } = o;
+  const g = new Graph(`finetune_${o.method}`);
+  const modules: LoraModule[] = [];
+  if (o.method === 'lora') {
+    if (!o.lora) throw new FinetuneError('LoRA training needs a LoRA config (rank, alpha, targets)');
+    setLayerHooks(g, loraHooks(unet, o.lora, (m) => modules.push(m)));
+  } else if (o.method === 'ti') {
+    setLayerHooks(g, textualInversionHooks(textEncoder));
+  }
+  const z0 = g.input('latents', 'float32', [b, c, h, w]);
+  const noise = g.input('noise', 'float32', [b, c, h, w]);
+  const sa = g.reshape(g.input('sqrt_alpha_bar', 'float32', [b]), [b, 1, 1, 1]);
+  const sb = g.reshape(g.input('sqrt_one_minus_alpha_bar', 'float32', [b]), [b, 1, 1, 1]);
+  const temb = g.input('timestep_embedding', 'float32', [b, unet.modelChannels]);
+  let context: Value;
+  if (o.method === 'ti') {
+    context = textEncoderForward(g, textEncoder, g.input('input_ids', 'int64', [b, textEncoder.maxLength]));
+  } else {
+    context = g.input('encoder_hidden_states', 'float32', [b, textEncoder.maxLength, textEncoder.width]);
+  }
+  const sample = g.add(g.mul(z0, sa), g.mul(noise, sb));
+  const eps = unetForward(g, unet, { sample, timestepEmbedding: temb, context });
+  const d = g.sub(eps, noise);
+  const loss = g.output(g.reduceMean(g.mul(d, d), [0, 1, 2, 3], false), 'loss');
+
+  const trained = [...g.params.keys()].filter((name) =>
+    o.method === 'full' ? name.startsWith('model.diffusion_model.') : !o.base.has(name),
+  );
+  if (trained.length === 0) throw new FinetuneError(`nothing to train: the ${o.method} graph has no trainable weights (no LoRA target matched?)`);
+  freeze(g, new Set(trained), o.base);
+  return { graph: buildGradientGraph(g, loss, trained), trained, loraModules: modules };
+}
+
+function freeze(g: Graph, trained: ReadonlySet<string>, base: ReadonlyMap<string, Float32Array>): void {
+  for (const [name, p] of [...g.params]) {
+    if (trained.has(name)) continue;
+    const data = base.get(name);
+    if (!data) throw new FinetuneError(`the base model has no weight '${name}'; its weights do not match its architecture`);
+    if (data.length !== p.shape.reduce((a, x) => a * x, 1)) throw new FinetuneError(`base weight '${name}' has ${data.length} values, [${p.shape.join(', ')}] expected`);
+    g.params.delete(name);
+    g.constants.set(name, { dtype: 'float32', shape: p.shape, data });
+  }
+}

@@ -1,0 +1,162 @@
+// A training data set from a local folder: PNG / JPEG / WebP pictures, each with a caption from a
+// sidecar (`stem.txt` or `stem.caption`, UTF-8, BOM tolerated) or else from its file name, decoded
+// (alpha on white), resized and centre-cropped to the training size. A file that cannot be used is
+// listed with its reason and never stops the scan; duplicates are found by a hash of the pixels as
+// trained, so re-encoded copies count too.
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { DEFAULT_IMAGE_LIMITS, loadImage, type ImageLimits } from './image.ts';
+
+export class DatasetError extends Error {
+  override name = 'DatasetError';
+}
+
+const IMAGE_EXTS = new Set(['.png', '.jpg', '.jpeg', '.webp']);
+const CAPTION_EXTS = ['.txt', '.caption'] as const;
+const MAX_CAPTION_BYTES = 64 * 1024;
+
+export interface DatasetOptions {
+  /** Training size in pixels; every picture is scaled to cover it and centre-cropped. */
+  readonly width: number;
+  readonly height: number;
+  /** Also read sub-folders. */
+  readonly recursive?: boolean;
+  /** Put in front of every caption (unless the caption already starts with it). */
+  readonly triggerWord?: string;
+  /** Pictures with a side below this are rejected as too small (default 16). */
+  readonly minSide?: number;
+  /** Largest file, side and pixel count accepted (io/image defaults). */
+  readonly limits?: ImageLimits;
+  readonly signal?: AbortSignal;
+}
+
+export interface DatasetItem {
+  readonly path: string;
+  readonly caption: string;
+  readonly captionSource: 'sidecar' | 'filename';
+  /** Size of the file's picture before resizing. */
+  readonly width: number;
+  readonly height: number;
+  /** sha256 (hex) of the pixels as trained. */
+  readonly hash: string;
+  /** [3, height, width] float32 RGB in [-1, 1] at the training size. */
+  readonly pixels: Float32Array;
+}
+
+export interface RejectedFile {
+  readonly path: string;
+  readonly reason: string;
+}
+
+export interface Dataset {
+  readonly dir: string;
+  readonly width: number;
+  readonly height: number;
+  readonly items: readonly DatasetItem[];
+  readonly rejected: readonly RejectedFile[];
+  /** sha256 over the items' pixel hashes and captions: names the data set for caches and metadata. */
+  readonly hash: string;
+}
+
+/** Reads every usable picture of `dir`; throws only when the folder itself cannot be read. */
+export async function loadDataset(dir: string, o: DatasetOptions): Promise<Dataset> {
+  if (!Number.isInteger(o.width) || !Number.isInteger(o.height) || o.width < 1 || o.height < 1) {
+    throw new DatasetError(`training size ${o.width}x${o.height} must be whole numbers ≥ 1`);
+  }
+  const minSide = o.minSide ?? 16;
+  const limits = { ...DEFAULT_IMAGE_LIMITS, ...o.limits };
+  const files = await listFiles(dir, o.recursive ?? false);
+  const names = new Set(files);
+  const items: DatasetItem[] = [];
+  const rejected: RejectedFile[] = [];
+  const seen = new Map<string, string>();
+  for (const file of files) {
+    if (!IMAGE_EXTS.has(path.extname(file).toLowerCase())) continue;
+    o.signal?.throwIfAborted();
+    try {
+      const cap = await captionFor(file, names);
+      const img = await loadImage(file, { ...limits, resize: { width: o.width, height: o.height, fit: 'cover' } });
+      const src = await originalSize(file);
+      if (src.width < minSide || src.height < minSide) {
+        throw new DatasetError(`too small (${src.width}x${src.height}; at least ${minSide} pixels a side)`);
+      }
+      const pixels = img.tensor.data;
+      const hash = createHash('sha256').update(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength)).digest('hex');
+      const first = seen.get(hash);
+      if (first !== undefined) throw new DatasetError(`duplicate of ${path.relative(dir, first)} (same pixels)`);
+      seen.set(hash, file);
+      items.push({ path: file, caption: withTrigger(cap.caption, o.triggerWord), captionSource: cap.source, ...src, hash, pixels });
+    } catch (err) {
+      if (o.signal?.aborted) throw err;
+      rejected.push({ path: file, reason: (err as Error).message.replace(`${file} `, '').replace(file, path.basename(file)) });
+    }
+  }
+  const h = createHash('sha256');
+  for (const it of items) h.update(`${it.hash}\n${it.caption}\n`);
+  return { dir, width: o.width, height: o.height, items, rejected, hash: h.digest('hex') };
+}
+
+async function listFiles(dir: string, recursive: boolean): Promise<string[]> {
+  let entries;
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    throw new DatasetError(`cannot read the data set folder ${dir}: ${(err as Error).message}; pick a folder of PNG, JPEG or WebP pictures`);
+  }
+  const out: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const p = path.join(dir, e.name);
+    if (e.isFile()) out.push(p);
+    else if (e.isDirectory() && recursive) out.push(...(await listFiles(p, true)));
+  }
+  return out.sort();
+}
+
+async function originalSize(file: string): Promise<{ width: number; height: number }> {
+  const m = await sharp(file).metadata();
+  // EXIF orientations 5–8 swap the sides.
+  const swap = (m.orientation ?? 1) >= 5;
+  const w = m.width ?? 0;
+  const h = m.pageHeight ?? m.height ?? 0;
+  return swap ? { width: h, height: w } : { width: w, height: h };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true }); // strips a leading BOM
+
+async function captionFor(file: string, files: ReadonlySet<string>): Promise<{ caption: string; source: 'sidecar' | 'filename' }> {
+  const stem = file.slice(0, file.length - path.extname(file).length);
+  for (const ext of CAPTION_EXTS) {
+    const side = stem + ext;
+    if (!files.has(side)) continue;
+    const bytes = await fsp.readFile(side);
+    if (bytes.length > MAX_CAPTION_BYTES) throw new DatasetError(`caption ${path.basename(side)} is ${bytes.length} bytes; captions are at most ${MAX_CAPTION_BYTES}`);
+    let text: string;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      throw new DatasetError(`caption ${path.basename(side)} is not valid UTF-8; save it as UTF-8 text`);
+    }
+    const caption = text.replace(/\s+/g, ' ').trim();
+    if (caption) return { caption, source: 'sidecar' };
+  }
+  return { caption: captionFromName(path.basename(stem)), source: 'filename' };
+}
+
+/** "red_heart-02 (1)" → "red heart": separators become spaces, trailing copy numbers go. */
+export function captionFromName(stem: string): string {
+  return stem
+    .replace(/[_\-.]+/g, ' ')
+    .replace(/(\s*\(\d+\)|\s+\d+)+$/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+export function withTrigger(caption: string, trigger: string | undefined): string {
+  const t = trigger?.trim();
+  if (!t) return caption;
+  if (caption.toLowerCase().startsWith(t.toLowerCase())) return caption;
+  return caption ? `${t}, ${caption}` : t;
+}
