@@ -224,7 +224,10 @@ export function sessionKey(model: Uint8Array, opts: SessionOptions = {}): string
   return `${modelHash(model)}|${opts.provider ?? 'auto'}|${opts.threads ?? 0}|${opts.optimization ?? 'all'}|${opts.weightsFile ?? ''}`;
 }
 
-/** Sessions by key (see sessionKey); concurrent gets of one key share one build; least recently used go first. */
+/**
+ * Sessions by key (see sessionKey); concurrent gets of one key share one build. Beyond `capacity` the
+ * least recently used session is released, so get the session again for each job rather than keeping it.
+ */
 export class SessionCache {
   private readonly entries = new Map<string, Promise<Session>>();
 
