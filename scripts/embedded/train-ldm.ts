@@ -7,7 +7,7 @@ import path from 'node:path';
 import { buildGradientGraph } from '../../electron/engine/autodiff/index.ts';
 import { makeSchedule } from '../../electron/engine/diffusion/schedule.ts';
 import type { TokenizerSpec } from '../../electron/engine/io/model-package.ts';
-import { wordTokenizer } from '../../electron/engine/pipelines/word-tokenizer.ts';
+import { WordTokenizer } from '../../electron/engine/io/tokenizer.ts';
 import { autoencoderFactor } from '../../electron/engine/nn/config.ts';
 import { buildDiffusionLossGraph } from '../../electron/engine/nn/losses.ts';
 import { buildVaeEncoderGraph } from '../../electron/engine/nn/models.ts';
@@ -97,24 +97,18 @@ export interface EmbeddedTokenizer {
 
 /** The word vocabulary of the training captions, in the format model.json ships and the pipelines read. */
 export async function embeddedTokenizer(): Promise<EmbeddedTokenizer> {
-  let spec: TokenizerSpec;
+  let tok: WordTokenizer;
   if (existsSync(TOKENIZER_FILE)) {
-    spec = JSON.parse(readFileSync(TOKENIZER_FILE, 'utf8')) as TokenizerSpec;
+    tok = WordTokenizer.fromSpec(JSON.parse(readFileSync(TOKENIZER_FILE, 'utf8')));
   } else {
     const ds = await loadEmojiDataset(IMAGE_SIZE, CACHE_DIR);
-    const words = new Set<string>();
-    for (const s of ds.samples) {
-      if (s.heldOut) continue;
-      for (const w of s.caption.toLowerCase().match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? []) words.add(w);
-    }
-    spec = { type: 'word', maxLength: CONTEXT_LENGTH, vocabulary: ['<pad>', '<start>', '<end>', ...[...words].sort()] };
-    writeFileSync(TOKENIZER_FILE, JSON.stringify(spec));
+    tok = WordTokenizer.build(ds.samples.filter((s) => !s.heldOut).map((s) => s.caption), { maxLength: CONTEXT_LENGTH });
+    writeFileSync(TOKENIZER_FILE, JSON.stringify(tok.toSpec()));
   }
-  const tokenize = await wordTokenizer(spec, WORK_DIR);
   return {
-    spec,
-    vocabSize: spec.vocabulary!.length,
-    encode: (text) => BigInt64Array.from(tokenize(text), (v) => BigInt(v)),
+    spec: { ...tok.toSpec() },
+    vocabSize: tok.vocabSize,
+    encode: (text) => BigInt64Array.from(tok.encode(text), (v) => BigInt(v)),
   };
 }
 
