@@ -89,13 +89,14 @@ describe('training jobs', () => {
     await expect(studio.handlers['jobs.submit']({ spec: train({ baseModelId: 'missing' }) })).rejects.toThrow(/No model with id "missing"/);
   });
 
-  it('scans a dataset folder: captions from sidecars or file names, a trigger word, broken files rejected with a reason', async () => {
+  it('scans a dataset folder: captions from sidecars or file names, a trigger word, broken, tiny and duplicate files rejected with a reason', async () => {
     const dir = join(tmp.dir, 'dataset');
     mkdirSync(join(dir, 'sub'), { recursive: true });
     const img = (c: number) => sharp({ create: { width: 32, height: 32, channels: 3, background: { r: c, g: c, b: c } } }).png().toBuffer();
     writeFileSync(join(dir, 'red_heart.png'), await img(10));
     writeFileSync(join(dir, 'cat.png'), await img(20));
     writeFileSync(join(dir, 'cat.txt'), '\uFEFFa sleepy cat\n');
+    writeFileSync(join(dir, 'copy.png'), await img(20));
     writeFileSync(join(dir, 'broken.png'), (await img(30)).subarray(0, 50));
     writeFileSync(join(dir, 'tiny.png'), await sharp({ create: { width: 4, height: 4, channels: 3, background: 'red' } }).png().toBuffer());
     writeFileSync(join(dir, 'sub', 'deep.png'), await img(40));
@@ -104,8 +105,9 @@ describe('training jobs', () => {
       ['sks, a sleepy cat', 'sidecar'],
       ['sks, red heart', 'filename'],
     ]);
-    expect(scan.rejected.map((r) => r.path.split('/').at(-1))).toEqual(['broken.png', 'tiny.png']);
-    expect(scan.rejected[1]!.reason).toMatch(/too small/);
+    expect(scan.rejected.map((r) => r.path.split('/').at(-1))).toEqual(['broken.png', 'copy.png', 'tiny.png']);
+    expect(scan.rejected[1]!.reason).toMatch(/duplicate of cat.png/);
+    expect(scan.rejected[2]!.reason).toMatch(/too small/);
     const deep = await studio.handlers['training.scan']({ datasetDir: dir, recursive: true, triggerWord: '' });
     expect(deep.images.map((i) => i.caption)).toContain('deep');
   });
