@@ -27,10 +27,12 @@ export function buildGradientGraph(forward: Graph, loss: Value, wrt: string[], o
     for (const x of node.inputs) if (x !== '') live.add(x);
   }
   liveNodes.reverse();
+  const stop = new Set(options.stopGradient ?? []);
+  for (const name of stop) if (!forward.has(name)) throw new AutodiffError(`stopGradient names '${name}', which is not a value of graph '${forward.name}'`);
   const dependsOnWrt = new Set<string>(wrtSet);
   for (const node of liveNodes) {
     if (!node.inputs.some((x) => dependsOnWrt.has(x))) continue;
-    for (const o of node.outputs) if (isFloat(forward.value(o).dtype)) dependsOnWrt.add(o);
+    for (const o of node.outputs) if (isFloat(forward.value(o).dtype) && !stop.has(o)) dependsOnWrt.add(o);
   }
   const active = (name: string): boolean => live.has(name) && dependsOnWrt.has(name);
 

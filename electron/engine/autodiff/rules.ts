@@ -11,6 +11,8 @@ import { AutodiffError, constValues, intAttr, intsAttr, normAxis, pad, stringAtt
 export interface GradientOptions {
   /** Which forms the conv gradients take; 'auto' (default) picks the fastest measured on CPU. */
   conv?: ConvForms;
+  /** Values treated as constants: no gradient flows through them (e.g. a straight-through estimator). */
+  stopGradient?: readonly string[];
 }
 
 export interface RuleContext {
