@@ -4,6 +4,7 @@
 import type { AutoencoderConfig, TextEncoderConfig, UNetConfig } from '../electron/engine/nn/config.ts';
 import { randomWeights } from '../electron/engine/nn/models.ts';
 import { LoadedModel } from '../electron/engine/pipelines/loaded-model.ts';
+import type { DiffusionModel } from '../electron/engine/pipelines/model.ts';
 import { txt2img } from '../electron/engine/pipelines/txt2img.ts';
 import { float32 } from '../electron/engine/tensor.ts';
 
@@ -57,30 +58,61 @@ async function bareUnet(): Promise<number> {
   return median(ms);
 }
 
-/** Median step time of the pipeline's loop (from progress timestamps) and the run's images per second. */
-async function pipeline(previewEvery: number, n: number): Promise<{ step: number; imagesPerSecond: number }> {
+// The same model with its UNet calls timed, so each loop step splits into UNet time and the rest.
+let unetTime = 0;
+const timed: DiffusionModel = Object.create(model, {
+  predictNoise: {
+    value: async (...a: Parameters<DiffusionModel['predictNoise']>) => {
+      const t0 = performance.now();
+      try {
+        return await model.predictNoise(...a);
+      } finally {
+        unetTime += performance.now() - t0;
+      }
+    },
+  },
+});
+
+/**
+ * Median step time of the loop (from progress timestamps), the loop's total time over the UNet time
+ * inside it (same steps, so immune to machine load), and the run's images per second.
+ */
+async function pipeline(previewEvery: number, n: number): Promise<{ step: number; overhead: number; imagesPerSecond: number }> {
   const marks: number[] = [];
+  const unetAt: number[] = [];
   const t0 = performance.now();
-  await txt2img(model, { prompt: 'a red heart', seed: 1, batchCount: n, previewEvery, onProgress: () => marks.push(performance.now()) });
+  await txt2img(timed, {
+    prompt: 'a red heart', seed: 1, batchCount: n, previewEvery,
+    onProgress: () => {
+      marks.push(performance.now());
+      unetAt.push(unetTime);
+    },
+  });
   const total = performance.now() - t0;
-  const within = marks.slice(1).map((m, i) => m - marks[i]!).filter((_, i) => (i + 1) % steps !== 0);
-  return { step: median(within), imagesPerSecond: n / (total / 1000) };
+  const within = marks.slice(1).map((m, i) => [m - marks[i]!, unetAt[i + 1]! - unetAt[i]!] as const).filter((_, i) => (i + 1) % steps !== 0);
+  const loop = within.reduce((a, [t]) => a + t, 0);
+  const inUnet = within.reduce((a, [, u]) => a + u, 0);
+  return { step: median(within.map(([t]) => t)), overhead: loop / inUnet, imagesPerSecond: n / (total / 1000) };
 }
 
 // Warm-up builds every session; then trials alternate bare and pipeline runs so machine load hits both alike.
 await model.predictNoise(x, 500, ctx);
 await txt2img(model, { prompt: 'warm-up', seed: 0, steps: 2 });
-const rows: { unet: number; plain: number; preview: number; ips: number }[] = [];
+const rows: { unet: number; plain: number; preview: number; ips: number; inLoop: number; inLoopPreview: number }[] = [];
 for (let trial = 0; trial < 3; trial++) {
   const unetStep = await bareUnet();
   const plain = await pipeline(0, 2);
   const withPreview = await pipeline(1, 1);
-  rows.push({ unet: unetStep, plain: plain.step, preview: withPreview.step, ips: plain.imagesPerSecond });
+  rows.push({
+    unet: unetStep, plain: plain.step, preview: withPreview.step, ips: plain.imagesPerSecond,
+    inLoop: plain.overhead, inLoopPreview: withPreview.overhead,
+  });
 }
 const med = (k: keyof (typeof rows)[number]): number => median(rows.map((r) => r[k]));
 console.log(`txt2img ${size}x${size}, latents ${h}x${h}, ${steps} steps, euler_a, cfg (UNet batch 2), ${threads} threads, median of 3 trials`);
 console.log(`  bare UNet call          ${med('unet').toFixed(2)} ms`);
 console.log(`  pipeline step           ${med('plain').toFixed(2)} ms  ratio ${median(rows.map((r) => r.plain / r.unet)).toFixed(3)}`);
 console.log(`  pipeline step + preview ${med('preview').toFixed(2)} ms  ratio ${median(rows.map((r) => r.preview / r.unet)).toFixed(3)}`);
+console.log(`  loop time / UNet time within the same steps: ${med('inLoop').toFixed(3)} (with previews ${med('inLoopPreview').toFixed(3)})`);
 console.log(`  images/s end to end     ${med('ips').toFixed(2)} (text encoder, ${steps} steps, VAE decode)`);
 await model.release();
