@@ -266,6 +266,66 @@ function mulberry32(seed: number): () => number {
   };
 }
 
+/** A well-formed header with one field of one entry set to a hostile value, re-encoded with its true length. */
+function structuralMutation(b: Uint8Array, rnd: () => number): Uint8Array {
+  const int = (n: number) => Math.floor(rnd() * n);
+  const pick = <T,>(xs: T[]): T => xs[int(xs.length)]!;
+  const n = Number(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true));
+  const h = JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + n))) as Record<string, Record<string, unknown>>;
+  const data = b.subarray(8 + n);
+  const names = Object.keys(h).filter((k) => k !== '__metadata__');
+  const name = pick(names);
+  const e = h[name]!;
+  const hostile: unknown[] = [0, 1, 3, -1, 2 ** 31, 2 ** 32 + 1, 2 ** 53, 2 ** 64, 1e308, 0.5, '8', null, [], {}];
+  let extra = '';
+  switch (int(6)) {
+    case 0: {
+      const shape = Array.isArray(e.shape) ? [...(e.shape as unknown[])] : [];
+      if (shape.length && rnd() < 0.7) shape[int(shape.length)] = pick(hostile);
+      else shape.push(pick([2 ** 40, 0, 1, 2 ** 20]));
+      e.shape = rnd() < 0.9 ? shape : pick(hostile);
+      break;
+    }
+    case 1: {
+      const off = Array.isArray(e.data_offsets) ? [...(e.data_offsets as unknown[])] : [0, 0];
+      const k = int(2);
+      const d = pick([-8, -1, 1, 4, 8]);
+      const r = rnd();
+      if (r < 0.4 || typeof off[k] !== 'number') off[k] = pick(hostile);
+      else if (r < 0.7) off[k] = (off[k] as number) + d;
+      else if (typeof off[0] === 'number' && typeof off[1] === 'number') [off[0], off[1]] = [off[0] + d, off[1] + d]; // same span, moved
+      e.data_offsets = off;
+      break;
+    }
+    case 2:
+      e.dtype = pick(['F32', 'F16', 'BF16', 'F64', 'U64', 'I16', 'F8_E5M2', 'BOOL', 'Q4_0', 5, null]);
+      break;
+    case 3: {
+      const other = h[pick(names)]!;
+      [e.data_offsets, other.data_offsets] = [other.data_offsets, e.data_offsets];
+      break;
+    }
+    case 4:
+      if (rnd() < 0.5) delete e[pick(['dtype', 'shape', 'data_offsets'])];
+      else if (rnd() < 0.5) e.shape = [2 ** 30, 2 ** 30, 2 ** 30]; // overflows the size arithmetic
+      else if (Array.isArray(e.data_offsets) && typeof e.data_offsets[0] === 'number') {
+        // consistent but enormous: the span runs far past the file
+        e.dtype = 'F32';
+        e.shape = [2 ** 28];
+        e.data_offsets = [e.data_offsets[0], e.data_offsets[0] + 2 ** 30];
+      }
+      break;
+    default:
+      extra = `,${JSON.stringify(name)}:${JSON.stringify(e)}`; // a duplicate key
+  }
+  const text = new TextEncoder().encode(JSON.stringify(h).slice(0, -1) + extra + '}');
+  const out = new Uint8Array(8 + text.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(text.length), true);
+  out.set(text, 8);
+  out.set(data, 8 + text.length);
+  return out;
+}
+
 describe('safetensors randomised mutation', () => {
   it('gives a SafetensorsError (or a consistent result), never another error or a huge allocation', () => {
     const base = encodeSafetensors(sampleTensors(), { k: 'v' });
@@ -275,9 +335,11 @@ describe('safetensors randomised mutation', () => {
     const n = Number(new DataView(base.buffer).getBigUint64(0, true));
     let errors = 0;
     let ok = 0;
-    for (let trial = 0; trial < 4000; trial++) {
-      let b = base.slice();
-      const kind = trial % 6;
+    const structural: string[] = [];
+    const trials = 7000;
+    for (let trial = 0; trial < trials; trial++) {
+      let b: Uint8Array = base.slice();
+      const kind = trial % 7;
       const muts = 1 + int(4);
       for (let m = 0; m < muts; m++) {
         if (kind === 0 || kind === 1) {
@@ -295,6 +357,8 @@ describe('safetensors randomised mutation', () => {
           const text = new TextDecoder().decode(b.subarray(8, 8 + n));
           const digits = [...text.matchAll(/\d/g)].map((x) => x.index!);
           if (digits.length) b[8 + digits[int(digits.length)]!] = 0x30 + int(10);
+        } else if (kind === 6) {
+          b = structuralMutation(b, rnd);
         } else {
           // insertion / deletion of a byte inside the header
           const at = 8 + int(n);
@@ -315,11 +379,16 @@ describe('safetensors randomised mutation', () => {
         ok++;
       } catch (e) {
         if (!(e instanceof SafetensorsError)) throw new Error(`trial ${trial}: ${(e as Error).stack}`);
+        if (kind === 6) structural.push(e.message);
         errors++;
       }
     }
-    expect(errors).toBeGreaterThan(3000);
-    expect(ok + errors).toBe(4000);
+    expect(errors).toBeGreaterThan(trials * 0.75);
+    // The structural mutations reach every semantic check, not just the JSON syntax.
+    for (const re of [/overlap|hole/, /needs \d+ bytes/, /duplicate key/, /unsupported dtype/, /non-negative integer/, /overflows|truncated/, /must be/]) {
+      expect(structural.some((m) => re.test(m)), String(re)).toBe(true);
+    }
+    expect(ok + errors).toBe(trials);
   });
 });
 
