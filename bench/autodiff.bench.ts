@@ -73,6 +73,7 @@ async function convForms(n: number, c: number, hw: number, k: number, stride: nu
     ['forward Conv', make((g, x, w) => g.conv(x, w, undefined, { pads: geo.pads, strides: geo.strides }))],
     ['dW Conv(Xᵀ, dYᵀ)', make((g, x, _w, dy) => convWeightGrad(g, x, dy, geo, 'conv'))],
     ['dW im2col Slice+Concat+Gemm', make((g, x, _w, dy) => convWeightGrad(g, x, dy, geo, 'im2col'))],
+    ['dW im2col Slice, Gemm per tap', make((g, x, _w, dy) => convWeightGrad(g, x, dy, geo, 'im2colTaps'))],
     ['dW im2col one-hot Conv+MatMul', make((g, x, _w, dy) => convWeightGrad(g, x, dy, geo, 'im2colConv'))],
     ['dX ConvTranspose', make((g, _x, w, dy) => convInputGrad(g, dy, w, geo, [hw, hw], 'convTranspose'))],
   ];

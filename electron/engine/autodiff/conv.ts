@@ -12,7 +12,7 @@ export interface ConvForms {
    * dW of Conv: Conv(Xᵀ, dYᵀ) (any conv); im2col by Pad+Slice+Concat then one GEMM; or im2col by a
    * depthwise Conv with a one-hot kernel then a batched MatMul. im2col forms: 2-D, group 1.
    */
-  weightGrad?: 'auto' | 'conv' | 'im2col' | 'im2colConv';
+  weightGrad?: 'auto' | 'conv' | 'im2col' | 'im2colTaps' | 'im2colConv';
 }
 
 export interface ConvGeometry {
@@ -110,7 +110,7 @@ export function convWeightGrad(g: Graph, x: Value, dy: Value, geo: ConvGeometry,
   // Measured (bench/autodiff.bench.ts): Slice columns + one GEMM beat the one-hot Conv columns; a
   // pointwise conv needs no columns, and its batched MatMul avoids transposing x.
   if (form === 'im2colConv' || (form === 'auto' && pointwise)) return weightGradColumns(g, x, dy, geo, pointwise);
-  return weightGradSlices(g, x, dy, geo);
+  return weightGradSlices(g, x, dy, geo, form === 'im2colTaps');
 }
 
 /** The general form: correlate Xᵀ with dYᵀ (strides and dilations swap roles), then crop to the kernel. */
@@ -134,13 +134,14 @@ function weightGradConv(g: Graph, x: Value, dy: Value, geo: ConvGeometry): Value
  * dW by im2col with Slice taps of the padded input, laid out channel-major ([C·kh·kw, N·H'·W']) so
  * that the whole batch is one GEMM with a long inner dimension, which MLAS runs near its peak.
  */
-function weightGradSlices(g: Graph, x: Value, dy: Value, geo: ConvGeometry): Value {
+function weightGradSlices(g: Graph, x: Value, dy: Value, geo: ConvGeometry, perTap: boolean): Value {
   const [kh, kw] = geo.kernel as [number, number];
   const [sh, sw] = geo.strides as [number, number];
   const [dh, dw] = geo.dilations as [number, number];
   const [n, c] = [x.shape[0]!, x.shape[1]!];
   const [cout, ho, wo] = [dy.shape[1]!, dy.shape[2]!, dy.shape[3]!];
   const xt = g.transpose(pad(g, x, [0, 0, geo.pads[0]!, geo.pads[1]!, 0, 0, geo.pads[2]!, geo.pads[3]!]), [1, 0, 2, 3]);
+  const d = g.reshape(g.transpose(dy, [1, 0, 2, 3]), [cout, n * ho * wo]);
   const taps: Value[] = [];
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
@@ -148,12 +149,15 @@ function weightGradSlices(g: Graph, x: Value, dy: Value, geo: ConvGeometry): Val
       const [h1, w1] = [h0 + (ho - 1) * sh + 1, w0 + (wo - 1) * sw + 1];
       const whole = h0 === 0 && w0 === 0 && h1 === xt.shape[2] && w1 === xt.shape[3] && sh === 1 && sw === 1;
       const tap = whole ? xt : g.slice(xt, [h0, w0], [h1, w1], [2, 3], sh > 1 || sw > 1 ? [sh, sw] : undefined);
-      taps.push(g.reshape(tap, [c, 1, n * ho * wo]));
+      // Per tap: one GEMM straight from the slice, no concatenated copy; else stack the columns.
+      taps.push(perTap
+        ? g.reshape(g.gemm(d, g.reshape(tap, [c, n * ho * wo]), undefined, { transB: true }), [cout, c, 1])
+        : g.reshape(tap, [c, 1, n * ho * wo]));
     }
   }
-  const cols = g.reshape(taps.length === 1 ? taps[0]! : g.concat(taps, 1), [c * kh * kw, n * ho * wo]);
-  const d = g.reshape(g.transpose(dy, [1, 0, 2, 3]), [cout, n * ho * wo]);
-  return g.reshape(g.gemm(d, cols, undefined, { transB: true }), [cout, c, kh, kw]);
+  const stacked = taps.length === 1 ? taps[0]! : g.concat(taps, perTap ? 2 : 1);
+  if (perTap) return g.reshape(stacked, [cout, c, kh, kw]);
+  return g.reshape(g.gemm(d, g.reshape(stacked, [c * kh * kw, n * ho * wo]), undefined, { transB: true }), [cout, c, kh, kw]);
 }
 
 /** im2col with a depthwise Conv whose one-hot kernel copies each tap into its own channel. */

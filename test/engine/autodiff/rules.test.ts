@@ -97,6 +97,13 @@ const cases: Record<string, GradCase> = {
     dtype: 'float64', build: (g) => g.groupNorm(p(g, 'x', [2, 4, 3, 3]), 2, p(g, 'gamma', [4]), p(g, 'beta', [4]), 1e-5),
   },
   // float32: onnxruntime fuses x·sigmoid(x) into a float-only kernel.
+  'ReduceMean after Transpose (compact gradient expanded for a shape op)': {
+    dtype: 'float64', build: (g) => g.sigmoid(g.reduceMean(g.transpose(p(g, 'a', [2, 3, 4]), [1, 2, 0]), [1], true)),
+  },
+  'LayerNorm over two axes, no affine': { dtype: 'float64', build: (g) => g.layerNorm(p(g, 'x', [2, 3, 4]), null, null, 1e-5, 1) },
+  'GroupNorm of a 1-D signal, gamma only': {
+    dtype: 'float64', build: (g) => g.groupNorm(p(g, 'x', [2, 6, 5]), 3, p(g, 'gamma', [6]), null, 1e-5),
+  },
   'SiLU (float32)': { dtype: 'float32', tol: F32_TOL, build: (g) => g.silu(p(g, 'a', [3, 4], 'float32')) },
   'GELU (float32, erf)': { dtype: 'float32', tol: F32_TOL, build: (g) => g.gelu(p(g, 'a', [3, 4], 'float32')) },
 };
@@ -107,6 +114,7 @@ const forms = [
   { inputGrad: 'auto', weightGrad: 'im2col' },
   { inputGrad: 'auto', weightGrad: 'im2colConv' },
   { inputGrad: 'conv', weightGrad: 'auto' },
+  { inputGrad: 'auto', weightGrad: 'im2colTaps' },
 ] as const;
 
 /** Conv in every applicable form of its gradient; x [N,C,H,W], w [O,C/group,kh,kw]. */
