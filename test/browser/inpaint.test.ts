@@ -1,0 +1,85 @@
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '../../electron/api/jobs.ts';
+import { launchStudio, type Studio } from './harness.ts';
+
+async function pixels(base64: string, channels: 1 | 3): Promise<Buffer> {
+  const img = sharp(Buffer.from(base64, 'base64')).removeAlpha();
+  return (channels === 1 ? img.greyscale() : img).raw().toBuffer();
+}
+
+describe('inpainting from the canvas against the real backend', () => {
+  let studio: Studio;
+  let sourceId: string;
+  beforeAll(async () => {
+    studio = await launchStudio();
+    const h = studio.backend.handlers;
+    const [model] = await h['models.list']({});
+    const done = new Promise<Job>((resolve) =>
+      studio.backend.on('jobs.updated', (j) => {
+        if (['completed', 'failed', 'cancelled'].includes(j.status)) resolve(j);
+      }),
+    );
+    await h['jobs.submit']({
+      spec: { kind: 'txt2img', modelId: model!.id, prompt: 'a red fox', negativePrompt: '', sampler: 'ddim', steps: 3, guidance: 1, seed: 7, width: 64, height: 64, batchCount: 1, eta: 0, loras: [] },
+    });
+    const job = await done;
+    expect(job.status).toBe('completed');
+    sourceId = job.generationIds[0]!;
+  }, 180_000);
+  afterAll(async () => {
+    await studio?.close();
+  });
+
+  it('paints a mask with the mouse, inpaints, and leaves every unmasked pixel as it was', async () => {
+    const { page } = studio;
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('button', { name: 'History' }).click();
+    await page.getByRole('button', { name: 'a red fox', exact: true }).click();
+    await page.getByRole('complementary', { name: 'Image details' }).getByRole('button', { name: 'Open in canvas' }).click();
+    await expect.poll(() => page.getByTestId('canvas-info').textContent()).toBe('64×64 · mask 0%');
+
+    // A stroke across the middle third of the image, at the current zoom.
+    await page.getByRole('slider', { name: 'Brush size' }).fill('16');
+    const box = (await page.getByTestId('canvas-stage').boundingBox())!;
+    const cx = box.x + box.width / 2;
+    const cy = box.y + box.height / 2;
+    const zoom = parseInt((await page.locator('output.zoom').textContent())!) / 100;
+    await page.mouse.move(cx - 12 * zoom, cy);
+    await page.mouse.down();
+    await page.mouse.move(cx + 12 * zoom, cy, { steps: 8 });
+    await page.mouse.up();
+    await expect.poll(async () => Number(/mask (\d+)%/.exec((await page.getByTestId('canvas-info').textContent())!)![1])).toBeGreaterThan(5);
+
+    await page.getByRole('textbox', { name: 'Inpaint prompt' }).fill('a cat');
+    await page.getByRole('spinbutton', { name: 'Steps' }).fill('3');
+    await page.getByRole('button', { name: 'Inpaint masked area' }).click();
+    await page.getByText('Inpainting finished').waitFor({ timeout: 120_000 });
+    await studio.screenshot('canvas-inpainted');
+
+    const found = await studio.backend.handlers['history.search']({ query: '', kind: 'inpaint', trashed: false, limit: 5, offset: 0 });
+    expect(found.items).toHaveLength(1);
+    const edit = found.items[0]!;
+    expect(edit.parentId).toBe(sourceId);
+    const h = studio.backend.handlers;
+    const before = await pixels((await h['gallery.image']({ id: sourceId, variant: 'image' })).base64, 3);
+    const after = await pixels((await h['gallery.image']({ id: edit.id, variant: 'image' })).base64, 3);
+    const mask = await pixels((await h['gallery.image']({ id: edit.id, variant: 'mask' })).base64, 1);
+    expect(after.length).toBe(before.length);
+    let outside = 0;
+    let changedInside = 0;
+    for (let i = 0; i < mask.length; i++) {
+      const same = before[i * 3] === after[i * 3] && before[i * 3 + 1] === after[i * 3 + 1] && before[i * 3 + 2] === after[i * 3 + 2];
+      if (mask[i] === 0) {
+        outside++;
+        if (!same) throw new Error(`pixel ${i % 64},${Math.floor(i / 64)} outside the mask changed`);
+      } else if (mask[i]! > 128 && !same) changedInside++;
+    }
+    expect(outside).toBeGreaterThan(64 * 64 * 0.5);
+    expect(changedInside).toBeGreaterThan(0);
+
+    // The canvas now compares before and after.
+    expect(await page.getByRole('button', { name: 'Before/after' }).getAttribute('aria-pressed')).toBe('true');
+    expect(studio.pageErrors).toEqual([]);
+  }, 180_000);
+});
