@@ -280,3 +280,62 @@ describe('readGenerationParams on PNG files', () => {
     expect(readGenerationParams(invoke)).toMatchObject({ prompt: 'p', steps: 3, source: 'invokeai' });
   });
 });
+
+describe('randomised metadata from other tools', () => {
+  it('never fails with anything but a GenerationParamsError', () => {
+    const rng = new Rng(2024);
+    const r = () => rng.uniform(1)[0]!;
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+    const junk = (): unknown =>
+      pick<() => unknown>([
+        () => null,
+        () => 'text',
+        () => 42,
+        () => -1.5,
+        () => true,
+        () => [],
+        () => ({}),
+        () => [pick(['3', '4', '5', '6', '99', 3]), 0],
+        () => [['6', 0], 1],
+        () => ({ inputs: null, class_type: 5 }),
+        () => Array(3).fill('x'),
+      ])();
+    const mutate = (v: unknown, depth = 0): unknown => {
+      if (depth > 4 || r() < 0.15) return junk();
+      if (Array.isArray(v)) return v.map((x) => (r() < 0.3 ? mutate(x, depth + 1) : x));
+      if (v && typeof v === 'object') {
+        const o: Record<string, unknown> = {};
+        for (const [k, x] of Object.entries(v)) if (r() > 0.05) o[k] = r() < 0.3 ? mutate(x, depth + 1) : x;
+        return o;
+      }
+      return v;
+    };
+    const sources = [JSON.parse(COMFY_PROMPT), JSON.parse(COMFY_WORKFLOW)];
+    const invoke = { positive_prompt: 'p', negative_prompt: 'n', seed: 1, steps: 2, scheduler: 'euler_k', model: { name: 'm', hash: 'h' }, image: { prompt: [{ prompt: 'q' }] } };
+    let parsed = 0;
+    for (let i = 0; i < 1500; i++) {
+      const which = i % 3;
+      const text = JSON.stringify(mutate(which === 2 ? invoke : sources[which]));
+      try {
+        const p = which === 0 ? parseComfyUI(text) : which === 1 ? parseComfyUI(undefined, text) : parseInvokeAI(text);
+        expect(typeof p.prompt).toBe('string');
+        expect(typeof p.negative).toBe('string');
+        parsed++;
+      } catch (e) {
+        if (!(e instanceof GenerationParamsError)) throw new Error(`case ${i} (${text.slice(0, 300)}): ${(e as Error).stack}`);
+      }
+    }
+    expect(parsed).toBeGreaterThan(500);
+  });
+
+  it('never throws on any infotext', () => {
+    const rng = new Rng(5);
+    const alphabet = ['a', ' ', ',', ':', '"', '\\', '\n', 'Steps', 'Size', 'x', '1', '512x512', 'Negative prompt:', 'Sampler'];
+    for (let i = 0; i < 2000; i++) {
+      const u = rng.uniform(30);
+      const text = Array.from(u, (v) => alphabet[Math.floor(v * alphabet.length)]).join('');
+      const p = parseParameters(text);
+      expect(typeof p.prompt).toBe('string');
+    }
+  });
+});

@@ -181,3 +181,50 @@ describe('malformed PNGs', () => {
     expectError(() => readPngText(withChunks(rawChunk('iTXt', Buffer.from('k\0\0\0\0\0\xff\xfe', 'latin1')))), /not valid UTF-8/);
   });
 });
+
+describe('randomised PNG mutation', () => {
+  it('gives a PngMetadataError or a result, never another error', () => {
+    const base = writePngText(png, { parameters: 'a cat, Steps: 20', comment: 'ünïcode ✓ 猫', z: 'x' });
+    const withZ = withChunks(
+      rawChunk('zTXt', Buffer.concat([Buffer.from('zk\0\0', 'latin1'), zlib.deflateSync(Buffer.from('compressed text'))])),
+      rawChunk('iTXt', Buffer.concat([Buffer.from('ik\0\x01\x00en\0t\0', 'latin1'), zlib.deflateSync(Buffer.from('utf8 ✓'))])),
+    );
+    let seed = 7;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const int = (n: number) => Math.floor(rnd() * n);
+    let errors = 0;
+    for (let trial = 0; trial < 3000; trial++) {
+      const src = trial % 2 ? base : withZ;
+      let b = Uint8Array.from(src);
+      const kind = trial % 5;
+      for (let m = 0; m < 1 + int(3); m++) {
+        if (kind === 0) b[int(b.length)] = int(256);
+        else if (kind === 1) b = b.slice(0, int(b.length));
+        else if (kind === 2) new DataView(b.buffer).setUint32(8 + 25 * int(2), [0, 1, 13, 0x7fffffff, 0xffffffff][int(5)]!);
+        else if (kind === 3) b[8 + int(Math.min(200, b.length - 8))] ^= 1 << int(8);
+        else {
+          // a chunk body rewritten with a correct CRC, so the text decoders see the damage
+          const v = new DataView(b.buffer);
+          let p = 8;
+          const starts: number[] = [];
+          while (p + 12 <= b.length) {
+            starts.push(p);
+            p += 12 + v.getUint32(p);
+          }
+          const at = starts[1 + int(Math.max(1, starts.length - 2))] ?? 8;
+          const len = v.getUint32(at);
+          if (at + 12 + len > b.length || len === 0) continue;
+          b[at + 8 + int(len)] = [0, 1, 0xff, 0x78, 0x80][int(5)]!;
+          v.setUint32(at + 8 + len, crc32(b.subarray(at + 4, at + 8 + len)));
+        }
+      }
+      try {
+        readPngTextChunks(b);
+      } catch (e) {
+        if (!(e instanceof PngMetadataError)) throw new Error(`trial ${trial}: ${(e as Error).stack}`);
+        errors++;
+      }
+    }
+    expect(errors).toBeGreaterThan(1500);
+  });
+});
