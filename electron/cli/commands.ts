@@ -120,17 +120,20 @@ export const COMMANDS: Record<string, Command> = {
   models: {
     summary: 'list the installed model packages',
     args: '',
-    flags: { dir: { type: 'string', arg: 'DIR', help: 'list this folder instead of resources/models/' } },
+    flags: {
+      dir: { type: 'string', arg: 'DIR', help: 'list this folder instead of resources/models/' },
+      data: { type: 'string', arg: 'DIR', help: "also list the models of this studio data folder (DIR/models)" },
+    },
     run: async (argv, io) => {
       const p = parseCommandLine(argv, COMMANDS.models!.flags);
       if (p.positionals.length > 0) throw new UsageError(`'ldm models' takes no arguments, got '${p.positionals[0]}'`);
-      const dir = (p.flags.dir as string | undefined) ?? modelsDir();
-      const found = await listPackages(dir);
-      if (found.length === 0) {
-        io.stdout.write(`no model packages in ${dir}\n`);
-        return;
+      const dirs = [(p.flags.dir as string | undefined) ?? modelsDir()];
+      if (p.flags.data !== undefined) dirs.push(path.join(p.flags.data as string, 'models'));
+      for (const dir of dirs) {
+        const found = await listPackages(dir);
+        if (found.length === 0) io.stdout.write(`no model packages in ${dir}\n`);
+        for (const f of found) io.stdout.write(describePackage(f) + '\n');
       }
-      for (const f of found) io.stdout.write(describePackage(f) + '\n');
     },
   },
 };

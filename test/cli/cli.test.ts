@@ -160,6 +160,11 @@ describe('ldm errors and listing', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/no default model is installed/);
       expect((await cli('models')).stdout).toMatch(/no model packages/);
+      const data = path.join(root, 'data-models');
+      await fsp.cp(modelDir, path.join(data, 'models', 'mine'), { recursive: true });
+      const both = (await cli('models', '--data', data)).stdout.trim().split('\n');
+      expect(both[0]).toMatch(/^no model packages in .*empty$/);
+      expect(both[1]).toMatch(/^tiny\s+txt2img.*data-models\/models\/mine$/);
       process.env.LDM_MODELS_DIR = path.dirname(modelDir);
       const list = await cli('models');
       expect(list.stdout).toMatch(/^tiny\s+txt2img\s+f=4\s+32x32, ddim 3 steps/);
