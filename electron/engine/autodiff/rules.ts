@@ -1,12 +1,13 @@
 // One gradient rule per ONNX op: given the forward node (inputs and outputs as values of the gradient
 // graph) and the gradients of its outputs, emit standard ops that give the gradients of its inputs.
-// A rule returns one entry per input: a value shaped like that input, or null where none is needed.
+// A rule returns one entry per input: a value shaped like that input (or compact: size 1 on axes
+// where the gradient is constant, e.g. a reduction's), or null where none is needed.
 // Formulas: ../shared/reference/ldm-facts.md §7.
 import type { Graph, Node, Value } from '../onnx/graph.ts';
 import { sliceLength } from '../onnx/graph.ts';
 import { isFloat } from '../onnx/dtypes.ts';
 import { convGradients, convTransposeGradients, type ConvForms } from './conv.ts';
-import { AutodiffError, constValues, intAttr, intsAttr, normAxis, pad, stringAttr, sumToShape, zeros } from './util.ts';
+import { AutodiffError, constValues, intAttr, intsAttr, normAxis, pad, sameShape, stringAttr, sumToShape, zeros } from './util.ts';
 
 export interface GradientOptions {
   /** Which forms the conv gradients take; 'auto' (default) picks the fastest measured on CPU. */
@@ -126,7 +127,7 @@ function reduceRule(mean: boolean): GradientRule {
     }
     // Compact: the reduced axes stay at size 1; the pass expands only where a consumer needs it.
     const kept = input.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-    const d = g.reshape(dy(c), kept);
+    const d = sameShape(dy(c).shape, kept) ? dy(c) : g.reshape(dy(c), kept);
     return [mean ? g.mul(d, 1 / axes.reduce((p, a) => p * input.shape[a]!, 1)) : d];
   };
 }
