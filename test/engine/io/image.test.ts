@@ -136,6 +136,29 @@ describe('loadImage', () => {
   });
 });
 
+describe('randomised corrupt images', () => {
+  it('give an ImageError or a valid image, never another error', async () => {
+    const px = Array.from({ length: 16 * 16 * 3 }, (_, i) => (i * 31) % 256);
+    const sources = [await encode(px, 16, 16, 3, 'png'), await encode(px, 16, 16, 3, 'jpeg'), await encode(px, 16, 16, 3, 'webp')];
+    let seed = 11;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    let errors = 0;
+    for (let trial = 0; trial < 240; trial++) {
+      const b = Uint8Array.from(sources[trial % 3]!);
+      const cut = trial % 4 === 0 ? Math.floor(rnd() * b.length) : b.length;
+      for (let m = 0; m < 1 + Math.floor(rnd() * 4); m++) b[Math.floor(rnd() * Math.min(b.length, 120))] = Math.floor(rnd() * 256);
+      try {
+        const img = await loadImage(b.subarray(0, cut));
+        expect(img.tensor.data.length).toBe(3 * img.width * img.height);
+      } catch (e) {
+        if (!(e instanceof ImageError)) throw new Error(`trial ${trial}: ${(e as Error).stack}`);
+        errors++;
+      }
+    }
+    expect(errors).toBeGreaterThan(60);
+  });
+});
+
 describe('saving images', () => {
   it('encodes float NCHW to PNG with text chunks, and loads back the same pixels', async () => {
     const px = Uint8Array.from({ length: 5 * 3 * 3 }, (_, i) => (i * 53) % 256);
