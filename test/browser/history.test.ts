@@ -18,7 +18,7 @@ describe('history in Chromium against the real backend', () => {
       ['a snowy cat on a roof', [220, 220, 230]],
       ['a red cat', [180, 30, 40]],
     ] as const) {
-      ids[prompt] = (await save({ base64: await solidPng(...rgb), prompt, parentId: null, maskBase64: null })).id;
+      ids[prompt] = (await save({ base64: await solidPng(rgb[0], rgb[1], rgb[2]), prompt, parentId: null, maskBase64: null })).id;
     }
     await studio.page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'History' }).click();
   });
