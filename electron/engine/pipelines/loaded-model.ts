@@ -49,6 +49,13 @@ export interface RuntimeOptions {
   readonly threads?: number;
 }
 
+interface LiveSession {
+  readonly key: string;
+  readonly session: Promise<Session>;
+  users: number;
+  retired: boolean;
+}
+
 export class LoadedModel implements DiffusionModel {
   readonly name: string;
   readonly hash: string;
@@ -59,7 +66,7 @@ export class LoadedModel implements DiffusionModel {
   readonly defaults: SamplingDefaults;
   readonly schedulerConfig: Readonly<Record<string, unknown>>;
   /** One live session per network (the latest shape): each holds its own copy of the weights. */
-  private readonly live = new Map<string, { key: string; session: Promise<Session> }>();
+  private readonly live = new Map<string, LiveSession>();
   private weightMode: Promise<{ mode: WeightMode; weightsFile?: string }> | null = null;
 
   constructor(
@@ -87,9 +94,9 @@ export class LoadedModel implements DiffusionModel {
     if (!(spec.scaleFactor > 0)) throw new PipelineError(`model ${spec.name}: scale factor must be > 0, got ${spec.scaleFactor}`);
   }
 
-  /** The onnxruntime execution provider the sessions run on (after the first call). */
+  /** The onnxruntime execution provider the text encoder runs on (builds its session if needed). */
   async provider(): Promise<Provider> {
-    return (await this.textSession(1)).provider;
+    return (await this.entry('text_encoder', '1', () => buildTextEncoderGraph(this.spec.textEncoder, 1)).session).provider;
   }
 
   async encodeText(prompts: readonly string[]): Promise<TensorData<'float32'>> {
@@ -100,26 +107,32 @@ export class LoadedModel implements DiffusionModel {
       if (t.length !== L) throw new PipelineError(`the tokenizer gave ${t.length} ids for a prompt; the text encoder takes ${L}`);
       for (let i = 0; i < L; i++) ids[b * L + i] = BigInt(t[i]!);
     });
-    const s = await this.textSession(prompts.length);
-    const out = await s.run({ input_ids: tensor('int64', [prompts.length, L], ids) });
+    const batch = prompts.length;
+    const out = await this.run('text_encoder', `${batch}`, () => buildTextEncoderGraph(this.spec.textEncoder, batch), {
+      input_ids: tensor('int64', [batch, L], ids),
+    });
     return out.last_hidden_state as TensorData<'float32'>;
   }
 
   async predictNoise(x: TensorData<'float32'>, timestep: number, context: TensorData<'float32'>): Promise<TensorData<'float32'>> {
     const [b, , h, w] = x.shape as [number, number, number, number];
     const L = context.shape[1]!;
-    const s = await this.session('unet', `${b}x${h}x${w}:${L}`, () =>
-      buildUNetGraph(this.spec.unet, { batch: b, height: h, width: w, contextLength: L }),
-    );
     const temb = timestepEmbedding(new Array<number>(b).fill(timestep), this.spec.unet.modelChannels);
-    const out = await s.run({ sample: x, timestep_embedding: temb, encoder_hidden_states: context });
+    const out = await this.run(
+      'unet',
+      `${b}x${h}x${w}:${L}`,
+      () => buildUNetGraph(this.spec.unet, { batch: b, height: h, width: w, contextLength: L }),
+      { sample: x, timestep_embedding: temb, encoder_hidden_states: context },
+    );
     return out.out_sample as TensorData<'float32'>;
   }
 
   async encodeImage(image: TensorData<'float32'>): Promise<TensorData<'float32'>> {
     const [b, , H, W] = image.shape as [number, number, number, number];
-    const s = await this.session('vae_encoder', `${b}x${H}x${W}`, () => buildVaeEncoderGraph(this.spec.autoencoder, b, H, W));
-    const moments = (await s.run({ sample: image })).latent_parameters as TensorData<'float32'>;
+    const res = await this.run('vae_encoder', `${b}x${H}x${W}`, () => buildVaeEncoderGraph(this.spec.autoencoder, b, H, W), {
+      sample: image,
+    });
+    const moments = res.latent_parameters as TensorData<'float32'>;
     // KL: the first embedDim channels are the posterior mean; VQ: the latent itself.
     const c = this.latentChannels;
     const [, mc, h, w] = moments.shape as [number, number, number, number];
@@ -134,42 +147,59 @@ export class LoadedModel implements DiffusionModel {
 
   async decodeLatents(latents: TensorData<'float32'>): Promise<TensorData<'float32'>> {
     const [b, , h, w] = latents.shape as [number, number, number, number];
-    const s = await this.session('vae_decoder', `${b}x${h}x${w}`, () => buildVaeDecoderGraph(this.spec.autoencoder, b, h, w));
     const inv = 1 / this.spec.scaleFactor;
     const z = tensor('float32', latents.shape, latents.data.map((v) => v * inv));
-    return (await s.run({ latent_sample: z })).sample as TensorData<'float32'>;
+    const out = await this.run('vae_decoder', `${b}x${h}x${w}`, () => buildVaeDecoderGraph(this.spec.autoencoder, b, h, w), {
+      latent_sample: z,
+    });
+    return out.sample as TensorData<'float32'>;
   }
 
   /** Releases every session; the model can still be used (sessions are rebuilt on demand). */
   async release(): Promise<void> {
     const all = [...this.live.values()];
     this.live.clear();
-    await Promise.all(all.map((e) => e.session.then((s) => s.release(), () => undefined)));
+    await Promise.all(all.map((e) => this.retire(e)));
   }
 
-  private textSession(batch: number): Promise<Session> {
-    return this.session('text_encoder', `${batch}`, () => buildTextEncoderGraph(this.spec.textEncoder, batch));
+  /** Runs one network on inputs of one shape, through that shape's session. */
+  private async run(network: string, shapeKey: string, build: () => Graph, feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+    const e = this.entry(network, shapeKey, build);
+    e.users++;
+    try {
+      return await (await e.session).run(feeds);
+    } finally {
+      e.users--;
+      if (e.retired && e.users === 0) await this.retire(e);
+    }
   }
 
   /**
    * The network's session for this input shape, built on first use. A new shape replaces the old
-   * session (released), so a model never holds more than four copies of its weights; pipelines on
-   * one model run one at a time.
+   * session, so a model holds at most one copy of its weights per network (plus any still running);
+   * a replaced session is released once its last run finishes.
    */
-  private session(network: string, shapeKey: string, build: () => Graph): Promise<Session> {
+  private entry(network: string, shapeKey: string, build: () => Graph): LiveSession {
     const current = this.live.get(network);
-    if (current?.key === shapeKey) return current.session;
+    if (current?.key === shapeKey) return current;
     const session = (async () => {
       const { mode, weightsFile } = await this.weights();
       const bytes = toModelProto(build(), mode);
       return createSession(bytes, { provider: this.runtime.provider, threads: this.runtime.threads, weightsFile });
     })();
-    this.live.set(network, { key: shapeKey, session });
+    const e: LiveSession = { key: shapeKey, session, users: 0, retired: false };
+    this.live.set(network, e);
     session.catch(() => {
-      if (this.live.get(network)?.session === session) this.live.delete(network);
+      if (this.live.get(network) === e) this.live.delete(network);
     });
-    if (current) void current.session.then((s) => s.release(), () => undefined);
-    return session;
+    if (current) void this.retire(current);
+    return e;
+  }
+
+  private async retire(e: LiveSession): Promise<void> {
+    e.retired = true;
+    if (e.users > 0) return;
+    await e.session.then((s) => s.release(), () => undefined);
   }
 
   private weights(): Promise<{ mode: WeightMode; weightsFile?: string }> {

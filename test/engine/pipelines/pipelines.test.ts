@@ -110,6 +110,17 @@ describe('txt2img', () => {
     expect(differs(c!.image.data, a!.image.data)).toBeGreaterThan(0);
   });
 
+  it('two sizes at once on one model: a replaced session stays alive until its runs finish', async () => {
+    const [big, small] = await Promise.all([
+      txt2img(model, { ...base, seed: 4, steps: 6 }),
+      txt2img(model, { ...base, seed: 4, steps: 6, width: 16, height: 16 }),
+    ]);
+    const [bigAlone] = await txt2img(model, { ...base, seed: 4, steps: 6 });
+    const [smallAlone] = await txt2img(model, { ...base, seed: 4, steps: 6, width: 16, height: 16 });
+    expect(Buffer.from(big![0]!.image.data).equals(Buffer.from(bigAlone!.image.data))).toBe(true);
+    expect(Buffer.from(small![0]!.image.data).equals(Buffer.from(smallAlone!.image.data))).toBe(true);
+  });
+
   it('rejects bad options with clear messages', async () => {
     await expect(txt2img(model, { ...base, seed: 1, width: 30 })).rejects.toThrow(/multiple of 4/);
     await expect(txt2img(model, { ...base, seed: -1 })).rejects.toThrow(/seed must be a whole number/);
