@@ -50,6 +50,12 @@ function num(v: number | undefined, what: string, integer = false): string | und
   return String(v);
 }
 
+function size(w: number | undefined, h: number | undefined): string | undefined {
+  if (w === undefined && h === undefined) return undefined;
+  if (w === undefined || h === undefined) throw new GenerationParamsError('width and height go together: give both or neither');
+  return `${num(w, 'width', true)}x${num(h, 'height', true)}`;
+}
+
 /** The `parameters` text: prompt, `Negative prompt: …` (left out when empty), one line of `Key: value` pairs. */
 export function formatParameters(p: GenerationParams): string {
   const pairs: [string, string | undefined][] = [
@@ -57,7 +63,7 @@ export function formatParameters(p: GenerationParams): string {
     ['Sampler', p.sampler],
     ['CFG scale', num(p.cfg, 'CFG scale')],
     ['Seed', num(p.seed, 'seed', true)],
-    ['Size', p.width !== undefined || p.height !== undefined ? `${num(p.width, 'width', true)}x${num(p.height, 'height', true)}` : undefined],
+    ['Size', size(p.width, p.height)],
     ['Model hash', p.modelHash],
     ['Model', p.model],
     ['Denoising strength', num(p.strength, 'strength')],

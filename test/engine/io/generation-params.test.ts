@@ -55,6 +55,7 @@ describe('A1111 infotext: writing', () => {
     expect(() => formatParameters({ ...base, extras: { Steps: '3' } })).toThrow(/own field/);
     expect(() => formatParameters({ ...base, steps: 2.5 })).toThrow(/whole number/);
     expect(() => formatParameters({ ...base, cfg: Infinity })).toThrow(/finite/);
+    expect(() => formatParameters({ ...base, width: 512 })).toThrow(/give both or neither/);
   });
 });
 
