@@ -107,6 +107,15 @@ describe('canvas in Chromium', () => {
     await page.keyboard.press('Control+z');
     await page.keyboard.press('Control+z');
     await expect.poll(info).toBe(before);
+  });
+
+  it('saves the canvas to the gallery and history', async () => {
+    const { page } = studio;
+    await page.getByRole('textbox', { name: 'Inpaint prompt' }).fill('gradient with a blue square');
+    await page.getByRole('button', { name: 'Save to gallery' }).click();
+    await page.getByText('Saved to the gallery').waitFor();
+    const found = await studio.backend.handlers['history.search']({ query: 'square', trashed: false, limit: 5, offset: 0 });
+    expect(found.items.map((g) => [g.kind, g.params.width, g.params.height, g.maskPath !== null])).toEqual([['upload', 256, 192, true]]);
     expect(studio.pageErrors).toEqual([]);
   });
 });
