@@ -52,19 +52,27 @@ export const trainSpec = z.object({
   method: z.enum(['lora', 'full', 'ti']).default('lora'),
   /** Name of the trained model in the registry. */
   outputName: z.string().min(1).max(200),
+  /** Put in front of every caption; for textual inversion, the new word (required there). */
   triggerWord: z.string().max(100).default(''),
   steps: z.number().int().min(1).max(1_000_000).default(1000),
-  learningRate: z.number().positive().max(1).default(1e-4),
-  batchSize: z.number().int().min(1).max(256).default(1),
-  rank: z.number().int().min(1).max(1024).default(8),
-  alpha: z.number().positive().default(1),
+  // Left out, the fine-tuning pipeline picks these for the method and the model's size.
+  learningRate: z.number().positive().max(1).optional(),
+  batchSize: z.number().int().min(1).max(256).optional(),
+  rank: z.number().int().min(1).max(1024).optional(),
+  alpha: z.number().positive().optional(),
+  /** LoRA: which layers get adapters. */
+  targets: z.array(z.enum(['attn', 'ff', 'conv'])).min(1).optional(),
+  /** Training size in pixels; default the model's sampling size. */
   resolution: z.number().int().min(8).max(4096).multipleOf(8).optional(),
   samplePrompts: z.array(z.string()).default([]),
+  /** Sample images every this many steps (0 = only at the end). */
   sampleEvery: z.number().int().min(0).default(0),
-  saveEvery: z.number().int().min(0).default(100),
+  /** Checkpoint every this many steps (a killed or restarted run resumes from the last one). */
+  saveEvery: z.number().int().min(1).optional(),
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
 });
 
+export const generateSpec = z.discriminatedUnion('kind', [txt2imgSpec, img2imgSpec, inpaintSpec]);
 export const jobSpec = z.discriminatedUnion('kind', [txt2imgSpec, img2imgSpec, inpaintSpec, trainSpec]);
 
 export const jobStatus = z.enum(['queued', 'running', 'paused', 'completed', 'failed', 'cancelled']);

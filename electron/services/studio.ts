@@ -143,7 +143,8 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     if (model.kind !== 'ldm') throw new StudioError(`"${model.name}" is a ${model.kind}, not a diffusion model; pick one of kind ldm.`, 'invalid_input');
     if (spec.kind !== 'train') {
       for (const l of spec.loras) {
-        if (models.get(l.modelId).kind !== 'lora') throw new StudioError(`"${models.get(l.modelId).name}" is not a LoRA.`, 'invalid_input');
+        const m = models.get(l.modelId);
+        if (m.kind !== 'lora' && m.kind !== 'embedding') throw new StudioError(`"${m.name}" is a ${m.kind}, not a LoRA or an embedding.`, 'invalid_input');
       }
       for (const src of spec.kind === 'txt2img' ? [] : spec.kind === 'img2img' ? [spec.init] : [spec.init, spec.mask]) {
         if ('generationId' in src) history.get(src.generationId);
@@ -151,7 +152,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     }
   };
 
-  const reuse = (g: Generation): JobSpec => {
+  const reuse = (g: Generation): GenerateSpec => {
     const modelId = g.model.id ?? models.findByHash(g.model.hash)?.id;
     if (!modelId) throw new StudioError(`The model of this image (${g.model.name ?? 'unknown'}) is not in the registry; import it first.`, 'not_found');
     const common = {

@@ -1,18 +1,15 @@
 // The worker process entry: hosts the engine pipelines behind the job protocol.
+import { withAdapters } from '../engine/finetune/adapters.ts';
 import { loadModel } from '../engine/pipelines/loaded-model.ts';
 import { generateHandlers, type ModelLoader } from './generate.ts';
 import { serveJobs } from './host.ts';
+import { trainHandler } from './train.ts';
 
 const loadRegistryModel: ModelLoader = async (model, loras) => {
-  if (loras.length > 0) throw new Error('generating with LoRAs is not available in this build yet; remove them from the job');
   if (model.format !== 'package') throw new Error(`model "${model.name}" is a ${model.format} model; this build samples model packages only`);
-  return loadModel(model.path);
+  const base = await loadModel(model.path);
+  // LoRAs and embeddings are merged into the weights once, here; the cached model is then as fast as the base.
+  return withAdapters(base, loras.map((l) => ({ file: l.path, strength: l.strength })));
 };
 
-serveJobs({
-  ...generateHandlers(loadRegistryModel),
-  // TODO: wire the fine-tuning pipeline (issue 8) when it lands.
-  train: async () => {
-    throw new Error('training is not available in this build yet');
-  },
-});
+serveJobs({ ...generateHandlers(loadRegistryModel), train: trainHandler });

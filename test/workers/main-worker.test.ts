@@ -1,5 +1,7 @@
 // The production worker (electron/workers/main.ts, forked through tsx) sampling a real model package.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readGenerationParams } from '../../electron/engine/io/generation-params.ts';
 import { createStudio, type Studio } from '../../electron/services/studio.ts';
@@ -33,7 +35,6 @@ describe('the studio worker', () => {
     const pa = Buffer.from(ga!.base64, 'base64');
     expect(readGenerationParams(pa)).toMatchObject({ prompt: 'a red fox', seed: 11, steps: 3, cfg: 2, width: 32, height: 32, model: 'probe' });
     // Same seed, same pixels.
-    const { default: sharp } = await import('sharp');
     const raw = (buf: Buffer) => sharp(buf).raw().toBuffer();
     expect(await raw(Buffer.from(gb!.base64, 'base64'))).toEqual(await raw(pa));
   });
@@ -43,5 +44,34 @@ describe('the studio worker', () => {
     const done = await waitForJob(studio, job.id, undefined, 120_000);
     expect(done.status).toBe('failed');
     expect(done.error).toMatch(/latent size 3×3 must be divisible/);
+  });
+
+  it('fine-tunes a LoRA on a folder, registers it, and generates with it at a strength', async () => {
+    const data = join(tmp.dir, 'pictures');
+    mkdirSync(data);
+    for (const [i, c] of [[0, 'red'], [1, 'blue'], [2, 'green']] as const) {
+      writeFileSync(join(data, `${c}_fox.png`), await sharp({ create: { width: 16, height: 16, channels: 3, background: c } }).png().toBuffer());
+      if (i === 0) writeFileSync(join(data, `${c}_fox.txt`), 'a red fox');
+    }
+    writeFileSync(join(data, 'broken.png'), 'not a picture');
+    const losses: number[] = [];
+    const messages: string[] = [];
+    studio.on('jobs.progress', (p) => (losses.push(...p.loss.map((l) => l.loss)), p.message && messages.push(p.message)));
+    const job = await studio.handlers['jobs.submit']({
+      spec: { kind: 'train', baseModelId: 'embedded:probe', datasetDir: data, recursive: false, method: 'lora', outputName: 'fox style', triggerWord: 'fox', steps: 3, batchSize: 1, rank: 2, resolution: 16, samplePrompts: [], sampleEvery: 0, seed: 0 },
+    });
+    const done = await waitForJob(studio, job.id, undefined, 240_000);
+    expect(done.error).toBeNull();
+    expect(losses).toHaveLength(3);
+    expect(messages.at(-1)).toMatch(/trained on 3 pictures; 1 left out \(broken.png: /);
+    expect((await studio.handlers['training.losses']({ jobId: job.id })).map((l) => l.step)).toEqual([1, 2, 3]);
+    const lora = await studio.handlers['models.get']({ id: done.modelId! });
+    expect(lora).toMatchObject({ name: 'fox style', kind: 'lora', source: 'trained', baseModelId: 'embedded:probe' });
+
+    const gen = await studio.handlers['jobs.submit']({ spec: txt2img('a red fox', { loras: [{ modelId: lora.id, strength: 0.8 }] }) });
+    const g = await waitForJob(studio, gen.id, undefined, 120_000);
+    expect(g.error).toBeNull();
+    const rec = await studio.handlers['history.get']({ id: g.generationIds[0]! });
+    expect(rec.loras).toEqual([{ name: 'fox style', hash: lora.hash, strength: 0.8 }]);
   });
 });

@@ -1,0 +1,63 @@
+// Training jobs inside a worker: the engine's fine-tuning pipeline (LoRA, full, textual inversion) with
+// checkpoints in the job's work folder, so a job run again after a crash or restart resumes.
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { TrainSpec } from '../api/jobs.ts';
+import { finetune, type FinetuneProgress } from '../engine/finetune/train.ts';
+import type { JobContext, JobHandler } from './host.ts';
+
+/** A file name from the user's model name (letters, digits, - and _ only). */
+function fileStem(name: string): string {
+  return name.replace(/[^\p{L}\p{N}_-]+/gu, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'model';
+}
+
+export const trainHandler: JobHandler = async (job, ctx) => {
+  const spec = job.spec as TrainSpec;
+  if (job.model.format !== 'package') throw new Error(`"${job.model.name}" is a ${job.model.format} model; training starts from a model package`);
+  const stem = fileStem(spec.outputName);
+  const out = spec.method === 'full' ? join(job.workDir, stem) : join(job.workDir, `${stem}.safetensors`);
+  const result = await finetune({
+    base: job.model.path,
+    data: spec.datasetDir,
+    out,
+    method: spec.method,
+    steps: spec.steps,
+    workDir: join(job.workDir, 'work'),
+    recursive: spec.recursive,
+    triggerWord: spec.triggerWord || undefined,
+    resolution: spec.resolution,
+    batchSize: spec.batchSize,
+    learningRate: spec.learningRate,
+    rank: spec.rank,
+    alpha: spec.alpha,
+    targets: spec.targets,
+    saveEvery: spec.saveEvery,
+    sampleEvery: spec.sampleEvery,
+    samplePrompts: spec.samplePrompts,
+    seed: spec.seed,
+    name: spec.outputName,
+    signal: ctx.signal,
+    pause: () => ctx.waitIfPaused(),
+    onProgress: progressReporter(ctx, spec.steps),
+  });
+  if (result.rejected.length) {
+    const list = result.rejected.slice(0, 5).map((r) => `${basename(r.path)}: ${r.reason}`).join('; ');
+    ctx.progress({ step: spec.steps, total: spec.steps, message: `trained on ${result.images} pictures; ${result.rejected.length} left out (${list})` });
+  }
+  return { output: { modelPath: result.out, name: spec.outputName } };
+};
+
+function progressReporter(ctx: JobContext, total: number): (e: FinetuneProgress) => void {
+  let queue: Promise<void> = Promise.resolve();
+  return (e) => {
+    if (e.phase === 'train') {
+      ctx.progress({ step: e.step, total, loss: e.loss === undefined ? [] : [{ step: e.step, loss: e.loss }] });
+    } else if (e.phase === 'sample' && e.samples?.length) {
+      // The newest sample image becomes the preview.
+      const file = e.samples.at(-1)!;
+      queue = queue.then(async () => ctx.progress({ step: e.step, total, preview: await readFile(file), message: e.message ?? 'sample images' }));
+    } else {
+      ctx.progress({ step: e.step, total, message: e.message ?? e.phase });
+    }
+  };
+}
