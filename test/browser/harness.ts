@@ -32,10 +32,8 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Builds the renderer when renderer/dist is missing or older than its sources. */
-export async function ensureRendererBuilt(): Promise<string> {
-  const dist = path.join(repoRoot, 'renderer/dist');
-  const index = path.join(dist, 'index.html');
+function rendererStale(): boolean {
+  const index = path.join(repoRoot, 'renderer/dist/index.html');
   const sources = Math.max(
     newestMtime(path.join(repoRoot, 'renderer/src')),
     newestMtime(path.join(repoRoot, 'renderer/public')),
@@ -43,9 +41,33 @@ export async function ensureRendererBuilt(): Promise<string> {
     statSync(path.join(repoRoot, 'renderer/index.html')).mtimeMs,
     statSync(path.join(repoRoot, 'vite.config.ts')).mtimeMs,
   );
-  if (!existsSync(index) || statSync(index).mtimeMs < sources) {
-    const { build } = await import('vite');
-    await build({ configFile: path.join(repoRoot, 'vite.config.ts'), root: path.join(repoRoot, 'renderer'), logLevel: 'error' });
+  return !existsSync(index) || statSync(index).mtimeMs < sources;
+}
+
+/**
+ * Builds the renderer when renderer/dist is missing or older than its sources. Test files may run in
+ * parallel processes: a lock folder lets one build while the others wait for it.
+ */
+export async function ensureRendererBuilt(): Promise<string> {
+  const dist = path.join(repoRoot, 'renderer/dist');
+  const lock = path.join(repoRoot, 'renderer/.build-lock');
+  const deadline = Date.now() + 120_000;
+  while (rendererStale()) {
+    try {
+      mkdirSync(lock);
+    } catch {
+      if (Date.now() > deadline) throw new Error(`Timed out waiting for another renderer build (remove ${lock} if none is running).`);
+      await new Promise((r) => setTimeout(r, 250));
+      continue;
+    }
+    try {
+      if (rendererStale()) {
+        const { build } = await import('vite');
+        await build({ configFile: path.join(repoRoot, 'vite.config.ts'), root: path.join(repoRoot, 'renderer'), logLevel: 'error' });
+      }
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
   }
   return dist;
 }

@@ -72,3 +72,34 @@ describe('history in Chromium against the real backend', () => {
     expect(studio.pageErrors).toEqual([]);
   });
 });
+
+describe('a long history in Chromium', () => {
+  let studio: Studio;
+  const N = 150;
+  beforeAll(async () => {
+    studio = await launchStudio({ withModel: false });
+    const base64 = await solidPng(40, 90, 160);
+    for (let i = 0; i < N; i++) {
+      await studio.backend.handlers['gallery.save']({ base64, prompt: `tile number ${i}`, parentId: null, maskBase64: null });
+    }
+    await studio.page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'History' }).click();
+  }, 120_000);
+  afterAll(async () => {
+    await studio?.close();
+  });
+
+  it('renders only the tiles in view and loads further pages as it scrolls to the end', async () => {
+    const { page } = studio;
+    await expect.poll(() => page.getByTestId('history-count').textContent()).toBe(`${N} images`);
+    const grid = page.getByRole('list', { name: 'History images' });
+    const rendered = await grid.getByRole('listitem').count();
+    expect(rendered).toBeGreaterThan(0);
+    expect(rendered).toBeLessThan(N / 2);
+    // Newest first: the oldest image sits at the very end.
+    await grid.evaluate((el) => (el.scrollTop = el.scrollHeight));
+    await page.getByRole('button', { name: 'tile number 0', exact: true }).waitFor();
+    expect(await grid.getByRole('listitem').count()).toBeLessThan(N / 2);
+    expect(await page.getByRole('button', { name: `tile number ${N - 1}`, exact: true }).count()).toBe(0);
+    expect(studio.pageErrors).toEqual([]);
+  });
+});
