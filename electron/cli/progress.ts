@@ -9,21 +9,22 @@ export interface ProgressStream {
 }
 
 export class ProgressBar {
-  private readonly started: number;
+  /** The first event: the rate counts from there, so model loading does not drag it down. */
+  private first: { time: number; done: number } | null = null;
   private drawn = false;
 
   constructor(
     private readonly out: ProgressStream,
     private readonly now: () => number = Date.now,
-  ) {
-    this.started = now();
-  }
+  ) {}
 
   update(e: ProgressEvent): void {
-    const elapsed = (this.now() - this.started) / 1000;
-    const rate = elapsed > 0 ? e.done / elapsed : 0;
+    const t = this.now();
+    this.first ??= { time: t, done: e.done };
+    const elapsed = (t - this.first.time) / 1000;
+    const rate = elapsed > 0 ? (e.done - this.first.done) / elapsed : 0;
     if (this.out.isTTY) {
-      this.out.write('\r' + renderBar(e, rate, this.out.columns ?? 80) + '\x1b[K');
+      this.out.write('\r' + renderBar(e, rate, this.out.columns || 80) + '\x1b[K');
       this.drawn = true;
     } else if (e.step === e.steps) {
       this.out.write(`image ${e.image + 1}/${e.images}: ${e.steps} steps, ${e.done}/${e.total} done, ${formatRate(rate)}\n`);

@@ -37,6 +37,17 @@ describe('progress bar', () => {
     expect(bar.split('#').length - 1).toBe(Math.round(0.75 * bar.length));
   });
 
+  it('measures the rate from the first step, not from when the bar was made', () => {
+    let now = 0;
+    const lines: string[] = [];
+    const bar = new ProgressBar({ write: (s: string) => lines.push(s) }, () => now);
+    now = 60_000; // a minute of model loading
+    bar.update({ ...ev, image: 0, images: 1, step: 1, steps: 3, done: 1, total: 3 });
+    now = 61_000;
+    bar.update({ ...ev, image: 0, images: 1, step: 3, steps: 3, done: 3, total: 3 });
+    expect(lines).toEqual(['image 1/1: 3 steps, 3/3 done, 2.00 it/s\n']);
+  });
+
   it('redraws in place on a terminal and prints one line per image elsewhere', () => {
     const tty: string[] = [];
     const t = new ProgressBar({ isTTY: true, columns: 60, write: (s: string) => tty.push(s) });
