@@ -1,6 +1,6 @@
 // Autodiff benchmark (printed, not pass/fail): forward vs forward+backward time for a conv ResBlock and
 // a small UNet-like stack, and GFLOP/s of the conv gradient forms next to a MatMul and the forward conv
-// timed in the same run. Run: npx tsx bench/autodiff.bench.ts [--threads N] [--quick]
+// timed in the same run. Run: npx tsx bench/autodiff.bench.ts [--threads N | --cpu] [--quick] [--forms | --nets]
 // PyTorch 1.13 on this CPU: conv forward+backward = 2.7× forward (shared/reference/environment.md).
 import { Graph, type Value } from '../electron/engine/onnx/graph.ts';
 import { toModelProto } from '../electron/engine/onnx/serialize.ts';
@@ -10,7 +10,8 @@ import { convInputGrad, convWeightGrad, type ConvGeometry } from '../electron/en
 import { numel, type TensorData } from '../electron/engine/tensor.ts';
 
 const args = process.argv.slice(2);
-const threads = Number(args[args.indexOf('--threads') + 1]) || 2;
+const cpu = args.includes('--cpu');
+const threads = cpu ? 1 : Number(args[args.indexOf('--threads') + 1]) || 2;
 const quick = args.includes('--quick');
 const only = args.includes('--forms') ? 'forms' : args.includes('--nets') ? 'nets' : 'all';
 const REPEATS = quick ? 3 : 7;
@@ -26,8 +27,9 @@ function randn(shape: readonly number[], std = 1): TensorData {
 }
 
 /**
- * Best-of-N wall time in ms of one session run per graph, after a warm-up. The graphs take turns, so
- * that load from other processes on the machine falls on all of them alike and counts least.
+ * Best-of-N time in ms of one session run per graph, after a warm-up. The graphs take turns, so that
+ * load from other processes falls on all of them alike. With --cpu the figure is process CPU time
+ * with one intra-op thread: the work a run does, nearly independent of other load on the machine.
  */
 async function timeAll(graphs: Graph[], feeds: (g: Graph) => Record<string, TensorData>): Promise<number[]> {
   const sessions = [];
@@ -36,9 +38,11 @@ async function timeAll(graphs: Graph[], feeds: (g: Graph) => Record<string, Tens
   const best = graphs.map(() => Infinity);
   for (let r = 0; r <= REPEATS; r++) {
     for (let i = 0; i < sessions.length; i++) {
-      const t0 = performance.now();
+      const [t0, c0] = [performance.now(), process.cpuUsage()];
       await sessions[i]!.run(inputs[i]!);
-      if (r > 0) best[i] = Math.min(best[i]!, performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      const ms = cpu ? (c.user + c.system) / 1000 : performance.now() - t0;
+      if (r > 0) best[i] = Math.min(best[i]!, ms);
     }
   }
   for (const s of sessions) await s.release();
@@ -155,7 +159,7 @@ const FORMS: Record<string, ConvForms> = {
   'general (ConvT, Conv(Xᵀ,dYᵀ))': { inputGrad: 'convTranspose', weightGrad: 'conv' },
 };
 
-console.log(`autodiff benchmark: onnxruntime CPU, ${threads} threads, best of ${REPEATS}`);
+console.log(`autodiff benchmark: onnxruntime CPU, ${threads} threads, best of ${REPEATS} ${cpu ? 'CPU times' : 'wall times'}`);
 if (only !== 'nets') {
   await convForms(quick ? 4 : 16, 128, 32, 3, 1);
   await convForms(quick ? 4 : 16, 128, 32, 3, 2);
