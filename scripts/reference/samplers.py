@@ -278,6 +278,15 @@ def main():
         'spacing': {f'{sp}/{s}': spaced(s, sp) for sp in ('leading', 'trailing', 'uniform') for s in (1, 7, 10, 16, 30, 50)},
         'karras': {},
     }
+    def alpha_bar(t):
+        return math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
+
+    cos_betas = np.array([min(1 - alpha_bar((i + 1) / T) / alpha_bar(i / T), 0.999) for i in range(T)], dtype=np.float64)
+    cos_acp = np.cumprod(1.0 - cos_betas)
+    schedule['cosine'] = {
+        'betas': {str(i): float(cos_betas[i]) for i in pick},
+        'alphasCumprod': {str(i): float(cos_acp[i]) for i in pick},
+    }
     for s in (5, 10):
         tts, sig = sigma_schedule(spaced(s, 'leading'), True)
         schedule['karras'][f'leading/{s}'] = {'timesteps': tts, 'sigmas': [float(v) for v in sig]}

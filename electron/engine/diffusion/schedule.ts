@@ -5,8 +5,12 @@ export class ScheduleError extends Error {
 }
 
 export interface ScheduleConfig {
-  /** 'linear' is LDM's schedule: β = linspace(√β₀, √β₁, T)²; diffusers calls it 'scaled_linear'. */
-  readonly kind?: 'linear' | 'scaled_linear';
+  /**
+   * 'linear' is LDM's schedule: β = linspace(√β₀, √β₁, T)²; diffusers calls it 'scaled_linear'.
+   * 'cosine' is Nichol & Dhariwal's ᾱ(t) = cos²((t/T + 0.008)/1.008 · π/2) with β capped at 0.999
+   * (diffusers 'squaredcos_cap_v2'); betaStart/betaEnd do not apply to it.
+   */
+  readonly kind?: 'linear' | 'scaled_linear' | 'cosine';
   readonly betaStart?: number;
   readonly betaEnd?: number;
   readonly trainTimesteps?: number;
@@ -31,8 +35,8 @@ export const DEFAULT_SCHEDULE: Required<ScheduleConfig> = {
 
 export function makeSchedule(config: ScheduleConfig = {}): Schedule {
   const c = { ...DEFAULT_SCHEDULE, ...stripUndefined(config) };
-  if (c.kind !== 'linear' && c.kind !== 'scaled_linear') {
-    throw new ScheduleError(`unknown noise schedule "${String(c.kind)}": use 'linear' (alias 'scaled_linear')`);
+  if (c.kind !== 'linear' && c.kind !== 'scaled_linear' && c.kind !== 'cosine') {
+    throw new ScheduleError(`unknown noise schedule "${String(c.kind)}": use 'linear' (alias 'scaled_linear') or 'cosine'`);
   }
   const T = c.trainTimesteps;
   if (!Number.isInteger(T) || T < 2 || T > 100_000) {
@@ -41,22 +45,36 @@ export function makeSchedule(config: ScheduleConfig = {}): Schedule {
   if (!(c.betaStart > 0 && c.betaEnd >= c.betaStart && c.betaEnd < 1)) {
     throw new ScheduleError(`need 0 < betaStart ≤ betaEnd < 1, got ${c.betaStart} and ${c.betaEnd}`);
   }
-  const betas = new Float64Array(T);
+  const betas = c.kind === 'cosine' ? cosineBetas(T) : scaledLinearBetas(T, c.betaStart, c.betaEnd);
   const alphasCumprod = new Float64Array(T);
   const sigmas = new Float64Array(T);
-  const a = Math.sqrt(c.betaStart);
-  const b = Math.sqrt(c.betaEnd);
-  const step = (b - a) / (T - 1);
   let prod = 1;
   for (let i = 0; i < T; i++) {
-    // As numpy's linspace rounds: i·step + start, with the last point exactly `stop`.
-    const s = i === T - 1 ? b : i * step + a;
-    betas[i] = s * s;
     prod *= 1 - betas[i]!;
     alphasCumprod[i] = prod;
     sigmas[i] = Math.sqrt((1 - prod) / prod);
   }
   return { trainTimesteps: T, betas, alphasCumprod, sigmas };
+}
+
+function scaledLinearBetas(T: number, betaStart: number, betaEnd: number): Float64Array {
+  const betas = new Float64Array(T);
+  const a = Math.sqrt(betaStart);
+  const b = Math.sqrt(betaEnd);
+  const step = (b - a) / (T - 1);
+  for (let i = 0; i < T; i++) {
+    // As numpy's linspace rounds: i·step + start, with the last point exactly `stop`.
+    const s = i === T - 1 ? b : i * step + a;
+    betas[i] = s * s;
+  }
+  return betas;
+}
+
+function cosineBetas(T: number): Float64Array {
+  const alphaBar = (t: number): number => Math.cos(((t + 0.008) / 1.008) * (Math.PI / 2)) ** 2;
+  const betas = new Float64Array(T);
+  for (let i = 0; i < T; i++) betas[i] = Math.min(1 - alphaBar((i + 1) / T) / alphaBar(i / T), 0.999);
+  return betas;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

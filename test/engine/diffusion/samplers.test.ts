@@ -168,6 +168,18 @@ describe('sampler behaviour', () => {
     const k = createSampler('euler', { steps: 4, schedule: { betaStart: 0.0001, betaEnd: 0.02 } });
     expect(k.initNoiseSigma).toBeGreaterThan(createSampler('euler', { steps: 4 }).initNoiseSigma);
   });
+
+  it('runs every sampler on the cosine schedule to finite values', () => {
+    for (const { name } of SAMPLERS) {
+      for (const spacing of ['leading', 'trailing'] as const) {
+        const s = createSampler(name, { steps: 12, spacing, schedule: { kind: 'cosine' } });
+        const rng = new Rng(1);
+        let x: Float32Array = rng.normal(8).map((v) => v * s.initNoiseSigma);
+        for (let i = 0; i < s.timesteps.length; i++) x = s.step(fakeEps(s.scaleModelInput(x, i), s.timesteps[i]!), i, x, rng);
+        for (const v of x) expect(Number.isFinite(v), `${name} ${spacing}`).toBe(true);
+      }
+    }
+  });
 });
 
 describe('sampler labels', () => {

@@ -16,6 +16,7 @@ const ref = JSON.parse(readFileSync(new URL('../../fixtures/samplers/schedule.js
   sigmas: Record<string, number>;
   spacing: Record<string, number[]>;
   karras: Record<string, { timesteps: number[]; sigmas: number[] }>;
+  cosine: { betas: Record<string, number>; alphasCumprod: Record<string, number> };
 };
 
 describe('LDM linear schedule', () => {
@@ -34,9 +35,18 @@ describe('LDM linear schedule', () => {
   });
 
   it('rejects bad configs', () => {
-    expect(() => makeSchedule({ kind: 'cosine' as 'linear' })).toThrow(/unknown noise schedule "cosine"/);
+    expect(() => makeSchedule({ kind: 'sigmoid' as 'linear' })).toThrow(/unknown noise schedule "sigmoid"/);
     expect(() => makeSchedule({ trainTimesteps: 1 })).toThrow(ScheduleError);
     expect(() => makeSchedule({ betaStart: 0.1, betaEnd: 0.01 })).toThrow(/betaStart ≤ betaEnd/);
+  });
+});
+
+describe('cosine schedule', () => {
+  it('matches the reference (Nichol & Dhariwal, β capped at 0.999)', () => {
+    const s = makeSchedule({ kind: 'cosine' });
+    for (const [i, v] of Object.entries(ref.cosine.betas)) expect(Math.abs(s.betas[+i]! - v) / v).toBeLessThan(1e-12);
+    for (const [i, v] of Object.entries(ref.cosine.alphasCumprod)) expect(Math.abs(s.alphasCumprod[+i]! - v) / v).toBeLessThan(1e-10);
+    expect(s.betas[999]).toBe(0.999);
   });
 });
 
