@@ -4,7 +4,7 @@
 // tolerance 2e-3 (these ops are linear in each input, or smooth and small, so the step size costs little).
 import { describe, expect, it } from 'vitest';
 import type { Graph, Value } from '../../../electron/engine/onnx/graph.ts';
-import { gradCheck, type GradCase } from './gradcheck.ts';
+import { gradCheck, rng, type GradCase } from './gradcheck.ts';
 
 const F64_TOL = 1e-6;
 const F32_TOL = 2e-3;
@@ -173,6 +173,45 @@ describe('gradient rules against finite differences', () => {
       const r = await gradCheck(c);
       expect(r.checked).toBeGreaterThan(0);
       expect(r.maxError).toBeLessThan(c.tol ?? (c.dtype === 'float64' ? F64_TOL : F32_TOL));
+    });
+  }
+});
+
+/** Random broadcast-compatible shape pairs (seeded): each axis of b is a's size, 1, or dropped from the front. */
+function randomBroadcastPair(u: () => number): [number[], number[]] {
+  const rank = 1 + Math.floor(u() * 4);
+  const a = Array.from({ length: rank }, () => 1 + Math.floor(u() * 4));
+  const drop = Math.floor(u() * rank);
+  const b = a.slice(drop).map((d) => (u() < 0.4 ? 1 : d));
+  return u() < 0.5 ? [a, b] : [b, a];
+}
+
+describe('broadcasting rules on random shapes (float64, seeded)', () => {
+  const u = rng(2024);
+  const ops = {
+    Add: (g: Graph, a: Value, b: Value) => g.add(a, b),
+    Sub: (g: Graph, a: Value, b: Value) => g.sub(a, b),
+    Mul: (g: Graph, a: Value, b: Value) => g.mul(a, b),
+    Div: (g: Graph, a: Value, b: Value) => g.div(a, b),
+    Max: (g: Graph, a: Value, b: Value) => g.max(a, b),
+    Where: (g: Graph, a: Value, b: Value) => g.where(g.greater(a, b), g.exp(a), b),
+  };
+  for (const [op, f] of Object.entries(ops)) {
+    for (let trial = 0; trial < 4; trial++) {
+      const [sa, sb] = randomBroadcastPair(u);
+      it(`${op} [${sa.join(',')}] with [${sb.join(',')}]`, async () => {
+        const r = await gradCheck({ dtype: 'float64', build: (g) => f(g, p(g, 'a', sa), p(g, 'b', sb)), sample: { b: awayFromZero }, seed: trial + 1 });
+        expect(r.maxError).toBeLessThan(F64_TOL);
+      });
+    }
+  }
+  for (let trial = 0; trial < 4; trial++) {
+    const batch = Array.from({ length: Math.floor(u() * 3) }, () => 1 + Math.floor(u() * 3));
+    const [m, k, n] = [1 + Math.floor(u() * 4), 1 + Math.floor(u() * 4), 1 + Math.floor(u() * 4)];
+    const bBatch = batch.slice(Math.floor(u() * (batch.length + 1))).map((d) => (u() < 0.3 ? 1 : d));
+    it(`MatMul [${[...batch, m, k].join(',')}] × [${[...bBatch, k, n].join(',')}]`, async () => {
+      const r = await gradCheck({ dtype: 'float64', build: (g) => g.matmul(p(g, 'a', [...batch, m, k]), p(g, 'b', [...bBatch, k, n])), seed: trial + 1 });
+      expect(r.maxError).toBeLessThan(F64_TOL);
     });
   }
 });
