@@ -1,7 +1,7 @@
 // Bundles the Electron side with esbuild: the shell's main process (ESM) and preload (CommonJS, as a
 // sandboxed preload must be) into dist/electron/shell/, and the worker entry, when there is one, into
 // dist/electron/workers/. Native modules stay external: they load from node_modules (unpacked from the asar).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -11,6 +11,26 @@ const out = path.join(root, 'dist/electron');
 const external = ['electron', 'onnxruntime-node', 'better-sqlite3', 'sharp'];
 // Bundled ESM still meets CommonJS dependencies that call require(): give them one.
 const requireShim = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
+
+/**
+ * Modules find files next to them with `new URL('../../package.json', import.meta.url)`. Bundled, every
+ * module would share the bundle's URL; this keeps import.meta.url meaning "where this source file sits
+ * in the app", computed from the bundle's own location, so such paths stay right inside the asar too.
+ */
+function sourceImportMetaUrl(outfile) {
+  return {
+    name: 'source-import-meta-url',
+    setup(b) {
+      b.onLoad({ filter: /\.ts$/ }, (args) => {
+        const contents = readFileSync(args.path, 'utf8');
+        if (!contents.includes('import.meta.url')) return undefined;
+        const rel = path.relative(path.dirname(outfile), args.path).split(path.sep).join('/');
+        const prelude = `const __sourceUrl = new URL(${JSON.stringify(rel)}, import.meta.url).href;\n`;
+        return { contents: prelude + contents.replaceAll('import.meta.url', '__sourceUrl'), loader: 'ts' };
+      });
+    },
+  };
+}
 
 const common = {
   bundle: true,
@@ -28,6 +48,7 @@ const jobs = [
     entryPoints: ['electron/shell/main.ts'],
     outfile: path.join(out, 'shell/main.js'),
     format: 'esm',
+    plugins: [sourceImportMetaUrl(path.join(out, 'shell/main.js'))],
     banner: { js: requireShim },
   }),
   build({
@@ -44,6 +65,7 @@ if (existsSync(path.join(root, 'electron/workers/main.ts'))) {
       entryPoints: ['electron/workers/main.ts'],
       outfile: path.join(out, 'workers/main.js'),
       format: 'esm',
+      plugins: [sourceImportMetaUrl(path.join(out, 'workers/main.js'))],
       banner: { js: requireShim },
     }),
   );

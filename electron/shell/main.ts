@@ -2,19 +2,18 @@
 // StudioApi bound over IPC, a single-instance lock and a remembered window size.
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, protocol, shell, type Rectangle } from 'electron';
 import { CONTENT_SECURITY_POLICY } from '../api/csp.ts';
 import { createStudio } from '../services/studio.ts';
 import { forkWorkerAdapter } from '../workers/adapter.ts';
 import { bindStudioIpc } from './ipc.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-// Bundled to dist/electron/shell/main.js; the renderer build sits at renderer/dist in the app root.
-const rendererDir = path.resolve(here, '../../../renderer/dist');
-const preloadPath = path.join(here, 'preload.cjs');
+// The app root (the folder or app.asar holding package.json): builds sit at fixed places inside it.
+const appRoot = app.getAppPath();
+const rendererDir = path.join(appRoot, 'renderer/dist');
+const preloadPath = path.join(appRoot, 'dist/electron/shell/preload.cjs');
 // Electron-as-Node reads the asar too, and loads native modules from app.asar.unpacked on its own.
-const workerEntry = path.join(here, '../workers/main.js');
+const workerEntry = path.join(appRoot, 'dist/electron/workers/main.js');
 const APP_ORIGIN = 'app://studio/';
 
 const MIME: Record<string, string> = {
@@ -124,7 +123,7 @@ async function start(): Promise<void> {
   const backend = await createStudio({
     dataDir,
     transport: 'ipc',
-    embeddedModelsDir: app.isPackaged ? path.join(process.resourcesPath, 'models') : path.resolve(here, '../../../resources/models'),
+    embeddedModelsDir: app.isPackaged ? path.join(process.resourcesPath, 'models') : path.join(appRoot, 'resources/models'),
     // Electron's fork runs the bundled worker with ELECTRON_RUN_AS_NODE: plain Node, crash-isolated.
     workerAdapter: forkWorkerAdapter({ entry: workerEntry }),
   });

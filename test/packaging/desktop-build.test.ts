@@ -1,5 +1,6 @@
-// Runs the real electron-builder config offline: a directory build for Linux with a stub Electron
-// (the real binary cannot be downloaded here), then checks what went into the asar and what stayed out.
+// The desktop build without the Electron binary (it cannot be downloaded here): the bundled main process
+// booted in plain Node with a stand-in 'electron' module, and the real electron-builder config run
+// offline (a Linux directory build with a stub Electron), checking what went into the asar.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -12,12 +13,58 @@ const require = createRequire(import.meta.url);
 const asar = require('@electron/asar') as { listPackage(archive: string, options: object): string[] };
 const root = path.resolve(import.meta.dirname, '../..');
 
+// One build for both suites (parallel builds into dist/electron would race).
+beforeAll(async () => {
+  await ensureRendererBuilt();
+  execFileSync(process.execPath, ['scripts/build-electron.mjs'], { cwd: root, stdio: 'pipe' });
+}, 120_000);
+
+describe('bundled main process', () => {
+  let tmp: string;
+  let report: any;
+  beforeAll(async () => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'ldm-bundle-'));
+    const hooks = new URL('./fixtures/electron-hooks.mjs', import.meta.url).href;
+    const register = `data:text/javascript,import{register}from'node:module';register(${JSON.stringify(hooks)});`;
+    const out = execFileSync(process.execPath, ['--import', register, 'dist/electron/shell/main.js'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, STUB_APP_PATH: root, STUB_USER_DATA: tmp },
+    });
+    const line = out.split('\n').find((l) => l.startsWith('REPORT '));
+    if (!line) throw new Error(`the bundle printed no report:\n${out}`);
+    report = JSON.parse(line.slice('REPORT '.length));
+  }, 120_000);
+  afterAll(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('opens a sandboxed, isolated window on app://studio with an existing preload', () => {
+    expect(report.loadedUrl).toBe('app://studio/');
+    expect(report.webPreferences).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
+    expect(report.preloadExists).toBe(true);
+    expect(report.scheme).toBe('app');
+  });
+
+  it('answers system.info over IPC from the real services, with the data folder in userData', () => {
+    expect(report.info).toMatchObject({ ok: true, output: { transport: 'ipc', dataDir: tmp, appVersion: expect.stringMatching(/^\d+\.\d+\.\d+/) } });
+    expect(report.invalid).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    expect(report.foreign).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+  });
+
+  it('serves the built renderer with the CSP and nothing outside it', () => {
+    expect(report.index.status).toBe(200);
+    expect(report.index.csp).toContain("default-src 'self'");
+    expect(report.index.html).toContain('<title>Latent Diffusion Studio</title>');
+    expect(report.escapeStatus).toBeGreaterThanOrEqual(400);
+  });
+});
+
 describe('electron-builder directory build', () => {
   let tmp: string;
   let appDir: string;
   beforeAll(async () => {
-    await ensureRendererBuilt();
-    execFileSync(process.execPath, ['scripts/build-electron.mjs'], { cwd: root, stdio: 'pipe' });
     tmp = mkdtempSync(path.join(os.tmpdir(), 'ldm-pack-'));
     const stub = path.join(tmp, 'electron-stub');
     mkdirSync(stub);
@@ -47,7 +94,7 @@ describe('electron-builder directory build', () => {
 
   it('puts the bundled main, preload and renderer in app.asar, without source maps', () => {
     const files = asar.listPackage(path.join(appDir, 'resources/app.asar'), {}).map((f) => f.replaceAll('\\', '/'));
-    for (const f of ['/package.json', '/dist/electron/shell/main.js', '/dist/electron/shell/preload.cjs', '/renderer/dist/index.html']) {
+    for (const f of ['/package.json', '/dist/electron/shell/main.js', '/dist/electron/shell/preload.cjs', '/dist/electron/workers/main.js', '/renderer/dist/index.html']) {
       expect(files).toContain(f);
     }
     expect(files.some((f) => /^\/renderer\/dist\/assets\/index-.*\.js$/.test(f))).toBe(true);
