@@ -18,11 +18,13 @@ export interface FlagSpec {
   readonly short?: string;
   /** The value's name in help (FILE, DIR, TEXT…); default from the type. */
   readonly arg?: string;
+  /** May be given several times: the value is then a list (strings only). */
+  readonly multiple?: boolean;
 }
 
 export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
 
-export type FlagValue = string | number | boolean | { width: number; height: number };
+export type FlagValue = string | string[] | number | boolean | { width: number; height: number };
 
 export interface Parsed {
   readonly flags: Readonly<Record<string, FlagValue | undefined>>;
@@ -30,9 +32,10 @@ export interface Parsed {
 }
 
 export function parseCommandLine(argv: readonly string[], specs: FlagSpecs): Parsed {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, s] of Object.entries(specs)) {
-    options[name] = { type: s.type === 'boolean' ? 'boolean' : 'string', ...(s.short ? { short: s.short } : {}) };
+    if (s.multiple && s.type !== 'string') throw new Error(`flag --${name}: only string flags may repeat`);
+    options[name] = { type: s.type === 'boolean' ? 'boolean' : 'string', ...(s.short ? { short: s.short } : {}), ...(s.multiple ? { multiple: true } : {}) };
   }
   let raw: ReturnType<typeof parseArgs>;
   try {
@@ -43,7 +46,7 @@ export function parseCommandLine(argv: readonly string[], specs: FlagSpecs): Par
   const flags: Record<string, FlagValue | undefined> = {};
   for (const [name, s] of Object.entries(specs)) {
     const v = raw.values[name];
-    flags[name] = v === undefined ? undefined : convert(name, s.type, v as string | boolean);
+    flags[name] = v === undefined ? undefined : s.multiple ? (v as string[]) : convert(name, s.type, v as string | boolean);
   }
   return { flags, positionals: raw.positionals };
 }
@@ -71,7 +74,7 @@ function cleanNodeMessage(m: string): string {
 export function helpFor(specs: FlagSpecs): string {
   const rows = Object.entries(specs).map(([name, s]) => {
     const arg = s.type === 'boolean' ? '' : ` ${s.arg ?? (s.type === 'size' ? 'WxH' : s.type === 'string' ? 'TEXT' : 'N')}`;
-    return [`  ${s.short ? `-${s.short}, ` : '    '}--${name}${arg}`, s.help] as const;
+    return [`  ${s.short ? `-${s.short}, ` : '    '}--${name}${arg}${s.multiple ? ' …' : ''}`, s.help] as const;
   });
   const width = Math.max(...rows.map(([a]) => a.length)) + 2;
   return rows.map(([a, b]) => a.padEnd(width) + b).join('\n');

@@ -1,10 +1,11 @@
 // The `ldm` commands: generate, img2img, inpaint, outpaint, models. Each declares its flags once;
 // parsing, model loading, progress and output writing are shared.
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SAMPLERS } from '../engine/diffusion/samplers.ts';
+import { withAdapters, type AdapterUse } from '../engine/finetune/adapters.ts';
 import { validateModelPackage, MODEL_JSON, type ValidatedPackage } from '../engine/io/model-package.ts';
 import { autoencoderFactor } from '../engine/nn/config.ts';
 import { img2img } from '../engine/pipelines/img2img.ts';
@@ -42,6 +43,7 @@ const GENERATE_FLAGS: FlagSpecs = {
   height: { type: 'int', help: 'image height in pixels' },
   n: { type: 'int', help: 'number of images (seed, seed+1, …)' },
   eta: { type: 'number', help: 'DDIM eta (0 = deterministic sampler)' },
+  lora: { type: 'string', arg: 'FILE[:STRENGTH]', multiple: true, help: 'merge a LoRA or embedding .safetensors (repeatable; strength default 1)' },
   model: { type: 'string', arg: 'DIR|NAME', help: 'model package folder, or the name of one in resources/models/' },
   out: { type: 'string', short: 'o', arg: 'FILE', help: 'output PNG; with --n > 1, NAME-<seed>.png each (default <command>-<seed>.png)' },
   data: { type: 'string', arg: 'DIR', help: 'also record the images in this studio data folder (history and gallery)' },
@@ -162,10 +164,9 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
   const seed = (f.seed as number | undefined) ?? randomInt(0, MAX_SEED - n + 2);
   // Open the data folder before the long work, so a wrong --data fails at once.
   const recorder = f.data !== undefined ? await openDataRecorder(f.data as string) : null;
-  const model = await loadModel(await resolveModelDir(f.model as string | undefined), {
-    threads: f.threads as number | undefined,
-    provider: provider(f.provider as string | undefined),
-  });
+  const runtime = { threads: f.threads as number | undefined, provider: provider(f.provider as string | undefined) };
+  const adapters = await parseAdapters((f.lora as string[] | undefined) ?? []);
+  const model = await withAdapters(await loadModel(await resolveModelDir(f.model as string | undefined), runtime), adapters, runtime);
   const bar = f.quiet ? null : new ProgressBar(io.stderr);
   try {
     const base: GenerateOptions = {
@@ -184,7 +185,8 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
       previewEvery: 0,
     };
     const side: SideOutputs = {};
-    const images = await run(model, base, p, side);
+    const loras = adapters.map((a) => ({ name: a.name, hash: a.hash, strength: a.strength }));
+    const images = (await run(model, base, p, side)).map((g) => (loras.length ? { ...g, record: { ...g.record, loras } } : g));
     bar?.finish();
     for (const img of images) {
       const file = outputFile(out, command, img.record.seed, n);
@@ -197,6 +199,20 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
     await model.release();
     await recorder?.close();
   }
+}
+
+/** --lora FILE[:STRENGTH] → the adapter to merge, with its name and file hash for the metadata. */
+async function parseAdapters(specs: readonly string[]): Promise<(AdapterUse & { name: string; hash: string; strength: number })[]> {
+  const out: (AdapterUse & { name: string; hash: string; strength: number })[] = [];
+  for (const spec of specs) {
+    const m = /^(.*?)(?::(-?\d+(?:\.\d+)?))?$/.exec(spec)!;
+    const file = m[1]!;
+    const strength = m[2] === undefined ? 1 : Number(m[2]);
+    if (!/\.safetensors$/i.test(file)) throw new UsageError(`--lora ${spec}: give a .safetensors file, optionally with :STRENGTH`);
+    const bytes = await readFileBytes(file);
+    out.push({ file, strength, name: path.basename(file, path.extname(file)), hash: createHash('sha256').update(bytes).digest('hex') });
+  }
+  return out;
 }
 
 function outputFile(out: string | null, command: string, seed: number, n: number): string {

@@ -10,7 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../electron/cli/main.ts';
 import { readPngText } from '../../electron/engine/io/png-metadata.ts';
 import { parseParameters } from '../../electron/engine/io/generation-params.ts';
-import { saveTinyPackage } from '../engine/pipelines/tiny-model.ts';
+import { saveTinyPackage, TINY_UNET } from '../engine/pipelines/tiny-model.ts';
+import { kohyaName } from '../../electron/engine/finetune/lora.ts';
+import { saveSafetensors } from '../../electron/engine/io/safetensors.ts';
+import { float32 } from '../../electron/engine/tensor.ts';
 
 let root: string;
 let modelDir: string;
@@ -91,6 +94,32 @@ describe('ldm generate', () => {
     }
     const i2i = await cli('img2img', 'a heart', '--image', init, '--strength', '0.5', '--seed', '3', '--model', modelDir, '--out', path.join(root, 'i2i.png'));
     expect(i2i.code).toBe(0);
+  });
+});
+
+describe('ldm --lora', () => {
+  it('merges a LoRA at the given strength: the picture changes and its hash is in the metadata', async () => {
+    const layer = 'cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj';
+    const mod = kohyaName(layer, TINY_UNET);
+    const rank = 2;
+    const file = path.join(root, 'shiny.safetensors');
+    await saveSafetensors(file, {
+      [`${mod}.lora_down.weight`]: float32([rank, 16], Array.from({ length: rank * 16 }, (_, i) => Math.sin(i))),
+      [`${mod}.lora_up.weight`]: float32([16, rank], Array.from({ length: 16 * rank }, (_, i) => Math.cos(i))),
+      [`${mod}.alpha`]: float32([], [rank]),
+    });
+    const plain = path.join(root, 'plain.png');
+    const withLora = path.join(root, 'lora.png');
+    expect((await cli('generate', 'a red heart', '--seed', '4', '--model', modelDir, '--out', plain)).code).toBe(0);
+    const r = await cli('generate', 'a red heart', '--seed', '4', '--model', modelDir, '--out', withLora, '--lora', `${file}:0.8`);
+    expect(r.code).toBe(0);
+    const [a, b] = await Promise.all([sharp(plain).raw().toBuffer(), sharp(withLora).raw().toBuffer()]);
+    expect(a.equals(b)).toBe(false);
+    const p = parseParameters(readPngText(await fsp.readFile(withLora)).get('parameters')!);
+    expect(p.extras['Lora hashes']).toMatch(/^shiny: [0-9a-f]{12}$/);
+    const bad = await cli('generate', 'x', '--model', modelDir, '--lora', path.join(root, 'plain.png'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--lora .*plain\.png: give a \.safetensors file/);
   });
 });
 

@@ -10,6 +10,8 @@ export function generationParams(r: GenerationRecord): GenerationParams {
   const extras: Record<string, string> = {};
   if (r.eta !== 0) extras.Eta = String(r.eta);
   if (r.feather !== null) extras['Mask blur'] = String(r.feather);
+  // A1111's form: "name: hash, …" (quoted by the formatter, as it contains ':').
+  if (r.loras?.length) extras['Lora hashes'] = r.loras.map((l) => `${l.name}: ${(l.hash ?? '').slice(0, 12)}`).join(', ');
   return {
     prompt: r.prompt,
     negative: r.negativePrompt,

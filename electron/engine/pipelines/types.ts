@@ -83,6 +83,8 @@ export interface GenerationRecord {
   readonly strength: number | null;
   readonly feather: number | null;
   readonly model: { readonly name: string; readonly hash: string };
+  /** Adapters merged into the model (set by whoever merged them; the pipelines do not know). */
+  readonly loras?: readonly { readonly name: string; readonly hash: string | null; readonly strength: number }[];
 }
 
 export interface GeneratedImage {
