@@ -169,3 +169,4 @@ if (only !== 'forms') {
   await ratio('conv ResBlock 128 ch', [quick ? 4 : 16, 128, 32, 32], (g, x) => resBlock(g, x, 'block'), FORMS);
   await ratio('UNet-like stack 64/128 ch', [quick ? 2 : 8, 4, 32, 32], unetLike, FORMS);
 }
+console.log(`\npeak resident memory of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
