@@ -72,7 +72,6 @@ export const trainSpec = z.object({
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
 });
 
-export const generateSpec = z.discriminatedUnion('kind', [txt2imgSpec, img2imgSpec, inpaintSpec]);
 export const jobSpec = z.discriminatedUnion('kind', [txt2imgSpec, img2imgSpec, inpaintSpec, trainSpec]);
 
 export const jobStatus = z.enum(['queued', 'running', 'paused', 'completed', 'failed', 'cancelled']);

@@ -26,7 +26,7 @@ export interface GenerationInput {
   strength?: number | null;
   feather?: number | null;
   model: { id?: string | null; name: string | null; hash: string | null };
-  loras?: { name: string; hash: string | null; strength: number }[];
+  loras?: readonly { readonly name: string; readonly hash: string | null; readonly strength: number }[];
   /** The image, PNG-encoded (any metadata in it is kept; `parameters` is added). */
   png: Uint8Array;
   mask?: Uint8Array | null;
@@ -83,7 +83,7 @@ export async function storeGeneration(history: HistoryStore, gallery: Gallery, g
       extra: g.feather !== undefined && g.feather !== null ? { feather: String(g.feather) } : {},
     },
     model: { id: g.model.id ?? null, name: g.model.name, hash: g.model.hash },
-    loras: g.loras ?? [],
+    loras: (g.loras ?? []).map((l) => ({ ...l })),
     imagePath: stored.imagePath,
     thumbnailPath: stored.thumbnailPath,
     maskPath,

@@ -107,7 +107,7 @@ describe('history', () => {
     expect(g.model).toEqual({ id: 'embedded:probe', name: 'probe', hash });
     const unknown = await recordGeneration(dataDir, await input('elsewhere', { model: { name: 'x', hash: 'deadbeef00' } }));
     expect(unknown.model.id).toBeNull();
-    expect((await studio.handlers['history.reuse']({ id: g.id })).modelId).toBe('embedded:probe');
+    expect(await studio.handlers['history.reuse']({ id: g.id })).toMatchObject({ kind: 'txt2img', modelId: 'embedded:probe' });
     await expect(studio.handlers['history.reuse']({ id: unknown.id })).rejects.toThrow(/not in the registry; import it first/);
   });
 
