@@ -241,6 +241,12 @@ function provider(v: string | undefined): (typeof PROVIDERS)[number] | undefined
 /** --model DIR, --model NAME (a folder of resources/models/), or the one installed default. */
 export async function resolveModelDir(model: string | undefined): Promise<string> {
   if (model !== undefined) {
+    if (/\.(ckpt|pt|pth|bin)$/i.test(model)) {
+      throw new UsageError(`--model ${model}: pickle checkpoints are refused (loading one can run code); use a safetensors model package`);
+    }
+    if (/\.safetensors$/i.test(model)) {
+      throw new UsageError(`--model ${model}: a bare weights file; ldm loads model package folders (model.json + .safetensors)`);
+    }
     if (await exists(path.join(model, MODEL_JSON))) return model;
     const named = path.join(modelsDir(), model);
     if (!model.includes('/') && !model.includes('\\') && (await exists(path.join(named, MODEL_JSON)))) return named;

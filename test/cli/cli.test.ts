@@ -161,6 +161,7 @@ describe('ldm errors and listing', () => {
       [['generate', 'x', '--model', '/nonexistent/model'], /no model package there/, 2],
       [['generate', 'x', '--model', '', '--size', '30x30'], /no model package|multiple/, 2],
       [['frobnicate'], /unknown command 'frobnicate'/, 2],
+      [['generate', 'x', '--model', 'sd-v1-5.ckpt'], /pickle checkpoints are refused/, 2],
       [['generate', 'x', '--colour', 'red'], /colour/, 2],
       [['img2img', 'x', '--image', 'a.png', '--size', '64'], /the size of --image/, 2],
       [['generate', 'x', '--out', 'x.jpg'], /--out must name a \.png file/, 2],
