@@ -27,8 +27,7 @@ export async function openDataRecorder(dir: string): Promise<DataRecorder> {
   }
   return {
     async record({ png, generated, mask }) {
-      const r = generated.record;
-      await recordGeneration(dir, { ...r, loras: r.loras?.map((l) => ({ ...l })), png, mask: mask ?? null });
+      await recordGeneration(dir, { ...generated.record, png, mask: mask ?? null });
     },
     async close() {},
   };
