@@ -12,5 +12,7 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'chrome120',
     chunkSizeWarningLimit: 1500,
+    // Svelte compiles dominate the build; the timing report is noise in `npm start`.
+    rolldownOptions: { checks: { bundlerTimings: false } },
   },
 });
