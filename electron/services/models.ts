@@ -85,20 +85,30 @@ export class ModelRegistry {
     return row ? fromRow(row) : null;
   }
 
-  /** Registers every model package under `dir` (shipped with the app) that is not registered yet. */
-  async registerEmbedded(dir: string): Promise<ModelInfo[]> {
+  /**
+   * Registers every model package under `dir` (shipped with the app) that is not registered yet.
+   * Returns what was wrong with the folders it had to skip.
+   */
+  async registerEmbedded(dir: string): Promise<string[]> {
     if (!existsSync(dir)) return [];
-    const added: ModelInfo[] = [];
+    const problems: string[] = [];
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (!entry.isDirectory() || !existsSync(join(path, 'model.json'))) continue;
       const id = `embedded:${entry.name}`;
       const known = this.db.prepare('SELECT path FROM models WHERE id = ?').get(id) as { path: string } | undefined;
       if (known?.path === path) continue;
-      this.db.prepare('DELETE FROM models WHERE id = ?').run(id);
-      added.push(await this.register(id, path, 'embedded', null, null));
+      try {
+        const info = await this.describeForRegistry(path);
+        this.db.transaction(() => {
+          this.db.prepare('DELETE FROM models WHERE id = ?').run(id);
+          this.insert(id, path, 'embedded', null, null, info);
+        })();
+      } catch (err) {
+        problems.push(`${path}: ${(err as Error).message}`);
+      }
     }
-    return added;
+    return problems;
   }
 
   async validate(path: string): Promise<ModelValidation> {
@@ -136,15 +146,22 @@ export class ModelRegistry {
   }
 
   private async register(id: string, path: string, source: ModelInfo['source'], name: string | null, baseModelId: string | null): Promise<ModelInfo> {
+    this.insert(id, path, source, name, baseModelId, await this.describeForRegistry(path));
+    return this.get(id);
+  }
+
+  private async describeForRegistry(path: string): Promise<Described & { hash: { hash: string; size: number } }> {
     const d = await describe(path);
-    const { hash, size } = d.hash ?? (await hashFiles(d.weights));
+    return { ...d, hash: d.hash ?? (await hashFiles(d.weights)) };
+  }
+
+  private insert(id: string, path: string, source: ModelInfo['source'], name: string | null, baseModelId: string | null, d: Described & { hash: { hash: string; size: number } }): void {
     this.db
       .prepare(
         `INSERT INTO models (id, name, kind, format, source, hash, size_bytes, licence, description, path, base_model_id, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(id, name ?? d.name, d.kind, d.format, source, hash, size, d.licence, d.description, path, baseModelId, Date.now());
-    return this.get(id);
+      .run(id, name ?? d.name, d.kind, d.format, source, d.hash.hash, d.hash.size, d.licence, d.description, path, baseModelId, Date.now());
   }
 }
 

@@ -66,14 +66,15 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
   const gallery = new Gallery(paths);
   const history = new HistoryStore(db, gallery);
   const models = new ModelRegistry(db, paths);
-  try {
-    await models.registerEmbedded(opts.embeddedModelsDir ?? EMBEDDED_MODELS_DIR);
-  } catch (err) {
-    console.error('the embedded models could not be registered:', err);
+  for (const problem of await models.registerEmbedded(opts.embeddedModelsDir ?? EMBEDDED_MODELS_DIR)) {
+    console.error(`embedded model skipped: ${problem}`);
   }
 
-  const imageBytes = async (src: { generationId: string } | { base64: string }): Promise<Buffer> =>
-    'generationId' in src ? history.readFile(history.get(src.generationId), history.get(src.generationId).imagePath) : Buffer.from(src.base64, 'base64');
+  const imageBytes = async (src: { generationId: string } | { base64: string }): Promise<Buffer> => {
+    if ('base64' in src) return Buffer.from(src.base64, 'base64');
+    const g = history.get(src.generationId);
+    return history.readFile(g, g.imagePath);
+  };
 
   const queue = new JobQueue(db, opts.workerAdapter ?? forkWorkerAdapter(), {
     async prepare(job: Job): Promise<RunJob> {

@@ -30,6 +30,24 @@ describe('models registry', () => {
     expect(m!.sizeBytes).toBeGreaterThan(1000);
   });
 
+  it('skips a broken embedded package and still registers the others', async () => {
+    const embedded = join(tmp.dir, 'embedded2');
+    await writeTinyPackage(join(embedded, 'good'));
+    mkdirSync(join(embedded, 'broken'));
+    writeFileSync(join(embedded, 'broken', 'model.json'), '{ not json');
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (...a: unknown[]) => void errors.push(a.join(' '));
+    try {
+      const other = await createStudio({ dataDir: join(tmp.dir, 'data2'), transport: 'web', embeddedModelsDir: embedded });
+      expect((await other.handlers['models.list']({})).map((m) => m.id)).toEqual(['embedded:good']);
+      await other.close();
+    } finally {
+      console.error = original;
+    }
+    expect(errors.join('\n')).toMatch(/embedded model skipped: .*broken/);
+  });
+
   it('validates without importing and refuses pickles, broken safetensors and damaged packages with reasons', async () => {
     const dir = tmp.dir;
     writeFileSync(join(dir, 'model.ckpt'), 'PK\x03\x04');
