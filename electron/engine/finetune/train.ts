@@ -72,7 +72,7 @@ export interface FinetuneOptions {
   readonly threads?: number;
   readonly provider?: Provider | 'auto';
   readonly signal?: AbortSignal;
-  /** Called at every step boundary; the run continues when it resolves (pause/resume). */
+  /** Called at every step boundary; the run continues when it resolves (pause/resume). A pending pause checkpoints first. */
   readonly pause?: () => Promise<void>;
   readonly onProgress?: (e: FinetuneProgress) => void;
 }
@@ -275,7 +275,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   try {
     while (trainer.step < o.steps) {
       if (signal?.aborted) await cancelled();
-      await o.pause?.();
+      if (o.pause) await pausePoint(o.pause, () => trainer.save());
       if (signal?.aborted) await cancelled();
       const pick = Array.from(trainer.rng.integers(batch, train.length), (i) => train[i]!);
       const r = await trainer.trainStep(feedsFor(pick, trainer.rng));
@@ -298,6 +298,21 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     await trainer.close().catch(() => undefined);
     await base.release();
   }
+}
+
+/**
+ * Waits on `pause`; when it does not settle at once (the job is being paused), checkpoints first, so a
+ * paused run survives the studio being closed.
+ */
+async function pausePoint(pause: () => Promise<void>, save: () => Promise<void>): Promise<void> {
+  let settled = false;
+  const p = pause().finally(() => {
+    settled = true;
+  });
+  // A pause that is not requested settles in microtasks, all of which run before setImmediate.
+  await new Promise((r) => setImmediate(r));
+  if (!settled) await save();
+  await p;
 }
 
 function shuffled(n: number, rng: Rng): number[] {

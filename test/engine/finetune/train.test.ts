@@ -106,14 +106,25 @@ describe('finetune', () => {
     await Promise.all([baseModel.release(), tuned.release(), off.release()]);
   }, 120_000);
 
-  it('trains on the good pictures of a folder with broken files and reports the broken ones', async () => {
+  it('trains on the good pictures of a folder with broken files, reports the broken ones, checkpoints when paused', async () => {
     const mixed = path.join(root, 'mixed');
     for (let i = 0; i < 3; i++) await writePng(path.join(mixed, `ok${i}.png`), stripes(32, 4, i), 32);
     await fsp.writeFile(path.join(mixed, 'broken.png'), Buffer.from('\x89PNG\r\n\x1a\n garbage'));
     const good = await fsp.readFile(path.join(mixed, 'ok0.png'));
     await fsp.writeFile(path.join(mixed, 'cut.png'), good.subarray(0, 60));
     await fsp.writeFile(path.join(mixed, 'renamed.webp'), Buffer.from('RIFF....WEBPVP8 nothing'));
-    const r = await finetune({ base, data: mixed, out: path.join(root, 'mixed.safetensors'), method: 'lora', steps: 3, batchSize: 2, threads: 2 });
+    const out = path.join(root, 'mixed.safetensors');
+    let checkpointWhilePaused = '';
+    let boundaries = 0;
+    const pause = async () => {
+      if (++boundaries !== 3) return; // resolves at once: not paused
+      // paused: the run checkpoints while it waits
+      const file = `${out}.work/checkpoint.safetensors`;
+      for (let i = 0; i < 500 && !(await fsp.access(file).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 10));
+      checkpointWhilePaused = (await loadSafetensors(file)).metadata.step!;
+    };
+    const r = await finetune({ base, data: mixed, out, method: 'lora', steps: 3, batchSize: 2, threads: 2, pause });
+    expect(checkpointWhilePaused).toBe('2');
     expect(r.images).toBe(3);
     expect(r.steps).toBe(3);
     expect(r.rejected.map((x) => path.basename(x.path)).sort()).toEqual(['broken.png', 'cut.png', 'renamed.webp']);
