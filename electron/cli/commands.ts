@@ -168,6 +168,8 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
   const adapters = await parseAdapters((f.lora as string[] | undefined) ?? []);
   const model = await withAdapters(await loadModel(await resolveModelDir(f.model as string | undefined), runtime), adapters, runtime);
   const bar = f.quiet ? null : new ProgressBar(io.stderr);
+  const side: SideOutputs = {};
+  const loras = adapters.map((a) => ({ name: a.name, hash: a.hash, strength: a.strength }));
   try {
     const base: GenerateOptions = {
       prompt,
@@ -183,17 +185,17 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
       signal: io.signal,
       onProgress: bar ? (e) => bar.update(e) : undefined,
       previewEvery: 0,
+      // Each image is written as soon as it is made, so Ctrl-C or a failure later keeps it.
+      onImage: async (made) => {
+        const img = loras.length ? { ...made, record: { ...made.record, loras } } : made;
+        const file = outputFile(out, command, img.record.seed, n);
+        const png = await writeGeneratedPng(file, img);
+        await recorder?.record({ file, png, generated: img, mask: side.mask });
+        bar?.finish();
+        io.stdout.write(`${file}\n`);
+      },
     };
-    const side: SideOutputs = {};
-    const loras = adapters.map((a) => ({ name: a.name, hash: a.hash, strength: a.strength }));
-    const images = (await run(model, base, p, side)).map((g) => (loras.length ? { ...g, record: { ...g.record, loras } } : g));
-    bar?.finish();
-    for (const img of images) {
-      const file = outputFile(out, command, img.record.seed, n);
-      const png = await writeGeneratedPng(file, img);
-      await recorder?.record({ file, png, generated: img, mask: side.mask });
-      io.stdout.write(`${file}\n`);
-    }
+    await run(model, base, p, side);
   } finally {
     bar?.finish();
     await model.release();

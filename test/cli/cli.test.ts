@@ -28,9 +28,20 @@ afterAll(async () => {
 });
 
 async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cliWith({}, ...argv);
+}
+
+async function cliWith(
+  o: { signal?: AbortSignal; onStdout?: (s: string) => void },
+  ...argv: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
+  const code = await runCli(argv, {
+    stdout: { write: (s: string) => ((stdout += s), o.onStdout?.(s)) },
+    stderr: { write: (s: string) => (stderr += s) },
+    signal: o.signal,
+  });
   return { code, stdout, stderr };
 }
 
@@ -59,6 +70,18 @@ describe('ldm generate', () => {
     const single = path.join(root, 'single.png');
     expect((await cli('generate', 'a cat', '--seed', '21', '--model', modelDir, '--out', single)).code).toBe(0);
     expect((await fsp.readFile(single)).equals(await fsp.readFile(files[1]!))).toBe(true);
+  });
+
+  it('writes each image as it is made: cancelling keeps the finished ones and exits 130', async () => {
+    const ac = new AbortController();
+    const out = path.join(root, 'cancel.png');
+    const r = await cliWith({ signal: ac.signal, onStdout: () => ac.abort() },
+      'generate', 'a cat', '--seed', '30', '--n', '3', '--model', modelDir, '--out', out);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/ldm: generation was cancelled/);
+    expect(r.stdout.trim().split('\n').map((f) => path.basename(f))).toEqual(['cancel-30.png']);
+    await expect(fsp.access(path.join(root, 'cancel-30.png'))).resolves.toBeUndefined();
+    await expect(fsp.access(path.join(root, 'cancel-31.png'))).rejects.toThrow();
   });
 
   it('inpaint and img2img read pictures and keep the unmasked pixels', async () => {

@@ -135,7 +135,9 @@ export async function runBatch(
       });
     };
     const image = await one({ index, seed, sampler, rng: createNoiseSource(seed), cond, uncond, shape, onStep });
-    results.push({ image, record: { ...record, seed } });
+    const done: GeneratedImage = { image, record: { ...record, seed } };
+    results.push(done);
+    await o.onImage?.(done, index);
   }
   return results;
 }

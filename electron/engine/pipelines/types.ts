@@ -38,6 +38,8 @@ export interface GenerateOptions {
   readonly onProgress?: ProgressCallback;
   /** Compute a preview every this many steps (0 = never); default 1. */
   readonly previewEvery?: number;
+  /** Each finished image, awaited before the next one starts (write it out so a crash or a cancel keeps it). */
+  readonly onImage?: (image: GeneratedImage, index: number) => void | Promise<void>;
 }
 
 export interface Img2ImgOptions extends GenerateOptions {

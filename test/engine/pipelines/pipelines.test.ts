@@ -84,22 +84,27 @@ describe('txt2img', () => {
     expect([out!.image.width, out!.image.height]).toEqual([32, 32]);
   });
 
-  it('stops within one step when aborted', async () => {
+  it('stops within one step when aborted, after handing over the images already finished', async () => {
     const ac = new AbortController();
     const steps: number[] = [];
+    const finished: number[] = [];
     const run = txt2img(model, {
       ...base,
       seed: 1,
-      steps: 20,
-      batchCount: 2,
+      steps: 5,
+      batchCount: 3,
       signal: ac.signal,
+      onImage: (img) => {
+        finished.push(img.record.seed);
+      },
       onProgress: (e) => {
         steps.push(e.done);
-        if (e.done === 3) ac.abort();
+        if (e.done === 7) ac.abort();
       },
     });
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
-    expect(steps).toEqual([1, 2, 3]);
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(finished).toEqual([1]);
   });
 
   it('a 9-channel inpainting model also does txt2img and img2img (mask of ones, blank picture)', async () => {
