@@ -28,11 +28,11 @@ describe('app shell in Chromium against web mode', () => {
     for (const name of ['Canvas', 'History', 'Train', 'Models', 'Generate']) {
       await nav.getByRole('button', { name }).click();
       await expect.poll(() => nav.getByRole('button', { name }).getAttribute('aria-current')).toBe('page');
-      expect(await page.getByRole('region', { name }).isVisible()).toBe(true);
+      expect(await page.getByRole('region', { name, exact: true }).isVisible()).toBe(true);
     }
     await page.keyboard.press('Alt+3');
-    expect(await page.getByRole('region', { name: 'History' }).isVisible()).toBe(true);
-    expect(await page.getByRole('region', { name: 'Generate' }).isVisible()).toBe(false);
+    expect(await page.getByRole('region', { name: 'History', exact: true }).isVisible()).toBe(true);
+    expect(await page.getByRole('region', { name: 'Generate', exact: true }).isVisible()).toBe(false);
     await page.keyboard.press('Alt+1');
     await studio.screenshot('shell');
     expect(studio.pageErrors).toEqual([]);
