@@ -2,7 +2,6 @@
 // exactly as the studio records its own (electron/services/record.ts).
 import { existsSync, statSync } from 'node:fs';
 import type { GeneratedImage } from '../engine/pipelines/types.ts';
-import { recordGeneration } from '../services/record.ts';
 import { UsageError } from './args.ts';
 
 export interface RecordedImage {
@@ -25,6 +24,8 @@ export async function openDataRecorder(dir: string): Promise<DataRecorder> {
   if (existsSync(dir) && !statSync(dir).isDirectory()) {
     throw new UsageError(`--data ${dir} is a file, not a folder`);
   }
+  // Loaded only here: the services bring SQLite, which plain generation does not need.
+  const { recordGeneration } = await import('../services/record.ts');
   return {
     async record({ png, generated, mask }) {
       await recordGeneration(dir, { ...generated.record, png, mask: mask ?? null });
