@@ -11,6 +11,7 @@ async function pixels(base64: string, channels: 1 | 3): Promise<Buffer> {
 describe('inpainting from the canvas against the real backend', () => {
   let studio: Studio;
   let sourceId: string;
+  let editId: string;
   beforeAll(async () => {
     studio = await launchStudio();
     const h = studio.backend.handlers;
@@ -80,6 +81,31 @@ describe('inpainting from the canvas against the real backend', () => {
 
     // The canvas now compares before and after.
     expect(await page.getByRole('button', { name: 'Before/after' }).getAttribute('aria-pressed')).toBe('true');
+    expect(studio.pageErrors).toEqual([]);
+    editId = edit.id;
+  }, 180_000);
+
+  it('outpaints: extends the canvas to the right and keeps the original pixels', async () => {
+    const { page } = studio;
+    await page.getByLabel('Extend by').selectOption('32');
+    await page.getByRole('button', { name: 'Extend right' }).click();
+    await expect.poll(() => page.getByTestId('canvas-info').textContent()).toBe('96×64 · mask 33%');
+    await page.getByRole('button', { name: 'Inpaint masked area' }).click();
+    await expect.poll(() => page.getByTestId('canvas-info').textContent(), { timeout: 120_000 }).toBe('96×64 · mask 0%');
+    const found = await studio.backend.handlers['history.search']({ query: '', kind: 'inpaint', trashed: false, limit: 5, offset: 0 });
+    const out = found.items.find((g) => g.params.width === 96)!;
+    expect(out.params.height).toBe(64);
+    const h = studio.backend.handlers;
+    const prev = await pixels((await h['gallery.image']({ id: editId, variant: 'image' })).base64, 3);
+    const next = await pixels((await h['gallery.image']({ id: out.id, variant: 'image' })).base64, 3);
+    for (let y = 0; y < 64; y++) {
+      for (let x = 0; x < 64; x++) {
+        for (let c = 0; c < 3; c++) {
+          if (prev[(y * 64 + x) * 3 + c] !== next[(y * 96 + x) * 3 + c]) throw new Error(`original pixel ${x},${y} changed`);
+        }
+      }
+    }
+    await studio.screenshot('canvas-outpainted');
     expect(studio.pageErrors).toEqual([]);
   }, 180_000);
 });
