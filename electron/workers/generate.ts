@@ -11,7 +11,11 @@ import type { GeneratedImage, GenerateOptions, ProgressEvent } from '../engine/p
 import type { JobContext, JobHandler, JobHandlers } from './host.ts';
 import type { RunJob, WorkerModel } from './protocol.ts';
 
-export type ModelLoader = (model: WorkerModel, loras: RunJob['loras']) => Promise<DiffusionModel>;
+/** How a worker gets its models: the base model, and the base with LoRAs/embeddings merged in. */
+export interface ModelLoaders<M extends DiffusionModel> {
+  base(model: WorkerModel): Promise<M>;
+  adapt(base: M, loras: RunJob['loras']): Promise<M>;
+}
 
 export async function encodePng(img: RgbImage): Promise<Uint8Array> {
   return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
@@ -22,21 +26,18 @@ export async function decodeRgb(bytes: Uint8Array): Promise<RgbImage> {
   return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }
 
-/** Cache key: the model and exactly the LoRAs (and strengths) merged into it. */
-function modelKey(job: RunJob): string {
-  const loras = job.loras.map((l) => `${l.hash}@${l.strength}`).join(',');
-  return `${job.model.hash}|${loras}`;
-}
-
-export function generateHandlers(load: ModelLoader): JobHandlers {
+export function generateHandlers<M extends DiffusionModel>(loaders: ModelLoaders<M>): JobHandlers {
   const run: JobHandler = async (job, ctx) => {
-    const key = modelKey(job);
+    // The base stays cached beside the adapted model, so switching LoRAs does not reload the base.
+    const baseKey = `base|${job.model.hash}`;
+    const key = job.loras.length ? `${baseKey}|${job.loras.map((l) => `${l.hash}@${l.strength}`).join(',')}` : baseKey;
     const t0 = performance.now();
     const loadsBefore = ctx.models.loads;
-    const model = await ctx.models.get(key, () => load(job.model, job.loras));
+    const base = () => ctx.models.get(baseKey, () => loaders.base(job.model));
+    const model = await (job.loras.length ? ctx.models.get(key, async () => loaders.adapt(await base(), job.loras)) : base());
     const loadMs = ctx.models.loads > loadsBefore ? Math.round(performance.now() - t0) : 0;
     // Only the current model stays resident: a worker holding every model ever used would run out of memory.
-    ctx.models.retain((k) => k === key);
+    ctx.models.retain((k) => k === key || k === baseKey);
     const spec = job.spec as GenerateSpec;
     // Image by image (seed + i), so each finished image reaches the history at once and a cancelled
     // batch keeps what it finished.

@@ -73,5 +73,9 @@ describe('the studio worker', () => {
     expect(g.error).toBeNull();
     const rec = await studio.handlers['history.get']({ id: g.generationIds[0]! });
     expect(rec.loras).toEqual([{ name: 'fox style', hash: lora.hash, strength: 0.8 }]);
+    // Back to the base model: still cached beside the adapted one (base + adapted = 2 loads).
+    const plain = await waitForJob(studio, (await studio.handlers['jobs.submit']({ spec: txt2img('a red fox') })).id, undefined, 120_000);
+    expect(plain.status).toBe('completed');
+    expect(studio.workerStats().modelLoads.generate).toBe(2);
   });
 });
