@@ -2,7 +2,9 @@
 // weights (as external data pointing into the safetensors file when the stored dtypes allow it) and
 // opened as onnxruntime sessions once per input shape, then reused for every step and image.
 import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { readSafetensorsHeader, saveSafetensors } from '../io/safetensors.ts';
 import { WordTokenizer } from '../io/tokenizer.ts';
 import { loadModelPackage, validateModelPackage, type TokenizerSpec, type ValidatedPackage } from '../io/model-package.ts';
 import type { AutoencoderConfig, TextEncoderConfig, UNetConfig } from '../nn/config.ts';
@@ -17,7 +19,7 @@ import {
 import { timestepEmbedding } from '../nn/unet.ts';
 import type { Graph } from '../onnx/graph.ts';
 import { createSession, type Provider, type Session } from '../onnx/runtime.ts';
-import { toModelProto, type WeightMode } from '../onnx/serialize.ts';
+import { safetensorsWeights, toModelProto, type WeightMode } from '../onnx/serialize.ts';
 import { tensor, type TensorData } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
 import type { DiffusionModel, SamplingDefaults } from './model.ts';
@@ -47,6 +49,18 @@ export interface ModelSpec {
 export interface RuntimeOptions {
   readonly provider?: Provider | 'auto';
   readonly threads?: number;
+  /**
+   * In-memory weights above this many bytes (default 1 GiB) are written once to a temporary
+   * safetensors file and used as external data: an ONNX model with embedded weights cannot pass 2 GB.
+   */
+  readonly maxEmbeddedBytes?: number;
+}
+
+interface ResolvedWeights {
+  readonly mode: WeightMode;
+  readonly weightsFile?: string;
+  /** A temporary folder holding spilled weights, removed on release. */
+  readonly tempDir?: string;
 }
 
 interface LiveSession {
@@ -67,7 +81,7 @@ export class LoadedModel implements DiffusionModel {
   readonly schedulerConfig: Readonly<Record<string, unknown>>;
   /** One live session per network (the latest shape): each holds its own copy of the weights. */
   private readonly live = new Map<string, LiveSession>();
-  private weightMode: Promise<{ mode: WeightMode; weightsFile?: string }> | null = null;
+  private weightMode: Promise<ResolvedWeights> | null = null;
 
   constructor(
     readonly spec: ModelSpec,
@@ -160,6 +174,11 @@ export class LoadedModel implements DiffusionModel {
     const all = [...this.live.values()];
     this.live.clear();
     await Promise.all(all.map((e) => this.retire(e)));
+    const spilled = this.weightMode && (await this.weightMode.catch(() => null))?.tempDir;
+    if (spilled) {
+      this.weightMode = null;
+      await fsp.rm(spilled, { recursive: true, force: true });
+    }
   }
 
   /** Runs one network on inputs of one shape, through that shape's session. */
@@ -202,35 +221,48 @@ export class LoadedModel implements DiffusionModel {
     await e.session.then((s) => s.release(), () => undefined);
   }
 
-  private weights(): Promise<{ mode: WeightMode; weightsFile?: string }> {
-    this.weightMode ??= resolveWeights(this.spec);
+  private weights(): Promise<ResolvedWeights> {
+    this.weightMode ??= resolveWeights(this.spec, this.runtime.maxEmbeddedBytes ?? 2 ** 30);
     return this.weightMode;
   }
 }
 
-async function resolveWeights(spec: ModelSpec): Promise<{ mode: WeightMode; weightsFile?: string }> {
+async function resolveWeights(spec: ModelSpec, maxEmbeddedBytes: number): Promise<ResolvedWeights> {
   const w = spec.weights;
-  if (w.kind === 'memory') return { mode: embedded(w.tensors, spec) };
-  const locations = [...w.pkg.tensors.values()];
-  const file = locations[0]?.file;
-  if (file && locations.every((l) => l.file === file && l.entry.dtype === 'F32')) {
-    const byName = w.pkg.tensors;
-    const mode: WeightMode = {
-      kind: 'external',
-      file: path.basename(file),
-      locate(name) {
-        const l = byName.get(name);
-        if (!l) throw new PipelineError(`model ${spec.name} has no weight '${name}'; the weights do not match model.json`);
-        return { offset: l.entry.offset, length: l.entry.length, dtype: 'float32' };
-      },
-    };
-    return { mode, weightsFile: file };
+  if (w.kind === 'package') {
+    const locations = [...w.pkg.tensors.values()];
+    const file = locations[0]?.file;
+    if (file && locations.every((l) => l.file === file && l.entry.dtype === 'F32')) {
+      const byName = w.pkg.tensors;
+      const mode: WeightMode = {
+        kind: 'external',
+        file: path.basename(file),
+        locate(name) {
+          const l = byName.get(name);
+          if (!l) throw new PipelineError(`model ${spec.name} has no weight '${name}'; the weights do not match model.json`);
+          return { offset: l.entry.offset, length: l.entry.length, dtype: 'float32' };
+        },
+      };
+      return { mode, weightsFile: file };
+    }
   }
-  // fp16/bf16 (or split) weights cannot back float32 initializers in place: widen them once in memory.
-  return { mode: embedded((await loadModelPackage(w.pkg.dir)).weights, spec) };
+  // In memory, or fp16/bf16 (or split) files, which cannot back float32 initializers in place: widen once.
+  const tensors = w.kind === 'memory' ? w.tensors : (await loadModelPackage(w.pkg.dir)).weights;
+  let bytes = 0;
+  for (const t of tensors.values()) bytes += (t instanceof Float32Array ? t : t.data).byteLength;
+  const mode = embedded(tensors, spec);
+  return bytes <= maxEmbeddedBytes ? { mode } : spill(tensors, mode);
 }
 
-function embedded(tensors: ReadonlyMap<string, TensorData | Float32Array>, spec: ModelSpec): WeightMode {
+/** Writes the weights to a temporary safetensors file and points the graphs into it. */
+async function spill(tensors: ReadonlyMap<string, unknown>, inMemory: Extract<WeightMode, { kind: 'embedded' }>): Promise<ResolvedWeights> {
+  const tempDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ldm-weights-'));
+  const file = path.join(tempDir, 'weights.safetensors');
+  await saveSafetensors(file, new Map([...tensors.keys()].map((k) => [k, inMemory.get(k)])));
+  return { mode: safetensorsWeights(await readSafetensorsHeader(file), path.basename(file)), weightsFile: file, tempDir };
+}
+
+function embedded(tensors: ReadonlyMap<string, TensorData | Float32Array>, spec: ModelSpec): Extract<WeightMode, { kind: 'embedded' }> {
   let shapes: Map<string, readonly number[]> | null = null; // for bare arrays, from the configs
   return {
     kind: 'embedded',

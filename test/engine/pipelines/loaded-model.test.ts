@@ -50,6 +50,25 @@ describe('loadModel', () => {
     await Promise.all([f32.release(), mem.release(), f16.release()]);
   });
 
+  it('big in-memory weights go through a temporary safetensors file (ONNX cannot embed over 2 GB), same pixels', async () => {
+    const spec = tinySpec({ kind: 'memory', tensors: tinyWeights(5) });
+    const small = new LoadedModel(spec, { provider: 'cpu', threads: 1 });
+    const big = new LoadedModel(spec, { provider: 'cpu', threads: 1, maxEmbeddedBytes: 0 });
+    const spills = async () => (await fsp.readdir(os.tmpdir())).filter((d) => d.startsWith('ldm-weights-'));
+    const before = await spills();
+    const [a] = await txt2img(small, opts);
+    const [b] = await txt2img(big, opts);
+    expect(Buffer.from(a!.image.data).equals(Buffer.from(b!.image.data))).toBe(true);
+    const during = (await spills()).filter((d) => !before.includes(d));
+    expect(during).toHaveLength(1);
+    await Promise.all([small.release(), big.release()]);
+    expect((await spills()).filter((d) => !before.includes(d))).toEqual([]);
+    // Still usable after release: the weights are spilled again.
+    const [c] = await txt2img(big, opts);
+    expect(Buffer.from(c!.image.data).equals(Buffer.from(a!.image.data))).toBe(true);
+    await big.release();
+  });
+
   it('the word tokenizer maps known words, drops unknown ones and pads to the model length', async () => {
     const m = await loadModel(path.join(root, 'f32'));
     const ids = Array.from(m.spec.tokenize('A red, HEART! zebra'));
