@@ -71,6 +71,8 @@ describe('canvas in Chromium', () => {
     await expect.poll(info).toBe(`256×192 · mask ${100 - painted}%`);
     await page.keyboard.press('Control+z');
     await page.getByRole('radio', { name: /Brush/ }).click();
+    expect(await page.getByRole('radio', { name: /Brush/ }).getAttribute('aria-checked')).toBe('true');
+    expect(await page.getByRole('radio', { name: /Eraser/ }).getAttribute('aria-checked')).toBe('false');
     await page.mouse.move(cx + 40, cy + 40);
     await studio.screenshot('canvas');
   });
