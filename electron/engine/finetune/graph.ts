@@ -42,8 +42,8 @@ export interface FinetuneGraph {
 
 /**
  * Inputs: `latents` (scaled z0), `noise`, `sqrt_alpha_bar`, `sqrt_one_minus_alpha_bar` [B],
- * `timestep_embedding`; lora/full: `encoder_hidden_states` (the frozen text encoder's output, cached);
- * ti: `input_ids` and `ti_mask`. Loss = mean ‖ε − ε̂‖².
+ * `timestep_embedding`; `encoder_hidden_states` (the frozen text encoder's output, cached), or
+ * `input_ids` when the text encoder trains (ti, with `ti_mask`; LoRA with the 'text' target). Loss = mean ‖ε − ε̂‖².
  */
 export function buildFinetuneGraph(o: FinetuneGraphOptions): FinetuneGraph {
   const { batch: b, height: h, width: w, latentChannels: c, unet, textEncoder } = o;
@@ -61,7 +61,8 @@ export function buildFinetuneGraph(o: FinetuneGraphOptions): FinetuneGraph {
   const sb = g.reshape(g.input('sqrt_one_minus_alpha_bar', 'float32', [b]), [b, 1, 1, 1]);
   const temb = g.input('timestep_embedding', 'float32', [b, unet.modelChannels]);
   let context: Value;
-  if (o.method === 'ti') {
+  // The text encoder runs in the graph only when something in it trains; otherwise its output is fed.
+  if (textInGraph(o)) {
     context = textEncoderForward(g, textEncoder, g.input('input_ids', 'int64', [b, textEncoder.maxLength]));
   } else {
     context = g.input('encoder_hidden_states', 'float32', [b, textEncoder.maxLength, textEncoder.width]);
@@ -77,6 +78,11 @@ export function buildFinetuneGraph(o: FinetuneGraphOptions): FinetuneGraph {
   if (trained.length === 0) throw new FinetuneError(`nothing to train: the ${o.method} graph has no trainable weights (no LoRA target matched?)`);
   freeze(g, new Set(trained), o.base);
   return { graph: buildGradientGraph(g, loss, trained), trained, loraModules: modules };
+}
+
+/** Whether the graph takes `input_ids` (the text encoder trains: ti, or LoRA on its layers) rather than `encoder_hidden_states`. */
+export function textInGraph(o: { method: FinetuneMethod; lora?: LoraConfig }): boolean {
+  return o.method === 'ti' || (o.method === 'lora' && !!o.lora?.targets.includes('text'));
 }
 
 function freeze(g: Graph, trained: ReadonlySet<string>, base: ReadonlyMap<string, Float32Array>): void {

@@ -14,9 +14,13 @@ export class LoraError extends Error {
   override name = 'LoraError';
 }
 
-/** attn: attention projections and the transformer's proj_in/proj_out; ff: the GEGLU feed-forward; conv: ResBlock, down- and upsampling convs. */
-export type LoraTarget = 'attn' | 'ff' | 'conv';
-export const LORA_TARGETS: readonly LoraTarget[] = ['attn', 'ff', 'conv'];
+/**
+ * UNet: attn = attention projections and the transformer's proj_in/proj_out; ff = the GEGLU
+ * feed-forward; conv = ResBlock, down- and upsampling convs. text = the text encoder's attention and
+ * MLP linears (kohya's lora_te_ modules).
+ */
+export type LoraTarget = 'attn' | 'ff' | 'conv' | 'text';
+export const LORA_TARGETS: readonly LoraTarget[] = ['attn', 'ff', 'conv', 'text'];
 
 export interface LoraConfig {
   readonly rank: number;
@@ -49,9 +53,11 @@ export function loraScale(alpha: number | undefined, rank: number): number {
 const ATTN = /\.(attn[12]\.(to_q|to_k|to_v|to_out\.0)|proj_in|proj_out)$/;
 const FF = /\.ff\.net\.(0\.proj|2)$/;
 const CONV = /\.(in_layers\.2|out_layers\.3|skip_connection|op|\d+\.conv)$/;
+const TEXT = /\.encoder\.layers\.\d+\.(self_attn\.(q_proj|k_proj|v_proj|out_proj)|mlp\.fc[12])$/;
 
-/** Whether a UNet layer (LDM name) is adapted for these targets. */
+/** Whether a layer (LDM name) is adapted for these targets. */
 export function isLoraTarget(layer: string, targets: readonly LoraTarget[]): boolean {
+  if (layer.startsWith(`${TEXT_PREFIX}.`)) return targets.includes('text') && TEXT.test(layer);
   if (!layer.startsWith(`${UNET_PREFIX}.`)) return false;
   return (targets.includes('attn') && ATTN.test(layer)) || (targets.includes('ff') && FF.test(layer)) || (targets.includes('conv') && CONV.test(layer));
 }

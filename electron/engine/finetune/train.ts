@@ -22,7 +22,7 @@ import type { Provider } from '../onnx/runtime.ts';
 import { tensor, type TensorData } from '../tensor.ts';
 import { Trainer, type Feeds } from '../training/index.ts';
 import { adaptSpec, type LoadedAdapter } from './adapters.ts';
-import { buildFinetuneGraph, FinetuneError, FINETUNE_METHODS, type FinetuneMethod } from './graph.ts';
+import { buildFinetuneGraph, FinetuneError, FINETUNE_METHODS, textInGraph, type FinetuneMethod } from './graph.ts';
 import { loraTensors, validateLoraConfig, type LoraModule, type LoraTarget } from './lora.ts';
 import { checkTriggerWord, EMBEDDING_PARAM, extendTokenizer, meanEmbedding, TI_MASK, tiFeeds, TOKEN_EMBEDDING, TOKEN_METADATA } from './ti.ts';
 
@@ -188,8 +188,10 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const per = c * h * h;
   const L = spec.textEncoder.maxLength;
   const ctxPer = L * spec.textEncoder.width;
-  const contexts = o.method === 'ti' ? null : await encodeCaptions(base, ds.items.map((i) => i.caption));
-  const ids = o.method === 'ti' ? ds.items.map((i) => BigInt64Array.from(Array.from(tiWord!.tokenize(i.caption), BigInt))) : null;
+  const textTrains = textInGraph({ method: o.method, lora });
+  const contexts = textTrains ? null : await encodeCaptions(base, ds.items.map((i) => i.caption));
+  const tokenize = tiWord?.tokenize ?? spec.tokenize;
+  const ids = textTrains ? ds.items.map((i) => BigInt64Array.from(Array.from(tokenize(i.caption), BigInt))) : null;
   await base.release(); // the encoders are done; sampling builds its own sessions
   // Held-out pictures: the last `holdOut` of a seeded shuffle, so the split does not follow file names.
   const order = shuffled(ds.items.length, new Rng(BigInt(o.seed ?? 0) + 0x5eedn));
@@ -404,9 +406,13 @@ function batchFeeds(x: BatchInputs): (pick: readonly number[], rng: Rng, noiseOf
     } else {
       const all = new BigInt64Array(B * L);
       pick.forEach((item, b) => all.set(x.ids![item]!, b * L));
-      const { ids, mask } = tiFeeds(all, x.tiWord!.id, x.tiWord!.pad);
-      feeds.input_ids = tensor('int64', [B, L], ids);
-      feeds[TI_MASK] = tensor('float32', [B, L, 1], mask);
+      if (x.tiWord) {
+        const { ids, mask } = tiFeeds(all, x.tiWord.id, x.tiWord.pad);
+        feeds.input_ids = tensor('int64', [B, L], ids);
+        feeds[TI_MASK] = tensor('float32', [B, L, 1], mask);
+      } else {
+        feeds.input_ids = tensor('int64', [B, L], all);
+      }
     }
     return feeds;
   };

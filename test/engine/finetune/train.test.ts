@@ -154,6 +154,22 @@ describe('finetune', () => {
     await expect(finetune({ ...common, steps: 9, out })).rejects.toThrow(/other settings or data/);
   }, 90_000);
 
+  it('LoRA on the text encoder writes lora_te_ modules that change the prompt encoding', async () => {
+    const out = path.join(root, 'te.safetensors');
+    const r = await finetune({ base, data, out, method: 'lora', targets: ['text'], steps: 4, learningRate: 1e-2, batchSize: 2, threads: 2 });
+    expect(r.steps).toBe(4);
+    const keys = [...(await loadSafetensors(out)).tensors.keys()];
+    expect(keys).toContain('lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight');
+    expect(keys).toContain('lora_te_text_model_encoder_layers_0_mlp_fc2.alpha');
+    expect(keys.every((k) => k.startsWith('lora_te_'))).toBe(true);
+    const baseModel = await loadModel(base, { threads: 2 });
+    const tuned = await withAdapters(baseModel, [{ file: out }], { threads: 2 });
+    const a = (await baseModel.encodeText(['red square'])).data;
+    const b = (await tuned.encodeText(['red square'])).data;
+    expect(Math.max(...a.map((v, i) => Math.abs(v - b[i]!)))).toBeGreaterThan(1e-4);
+    await Promise.all([baseModel.release(), tuned.release()]);
+  }, 60_000);
+
   it('textual inversion teaches a new word usable in generation', async () => {
     const out = path.join(root, 'zqx.safetensors');
     const r = await finetune({ base, data, out, method: 'ti', triggerWord: 'Zqx', steps: 30, learningRate: 5e-2, holdOut: 2, threads: 2 });
