@@ -31,6 +31,8 @@ interface Running {
   /** True once the worker confirmed the pause: the accelerator is free meanwhile. */
   workerPaused: boolean;
   cancelRequested: boolean;
+  /** A pause asked for before the worker had the job: sent right after the job. */
+  pauseRequested: boolean;
   cancelTimer: NodeJS.Timeout | null;
   stored: Promise<void>;
   /** Set when an image could not be stored: the job then fails with this reason. */
@@ -174,7 +176,10 @@ export class JobQueue {
     if (job.kind !== 'train') throw new StudioError('Only training jobs can be paused; cancel a generation instead.', 'not_pausable');
     if (job.status === 'queued') return this.setStatus(id, 'paused');
     const r = this.findRunning(id);
-    if (r && !r.workerPaused) this.lanes.train.worker?.send({ type: 'pause', jobId: id });
+    if (r && !r.workerPaused) {
+      r.pauseRequested = true;
+      this.lanes.train.worker?.send({ type: 'pause', jobId: id });
+    }
     return job;
   }
 
@@ -272,7 +277,7 @@ export class JobQueue {
 
   private async dispatch(job: Job): Promise<void> {
     const lane = laneOf(job.kind);
-    const r: Running = { job, lane, workerPaused: false, cancelRequested: false, cancelTimer: null, stored: Promise.resolve(), storeError: null, rate: null };
+    const r: Running = { job, lane, workerPaused: false, cancelRequested: false, pauseRequested: false, cancelTimer: null, stored: Promise.resolve(), storeError: null, rate: null };
     this.lanes[lane].running = r;
     this.db.prepare(`UPDATE jobs SET status = 'running', started_at = ?, error = NULL WHERE id = ?`).run(Date.now(), job.id);
     r.job = this.get(job.id);
@@ -291,7 +296,9 @@ export class JobQueue {
       this.finish(job.id, 'cancelled', null);
       return;
     }
-    this.worker(lane).send(run);
+    const w = this.worker(lane);
+    w.send(run);
+    if (r.pauseRequested) w.send({ type: 'pause', jobId: job.id });
   }
 
   private worker(lane: Lane): WorkerProcess {
@@ -372,6 +379,7 @@ export class JobQueue {
         break;
       case 'paused':
         r.workerPaused = true;
+        r.pauseRequested = false;
         r.rate = null;
         this.setStatus(r.job.id, 'paused');
         void this.pump();
