@@ -132,7 +132,7 @@ describe('finetune', () => {
   }, 60_000);
 
   it('cancels with a checkpoint and resumes to exactly the uninterrupted result', async () => {
-    const common: Omit<FinetuneOptions, 'out' | 'workDir'> = { base, data, method: 'lora', steps: 8, batchSize: 2, rank: 2, saveEvery: 2, threads: 2, seed: 3 };
+    const common: Omit<FinetuneOptions, 'out' | 'workDir'> = { base, data, method: 'lora', targets: ['attn'], steps: 8, batchSize: 2, rank: 2, saveEvery: 2, threads: 2, seed: 3 };
     const whole = await finetune({ ...common, out: path.join(root, 'whole.safetensors') });
     expect(whole.resumedFrom).toBeNull();
 
