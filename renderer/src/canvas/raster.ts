@@ -1,0 +1,58 @@
+// The mask and image as pixels in the browser: the coloured overlay drawn over the image, and the PNGs
+// sent to the inpaint job (the working image, and the mask as white = repaint).
+import { canvasToBase64Png } from '../lib/images.ts';
+import type { MaskState } from './mask.ts';
+
+function canvasOf(width: number, height: number, reuse?: HTMLCanvasElement | null): HTMLCanvasElement {
+  if (reuse && reuse.width === width && reuse.height === height) return reuse;
+  const c = document.createElement('canvas');
+  c.width = width;
+  c.height = height;
+  return c;
+}
+
+/** Paints the mask into `reuse` (or a new canvas) in `colour` (#rrggbb), alpha = mask value. */
+export function paintOverlay(mask: MaskState, colour: string, reuse?: HTMLCanvasElement | null): HTMLCanvasElement {
+  const c = canvasOf(mask.width, mask.height, reuse);
+  const ctx = c.getContext('2d')!;
+  const data = ctx.createImageData(mask.width, mask.height);
+  const r = parseInt(colour.slice(1, 3), 16);
+  const g = parseInt(colour.slice(3, 5), 16);
+  const b = parseInt(colour.slice(5, 7), 16);
+  const px = data.data;
+  const m = mask.mask;
+  for (let i = 0; i < m.length; i++) {
+    px[i * 4] = r;
+    px[i * 4 + 1] = g;
+    px[i * 4 + 2] = b;
+    px[i * 4 + 3] = m[i]! * 255;
+  }
+  ctx.putImageData(data, 0, 0);
+  return c;
+}
+
+/** The image as the model sees it: the source placed in the (possibly extended) working canvas. */
+export function workingCanvas(source: CanvasImageSource, mask: MaskState): HTMLCanvasElement {
+  const c = canvasOf(mask.width, mask.height);
+  const ctx = c.getContext('2d')!;
+  // The outpaint area starts as mid grey: neutral for the model, and fully masked anyway.
+  ctx.fillStyle = '#808080';
+  ctx.fillRect(0, 0, c.width, c.height);
+  ctx.drawImage(source, mask.offsetX, mask.offsetY);
+  return c;
+}
+
+/** The mask as an opaque greyscale PNG (base64): white = repaint, black = keep. */
+export function maskPng(mask: MaskState): string {
+  const c = canvasOf(mask.width, mask.height);
+  const ctx = c.getContext('2d')!;
+  const data = ctx.createImageData(c.width, c.height);
+  const m = mask.mask;
+  for (let i = 0; i < m.length; i++) {
+    const v = Math.round(m[i]! * 255);
+    data.data[i * 4] = data.data[i * 4 + 1] = data.data[i * 4 + 2] = v;
+    data.data[i * 4 + 3] = 255;
+  }
+  ctx.putImageData(data, 0, 0);
+  return canvasToBase64Png(c);
+}
