@@ -107,6 +107,7 @@ export const jobsRequests = {
   'jobs.cancel': request(z.object({ id: z.string() }), job),
   /** Training only: stops at the next step boundary after a checkpoint; generations may run meanwhile. */
   'jobs.pause': request(z.object({ id: z.string() }), job),
+  /** Training: continues a paused run, or a failed or cancelled one from its last checkpoint. */
   'jobs.resume': request(z.object({ id: z.string() }), job),
 };
 

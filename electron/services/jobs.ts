@@ -185,6 +185,13 @@ export class JobQueue {
 
   resume(id: string): Job {
     const job = this.get(id);
+    // A training run that crashed or was cancelled continues from its last checkpoint in its work folder.
+    if (job.kind === 'train' && (job.status === 'failed' || job.status === 'cancelled')) {
+      this.db.prepare(`UPDATE jobs SET finished_at = NULL WHERE id = ?`).run(id);
+      this.setStatus(id, 'queued');
+      void this.pump();
+      return this.get(id);
+    }
     if (job.status !== 'paused') return job;
     const r = this.findRunning(id);
     if (r) this.resumeWanted.add(id);

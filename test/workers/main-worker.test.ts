@@ -78,4 +78,33 @@ describe('the studio worker', () => {
     expect(plain.status).toBe('completed');
     expect(studio.workerStats().modelLoads.generate).toBe(2);
   });
+
+  it('resumes a training run whose worker was killed from its last checkpoint', async () => {
+    const data = join(tmp.dir, 'pictures');
+    mkdirSync(data);
+    for (const c of ['red', 'blue']) writeFileSync(join(data, `${c}.png`), await sharp({ create: { width: 16, height: 16, channels: 3, background: c } }).png().toBuffer());
+    const steps: number[] = [];
+    studio.on('jobs.progress', (p) => steps.push(...p.loss.map((l) => l.step)));
+    const job = await studio.handlers['jobs.submit']({
+      spec: { kind: 'train', baseModelId: 'embedded:probe', datasetDir: data, recursive: false, method: 'lora', outputName: 'resumed', triggerWord: '', steps: 8, batchSize: 1, rank: 2, resolution: 16, saveEvery: 1, samplePrompts: [], sampleEvery: 0, seed: 0 },
+    });
+    await new Promise<void>((resolve) => {
+      const off = studio.on('jobs.progress', (p) => p.jobId === job.id && p.step >= 3 && (off(), resolve()));
+    });
+    process.kill(studio.workerStats().pids.train!, 'SIGKILL');
+    const failed = await waitForJob(studio, job.id, undefined, 60_000);
+    expect(failed.error).toMatch(/SIGKILL/);
+    const killedAt = Math.max(...steps);
+
+    steps.length = 0;
+    expect(['queued', 'running']).toContain((await studio.handlers['jobs.resume']({ id: job.id })).status);
+    const done = await waitForJob(studio, job.id, undefined, 240_000);
+    expect(done.error).toBeNull();
+    expect(done.status).toBe('completed');
+    // It went on from a checkpoint taken before the kill, not from step 1.
+    expect(steps[0]).toBeGreaterThan(1);
+    expect(steps[0]).toBeLessThanOrEqual(killedAt + 1);
+    expect(steps.at(-1)).toBe(8);
+    expect((await studio.handlers['training.losses']({ jobId: job.id })).map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
 });
