@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import { StudioError } from '../api/contract.ts';
 import { resolveDataPath, writeBytesAtomic, type DataPaths } from './files.ts';
+import { DEFAULT_IMAGE_LIMITS } from '../engine/io/image.ts';
 import { isPng, writePngText } from '../engine/io/png-metadata.ts';
 
 export const THUMBNAIL_SIZE = 256;
@@ -29,7 +30,11 @@ export class Gallery {
     } catch (err) {
       throw new StudioError(`the image cannot be read (${(err as Error).message})`, 'bad_image');
     }
+    const { maxDimension, maxPixels } = DEFAULT_IMAGE_LIMITS;
     if (!meta.width || !meta.height) throw new StudioError('the image has no size', 'bad_image');
+    if (meta.width > maxDimension || meta.height > maxDimension || meta.width * meta.height > maxPixels) {
+      throw new StudioError(`the image is ${meta.width}x${meta.height}, larger than the studio takes (${maxDimension} a side, ${maxPixels} pixels)`, 'bad_image');
+    }
     const ext = isPng(bytes) ? 'png' : meta.format === 'jpeg' ? 'jpg' : (meta.format ?? 'img');
     const month = new Date(opts.createdAt).toISOString().slice(0, 7);
     const imagePath = `gallery/${month}/${id}.${ext}`;

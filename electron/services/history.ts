@@ -1,6 +1,6 @@
 // The history: one row per image with full provenance, FTS5 search over prompts, trash and JSONL export.
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { StudioError } from '../api/contract.ts';
@@ -10,6 +10,7 @@ import { writeBytesAtomic } from './files.ts';
 import type { Gallery } from './gallery.ts';
 import { parseSamplerLabel } from '../engine/diffusion/samplers.ts';
 import { readGenerationParams } from '../engine/io/generation-params.ts';
+import { DEFAULT_IMAGE_LIMITS } from '../engine/io/image.ts';
 import { isPng } from '../engine/io/png-metadata.ts';
 import { newId } from './ids.ts';
 
@@ -258,9 +259,16 @@ export class HistoryStore {
 
   /** Imports images made by any tool; PNG metadata from A1111, ComfyUI and InvokeAI fills the prompt and parameters. */
   async importImage(path: string): Promise<Generation> {
-    const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
-      throw new StudioError(`cannot read ${path} (${err.code ?? err.message})`, 'not_found');
-    });
+    const size = await stat(path).then(
+      (st) => st.size,
+      (err: NodeJS.ErrnoException) => {
+        throw new StudioError(`cannot read ${path} (${err.code ?? err.message})`, 'not_found');
+      },
+    );
+    if (size > DEFAULT_IMAGE_LIMITS.maxBytes) {
+      throw new StudioError(`${basename(path)} is ${size} bytes, over the ${DEFAULT_IMAGE_LIMITS.maxBytes}-byte limit for images`, 'bad_image');
+    }
+    const bytes = await readFile(path);
     const meta = isPng(bytes) ? readGenerationParams(bytes) : null;
     const id = newId();
     const createdAt = Date.now();

@@ -182,6 +182,7 @@ describe('history', () => {
       'bad-crc.png': badCrc,
       'truncated.png': truncated,
       'not-an-image.png': Buffer.from('hello'),
+      'too-wide.png': await sharp({ create: { width: 20000, height: 1, channels: 3, background: 'red' } }).png().toBuffer(),
     };
     for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
     const r = await studio.handlers['history.importImages']({ paths: [...Object.keys(files), 'missing.png'].map((n) => join(dir, n)) });
@@ -205,6 +206,7 @@ describe('history', () => {
     expect(errors.get('truncated.png')).toMatch(/truncated PNG/);
     expect(errors.get('not-an-image.png')).toMatch(/image cannot be read/);
     expect(errors.get('missing.png')).toMatch(/cannot read/);
+    expect(errors.get('too-wide.png')).toMatch(/20000x1, larger than the studio takes/);
     expect((await search(studio, { query: 'lighthouse' })).total).toBe(1);
   });
 
