@@ -40,6 +40,9 @@ export function convGeometry(node: Node, w: Value): ConvGeometry {
   };
 }
 
+/** Below this many input channels the GEMM-per-row forms get too thin (bench/autodiff.bench.ts). */
+const MIN_TAP_CHANNELS = 16;
+
 const range = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
 
 export function convGradients(g: Graph, node: Node, x: Value, w: Value, b: Value | null, dy: Value,
@@ -76,7 +79,10 @@ export function convInputGrad(g: Graph, dy: Value, w: Value, geo: ConvGeometry, 
   const flippedPads = pads.map((p, i) => dilations[i % rank]! * (kernel[i % rank]! - 1) - p);
   const convOk = strides.every((s) => s === 1) && flippedPads.every((p) => p >= 0);
   if (form === 'conv' && !convOk) throw new AutodiffError('conv input gradient as a plain Conv needs stride 1 and pads no larger than the dilated kernel');
-  if (form === 'convTranspose' || !convOk) {
+  // The plain Conv form is a GEMM with one row per input channel of the forward conv: measured faster
+  // (~185 vs ~114 GFLOP/s on 2 threads) except when those channels are few, as in a conv_in.
+  const thin = w.shape[1]! * geo.group < MIN_TAP_CHANNELS;
+  if (form === 'convTranspose' || !convOk || (form === 'auto' && thin)) {
     const outputPadding = spatial.map((h, i) => (h + pads[i]! + pads[rank + i]! - dilations[i]! * (kernel[i]! - 1) - 1) % strides[i]!);
     return g.convTranspose(dy, w, undefined, { strides, pads, dilations, group: geo.group, outputPadding });
   }
@@ -107,10 +113,12 @@ export function convWeightGrad(g: Graph, x: Value, dy: Value, geo: ConvGeometry,
   }
   if (form === 'conv' || !im2colOk) return weightGradConv(g, x, dy, geo);
   const pointwise = geo.kernel.every((k) => k === 1) && geo.strides.every((s) => s === 1) && geo.pads.every((p) => p === 0);
-  // Measured (bench/autodiff.bench.ts --cpu, 3×3, 128 channels at 32², batch 16): a GEMM per Slice tap
-  // 74 GFLOP/s, one-hot Conv columns 72, concatenated Slice columns 68, Conv(Xᵀ, dYᵀ) 35. A pointwise
-  // conv needs no columns; its batched MatMul (79) also avoids transposing x.
-  if (form === 'im2colConv' || (form === 'auto' && pointwise)) return weightGradColumns(g, x, dy, geo, pointwise);
+  // Measured (bench/autodiff.bench.ts --cpu; 3×3, 128 channels at 32², batch 16): a GEMM per Slice tap
+  // 74 GFLOP/s, one-hot Conv columns 72, concatenated Slice columns 68, Conv(Xᵀ, dYᵀ) 35. With few
+  // input channels (an RGB or latent conv_in) the per-tap GEMMs are too thin and the one-hot columns
+  // win by 2–3×. A pointwise conv needs no columns; its batched MatMul (79) also avoids transposing x.
+  const thin = x.shape[1]! < MIN_TAP_CHANNELS;
+  if (form === 'im2colConv' || (form === 'auto' && (pointwise || thin))) return weightGradColumns(g, x, dy, geo, pointwise);
   return weightGradSlices(g, x, dy, geo, form !== 'im2col');
 }
 
