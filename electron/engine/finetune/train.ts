@@ -175,26 +175,35 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     tiWord = { word: trigger, id: tokSpec!.vocabulary!.length, pad: tok.pad, tokenize: (t) => tok.encode(t) };
   }
   progress({ phase: 'data', step: 0, total: o.steps, message: `reading ${o.data}` });
-  const ds = await loadDataset(o.data, {
-    width: size, height: size, recursive: o.recursive, triggerWord: trigger, minSide: o.minSide, limits: o.limits, signal,
-  });
   const holdOut = o.holdOut ?? 0;
-  check(ds.items.length - holdOut >= 1,
-    `no usable pictures in ${o.data}${holdOut ? ` beyond the ${holdOut} held out` : ''}` +
-      (ds.rejected.length ? ` (${ds.rejected.length} rejected: ${ds.rejected.slice(0, 3).map((r) => `${path.basename(r.path)}: ${r.reason}`).join('; ')})` : ''));
-  const latents = await cachedLatents(base, ds, baseSha, workDir, signal);
+  const textTrains = textInGraph({ method: o.method, lora });
+  const tokenize = tiWord?.tokenize ?? spec.tokenize;
+  let ds: DatasetSummary;
+  let latents: Float32Array[];
+  let contexts: Float32Array[] | null;
+  let ids: BigInt64Array[] | null;
+  try {
+    const full = await loadDataset(o.data, {
+      width: size, height: size, recursive: o.recursive, triggerWord: trigger, minSide: o.minSide, limits: o.limits, signal,
+    });
+    check(full.items.length - holdOut >= 1,
+      `no usable pictures in ${o.data}${holdOut ? ` beyond the ${holdOut} held out` : ''}` +
+        (full.rejected.length ? ` (${full.rejected.length} rejected: ${full.rejected.slice(0, 3).map((r) => `${path.basename(r.path)}: ${r.reason}`).join('; ')})` : ''));
+    latents = await cachedLatents(base, full, baseSha, workDir, signal);
+    contexts = textTrains ? null : await encodeCaptions(base, full.items.map((i) => i.caption));
+    ids = textTrains ? full.items.map((i) => BigInt64Array.from(Array.from(tokenize(i.caption), BigInt))) : null;
+    // The pixels are in the latents now; keep only what the metadata needs.
+    ds = { dir: full.dir, hash: full.hash, rejected: full.rejected, captions: full.items.map((i) => i.caption) };
+  } finally {
+    await base.release(); // the encoders are done; sampling builds its own sessions
+  }
   const c = base.latentChannels;
   const h = size / f;
   const per = c * h * h;
   const L = spec.textEncoder.maxLength;
   const ctxPer = L * spec.textEncoder.width;
-  const textTrains = textInGraph({ method: o.method, lora });
-  const contexts = textTrains ? null : await encodeCaptions(base, ds.items.map((i) => i.caption));
-  const tokenize = tiWord?.tokenize ?? spec.tokenize;
-  const ids = textTrains ? ds.items.map((i) => BigInt64Array.from(Array.from(tokenize(i.caption), BigInt))) : null;
-  await base.release(); // the encoders are done; sampling builds its own sessions
   // Held-out pictures: the last `holdOut` of a seeded shuffle, so the split does not follow file names.
-  const order = shuffled(ds.items.length, new Rng(BigInt(o.seed ?? 0) + 0x5eedn));
+  const order = shuffled(ds.captions.length, new Rng(BigInt(o.seed ?? 0) + 0x5eedn));
   const heldOut = order.slice(order.length - holdOut);
   const train = order.slice(0, order.length - holdOut);
 
@@ -257,7 +266,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   }
 
   // ---- the loop
-  const prompts = o.samplePrompts?.length ? [...o.samplePrompts] : [trigger || ds.items[train[0]!]!.caption];
+  const prompts = o.samplePrompts?.length ? [...o.samplePrompts] : [trigger || ds.captions[train[0]!]!];
   const sampleEvery = o.sampleEvery ?? 0;
   const samples: string[] = [];
   const adapters = (): LoadedAdapter[] => resultAdapters(o.method, trainer.exportParams(), fg.loraModules, lora, tiWord?.word ?? null);
@@ -463,8 +472,13 @@ async function sampleImages(
   return files;
 }
 
+/** What the run keeps of the data set once its latents are encoded. */
+interface DatasetSummary {
+  dir: string; hash: string; rejected: readonly RejectedFile[]; captions: readonly string[];
+}
+
 interface RunFacts {
-  baseSha: string; ds: Dataset; size: number; batch: number; lr: number; warmup: number; trainImages: number;
+  baseSha: string; ds: DatasetSummary; size: number; batch: number; lr: number; warmup: number; trainImages: number;
 }
 
 async function writeResult(
@@ -474,7 +488,7 @@ async function writeResult(
   const params = trainer.exportParams();
   const name = o.name ?? path.basename(o.out).replace(/\.safetensors$/, '');
   const tagFrequency: Record<string, number> = {};
-  for (const it of f.ds.items) for (const t of it.caption.split(',').map((s) => s.trim()).filter(Boolean)) tagFrequency[t] = (tagFrequency[t] ?? 0) + 1;
+  for (const cap of f.ds.captions) for (const t of cap.split(',').map((s) => s.trim()).filter(Boolean)) tagFrequency[t] = (tagFrequency[t] ?? 0) + 1;
   const meta: Record<string, string> = {
     ss_output_name: name,
     ss_sd_model_name: manifest.name,
