@@ -94,6 +94,39 @@ async function convForms(n: number, c: number, hw: number, k: number, stride: nu
   });
 }
 
+/** dW/dX forms across conv sizes of the embedded models (times in ms; best form per row marked). */
+async function formSweep(): Promise<void> {
+  const sizes: [number, number, number, number][] = [ // C_in, C_out, H=W, batch
+    [4, 64, 8, 32], [64, 64, 8, 32], [128, 128, 4, 32], [64, 4, 8, 32], [3, 32, 32, 16], [32, 32, 32, 16], [64, 64, 16, 16], [32, 3, 32, 16],
+  ];
+  const wForms = ['im2colTaps', 'im2col', 'im2colConv', 'conv'] as const;
+  const xForms = ['conv', 'convTranspose'] as const;
+  console.log(`\n3×3 stride-1 conv gradient forms by size (ms): dW ${wForms.join(' / ')} | dX ${xForms.join(' / ')}; auto's pick marked *`);
+  for (const [cin, cout, hw, n] of sizes) {
+    const geo: ConvGeometry = { rank: 2, kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1 };
+    const make = (build: (g: Graph, x: Value, w: Value, dy: Value) => Value) => {
+      const g = new Graph('sweep');
+      const x = g.input('x', 'float32', [n, cin, hw, hw]);
+      const w = g.input('w', 'float32', [cout, cin, 3, 3]);
+      const dy = g.input('dy', 'float32', [n, cout, hw, hw]);
+      g.output(build(g, x, w, dy), 'out');
+      return g;
+    };
+    const graphs = [
+      ...wForms.map((f) => make((g, x, _w, dy) => convWeightGrad(g, x, dy, geo, f))),
+      make((g, x, _w, dy) => convWeightGrad(g, x, dy, geo, 'auto')),
+      ...xForms.map((f) => make((g, _x, w, dy) => convInputGrad(g, dy, w, geo, [hw, hw], f))),
+      make((g, _x, w, dy) => convInputGrad(g, dy, w, geo, [hw, hw], 'auto')),
+    ];
+    const opsOf = (g: Graph) => g.nodes.map((nd) => nd.op).join();
+    const t = await timeAll(graphs, feedsFor);
+    const mark = (i: number, autoIdx: number) => (opsOf(graphs[i]!) === opsOf(graphs[autoIdx]!) ? '*' : ' ');
+    const w = wForms.map((_, i) => t[i]!.toFixed(2).padStart(7) + mark(i, 4)).join('');
+    const xg = xForms.map((_, i) => t[5 + i]!.toFixed(2).padStart(7) + mark(5 + i, 7)).join('');
+    console.log(`  ${`${cin}→${cout} at ${hw}², batch ${n}`.padEnd(26)} dW${w}  | dX${xg}`);
+  }
+}
+
 // ------------------------------------------------------------------ networks
 
 function resBlock(g: Graph, x: Value, name: string, cout?: number): Value {
@@ -164,6 +197,7 @@ if (only !== 'nets') {
   await convForms(quick ? 4 : 16, 128, 32, 3, 1);
   await convForms(quick ? 4 : 16, 128, 32, 3, 2);
   await convForms(quick ? 4 : 16, 128, 32, 1, 1);
+  await formSweep();
 }
 if (only !== 'forms') {
   await ratio('conv ResBlock 128 ch', [quick ? 4 : 16, 128, 32, 32], (g, x) => resBlock(g, x, 'block'), FORMS);
