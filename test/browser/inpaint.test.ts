@@ -108,4 +108,23 @@ describe('inpainting from the canvas against the real backend', () => {
     await studio.screenshot('canvas-outpainted');
     expect(studio.pageErrors).toEqual([]);
   }, 180_000);
+
+  it('shows the provenance of an edit in the history: parent image and mask', async () => {
+    const { page } = studio;
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'History' }).click();
+    const tiles = page.getByRole('list', { name: 'History images' }).getByRole('button');
+    await expect.poll(() => tiles.count()).toBe(3);
+    // Newest first: the outpaint (its init went as pixels, so it has no parent), the inpaint, the source.
+    await tiles.nth(1).click();
+    const detail = page.getByRole('complementary', { name: 'Image details' });
+    await detail.getByRole('img', { name: 'Mask used for this edit' }).waitFor();
+    await detail.getByRole('img', { name: 'Parent image' }).waitFor();
+    expect(await detail.textContent()).toContain('inpaint');
+    await studio.screenshot('history-detail');
+    // The parent is one click away.
+    await detail.getByRole('button', { name: /Parent/ }).click();
+    await expect.poll(async () => (await detail.textContent()) ?? '').toContain('txt2img');
+    expect(await detail.getByRole('img', { name: 'Mask used for this edit' }).count()).toBe(0);
+    expect(studio.pageErrors).toEqual([]);
+  });
 });
