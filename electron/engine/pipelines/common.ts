@@ -3,10 +3,10 @@
 import { tensor, type TensorData } from '../tensor.ts';
 import { PipelineError, throwIfAborted } from './errors.ts';
 import { checkMultiple, type RgbImage } from './image.ts';
-import type { InpaintGuide } from './denoise.ts';
+import type { InpaintGuide, StepPrediction } from './denoise.ts';
 import type { DiffusionModel } from './model.ts';
 import { projectPreview } from './preview.ts';
-import { createImageSampler, createNoiseSource, type NoiseSource, type Sampler } from './sampling.ts';
+import { alphaBarAt, createImageSampler, createNoiseSource, modelSchedule, type NoiseSource, type Sampler } from './sampling.ts';
 import type { GeneratedImage, GenerateOptions, GenerationRecord, PipelineKind } from './types.ts';
 
 export interface Resolved {
@@ -76,7 +76,7 @@ export interface ImageJob {
   /** The latent shape [1, C, h, w] for this size. */
   readonly shape: [number, number, number, number];
   /** Progress hook for `denoise`'s onStep. */
-  readonly onStep: (index: number, latents: Float32Array) => void;
+  readonly onStep: (index: number, latents: Float32Array, step: StepPrediction) => void;
 }
 
 export interface BatchSpec {
@@ -115,12 +115,13 @@ export async function runBatch(
     feather: spec.feather,
     model: { name: model.name, hash: model.hash },
   };
+  const schedule = modelSchedule(model.schedulerConfig);
   const results: GeneratedImage[] = [];
   for (let index = 0; index < r.batchCount; index++) {
     throwIfAborted(o.signal);
     const seed = r.seed + index;
     const sampler = createImageSampler(r.sampler, r.steps, r.eta, model.schedulerConfig);
-    const onStep = (i: number, latents: Float32Array): void => {
+    const onStep = (i: number, latents: Float32Array, pred: StepPrediction): void => {
       if (!o.onProgress) return;
       const step = i - spec.startIndex + 1;
       const wantPreview = r.previewEvery > 0 && model.preview !== null && (step % r.previewEvery === 0 || step === stepsRun);
@@ -131,7 +132,7 @@ export async function runBatch(
         steps: stepsRun,
         done: index * stepsRun + step,
         total: r.batchCount * stepsRun,
-        preview: wantPreview ? previewOf(model, sampler, latents, i + 1, shape) : null,
+        preview: wantPreview ? previewOf(model, pred, alphaBarAt(schedule, sampler.timesteps[i]!), shape) : null,
       });
     };
     const image = await one({ index, seed, sampler, rng: createNoiseSource(seed), cond, uncond, shape, onStep });
@@ -142,10 +143,16 @@ export async function runBatch(
   return results;
 }
 
-/** The latents projected to RGB; scaled to the UNet's input space first so every sampler's x looks alike. */
-function previewOf(model: DiffusionModel, sampler: Sampler, x: Float32Array, next: number, shape: readonly number[]): RgbImage {
-  const z = next < sampler.timesteps.length ? sampler.scaleModelInput(x, next) : x;
-  return projectPreview(z, model.preview!, shape);
+/**
+ * The step's estimate of the clean latents, x̂0 = (x − √(1−ᾱ)·ε)/√ᾱ in the model's input space (the same
+ * for every sampler), projected to RGB: it shows the picture forming from the first step, not noise.
+ */
+function previewOf(model: DiffusionModel, pred: StepPrediction, alphaBar: number, shape: readonly number[]): RgbImage {
+  const a = Math.sqrt(alphaBar);
+  const b = Math.sqrt(1 - alphaBar);
+  const x0 = new Float32Array(pred.input.length);
+  for (let k = 0; k < x0.length; k++) x0[k] = (pred.input[k]! - b * pred.eps[k]!) / a;
+  return projectPreview(x0, model.preview!, shape);
 }
 
 /** Initial latents for a run starting at `startIndex`: pure noise, or the picture's latents noised to that step. */

@@ -28,8 +28,14 @@ export interface DenoiseArgs {
   readonly rng: NoiseSource;
   readonly guide?: InpaintGuide;
   readonly signal?: AbortSignal;
-  /** After each step: 0-based step index and the new latents. */
-  readonly onStep?: (index: number, latents: Float32Array) => void;
+  /** After each step: its 0-based index, the new latents, and the model input and guided ε of the step. */
+  readonly onStep?: (index: number, latents: Float32Array, step: StepPrediction) => void;
+}
+
+/** What the UNet saw and said at one step: x in the model's input space (√ᾱ·x0 + √(1−ᾱ)·ε) and ε. */
+export interface StepPrediction {
+  readonly input: Float32Array;
+  readonly eps: Float32Array;
 }
 
 export async function denoise(a: DenoiseArgs): Promise<TensorData<'float32'>> {
@@ -61,7 +67,7 @@ export async function denoise(a: DenoiseArgs): Promise<TensorData<'float32'>> {
 
     const eps = guided ? cfgBatched(out, a.guidance) : out;
     x = Float32Array.from(a.sampler.step(eps, i, x, a.rng));
-    a.onStep?.(i, x);
+    a.onStep?.(i, x, { input: scaled, eps });
   }
   throwIfAborted(a.signal);
   if (a.guide?.kind === 'blend') blend(x, a.guide.known, a.guide.mask, c, hw);

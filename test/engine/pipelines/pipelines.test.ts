@@ -6,7 +6,12 @@ import { inpaint, outpaint } from '../../../electron/engine/pipelines/inpaint.ts
 import { LoadedModel } from '../../../electron/engine/pipelines/loaded-model.ts';
 import { txt2img } from '../../../electron/engine/pipelines/txt2img.ts';
 import type { ProgressEvent } from '../../../electron/engine/pipelines/types.ts';
-import { SAMPLERS } from '../../../electron/engine/diffusion/samplers.ts';
+import { SAMPLERS, createSampler } from '../../../electron/engine/diffusion/samplers.ts';
+import { cfgBatched } from '../../../electron/engine/diffusion/guidance.ts';
+import { makeSchedule } from '../../../electron/engine/diffusion/schedule.ts';
+import type { DiffusionModel } from '../../../electron/engine/pipelines/model.ts';
+import { projectPreview } from '../../../electron/engine/pipelines/preview.ts';
+import type { TensorData } from '../../../electron/engine/tensor.ts';
 import { tinySpec, tinyWeights } from './tiny-model.ts';
 
 const model = new LoadedModel(tinySpec({ kind: 'memory', tensors: tinyWeights(1) }), { provider: 'cpu', threads: 1 });
@@ -82,6 +87,32 @@ describe('txt2img', () => {
     expect(events.every((e) => e.preview !== null && e.preview.width === 8 && e.preview.height === 8)).toBe(true);
     expect(out!.record).toMatchObject({ kind: 'txt2img', prompt: 'a red heart', negativePrompt: 'blurry', sampler: 'dpmpp_2m', steps: 4, guidance: 5, seed: 5, width: 32, height: 32, model: { name: 'tiny' } });
     expect([out!.image.width, out!.image.height]).toEqual([32, 32]);
+  });
+
+  it('previews show the step’s clean-latent estimate x̂0 = (x − √(1−ᾱ)·ε)/√ᾱ, not the noisy latents', async () => {
+    const seen: { x: Float32Array; eps: Float32Array }[] = [];
+    const spy: DiffusionModel = Object.create(model, {
+      predictNoise: {
+        value: async (x: TensorData<'float32'>, t: number, ctx: TensorData<'float32'>) => {
+          const out = await model.predictNoise(x, t, ctx);
+          seen.push({ x: Float32Array.from(x.data), eps: Float32Array.from(out.data) });
+          return out;
+        },
+      },
+    });
+    const events: ProgressEvent[] = [];
+    await txt2img(spy, { ...base, seed: 12, sampler: 'ddim', onProgress: (e) => events.push(e) });
+    const n = 4 * 8 * 8;
+    const { x, eps } = seen[0]!;
+    const guided = cfgBatched(eps, base.guidance);
+    const t = createSampler('ddim', { steps: base.steps }).timesteps[0]!;
+    const ab = makeSchedule().alphasCumprod[t]!;
+    const x0 = new Float32Array(n).map((_, k) => (x[k]! - Math.sqrt(1 - ab) * guided[k]!) / Math.sqrt(ab));
+    const expected = projectPreview(x0, model.preview!, [4, 8, 8]);
+    const noisy = projectPreview(x.subarray(0, n), model.preview!, [4, 8, 8]);
+    const got = events[0]!.preview!.data;
+    expect(Math.max(...got.map((v, i) => Math.abs(v - expected.data[i]!)))).toBeLessThanOrEqual(1);
+    expect(differs(got, noisy.data)).toBeGreaterThan(got.length / 2);
   });
 
   it('stops within one step when aborted, after handing over the images already finished', async () => {
