@@ -17,10 +17,7 @@ const IMAGE_EXTS = new Set(['.png', '.jpg', '.jpeg', '.webp']);
 const CAPTION_EXTS = ['.txt', '.caption'] as const;
 const MAX_CAPTION_BYTES = 64 * 1024;
 
-export interface DatasetOptions {
-  /** Training size in pixels; every picture is scaled to cover it and centre-cropped. */
-  readonly width: number;
-  readonly height: number;
+export interface ScanOptions {
   /** Also read sub-folders. */
   readonly recursive?: boolean;
   /** Put in front of every caption (unless the caption already starts with it). */
@@ -32,15 +29,24 @@ export interface DatasetOptions {
   readonly signal?: AbortSignal;
 }
 
-export interface DatasetItem {
+export interface DatasetOptions extends ScanOptions {
+  /** Training size in pixels; every picture is scaled to cover it and centre-cropped. */
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface ScannedPicture {
   readonly path: string;
   readonly caption: string;
   readonly captionSource: 'sidecar' | 'filename';
   /** Size of the file's picture before resizing. */
   readonly width: number;
   readonly height: number;
-  /** sha256 (hex) of the pixels as trained. */
+  /** sha256 (hex) of the decoded pixels (as trained, for loadDataset). */
   readonly hash: string;
+}
+
+export interface DatasetItem extends ScannedPicture {
   /** [3, height, width] float32 RGB in [-1, 1] at the training size. */
   readonly pixels: Float32Array;
 }
@@ -48,6 +54,12 @@ export interface DatasetItem {
 export interface RejectedFile {
   readonly path: string;
   readonly reason: string;
+}
+
+export interface DatasetScan {
+  readonly dir: string;
+  readonly items: readonly ScannedPicture[];
+  readonly rejected: readonly RejectedFile[];
 }
 
 export interface Dataset {
@@ -60,11 +72,30 @@ export interface Dataset {
   readonly hash: string;
 }
 
-/** Reads every usable picture of `dir`; throws only when the folder itself cannot be read. */
+/**
+ * What a folder holds, by the same rules as loadDataset (every picture decoded, duplicates found at its
+ * own size), without keeping pixels: for showing a data set before training.
+ */
+export async function scanDataset(dir: string, o: ScanOptions = {}): Promise<DatasetScan> {
+  const { items, rejected } = await readFolder(dir, o, null);
+  return { dir, items: items.map(({ pixels: _, ...rest }) => rest), rejected };
+}
+
+/** Reads every usable picture of `dir` at the training size; throws only when the folder itself cannot be read. */
 export async function loadDataset(dir: string, o: DatasetOptions): Promise<Dataset> {
   if (!Number.isInteger(o.width) || !Number.isInteger(o.height) || o.width < 1 || o.height < 1) {
     throw new DatasetError(`training size ${o.width}x${o.height} must be whole numbers ≥ 1`);
   }
+  const { items, rejected } = await readFolder(dir, o, { width: o.width, height: o.height });
+  const h = createHash('sha256');
+  for (const it of items) h.update(`${it.hash}\n${it.caption}\n`);
+  return { dir, width: o.width, height: o.height, items, rejected, hash: h.digest('hex') };
+}
+
+const NO_PIXELS = new Float32Array(0);
+
+/** Pictures resized to `size` and kept, or (size null) decoded at their own size and dropped. */
+async function readFolder(dir: string, o: ScanOptions, size: { width: number; height: number } | null): Promise<{ items: DatasetItem[]; rejected: RejectedFile[] }> {
   const minSide = o.minSide ?? 16;
   const limits = { ...DEFAULT_IMAGE_LIMITS, ...o.limits };
   const files = await listFiles(dir, o.recursive ?? false);
@@ -77,7 +108,7 @@ export async function loadDataset(dir: string, o: DatasetOptions): Promise<Datas
     o.signal?.throwIfAborted();
     try {
       const cap = await captionFor(file, names);
-      const img = await loadImage(file, { ...limits, resize: { width: o.width, height: o.height, fit: 'cover' } });
+      const img = await loadImage(file, size ? { ...limits, resize: { ...size, fit: 'cover' } } : limits);
       const src = await originalSize(file);
       if (src.width < minSide || src.height < minSide) {
         throw new DatasetError(`too small (${src.width}x${src.height}; at least ${minSide} pixels a side)`);
@@ -87,15 +118,14 @@ export async function loadDataset(dir: string, o: DatasetOptions): Promise<Datas
       const first = seen.get(hash);
       if (first !== undefined) throw new DatasetError(`duplicate of ${path.relative(dir, first)} (same pixels)`);
       seen.set(hash, file);
-      items.push({ path: file, caption: withTrigger(cap.caption, o.triggerWord), captionSource: cap.source, ...src, hash, pixels });
+      const caption = withTrigger(cap.caption, o.triggerWord);
+      items.push({ path: file, caption, captionSource: cap.source, ...src, hash, pixels: size ? pixels : NO_PIXELS });
     } catch (err) {
       if (o.signal?.aborted) throw err;
       rejected.push({ path: file, reason: (err as Error).message.replace(`${file} `, '').replace(file, path.basename(file)) });
     }
   }
-  const h = createHash('sha256');
-  for (const it of items) h.update(`${it.hash}\n${it.caption}\n`);
-  return { dir, width: o.width, height: o.height, items, rejected, hash: h.digest('hex') };
+  return { items, rejected };
 }
 
 async function listFiles(dir: string, recursive: boolean): Promise<string[]> {

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captionFromName, loadDataset, withTrigger } from '../../../electron/engine/io/dataset.ts';
+import { captionFromName, loadDataset, scanDataset, withTrigger } from '../../../electron/engine/io/dataset.ts';
 import { stripes, writePng } from '../finetune/fixtures.ts';
 
 let dir: string;
@@ -68,6 +68,14 @@ describe('loadDataset', () => {
     expect(wide.pixels.length).toBe(3 * 16 * 16);
     // the hash names the data: another size, other pixels
     expect(deep.hash).not.toBe(flat.hash);
+  });
+
+  it('scans by the same rules without keeping pixels', async () => {
+    const scan = await scanDataset(dir, { triggerWord: 'zqx', limits: { maxPixels: 100 * 100 } });
+    const full = await loadDataset(dir, { width: 32, height: 32, triggerWord: 'zqx', limits: { maxPixels: 100 * 100 } });
+    expect(scan.items.map((i) => [i.path, i.caption, i.width, i.height])).toEqual(full.items.map((i) => [i.path, i.caption, i.width, i.height]));
+    expect(scan.rejected).toEqual(full.rejected);
+    expect('pixels' in scan.items[0]!).toBe(false);
   });
 
   it('fails clearly for a missing folder', async () => {
