@@ -121,15 +121,17 @@ export class HistoryStore {
       args.match = match;
       order = 'bm25(generations_fts) ASC, g.created_at DESC';
     }
-    if (f.modelId !== undefined) (where.push('g.model_id = @modelId'), (args.modelId = f.modelId));
-    if (f.favourite !== undefined) (where.push('g.favourite = @fav'), (args.fav = f.favourite ? 1 : 0));
-    if (f.kind !== undefined) (where.push('g.kind = @kind'), (args.kind = f.kind));
-    if (f.from !== undefined) (where.push('g.created_at >= @from'), (args.from = f.from));
-    if (f.to !== undefined) (where.push('g.created_at <= @to'), (args.to = f.to));
-    if (f.tag !== undefined) {
-      where.push('EXISTS (SELECT 1 FROM generation_tags t WHERE t.generation_id = g.id AND t.tag = @tag)');
-      args.tag = f.tag;
-    }
+    const filter = (value: unknown, name: string, cond: string): void => {
+      if (value === undefined) return;
+      where.push(cond);
+      args[name] = value;
+    };
+    filter(f.modelId, 'modelId', 'g.model_id = @modelId');
+    filter(f.favourite === undefined ? undefined : Number(f.favourite), 'fav', 'g.favourite = @fav');
+    filter(f.kind, 'kind', 'g.kind = @kind');
+    filter(f.from, 'from', 'g.created_at >= @from');
+    filter(f.to, 'to', 'g.created_at <= @to');
+    filter(f.tag, 'tag', 'EXISTS (SELECT 1 FROM generation_tags t WHERE t.generation_id = g.id AND t.tag = @tag)');
     const cond = where.join(' AND ');
     const { n } = this.db.prepare(`SELECT COUNT(*) AS n FROM ${from} WHERE ${cond}`).get(args) as { n: number };
     const rows = this.db
@@ -247,8 +249,12 @@ export class HistoryStore {
           errors.push({ line: lineNo, message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
           continue;
         }
-        if (this.has(parsed.data.id)) skipped++;
-        else (this.insert(parsed.data), imported++);
+        if (this.has(parsed.data.id)) {
+          skipped++;
+        } else {
+          this.insert(parsed.data);
+          imported++;
+        }
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StudioError(`No file at ${path} to import.`, 'not_found');
