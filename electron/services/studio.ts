@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { StudioError } from '../api/contract.ts';
+import type { ImageVariant } from '../api/gallery.ts';
 import type { Generation } from '../api/history.ts';
 import type { EventName, EventPayload, StudioHandlers } from '../api/index.ts';
 import type { GenerateSpec, Job, JobSpec } from '../api/jobs.ts';
@@ -234,18 +235,11 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
 
     'gallery.image': async ({ id, variant }) => {
       const g = history.get(id);
-      const rel = variant === 'thumbnail' ? g.thumbnailPath : variant === 'mask' ? g.maskPath : g.imagePath;
-      if (!rel) throw new StudioError(`Generation ${id} has no ${variant}.`, 'not_found');
-      const bytes = await history.readFile(g, rel);
+      const bytes = await history.readFile(g, fileOf(g, variant));
       const meta = await sharp(bytes).metadata();
-      return { mime: `image/${meta.format === 'jpeg' ? 'jpeg' : meta.format}`, base64: bytes.toString('base64'), width: meta.width ?? 0, height: meta.height ?? 0, path: rel };
+      return { mime: `image/${meta.format}`, base64: bytes.toString('base64'), width: meta.width ?? 0, height: meta.height ?? 0, path: currentPath(g, variant) };
     },
-    'gallery.path': async ({ id, variant }) => {
-      const g = history.get(id);
-      const rel = variant === 'thumbnail' ? g.thumbnailPath : variant === 'mask' ? g.maskPath : g.imagePath;
-      if (!rel) throw new StudioError(`Generation ${id} has no ${variant}.`, 'not_found');
-      return { path: g.trashedAt === null ? rel : `trash/${rel}` };
-    },
+    'gallery.path': async ({ id, variant }) => ({ path: currentPath(history.get(id), variant) }),
     'gallery.save': async ({ base64, prompt, parentId, maskBase64 }) => {
       const parent = parentId ? history.get(parentId) : null;
       const png = await sharp(Buffer.from(base64, 'base64')).png().toBuffer().catch((err: Error) => {
@@ -315,6 +309,18 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     },
     workerStats: () => queue.workerStats(),
   };
+}
+
+function fileOf(g: Generation, variant: ImageVariant): string {
+  const rel = variant === 'thumbnail' ? g.thumbnailPath : variant === 'mask' ? g.maskPath : g.imagePath;
+  if (!rel) throw new StudioError(`Generation ${g.id} has no ${variant}.`, 'not_found');
+  return rel;
+}
+
+/** Where the file lies now, relative to the data folder (deleted generations' files are in trash/). */
+function currentPath(g: Generation, variant: ImageVariant): string {
+  const rel = fileOf(g, variant);
+  return g.trashedAt === null ? rel : `trash/${rel}`;
 }
 
 function closeDb(db: Db): void {
