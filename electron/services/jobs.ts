@@ -337,7 +337,7 @@ export class JobQueue {
       void r.stored.then(() => {
         if (this.closed) return;
         if (r.cancelRequested) this.finish(r.job.id, 'cancelled', null);
-        else if (!this.closed) this.finish(r.job.id, 'failed', describeExit(exit));
+        else this.finish(r.job.id, 'failed', describeExit(exit));
         void this.pump();
       });
     }
