@@ -8,7 +8,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../diffusion/rng.ts';
 import { makeSchedule, type Schedule } from '../diffusion/schedule.ts';
-import { loadDataset, type Dataset, type RejectedFile } from '../io/dataset.ts';
+import { loadDataset, type DatasetItem, type RejectedFile } from '../io/dataset.ts';
 import { writeBytesAtomic } from '../io/atomic.ts';
 import { loadModelPackage, saveModelPackage, type ModelManifest } from '../io/model-package.ts';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.ts';
@@ -183,13 +183,19 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   let contexts: Float32Array[] | null;
   let ids: BigInt64Array[] | null;
   try {
+    // Each picture is encoded while its pixels are at hand (or read from the latent cache), so memory
+    // holds latents, not pictures.
+    const latentDir = path.join(workDir, 'latents', createHash('sha256').update(`${baseSha}|${size}`).digest('hex').slice(0, 16));
+    const byHash = new Map<string, Float32Array>();
     const full = await loadDataset(o.data, {
       width: size, height: size, recursive: o.recursive, triggerWord: trigger, minSide: o.minSide, limits: o.limits, signal,
+      keepPixels: false,
+      onPicture: async (it) => void byHash.set(it.hash, await pictureLatent(base, it, size, latentDir)),
     });
     check(full.items.length - holdOut >= 1,
       `no usable pictures in ${o.data}${holdOut ? ` beyond the ${holdOut} held out` : ''}` +
         (full.rejected.length ? ` (${full.rejected.length} rejected: ${full.rejected.slice(0, 3).map((r) => `${path.basename(r.path)}: ${r.reason}`).join('; ')})` : ''));
-    latents = await cachedLatents(base, full, baseSha, workDir, signal);
+    latents = full.items.map((i) => byHash.get(i.hash)!);
     contexts = textTrains ? null : await encodeCaptions(base, full.items.map((i) => i.caption));
     ids = textTrains ? full.items.map((i) => BigInt64Array.from(Array.from(tokenize(i.caption), BigInt))) : null;
     // The pixels are in the latents now; keep only what the metadata needs.
@@ -341,28 +347,17 @@ function scheduleOf(spec: ModelSpec): Schedule {
   return makeSchedule({ betaStart: s.betaStart, betaEnd: s.betaEnd, trainTimesteps: s.trainTimesteps });
 }
 
-/** Scaled latents of every picture, encoded once per (base weights, data set, size) and kept in the work folder. */
-async function cachedLatents(model: LoadedModel, ds: Dataset, baseSha: string, workDir: string, signal?: AbortSignal): Promise<Float32Array[]> {
-  const key = createHash('sha256').update(`${baseSha}|${ds.hash}|${ds.width}x${ds.height}`).digest('hex').slice(0, 16);
-  const file = path.join(workDir, `latents-${key}.safetensors`);
+/** The scaled latent of a picture, encoded once per (base weights, size) and cached by its pixel hash. */
+async function pictureLatent(model: LoadedModel, it: DatasetItem, size: number, dir: string): Promise<Float32Array> {
+  const file = path.join(dir, `${it.hash}.safetensors`);
   if (existsSync(file)) {
-    const { tensors } = await loadSafetensors(file);
-    const all = tensors.get('latents');
-    if (all && all.shape[0] === ds.items.length) {
-      const n = all.data.length / ds.items.length;
-      return ds.items.map((_, i) => (all.data as Float32Array).slice(i * n, (i + 1) * n));
-    }
+    const t = (await loadSafetensors(file)).tensors.get('latent');
+    if (t?.data instanceof Float32Array) return t.data;
   }
-  const out: Float32Array[] = [];
-  for (const it of ds.items) {
-    signal?.throwIfAborted();
-    out.push((await model.encodeImage(tensor('float32', [1, 3, ds.height, ds.width], it.pixels))).data);
-  }
-  const n = out[0]!.length;
-  const all = new Float32Array(out.length * n);
-  out.forEach((l, i) => all.set(l, i * n));
-  await saveSafetensors(file, { latents: { dtype: 'float32', shape: [out.length, n], data: all } }, { dataset: ds.hash, base: baseSha });
-  return out;
+  const z = await model.encodeImage(tensor('float32', [1, 3, size, size], it.pixels));
+  await fsp.mkdir(dir, { recursive: true });
+  await saveSafetensors(file, { latent: z });
+  return z.data;
 }
 
 async function encodeCaptions(model: LoadedModel, captions: readonly string[]): Promise<Float32Array[]> {

@@ -33,6 +33,10 @@ export interface DatasetOptions extends ScanOptions {
   /** Training size in pixels; every picture is scaled to cover it and centre-cropped. */
   readonly width: number;
   readonly height: number;
+  /** Called with each accepted picture, in order, while its pixels are at hand (e.g. to encode it). */
+  readonly onPicture?: (item: DatasetItem) => Promise<void>;
+  /** Keep every picture's pixels in the result (default true); false bounds memory for big folders. */
+  readonly keepPixels?: boolean;
 }
 
 export interface ScannedPicture {
@@ -77,7 +81,7 @@ export interface Dataset {
  * own size), without keeping pixels: for showing a data set before training.
  */
 export async function scanDataset(dir: string, o: ScanOptions = {}): Promise<DatasetScan> {
-  const { items, rejected } = await readFolder(dir, o, null);
+  const { items, rejected } = await readFolder(dir, o, null, undefined, false);
   return { dir, items: items.map(({ pixels: _, ...rest }) => rest), rejected };
 }
 
@@ -86,7 +90,7 @@ export async function loadDataset(dir: string, o: DatasetOptions): Promise<Datas
   if (!Number.isInteger(o.width) || !Number.isInteger(o.height) || o.width < 1 || o.height < 1) {
     throw new DatasetError(`training size ${o.width}x${o.height} must be whole numbers ≥ 1`);
   }
-  const { items, rejected } = await readFolder(dir, o, { width: o.width, height: o.height });
+  const { items, rejected } = await readFolder(dir, o, { width: o.width, height: o.height }, o.onPicture, o.keepPixels ?? true);
   const h = createHash('sha256');
   for (const it of items) h.update(`${it.hash}\n${it.caption}\n`);
   return { dir, width: o.width, height: o.height, items, rejected, hash: h.digest('hex') };
@@ -94,8 +98,19 @@ export async function loadDataset(dir: string, o: DatasetOptions): Promise<Datas
 
 const NO_PIXELS = new Float32Array(0);
 
-/** Pictures resized to `size` and kept, or (size null) decoded at their own size and dropped. */
-async function readFolder(dir: string, o: ScanOptions, size: { width: number; height: number } | null): Promise<{ items: DatasetItem[]; rejected: RejectedFile[] }> {
+/** A failure of the caller's onPicture: it stops the read instead of rejecting the picture. */
+class CallbackError {
+  constructor(readonly cause: unknown) {}
+}
+
+/** Pictures decoded (resized to `size`, or at their own size when null), handed to `each`, kept when `keep`. */
+async function readFolder(
+  dir: string,
+  o: ScanOptions,
+  size: { width: number; height: number } | null,
+  each: ((item: DatasetItem) => Promise<void>) | undefined,
+  keep: boolean,
+): Promise<{ items: DatasetItem[]; rejected: RejectedFile[] }> {
   const minSide = o.minSide ?? 16;
   const limits = { ...DEFAULT_IMAGE_LIMITS, ...o.limits };
   const files = await listFiles(dir, o.recursive ?? false);
@@ -118,9 +133,11 @@ async function readFolder(dir: string, o: ScanOptions, size: { width: number; he
       const first = seen.get(hash);
       if (first !== undefined) throw new DatasetError(`duplicate of ${path.relative(dir, first)} (same pixels)`);
       seen.set(hash, file);
-      const caption = withTrigger(cap.caption, o.triggerWord);
-      items.push({ path: file, caption, captionSource: cap.source, ...src, hash, pixels: size ? pixels : NO_PIXELS });
+      const item: DatasetItem = { path: file, caption: withTrigger(cap.caption, o.triggerWord), captionSource: cap.source, ...src, hash, pixels };
+      if (each) await each(item).catch((e: unknown) => Promise.reject(new CallbackError(e)));
+      items.push(keep ? item : { ...item, pixels: NO_PIXELS });
     } catch (err) {
+      if (err instanceof CallbackError) throw err.cause;
       if (o.signal?.aborted) throw err;
       rejected.push({ path: file, reason: (err as Error).message.replace(`${file} `, '').replace(file, path.basename(file)) });
     }

@@ -78,6 +78,14 @@ describe('loadDataset', () => {
     expect('pixels' in scan.items[0]!).toBe(false);
   });
 
+  it('hands each picture to onPicture, can drop pixels, and stops on a failing callback', async () => {
+    const seen: number[] = [];
+    const ds = await loadDataset(dir, { width: 16, height: 16, keepPixels: false, onPicture: async (it) => void seen.push(it.pixels.length) });
+    expect(seen).toEqual(ds.items.map(() => 3 * 16 * 16));
+    expect(ds.items.every((i) => i.pixels.length === 0)).toBe(true);
+    await expect(loadDataset(dir, { width: 16, height: 16, onPicture: async () => Promise.reject(new Error('encoder broke')) })).rejects.toThrow('encoder broke');
+  });
+
   it('fails clearly for a missing folder', async () => {
     await expect(loadDataset(path.join(dir, 'nope'), { width: 32, height: 32 })).rejects.toThrow(/cannot read the data set folder/);
   });
