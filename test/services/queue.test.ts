@@ -62,6 +62,25 @@ describe('job queue with a real worker process', () => {
     expect(second!.timings.loadMs).toBe(0);
   });
 
+  it('takes many concurrent submissions and runs them one at a time, in order', async () => {
+    const running = new Set<string>();
+    let most = 0;
+    const started: string[] = [];
+    studio.on('jobs.updated', (j) => {
+      // A running job is announced again as each of its images is stored.
+      if (j.status === 'running' && !started.includes(j.id)) started.push(j.id);
+      if (j.status === 'running') running.add(j.id);
+      else running.delete(j.id);
+      most = Math.max(most, running.size);
+    });
+    const jobs = await Promise.all(Array.from({ length: 12 }, (_, i) => studio.handlers['jobs.submit']({ spec: txt2img(`job ${i}`, { steps: 2, seed: i }) })));
+    const done = await Promise.all(jobs.map((j) => waitForJob(studio, j.id)));
+    expect(done.every((j) => j.status === 'completed')).toBe(true);
+    expect(most).toBe(1);
+    expect(started).toEqual(jobs.map((j) => j.id));
+    expect((await studio.handlers['history.search']({ query: 'job', trashed: false, limit: 50, offset: 0 })).total).toBe(12);
+  });
+
   it('refuses a job for a model that is not in the registry, with a clear error', async () => {
     await expect(studio.handlers['jobs.submit']({ spec: txt2img('x', { modelId: 'nope' }) })).rejects.toThrow(/No model with id "nope"/);
   });
