@@ -201,6 +201,7 @@ if (only !== 'nets') {
 }
 if (only !== 'forms') {
   await ratio('conv ResBlock 128 ch', [quick ? 4 : 16, 128, 32, 32], (g, x) => resBlock(g, x, 'block'), FORMS);
+  await ratio('attention block 128 ch, 4 heads, 256 tokens', [quick ? 2 : 8, 128, 16, 16], (g, x) => attention(g, x, 'attn', 4), { auto: {} });
   await ratio('UNet-like stack 64/128 ch', [quick ? 2 : 8, 4, 32, 32], unetLike, FORMS);
 }
 console.log(`\npeak resident memory of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
