@@ -1,7 +1,8 @@
 // Every gradient rule against central finite differences, through real onnxruntime sessions.
 // float64 wherever onnxruntime's CPU provider has a float64 kernel (tolerance 1e-6 relative to the
-// largest gradient entry); Conv, ConvTranspose, Resize and Erf only run in float32 there: eps 1e-2 and
-// tolerance 2e-3 (these ops are linear in each input, or smooth and small, so the step size costs little).
+// largest gradient entry, eps 1e-6). Conv, ConvTranspose, Resize and Erf (so GELU) only run in float32
+// there, and SiLU is fused into a float32-only kernel: eps 1e-2 and tolerance 2e-3 (the convs and
+// Resize are linear in each input, the others smooth on these small values, so the step costs little).
 import { describe, expect, it } from 'vitest';
 import type { Graph, Value } from '../../../electron/engine/onnx/graph.ts';
 import { gradCheck, rng, type GradCase } from './gradcheck.ts';
