@@ -50,4 +50,23 @@ describe('generate in Chromium against the real backend', () => {
     await expect.poll(() => page.getByTestId('canvas-info').textContent()).toBe('32×32 · mask 0%');
     expect(studio.pageErrors).toEqual([]);
   });
+
+  it('shows live previews, progress and job activity, and cancels', async () => {
+    const { page } = studio;
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Generate' }).click();
+    const form = page.getByRole('form', { name: 'Generation parameters' });
+    await form.getByRole('spinbutton', { name: 'Steps' }).fill('900');
+    await form.getByRole('button', { name: 'Generate' }).click();
+    await page.getByRole('img', { name: 'Live preview of the image being generated' }).waitFor({ timeout: 120_000 });
+    const bar = page.getByRole('progressbar', { name: 'Generation progress' });
+    await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow'))).toBeGreaterThan(0);
+    await expect.poll(() => page.getByTestId('job-activity').textContent()).toMatch(/txt2img [1-9]\d*\/900/);
+    await studio.screenshot('generate-progress');
+    await form.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByText(/Cancelled after 0 of 1 image/).waitFor({ timeout: 60_000 });
+    await expect.poll(() => page.getByTestId('job-activity').textContent()).toMatch(/Idle/);
+    const [job] = await studio.backend.handlers['jobs.list']({ limit: 1 });
+    expect(job).toMatchObject({ status: 'cancelled', generationIds: [] });
+    expect(studio.pageErrors).toEqual([]);
+  }, 180_000);
 });
