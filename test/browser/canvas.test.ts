@@ -97,6 +97,27 @@ describe('canvas in Chromium', () => {
     expect(parseInt((await zoom.textContent())!)).toBeGreaterThan(100); // a small image is enlarged to fit
   });
 
+  it('space-drag pans the view without painting', async () => {
+    const { page } = studio;
+    const stage = page.getByTestId('canvas-stage');
+    const box = (await stage.boundingBox())!;
+    const before = await info();
+    const pixel = () => stage.evaluate((c: HTMLCanvasElement, y) => Array.from(c.getContext('2d')!.getImageData(60, y, 1, 1).data), Math.round(box.height / 2));
+    const edgeBefore = await pixel();
+    await stage.focus();
+    await page.keyboard.down(' ');
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 300, box.y + box.height / 2, { steps: 6 });
+    await page.mouse.up();
+    await page.keyboard.up(' ');
+    expect(await info()).toBe(before);
+    // The image moved right: the canvas's left edge now shows the empty stage instead of the image.
+    await expect.poll(pixel).not.toEqual(edgeBefore);
+    await page.getByRole('button', { name: 'Fit' }).click();
+    await expect.poll(pixel).toEqual(edgeBefore);
+  });
+
   it('extends the canvas for outpainting and undoes the extension', async () => {
     const { page } = studio;
     const before = await info();

@@ -125,6 +125,15 @@ describe('inpainting from the canvas against the real backend', () => {
     await detail.getByRole('button', { name: /Parent/ }).click();
     await expect.poll(async () => (await detail.textContent()) ?? '').toContain('txt2img');
     expect(await detail.getByRole('img', { name: 'Mask used for this edit' }).count()).toBe(0);
+
+    // Reuse puts every parameter of that generation back into Generate.
+    await detail.getByRole('button', { name: 'Reuse' }).click();
+    const form = page.getByRole('form', { name: 'Generation parameters' });
+    await expect.poll(() => form.getByRole('combobox', { name: 'Prompt' }).inputValue()).toBe('a red fox');
+    expect(await form.getByRole('spinbutton', { name: 'Width' }).inputValue()).toBe('64');
+    expect(await form.getByRole('spinbutton', { name: 'Steps' }).inputValue()).toBe('3');
+    expect(await form.getByRole('radio', { name: 'Fixed' }).getAttribute('aria-checked')).toBe('true');
+    expect(await form.getByLabel('Seed value').inputValue()).toBe('7');
     expect(studio.pageErrors).toEqual([]);
   });
 });
