@@ -55,7 +55,7 @@ export async function probeStudio(dataDir: string, embeddedModelsDir: string, en
   });
 }
 
-export function nextEvent<K extends EventName>(studio: Studio, event: K, pred: (p: EventPayload<K>) => boolean, timeoutMs = 30_000): Promise<EventPayload<K>> {
+export function nextEvent<K extends EventName>(studio: Studio, event: K, pred: (p: EventPayload<K>) => boolean, timeoutMs = 55_000): Promise<EventPayload<K>> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => (off(), reject(new Error(`no ${event} event matched within ${timeoutMs} ms`))), timeoutMs);
     const off = studio.on(event, (p) => {
@@ -66,7 +66,7 @@ export function nextEvent<K extends EventName>(studio: Studio, event: K, pred: (
 
 export const FINAL = new Set(['completed', 'failed', 'cancelled']);
 
-export async function waitForJob(studio: Studio, id: string, statuses: Set<string> = FINAL, timeoutMs = 30_000): Promise<Job> {
+export async function waitForJob(studio: Studio, id: string, statuses: Set<string> = FINAL, timeoutMs = 55_000): Promise<Job> {
   const wait = nextEvent(studio, 'jobs.updated', (j) => j.id === id && statuses.has(j.status), timeoutMs);
   const now = await studio.handlers['jobs.get']({ id });
   if (statuses.has(now.status)) {

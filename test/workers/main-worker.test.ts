@@ -37,14 +37,14 @@ describe('the studio worker', () => {
     // Same seed, same pixels.
     const raw = (buf: Buffer) => sharp(buf).raw().toBuffer();
     expect(await raw(Buffer.from(gb!.base64, 'base64'))).toEqual(await raw(pa));
-  });
+  }, 180_000);
 
   it('fails a job the model cannot sample (a size it cannot take) with the pipeline reason', async () => {
     const job = await studio.handlers['jobs.submit']({ spec: txt2img('x', { width: 24, height: 24 }) });
     const done = await waitForJob(studio, job.id, undefined, 120_000);
     expect(done.status).toBe('failed');
     expect(done.error).toMatch(/latent size 3×3 must be divisible/);
-  });
+  }, 180_000);
 
   it('fine-tunes a LoRA on a folder, registers it, and generates with it at a strength', async () => {
     const data = join(tmp.dir, 'pictures');
@@ -77,7 +77,7 @@ describe('the studio worker', () => {
     const plain = await waitForJob(studio, (await studio.handlers['jobs.submit']({ spec: txt2img('a red fox') })).id, undefined, 120_000);
     expect(plain.status).toBe('completed');
     expect(studio.workerStats().modelLoads.generate).toBe(2);
-  });
+  }, 180_000);
 
   it('resumes a training run whose worker was killed from its last checkpoint', async () => {
     const data = join(tmp.dir, 'pictures');
@@ -106,5 +106,5 @@ describe('the studio worker', () => {
     expect(steps[0]).toBeLessThanOrEqual(killedAt + 1);
     expect(steps.at(-1)).toBe(8);
     expect((await studio.handlers['training.losses']({ jobId: job.id })).map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-  });
+  }, 180_000);
 });
