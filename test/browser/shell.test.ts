@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchStudio, type Studio } from './harness.ts';
+import path from 'node:path';
+import { startWebServer } from '../../electron/web/server.ts';
+import { launchStudio, repoRoot, type Studio } from './harness.ts';
 
 describe('app shell in Chromium against web mode', () => {
   let studio: Studio;
@@ -48,5 +50,19 @@ describe('app shell in Chromium against web mode', () => {
     }, studio.server.port);
     expect(status).toBe('refused');
     studio.pageErrors.length = 0; // the refused socket logs a console error on purpose
+  });
+
+  it('says when web mode goes away, and reconnects when it is back', async () => {
+    const { page } = studio;
+    const { port, token } = studio.server;
+    await studio.server.close();
+    const banner = page.getByTestId('connection');
+    await banner.waitFor();
+    expect(await banner.textContent()).toContain('reconnecting');
+    studio.server = await startWebServer({ backend: studio.backend, staticDir: path.join(repoRoot, 'renderer/dist'), port, token });
+    await banner.waitFor({ state: 'detached', timeout: 20_000 });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Models' }).click();
+    await page.getByRole('table', { name: 'Installed models' }).waitFor();
+    studio.pageErrors.length = 0; // the browser logs each refused reconnect attempt
   });
 });

@@ -29,7 +29,7 @@ export function fromIpcBridge(bridge: IpcBridge): StudioClient {
   };
 }
 
-export function connectStudio(): StudioClient {
+export function connectStudio(onConnection?: (connected: boolean) => void): StudioClient {
   if (window.studio) return window.studio;
   let client: StudioClient;
   if (window.studioIpc) {
@@ -38,7 +38,7 @@ export function connectStudio(): StudioClient {
     const token = sessionToken(window.location, window.sessionStorage);
     if (!token) throw new StudioRequestError('This page needs the session token: open the exact URL that `npm run web` printed.', 'no_token');
     const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-    client = createWebClient(`${proto}//${window.location.host}/ws?token=${encodeURIComponent(token)}`);
+    client = createWebClient(`${proto}//${window.location.host}/ws?token=${encodeURIComponent(token)}`, onConnection);
   }
   window.studio = client;
   return client;

@@ -22,6 +22,8 @@ export const app = $state({
   infoError: null as string | null,
   jobs: {} as Record<string, Job>,
   statusMessage: null as string | null,
+  /** False while web mode's socket is down (it reconnects on its own). */
+  connected: true,
   notices: [] as Notice[],
   canvasSource: null as CanvasSource | null,
   /** Parameters handed to Generate by "reuse" in the history. */

@@ -19,7 +19,8 @@ export function sessionToken(location: Location, storage: Storage): string | nul
   return fromUrl ?? storage.getItem('studio.token');
 }
 
-export function createWebClient(wsUrl: string): StudioClient & { readonly connected: boolean } {
+/** `onConnection(true|false)` reports each change of the socket's state (for the status bar). */
+export function createWebClient(wsUrl: string, onConnection: (connected: boolean) => void = () => {}): StudioClient & { readonly connected: boolean } {
   const pending = new Map<number, Pending>();
   const listeners = new Map<string, Set<(payload: unknown) => void>>();
   const queue: string[] = [];
@@ -33,6 +34,7 @@ export function createWebClient(wsUrl: string): StudioClient & { readonly connec
     socket = ws;
     ws.onopen = () => {
       connected = true;
+      onConnection(true);
       retryMs = 250;
       for (const msg of queue.splice(0)) ws.send(msg);
     };
@@ -49,6 +51,7 @@ export function createWebClient(wsUrl: string): StudioClient & { readonly connec
       else p.reject(new StudioRequestError(msg.error.message, msg.error.code));
     };
     ws.onclose = () => {
+      if (connected) onConnection(false);
       connected = false;
       for (const p of pending.values()) {
         p.reject(new StudioRequestError('Lost the connection to the studio. Is `npm run web` still running?', 'disconnected'));
