@@ -122,6 +122,10 @@ describe('web transport', () => {
     expect(await (await fetch(`${base}/history`)).text()).toContain('<title>studio</title>');
   });
 
+  it('says what to do when the port is taken', async () => {
+    await expect(startWebServer({ backend, staticDir: path.join(dir, 'dist'), port: server.port })).rejects.toThrow(/already in use: pass --port N/);
+  });
+
   it('dispatch rejects a prototype key as a request name', async () => {
     const reply = await dispatch(backend, 'toString', {});
     expect(reply).toMatchObject({ ok: false, error: { code: 'unknown_request' } });
