@@ -34,6 +34,8 @@ export interface GenerationInput {
   jobId?: string | null;
   timings?: Record<string, number>;
   tags?: string[];
+  /** Further `Key: value` facts for the parameters chunk and the history (e.g. the execution provider). */
+  extra?: Record<string, string>;
 }
 
 /** The A1111-style `parameters` text of a generation (sampler as A1111 labels it, LoRAs and version as extras). */
@@ -43,6 +45,7 @@ export function infotextOf(g: GenerationInput): string {
   if (g.feather !== undefined && g.feather !== null) extras['Mask blur'] = String(g.feather);
   const loras = g.loras ?? [];
   if (loras.length) extras['Lora hashes'] = loras.map((l) => `${l.name}: ${(l.hash ?? '').slice(0, 12)}`).join(', ');
+  Object.assign(extras, g.extra);
   extras.Version = `ldm-studio ${APP_VERSION}`;
   const known = g.sampler === null ? null : parseSamplerLabel(g.sampler);
   return formatParameters({
@@ -80,7 +83,7 @@ export async function storeGeneration(history: HistoryStore, gallery: Gallery, g
       height: stored.height,
       strength: g.strength ?? null,
       eta: g.eta ?? null,
-      extra: g.feather !== undefined && g.feather !== null ? { feather: String(g.feather) } : {},
+      extra: { ...(g.feather !== undefined && g.feather !== null ? { feather: String(g.feather) } : {}), ...g.extra },
     },
     model: { id: g.model.id ?? null, name: g.model.name, hash: g.model.hash },
     loras: (g.loras ?? []).map((l) => ({ ...l })),

@@ -77,6 +77,8 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     return history.readFile(g, g.imagePath);
   };
 
+  /** The provider the last generation really ran on (system.info reports it once known). */
+  let lastProvider: string | null = null;
   const queue = new JobQueue(db, opts.workerAdapter ?? forkWorkerAdapter(), {
     async prepare(job: Job): Promise<RunJob> {
       const spec = job.spec;
@@ -123,7 +125,9 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
         parentId: spec.kind !== 'txt2img' && 'generationId' in spec.init ? spec.init.generationId : null,
         jobId: job.id,
         timings: msg.timings,
+        extra: msg.provider ? { Provider: msg.provider } : {},
       });
+      if (msg.provider) lastProvider = msg.provider;
       emit('history.changed', { change: 'added', ids: [gen.id] });
       return gen.id;
     },
@@ -179,7 +183,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
   };
 
   const handlers: StudioHandlers = {
-    'system.info': async () => systemInfo(paths.root, opts.transport),
+    'system.info': async () => systemInfo(paths.root, opts.transport, lastProvider),
 
     'history.search': async (i) => history.search(i),
     'history.get': async ({ id }) => history.get(id),

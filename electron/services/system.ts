@@ -13,13 +13,14 @@ function packageVersion(pkgJson: string): string {
 
 export const APP_VERSION = packageVersion(fileURLToPath(new URL('../../package.json', import.meta.url)));
 
-export function systemInfo(dataDir: string, transport: 'ipc' | 'web'): RequestOutput<'system.info'> {
+/** `ranOn`: the provider a job actually ran on; before any job, the one 'auto' tries first. */
+export function systemInfo(dataDir: string, transport: 'ipc' | 'web', ranOn: string | null = null): RequestOutput<'system.info'> {
   const providers = availableProviders();
   return {
     appVersion: APP_VERSION,
     onnxruntimeVersion: packageVersion(require.resolve('onnxruntime-node/package.json')),
     executionProviders: providers,
-    activeProvider: providers[0] ?? 'cpu',
+    activeProvider: ranOn ?? providers[0] ?? 'cpu',
     dataDir,
     platform: `${process.platform}-${process.arch}`,
     transport,

@@ -15,6 +15,8 @@ import type { RunJob, WorkerModel } from './protocol.ts';
 export interface ModelLoaders<M extends DiffusionModel> {
   base(model: WorkerModel): Promise<M>;
   adapt(base: M, loras: RunJob['loras']): Promise<M>;
+  /** The execution provider the model runs on, when the loader can tell. */
+  provider?(model: M): Promise<string>;
 }
 
 export async function encodePng(img: RgbImage): Promise<Uint8Array> {
@@ -36,6 +38,7 @@ export function generateHandlers<M extends DiffusionModel>(loaders: ModelLoaders
     const base = () => ctx.models.get(baseKey, () => loaders.base(job.model));
     const model = await (job.loras.length ? ctx.models.get(key, async () => loaders.adapt(await base(), job.loras)) : base());
     const loadMs = ctx.models.loads > loadsBefore ? Math.round(performance.now() - t0) : 0;
+    const provider = loaders.provider ? await loaders.provider(model) : null;
     // Only the current model stays resident: a worker holding every model ever used would run out of memory.
     ctx.models.retain((k) => k === key || k === baseKey);
     const spec = job.spec as GenerateSpec;
@@ -47,7 +50,7 @@ export function generateHandlers<M extends DiffusionModel>(loaders: ModelLoaders
       const [img] = await runPipeline(model, spec, { ...pipelineOptions(job, ctx), seed: job.seed + i, onProgress: progress.report }, job);
       const png = await encodePng(img!.image);
       await progress.flushed();
-      ctx.image(i, png, img!.record.seed, { loadMs: i === 0 ? loadMs : 0, sampleMs: Math.round(performance.now() - start) });
+      ctx.image(i, png, img!.record.seed, { loadMs: i === 0 ? loadMs : 0, sampleMs: Math.round(performance.now() - start) }, provider);
     }
     return { output: null };
   };

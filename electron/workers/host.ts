@@ -31,7 +31,7 @@ export interface JobContext {
   readonly models: ModelCache;
   progress(p: { step: number; total: number; image?: number; preview?: Uint8Array | null; loss?: LossPoint[]; message?: string | null }): void;
   /** Hands a finished image (PNG bytes) to the studio, which stores it in the gallery and history. */
-  image(index: number, png: Uint8Array, seed: number, timings: Record<string, number>): void;
+  image(index: number, png: Uint8Array, seed: number, timings: Record<string, number>, provider: string | null): void;
   /** Training loops call this at step boundaries: resolves at once, or when the job is resumed. */
   waitIfPaused(): Promise<void>;
 }
@@ -90,7 +90,7 @@ export function serveJobs(handlers: JobHandlers, port: WorkerPort = processPort(
             loss: p.loss ?? [],
             message: p.message ?? null,
           }),
-        image: (index, png, seed, timings) => port.send({ type: 'image', jobId: job.jobId, index, png, seed, timings }),
+        image: (index, png, seed, timings, provider) => port.send({ type: 'image', jobId: job.jobId, index, png, seed, timings, provider }),
         waitIfPaused: () =>
           a.paused && !a.abort.signal.aborted
             ? new Promise<void>((resolve) => {

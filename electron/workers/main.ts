@@ -12,6 +12,7 @@ const loaders: ModelLoaders<LoadedModel> = {
   },
   // LoRAs and embeddings are merged into the weights once, here; the cached model is then as fast as the base.
   adapt: (base, loras) => withAdapters(base, loras.map((l) => ({ file: l.path, strength: l.strength }))),
+  provider: (m) => m.provider(),
 };
 
 serveJobs({ ...generateHandlers(loaders), train: trainHandler });

@@ -55,6 +55,8 @@ export interface ImageMessage {
   png: Uint8Array;
   seed: number;
   timings: Record<string, number>;
+  /** The onnxruntime execution provider that ran the model (provenance: a seed reproduces per provider). */
+  provider: string | null;
 }
 
 export type FromWorker =

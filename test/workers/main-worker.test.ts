@@ -34,6 +34,10 @@ describe('the studio worker', () => {
     expect(ga!.width).toBe(32);
     const pa = Buffer.from(ga!.base64, 'base64');
     expect(readGenerationParams(pa)).toMatchObject({ prompt: 'a red fox', seed: 11, steps: 3, cfg: 2, width: 32, height: 32, model: 'probe' });
+    // Provenance: the execution provider that made it, in the file and the history.
+    expect(readGenerationParams(pa)!.extras.Provider).toBe('cpu');
+    expect((await studio.handlers['history.get']({ id: a.generationIds[0]! })).params.extra.Provider).toBe('cpu');
+    expect((await studio.handlers['system.info']({})).activeProvider).toBe('cpu');
     // Same seed, same pixels.
     const raw = (buf: Buffer) => sharp(buf).raw().toBuffer();
     expect(await raw(Buffer.from(gb!.base64, 'base64'))).toEqual(await raw(pa));
