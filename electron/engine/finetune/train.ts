@@ -1,30 +1,29 @@
 // Fine-tuning a model package on a local folder: LoRA, full UNet fine-tuning or textual inversion.
-// Read the folder (io/dataset), encode every picture once with the base autoencoder (latents cached
-// per data set), then train with the engine trainer (AdamW, warm-up + cosine, clipping, optional
-// EMA), checkpointing every few steps so a killed run resumes where it stopped, with sample images
-// at fixed seeds, loss reported as progress, pause at step boundaries and cancel by AbortSignal.
+// Read the folder (io/dataset) and encode each picture once with the base autoencoder (latents cached
+// per picture), then train with the engine trainer (AdamW, warm-up + cosine, clipping, optional EMA),
+// checkpointing every few steps so a killed run resumes where it stopped, with sample images at fixed
+// seeds, loss reported as progress, pause at step boundaries and cancel by AbortSignal.
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../diffusion/rng.ts';
-import { makeSchedule, type Schedule } from '../diffusion/schedule.ts';
-import { loadDataset, type DatasetItem, type RejectedFile } from '../io/dataset.ts';
-import { writeBytesAtomic } from '../io/atomic.ts';
-import { loadModelPackage, saveModelPackage, type ModelManifest } from '../io/model-package.ts';
-import { loadSafetensors, saveSafetensors } from '../io/safetensors.ts';
+import { loadDataset, type RejectedFile } from '../io/dataset.ts';
 import type { ImageLimits } from '../io/image.ts';
-import { timestepEmbedding } from '../nn/unet.ts';
-import { PipelineAbortedError } from '../pipelines/errors.ts';
-import { generatedPng } from '../pipelines/output.ts';
-import { LoadedModel, loadModel, type ModelSpec } from '../pipelines/loaded-model.ts';
-import { txt2img } from '../pipelines/txt2img.ts';
+import { loadModelPackage } from '../io/model-package.ts';
+import { loadSafetensors } from '../io/safetensors.ts';
 import type { Provider } from '../onnx/runtime.ts';
-import { tensor, type TensorData } from '../tensor.ts';
-import { Trainer, type Feeds } from '../training/index.ts';
-import { adaptSpec, type LoadedAdapter } from './adapters.ts';
+import { PipelineAbortedError } from '../pipelines/errors.ts';
+import { loadModel } from '../pipelines/loaded-model.ts';
+import { Trainer } from '../training/index.ts';
+import type { LoadedAdapter } from './adapters.ts';
+import { batchFeeds, encodeCaptions, pictureLatent, scheduleOf, shuffled } from './batch.ts';
 import { buildFinetuneGraph, FinetuneError, FINETUNE_METHODS, textInGraph, type FinetuneMethod } from './graph.ts';
-import { loraTensors, validateLoraConfig, type LoraModule, type LoraTarget } from './lora.ts';
-import { checkTriggerWord, EMBEDDING_PARAM, extendTokenizer, meanEmbedding, TI_MASK, tiFeeds, TOKEN_EMBEDDING, TOKEN_METADATA } from './ti.ts';
+import { FINETUNE_DEFAULTS } from './defaults.ts';
+import { validateLoraConfig, type LoraTarget } from './lora.ts';
+import { resultAdapters, sampleImages, writeResult, type DatasetSummary } from './output.ts';
+import { checkTriggerWord, EMBEDDING_PARAM, extendTokenizer, meanEmbedding, TOKEN_EMBEDDING } from './ti.ts';
+
+export { FINETUNE_DEFAULTS } from './defaults.ts';
 
 export interface FinetuneOptions {
   /** Base model package folder. */
@@ -104,24 +103,6 @@ export interface FinetuneResult {
   readonly seconds: number;
 }
 
-/**
- * ldm-facts §9 scaled to a small model: kohya/OneTrainer LoRA rank 8–16 at lr 1e-4–3e-4 on SD; a
- * model of a few million parameters trains stably at ~10× that, and short runs need alpha = rank.
- * Linear and conv layers as Draw Things trains them: on small UNets the convs carry most of the change.
- * Textual inversion: A1111's 5e-3. Cosine with 10% warm-up (kohya GUI), batch 4 (OneTrainer).
- */
-export const FINETUNE_DEFAULTS = {
-  lora: { learningRate: 1e-3, rank: 8, alpha: 8, targets: ['attn', 'ff', 'conv'] as LoraTarget[] },
-  full: { learningRate: 2e-4 },
-  ti: { learningRate: 5e-3 },
-  batchSize: 4,
-  warmup: 0.1,
-  clipNorm: 1,
-  noiseOffset: 0.05,
-  saveEvery: 50,
-  sampleSeed: 1234,
-  seed: 0,
-} as const;
 
 const CHECKPOINT = 'checkpoint.safetensors';
 
@@ -330,202 +311,4 @@ async function pausePoint(pause: () => Promise<void>, save: () => Promise<void>)
   await new Promise((r) => setImmediate(r));
   if (!settled) await save();
   await p;
-}
-
-function shuffled(n: number, rng: Rng): number[] {
-  const a = Array.from({ length: n }, (_, i) => i);
-  const u = rng.uniform(n);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(u[i]! * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
-
-function scheduleOf(spec: ModelSpec): Schedule {
-  const s = spec.schedulerConfig as { betaStart?: number; betaEnd?: number; trainTimesteps?: number };
-  return makeSchedule({ betaStart: s.betaStart, betaEnd: s.betaEnd, trainTimesteps: s.trainTimesteps });
-}
-
-/** The scaled latent of a picture, encoded once per (base weights, size) and cached by its pixel hash. */
-async function pictureLatent(model: LoadedModel, it: DatasetItem, size: number, dir: string): Promise<Float32Array> {
-  const file = path.join(dir, `${it.hash}.safetensors`);
-  if (existsSync(file)) {
-    const t = (await loadSafetensors(file)).tensors.get('latent');
-    if (t?.data instanceof Float32Array) return t.data;
-  }
-  const z = await model.encodeImage(tensor('float32', [1, 3, size, size], it.pixels));
-  await fsp.mkdir(dir, { recursive: true });
-  await saveSafetensors(file, { latent: z });
-  return z.data;
-}
-
-async function encodeCaptions(model: LoadedModel, captions: readonly string[]): Promise<Float32Array[]> {
-  const out: Float32Array[] = [];
-  for (const cap of captions) out.push((await model.encodeText([cap])).data);
-  return out;
-}
-
-interface BatchInputs {
-  batch: number; c: number; h: number; per: number; L: number; ctxPer: number;
-  spec: ModelSpec;
-  latents: Float32Array[];
-  contexts: Float32Array[] | null;
-  ids: BigInt64Array[] | null;
-  tiWord: { id: number; pad: number } | null;
-  schedule: Schedule;
-  noiseOffset: number;
-}
-
-/** The feeds of one batch: every random draw comes from `rng` (the trainer's, so checkpoints capture it). */
-function batchFeeds(x: BatchInputs): (pick: readonly number[], rng: Rng, noiseOffset?: number) => Feeds {
-  const { batch: B, c, h, per, L, ctxPer } = x;
-  return (pick, rng, offset = x.noiseOffset) => {
-    const z = new Float32Array(B * per);
-    const noise = rng.normal(B * per);
-    const ts = rng.integers(B, x.schedule.trainTimesteps);
-    if (offset > 0) {
-      const off = rng.normal(B * c);
-      for (let i = 0; i < B * c; i++) for (let k = 0; k < h * h; k++) noise[i * h * h + k] = noise[i * h * h + k]! + offset * off[i]!;
-    }
-    const sa = new Float32Array(B);
-    const sb = new Float32Array(B);
-    pick.forEach((item, b) => {
-      z.set(x.latents[item]!, b * per);
-      const ab = x.schedule.alphasCumprod[ts[b]!]!;
-      sa[b] = Math.sqrt(ab);
-      sb[b] = Math.sqrt(1 - ab);
-    });
-    const feeds: Feeds = {
-      latents: tensor('float32', [B, c, h, h], z),
-      noise: tensor('float32', [B, c, h, h], noise),
-      sqrt_alpha_bar: tensor('float32', [B], sa),
-      sqrt_one_minus_alpha_bar: tensor('float32', [B], sb),
-      timestep_embedding: timestepEmbedding(Array.from(ts), x.spec.unet.modelChannels),
-    };
-    if (x.contexts) {
-      const ctx = new Float32Array(B * ctxPer);
-      pick.forEach((item, b) => ctx.set(x.contexts![item]!, b * ctxPer));
-      feeds.encoder_hidden_states = tensor('float32', [B, L, x.spec.textEncoder.width], ctx);
-    } else {
-      const all = new BigInt64Array(B * L);
-      pick.forEach((item, b) => all.set(x.ids![item]!, b * L));
-      if (x.tiWord) {
-        const { ids, mask } = tiFeeds(all, x.tiWord.id, x.tiWord.pad);
-        feeds.input_ids = tensor('int64', [B, L], ids);
-        feeds[TI_MASK] = tensor('float32', [B, L, 1], mask);
-      } else {
-        feeds.input_ids = tensor('int64', [B, L], all);
-      }
-    }
-    return feeds;
-  };
-}
-
-/** The trained result as adapters (LoRA tensors or the embedding), for samples and for the output file. */
-function resultAdapters(
-  method: FinetuneMethod, params: ReadonlyMap<string, Float32Array>, modules: readonly LoraModule[], lora: Parameters<typeof loraTensors>[2] | undefined, word: string | null,
-): LoadedAdapter[] {
-  if (method === 'lora') return [{ kind: 'lora', file: 'training.safetensors', tensors: loraTensors(modules, params, lora!), metadata: {}, token: null }];
-  if (method === 'ti') {
-    const e = params.get(EMBEDDING_PARAM)!;
-    return [{ kind: 'embedding', file: 'training.safetensors', tensors: new Map([[EMBEDDING_PARAM, tensor('float32', [1, e.length], e)]]), metadata: {}, token: word }];
-  }
-  return [];
-}
-
-function trainedWeights(base: ReadonlyMap<string, Float32Array>, method: FinetuneMethod, params: ReadonlyMap<string, Float32Array>): Map<string, Float32Array> {
-  const w = new Map<string, Float32Array>();
-  for (const [k, v] of base) w.set(k, method === 'full' && params.has(k) ? params.get(k)! : v.slice());
-  return w;
-}
-
-interface SampleOptions {
-  seed: number; steps?: number; dir: string; step: number; signal?: AbortSignal; threads?: number; provider?: Provider | 'auto';
-}
-
-async function sampleImages(
-  spec: ModelSpec, base: ReadonlyMap<string, Float32Array>, method: FinetuneMethod, params: ReadonlyMap<string, Float32Array>,
-  adapters: readonly LoadedAdapter[], manifest: ModelManifest, prompts: readonly string[], s: SampleOptions,
-): Promise<string[]> {
-  const weights = trainedWeights(base, method, params);
-  const model = new LoadedModel(adaptSpec(spec, weights, adapters.map((adapter) => ({ adapter, strength: 1 })), manifest.tokenizer), {
-    threads: s.threads, provider: s.provider,
-  });
-  await fsp.mkdir(s.dir, { recursive: true });
-  const files: string[] = [];
-  try {
-    for (const [i, prompt] of prompts.entries()) {
-      const [img] = await txt2img(model, { prompt, seed: s.seed + i, steps: s.steps, signal: s.signal, previewEvery: 0 });
-      const file = path.join(s.dir, `step-${String(s.step).padStart(6, '0')}-${i}.png`);
-      await writeBytesAtomic(file, await generatedPng(img!));
-      files.push(file);
-    }
-  } finally {
-    await model.release();
-  }
-  return files;
-}
-
-/** What the run keeps of the data set once its latents are encoded. */
-interface DatasetSummary {
-  dir: string; hash: string; rejected: readonly RejectedFile[]; captions: readonly string[];
-}
-
-interface RunFacts {
-  baseSha: string; ds: DatasetSummary; size: number; batch: number; lr: number; warmup: number; trainImages: number;
-}
-
-async function writeResult(
-  o: FinetuneOptions, manifest: ModelManifest, base: ReadonlyMap<string, Float32Array>, trainer: Trainer,
-  modules: readonly LoraModule[], lora: Parameters<typeof loraTensors>[2] | undefined, word: string | null, f: RunFacts,
-): Promise<void> {
-  const params = trainer.exportParams();
-  const name = o.name ?? path.basename(o.out).replace(/\.safetensors$/, '');
-  const tagFrequency: Record<string, number> = {};
-  for (const cap of f.ds.captions) for (const t of cap.split(',').map((s) => s.trim()).filter(Boolean)) tagFrequency[t] = (tagFrequency[t] ?? 0) + 1;
-  const meta: Record<string, string> = {
-    ss_output_name: name,
-    ss_sd_model_name: manifest.name,
-    ss_sd_model_hash: f.baseSha.slice(0, 10),
-    ss_new_sd_model_hash: f.baseSha,
-    ss_num_train_images: String(f.trainImages),
-    ss_max_train_steps: String(o.steps),
-    ss_steps: String(trainer.step),
-    ss_learning_rate: String(f.lr),
-    ss_lr_scheduler: 'cosine',
-    ss_lr_warmup_steps: String(Math.floor(f.warmup * o.steps)),
-    ss_batch_size_per_device: String(f.batch),
-    ss_resolution: `(${f.size}, ${f.size})`,
-    ss_seed: String(o.seed ?? FINETUNE_DEFAULTS.seed),
-    ss_noise_offset: String(o.noiseOffset ?? FINETUNE_DEFAULTS.noiseOffset),
-    ss_tag_frequency: JSON.stringify({ [path.basename(f.ds.dir)]: tagFrequency }),
-    ss_training_finished_at: String(Math.floor(Date.now() / 1000)),
-    'ldm_studio.method': o.method,
-    'ldm_studio.base_model': manifest.name,
-    'ldm_studio.base_model_sha256': f.baseSha,
-    'ldm_studio.dataset': JSON.stringify({ images: f.trainImages, rejected: f.ds.rejected.length, sha256: f.ds.hash, trigger: o.triggerWord ?? '' }),
-    'ldm_studio.hyperparameters': JSON.stringify({ steps: o.steps, lr: f.lr, batch: f.batch, warmup: f.warmup, clipNorm: o.clipNorm ?? FINETUNE_DEFAULTS.clipNorm, ema: o.ema ?? null, ...lora }),
-  };
-  await fsp.mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
-  if (o.method === 'lora') {
-    const t = resultAdapters('lora', params, modules, lora, null)[0]!.tensors;
-    await saveSafetensors(o.out, t, {
-      ...meta,
-      ss_network_module: 'networks.lora',
-      ss_network_dim: String(lora!.rank),
-      ss_network_alpha: String(lora!.alpha),
-      ss_network_args: JSON.stringify({ targets: lora!.targets.join(',') }),
-    });
-  } else if (o.method === 'ti') {
-    const e = params.get(EMBEDDING_PARAM)!;
-    await saveSafetensors(o.out, { [EMBEDDING_PARAM]: tensor('float32', [1, e.length], e) }, { ...meta, [TOKEN_METADATA]: word! });
-  } else {
-    const { files: _files, format: _format, version: _version, ...desc } = manifest;
-    await saveModelPackage(o.out, {
-      ...desc,
-      name,
-      provenance: { ...manifest.provenance, finetunedFrom: { name: manifest.name, sha256: f.baseSha }, finetune: meta },
-    }, trainedWeights(base, 'full', params) as ReadonlyMap<string, TensorData | Float32Array>);
-  }
 }
