@@ -97,6 +97,7 @@ async function train(argv: readonly string[], io: CliIo): Promise<void> {
     onProgress: (e) => bar?.update(e),
   }).finally(() => bar?.finish());
   for (const r of result.rejected) io.stderr.write(`left out ${path.basename(r.path)}: ${r.reason}\n`);
+  if (!bar) for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`); // the bar showed them as they came
   if (result.resumedFrom !== null) io.stderr.write(`resumed from the checkpoint at step ${result.resumedFrom}\n`);
   const last = result.losses.at(-1);
   io.stderr.write(`trained ${result.steps} steps on ${result.images} pictures in ${result.seconds.toFixed(1)} s${last ? `, last loss ${last.loss.toFixed(4)}` : ''}\n`);
@@ -116,7 +117,7 @@ class TrainBar {
 
   update(e: FinetuneProgress): void {
     if (e.phase !== 'train') {
-      if (e.message && e.phase === 'data') this.line(e.message);
+      if (e.message && e.phase === 'data') this.line(e.step === 0 && !e.message.startsWith('reading') ? `warning: ${e.message}` : e.message);
       if (e.samples?.length) this.line(`samples at step ${e.step}: ${e.samples.join(', ')}`);
       return;
     }

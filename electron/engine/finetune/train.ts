@@ -101,6 +101,8 @@ export interface FinetuneResult {
   readonly heldOutLoss: { before: number; after: number } | null;
   readonly samples: readonly string[];
   readonly seconds: number;
+  /** Things the user should know (e.g. caption words the model's tokenizer does not know). */
+  readonly warnings: readonly string[];
 }
 
 
@@ -184,6 +186,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   } finally {
     await base.release(); // the encoders are done; sampling builds its own sessions
   }
+  const warnings = vocabularyWarnings(manifest.tokenizer?.vocabulary, ds.captions, o.method === 'ti' ? '' : trigger);
+  for (const message of warnings) progress({ phase: 'data', step: 0, total: o.steps, message });
   const c = base.latentChannels;
   const h = size / f;
   const per = c * h * h;
@@ -290,12 +294,35 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     progress({ phase: 'done', step: trainer.step, total: o.steps, message: `wrote ${o.out}` });
     return {
       out: o.out, method: o.method, steps: trainer.step, resumedFrom, images: train.length, rejected: ds.rejected, losses,
-      heldOutLoss: before !== null && after !== null ? { before, after } : null, samples, seconds: (Date.now() - started) / 1000,
+      heldOutLoss: before !== null && after !== null ? { before, after } : null, samples, seconds: (Date.now() - started) / 1000, warnings,
     };
   } finally {
     await trainer.close().catch(() => undefined);
     await base.release();
   }
+}
+
+/**
+ * A word-level tokenizer drops words it does not know, so an unknown trigger word cannot tie a LoRA or
+ * fine-tune to itself, and unknown caption words teach nothing: say so before training.
+ */
+export function vocabularyWarnings(vocabulary: readonly string[] | undefined, captions: readonly string[], trigger: string): string[] {
+  if (!vocabulary) return [];
+  const known = new Set(vocabulary);
+  const out: string[] = [];
+  const t = trigger.toLowerCase();
+  if (t && !(t.match(/[\p{L}\p{N}]+/gu) ?? []).every((w) => known.has(w))) {
+    out.push(`the trigger word '${trigger}' is not in the model's vocabulary, so prompts cannot call it up; use --method ti to teach a new word`);
+  }
+  const unknown = new Map<string, number>();
+  for (const cap of captions) {
+    for (const w of cap.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) if (!known.has(w) && w !== t) unknown.set(w, (unknown.get(w) ?? 0) + 1);
+  }
+  if (unknown.size) {
+    const top = [...unknown].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([w]) => w);
+    out.push(`${unknown.size} caption word${unknown.size > 1 ? 's are' : ' is'} not in the model's vocabulary and ${unknown.size > 1 ? 'are' : 'is'} ignored: ${top.join(', ')}${unknown.size > 8 ? ', …' : ''}`);
+  }
+  return out;
 }
 
 /**

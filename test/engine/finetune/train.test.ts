@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withAdapters } from '../../../electron/engine/finetune/adapters.ts';
-import { finetune, type FinetuneOptions } from '../../../electron/engine/finetune/train.ts';
+import { finetune, vocabularyWarnings, type FinetuneOptions } from '../../../electron/engine/finetune/train.ts';
 import { loadDataset } from '../../../electron/engine/io/dataset.ts';
 import { loadSafetensors } from '../../../electron/engine/io/safetensors.ts';
 import { loadModel, type LoadedModel } from '../../../electron/engine/pipelines/loaded-model.ts';
@@ -66,6 +66,17 @@ async function trainingLatents(model: LoadedModel): Promise<Float32Array[]> {
 
 const distance = (a: number[], b: number[]) => Math.hypot(...a.map((v, i) => v - b[i]!));
 
+describe('vocabularyWarnings', () => {
+  it('names an unknown trigger word and the caption words a word tokenizer would drop', () => {
+    const vocab = ['<pad>', 'red', 'square'];
+    expect(vocabularyWarnings(vocab, ['red square', 'red'], 'red')).toEqual([]);
+    const w = vocabularyWarnings(vocab, ['zqx, red circle', 'blue circle'], 'zqx');
+    expect(w[0]).toMatch(/'zqx' is not in the model's vocabulary/);
+    expect(w[1]).toBe("2 caption words are not in the model's vocabulary and are ignored: circle, blue");
+    expect(vocabularyWarnings(undefined, ['anything'], 'x')).toEqual([]);
+  });
+});
+
 describe('finetune', () => {
   it('LoRA lowers the held-out loss, moves generations toward the pattern and writes a kohya file', async () => {
     const out = path.join(root, 'stripes.safetensors');
@@ -75,6 +86,7 @@ describe('finetune', () => {
       sampleEvery: 25, threads: 2, onProgress: (e) => phases.push(e.phase),
     });
     expect(r.images).toBe(6);
+    expect(r.warnings).toEqual([expect.stringMatching(/trigger word 'zqx' is not in the model's vocabulary/)]);
     expect(r.losses).toHaveLength(50);
     expect(r.heldOutLoss!.after).toBeLessThan(0.75 * r.heldOutLoss!.before);
     expect(r.samples).toHaveLength(2); // step 25 and the end, same seed
