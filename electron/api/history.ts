@@ -93,8 +93,15 @@ export const historyRequests = {
   'history.restore': request(ids, z.object({ restored: z.number().int() })),
   /** Permanently removes generations that are already in the trash (an explicit user request). */
   'history.purge': request(ids, z.object({ purged: z.number().int() })),
-  /** Writes the whole history (trash included) as JSON Lines; default path under the data folder's exports/. */
-  'history.export': request(z.object({ path: z.string().optional() }), z.object({ path: z.string(), count: z.number().int() })),
+  /**
+   * Writes the whole history (trash included) as JSON Lines; default path under the data folder's exports/.
+   * withImages: each line also carries its image, thumbnail and mask (base64), so the file moves a
+   * history to another data folder on its own.
+   */
+  'history.export': request(
+    z.object({ path: z.string().optional(), withImages: z.boolean().default(false) }),
+    z.object({ path: z.string(), count: z.number().int() }),
+  ),
   /** Reads a JSON Lines export; rows whose id already exists are skipped. */
   'history.import': request(
     z.object({ path: z.string() }),

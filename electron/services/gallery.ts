@@ -81,6 +81,11 @@ export class Gallery {
     for (const p of relPaths) await rm(resolveDataPath(this.paths.root, `trash/${p}`), { force: true });
   }
 
+  /** Restores a file from an export; a file already at that place is kept. */
+  async writeIfMissing(relPath: string, bytes: Uint8Array): Promise<void> {
+    if (!(await exists(resolveDataPath(this.paths.root, relPath)))) await this.write(relPath, bytes);
+  }
+
   private async write(relPath: string, bytes: Uint8Array): Promise<void> {
     const abs = resolveDataPath(this.paths.root, relPath);
     await mkdir(dirname(abs), { recursive: true });

@@ -1,12 +1,12 @@
 // The history: one row per image with full provenance, FTS5 search over prompts, trash and JSONL export.
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { StudioError } from '../api/contract.ts';
 import { generation as generationSchema, type Generation, type HistoryFilter, type PromptSuggestion } from '../api/history.ts';
 import type { Db } from './db.ts';
-import { writeBytesAtomic } from './files.ts';
 import type { Gallery } from './gallery.ts';
 import { parseSamplerLabel } from '../engine/diffusion/samplers.ts';
 import { readGenerationParams } from '../engine/io/generation-params.ts';
@@ -220,11 +220,37 @@ export class HistoryStore {
     return rows.map((r) => ({ prompt: r.prompt, negativePrompt: r.negative_prompt, uses: r.uses, lastUsedAt: r.last, lastGenerationId: r.id }));
   }
 
-  async exportJsonl(path: string): Promise<number> {
-    const rows = this.db.prepare(`${SELECT} ORDER BY g.created_at, g.rowid`).all() as Row[];
-    const text = rows.map((r) => JSON.stringify(fromRow(r))).join('\n');
-    await writeBytesAtomic(path, Buffer.from(rows.length ? `${text}\n` : '', 'utf8'));
-    return rows.length;
+  /** Streams to a temp file and renames it into place, so a large export never lies half-written. */
+  async exportJsonl(path: string, withImages = false): Promise<number> {
+    const gens = (this.db.prepare(`${SELECT} ORDER BY g.created_at, g.rowid`).all() as Row[]).map(fromRow);
+    const tmp = `${path}.${process.pid}.tmp`;
+    const out = createWriteStream(tmp);
+    try {
+      for (const g of gens) {
+        const line = withImages ? { ...g, files: await this.filesBase64(g) } : g;
+        if (!out.write(`${JSON.stringify(line)}\n`)) await once(out, 'drain');
+      }
+      out.end();
+      await once(out, 'finish');
+      await rename(tmp, path);
+    } catch (err) {
+      out.destroy();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    return gens.length;
+  }
+
+  private async filesBase64(g: Generation): Promise<Record<string, string>> {
+    const files: Record<string, string> = {};
+    for (const rel of filesOf(g)) {
+      try {
+        files[rel] = (await this.readFile(g, rel)).toString('base64');
+      } catch (err) {
+        if ((err as StudioError).code !== 'not_found') throw err;
+      }
+    }
+    return files;
   }
 
   async importJsonl(path: string): Promise<{ imported: number; skipped: number; errors: { line: number; message: string }[] }> {
@@ -251,10 +277,20 @@ export class HistoryStore {
         }
         if (this.has(parsed.data.id)) {
           skipped++;
-        } else {
-          this.insert(parsed.data);
-          imported++;
+          continue;
         }
+        const g = parsed.data;
+        const files = (value as { files?: unknown }).files;
+        if (files && typeof files === 'object') {
+          // Only the generation's own files, and never over a file that is already there.
+          const own = new Set(filesOf(g));
+          for (const [rel, b64] of Object.entries(files as Record<string, unknown>)) {
+            if (!own.has(rel) || typeof b64 !== 'string') continue;
+            await this.gallery.writeIfMissing(g.trashedAt === null ? rel : `trash/${rel}`, Buffer.from(b64, 'base64'));
+          }
+        }
+        this.insert(g);
+        imported++;
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StudioError(`No file at ${path} to import.`, 'not_found');

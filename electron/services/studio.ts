@@ -212,9 +212,9 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       emit('history.changed', { change: 'purged', ids: done });
       return { purged: done.length };
     },
-    'history.export': async ({ path }) => {
+    'history.export': async ({ path, withImages }) => {
       const file = path ?? history.defaultExportPath(paths.exports);
-      return { path: file, count: await history.exportJsonl(file) };
+      return { path: file, count: await history.exportJsonl(file, withImages) };
     },
     'history.import': async ({ path }) => {
       const r = await history.importJsonl(path);

@@ -141,7 +141,7 @@ describe('history', () => {
     await studio.handlers['history.favourite']({ id: a.id, favourite: true });
     await studio.handlers['history.tag']({ id: a.id, add: ['x'], remove: [] });
     await studio.handlers['history.delete']({ ids: [b.id] });
-    const out = await studio.handlers['history.export']({});
+    const out = await studio.handlers['history.export']({ withImages: false });
     expect(out.count).toBe(2);
     expect(readFileSync(out.path, 'utf8').trim().split('\n')).toHaveLength(2);
 
@@ -156,6 +156,33 @@ describe('history', () => {
       }
       expect((await other.handlers['history.import']({ path: out.path })).skipped).toBe(2);
       expect((await search(other, { query: 'firs' })).items.map((g) => g.id)).toEqual([a.id]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('exports with images so another data folder gets the files too, and ignores files that are not the row\'s own', async () => {
+    const a = await recordGeneration(dataDir, await input('portable', { mask: await png(255, 255, 255) }));
+    const b = await recordGeneration(dataDir, await input('portable and deleted'));
+    await studio.handlers['history.delete']({ ids: [b.id] });
+    const out = await studio.handlers['history.export']({ path: join(tmp.dir, 'all.jsonl'), withImages: true });
+    const lines = readFileSync(out.path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { files: Record<string, string> });
+    expect(Object.keys(lines[0]!.files).sort()).toEqual([a.imagePath, a.maskPath, a.thumbnailPath].sort());
+    lines[0]!.files['../escape.png'] = lines[0]!.files[a.imagePath]!;
+    lines[0]!.files['gallery/other.png'] = lines[0]!.files[a.imagePath]!;
+    writeFileSync(out.path, lines.map((l) => JSON.stringify(l)).join('\n'));
+
+    const otherDir = join(tmp.dir, 'other');
+    const other = await createStudio({ dataDir: otherDir, transport: 'web', embeddedModelsDir: models });
+    try {
+      expect((await other.handlers['history.import']({ path: out.path })).imported).toBe(2);
+      expect(readFileSync(join(otherDir, a.imagePath))).toEqual(readFileSync(join(dataDir, a.imagePath)));
+      expect((await other.handlers['gallery.image']({ id: a.id, variant: 'mask' })).width).toBe(16);
+      expect(existsSync(join(otherDir, 'trash', b.imagePath))).toBe(true);
+      expect((await other.handlers['history.restore']({ ids: [b.id] })).restored).toBe(1);
+      expect(existsSync(join(otherDir, b.imagePath))).toBe(true);
+      expect(existsSync(join(tmp.dir, 'escape.png'))).toBe(false);
+      expect(existsSync(join(otherDir, 'gallery', 'other.png'))).toBe(false);
     } finally {
       await other.close();
     }
