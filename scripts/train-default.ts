@@ -1,8 +1,8 @@
-// `npm run train:default -- [--stage autoencoder|ldm|package|all] [--minutes N]`
+// `npm run train:default -- [--stage autoencoder|ldm|decoder|package|all] [--minutes N]`
 // Trains the embedded model in stages with the engine's own trainer. Every stage resumes from its
 // checkpoint under training/embedded/, so a run can be interrupted at any moment and continued.
 import { parseArgs } from 'node:util';
-import { trainAutoencoder } from './embedded/train-autoencoder.ts';
+import { trainAutoencoder, trainDecoder } from './embedded/train-autoencoder.ts';
 
 const { values } = parseArgs({
   options: {
@@ -13,7 +13,7 @@ const { values } = parseArgs({
 const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${values.minutes}`);
 const stage = values.stage!;
-const stages = ['autoencoder', 'ldm', 'package'];
+const stages = ['autoencoder', 'ldm', 'decoder', 'package'];
 if (stage !== 'all' && !stages.includes(stage)) throw new Error(`--stage must be one of ${stages.join(', ')} or all`);
 
 if (stage === 'autoencoder' || stage === 'all') {
@@ -23,6 +23,10 @@ if (stage === 'autoencoder' || stage === 'all') {
 if (stage === 'ldm' || stage === 'all') {
   const { trainLdm } = await import('./embedded/train-ldm.ts');
   await trainLdm({ minutes });
+}
+if (stage === 'decoder' || stage === 'all') {
+  const t = await trainDecoder({ minutes: minutes / 3 });
+  await t.close();
 }
 if (stage === 'package' || stage === 'all') {
   const { packageEmbeddedModel } = await import('./embedded/package.ts');

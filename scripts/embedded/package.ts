@@ -3,7 +3,7 @@
 // measure what the model card reports: held-out autoencoder PSNR, held-out denoising loss, time and
 // peak memory to generate 4 images at 25 steps, and a grid of samples for fixed prompts and seeds.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../../electron/engine/diffusion/rng.ts';
@@ -21,7 +21,7 @@ import { txt2img } from '../../electron/engine/pipelines/txt2img.ts';
 import { loadCheckpoint } from '../../electron/engine/training/index.ts';
 import { AE_TRAINING, AUTOENCODER, CACHE_DIR, CONTEXT_LENGTH, IMAGE_SIZE, LDM_TRAINING, MODEL_NAME, UNET, textEncoderConfig } from './config.ts';
 import { loadEmojiDataset, sampleAsFloat } from './emoji-dataset.ts';
-import { AE_CHECKPOINT, autoencoderPsnr } from './train-autoencoder.ts';
+import { AE_CHECKPOINT, autoencoderPsnr, DECODER_CHECKPOINT } from './train-autoencoder.ts';
 import { embeddedTokenizer, latentCache, LDM_CHECKPOINT } from './train-ldm.ts';
 
 export const PACKAGE_DIR = path.join('resources/models', MODEL_NAME);
@@ -106,7 +106,8 @@ function measureGeneration(dir: string): { seconds: number; peakMiB: number } {
 }
 
 export async function packageEmbeddedModel(log: (s: string) => void = console.log): Promise<void> {
-  const ae = await loadCheckpoint(AE_CHECKPOINT);
+  // The decoder stage, when run, refines the decoder on the same (frozen-encoder) latents.
+  const ae = await loadCheckpoint(existsSync(DECODER_CHECKPOINT) ? DECODER_CHECKPOINT : AE_CHECKPOINT);
   const ldm = await loadCheckpoint(LDM_CHECKPOINT);
   const cache = await latentCache();
   const tok = await embeddedTokenizer();

@@ -8,11 +8,15 @@ import { autoencoderFactor, type AutoencoderConfig } from '../../electron/engine
 import { buildVaeDecoderGraph, buildVaeEncoderGraph } from '../../electron/engine/nn/models.ts';
 import { toModelProto } from '../../electron/engine/onnx/serialize.ts';
 import { createSession } from '../../electron/engine/onnx/runtime.ts';
-import { Trainer } from '../../electron/engine/training/index.ts';
+import { loadCheckpoint, Trainer } from '../../electron/engine/training/index.ts';
 import { AE_TRAINING, AUTOENCODER, CACHE_DIR, IMAGE_SIZE, WORK_DIR } from './config.ts';
 import { loadEmojiDataset, sampleAsFloat, type EmojiDataset } from './emoji-dataset.ts';
 
 export const AE_CHECKPOINT = path.join(WORK_DIR, 'autoencoder.ckpt');
+/** The decoder trained further with the encoder frozen: the latents (and so the LDM) stay valid. */
+export const DECODER_CHECKPOINT = path.join(WORK_DIR, 'decoder.ckpt');
+
+const isDecoderParam = (name: string) => /^first_stage_model\.(decoder|post_quant_conv)\./.test(name);
 
 export interface StageOptions {
   minutes: number;
@@ -24,25 +28,39 @@ function indicesOf(ds: EmojiDataset, heldOut: boolean): number[] {
 }
 
 export async function trainAutoencoder(o: StageOptions): Promise<Trainer> {
+  return runAutoencoderTraining(o, 'autoencoder');
+}
+
+/** Continues only the decoder on the frozen encoder's latents (stage 'decoder'). */
+export async function trainDecoder(o: StageOptions): Promise<Trainer> {
+  return runAutoencoderTraining(o, 'decoder');
+}
+
+async function runAutoencoderTraining(o: StageOptions, part: 'autoencoder' | 'decoder'): Promise<Trainer> {
   const log = o.log ?? console.log;
   mkdirSync(WORK_DIR, { recursive: true });
   const ds = await loadEmojiDataset(IMAGE_SIZE, CACHE_DIR);
   const train = indicesOf(ds, false);
   const { batch, lr, klWeight, gradientWeight } = AE_TRAINING;
   const lg = buildAutoencoderLossGraph(AUTOENCODER, { batch, height: IMAGE_SIZE, width: IMAGE_SIZE, klWeight, gradientWeight });
-  const graph = buildGradientGraph(lg.graph, lg.loss, [...lg.graph.params.keys()]);
+  const names = [...lg.graph.params.keys()];
+  const graph = buildGradientGraph(lg.graph, lg.loss, part === 'decoder' ? names.filter(isDecoderParam) : names);
+  const file = part === 'decoder' ? DECODER_CHECKPOINT : AE_CHECKPOINT;
   const opts = {
     graph,
     lr,
     schedule: { kind: 'warmup' as const, warmupSteps: 100 },
     adam: { beta1: 0.5, beta2: 0.9, weightDecay: 0 },
     clipNorm: 1,
-    seed: 1001,
+    seed: part === 'decoder' ? 1002 : 1001,
     session: { threads: 2 },
-    checkpoint: { file: AE_CHECKPOINT, every: 100 },
+    checkpoint: { file, every: 100 },
   };
-  const trainer = existsSync(AE_CHECKPOINT) ? await Trainer.resume(opts, AE_CHECKPOINT) : await Trainer.create(opts);
-  log(`autoencoder: ${train.length} training images, resuming at step ${trainer.step}`);
+  let trainer: Trainer;
+  if (existsSync(file)) trainer = await Trainer.resume(opts, file);
+  else if (part === 'decoder') trainer = await Trainer.create({ ...opts, params: (await loadCheckpoint(AE_CHECKPOINT)).params });
+  else trainer = await Trainer.create(opts);
+  log(`${part}: ${train.length} training images, ${trainer.trained.length} tensors trained, resuming at step ${trainer.step}`);
   const f = autoencoderFactor(AUTOENCODER);
   const n = 3 * IMAGE_SIZE * IMAGE_SIZE;
   const zShape = [batch, AUTOENCODER.embedDim, IMAGE_SIZE / f, IMAGE_SIZE / f];
@@ -60,7 +78,7 @@ export async function trainAutoencoder(o: StageOptions): Promise<Trainer> {
     if (r.step % 20 === 0) {
       const dt = (Date.now() - t0) / 20 / 1000;
       t0 = Date.now();
-      log(`autoencoder step ${r.step} loss ${r.loss.toFixed(4)} grad ${r.gradNorm.toFixed(3)} lr ${r.lr.toExponential(2)} ${dt.toFixed(2)} s/step`);
+      log(`${part} step ${r.step} loss ${r.loss.toFixed(4)} grad ${r.gradNorm.toFixed(3)} lr ${r.lr.toExponential(2)} ${dt.toFixed(2)} s/step`);
     }
   }
   await trainer.save();
