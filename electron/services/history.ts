@@ -1,7 +1,7 @@
 // The history: one row per image with full provenance, FTS5 search over prompts, trash and JSONL export.
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { StudioError } from '../api/contract.ts';
@@ -232,6 +232,8 @@ export class HistoryStore {
       }
       out.end();
       await once(out, 'finish');
+      const fh = await open(tmp, 'r+');
+      await fh.sync().finally(() => fh.close());
       await rename(tmp, path);
     } catch (err) {
       out.destroy();
