@@ -65,3 +65,51 @@ describe('train in Chromium against the real backend', () => {
     expect(studio.pageErrors).toEqual([]);
   }, 300_000);
 });
+
+describe('a trained LoRA in Generate', () => {
+  let studio: Studio;
+  beforeAll(async () => {
+    studio = await launchStudio();
+    const dataset = path.join(studio.dataDir, '..', 'set');
+    mkdirSync(dataset);
+    for (let i = 0; i < 2; i++) {
+      await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 200, g: 60 * i, b: 20 } } })
+        .png()
+        .toFile(path.join(dataset, `red_fox_${i}.png`));
+    }
+    const h = studio.backend.handlers;
+    const [base] = await h['models.list']({ kind: 'ldm' });
+    const job = await h['jobs.submit']({
+      spec: { kind: 'train', baseModelId: base!.id, datasetDir: dataset, method: 'lora', outputName: 'fox-lora', steps: 4, resolution: 32 } as never,
+    });
+    await new Promise<void>((resolve, reject) => {
+      const off = studio.backend.on('jobs.updated', (j) => {
+        if (j.id !== job.id || !['completed', 'failed', 'cancelled'].includes(j.status)) return;
+        off();
+        if (j.status === 'completed') resolve();
+        else reject(new Error(`training ${j.status}: ${j.error}`));
+      });
+    });
+  }, 240_000);
+  afterAll(async () => {
+    await studio?.close();
+  });
+
+  it('appears in the Generate view and is recorded with the image it made', async () => {
+    const { page } = studio;
+    const form = page.getByRole('form', { name: 'Generation parameters' });
+    const lora = form.getByRole('checkbox', { name: 'fox-lora' });
+    await lora.waitFor();
+    await lora.check();
+    await form.getByRole('spinbutton', { name: 'Strength of fox-lora' }).fill('0.8');
+    await form.getByRole('combobox', { name: 'Prompt' }).fill('a red fox');
+    await form.getByRole('spinbutton', { name: 'Steps' }).fill('2');
+    await form.getByRole('spinbutton', { name: 'Width' }).fill('32');
+    await form.getByRole('spinbutton', { name: 'Height' }).fill('32');
+    await form.getByRole('button', { name: 'Generate' }).click();
+    await page.getByTestId('selected-result').waitFor({ timeout: 120_000 });
+    const found = await studio.backend.handlers['history.search']({ query: 'fox', trashed: false, limit: 5, offset: 0 });
+    expect(found.items[0]!.loras).toMatchObject([{ name: 'fox-lora', strength: 0.8 }]);
+    expect(studio.pageErrors).toEqual([]);
+  }, 150_000);
+});
