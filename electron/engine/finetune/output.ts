@@ -70,7 +70,7 @@ export interface DatasetSummary {
 }
 
 export interface RunFacts {
-  baseSha: string; ds: DatasetSummary; size: number; batch: number; lr: number; warmup: number; trainImages: number;
+  baseSha: string; ds: DatasetSummary; size: number; batch: number; accumulate: number; lr: number; warmup: number; trainImages: number;
 }
 
 export async function writeResult(
@@ -93,6 +93,7 @@ export async function writeResult(
     ss_lr_scheduler: 'cosine',
     ss_lr_warmup_steps: String(Math.floor(f.warmup * o.steps)),
     ss_batch_size_per_device: String(f.batch),
+    ss_gradient_accumulation_steps: String(f.accumulate),
     ss_resolution: `(${f.size}, ${f.size})`,
     ss_seed: String(o.seed ?? FINETUNE_DEFAULTS.seed),
     ss_noise_offset: String(o.noiseOffset ?? FINETUNE_DEFAULTS.noiseOffset),
@@ -102,7 +103,7 @@ export async function writeResult(
     'ldm_studio.base_model': manifest.name,
     'ldm_studio.base_model_sha256': f.baseSha,
     'ldm_studio.dataset': JSON.stringify({ images: f.trainImages, rejected: f.ds.rejected.length, sha256: f.ds.hash, trigger: o.triggerWord ?? '' }),
-    'ldm_studio.hyperparameters': JSON.stringify({ steps: o.steps, lr: f.lr, batch: f.batch, warmup: f.warmup, clipNorm: o.clipNorm ?? FINETUNE_DEFAULTS.clipNorm, ema: o.ema ?? null, ...lora }),
+    'ldm_studio.hyperparameters': JSON.stringify({ steps: o.steps, lr: f.lr, batch: f.batch, accumulate: f.accumulate, warmup: f.warmup, clipNorm: o.clipNorm ?? FINETUNE_DEFAULTS.clipNorm, ema: o.ema ?? null, ...lora }),
   };
   await fsp.mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
   if (o.method === 'lora') {

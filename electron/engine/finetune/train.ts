@@ -43,6 +43,8 @@ export interface FinetuneOptions {
   /** Training size in pixels (default: the model's sampling size). */
   readonly resolution?: number;
   readonly batchSize?: number;
+  /** Micro-batches of batchSize whose gradients add up before each optimiser step (default 1). */
+  readonly accumulate?: number;
   readonly learningRate?: number;
   readonly rank?: number;
   readonly alpha?: number;
@@ -117,6 +119,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   check(FINETUNE_METHODS.includes(o.method), `unknown method '${o.method}'; use ${FINETUNE_METHODS.join(', ')}`);
   check(Number.isInteger(o.steps) && o.steps >= 1, `steps must be a whole number ≥ 1, got ${o.steps}`);
   const batch = o.batchSize ?? FINETUNE_DEFAULTS.batchSize;
+  const accumulate = o.accumulate ?? 1;
+  check(Number.isInteger(accumulate) && accumulate >= 1 && accumulate <= 1024, `accumulate must be a whole number from 1 to 1024, got ${accumulate}`);
   check(Number.isInteger(batch) && batch >= 1 && batch <= 256, `batch size must be a whole number from 1 to 256, got ${batch}`);
   const lr = o.learningRate ?? FINETUNE_DEFAULTS[o.method].learningRate;
   check(lr > 0 && lr < 1, `learning rate must be between 0 and 1, got ${lr}`);
@@ -206,7 +210,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   if (o.method === 'full') for (const n of fg.trained) start.set(n, baseWeights.get(n)!);
   if (o.method === 'ti') start.set(EMBEDDING_PARAM, meanEmbedding(baseWeights.get(TOKEN_EMBEDDING)!, spec.textEncoder.width));
   const runKey = createHash('sha256')
-    .update(JSON.stringify({ method: o.method, baseSha, data: ds.hash, size, batch, lr, warmup, lora, steps: o.steps, ema: o.ema, noise: o.noiseOffset, holdOut, seed: o.seed }))
+    .update(JSON.stringify({ method: o.method, baseSha, data: ds.hash, size, batch, accumulate, lr, warmup, lora, steps: o.steps, ema: o.ema, noise: o.noiseOffset, holdOut, seed: o.seed }))
     .digest('hex');
   const ckFile = path.join(workDir, CHECKPOINT);
   const trainerOpts = {
@@ -279,15 +283,18 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       if (signal?.aborted) await cancelled();
       if (o.pause) await pausePoint(o.pause, () => trainer.save());
       if (signal?.aborted) await cancelled();
-      const pick = Array.from(trainer.rng.integers(batch, train.length), (i) => train[i]!);
-      const r = await trainer.trainStep(feedsFor(pick, trainer.rng));
+      const micro = Array.from({ length: accumulate }, () => {
+        const pick = Array.from(trainer.rng.integers(batch, train.length), (i) => train[i]!);
+        return feedsFor(pick, trainer.rng);
+      });
+      const r = await trainer.trainStep(micro);
       losses.push({ step: r.step, loss: r.loss });
       progress({ phase: 'train', step: r.step, total: o.steps, loss: r.loss, lr: r.lr });
       if (sampleEvery > 0 && r.step % sampleEvery === 0 && r.step < o.steps) await makeSamples(r.step);
     }
     const after = heldOut.length ? await evalHeldOut() : null;
     await writeResult(o, manifest, baseWeights, trainer, fg.loraModules, lora, tiWord?.word ?? null, {
-      baseSha, ds, size, batch, lr, warmup, trainImages: train.length,
+      baseSha, ds, size, batch, accumulate, lr, warmup, trainImages: train.length,
     });
     if (sampleEvery > 0 || o.samplePrompts?.length) await makeSamples(trainer.step);
     await trainer.save();

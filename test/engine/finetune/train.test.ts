@@ -167,11 +167,13 @@ describe('finetune', () => {
     await expect(finetune({ ...common, steps: 9, out })).rejects.toThrow(/other settings or data/);
   }, 90_000);
 
-  it('LoRA on the text encoder writes lora_te_ modules that change the prompt encoding', async () => {
+  it('LoRA on the text encoder (with gradient accumulation) writes lora_te_ modules that change the prompt encoding', async () => {
     const out = path.join(root, 'te.safetensors');
-    const r = await finetune({ base, data, out, method: 'lora', targets: ['text'], steps: 4, learningRate: 1e-2, batchSize: 2, threads: 2 });
+    const r = await finetune({ base, data, out, method: 'lora', targets: ['text'], steps: 4, learningRate: 1e-2, batchSize: 2, accumulate: 2, threads: 2 });
     expect(r.steps).toBe(4);
-    const keys = [...(await loadSafetensors(out)).tensors.keys()];
+    const { tensors, metadata } = await loadSafetensors(out);
+    expect(metadata).toMatchObject({ ss_batch_size_per_device: '2', ss_gradient_accumulation_steps: '2' });
+    const keys = [...tensors.keys()];
     expect(keys).toContain('lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight');
     expect(keys).toContain('lora_te_text_model_encoder_layers_0_mlp_fc2.alpha');
     expect(keys.every((k) => k.startsWith('lora_te_'))).toBe(true);
