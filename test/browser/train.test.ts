@@ -51,7 +51,7 @@ describe('train in Chromium against the real backend', () => {
     // The first loss points reach the chart while the run goes on.
     await expect.poll(() => run.textContent(), { timeout: 150_000 }).toMatch(/loss \d/);
     expect(await status.textContent()).toBe('Training');
-    expect(await run.locator('path.raw').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+)+$/);
+    await expect.poll(() => run.locator('path.raw').getAttribute('d'), { timeout: 60_000 }).toMatch(/^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+)+$/);
     await studio.screenshot('train');
     await run.getByRole('button', { name: 'Cancel' }).click();
     await expect.poll(() => status.textContent(), { timeout: 60_000 }).toBe('Cancelled');
