@@ -1,9 +1,10 @@
 // Pipeline benchmark (printed, not pass/fail): the txt2img loop's time per step against the bare UNet
 // call it is made of (same sessions, same shapes, same run), and images per second end to end.
 // Aim: loop/UNet ≤ 1.05. Run: npx tsx bench/pipeline.bench.ts [--threads N] [--steps N] [--size PX]
+// [--model DIR] (a model package, e.g. resources/models/emoji-ldm-32, instead of the random stand-in).
 import type { AutoencoderConfig, TextEncoderConfig, UNetConfig } from '../electron/engine/nn/config.ts';
 import { randomWeights } from '../electron/engine/nn/models.ts';
-import { LoadedModel } from '../electron/engine/pipelines/loaded-model.ts';
+import { LoadedModel, loadModel } from '../electron/engine/pipelines/loaded-model.ts';
 import type { DiffusionModel } from '../electron/engine/pipelines/model.ts';
 import { txt2img } from '../electron/engine/pipelines/txt2img.ts';
 import { float32 } from '../electron/engine/tensor.ts';
@@ -15,7 +16,7 @@ const flag = (name: string, dflt: number): number => {
 };
 const threads = flag('threads', 2);
 const steps = flag('steps', 12);
-const size = flag('size', 64);
+const modelDir = args.includes('--model') ? args[args.indexOf('--model') + 1]! : null;
 
 // A small text-to-image LDM (f = 4): the scale of the embedded model, not of SD.
 const unet: UNetConfig = {
@@ -30,24 +31,28 @@ const textEncoder: TextEncoderConfig = {
   vocabSize: 1000, maxLength: 16, width: 128, layers: 2, heads: 4, mlpWidth: 512, activation: 'gelu', causal: true,
 };
 
-const model = new LoadedModel(
+const standIn = (): LoadedModel => new LoadedModel(
   {
     name: 'bench', hash: '0000000000', unet, autoencoder, textEncoder, scaleFactor: 1,
     preview: { weights: [[0.3, 0, 0, 0], [0, 0.3, 0, 0], [0, 0, 0.3, 0]], bias: [0, 0, 0] },
-    defaults: { sampler: 'euler_a', steps, guidance: 7, width: size, height: size },
+    defaults: { sampler: 'euler_a', steps, guidance: 7, width: 64, height: 64 },
     schedulerConfig: {},
     tokenize: (t) => Array.from({ length: 16 }, (_, i) => (i < t.length ? t.charCodeAt(i) % 1000 : 0)),
     weights: { kind: 'memory', tensors: randomWeights({ unet, autoencoder, textEncoder }, 1) },
   },
   { provider: 'cpu', threads },
 );
+const model = modelDir ? await loadModel(modelDir, { provider: 'cpu', threads }) : standIn();
+const size = flag('size', model.defaults.width);
+const gen = { prompt: 'a red heart', sampler: 'euler_a', steps, guidance: 7, width: size, height: size };
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 // Bare UNet: the exact call the loop makes (batch 2 for guidance), sessions already built.
-const h = size / 4;
+const h = size / model.downscale;
+const c = model.latentChannels;
 const ctx = await model.encodeText(['', 'a red heart']);
-const x = float32([2, 4, h, h], Array.from({ length: 2 * 4 * h * h }, (_, i) => Math.sin(i)));
+const x = float32([2, c, h, h], Array.from({ length: 2 * c * h * h }, (_, i) => Math.sin(i)));
 async function bareUnet(): Promise<number> {
   const ms: number[] = [];
   for (let i = 0; i < steps; i++) {
@@ -82,7 +87,7 @@ async function pipeline(previewEvery: number, n: number): Promise<{ step: number
   const unetAt: number[] = [];
   const t0 = performance.now();
   await txt2img(timed, {
-    prompt: 'a red heart', seed: 1, batchCount: n, previewEvery,
+    ...gen, seed: 1, batchCount: n, previewEvery,
     onProgress: () => {
       marks.push(performance.now());
       unetAt.push(unetTime);
@@ -97,7 +102,7 @@ async function pipeline(previewEvery: number, n: number): Promise<{ step: number
 
 // Warm-up builds every session; then trials alternate bare and pipeline runs so machine load hits both alike.
 await model.predictNoise(x, 500, ctx);
-await txt2img(model, { prompt: 'warm-up', seed: 0, steps: 2 });
+await txt2img(model, { ...gen, seed: 0, steps: 2 });
 const rows: { unet: number; plain: number; preview: number; ips: number; inLoop: number; inLoopPreview: number }[] = [];
 for (let trial = 0; trial < 3; trial++) {
   const unetStep = await bareUnet();
@@ -109,7 +114,7 @@ for (let trial = 0; trial < 3; trial++) {
   });
 }
 const med = (k: keyof (typeof rows)[number]): number => median(rows.map((r) => r[k]));
-console.log(`txt2img ${size}x${size}, latents ${h}x${h}, ${steps} steps, euler_a, cfg (UNet batch 2), ${threads} threads, median of 3 trials`);
+console.log(`${model.name}: txt2img ${size}x${size}, latents ${h}x${h}, ${steps} steps, euler_a, cfg (UNet batch 2), ${threads} threads, median of 3 trials`);
 console.log(`  bare UNet call          ${med('unet').toFixed(2)} ms`);
 console.log(`  pipeline step           ${med('plain').toFixed(2)} ms  ratio ${median(rows.map((r) => r.plain / r.unet)).toFixed(3)}`);
 console.log(`  pipeline step + preview ${med('preview').toFixed(2)} ms  ratio ${median(rows.map((r) => r.preview / r.unet)).toFixed(3)}`);
