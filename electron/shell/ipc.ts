@@ -7,7 +7,7 @@ export const REQUEST_CHANNEL = 'studio:request';
 export const EVENT_CHANNEL = 'studio:event';
 export const PICK_CHANNEL = 'shell:pick';
 
-export type PickKind = 'folder' | 'file' | 'image';
+export type PickKind = 'folder' | 'file';
 
 /** Only our own pages may call the backend: the app:// protocol that serves the built renderer. */
 function fromApp(event: IpcMainInvokeEvent, origin: string): boolean {
@@ -27,11 +27,7 @@ export function bindStudioIpc(backend: StudioBackend, appOrigin: string): () => 
     if (!fromApp(event, appOrigin)) return null;
     const win = BrowserWindow.fromWebContents(event.sender);
     const options: Electron.OpenDialogOptions =
-      kind === 'folder'
-        ? { properties: ['openDirectory'] }
-        : kind === 'image'
-          ? { properties: ['openFile'], filters: [{ name: 'Images', extensions: ['png', 'jpg', 'jpeg', 'webp'] }] }
-          : { properties: ['openFile', 'openDirectory'], filters: [{ name: 'Models', extensions: ['safetensors', 'onnx', 'json'] }] };
+      kind === 'folder' ? { properties: ['openDirectory'] } : { properties: ['openFile'], filters: [{ name: 'Models', extensions: ['safetensors', 'onnx', 'json'] }] };
     const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
     return result.canceled ? null : (result.filePaths[0] ?? null);
   });

@@ -20,5 +20,5 @@ contextBridge.exposeInMainWorld('studioIpc', {
 });
 
 contextBridge.exposeInMainWorld('studioShell', {
-  pick: (kind: 'folder' | 'file' | 'image') => ipcRenderer.invoke('shell:pick', kind) as Promise<string | null>,
+  pick: (kind: 'folder' | 'file') => ipcRenderer.invoke('shell:pick', kind) as Promise<string | null>,
 });

@@ -37,6 +37,12 @@ describe('history in Chromium against the real backend', () => {
     expect((await tiles().evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')))).sort()).toEqual(['a red cat', 'a snowy cat on a roof']);
     await page.getByRole('searchbox', { name: 'Search the history' }).fill('red ca');
     await expect.poll(count).toBe('1 image');
+    await page.getByRole('combobox', { name: 'Filter by kind' }).selectOption('inpaint');
+    await expect.poll(count).toBe('0 images');
+    await page.getByText('No images match').waitFor();
+    await page.getByRole('combobox', { name: 'Filter by kind' }).selectOption('upload');
+    await expect.poll(count).toBe('1 image');
+    await page.getByRole('combobox', { name: 'Filter by kind' }).selectOption('');
   });
 
   it('shows the detail, favourites, and filters by favourites', async () => {

@@ -1,4 +1,5 @@
 // Generation parameters as text: the A1111-style block people paste between tools (copy parameters).
+// test/renderer/params.test.ts reads it back with the engine's parser, so both stay one format.
 import type { Generation } from '../../../electron/api/history.ts';
 import { samplerLabel } from './samplers.ts';
 
@@ -15,6 +16,7 @@ export function parametersText(g: Generation): string {
     ['Model hash', g.model.hash ? g.model.hash.slice(0, 10) : null],
     ['Model', g.model.name],
     ['Denoising strength', p.strength],
+    ...Object.entries(p.extra),
   ];
   const line = fields
     .filter(([, v]) => v !== null && v !== undefined)

@@ -1,6 +1,6 @@
 // Native pickers exist only in the desktop app (shell/preload.ts); web mode types a path instead.
 export interface ShellBridge {
-  pick(kind: 'folder' | 'file' | 'image'): Promise<string | null>;
+  pick(kind: 'folder' | 'file'): Promise<string | null>;
 }
 
 declare global {
