@@ -131,10 +131,12 @@ export const COMMANDS: Record<string, Command> = {
       if (p.positionals.length > 0) throw new UsageError(`'ldm models' takes no arguments, got '${p.positionals[0]}'`);
       const dirs = [(p.flags.dir as string | undefined) ?? modelsDir()];
       if (p.flags.data !== undefined) dirs.push(path.join(p.flags.data as string, 'models'));
+      const installed = await listPackageDirs(modelsDir());
+      const fallback = defaultOf(installed);
       for (const dir of dirs) {
         const found = await listPackages(dir);
         if (found.length === 0) io.stdout.write(`no model packages in ${dir}\n`);
-        for (const f of found) io.stdout.write(describePackage(f) + '\n');
+        for (const f of found) io.stdout.write(describePackage(f) + (fallback && path.resolve(f.dir) === path.resolve(fallback) ? '  (default)' : '') + '\n');
       }
     },
   },
@@ -260,7 +262,12 @@ export async function resolveModelDir(model: string | undefined): Promise<string
       `no default model is installed (nothing in ${modelsDir()}); pass --model DIR with a model package folder`,
     );
   }
-  return found.find((d) => path.basename(d) === 'default') ?? found[0]!;
+  return defaultOf(found)!;
+}
+
+/** The package used without --model: one named 'default', else the first by name. */
+function defaultOf(dirs: readonly string[]): string | undefined {
+  return dirs.find((d) => path.basename(d) === 'default') ?? dirs[0];
 }
 
 async function listPackageDirs(dir: string): Promise<string[]> {

@@ -220,7 +220,7 @@ describe('ldm errors and listing', () => {
       expect(both[1]).toMatch(/^tiny\s+txt2img.*data-models\/models\/mine$/);
       process.env.LDM_MODELS_DIR = path.dirname(modelDir);
       const list = await cli('models');
-      expect(list.stdout).toMatch(/^tiny\s+txt2img\s+f=4\s+32x32, ddim 3 steps/);
+      expect(list.stdout).toMatch(/^tiny\s+txt2img\s+f=4\s+32x32, ddim 3 steps.*\(default\)$/m);
       const byDefault = await cli('generate', 'a heart', '--seed', '1', '--out', path.join(root, 'default.png'));
       expect(byDefault.code).toBe(0);
     } finally {
