@@ -57,7 +57,7 @@ describe('generate in Chromium against the real backend', () => {
     const form = page.getByRole('form', { name: 'Generation parameters' });
     await form.getByRole('spinbutton', { name: 'Steps' }).fill('900');
     await form.getByRole('button', { name: 'Generate' }).click();
-    await page.getByRole('img', { name: 'Live preview of the image being generated' }).waitFor({ timeout: 120_000 });
+    await page.getByRole('img', { name: 'Live preview of the generation in progress' }).waitFor({ timeout: 120_000 });
     const bar = page.getByRole('progressbar', { name: 'Generation progress' });
     await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow'))).toBeGreaterThan(0);
     await expect.poll(() => page.getByTestId('job-activity').textContent()).toMatch(/txt2img [1-9]\d*\/900/);

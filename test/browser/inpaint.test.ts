@@ -118,7 +118,7 @@ describe('inpainting from the canvas against the real backend', () => {
     await tiles.nth(1).click();
     const detail = page.getByRole('complementary', { name: 'Image details' });
     await detail.getByRole('img', { name: 'Mask used for this edit' }).waitFor();
-    await detail.getByRole('img', { name: 'Parent image' }).waitFor();
+    await detail.getByRole('img', { name: 'Parent of this edit' }).waitFor();
     expect(await detail.textContent()).toContain('inpaint');
     await studio.screenshot('history-detail');
     // The parent is one click away.
