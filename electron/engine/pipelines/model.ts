@@ -1,16 +1,11 @@
 // What a pipeline needs from a loaded model: the four networks as async functions over tensors, plus
 // the few facts the loop uses. loaded-model.ts implements it over onnxruntime sessions; diffusers ONNX
 // folders can implement it too.
+import type { SamplingDefaults } from '../io/model-package.ts';
 import type { TensorData } from '../tensor.ts';
 import type { PreviewProjection } from './preview.ts';
 
-export interface SamplingDefaults {
-  readonly sampler: string;
-  readonly steps: number;
-  readonly guidance: number;
-  readonly width: number;
-  readonly height: number;
-}
+export type { SamplingDefaults };
 
 export interface DiffusionModel {
   readonly name: string;
@@ -22,7 +17,7 @@ export interface DiffusionModel {
   /** UNet input channels: latentChannels, or 2·latentChannels + 1 for inpainting models. */
   readonly unetInChannels: number;
   readonly preview: PreviewProjection | null;
-  readonly defaults: SamplingDefaults;
+  readonly defaults: Readonly<SamplingDefaults>;
   /** Extra options for createSampler from the model's scheduler config (schedule, spacing, …). */
   readonly schedulerConfig: Readonly<Record<string, unknown>>;
 
