@@ -204,6 +204,17 @@ describe('ldm errors and listing', () => {
     expect(mask.stderr).toMatch(/cannot read .*missing-mask\.png: no such file/);
   });
 
+  it('help lists the commands and each command’s options', async () => {
+    const all = await cli('help');
+    expect(all.code).toBe(0);
+    for (const c of ['generate', 'img2img', 'inpaint', 'outpaint', 'models']) expect(all.stdout).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
+    const gen = await cli('generate', '--help');
+    expect(gen.code).toBe(0);
+    expect(gen.stdout).toMatch(/--sampler NAME .*euler_a.*dpmpp_2m_karras/);
+    expect(gen.stdout).toMatch(/-o, --out FILE/);
+    expect((await cli()).code).toBe(2);
+  });
+
   it('says clearly when no default model is installed, and lists installed packages', async () => {
     const empty = path.join(root, 'empty');
     await fsp.mkdir(empty);
