@@ -2,7 +2,7 @@
 // StudioApi bound over IPC, a single-instance lock and a remembered window size.
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { app, BrowserWindow, protocol, shell, type Rectangle } from 'electron';
+import { app, BrowserWindow, protocol, session, shell, type Rectangle } from 'electron';
 import { CONTENT_SECURITY_POLICY } from '../api/csp.ts';
 import { createStudio } from '../services/studio.ts';
 import { forkWorkerAdapter } from '../workers/adapter.ts';
@@ -120,6 +120,9 @@ async function start(): Promise<void> {
   const dataDir = dataDirFromArgs();
   await mkdir(dataDir, { recursive: true });
   protocol.handle('app', serveRenderer);
+  // The studio needs no camera, microphone, location or notifications: refuse every permission but
+  // writing to the clipboard (copy parameters).
+  session.defaultSession.setPermissionRequestHandler((_wc, permission, callback) => callback(permission === 'clipboard-sanitized-write'));
   const backend = await createStudio({
     dataDir,
     transport: 'ipc',

@@ -45,6 +45,7 @@ describe('bundled main process', () => {
     expect(report.webPreferences).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
     expect(report.preloadExists).toBe(true);
     expect(report.scheme).toBe('app');
+    expect(report.permissions).toEqual({ media: false, geolocation: false, notifications: false, 'clipboard-sanitized-write': true });
   });
 
   it('answers system.info over IPC from the real services, with the data folder in userData', () => {
