@@ -56,12 +56,19 @@ export interface BatchInputs {
   tiWord: { id: number; pad: number } | null;
   schedule: Schedule;
   noiseOffset: number;
+  /** min-SNR-γ loss weighting (Hang et al. 2023): w = min(SNR, γ)/SNR; 0 = equal weights. */
+  minSnrGamma: number;
 }
 
-/** The feeds of one batch: every random draw comes from `rng` (the trainer's, so checkpoints capture it). */
-export function batchFeeds(x: BatchInputs): (pick: readonly number[], rng: Rng, noiseOffset?: number) => Feeds {
+/**
+ * The feeds of one batch: every random draw comes from `rng` (the trainer's, so checkpoints capture it).
+ * `plain` (held-out evaluation): no noise offset and equal weights, the bare ε-MSE.
+ */
+export function batchFeeds(x: BatchInputs): (pick: readonly number[], rng: Rng, plain?: boolean) => Feeds {
   const { batch: B, c, h, per, L, ctxPer } = x;
-  return (pick, rng, offset = x.noiseOffset) => {
+  return (pick, rng, plain = false) => {
+    const offset = plain ? 0 : x.noiseOffset;
+    const gamma = plain ? 0 : x.minSnrGamma;
     const z = new Float32Array(B * per);
     const noise = rng.normal(B * per);
     const ts = rng.integers(B, x.schedule.trainTimesteps);
@@ -71,11 +78,14 @@ export function batchFeeds(x: BatchInputs): (pick: readonly number[], rng: Rng, 
     }
     const sa = new Float32Array(B);
     const sb = new Float32Array(B);
+    const w = new Float32Array(B).fill(1);
     pick.forEach((item, b) => {
       z.set(x.latents[item]!, b * per);
       const ab = x.schedule.alphasCumprod[ts[b]!]!;
       sa[b] = Math.sqrt(ab);
       sb[b] = Math.sqrt(1 - ab);
+      const snr = ab / (1 - ab);
+      if (gamma > 0) w[b] = Math.min(snr, gamma) / snr;
     });
     const feeds: Feeds = {
       latents: tensor('float32', [B, c, h, h], z),
@@ -83,6 +93,7 @@ export function batchFeeds(x: BatchInputs): (pick: readonly number[], rng: Rng, 
       sqrt_alpha_bar: tensor('float32', [B], sa),
       sqrt_one_minus_alpha_bar: tensor('float32', [B], sb),
       timestep_embedding: timestepEmbedding(Array.from(ts), x.spec.unet.modelChannels),
+      loss_weights: tensor('float32', [B], w),
     };
     if (x.contexts) {
       const ctx = new Float32Array(B * ctxPer);

@@ -43,7 +43,7 @@ export interface FinetuneGraph {
 /**
  * Inputs: `latents` (scaled z0), `noise`, `sqrt_alpha_bar`, `sqrt_one_minus_alpha_bar` [B],
  * `timestep_embedding`; `encoder_hidden_states` (the frozen text encoder's output, cached), or
- * `input_ids` when the text encoder trains (ti, with `ti_mask`; LoRA with the 'text' target). Loss = mean ‖ε − ε̂‖².
+ * `input_ids` when the text encoder trains (ti, with `ti_mask`; LoRA with the 'text' target). `loss_weights` [B]. Loss = mean_b w_b·mean ‖ε − ε̂‖².
  */
 export function buildFinetuneGraph(o: FinetuneGraphOptions): FinetuneGraph {
   const { batch: b, height: h, width: w, latentChannels: c, unet, textEncoder } = o;
@@ -70,7 +70,9 @@ export function buildFinetuneGraph(o: FinetuneGraphOptions): FinetuneGraph {
   const sample = g.add(g.mul(z0, sa), g.mul(noise, sb));
   const eps = unetForward(g, unet, { sample, timestepEmbedding: temb, context });
   const d = g.sub(eps, noise);
-  const loss = g.output(g.reduceMean(g.mul(d, d), [0, 1, 2, 3], false), 'loss');
+  // Per-sample weights (min-SNR-γ, or 1): loss = mean_b w_b·mean‖ε − ε̂‖².
+  const perSample = g.reduceMean(g.mul(d, d), [1, 2, 3], false);
+  const loss = g.output(g.reduceMean(g.mul(perSample, g.input('loss_weights', 'float32', [b])), [0], false), 'loss');
 
   const trained = [...g.params.keys()].filter((name) =>
     o.method === 'full' ? name.startsWith('model.diffusion_model.') : !o.base.has(name),

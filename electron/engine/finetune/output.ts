@@ -97,6 +97,7 @@ export async function writeResult(
     ss_resolution: `(${f.size}, ${f.size})`,
     ss_seed: String(o.seed ?? FINETUNE_DEFAULTS.seed),
     ss_noise_offset: String(o.noiseOffset ?? FINETUNE_DEFAULTS.noiseOffset),
+    ss_min_snr_gamma: String(o.minSnrGamma ?? FINETUNE_DEFAULTS.minSnrGamma),
     ss_tag_frequency: JSON.stringify({ [path.basename(f.ds.dir)]: tagFrequency }),
     ss_training_finished_at: String(Math.floor(Date.now() / 1000)),
     'ldm_studio.method': o.method,

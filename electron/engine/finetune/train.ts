@@ -56,6 +56,8 @@ export interface FinetuneOptions {
   readonly ema?: number;
   /** Per-channel offset added to the noise (brightness and colour range; Draw Things' 0.05). */
   readonly noiseOffset?: number;
+  /** min-SNR-γ loss weighting (default 5, as kohya recommends; 0 = off). */
+  readonly minSnrGamma?: number;
   /** Checkpoint every this many steps (default 50). */
   readonly saveEvery?: number;
   /** Sample images every this many steps (0 = never) and at the end, with the same seeds each time. */
@@ -125,6 +127,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const lr = o.learningRate ?? FINETUNE_DEFAULTS[o.method].learningRate;
   check(lr > 0 && lr < 1, `learning rate must be between 0 and 1, got ${lr}`);
   const warmup = o.warmup ?? FINETUNE_DEFAULTS.warmup;
+  check(o.minSnrGamma === undefined || (o.minSnrGamma >= 0 && Number.isFinite(o.minSnrGamma)), `min-SNR γ must be a number ≥ 0 (0 = off), got ${o.minSnrGamma}`);
   check(warmup >= 0 && warmup < 1, `warm-up must be a fraction from 0 to below 1, got ${warmup}`);
   const lora = o.method === 'lora'
     ? validateLoraConfig({
@@ -210,7 +213,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   if (o.method === 'full') for (const n of fg.trained) start.set(n, baseWeights.get(n)!);
   if (o.method === 'ti') start.set(EMBEDDING_PARAM, meanEmbedding(baseWeights.get(TOKEN_EMBEDDING)!, spec.textEncoder.width));
   const runKey = createHash('sha256')
-    .update(JSON.stringify({ method: o.method, baseSha, data: ds.hash, size, batch, accumulate, lr, warmup, lora, steps: o.steps, ema: o.ema, noise: o.noiseOffset, holdOut, seed: o.seed }))
+    .update(JSON.stringify({ method: o.method, baseSha, data: ds.hash, size, batch, accumulate, lr, warmup, lora, steps: o.steps, ema: o.ema, noise: o.noiseOffset, minSnr: o.minSnrGamma, holdOut, seed: o.seed }))
     .digest('hex');
   const ckFile = path.join(workDir, CHECKPOINT);
   const trainerOpts = {
@@ -239,7 +242,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   }
 
   const schedule = scheduleOf(spec);
-  const feedsFor = batchFeeds({ batch, c, h, per, L, ctxPer, spec, latents, contexts, ids, tiWord, schedule, noiseOffset: o.noiseOffset ?? FINETUNE_DEFAULTS.noiseOffset });
+  const feedsFor = batchFeeds({ batch, c, h, per, L, ctxPer, spec, latents, contexts, ids, tiWord, schedule,
+    noiseOffset: o.noiseOffset ?? FINETUNE_DEFAULTS.noiseOffset, minSnrGamma: o.minSnrGamma ?? FINETUNE_DEFAULTS.minSnrGamma });
   const evalHeldOut = async (): Promise<number> => {
     // fixed noise and timesteps: the same draws before and after training
     const rng = new Rng(BigInt(o.seed ?? 0) + 0x4e1dn);
@@ -248,7 +252,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     for (let rep = 0; rep < 4; rep++) {
       for (let s = 0; s < heldOut.length; s += batch) {
         const pick = Array.from({ length: batch }, (_, b) => heldOut[(s + b) % heldOut.length]!);
-        sum += await trainer.evaluate(feedsFor(pick, rng, 0));
+        sum += await trainer.evaluate(feedsFor(pick, rng, true));
         n++;
       }
     }

@@ -65,6 +65,7 @@ describe('merging', () => {
       sqrt_one_minus_alpha_bar: tensor('float32', [2], new Float32Array([Math.sqrt(0.19), Math.sqrt(0.84)])),
       timestep_embedding: tensor('float32', [2, 16], r.normal(32)),
       encoder_hidden_states: tensor('float32', [2, 8, 16], r.normal(256)),
+      loss_weights: tensor('float32', [2], new Float32Array([1, 0.5])),
     };
     const a = await Trainer.create({ graph: withLora.graph, lr: 0, params: start });
     const lossLora = await a.evaluate(feeds);
