@@ -10,7 +10,7 @@ import { modelHash } from './serialize.ts';
 export type Provider = 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
 
 export interface SessionOptions {
-  /** 'auto' (default): the best accelerator that initialises, else cpu. */
+  /** 'auto' (default): the best accelerator that initialises (cuda, dml, coreml; webgpu only by name), else cpu. */
   provider?: Provider | 'auto';
   /** Intra-op threads; default: onnxruntime's choice (one per physical core). */
   threads?: number;
@@ -200,7 +200,9 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
   }
   for (const p of availableProviders()) {
     if (p === 'cpu') break;
-    if (failedProviders.has(p)) continue;
+    // WebGPU in onnxruntime-node is experimental, and without a GPU adapter it prints a Vulkan warning
+    // on every start before failing: it is used only when asked for by name.
+    if (p === 'webgpu' || failedProviders.has(p)) continue;
     try {
       return new Session(await open(model, p, opts, true), p);
     } catch (err) {
