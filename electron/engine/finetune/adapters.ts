@@ -9,7 +9,12 @@ import { modelParams } from '../nn/models.ts';
 import { LoadedModel, type ModelSpec, type RuntimeOptions } from '../pipelines/loaded-model.ts';
 import type { TensorData } from '../tensor.ts';
 import { mergeLora } from './lora.ts';
-import { EMBEDDING_PARAM, extendTokenizer, TOKEN_EMBEDDING, TOKEN_METADATA, TextualInversionError } from './ti.ts';
+import { EMBEDDING_PARAM, extendTokenizer, TOKEN_EMBEDDING, TOKEN_METADATA } from './ti.ts';
+
+/** An adapter file that cannot be applied to this model: the message names the file and the reason. */
+export class AdapterError extends Error {
+  override name = 'AdapterError';
+}
 
 export interface AdapterUse {
   /** A kohya LoRA .safetensors or an embedding .safetensors (emb_params). */
@@ -34,7 +39,7 @@ export async function loadAdapter(file: string): Promise<LoadedAdapter> {
     return { kind: 'embedding', file, tensors, metadata, token };
   }
   if ([...tensors.keys()].some((k) => k.endsWith('.lora_down.weight'))) return { kind: 'lora', file, tensors, metadata, token: null };
-  throw new TextualInversionError(`${path.basename(file)} is neither a LoRA (lora_down/lora_up tensors) nor an embedding (emb_params)`);
+  throw new AdapterError(`${path.basename(file)} is neither a LoRA (lora_down/lora_up tensors) nor an embedding (emb_params)`);
 }
 
 /** The weights of a model as float32 arrays we may change. */
@@ -79,7 +84,7 @@ export function adaptSpec(
   const vectors: Float32Array[] = [];
   for (const { adapter: ad, strength } of adapters) {
     const name = path.basename(ad.file);
-    if (!Number.isFinite(strength)) throw new TextualInversionError(`adapter ${name}: strength must be a number, got ${strength}`);
+    if (!Number.isFinite(strength)) throw new AdapterError(`adapter ${name}: strength must be a number, got ${strength}`);
     if (ad.kind === 'lora') {
       mergeLora(weights, ad.tensors, strength, spec.unet, layers);
       continue;
@@ -87,19 +92,19 @@ export function adaptSpec(
     const e = ad.tensors.get(EMBEDDING_PARAM)!;
     const width = spec.textEncoder.width;
     if (e.shape.length !== 2 || e.shape[1] !== width) {
-      throw new TextualInversionError(`${name}: emb_params is [${e.shape.join(', ')}]; this model's text encoder needs [n, ${width}]`);
+      throw new AdapterError(`${name}: emb_params is [${e.shape.join(', ')}]; this model's text encoder needs [n, ${width}]`);
     }
-    if (e.shape[0] !== 1) throw new TextualInversionError(`${name}: embeddings of ${e.shape[0]} vectors are not supported; one word, one vector`);
+    if (e.shape[0] !== 1) throw new AdapterError(`${name}: embeddings of ${e.shape[0]} vectors are not supported; one word, one vector`);
     words.push(ad.token!);
     vectors.push(Float32Array.from(e.data as Float32Array, (v) => v * strength));
   }
   let { textEncoder, tokenize } = spec;
   if (words.length > 0) {
     const tokSpec = tokenizer ?? (spec.weights.kind === 'package' ? spec.weights.pkg.manifest.tokenizer : undefined);
-    if (!tokSpec) throw new TextualInversionError("embeddings need the base model's word tokenizer spec; pass it as the tokenizer option");
+    if (!tokSpec) throw new AdapterError("embeddings need the base model's word tokenizer spec; pass it as the tokenizer option");
     const tok = extendTokenizer(tokSpec, words);
     const table = weights.get(TOKEN_EMBEDDING);
-    if (!table) throw new TextualInversionError(`the model has no ${TOKEN_EMBEDDING}`);
+    if (!table) throw new AdapterError(`the model has no ${TOKEN_EMBEDDING}`);
     const grown = new Float32Array(table.length + words.length * textEncoder.width);
     grown.set(table);
     vectors.forEach((v, i) => grown.set(v, table.length + i * textEncoder.width));

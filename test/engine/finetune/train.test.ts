@@ -196,6 +196,7 @@ describe('finetune', () => {
     const tuned = await withAdapters(baseModel, [{ file: out }], { threads: 2 });
     expect(Array.from(tuned.spec.tokenize('zqx red'))).not.toEqual(Array.from(baseModel.spec.tokenize('zqx red')));
     expect(tuned.spec.textEncoder.vocabSize).toBe(baseModel.spec.textEncoder.vocabSize + 1);
+    await expect(withAdapters(baseModel, [{ file: path.join(base, 'model.safetensors') }])).rejects.toThrow(/neither a LoRA .* nor an embedding/);
     const [img] = await txt2img(tuned, { prompt: 'zqx', seed: 1 });
     expect(img!.image.width).toBe(32);
     await expect(finetune({ base, data, out, method: 'ti', triggerWord: 'red', steps: 1 })).rejects.toThrow(/already a word of the model's vocabulary/);
