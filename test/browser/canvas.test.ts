@@ -132,6 +132,23 @@ describe('canvas in Chromium', () => {
     await expect.poll(info).toBe(before);
   });
 
+  it('recolours the mask overlay and keeps painting', async () => {
+    const { page } = studio;
+    const stage = page.getByTestId('canvas-stage');
+    const box = (await stage.boundingBox())!;
+    const probe = () => stage.evaluate((c: HTMLCanvasElement, p) => Array.from(c.getContext('2d')!.getImageData(p.x, p.y, 1, 1).data), { x: Math.round(box.width / 2), y: Math.round(box.height / 2) });
+    await page.getByLabel('Mask overlay colour').fill('#00ff00');
+    const before = Number(/mask (\d+)%/.exec((await info())!)![1]);
+    await page.mouse.move(box.x + box.width / 2 - 60, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2, { steps: 6 });
+    await page.mouse.up();
+    await expect.poll(async () => Number(/mask (\d+)%/.exec((await info())!)![1])).toBeGreaterThanOrEqual(before);
+    const [r, g] = await probe();
+    expect(g).toBeGreaterThan(r!); // the painted area now shows green over the image
+    expect(studio.pageErrors).toEqual([]);
+  });
+
   it('saves the canvas to the gallery and history', async () => {
     const { page } = studio;
     await page.getByRole('textbox', { name: 'Inpaint prompt' }).fill('gradient with a blue square');
