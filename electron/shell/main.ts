@@ -2,7 +2,7 @@
 // StudioApi bound over IPC, a single-instance lock and a remembered window size.
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { app, BrowserWindow, protocol, session, shell, type Rectangle } from 'electron';
+import { app, BrowserWindow, protocol, screen, session, shell, type Rectangle } from 'electron';
 import { CONTENT_SECURITY_POLICY } from '../api/csp.ts';
 import { createStudio } from '../services/studio.ts';
 import { forkWorkerAdapter } from '../workers/adapter.ts';
@@ -65,13 +65,19 @@ async function loadWindowState(file: string): Promise<WindowState | null> {
   }
 }
 
+/** A remembered position is used only if the window would still be visible (monitors change). */
+function onSomeDisplay(b: Rectangle): boolean {
+  return screen.getAllDisplays().some(({ workArea: w }) => b.x < w.x + w.width - 80 && b.x + b.width > w.x + 80 && b.y >= w.y - 20 && b.y < w.y + w.height - 80);
+}
+
 async function createWindow(stateFile: string): Promise<BrowserWindow> {
   const state = await loadWindowState(stateFile);
+  const placed = state !== null && onSomeDisplay(state.bounds);
   const win = new BrowserWindow({
     width: state?.bounds.width ?? 1440,
     height: state?.bounds.height ?? 920,
-    x: state?.bounds.x,
-    y: state?.bounds.y,
+    x: placed ? state.bounds.x : undefined,
+    y: placed ? state.bounds.y : undefined,
     minWidth: 900,
     minHeight: 600,
     backgroundColor: '#0e1014',

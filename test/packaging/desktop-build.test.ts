@@ -24,6 +24,8 @@ describe('bundled main process', () => {
   let report: any;
   beforeAll(async () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'ldm-bundle-'));
+    // Remembered from a monitor that is gone: the size comes back, the position does not.
+    writeFileSync(path.join(tmp, 'window-state.json'), JSON.stringify({ bounds: { x: 5000, y: 300, width: 1000, height: 700 }, maximized: false }));
     const hooks = new URL('./fixtures/electron-hooks.mjs', import.meta.url).href;
     const register = `data:text/javascript,import{register}from'node:module';register(${JSON.stringify(hooks)});`;
     const out = execFileSync(process.execPath, ['--import', register, 'dist/electron/shell/main.js'], {
@@ -44,6 +46,7 @@ describe('bundled main process', () => {
     expect(report.loadedUrl).toBe('app://studio/');
     expect(report.webPreferences).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
     expect(report.preloadExists).toBe(true);
+    expect(report.bounds).toEqual({ width: 1000, height: 700, x: null, y: null });
     expect(report.scheme).toBe('app');
     expect(report.permissions).toEqual({ media: false, geolocation: false, notifications: false, 'clipboard-sanitized-write': true });
   });
