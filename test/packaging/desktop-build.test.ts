@@ -105,6 +105,7 @@ describe('electron-builder directory build', () => {
     expect(files.some((f) => f.endsWith('.map'))).toBe(false);
     expect(files.some((f) => f.startsWith('/electron/'))).toBe(false);
     expect(files.some((f) => f.startsWith('/node_modules/electron/'))).toBe(false);
+    expect(files.some((f) => f.startsWith('/node_modules/esbuild/') || f.startsWith('/node_modules/tsx/'))).toBe(false);
   });
 
   it('unpacks the native modules from the asar', () => {
