@@ -65,4 +65,13 @@ describe('app shell in Chromium against web mode', () => {
     await page.getByRole('table', { name: 'Installed models' }).waitFor();
     studio.pageErrors.length = 0; // the browser logs each refused reconnect attempt
   });
+
+  it('explains a stale or wrong session token instead of spinning', async () => {
+    const page = await studio.browser.newPage();
+    await page.goto(`http://127.0.0.1:${studio.server.port}/?token=stale-token-from-an-old-run`);
+    const banner = page.getByTestId('connection');
+    await banner.waitFor();
+    expect(await banner.textContent()).toContain('open the exact URL');
+    await page.close();
+  });
 });

@@ -28,13 +28,18 @@ export function createWebClient(wsUrl: string, onConnection: (connected: boolean
   let socket: WebSocket | null = null;
   let connected = false;
   let retryMs = 250;
+  let reported: boolean | null = null;
+  const report = (up: boolean) => {
+    if (reported !== up) onConnection(up);
+    reported = up;
+  };
 
   const connect = () => {
     const ws = new WebSocket(wsUrl);
     socket = ws;
     ws.onopen = () => {
       connected = true;
-      onConnection(true);
+      report(true);
       retryMs = 250;
       for (const msg of queue.splice(0)) ws.send(msg);
     };
@@ -51,8 +56,8 @@ export function createWebClient(wsUrl: string, onConnection: (connected: boolean
       else p.reject(new StudioRequestError(msg.error.message, msg.error.code));
     };
     ws.onclose = () => {
-      if (connected) onConnection(false);
       connected = false;
+      report(false);
       for (const p of pending.values()) {
         p.reject(new StudioRequestError('Lost the connection to the studio. Is `npm run web` still running?', 'disconnected'));
       }
