@@ -106,6 +106,11 @@ describe('a long history in Chromium', () => {
     await page.getByRole('button', { name: 'tile number 0', exact: true }).waitFor();
     expect(await grid.getByRole('listitem').count()).toBeLessThan(N / 2);
     expect(await page.getByRole('button', { name: `tile number ${N - 1}`, exact: true }).count()).toBe(0);
+    // Arrow keys move the selection through the grid.
+    await page.getByRole('button', { name: 'tile number 1', exact: true }).click();
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(() => page.getByRole('button', { name: 'tile number 0', exact: true }).getAttribute('aria-pressed')).toBe('true');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('tile number 0');
     expect(studio.pageErrors).toEqual([]);
   });
 });

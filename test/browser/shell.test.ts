@@ -74,4 +74,19 @@ describe('app shell in Chromium against web mode', () => {
     expect(await banner.textContent()).toContain('open the exact URL');
     await page.close();
   });
+
+  it('moves focus with Tab and shows where it is', async () => {
+    const { page } = studio;
+    await page.reload();
+    await page.getByTestId('execution-provider').waitFor();
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement;
+      const style = getComputedStyle(el);
+      return { label: el.textContent?.trim(), outline: style.outlineStyle, width: parseFloat(style.outlineWidth) };
+    });
+    expect(focused.label).toBe('Generate'); // the first control is the first navigation item
+    expect(focused.outline).toBe('solid');
+    expect(focused.width).toBeGreaterThanOrEqual(2);
+  });
 });
