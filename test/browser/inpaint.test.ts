@@ -79,8 +79,22 @@ describe('inpainting from the canvas against the real backend', () => {
     expect(outside).toBeGreaterThan(64 * 64 * 0.5);
     expect(changedInside).toBeGreaterThan(0);
 
-    // The canvas now compares before and after.
+    // The canvas now compares before and after; moving the divider left shows more of the result.
     expect(await page.getByRole('button', { name: 'Before/after' }).getAttribute('aria-pressed')).toBe('true');
+    const stage = page.getByTestId('canvas-stage');
+    const sbox = (await stage.boundingBox())!;
+    const z = parseInt((await page.locator('output.zoom').textContent())!) / 100;
+    const left = (sbox.width - 64 * z) / 2;
+    const strip = () =>
+      stage.evaluate((c: HTMLCanvasElement, r) => Array.from(c.getContext('2d')!.getImageData(r.x, r.y, r.w, 3).data), {
+        x: Math.round(left + 0.28 * 64 * z),
+        y: Math.round(sbox.height / 2 - 1),
+        w: Math.round(0.18 * 64 * z),
+      });
+    const beforeSide = await strip();
+    await page.mouse.click(sbox.x + left + 0.2 * 64 * z, sbox.y + sbox.height / 2 + 20 * z);
+    const afterSide = await strip();
+    expect(afterSide.some((v, i) => v !== beforeSide[i])).toBe(true);
     expect(studio.pageErrors).toEqual([]);
     editId = edit.id;
   }, 180_000);
