@@ -56,8 +56,22 @@ function dabFalloff(d: number, r: number, hardness: number): number {
   return 1 - t * t * (3 - 2 * t); // smoothstep edge
 }
 
+/** A pixel rectangle, x0/y0 inclusive, x1/y1 exclusive. */
+export interface Rect {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+function grow(rect: Rect | null, x0: number, y0: number, x1: number, y1: number): Rect | null {
+  if (x1 <= x0 || y1 <= y0) return rect;
+  if (!rect) return { x0, y0, x1, y1 };
+  return { x0: Math.min(rect.x0, x0), y0: Math.min(rect.y0, y0), x1: Math.max(rect.x1, x1), y1: Math.max(rect.y1, y1) };
+}
+
 /** Stamps one dab into `cov` (max-blend, so overlapping dabs of the same stroke never exceed 1). */
-function stampDab(cov: Float32Array, w: number, h: number, cx: number, cy: number, r: number, hardness: number): void {
+function stampDab(cov: Float32Array, w: number, h: number, cx: number, cy: number, r: number, hardness: number, dirty: Rect | null): Rect | null {
   const x0 = Math.max(0, Math.floor(cx - r));
   const x1 = Math.min(w - 1, Math.ceil(cx + r));
   const y0 = Math.max(0, Math.floor(cy - r));
@@ -71,6 +85,7 @@ function stampDab(cov: Float32Array, w: number, h: number, cx: number, cy: numbe
       if (v > cov[i]!) cov[i] = v;
     }
   }
+  return grow(dirty, x0, y0, x1 + 1, y1 + 1);
 }
 
 const MIN_RADIUS = 0.5;
@@ -81,16 +96,18 @@ function radiusAt(stroke: Stroke, pressure: number): number {
 
 /**
  * Adds the dabs of stroke.points[from..] to a coverage buffer. Drawing calls this with the points that
- * arrived since the last call, so a long stroke costs only its new segment per pointer move.
+ * arrived since the last call, so a long stroke costs only its new segment per pointer move. Returns
+ * the rectangle it touched (null if none), so that compositing and display can stay inside it.
  */
-export function addStrokeCoverage(cov: Float32Array, w: number, h: number, stroke: Stroke, from = 0): void {
+export function addStrokeCoverage(cov: Float32Array, w: number, h: number, stroke: Stroke, from = 0): Rect | null {
   const pts = stroke.points;
   const hardness = Math.min(1, Math.max(0, stroke.hardness));
+  let dirty: Rect | null = null;
   for (let i = Math.max(0, from); i < pts.length; i++) {
     const p = pts[i]!;
     const prev = i > 0 ? pts[i - 1]! : null;
     if (!prev) {
-      stampDab(cov, w, h, p.x, p.y, radiusAt(stroke, p.pressure), hardness);
+      dirty = stampDab(cov, w, h, p.x, p.y, radiusAt(stroke, p.pressure), hardness, dirty);
       continue;
     }
     const dist = Math.hypot(p.x - prev.x, p.y - prev.y);
@@ -100,18 +117,34 @@ export function addStrokeCoverage(cov: Float32Array, w: number, h: number, strok
     for (let k = 1; k <= n; k++) {
       const t = k / n;
       const pr = prev.pressure + (p.pressure - prev.pressure) * t;
-      stampDab(cov, w, h, prev.x + (p.x - prev.x) * t, prev.y + (p.y - prev.y) * t, radiusAt(stroke, pr), hardness);
+      dirty = stampDab(cov, w, h, prev.x + (p.x - prev.x) * t, prev.y + (p.y - prev.y) * t, radiusAt(stroke, pr), hardness, dirty);
     }
   }
+  return dirty;
 }
 
-/** Composites a stroke's coverage onto a mask: out = base ⊕ coverage·opacity. */
-export function compositeStroke(base: Float32Array, cov: Float32Array, tool: Stroke['tool'], opacity: number, out: Float32Array): void {
+/**
+ * Composites a stroke's coverage onto a mask: out = base ⊕ coverage·opacity, over the whole mask or only
+ * inside `region` (a rectangle of a mask `width` pixels wide).
+ */
+export function compositeStroke(
+  base: Float32Array,
+  cov: Float32Array,
+  tool: Stroke['tool'],
+  opacity: number,
+  out: Float32Array,
+  region?: { width: number; rect: Rect },
+): void {
   const o = Math.min(1, Math.max(0, opacity));
-  if (tool === 'brush') {
-    for (let i = 0; i < base.length; i++) out[i] = base[i]! + (1 - base[i]!) * cov[i]! * o;
-  } else {
-    for (let i = 0; i < base.length; i++) out[i] = base[i]! * (1 - cov[i]! * o);
+  const w = region?.width ?? base.length;
+  const { x0, y0, x1, y1 } = region?.rect ?? { x0: 0, y0: 0, x1: w, y1: base.length / w };
+  for (let y = y0; y < y1; y++) {
+    const end = y * w + x1;
+    if (tool === 'brush') {
+      for (let i = y * w + x0; i < end; i++) out[i] = base[i]! + (1 - base[i]!) * cov[i]! * o;
+    } else {
+      for (let i = y * w + x0; i < end; i++) out[i] = base[i]! * (1 - cov[i]! * o);
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EditHistory } from '../../../renderer/src/canvas/history.ts';
-import { addStrokeCoverage, applyEdit, emptyMask, maskedFraction, replay, type MaskEdit, type MaskState, type Stroke } from '../../../renderer/src/canvas/mask.ts';
+import { addStrokeCoverage, applyEdit, compositeStroke, emptyMask, maskedFraction, replay, type MaskEdit, type MaskState, type Stroke } from '../../../renderer/src/canvas/mask.ts';
 
 const stroke = (over: Partial<Stroke> = {}): Stroke => ({
   type: 'stroke',
@@ -135,5 +135,38 @@ describe('undo and redo', () => {
     h.push({ type: 'invert' });
     expect(at(h.state(), 2 + 5 * 4, 16)).toBe(1);
     expect(at(h.state(), 2, 16)).toBe(0);
+  });
+});
+
+describe('drawing touches only what a stroke covers', () => {
+  it('reports the rectangle it stamped, and compositing inside it equals compositing everything', () => {
+    const w = 80;
+    const h = 60;
+    const st = stroke({ size: 12, hardness: 0.4, points: [{ x: 20, y: 20, pressure: 1 }, { x: 40, y: 30, pressure: 0.7 }] });
+    const cov = new Float32Array(w * h);
+    const rect = addStrokeCoverage(cov, w, h, st)!;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const inside = x >= rect.x0 && x < rect.x1 && y >= rect.y0 && y < rect.y1;
+        if (!inside) expect(cov[y * w + x]).toBe(0);
+      }
+    }
+    expect(rect.x1 - rect.x0).toBeLessThan(40);
+    const base = new Float32Array(w * h).map((_, i) => (i % 7) / 7);
+    const full = new Float32Array(w * h);
+    compositeStroke(base, cov, 'brush', 0.8, full);
+    const part = base.slice();
+    compositeStroke(base, cov, 'brush', 0.8, part, { width: w, rect });
+    expect(part).toEqual(full);
+    const erased = base.slice();
+    compositeStroke(base, cov, 'eraser', 1, erased, { width: w, rect });
+    const erasedFull = new Float32Array(w * h);
+    compositeStroke(base, cov, 'eraser', 1, erasedFull);
+    expect(erased).toEqual(erasedFull);
+  });
+
+  it('reports nothing for no new points', () => {
+    const st = stroke();
+    expect(addStrokeCoverage(new Float32Array(64 * 40), 64, 40, st, st.points.length)).toBeNull();
   });
 });
