@@ -154,8 +154,8 @@ export function applyEdit(state: MaskState, edit: MaskEdit): MaskState {
   switch (edit.type) {
     case 'stroke': {
       const cov = new Float32Array(w * h);
-      addStrokeCoverage(cov, w, h, edit);
-      compositeStroke(mask, cov, edit.tool, edit.opacity, mask);
+      const rect = addStrokeCoverage(cov, w, h, edit);
+      if (rect) compositeStroke(mask, cov, edit.tool, edit.opacity, mask, { width: w, rect });
       return state;
     }
     case 'invert':
