@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { RequestOutput } from '../api/index.ts';
-import { availableProviders } from '../engine/onnx/runtime.ts';
+import { autoProviderCandidates, availableProviders } from '../engine/onnx/runtime.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -13,14 +13,17 @@ function packageVersion(pkgJson: string): string {
 
 export const APP_VERSION = packageVersion(fileURLToPath(new URL('../../package.json', import.meta.url)));
 
-/** `ranOn`: the provider a job actually ran on; before any job, the one 'auto' tries first. */
+/**
+ * `ranOn`: the provider a job actually ran on; before any job, the one 'auto' would use (not merely the
+ * first one listed: webgpu is listed but 'auto' skips it).
+ */
 export function systemInfo(dataDir: string, transport: 'ipc' | 'web', ranOn: string | null = null): RequestOutput<'system.info'> {
   const providers = availableProviders();
   return {
     appVersion: APP_VERSION,
     onnxruntimeVersion: packageVersion(require.resolve('onnxruntime-node/package.json')),
     executionProviders: providers,
-    activeProvider: ranOn ?? providers[0] ?? 'cpu',
+    activeProvider: ranOn ?? autoProviderCandidates()[0] ?? 'cpu',
     dataDir,
     platform: `${process.platform}-${process.arch}`,
     transport,

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { autoProviderCandidates } from '../../electron/engine/onnx/runtime.ts';
 import { saveSafetensors } from '../../electron/engine/io/safetensors.ts';
 import { tensor } from '../../electron/engine/tensor.ts';
 import { createStudio, type Studio } from '../../electron/services/studio.ts';
@@ -101,5 +102,8 @@ describe('models registry', () => {
     expect(info.onnxruntimeVersion).toMatch(/^1\.\d+\.\d+/);
     expect(info.executionProviders).toContain('cpu');
     expect(info.executionProviders).toContain(info.activeProvider);
+    // Before any job it names what 'auto' would use: never the experimental webgpu it skips.
+    expect(info.activeProvider).toBe(autoProviderCandidates()[0]);
+    expect(info.activeProvider).not.toBe('webgpu');
   });
 });

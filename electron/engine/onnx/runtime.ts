@@ -52,6 +52,16 @@ export function availableProviders(): Provider[] {
 
 const failedProviders = new Map<Provider, string>();
 
+/**
+ * The providers 'auto' tries, in order, cpu last: the available ones that have not failed in this
+ * process. WebGPU in onnxruntime-node is experimental, and without a GPU adapter it prints a Vulkan
+ * warning on every start before failing: it is used only when asked for by name. The first entry is
+ * what 'auto' will use unless that provider fails to start.
+ */
+export function autoProviderCandidates(): Provider[] {
+  return availableProviders().filter((p) => p !== 'webgpu' && !failedProviders.has(p));
+}
+
 const ORT_TYPES: Partial<Record<string, DType>> = {
   float32: 'float32', float16: 'float16', float64: 'float64', int64: 'int64', int32: 'int32', int8: 'int8', uint8: 'uint8', bool: 'bool',
 };
@@ -198,11 +208,8 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
       throw new RuntimeError(`execution provider '${want}' failed to start: ${(err as Error).message}`);
     }
   }
-  for (const p of availableProviders()) {
+  for (const p of autoProviderCandidates()) {
     if (p === 'cpu') break;
-    // WebGPU in onnxruntime-node is experimental, and without a GPU adapter it prints a Vulkan warning
-    // on every start before failing: it is used only when asked for by name.
-    if (p === 'webgpu' || failedProviders.has(p)) continue;
     try {
       return new Session(await open(model, p, opts, true), p);
     } catch (err) {

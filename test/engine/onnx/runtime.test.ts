@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { Graph } from '../../../electron/engine/onnx/graph.ts';
 import { IR_VERSION, OPSET, modelHash, safetensorsWeights, toModelProto } from '../../../electron/engine/onnx/serialize.ts';
-import { RuntimeError, SessionCache, availableProviders, createSession, sessionKey } from '../../../electron/engine/onnx/runtime.ts';
+import { RuntimeError, SessionCache, autoProviderCandidates, availableProviders, createSession, sessionKey } from '../../../electron/engine/onnx/runtime.ts';
 import { readSafetensorsHeader, saveSafetensors } from '../../../electron/engine/io/safetensors.ts';
 import { floatToHalf, halfToFloat, type TensorData } from '../../../electron/engine/tensor.ts';
 import { rng } from './ref.ts';
@@ -162,6 +162,11 @@ describe('runtime', () => {
     const bytes = toModelProto(model(), { kind: 'embedded', get: (n) => weights.get(n)! });
     const auto = await createSession(bytes, { provider: 'auto', threads: 2 });
     expect(avail).toContain(auto.provider);
+    // 'auto' runs on the provider autoProviderCandidates names first (after this try's failures are known).
+    const candidates = autoProviderCandidates();
+    expect(candidates[0]).toBe(auto.provider);
+    expect(candidates).not.toContain('webgpu');
+    expect(candidates.at(-1)).toBe('cpu');
     expect((await auto.run({ x })).y!.shape).toEqual([2, 5]);
     await auto.release();
     if (!avail.includes('cuda')) await expect(createSession(bytes, { provider: 'cuda' })).rejects.toThrow(/'cuda' is not available.*npm rebuild/);
