@@ -7,8 +7,8 @@ import { Gallery } from './gallery.ts';
 import { HistoryStore } from './history.ts';
 import { newId } from './ids.ts';
 import { ModelRegistry } from './models.ts';
-import { parseSamplerLabel, samplerLabel } from '../engine/diffusion/samplers.ts';
 import { formatParameters } from '../engine/io/generation-params.ts';
+import { generationParams } from '../engine/pipelines/output.ts';
 import { APP_VERSION } from './system.ts';
 
 /** Field names follow the pipelines' GenerationRecord, so `{ ...generated.record, png }` fits. */
@@ -38,30 +38,10 @@ export interface GenerationInput {
   extra?: Record<string, string>;
 }
 
-/** The A1111-style `parameters` text of a generation (sampler as A1111 labels it, LoRAs and version as extras). */
+/** The A1111-style `parameters` text of a generation: the engine's, plus our extras and version. */
 export function infotextOf(g: GenerationInput): string {
-  const extras: Record<string, string> = {};
-  if (g.eta) extras.Eta = String(g.eta);
-  if (g.feather !== undefined && g.feather !== null) extras['Mask blur'] = String(g.feather);
-  const loras = g.loras ?? [];
-  if (loras.length) extras['Lora hashes'] = loras.map((l) => `${l.name}: ${(l.hash ?? '').slice(0, 12)}`).join(', ');
-  Object.assign(extras, g.extra);
-  extras.Version = `ldm-studio ${APP_VERSION}`;
-  const known = g.sampler === null ? null : parseSamplerLabel(g.sampler);
-  return formatParameters({
-    prompt: g.prompt,
-    negative: g.negativePrompt,
-    steps: g.steps ?? undefined,
-    sampler: g.sampler === null ? undefined : known ? samplerLabel(known) : g.sampler,
-    cfg: g.guidance ?? undefined,
-    seed: g.seed ?? undefined,
-    width: g.width,
-    height: g.height,
-    modelHash: g.model.hash ? g.model.hash.slice(0, 10) : undefined,
-    model: g.model.name ?? undefined,
-    strength: g.strength ?? undefined,
-    extras,
-  });
+  const params = generationParams(g);
+  return formatParameters({ ...params, extras: { ...params.extras, ...g.extra, Version: `ldm-studio ${APP_VERSION}` } });
 }
 
 export async function storeGeneration(history: HistoryStore, gallery: Gallery, g: GenerationInput): Promise<Generation> {

@@ -1,28 +1,50 @@
 // A generated picture as a PNG file's bytes, carrying its parameters in the A1111 `parameters`
 // chunk so other tools (and the studio's importer) read them back.
-import { samplerLabel, type SamplerName } from '../diffusion/samplers.ts';
+import { parseSamplerLabel, samplerLabel } from '../diffusion/samplers.ts';
 import { formatParameters, type GenerationParams } from '../io/generation-params.ts';
 import { encodePng } from '../io/image.ts';
 import { imageToTensor } from './image.ts';
 import type { GeneratedImage, GenerationRecord } from './types.ts';
 
-export function generationParams(r: GenerationRecord): GenerationParams {
+/**
+ * What generationParams reads: a pipeline's GenerationRecord, or the facts of an image recorded
+ * elsewhere (an upload, an import) where some are unknown (null) and are then left out of the text.
+ */
+export interface ParamsSource {
+  readonly prompt: string;
+  readonly negativePrompt: string;
+  /** Our name ('dpmpp_2m_karras') or another tool's label; written as A1111 labels it when known. */
+  readonly sampler: string | null;
+  readonly steps: number | null;
+  readonly guidance: number | null;
+  readonly seed: number | null;
+  readonly width: number;
+  readonly height: number;
+  readonly eta?: number | null;
+  readonly strength?: number | null;
+  readonly feather?: number | null;
+  readonly model: { readonly name: string | null; readonly hash: string | null };
+  readonly loras?: GenerationRecord['loras'];
+}
+
+export function generationParams(r: ParamsSource): GenerationParams {
   const extras: Record<string, string> = {};
-  if (r.eta !== 0) extras.Eta = String(r.eta);
-  if (r.feather !== null) extras['Mask blur'] = String(r.feather);
+  if (r.eta) extras.Eta = String(r.eta);
+  if (r.feather !== undefined && r.feather !== null) extras['Mask blur'] = String(r.feather);
   // A1111's form: "name: hash, …" (quoted by the formatter, as it contains ':').
   if (r.loras?.length) extras['Lora hashes'] = r.loras.map((l) => `${l.name}: ${(l.hash ?? '').slice(0, 12)}`).join(', ');
+  const known = r.sampler === null ? null : parseSamplerLabel(r.sampler);
   return {
     prompt: r.prompt,
     negative: r.negativePrompt,
-    steps: r.steps,
-    sampler: samplerLabel(r.sampler as SamplerName),
-    cfg: r.guidance,
-    seed: r.seed,
+    steps: r.steps ?? undefined,
+    sampler: r.sampler === null ? undefined : known ? samplerLabel(known) : r.sampler,
+    cfg: r.guidance ?? undefined,
+    seed: r.seed ?? undefined,
     width: r.width,
     height: r.height,
-    model: r.model.name,
-    modelHash: r.model.hash.slice(0, 10),
+    model: r.model.name ?? undefined,
+    modelHash: r.model.hash ? r.model.hash.slice(0, 10) : undefined,
     strength: r.strength ?? undefined,
     extras,
   };

@@ -1,9 +1,9 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { parseParameters, readGenerationParams } from '../../../electron/engine/io/generation-params.ts';
+import { formatParameters, parseParameters, readGenerationParams } from '../../../electron/engine/io/generation-params.ts';
 import { readPngText } from '../../../electron/engine/io/png-metadata.ts';
 import { rgbImage } from '../../../electron/engine/pipelines/image.ts';
-import { generatedPng } from '../../../electron/engine/pipelines/output.ts';
+import { generatedPng, generationParams } from '../../../electron/engine/pipelines/output.ts';
 import type { GenerationRecord } from '../../../electron/engine/pipelines/types.ts';
 
 const record: GenerationRecord = {
@@ -47,5 +47,24 @@ describe('generated PNG', () => {
     expect(readGenerationParams(png)?.source).toBe('a1111');
     // sharp (and so the gallery's thumbnailer) sees the chunk too: it sits before IDAT.
     expect((await sharp(png).metadata()).comments?.find((c) => c.keyword === 'parameters')?.text).toBe(text);
+  });
+});
+
+describe('generationParams', () => {
+  it('leaves unknown (null) facts out, writes known samplers by their A1111 label and keeps other labels as written', () => {
+    const upload = generationParams({
+      prompt: 'a lake', negativePrompt: '', sampler: null, steps: null, guidance: null, seed: null, width: 24, height: 16,
+      model: { name: null, hash: null },
+    });
+    expect(upload).toEqual({ prompt: 'a lake', negative: '', steps: undefined, sampler: undefined, cfg: undefined, seed: undefined, width: 24, height: 16, model: undefined, modelHash: undefined, strength: undefined, extras: {} });
+    expect(formatParameters(upload)).toBe('a lake\nSize: 24x16');
+    expect(generationParams({ ...record, sampler: 'Euler a' }).sampler).toBe('Euler a');
+    expect(generationParams({ ...record, sampler: 'euler_ancestral' }).sampler).toBe('Euler a');
+    expect(generationParams({ ...record, sampler: 'UniPC' }).sampler).toBe('UniPC');
+    expect(generationParams({ ...record, eta: 0.5, loras: [{ name: 'ink', hash: 'abcdef0123456789', strength: 1 }] }).extras).toEqual({
+      Eta: '0.5',
+      'Mask blur': '4',
+      'Lora hashes': 'ink: abcdef012345',
+    });
   });
 });
