@@ -3,7 +3,7 @@
 // measure what the model card reports: held-out autoencoder PSNR, held-out denoising loss, time and
 // peak memory to generate 4 images at 25 steps, and a grid of samples for fixed prompts and seeds.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../../electron/engine/diffusion/rng.ts';
@@ -19,7 +19,7 @@ import { loadModel } from '../../electron/engine/pipelines/loaded-model.ts';
 import { fitPreviewProjection } from '../../electron/engine/pipelines/preview.ts';
 import { txt2img } from '../../electron/engine/pipelines/txt2img.ts';
 import { loadCheckpoint } from '../../electron/engine/training/index.ts';
-import { AE_TRAINING, AUTOENCODER, CACHE_DIR, CONTEXT_LENGTH, IMAGE_SIZE, LDM_TRAINING, MODEL_NAME, UNET, textEncoderConfig } from './config.ts';
+import { AE_TRAINING, AUTOENCODER, CACHE_DIR, CONTEXT_LENGTH, IMAGE_SIZE, LDM_TRAINING, MODEL_NAME, UNET, WORK_DIR, textEncoderConfig } from './config.ts';
 import { loadEmojiDataset, sampleAsFloat } from './emoji-dataset.ts';
 import { AE_CHECKPOINT, autoencoderPsnr, DECODER_CHECKPOINT } from './train-autoencoder.ts';
 import { embeddedTokenizer, latentCache, LDM_CHECKPOINT } from './train-ldm.ts';
@@ -107,7 +107,9 @@ function measureGeneration(dir: string): { seconds: number; peakMiB: number } {
 
 export async function packageEmbeddedModel(log: (s: string) => void = console.log): Promise<void> {
   // The decoder stage, when run, refines the decoder on the same (frozen-encoder) latents.
+  const aeSteps = (await loadCheckpoint(AE_CHECKPOINT)).step;
   const ae = await loadCheckpoint(existsSync(DECODER_CHECKPOINT) ? DECODER_CHECKPOINT : AE_CHECKPOINT);
+  const decoderSteps = existsSync(DECODER_CHECKPOINT) ? ae.step : 0;
   const ldm = await loadCheckpoint(LDM_CHECKPOINT);
   const cache = await latentCache();
   const tok = await embeddedTokenizer();
@@ -151,7 +153,8 @@ export async function packageEmbeddedModel(log: (s: string) => void = console.lo
     provenance: {
       trainedBy: 'Latent Diffusion Studio, npm run train:default',
       data: 'emoji-datasource-google@16 (Noto Emoji images, Apache-2.0), captions from emoji.json (MIT)',
-      autoencoderSteps: ae.step,
+      autoencoderSteps: aeSteps,
+      decoderSteps,
       ldmSteps: ldm.step,
       autoencoderTraining: AE_TRAINING,
       ldmTraining: LDM_TRAINING,
@@ -166,10 +169,18 @@ export async function packageEmbeddedModel(log: (s: string) => void = console.lo
   await samplesGrid(PACKAGE_DIR, path.join(PACKAGE_DIR, 'samples.png'));
   const gen = measureGeneration(PACKAGE_DIR);
   log(`4 images × 25 steps: ${gen.seconds.toFixed(2)} s, peak RSS ${gen.peakMiB.toFixed(0)} MiB`);
-  writeFileSync(path.join(PACKAGE_DIR, 'README.md'), modelCard(desc, ae.step, ldm.step, aePsnr.psnr, heldOutLoss, gen, countParams(modelParams(architecture))));
+  writeFileSync(path.join(PACKAGE_DIR, 'README.md'), modelCard(desc, aeSteps, decoderSteps, ldm.step, aePsnr.psnr, heldOutLoss, gen, countParams(modelParams(architecture))));
 }
 
-function modelCard(desc: ModelDescription, aeSteps: number, ldmSteps: number, psnr: number, loss: number, gen: { seconds: number; peakMiB: number }, params: number): string {
+/** The f=4 vs f=8 run of compare-factors.ts, when its output was saved to training/embedded/factor-comparison.txt. */
+function factorComparison(): string {
+  const file = path.join(WORK_DIR, 'factor-comparison.txt');
+  if (!existsSync(file)) return '';
+  const lines = readFileSync(file, 'utf8').trim().split('\n').filter((l) => l.startsWith('f='));
+  return `## Downsampling factor\nSame recipe, seed and step count for both (scripts/embedded/compare-factors.ts); f=4 was kept:\n${lines.map((l) => `- ${l}`).join('\n')}\n`;
+}
+
+function modelCard(desc: ModelDescription, aeSteps: number, decoderSteps: number, ldmSteps: number, psnr: number, loss: number, gen: { seconds: number; peakMiB: number }, params: number): string {
   return `# ${desc.name}
 
 The studio's embedded text-to-image model: a latent diffusion model (Rombach et al. 2022) trained from
@@ -188,7 +199,7 @@ About 5% of the concepts are held out for evaluation. No images are shipped, onl
 
 ## Training
 \`npm run train:default\` (stages: autoencoder, ldm, package; each resumes from its checkpoint).
-- Autoencoder: ${aeSteps} steps, batch ${AE_TRAINING.batch}, AdamW lr ${AE_TRAINING.lr}, L1 + ${AE_TRAINING.gradientWeight}·L1 on image gradients + ${AE_TRAINING.klWeight}·KL.
+- Autoencoder: ${aeSteps} steps${decoderSteps ? `, then ${decoderSteps} more for the decoder alone on the frozen encoder's latents` : ''}, batch ${AE_TRAINING.batch}, AdamW lr ${AE_TRAINING.lr}, L1 + ${AE_TRAINING.gradientWeight}·L1 on image gradients + ${AE_TRAINING.klWeight}·KL.
 - LDM: ${ldmSteps} steps, batch ${LDM_TRAINING.batch}, AdamW lr ${LDM_TRAINING.lr} with ${LDM_TRAINING.warmup} warm-up steps, min-SNR-γ=${LDM_TRAINING.minSnrGamma} weighting, ${LDM_TRAINING.captionDropout * 100}% caption dropout, EMA ${LDM_TRAINING.emaDecay}.
 
 ## Metrics (this machine: 2 CPU cores)
@@ -199,6 +210,7 @@ About 5% of the concepts are held out for evaluation. No images are shipped, onl
 | 4 images, 25 DDIM steps, CFG 3 | ${gen.seconds.toFixed(2)} s |
 | peak resident memory of that run | ${gen.peakMiB.toFixed(0)} MiB |
 
+${factorComparison()}
 ## Samples
 \`samples.png\`: rows are the prompts below, columns seeds 1–4 (DDIM 25 steps, guidance 3), shown at 2×.
 ${SAMPLE_PROMPTS.map((p) => `- ${p}`).join('\n')}
