@@ -111,4 +111,18 @@ describe('training jobs', () => {
     const deep = await studio.handlers['training.scan']({ datasetDir: dir, recursive: true, triggerWord: '' });
     expect(deep.images.map((i) => i.caption)).toContain('deep');
   });
+
+  it('scans by the engine rules: pictures are compared at their own size, so a one-pixel difference is no duplicate', async () => {
+    const dir = join(tmp.dir, 'near');
+    mkdirSync(dir);
+    const flat = Buffer.alloc(64 * 64 * 3, 100);
+    const dot = Buffer.from(flat);
+    dot[3 * (64 * 20 + 20)] = 101;
+    writeFileSync(join(dir, 'a.png'), await sharp(flat, { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer());
+    writeFileSync(join(dir, 'b.png'), await sharp(dot, { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer());
+    const scan = await studio.handlers['training.scan']({ datasetDir: dir, recursive: false, triggerWord: '' });
+    expect(scan).toMatchObject({ datasetDir: dir, rejected: [] });
+    expect(scan.images.map((i) => [i.path.split('/').at(-1), i.width, i.height])).toEqual([['a.png', 64, 64], ['b.png', 64, 64]]);
+    await expect(studio.handlers['training.scan']({ datasetDir: join(dir, 'a.png'), recursive: false, triggerWord: '' })).rejects.toThrow(/cannot read the data set folder/);
+  });
 });
