@@ -60,8 +60,8 @@ export const trainSpec = z.object({
   batchSize: z.number().int().min(1).max(256).optional(),
   rank: z.number().int().min(1).max(1024).optional(),
   alpha: z.number().positive().optional(),
-  /** LoRA: which layers get adapters. */
-  targets: z.array(z.enum(['attn', 'ff', 'conv'])).min(1).optional(),
+  /** LoRA: which layers get adapters ('text': the text encoder's, kohya lora_te_ names); engine/finetune LORA_TARGETS. */
+  targets: z.array(z.enum(['attn', 'ff', 'conv', 'text'])).min(1).optional(),
   /** Training size in pixels; default the model's sampling size. */
   resolution: z.number().int().min(8).max(4096).multipleOf(8).optional(),
   samplePrompts: z.array(z.string()).default([]),

@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { TrainSpec } from '../../electron/api/jobs.ts';
+import { trainSpec, type TrainSpec } from '../../electron/api/jobs.ts';
+import { LORA_TARGETS } from '../../electron/engine/finetune/lora.ts';
 import type { Studio } from '../../electron/services/studio.ts';
 import { nextEvent, probeModels, probeStudio, tempDir, txt2img, waitForJob } from './helpers.ts';
 
@@ -110,6 +111,14 @@ describe('training jobs', () => {
     expect(scan.rejected[2]!.reason).toMatch(/too small/);
     const deep = await studio.handlers['training.scan']({ datasetDir: dir, recursive: true, triggerWord: '' });
     expect(deep.images.map((i) => i.caption)).toContain('deep');
+  });
+
+  it('takes every LoRA target the fine-tune engine has in a train spec, the text encoder included', async () => {
+    for (const t of LORA_TARGETS) expect(trainSpec.parse(train({ targets: [t] })).targets).toEqual([t]);
+    expect(trainSpec.safeParse(train({ targets: ['mid' as never] })).success).toBe(false);
+    const job = await studio.handlers['jobs.submit']({ spec: train({ targets: ['attn', 'text'], steps: 2 }) });
+    expect(job.spec).toMatchObject({ targets: ['attn', 'text'] });
+    expect((await waitForJob(studio, job.id)).status).toBe('completed');
   });
 
   it('scans by the engine rules: pictures are compared at their own size, so a one-pixel difference is no duplicate', async () => {
