@@ -1,12 +1,10 @@
-// The `ldm` commands: generate, img2img, inpaint, outpaint, models. Each declares its flags once;
-// parsing, model loading, progress and output writing are shared.
+// The `ldm` commands: generate, img2img, inpaint, outpaint, train, models, serve. Each declares its flags
+// once; parsing, model loading, progress and output writing are shared.
 import { createHash, randomInt } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SAMPLERS } from '../engine/diffusion/samplers.ts';
 import { withAdapters, type AdapterUse } from '../engine/finetune/adapters.ts';
-import { validateModelPackage, MODEL_JSON, type ValidatedPackage } from '../engine/io/model-package.ts';
+import { validateModelPackage, type ValidatedPackage } from '../engine/io/model-package.ts';
 import { autoencoderFactor } from '../engine/nn/config.ts';
 import { img2img } from '../engine/pipelines/img2img.ts';
 import { inpaint, outpaint } from '../engine/pipelines/inpaint.ts';
@@ -18,7 +16,10 @@ import { helpFor, parseCommandLine, UsageError, type FlagSpecs, type Parsed } fr
 import { openDataRecorder } from './data-hook.ts';
 import { readFileBytes, readImageFile, writeGeneratedPng } from './image-files.ts';
 import type { CliIo } from './main.ts';
+import { defaultOf, listPackageDirs, modelsDir, resolveModelDir } from './model-dir.ts';
 import { ProgressBar } from './progress.ts';
+import { serveCommand } from './serve.ts';
+import { trainCommand } from './train.ts';
 
 export interface Command {
   readonly summary: string;
@@ -27,10 +28,6 @@ export interface Command {
   run(argv: readonly string[], io: CliIo): Promise<void>;
 }
 
-/** resources/models/ of this checkout or installation; LDM_MODELS_DIR overrides it. */
-export function modelsDir(): string {
-  return process.env.LDM_MODELS_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../resources/models');
-}
 
 const GENERATE_FLAGS: FlagSpecs = {
   negative: { type: 'string', help: 'negative prompt (what to steer away from)' },
@@ -119,6 +116,7 @@ export const COMMANDS: Record<string, Command> = {
         }),
       ),
   },
+  train: trainCommand,
   models: {
     summary: 'list the installed model packages',
     args: '',
@@ -140,6 +138,7 @@ export const COMMANDS: Record<string, Command> = {
       }
     },
   },
+  serve: serveCommand,
 };
 
 /** What a command hands back besides the images, for the data folder's history. */
@@ -242,45 +241,8 @@ function provider(v: string | undefined): (typeof PROVIDERS)[number] | undefined
   return v as (typeof PROVIDERS)[number];
 }
 
-/** --model DIR, --model NAME (a folder of resources/models/), or the one installed default. */
-export async function resolveModelDir(model: string | undefined): Promise<string> {
-  if (model !== undefined) {
-    if (/\.(ckpt|pt|pth|bin)$/i.test(model)) {
-      throw new UsageError(`--model ${model}: pickle checkpoints are refused (loading one can run code); use a safetensors model package`);
-    }
-    if (/\.safetensors$/i.test(model)) {
-      throw new UsageError(`--model ${model}: a bare weights file; ldm loads model package folders (model.json + .safetensors)`);
-    }
-    if (await exists(path.join(model, MODEL_JSON))) return model;
-    const named = path.join(modelsDir(), model);
-    if (!model.includes('/') && !model.includes('\\') && (await exists(path.join(named, MODEL_JSON)))) return named;
-    throw new UsageError(`--model ${model}: no model package there (a folder with ${MODEL_JSON}); 'ldm models' lists the installed ones`);
-  }
-  const found = await listPackageDirs(modelsDir());
-  if (found.length === 0) {
-    throw new UsageError(
-      `no default model is installed (nothing in ${modelsDir()}); pass --model DIR with a model package folder`,
-    );
-  }
-  return defaultOf(found)!;
-}
 
-/** The package used without --model: one named 'default', else the first by name. */
-function defaultOf(dirs: readonly string[]): string | undefined {
-  return dirs.find((d) => path.basename(d) === 'default') ?? dirs[0];
-}
 
-async function listPackageDirs(dir: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = (await fsp.readdir(dir)).sort();
-  } catch {
-    return [];
-  }
-  const out: string[] = [];
-  for (const n of names) if (await exists(path.join(dir, n, MODEL_JSON))) out.push(path.join(dir, n));
-  return out;
-}
 
 async function listPackages(dir: string): Promise<(ValidatedPackage | { dir: string; error: string })[]> {
   const out: (ValidatedPackage | { dir: string; error: string })[] = [];
@@ -312,14 +274,6 @@ function describePackage(p: ValidatedPackage | { dir: string; error: string }): 
   return parts.filter((x) => x !== null).join('  ');
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fsp.access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export function usage(command?: string): string {
   const c = command ? COMMANDS[command] : undefined;

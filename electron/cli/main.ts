@@ -3,9 +3,6 @@
 import { pathToFileURL } from 'node:url';
 import { UsageError } from './args.ts';
 import { COMMANDS, usage } from './commands.ts';
-import { trainCommand } from './train.ts';
-
-COMMANDS.train = trainCommand;
 
 export interface CliIo {
   readonly stdout: { write(s: string): unknown };

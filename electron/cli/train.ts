@@ -7,8 +7,9 @@ import { LORA_TARGETS, type LoraTarget } from '../engine/finetune/lora.ts';
 import { FINETUNE_DEFAULTS, finetune, type FinetuneProgress } from '../engine/finetune/train.ts';
 import type { Provider } from '../engine/onnx/runtime.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
-import { resolveModelDir, type Command } from './commands.ts';
+import type { Command } from './commands.ts';
 import type { CliIo } from './main.ts';
+import { resolveModelDir } from './model-dir.ts';
 import { renderBar, type ProgressStream } from './progress.ts';
 
 const d = FINETUNE_DEFAULTS;

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startWebServer } from './server.ts';
+import { startWebServer, type WebServer } from './server.ts';
 import { createStudio } from '../services/studio.ts';
 import { defaultDataDir } from './paths.ts';
 
@@ -31,20 +31,47 @@ export function parseWebArgs(argv: string[]): WebArgs {
   return { dataDir: path.resolve(values.data ?? defaultDataDir()), port, host: values.host ?? '127.0.0.1' };
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const args = parseWebArgs(argv);
+export interface WebStudio {
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Stops the server, then the studio (its workers and database). */
+  close(): Promise<void>;
+}
+
+export const RENDERER_DIST = fileURLToPath(new URL('../../renderer/dist', import.meta.url));
+
+/** The studio in web mode: `npm run web` and `ldm serve` both start it here. Lines for the user go to `log`. */
+export async function startWebStudio(args: WebArgs, log: (line: string) => void = console.log, staticDir = RENDERER_DIST): Promise<WebStudio> {
   mkdirSync(args.dataDir, { recursive: true });
   const backend = await createStudio({ dataDir: args.dataDir, transport: 'web' });
-  const staticDir = fileURLToPath(new URL('../../renderer/dist', import.meta.url));
-  const server = await startWebServer({ backend, staticDir, host: args.host, port: args.port });
-  if (args.host !== '127.0.0.1' && args.host !== 'localhost' && args.host !== '::1') {
-    console.warn(`Warning: listening on ${args.host}; anyone who can reach it and has the token can use the studio.`);
-  }
-  console.log(`Latent Diffusion Studio (web mode), data in ${args.dataDir}`);
-  console.log(`Open ${server.url}`);
-  const stop = async () => {
-    await server.close();
+  let server: WebServer;
+  try {
+    server = await startWebServer({ backend, staticDir, host: args.host, port: args.port });
+  } catch (err) {
     await backend.close();
+    throw err;
+  }
+  if (args.host !== '127.0.0.1' && args.host !== 'localhost' && args.host !== '::1') {
+    log(`Warning: listening on ${args.host}; anyone who can reach it and has the token can use the studio.`);
+  }
+  log(`Latent Diffusion Studio (web mode), data in ${args.dataDir}`);
+  log(`Open ${server.url}`);
+  return {
+    url: server.url,
+    port: server.port,
+    dataDir: args.dataDir,
+    async close() {
+      await server.close();
+      await backend.close();
+    },
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const studio = await startWebStudio(parseWebArgs(argv));
+  const stop = async () => {
+    await studio.close();
     process.exit(0);
   };
   process.once('SIGINT', stop);

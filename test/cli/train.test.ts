@@ -5,7 +5,9 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMMANDS, usage } from '../../electron/cli/commands.ts';
 import { runCli } from '../../electron/cli/main.ts';
+import { trainCommand } from '../../electron/cli/train.ts';
 import { loadSafetensors } from '../../electron/engine/io/safetensors.ts';
 import { patternFolder, tinyBase } from '../engine/finetune/fixtures.ts';
 
@@ -81,5 +83,12 @@ describe('ldm train', () => {
     const help = await cli(['help', 'train']);
     expect(help.out).toMatch(/--rank N/);
     expect((await cli(['help'])).out).toMatch(/train\s+fine-tune on a folder/);
+  });
+
+  it('is one of the COMMANDS table, listed with the others in help', () => {
+    expect(COMMANDS.train).toBe(trainCommand);
+    const rows = usage().split('\n').filter((l) => /^  \S/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+    expect(rows).toEqual(Object.keys(COMMANDS));
+    expect(rows).toEqual(expect.arrayContaining(['generate', 'models', 'train', 'serve']));
   });
 });

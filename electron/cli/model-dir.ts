@@ -1,0 +1,61 @@
+// Where `ldm` finds model packages: --model DIR or NAME, else the installed default in resources/models/.
+// Shared by the generation commands and `ldm train`.
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MODEL_JSON } from '../engine/io/model-package.ts';
+import { UsageError } from './args.ts';
+
+/** resources/models/ of this checkout or installation; LDM_MODELS_DIR overrides it. */
+export function modelsDir(): string {
+  return process.env.LDM_MODELS_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../resources/models');
+}
+
+/** --model DIR, --model NAME (a folder of resources/models/), or the one installed default. */
+export async function resolveModelDir(model: string | undefined): Promise<string> {
+  if (model !== undefined) {
+    if (/\.(ckpt|pt|pth|bin)$/i.test(model)) {
+      throw new UsageError(`--model ${model}: pickle checkpoints are refused (loading one can run code); use a safetensors model package`);
+    }
+    if (/\.safetensors$/i.test(model)) {
+      throw new UsageError(`--model ${model}: a bare weights file; ldm loads model package folders (model.json + .safetensors)`);
+    }
+    if (await exists(path.join(model, MODEL_JSON))) return model;
+    const named = path.join(modelsDir(), model);
+    if (!model.includes('/') && !model.includes('\\') && (await exists(path.join(named, MODEL_JSON)))) return named;
+    throw new UsageError(`--model ${model}: no model package there (a folder with ${MODEL_JSON}); 'ldm models' lists the installed ones`);
+  }
+  const found = await listPackageDirs(modelsDir());
+  if (found.length === 0) {
+    throw new UsageError(
+      `no default model is installed (nothing in ${modelsDir()}); pass --model DIR with a model package folder`,
+    );
+  }
+  return defaultOf(found)!;
+}
+
+/** The package used without --model: one named 'default', else the first by name. */
+export function defaultOf(dirs: readonly string[]): string | undefined {
+  return dirs.find((d) => path.basename(d) === 'default') ?? dirs[0];
+}
+
+export async function listPackageDirs(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = (await fsp.readdir(dir)).sort();
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const n of names) if (await exists(path.join(dir, n, MODEL_JSON))) out.push(path.join(dir, n));
+  return out;
+}
+
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await fsp.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
