@@ -43,6 +43,11 @@ export const inpaintSpec = z.object({
   strength: z.number().min(0).max(1).default(1),
   /** Mask feathering radius in pixels. */
   feather: z.number().min(0).max(256).default(4),
+  /**
+   * The history image this edit continues, when `init` is raw bytes (a canvas grown for outpainting or
+   * painted on); with `init: { generationId }` that generation is the parent.
+   */
+  parentId: z.string().min(1).nullable().optional(),
 });
 export const trainSpec = z.object({
   kind: z.literal('train'),

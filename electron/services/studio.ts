@@ -122,7 +122,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
         }),
         png: msg.png,
         mask: spec.kind === 'inpaint' ? await imageBytes(spec.mask) : null,
-        parentId: spec.kind !== 'txt2img' && 'generationId' in spec.init ? spec.init.generationId : null,
+        parentId: parentOf(spec),
         jobId: job.id,
         timings: msg.timings,
         extra: msg.provider ? { Provider: msg.provider } : {},
@@ -155,6 +155,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       for (const src of spec.kind === 'txt2img' ? [] : spec.kind === 'img2img' ? [spec.init] : [spec.init, spec.mask]) {
         if ('generationId' in src) history.get(src.generationId);
       }
+      if (spec.kind === 'inpaint' && spec.parentId) history.get(spec.parentId);
     }
   };
 
@@ -313,6 +314,13 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     },
     workerStats: () => queue.workerStats(),
   };
+}
+
+/** The history image an edit continues: its init generation, else the parent an inpaint names. */
+function parentOf(spec: GenerateSpec): string | null {
+  if (spec.kind === 'txt2img') return null;
+  if ('generationId' in spec.init) return spec.init.generationId;
+  return spec.kind === 'inpaint' ? (spec.parentId ?? null) : null;
 }
 
 function fileOf(g: Generation, variant: ImageVariant): string {

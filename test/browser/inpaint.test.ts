@@ -109,6 +109,8 @@ describe('inpainting from the canvas against the real backend', () => {
     const found = await studio.backend.handlers['history.search']({ query: '', kind: 'inpaint', trashed: false, limit: 5, offset: 0 });
     const out = found.items.find((g) => g.params.width === 96)!;
     expect(out.params.height).toBe(64);
+    // The grown canvas went as raw bytes, yet the result names the inpainted image it came from.
+    expect(out.parentId).toBe(editId);
     const h = studio.backend.handlers;
     const prev = await pixels((await h['gallery.image']({ id: editId, variant: 'image' })).base64, 3);
     const next = await pixels((await h['gallery.image']({ id: out.id, variant: 'image' })).base64, 3);
@@ -128,7 +130,7 @@ describe('inpainting from the canvas against the real backend', () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'History' }).click();
     const tiles = page.getByRole('list', { name: 'History images' }).getByRole('button');
     await expect.poll(() => tiles.count()).toBe(3);
-    // Newest first: the outpaint (its init went as pixels, so it has no parent), the inpaint, the source.
+    // Newest first: the outpaint (its parent is the inpaint), the inpaint, the source.
     await tiles.nth(1).click();
     const detail = page.getByRole('complementary', { name: 'Image details' });
     await detail.getByRole('img', { name: 'Mask used for this edit' }).waitFor();

@@ -45,6 +45,21 @@ describe('edits', () => {
     expect(changes).toEqual(['added', 'added', 'added']);
   });
 
+  it('an inpaint of raw canvas bytes (an outpainted, larger canvas) records the parent the canvas names', async () => {
+    const base = await waitForJob(studio, (await studio.handlers['jobs.submit']({ spec: txt2img('a fox', { width: 32, height: 32 }) })).id);
+    const parentId = base.generationIds[0]!;
+    const { kind: _k, ...common } = txt2img('a fox in a wide field', { width: 48, height: 32 });
+    const wide = (c: string) => sharp({ create: { width: 48, height: 32, channels: 3, background: c } }).png().toBuffer();
+    const spec = { ...common, kind: 'inpaint' as const, init: { base64: (await wide('grey')).toString('base64') }, mask: { base64: (await wide('white')).toString('base64') }, strength: 1, feather: 0 };
+    const out = await waitForJob(studio, (await studio.handlers['jobs.submit']({ spec: { ...spec, parentId } })).id);
+    expect(out.error).toBeNull();
+    expect(await studio.handlers['history.get']({ id: out.generationIds[0]! })).toMatchObject({ kind: 'inpaint', parentId, params: { width: 48, height: 32 } });
+    // Without one, raw bytes have no parent; a parent that is not in the history is refused before queueing.
+    const orphan = await waitForJob(studio, (await studio.handlers['jobs.submit']({ spec })).id);
+    expect((await studio.handlers['history.get']({ id: orphan.generationIds[0]! })).parentId).toBeNull();
+    await expect(studio.handlers['jobs.submit']({ spec: { ...spec, parentId: 'gone' } })).rejects.toThrow(/No generation with id "gone"/);
+  });
+
   it('refuses an edit of a generation that does not exist before queueing it', async () => {
     const { kind: _k, ...common } = txt2img('x');
     await expect(
