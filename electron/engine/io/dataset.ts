@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { writeBytesAtomic } from './atomic.ts';
 import { DEFAULT_IMAGE_LIMITS, loadImage, type ImageLimits } from './image.ts';
 
 export class DatasetError extends Error {
@@ -173,8 +174,49 @@ async function originalSize(file: string): Promise<{ width: number; height: numb
 
 const utf8 = new TextDecoder('utf-8', { fatal: true }); // strips a leading BOM
 
-async function captionFor(file: string, files: ReadonlySet<string>): Promise<{ caption: string; source: 'sidecar' | 'filename' }> {
-  const stem = file.slice(0, file.length - path.extname(file).length);
+export interface PictureCaption {
+  readonly caption: string;
+  readonly source: 'sidecar' | 'filename';
+}
+
+function stemOf(file: string): string {
+  return file.slice(0, file.length - path.extname(file).length);
+}
+
+/** The caption file a picture's caption is written to: `stem.txt` beside it (read before `stem.caption`). */
+export function captionSidecar(imagePath: string): string {
+  if (!IMAGE_EXTS.has(path.extname(imagePath).toLowerCase())) {
+    throw new DatasetError(`${path.basename(imagePath)} is not a PNG, JPEG or WebP picture; captions belong to pictures`);
+  }
+  return stemOf(imagePath) + CAPTION_EXTS[0];
+}
+
+/** A picture's caption (without any trigger word) as a scan or a training run reads it now. */
+export async function readCaption(imagePath: string): Promise<PictureCaption> {
+  const stem = stemOf(imagePath);
+  const present = new Set<string>();
+  for (const ext of CAPTION_EXTS) {
+    const st = await fsp.stat(stem + ext).catch(() => null);
+    if (st?.isFile()) present.add(stem + ext);
+  }
+  return captionFor(imagePath, present);
+}
+
+/**
+ * Writes a picture's caption to its `stem.txt` (UTF-8, atomically: the old caption or the new one,
+ * never half of it) and reads it back as training will. An empty caption leaves the file empty, so
+ * the file name (or a `.caption` file) gives the caption again.
+ */
+export async function writeCaption(imagePath: string, caption: string): Promise<PictureCaption & { readonly path: string }> {
+  const side = captionSidecar(imagePath);
+  const bytes = new TextEncoder().encode(caption.trim());
+  if (bytes.length > MAX_CAPTION_BYTES) throw new DatasetError(`the caption is ${bytes.length} bytes; captions are at most ${MAX_CAPTION_BYTES}`);
+  await writeBytesAtomic(side, bytes);
+  return { path: side, ...(await readCaption(imagePath)) };
+}
+
+async function captionFor(file: string, files: ReadonlySet<string>): Promise<PictureCaption> {
+  const stem = stemOf(file);
   for (const ext of CAPTION_EXTS) {
     const side = stem + ext;
     if (!files.has(side)) continue;

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captionFromName, loadDataset, scanDataset, withTrigger } from '../../../electron/engine/io/dataset.ts';
+import { captionFromName, loadDataset, readCaption, scanDataset, withTrigger, writeCaption } from '../../../electron/engine/io/dataset.ts';
 import { stripes, writePng } from '../finetune/fixtures.ts';
 
 let dir: string;
@@ -103,5 +103,30 @@ describe('captions', () => {
     expect(withTrigger('zqx, red heart', 'zqx')).toBe('zqx, red heart');
     expect(withTrigger('', 'zqx')).toBe('zqx');
     expect(withTrigger('red', '')).toBe('red');
+  });
+});
+
+describe('writeCaption', () => {
+  it('writes stem.txt as UTF-8 atomically, and the scan reads it back in place of a .caption file or the name', async () => {
+    const d = await fsp.mkdtemp(path.join(os.tmpdir(), 'captions-'));
+    try {
+      await writePng(path.join(d, 'red_fox.png'), stripes(32, 4, 0), 32);
+      await fsp.writeFile(path.join(d, 'red_fox.caption'), 'old caption');
+      const img = path.join(d, 'red_fox.png');
+      expect(await readCaption(img)).toEqual({ caption: 'old caption', source: 'sidecar' });
+      const written = await writeCaption(img, '  ein Fuchs im Schnee, 雪の狐 \n');
+      expect(written).toEqual({ path: path.join(d, 'red_fox.txt'), caption: 'ein Fuchs im Schnee, 雪の狐', source: 'sidecar' });
+      expect(await fsp.readFile(written.path, 'utf8')).toBe('ein Fuchs im Schnee, 雪の狐');
+      expect((await scanDataset(d)).items.map((i) => i.caption)).toEqual(['ein Fuchs im Schnee, 雪の狐']);
+      expect((await fsp.readdir(d)).sort()).toEqual(['red_fox.caption', 'red_fox.png', 'red_fox.txt']); // no temp file left
+      // An empty caption hands over to the .caption file (and without one, the file name).
+      expect(await writeCaption(img, ' ')).toMatchObject({ caption: 'old caption', source: 'sidecar' });
+      await fsp.rm(path.join(d, 'red_fox.caption'));
+      expect(await readCaption(img)).toEqual({ caption: 'red fox', source: 'filename' });
+      await expect(writeCaption(path.join(d, 'notes.md'), 'x')).rejects.toThrow(/not a PNG, JPEG or WebP picture/);
+      await expect(writeCaption(img, 'x'.repeat(70_000))).rejects.toThrow(/captions are at most 65536/);
+    } finally {
+      await fsp.rm(d, { recursive: true, force: true });
+    }
   });
 });
