@@ -18,7 +18,7 @@ import { lockDataDir } from './lock.ts';
 import { ModelRegistry } from './models.ts';
 import { storeGeneration } from './record.ts';
 import { systemInfo } from './system.ts';
-import { scanDataset } from './training.ts';
+import { TrainingFolders } from './training.ts';
 
 export const EMBEDDED_MODELS_DIR = fileURLToPath(new URL('../../resources/models', import.meta.url));
 
@@ -183,6 +183,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     return { kind: 'txt2img', ...common };
   };
 
+  const trainingFolders = new TrainingFolders();
   const handlers: StudioHandlers = {
     'system.info': async () => systemInfo(paths.root, opts.transport, lastProvider),
 
@@ -289,7 +290,8 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       return m;
     },
 
-    'training.scan': async ({ datasetDir, recursive, triggerWord }) => scanDataset(datasetDir, recursive, triggerWord),
+    'training.scan': async ({ datasetDir, recursive, triggerWord }) => trainingFolders.scan(datasetDir, recursive, triggerWord),
+    'training.setCaption': async ({ datasetDir, imagePath, caption, triggerWord }) => trainingFolders.setCaption(datasetDir, imagePath, caption, triggerWord),
     'training.losses': async ({ jobId }) => queue.losses(jobId),
   };
 

@@ -1,9 +1,10 @@
 // Training jobs in the queue: pause frees the accelerator for a generation, resume continues, losses
 // are kept, the trained model is registered; generations go ahead of queued training.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dispatch } from '../../electron/api/dispatch.ts';
 import { trainSpec, type TrainSpec } from '../../electron/api/jobs.ts';
 import { LORA_TARGETS } from '../../electron/engine/finetune/lora.ts';
 import type { Studio } from '../../electron/services/studio.ts';
@@ -119,6 +120,38 @@ describe('training jobs', () => {
     const job = await studio.handlers['jobs.submit']({ spec: train({ targets: ['attn', 'text'], steps: 2 }) });
     expect(job.spec).toMatchObject({ targets: ['attn', 'text'] });
     expect((await waitForJob(studio, job.id)).status).toBe('completed');
+  });
+
+  it('writes a caption file for a picture of a scanned folder, and refuses pictures elsewhere', async () => {
+    const dir = join(tmp.dir, 'foxes');
+    mkdirSync(dir);
+    const outside = join(tmp.dir, 'outside.png');
+    const png = await sharp({ create: { width: 32, height: 32, channels: 3, background: 'orange' } }).png().toBuffer();
+    writeFileSync(join(dir, 'red_fox.png'), png);
+    writeFileSync(outside, png);
+    const set = (imagePath: string, caption = 'a fox', datasetDir = dir) => studio.handlers['training.setCaption']({ datasetDir, imagePath, caption, triggerWord: 'sks' });
+    await expect(set(join(dir, 'red_fox.png'))).rejects.toThrow(/has not been scanned/);
+
+    const scan = await studio.handlers['training.scan']({ datasetDir: dir, recursive: false, triggerWord: 'sks' });
+    const img = scan.images[0]!.path;
+    expect(await set(img, 'un renard roux, 狐')).toEqual({ path: img, sidecarPath: join(dir, 'red_fox.txt'), caption: 'sks, un renard roux, 狐', captionSource: 'sidecar' });
+    expect(readFileSync(join(dir, 'red_fox.txt'), 'utf8')).toBe('un renard roux, 狐');
+    expect((await studio.handlers['training.scan']({ datasetDir: dir, recursive: false, triggerWord: '' })).images[0]).toMatchObject({ caption: 'un renard roux, 狐', captionSource: 'sidecar' });
+
+    await expect(set(join(dir, '..', 'outside.png'))).rejects.toThrow(/not a picture inside the training folder/);
+    await expect(set(outside)).rejects.toThrow(/not a picture inside the training folder/);
+    symlinkSync(outside, join(dir, 'link.png'));
+    await expect(set(join(dir, 'link.png'))).rejects.toThrow(/not a picture inside the training folder/);
+    await expect(set(join(dir, 'gone.png'))).rejects.toThrow(/No picture at/);
+    await expect(set(outside, 'x', tmp.dir)).rejects.toThrow(/has not been scanned/);
+    expect(existsSync(join(tmp.dir, 'outside.txt'))).toBe(false);
+    // A caption file that cannot be replaced (here a folder in its place) is a clear error.
+    writeFileSync(join(dir, 'cat.png'), await sharp({ create: { width: 32, height: 32, channels: 3, background: 'grey' } }).png().toBuffer());
+    mkdirSync(join(dir, 'cat.txt', 'inner'), { recursive: true });
+    await expect(set(join(dir, 'cat.png'))).rejects.toThrow(/Cannot save the caption of cat.png/);
+    // Bad input is refused by the contract before it reaches the service.
+    const bad = await dispatch(studio, 'training.setCaption', { datasetDir: dir, imagePath: img, caption: 'x'.repeat(70_000) });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
   });
 
   it('scans by the engine rules: pictures are compared at their own size, so a one-pixel difference is no duplicate', async () => {
