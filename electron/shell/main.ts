@@ -5,14 +5,14 @@ import path from 'node:path';
 import { app, BrowserWindow, protocol, screen, session, shell, type Rectangle } from 'electron';
 import { CONTENT_SECURITY_POLICY } from '../api/csp.ts';
 import { createStudio } from '../services/studio.ts';
-import { forkWorkerAdapter } from '../workers/adapter.ts';
 import { bindStudioIpc } from './ipc.ts';
+import { utilityWorkerAdapter } from './utility-worker.ts';
 
 // The app root (the folder or app.asar holding package.json): builds sit at fixed places inside it.
 const appRoot = app.getAppPath();
 const rendererDir = path.join(appRoot, 'renderer/dist');
 const preloadPath = path.join(appRoot, 'dist/electron/shell/preload.cjs');
-// Electron-as-Node reads the asar too, and loads native modules from app.asar.unpacked on its own.
+// A utility process reads the asar too, and loads native modules from app.asar.unpacked on its own.
 const workerEntry = path.join(appRoot, 'dist/electron/workers/main.js');
 const APP_ORIGIN = 'app://studio/';
 
@@ -133,8 +133,8 @@ async function start(): Promise<void> {
     dataDir,
     transport: 'ipc',
     embeddedModelsDir: app.isPackaged ? path.join(process.resourcesPath, 'models') : path.join(appRoot, 'resources/models'),
-    // Electron's fork runs the bundled worker with ELECTRON_RUN_AS_NODE: plain Node, crash-isolated.
-    workerAdapter: forkWorkerAdapter({ entry: workerEntry }),
+    // Workers are utility processes: crash-isolated, and ended by Electron with the app.
+    workerAdapter: utilityWorkerAdapter(workerEntry),
   });
   const unbind = bindStudioIpc(backend, APP_ORIGIN);
   const stateFile = path.join(app.getPath('userData'), 'window-state.json');

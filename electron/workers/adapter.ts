@@ -1,5 +1,5 @@
-// One small seam over how worker processes are started: child_process.fork here, utilityProcess in the
-// Electron shell (which supplies its own adapter).
+// One small seam over how worker processes are started: child_process.fork here (the default, and the
+// only way outside Electron), utilityProcess in the Electron shell (electron/shell/utility-worker.ts).
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { FromWorker, ToWorker } from './protocol.ts';
@@ -46,20 +46,10 @@ export function forkWorkerAdapter(opts: ForkOptions = {}): WorkerAdapter {
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       });
-      let tail = '';
-      child.stderr?.on('data', (chunk: Buffer) => {
-        tail = (tail + chunk.toString('utf8')).slice(-STDERR_TAIL);
-      });
-      const exitListeners: ((e: WorkerExit) => void)[] = [];
-      let exited: WorkerExit | null = null;
+      const exit = exitReporter(child.stderr);
       // 'close' (not 'exit') so that stderr has been read to its end.
-      child.on('close', (code, signal) => {
-        exited = { code, signal, stderrTail: tail };
-        for (const l of exitListeners) l(exited);
-      });
-      child.on('error', (err) => {
-        tail += `\n${err.message}`;
-      });
+      child.on('close', (code, signal) => exit.exited(code, signal));
+      child.on('error', (err) => exit.note(err.message));
       return {
         get pid() {
           return child.pid;
@@ -70,14 +60,39 @@ export function forkWorkerAdapter(opts: ForkOptions = {}): WorkerAdapter {
         onMessage(listener) {
           child.on('message', (m) => listener(m as FromWorker));
         },
-        onExit(listener) {
-          if (exited) listener(exited);
-          else exitListeners.push(listener);
-        },
+        onExit: exit.onExit,
         kill() {
           if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         },
       };
+    },
+  };
+}
+
+/**
+ * A worker's exit for WorkerProcess.onExit, whichever way it was started: keeps the end of its stderr
+ * and hands the exit to listeners registered before or after it.
+ */
+export function exitReporter(stderr: NodeJS.ReadableStream | null | undefined) {
+  let tail = '';
+  stderr?.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString('utf8')).slice(-STDERR_TAIL);
+  });
+  const listeners: ((e: WorkerExit) => void)[] = [];
+  let exited: WorkerExit | null = null;
+  return {
+    /** Adds a line of our own to the tail (a failure to start). */
+    note(line: string): void {
+      tail += `\n${line}`;
+    },
+    exited(code: number | null, signal: string | null): void {
+      if (exited) return;
+      exited = { code, signal, stderrTail: tail };
+      for (const l of listeners.splice(0)) l(exited);
+    },
+    onExit(listener: (exit: WorkerExit) => void): void {
+      if (exited) listener(exited);
+      else listeners.push(listener);
     },
   };
 }

@@ -1,5 +1,6 @@
 // The inside of a worker process: receives jobs, runs them through handlers, keeps model sessions warm.
 import type { JobSpec, LossPoint } from '../api/jobs.ts';
+import { parentChannel } from './channel.ts';
 import type { FromWorker, RunJob, ToWorker } from './protocol.ts';
 
 /** Models loaded once per worker and reused by every later job (the warm-session rule). */
@@ -40,19 +41,10 @@ export type JobResult = { output: { modelPath: string; name: string } | null };
 export type JobHandler = (job: RunJob, ctx: JobContext) => Promise<JobResult>;
 export type JobHandlers = Partial<Record<JobSpec['kind'], JobHandler>>;
 
+/** The worker's end of the channel to the studio (channel.ts: fork or utilityProcess). */
 export interface WorkerPort {
   send(msg: FromWorker): void;
   onMessage(listener: (msg: ToWorker) => void): void;
-}
-
-export function processPort(): WorkerPort {
-  if (!process.send) throw new Error('this module runs as a worker process started with an IPC channel (child_process.fork)');
-  // A worker outlives nothing: when the studio goes (even by kill -9), so does its worker.
-  process.on('disconnect', () => process.exit(0));
-  return {
-    send: (msg) => process.send!(msg),
-    onMessage: (l) => process.on('message', (m) => l(m as ToWorker)),
-  };
 }
 
 interface Active {
@@ -62,7 +54,7 @@ interface Active {
   resume: (() => void) | null;
 }
 
-export function serveJobs(handlers: JobHandlers, port: WorkerPort = processPort()): void {
+export function serveJobs(handlers: JobHandlers, port: WorkerPort = parentChannel()): void {
   const models = new ModelCache();
   let active: Active | null = null;
 
