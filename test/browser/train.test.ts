@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,8 +34,42 @@ describe('train in Chromium against the real backend', () => {
     const summary = page.getByTestId('scan-summary');
     await expect.poll(() => summary.textContent()).toMatch(/^\s*3\s*images\s*1\s*with caption files\s*2\s*captioned from the file name\s*1\s*rejected\s*$/);
     const captions = page.getByRole('list', { name: 'Captions' });
-    expect(await captions.textContent()).toContain('a red fox in the snow');
+    expect(await captions.getByRole('textbox', { name: 'Caption of red_fox_0.png' }).inputValue()).toBe('a red fox in the snow');
     expect(await page.getByRole('list', { name: 'Rejected files' }).textContent()).toContain('broken.png');
+  });
+
+  it('edits captions in the scan: Enter and leaving the field save the .txt file, a failure is shown', async () => {
+    const { page } = studio;
+    const captions = page.getByRole('list', { name: 'Captions' });
+    const fox1 = captions.getByRole('textbox', { name: 'Caption of red_fox_1.png' });
+    expect(await fox1.inputValue()).toBe('red fox');
+    await fox1.fill('a fox by the river, 川');
+    await fox1.press('Enter');
+    const row = (file: string) => captions.getByRole('listitem').filter({ has: page.getByRole('textbox', { name: `Caption of ${file}` }) });
+    const row1 = row('red_fox_1.png');
+    await row1.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    expect(readFileSync(path.join(dataset, 'red_fox_1.txt'), 'utf8')).toBe('a fox by the river, 川');
+    expect(await row1.textContent()).toContain('.txt');
+    await expect.poll(() => page.getByTestId('scan-summary').textContent()).toMatch(/2\s*with caption files\s*1\s*captioned from the file name/);
+
+    // Leaving the field saves too.
+    const fox0 = captions.getByRole('textbox', { name: 'Caption of red_fox_0.png' });
+    await fox0.fill('a red fox asleep in the snow');
+    await page.getByRole('textbox', { name: 'Dataset folder' }).click();
+    await expect.poll(() => readFileSync(path.join(dataset, 'red_fox_0.txt'), 'utf8')).toBe('a red fox asleep in the snow');
+    await row('red_fox_0.png').getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+
+    // A caption file that cannot be written (a folder stands in its place) gives a message on that row.
+    mkdirSync(path.join(dataset, 'red_fox_2.txt', 'inner'), { recursive: true });
+    const fox2 = captions.getByRole('textbox', { name: 'Caption of red_fox_2.png' });
+    await fox2.fill('a third fox');
+    await fox2.press('Enter');
+    const alert = row('red_fox_2.png').getByRole('alert');
+    await expect.poll(async () => (await alert.textContent().catch(() => '')) ?? '').toMatch(/Cannot save the caption of red_fox_2.png/);
+    expect(await fox2.getAttribute('aria-invalid')).toBe('true');
+    rmSync(path.join(dataset, 'red_fox_2.txt'), { recursive: true });
+    await studio.screenshot('train-captions');
+    expect(studio.pageErrors).toEqual([]);
   });
 
   it('starts a short fine-tune, shows the loss curve, cancels it and resumes it', async () => {
