@@ -40,10 +40,14 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ').trim();
 }
 
-/** The process entry: Ctrl-C cancels a running generation (a second one kills the process). */
+/**
+ * The process entry: Ctrl-C (or SIGTERM, from a service manager) cancels a running generation or stops
+ * `ldm serve`; a second Ctrl-C kills the process.
+ */
 export async function main(argv: readonly string[]): Promise<void> {
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
+  process.once('SIGTERM', () => ac.abort());
   process.exitCode = await runCli(argv, { stdout: process.stdout, stderr: process.stderr, signal: ac.signal });
 }
 

@@ -1,5 +1,5 @@
 // `ldm serve`: web mode from the CLI, on a free port, through the real HTTP server and WebSocket transport;
-// in-process (stopped by the abort signal) and as a real process (stopped by SIGINT).
+// in-process (stopped by the abort signal) and as a real process (stopped by SIGINT or SIGTERM).
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
@@ -70,8 +70,8 @@ describe('ldm serve', () => {
     await again.close();
   }, 30_000);
 
-  it('stops on SIGINT as a real process, exit code 0', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'electron/cli/main.ts', 'serve', '--data', path.join(root, 'proc'), '--port', '0'], {
+  it.each(['SIGINT', 'SIGTERM'] as const)('stops on %s as a real process, exit code 0', async (signal) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'electron/cli/main.ts', 'serve', '--data', path.join(root, signal), '--port', '0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -87,7 +87,7 @@ describe('ldm serve', () => {
       void exited.then((code) => reject(new Error(`exited ${code} before serving: ${err}`)));
     });
     expect((await request(url, 'system.info', {})).ok).toBe(true);
-    child.kill('SIGINT');
+    child.kill(signal);
     expect(await exited).toBe(0);
     expect(err).toContain('stopped');
   }, 30_000);
