@@ -28,7 +28,9 @@ export function utilityWorkerAdapter(entry: string): WorkerAdapter {
         get pid() {
           return pid;
         },
-        send: (msg) => child.postMessage(msg),
+        send(msg) {
+          if (alive) child.postMessage(msg);
+        },
         onMessage: (listener) => child.on('message', (m) => listener(m as FromWorker)),
         onExit: exit.onExit,
         // kill() sends SIGTERM; a worker stuck in native code must end at once, as with fork.
