@@ -216,7 +216,8 @@ ${factorComparison()}
 ${SAMPLE_PROMPTS.map((p) => `- ${p}`).join('\n')}
 
 ## Limits
-Trained for about an hour of shared CPU time: expect blurry, emoji-like blobs whose colour and rough
-shape follow the prompt, not faithful emoji. Fine-tune it, or continue \`npm run train:default\`.
+About 1.5 hours of (mostly shared) CPU time on 2 cores. Frequent, simple concepts come out
+recognisable (hearts in their colours, smiley faces); rare or detailed ones (animals, vehicles, weather)
+are still emoji-coloured blobs. Fine-tune it on your own folder, or continue \`npm run train:default\`.
 `;
 }
