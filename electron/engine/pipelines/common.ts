@@ -3,7 +3,7 @@
 import { tensor, type TensorData } from '../tensor.ts';
 import { PipelineError, throwIfAborted } from './errors.ts';
 import { checkMultiple, type RgbImage } from './image.ts';
-import type { InpaintGuide, StepPrediction } from './denoise.ts';
+import { denoise, type InpaintGuide, type StepPrediction } from './denoise.ts';
 import type { DiffusionModel } from './model.ts';
 import { projectPreview } from './preview.ts';
 import { alphaBarAt, createImageSampler, createNoiseSource, modelSchedule, type NoiseSource, type Sampler } from './sampling.ts';
@@ -77,6 +77,8 @@ export interface ImageJob {
   readonly shape: [number, number, number, number];
   /** Progress hook for `denoise`'s onStep. */
   readonly onStep: (index: number, latents: Float32Array, step: StepPrediction) => void;
+  /** The shared denoising loop for this image: its sampler, prompts, guidance, noise, abort and progress. */
+  denoise(latents: TensorData<'float32'>, startIndex: number, guide: InpaintGuide | undefined): Promise<TensorData<'float32'>>;
 }
 
 export interface BatchSpec {
@@ -135,7 +137,12 @@ export async function runBatch(
         preview: wantPreview ? previewOf(model, pred, alphaBarAt(schedule, sampler.timesteps[i]!), shape) : null,
       });
     };
-    const image = await one({ index, seed, sampler, rng: createNoiseSource(seed), cond, uncond, shape, onStep });
+    const rng = createNoiseSource(seed);
+    const image = await one({
+      index, seed, sampler, rng, cond, uncond, shape, onStep,
+      denoise: (latents, startIndex, guide) =>
+        denoise({ model, sampler, latents, startIndex, cond, uncond, guidance: r.guidance, rng, guide, signal: o.signal, onStep }),
+    });
     const done: GeneratedImage = { image, record: { ...record, seed } };
     results.push(done);
     await o.onImage?.(done, index);

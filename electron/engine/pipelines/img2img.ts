@@ -1,7 +1,6 @@
 // Image to image: the picture's latents noised to step ⌊steps·(1 − strength)⌋, then denoised from
 // there under the prompt. Strength 0 returns the picture untouched.
 import { repaintAllGuide, runBatch, resolveOptions, initialLatents, startIndexFor, strengthIn } from './common.ts';
-import { denoise } from './denoise.ts';
 import { imageToTensor, tensorToImage } from './image.ts';
 import type { DiffusionModel } from './model.ts';
 import type { GeneratedImage, Img2ImgOptions } from './types.ts';
@@ -16,19 +15,7 @@ export async function img2img(model: DiffusionModel, options: Img2ImgOptions): P
   return runBatch(model, r, options, spec, async (job) => {
     if (known === null) return options.image;
     const noise = job.rng.normal(known.length);
-    const latents = await denoise({
-      model,
-      sampler: job.sampler,
-      latents: initialLatents(job, startIndex, noise, known),
-      startIndex,
-      cond: job.cond,
-      uncond: job.uncond,
-      guidance: r.guidance,
-      rng: job.rng,
-      guide,
-      signal: options.signal,
-      onStep: job.onStep,
-    });
+    const latents = await job.denoise(initialLatents(job, startIndex, noise, known), startIndex, guide);
     return tensorToImage(await model.decodeLatents(latents));
   });
 }

@@ -3,7 +3,7 @@
 // and the masked picture's latents. Either way the decoded picture is composited over the original
 // with a feathered mask, so every pixel outside the mask keeps its exact bytes.
 import { runBatch, resolveOptions, initialLatents, startIndexFor, strengthIn } from './common.ts';
-import { denoise, type InpaintGuide } from './denoise.ts';
+import type { InpaintGuide } from './denoise.ts';
 import { PipelineError } from './errors.ts';
 import { imageToTensor, tensorToImage } from './image.ts';
 import { extendCanvas, featherMask, latentMask, maskedImage, maskFromImage, pasteBack } from './mask.ts';
@@ -44,19 +44,7 @@ export async function inpaint(model: DiffusionModel, options: InpaintOptions): P
     const guide: InpaintGuide = concat
       ? { kind: 'concat', mask: lmask, maskedLatents: maskedLatents! }
       : { kind: 'blend', known: known!, noise, mask: lmask };
-    const latents = await denoise({
-      model,
-      sampler: job.sampler,
-      latents: initialLatents(job, startIndex, noise, known),
-      startIndex,
-      cond: job.cond,
-      uncond: job.uncond,
-      guidance: r.guidance,
-      rng: job.rng,
-      guide,
-      signal: options.signal,
-      onStep: job.onStep,
-    });
+    const latents = await job.denoise(initialLatents(job, startIndex, noise, known), startIndex, guide);
     return pasteBack(image, tensorToImage(await model.decodeLatents(latents)), weights);
   });
 }

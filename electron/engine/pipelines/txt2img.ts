@@ -1,6 +1,5 @@
 // Text to image: pure noise → denoise under the prompt (classifier-free guidance) → decode.
 import { repaintAllGuide, runBatch, resolveOptions, initialLatents } from './common.ts';
-import { denoise } from './denoise.ts';
 import { tensorToImage } from './image.ts';
 import type { DiffusionModel } from './model.ts';
 import type { GeneratedImage, GenerateOptions } from './types.ts';
@@ -11,19 +10,7 @@ export async function txt2img(model: DiffusionModel, options: GenerateOptions): 
   const guide = await repaintAllGuide(model, r.width, r.height);
   return runBatch(model, r, options, spec, async (job) => {
     const noise = job.rng.normal(job.shape.reduce((a, b) => a * b, 1));
-    const latents = await denoise({
-      model,
-      sampler: job.sampler,
-      latents: initialLatents(job, 0, noise, null),
-      startIndex: 0,
-      cond: job.cond,
-      uncond: job.uncond,
-      guidance: r.guidance,
-      rng: job.rng,
-      guide,
-      signal: options.signal,
-      onStep: job.onStep,
-    });
+    const latents = await job.denoise(initialLatents(job, 0, noise, null), 0, guide);
     return tensorToImage(await model.decodeLatents(latents));
   });
 }
