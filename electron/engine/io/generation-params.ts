@@ -4,6 +4,7 @@
 
 import { parseSamplerLabel, samplerLabel } from '../diffusion/samplers.ts';
 import { readPngText } from './png-metadata.ts';
+import { scanInfotextPairs } from './metadata/infotext-scan.ts';
 
 export class GenerationParamsError extends Error {
   override name = 'GenerationParamsError';
@@ -32,8 +33,6 @@ export interface GenerationParams {
 // ---------------------------------------------------------------------------------------------
 // AUTOMATIC1111 infotext (modules/processing.py create_infotext, modules/infotext_utils.py).
 
-/** A1111's re_param: one `key: value` pair of the last line; values with , : or newline are JSON-quoted. */
-const PARAM_RE = /\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)/g;
 const KEY_RE = /^\w[\w \-/]+$/;
 
 const STANDARD_KEYS = ['Steps', 'Sampler', 'CFG scale', 'Seed', 'Size', 'Model hash', 'Model', 'Denoising strength'];
@@ -103,7 +102,8 @@ export function parseParameters(text: string): GenerationParams {
   const all = text.trim().split('\n');
   let last = all.pop() ?? '';
   const lines = all;
-  if ([...last.matchAll(PARAM_RE)].length < 3) {
+  const pairs = scanInfotextPairs(last);
+  if (pairs.length < 3) {
     lines.push(last);
     last = '';
   }
@@ -120,9 +120,7 @@ export function parseParameters(text: string): GenerationParams {
     else prompt += (prompt === '' ? '' : '\n') + line;
   }
   const raw = new Map<string, string>();
-  for (const m of last.matchAll(PARAM_RE)) {
-    raw.set(m[1]!.trim(), unquote(m[2]!.trim()));
-  }
+  if (last !== '') for (const { key, value } of pairs) raw.set(key.trim(), unquote(value.trim()));
   return fromKeyValues(prompt, negative, raw, 'a1111');
 }
 
