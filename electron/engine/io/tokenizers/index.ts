@@ -2,6 +2,7 @@
 // text-to-image model), and the word tokenizer of this project's own model packages.
 
 export { ClipTokenizer, clipCleanText, clipPieces, CLIP_MAX_LENGTH, type ClipTokenizerOptions } from './clip.ts';
+export { WordPieceTokenizer, bertWords } from './wordpiece.ts';
 export { htmlUnescape } from './html-unescape.ts';
 export { tokenizerResource, tokenizerResourcesDir } from './resources.ts';
 export { TokenizerError, frame, type TextTokenizer } from './types.ts';
