@@ -1,11 +1,16 @@
 // Jobs: generation and training work queued for the worker processes; one runs on the accelerator at a time.
 import { z } from 'zod';
+import { FINETUNE_METHODS } from '../engine/finetune/methods/catalog.ts';
 import { request } from './contract.ts';
 
-/** An input image: a generation from the history, or PNG/JPEG/WebP bytes as base64 (e.g. from the canvas). */
+/**
+ * An input image: a generation from the history, PNG/JPEG/WebP bytes as base64 (e.g. from the canvas), or
+ * a file sent before over web mode's POST /upload (for pictures too large for one WebSocket message).
+ */
 export const imageSource = z.union([
   z.object({ generationId: z.string() }),
   z.object({ base64: z.string().min(1) }),
+  z.object({ uploadId: z.string().regex(/^[0-9a-f]{24}$/) }),
 ]);
 
 export const loraUse = z.object({ modelId: z.string(), strength: z.number().min(-4).max(4).default(1) });
@@ -54,7 +59,7 @@ export const trainSpec = z.object({
   baseModelId: z.string().min(1),
   datasetDir: z.string().min(1),
   recursive: z.boolean().default(false),
-  method: z.enum(['lora', 'full', 'ti']).default('lora'),
+  method: z.enum(FINETUNE_METHODS).default('lora'),
   /** Name of the trained model in the registry. */
   outputName: z.string().min(1).max(200),
   /** Put in front of every caption; for textual inversion, the new word (required there). */
@@ -142,6 +147,7 @@ export type Img2imgSpec = z.output<typeof img2imgSpec>;
 export type InpaintSpec = z.output<typeof inpaintSpec>;
 export type TrainSpec = z.output<typeof trainSpec>;
 export type GenerateSpec = Txt2imgSpec | Img2imgSpec | InpaintSpec;
+export type ImageSource = z.output<typeof imageSource>;
 export type Job = z.output<typeof job>;
 export type JobStatus = z.output<typeof jobStatus>;
 export type JobProgress = z.output<(typeof jobsEvents)['jobs.progress']>;

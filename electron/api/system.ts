@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FINETUNE_METHODS } from '../engine/finetune/methods/catalog.ts';
 import { request } from './contract.ts';
 
 export const systemRequests = {
@@ -12,6 +13,16 @@ export const systemRequests = {
       dataDir: z.string(),
       platform: z.string(),
       transport: z.enum(['ipc', 'web']),
+      /** The fine-tuning methods (engine/finetune/methods/catalog.ts): the Train view's choices and fields. */
+      finetuneMethods: z.array(z.object({
+        name: z.enum(FINETUNE_METHODS),
+        label: z.string(),
+        summary: z.string(),
+        output: z.enum(['file', 'package']),
+        fields: z.array(z.enum(['rank', 'alpha', 'targets'])),
+        triggerRequired: z.boolean(),
+        learningRate: z.number(),
+      })),
     }),
   ),
 };

@@ -2,7 +2,7 @@
 // inversion), with a progress bar and the loss on stderr. Ctrl-C stops at the next step with a
 // checkpoint; the same command line run again resumes from it.
 import * as path from 'node:path';
-import { FINETUNE_METHODS, type FinetuneMethod } from '../engine/finetune/graph.ts';
+import { FINETUNE_METHODS, METHOD_CATALOG, methodInfo, type FinetuneMethod } from '../engine/finetune/methods/catalog.ts';
 import { LORA_TARGETS, type LoraTarget } from '../engine/finetune/lora.ts';
 import { FINETUNE_DEFAULTS, finetune, type FinetuneProgress } from '../engine/finetune/train.ts';
 import type { Provider } from '../engine/onnx/runtime.ts';
@@ -17,7 +17,7 @@ const d = FINETUNE_DEFAULTS;
 const TRAIN_FLAGS: FlagSpecs = {
   data: { type: 'string', help: 'folder of PNG/JPEG/WebP pictures; captions from NAME.txt / NAME.caption, else the file name' },
   base: { type: 'string', help: 'base model package folder, or the name of one in resources/models/ (default: the installed one)' },
-  method: { type: 'string', help: `lora (default), full or ti (textual inversion)` },
+  method: { type: 'string', help: METHOD_CATALOG.map((m) => `${m.name}${m.name === 'lora' ? ' (default)' : ''}: ${m.summary}`).join('; ') },
   steps: { type: 'int', help: 'optimiser steps (default 400)' },
   out: { type: 'string', short: 'o', help: 'output: NAME.safetensors (lora, ti) or a folder (full)' },
   work: { type: 'string', help: 'checkpoints, latent cache and samples (default OUT.work); a run resumes from here' },
@@ -26,7 +26,7 @@ const TRAIN_FLAGS: FlagSpecs = {
   resolution: { type: 'int', help: "training size in pixels (default: the model's)" },
   batch: { type: 'int', help: `pictures per micro-batch (default ${d.batchSize})` },
   accumulate: { type: 'int', help: 'micro-batches per optimiser step (gradient accumulation; default 1)' },
-  lr: { type: 'number', help: `learning rate (default lora ${d.lora.learningRate}, full ${d.full.learningRate}, ti ${d.ti.learningRate})` },
+  lr: { type: 'number', help: `learning rate (default ${METHOD_CATALOG.map((m) => `${m.name} ${m.learningRate}`).join(', ')})` },
   rank: { type: 'int', help: `LoRA rank (default ${d.lora.rank})` },
   alpha: { type: 'number', help: 'LoRA alpha; scale = alpha/rank (default: the rank)' },
   targets: { type: 'string', help: `LoRA layers, comma-separated: ${LORA_TARGETS.join(', ')} (default ${d.lora.targets.join(',')})` },
@@ -63,8 +63,9 @@ async function train(argv: readonly string[], io: CliIo): Promise<void> {
   const method = ((f.method as string | undefined) ?? 'lora') as FinetuneMethod;
   if (!FINETUNE_METHODS.includes(method)) throw new UsageError(`--method must be one of ${FINETUNE_METHODS.join(', ')}, got '${method}'`);
   const out = f.out as string | undefined;
-  if (!out) throw new UsageError(`'ldm train' needs --out: ${method === 'full' ? 'a folder for the model package' : 'a .safetensors file'}`);
-  if (method !== 'full' && !/\.safetensors$/i.test(out)) throw new UsageError(`--out must name a .safetensors file for --method ${method}, got '${out}'`);
+  const writesFile = methodInfo(method)!.output === 'file';
+  if (!out) throw new UsageError(`'ldm train' needs --out: ${writesFile ? 'a .safetensors file' : 'a folder for the model package'}`);
+  if (writesFile && !/\.safetensors$/i.test(out)) throw new UsageError(`--out must name a .safetensors file for --method ${method}, got '${out}'`);
   const targets = (f.targets as string | undefined)?.split(',').map((t) => t.trim()).filter(Boolean) as LoraTarget[] | undefined;
   for (const t of targets ?? []) if (!LORA_TARGETS.includes(t)) throw new UsageError(`--targets: unknown '${t}'; use ${LORA_TARGETS.join(', ')}`);
   const prov = f.provider as string | undefined;

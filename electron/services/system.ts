@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { RequestOutput } from '../api/index.ts';
+import { METHOD_CATALOG } from '../engine/finetune/methods/catalog.ts';
 import { autoProviderCandidates, availableProviders } from '../engine/onnx/runtime.ts';
 
 const require = createRequire(import.meta.url);
@@ -27,5 +28,6 @@ export function systemInfo(dataDir: string, transport: 'ipc' | 'web', ranOn: str
     dataDir,
     platform: `${process.platform}-${process.arch}`,
     transport,
+    finetuneMethods: METHOD_CATALOG.map((m) => ({ ...m, fields: [...m.fields] })),
   };
 }

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { TrainSpec } from '../api/jobs.ts';
+import { methodInfo } from '../engine/finetune/methods/catalog.ts';
 import { finetune, type FinetuneProgress } from '../engine/finetune/train.ts';
 import type { JobContext, JobHandler } from './host.ts';
 
@@ -15,7 +16,7 @@ export const trainHandler: JobHandler = async (job, ctx) => {
   const spec = job.spec as TrainSpec;
   if (job.model.format !== 'package') throw new Error(`"${job.model.name}" is a ${job.model.format} model; training starts from a model package`);
   const stem = fileStem(spec.outputName);
-  const out = spec.method === 'full' ? join(job.workDir, stem) : join(job.workDir, `${stem}.safetensors`);
+  const out = methodInfo(spec.method)!.output === 'file' ? join(job.workDir, `${stem}.safetensors`) : join(job.workDir, stem);
   const result = await finetune({
     base: job.model.path,
     data: spec.datasetDir,

@@ -2,16 +2,13 @@
 import type { LoraTarget } from './lora.ts';
 
 /**
- * ldm-facts §9 scaled to a small model: kohya/OneTrainer LoRA rank 8–16 at lr 1e-4–3e-4 on SD; a
- * model of a few million parameters trains stably at ~10× that, and short runs need alpha = rank.
+ * ldm-facts §9 scaled to a small model: kohya/OneTrainer LoRA rank 8–16 on SD; short runs need alpha = rank.
  * Linear and conv layers as Draw Things trains them: on small UNets the convs carry most of the change.
- * Textual inversion: A1111's 5e-3. Cosine with 10% warm-up (kohya GUI), batch 4 (OneTrainer), min-SNR-γ 5
- * (kohya's recommendation; the embedded model was trained with it).
+ * Cosine with 10% warm-up (kohya GUI), batch 4 (OneTrainer), min-SNR-γ 5 (kohya's recommendation; the
+ * embedded model was trained with it). Each method's learning rate is in methods/catalog.ts.
  */
 export const FINETUNE_DEFAULTS = {
-  lora: { learningRate: 1e-3, rank: 8, alpha: 8, targets: ['attn', 'ff', 'conv'] as LoraTarget[] },
-  full: { learningRate: 2e-4 },
-  ti: { learningRate: 5e-3 },
+  lora: { rank: 8, alpha: 8, targets: ['attn', 'ff', 'conv'] as LoraTarget[] },
   batchSize: 4,
   warmup: 0.1,
   clipNorm: 1,

@@ -8,21 +8,17 @@ import type { TextEncoderConfig, UNetConfig } from '../nn/config.ts';
 import { setLayerHooks } from '../nn/layers.ts';
 import { textEncoderForward } from '../nn/text-encoder.ts';
 import { unetForward } from '../nn/unet.ts';
-import { loraHooks, type LoraConfig, type LoraModule } from './lora.ts';
-import { textualInversionHooks } from './ti.ts';
+import { FinetuneError } from './errors.ts';
+import type { LoraModule } from './lora.ts';
+import type { FinetuneMethodModule, MethodSetup } from './methods/method.ts';
 
-export type FinetuneMethod = 'lora' | 'full' | 'ti';
-export const FINETUNE_METHODS: readonly FinetuneMethod[] = ['lora', 'full', 'ti'];
-
-export class FinetuneError extends Error {
-  override name = 'FinetuneError';
-}
+export { FinetuneError } from './errors.ts';
 
 export interface FinetuneGraphOptions {
-  readonly method: FinetuneMethod;
+  readonly method: FinetuneMethodModule;
+  readonly setup: MethodSetup;
   readonly unet: UNetConfig;
   readonly textEncoder: TextEncoderConfig;
-  readonly lora?: LoraConfig;
   readonly batch: number;
   /** Latent size and channels. */
   readonly height: number;
@@ -36,7 +32,7 @@ export interface FinetuneGraph {
   /** Gradient graph: outputs `loss` and `grad:<name>` for each trained param. */
   readonly graph: Graph;
   readonly trained: readonly string[];
-  /** LoRA only: the adapted layers. */
+  /** The layers the method adapted with LoRA branches (none for other methods). */
   readonly loraModules: readonly LoraModule[];
 }
 
@@ -47,14 +43,10 @@ export interface FinetuneGraph {
  */
 export function buildFinetuneGraph(o: FinetuneGraphOptions): FinetuneGraph {
   const { batch: b, height: h, width: w, latentChannels: c, unet, textEncoder } = o;
-  const g = new Graph(`finetune_${o.method}`);
+  const g = new Graph(`finetune_${o.method.name}`);
   const modules: LoraModule[] = [];
-  if (o.method === 'lora') {
-    if (!o.lora) throw new FinetuneError('LoRA training needs a LoRA config (rank, alpha, targets)');
-    setLayerHooks(g, loraHooks(unet, o.lora, (m) => modules.push(m)));
-  } else if (o.method === 'ti') {
-    setLayerHooks(g, textualInversionHooks(textEncoder));
-  }
+  const hooks = o.method.hooks(o.setup, unet, textEncoder, (m) => modules.push(m));
+  if (hooks) setLayerHooks(g, hooks);
   const z0 = g.input('latents', 'float32', [b, c, h, w]);
   const noise = g.input('noise', 'float32', [b, c, h, w]);
   const sa = g.reshape(g.input('sqrt_alpha_bar', 'float32', [b]), [b, 1, 1, 1]);
@@ -62,7 +54,7 @@ export function buildFinetuneGraph(o: FinetuneGraphOptions): FinetuneGraph {
   const temb = g.input('timestep_embedding', 'float32', [b, unet.modelChannels]);
   let context: Value;
   // The text encoder runs in the graph only when something in it trains; otherwise its output is fed.
-  if (textInGraph(o)) {
+  if (o.method.trainsText(o.setup)) {
     context = textEncoderForward(g, textEncoder, g.input('input_ids', 'int64', [b, textEncoder.maxLength]));
   } else {
     context = g.input('encoder_hidden_states', 'float32', [b, textEncoder.maxLength, textEncoder.width]);
@@ -74,17 +66,10 @@ export function buildFinetuneGraph(o: FinetuneGraphOptions): FinetuneGraph {
   const perSample = g.reduceMean(g.mul(d, d), [1, 2, 3], false);
   const loss = g.output(g.reduceMean(g.mul(perSample, g.input('loss_weights', 'float32', [b])), [0], false), 'loss');
 
-  const trained = [...g.params.keys()].filter((name) =>
-    o.method === 'full' ? name.startsWith('model.diffusion_model.') : !o.base.has(name),
-  );
-  if (trained.length === 0) throw new FinetuneError(`nothing to train: the ${o.method} graph has no trainable weights (no LoRA target matched?)`);
+  const trained = [...g.params.keys()].filter((name) => o.method.isTrained(name, o.base));
+  if (trained.length === 0) throw new FinetuneError(`nothing to train: the ${o.method.name} graph has no trainable weights (no LoRA target matched?)`);
   freeze(g, new Set(trained), o.base);
   return { graph: buildGradientGraph(g, loss, trained), trained, loraModules: modules };
-}
-
-/** Whether the graph takes `input_ids` (the text encoder trains: ti, or LoRA on its layers) rather than `encoder_hidden_states`. */
-export function textInGraph(o: { method: FinetuneMethod; lora?: LoraConfig }): boolean {
-  return o.method === 'ti' || (o.method === 'lora' && !!o.lora?.targets.includes('text'));
 }
 
 function freeze(g: Graph, trained: ReadonlySet<string>, base: ReadonlyMap<string, Float32Array>): void {

@@ -1,39 +1,26 @@
-// What a fine-tuning run produces: the result file (kohya LoRA, embedding or model package) with its
-// metadata, and sample images from the current weights merged the way generation merges them.
+// What a fine-tuning run produces: the run's metadata for the result its method writes (kohya LoRA,
+// embedding or model package), and sample images from the current weights merged the way generation
+// merges them.
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { writeBytesAtomic } from '../io/atomic.ts';
 import type { RejectedFile } from '../io/dataset.ts';
-import { saveModelPackage, type ModelManifest } from '../io/model-package.ts';
-import { saveSafetensors } from '../io/safetensors.ts';
+import type { ModelManifest } from '../io/model-package.ts';
 import type { Provider } from '../onnx/runtime.ts';
 import { LoadedModel, type ModelSpec } from '../pipelines/loaded-model.ts';
 import { generatedPng } from '../pipelines/output.ts';
 import { txt2img } from '../pipelines/txt2img.ts';
-import { tensor, type TensorData } from '../tensor.ts';
 import type { Trainer } from '../training/index.ts';
 import { adaptSpec, type LoadedAdapter } from './adapters.ts';
-import type { FinetuneMethod } from './graph.ts';
-import { loraTensors, type LoraConfig, type LoraModule } from './lora.ts';
-import { EMBEDDING_PARAM, TOKEN_METADATA } from './ti.ts';
 import { FINETUNE_DEFAULTS } from './defaults.ts';
+import type { LoraModule } from './lora.ts';
+import type { FinetuneMethodModule, MethodSetup } from './methods/method.ts';
 import type { FinetuneOptions } from './train.ts';
 
-/** The trained result as adapters (LoRA tensors or the embedding), for samples and for the output file. */
-export function resultAdapters(
-  method: FinetuneMethod, params: ReadonlyMap<string, Float32Array>, modules: readonly LoraModule[], lora: LoraConfig | undefined, word: string | null,
-): LoadedAdapter[] {
-  if (method === 'lora') return [{ kind: 'lora', file: 'training.safetensors', tensors: loraTensors(modules, params, lora!), metadata: {}, token: null }];
-  if (method === 'ti') {
-    const e = params.get(EMBEDDING_PARAM)!;
-    return [{ kind: 'embedding', file: 'training.safetensors', tensors: new Map([[EMBEDDING_PARAM, tensor('float32', [1, e.length], e)]]), metadata: {}, token: word }];
-  }
-  return [];
-}
-
-export function trainedWeights(base: ReadonlyMap<string, Float32Array>, method: FinetuneMethod, params: ReadonlyMap<string, Float32Array>): Map<string, Float32Array> {
+/** The base weights with the trained params of the same name in place (full fine-tuning); copies, so callers may change them. */
+export function withTrained(base: ReadonlyMap<string, Float32Array>, params: ReadonlyMap<string, Float32Array>): Map<string, Float32Array> {
   const w = new Map<string, Float32Array>();
-  for (const [k, v] of base) w.set(k, method === 'full' && params.has(k) ? params.get(k)! : v.slice());
+  for (const [k, v] of base) w.set(k, params.get(k) ?? v.slice());
   return w;
 }
 
@@ -42,10 +29,10 @@ export interface SampleOptions {
 }
 
 export async function sampleImages(
-  spec: ModelSpec, base: ReadonlyMap<string, Float32Array>, method: FinetuneMethod, params: ReadonlyMap<string, Float32Array>,
+  spec: ModelSpec, base: ReadonlyMap<string, Float32Array>, params: ReadonlyMap<string, Float32Array>,
   adapters: readonly LoadedAdapter[], manifest: ModelManifest, prompts: readonly string[], s: SampleOptions,
 ): Promise<string[]> {
-  const weights = trainedWeights(base, method, params);
+  const weights = withTrained(base, params);
   const model = new LoadedModel(adaptSpec(spec, weights, adapters.map((adapter) => ({ adapter, strength: 1 })), manifest.tokenizer), {
     threads: s.threads, provider: s.provider,
   });
@@ -73,15 +60,15 @@ export interface RunFacts {
   baseSha: string; ds: DatasetSummary; size: number; batch: number; accumulate: number; lr: number; warmup: number; trainImages: number;
 }
 
+/** Writes the run's result through its method, with the run's metadata in kohya's `ss_*` keys and our own. */
 export async function writeResult(
-  o: FinetuneOptions, manifest: ModelManifest, base: ReadonlyMap<string, Float32Array>, trainer: Trainer,
-  modules: readonly LoraModule[], lora: LoraConfig | undefined, word: string | null, f: RunFacts,
+  o: FinetuneOptions, method: FinetuneMethodModule, setup: MethodSetup, manifest: ModelManifest, base: ReadonlyMap<string, Float32Array>,
+  trainer: Trainer, modules: readonly LoraModule[], f: RunFacts,
 ): Promise<void> {
-  const params = trainer.exportParams();
   const name = o.name ?? path.basename(o.out).replace(/\.safetensors$/, '');
   const tagFrequency: Record<string, number> = {};
   for (const cap of f.ds.captions) for (const t of cap.split(',').map((s) => s.trim()).filter(Boolean)) tagFrequency[t] = (tagFrequency[t] ?? 0) + 1;
-  const meta: Record<string, string> = {
+  const metadata: Record<string, string> = {
     ss_output_name: name,
     ss_sd_model_name: manifest.name,
     ss_sd_model_hash: f.baseSha.slice(0, 10),
@@ -100,31 +87,12 @@ export async function writeResult(
     ss_min_snr_gamma: String(o.minSnrGamma ?? FINETUNE_DEFAULTS.minSnrGamma),
     ss_tag_frequency: JSON.stringify({ [path.basename(f.ds.dir)]: tagFrequency }),
     ss_training_finished_at: String(Math.floor(Date.now() / 1000)),
-    'ldm_studio.method': o.method,
+    'ldm_studio.method': method.name,
     'ldm_studio.base_model': manifest.name,
     'ldm_studio.base_model_sha256': f.baseSha,
     'ldm_studio.dataset': JSON.stringify({ images: f.trainImages, rejected: f.ds.rejected.length, sha256: f.ds.hash, trigger: o.triggerWord ?? '' }),
-    'ldm_studio.hyperparameters': JSON.stringify({ steps: o.steps, lr: f.lr, batch: f.batch, accumulate: f.accumulate, warmup: f.warmup, clipNorm: o.clipNorm ?? FINETUNE_DEFAULTS.clipNorm, ema: o.ema ?? null, ...lora }),
+    'ldm_studio.hyperparameters': JSON.stringify({ steps: o.steps, lr: f.lr, batch: f.batch, accumulate: f.accumulate, warmup: f.warmup, clipNorm: o.clipNorm ?? FINETUNE_DEFAULTS.clipNorm, ema: o.ema ?? null, ...setup.lora }),
   };
   await fsp.mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
-  if (o.method === 'lora') {
-    const t = resultAdapters('lora', params, modules, lora, null)[0]!.tensors;
-    await saveSafetensors(o.out, t, {
-      ...meta,
-      ss_network_module: 'networks.lora',
-      ss_network_dim: String(lora!.rank),
-      ss_network_alpha: String(lora!.alpha),
-      ss_network_args: JSON.stringify({ targets: lora!.targets.join(',') }),
-    });
-  } else if (o.method === 'ti') {
-    const e = params.get(EMBEDDING_PARAM)!;
-    await saveSafetensors(o.out, { [EMBEDDING_PARAM]: tensor('float32', [1, e.length], e) }, { ...meta, [TOKEN_METADATA]: word! });
-  } else {
-    const { files: _files, format: _format, version: _version, ...desc } = manifest;
-    await saveModelPackage(o.out, {
-      ...desc,
-      name,
-      provenance: { ...manifest.provenance, finetunedFrom: { name: manifest.name, sha256: f.baseSha }, finetune: meta },
-    }, trainedWeights(base, 'full', params) as ReadonlyMap<string, TensorData | Float32Array>);
-  }
+  await method.write({ out: o.out, name, manifest, base, params: trainer.exportParams(), modules, setup, metadata });
 }

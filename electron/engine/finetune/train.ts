@@ -7,108 +7,22 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../diffusion/rng.ts';
-import { loadDataset, type RejectedFile } from '../io/dataset.ts';
-import type { ImageLimits } from '../io/image.ts';
+import { loadDataset } from '../io/dataset.ts';
 import { loadModelPackage } from '../io/model-package.ts';
 import { loadSafetensors } from '../io/safetensors.ts';
-import type { Provider } from '../onnx/runtime.ts';
 import { PipelineAbortedError } from '../pipelines/errors.ts';
 import { loadModel } from '../pipelines/loaded-model.ts';
 import { Trainer } from '../training/index.ts';
-import type { LoadedAdapter } from './adapters.ts';
 import { batchFeeds, encodeCaptions, pictureLatent, scheduleOf, shuffled } from './batch.ts';
-import { buildFinetuneGraph, FinetuneError, FINETUNE_METHODS, textInGraph, type FinetuneMethod } from './graph.ts';
 import { FINETUNE_DEFAULTS } from './defaults.ts';
-import { validateLoraConfig, type LoraTarget } from './lora.ts';
-import { resultAdapters, sampleImages, writeResult, type DatasetSummary } from './output.ts';
-import { checkTriggerWord, EMBEDDING_PARAM, extendTokenizer, meanEmbedding, TOKEN_EMBEDDING } from './ti.ts';
+import { FinetuneError } from './errors.ts';
+import { buildFinetuneGraph } from './graph.ts';
+import { finetuneMethod } from './methods/index.ts';
+import type { FinetuneOptions, FinetuneResult } from './options.ts';
+import { sampleImages, writeResult, type DatasetSummary } from './output.ts';
 
 export { FINETUNE_DEFAULTS } from './defaults.ts';
-
-export interface FinetuneOptions {
-  /** Base model package folder. */
-  readonly base: string;
-  /** Folder of training pictures (PNG/JPEG/WebP) with optional .txt/.caption sidecars. */
-  readonly data: string;
-  /** Output: a .safetensors file (lora, ti) or a model package folder (full). */
-  readonly out: string;
-  readonly method: FinetuneMethod;
-  /** Optimiser steps in all (a resumed run counts the steps already done). */
-  readonly steps: number;
-  /** Checkpoints, the latent cache and sample images (default `<out>.work`). */
-  readonly workDir?: string;
-  readonly recursive?: boolean;
-  /** Prepended to every caption; for ti, the new word (required there). */
-  readonly triggerWord?: string;
-  /** Training size in pixels (default: the model's sampling size). */
-  readonly resolution?: number;
-  readonly batchSize?: number;
-  /** Micro-batches of batchSize whose gradients add up before each optimiser step (default 1). */
-  readonly accumulate?: number;
-  readonly learningRate?: number;
-  readonly rank?: number;
-  readonly alpha?: number;
-  readonly targets?: readonly LoraTarget[];
-  /** Fraction of the steps spent warming the learning rate up (then cosine to 0). */
-  readonly warmup?: number;
-  readonly clipNorm?: number;
-  /** EMA decay of the trained weights (off when absent). */
-  readonly ema?: number;
-  /** Per-channel offset added to the noise (brightness and colour range; Draw Things' 0.05). */
-  readonly noiseOffset?: number;
-  /** min-SNR-γ loss weighting (default 5, as kohya recommends; 0 = off). */
-  readonly minSnrGamma?: number;
-  /** Checkpoint every this many steps (default 50). */
-  readonly saveEvery?: number;
-  /** Sample images every this many steps (0 = never) and at the end, with the same seeds each time. */
-  readonly sampleEvery?: number;
-  readonly samplePrompts?: readonly string[];
-  readonly sampleSeed?: number;
-  readonly sampleSteps?: number;
-  /** Pictures held out of training to measure the held-out loss before and after (default 0). */
-  readonly holdOut?: number;
-  readonly seed?: number;
-  /** Name of the result (kohya ss_output_name / the package's name). */
-  readonly name?: string;
-  readonly minSide?: number;
-  readonly limits?: ImageLimits;
-  readonly threads?: number;
-  readonly provider?: Provider | 'auto';
-  readonly signal?: AbortSignal;
-  /** Called at every step boundary; the run continues when it resolves (pause/resume). A pending pause checkpoints first. */
-  readonly pause?: () => Promise<void>;
-  readonly onProgress?: (e: FinetuneProgress) => void;
-}
-
-export interface FinetuneProgress {
-  readonly phase: 'data' | 'train' | 'sample' | 'done';
-  readonly step: number;
-  readonly total: number;
-  /** Training phase: this step's loss and learning rate. */
-  readonly loss?: number;
-  readonly lr?: number;
-  readonly message?: string;
-  /** Sample phase: the PNG files written. */
-  readonly samples?: readonly string[];
-}
-
-export interface FinetuneResult {
-  readonly out: string;
-  readonly method: FinetuneMethod;
-  readonly steps: number;
-  /** The checkpoint step the run resumed from, or null for a fresh run. */
-  readonly resumedFrom: number | null;
-  readonly images: number;
-  readonly rejected: readonly RejectedFile[];
-  readonly losses: readonly { step: number; loss: number }[];
-  /** With holdOut > 0: mean ε-MSE on the held-out pictures at fixed noise, before and after training. */
-  readonly heldOutLoss: { before: number; after: number } | null;
-  readonly samples: readonly string[];
-  readonly seconds: number;
-  /** Things the user should know (e.g. caption words the model's tokenizer does not know). */
-  readonly warnings: readonly string[];
-}
-
+export type { FinetuneOptions, FinetuneProgress, FinetuneResult } from './options.ts';
 
 const CHECKPOINT = 'checkpoint.safetensors';
 
@@ -118,26 +32,21 @@ function check(cond: boolean, msg: string): void {
 
 export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const started = Date.now();
-  check(FINETUNE_METHODS.includes(o.method), `unknown method '${o.method}'; use ${FINETUNE_METHODS.join(', ')}`);
+  const method = finetuneMethod(o.method);
   check(Number.isInteger(o.steps) && o.steps >= 1, `steps must be a whole number ≥ 1, got ${o.steps}`);
   const batch = o.batchSize ?? FINETUNE_DEFAULTS.batchSize;
   const accumulate = o.accumulate ?? 1;
   check(Number.isInteger(accumulate) && accumulate >= 1 && accumulate <= 1024, `accumulate must be a whole number from 1 to 1024, got ${accumulate}`);
   check(Number.isInteger(batch) && batch >= 1 && batch <= 256, `batch size must be a whole number from 1 to 256, got ${batch}`);
-  const lr = o.learningRate ?? FINETUNE_DEFAULTS[o.method].learningRate;
+  const lr = o.learningRate ?? method.learningRate;
   check(lr > 0 && lr < 1, `learning rate must be between 0 and 1, got ${lr}`);
   const warmup = o.warmup ?? FINETUNE_DEFAULTS.warmup;
   check(o.minSnrGamma === undefined || (o.minSnrGamma >= 0 && Number.isFinite(o.minSnrGamma)), `min-SNR γ must be a number ≥ 0 (0 = off), got ${o.minSnrGamma}`);
   check(warmup >= 0 && warmup < 1, `warm-up must be a fraction from 0 to below 1, got ${warmup}`);
-  const lora = o.method === 'lora'
-    ? validateLoraConfig({
-        rank: o.rank ?? FINETUNE_DEFAULTS.lora.rank,
-        alpha: o.alpha ?? o.rank ?? FINETUNE_DEFAULTS.lora.alpha,
-        targets: o.targets ?? FINETUNE_DEFAULTS.lora.targets,
-      })
-    : undefined;
-  if (o.method === 'full') check(!o.out.endsWith('.safetensors'), `full fine-tuning writes a model package folder; --out ${o.out} looks like a file`);
-  else check(o.out.endsWith('.safetensors'), `${o.method} writes a .safetensors file; give --out a name ending in .safetensors`);
+  // Options the method does not need are checked only by the methods that read them.
+  const pkg = await loadModelPackage(o.base);
+  const manifest = pkg.manifest;
+  const setup = method.setup(o, manifest);
   const signal = o.signal;
   const progress = o.onProgress ?? (() => {});
   const workDir = o.workDir ?? `${o.out}.work`;
@@ -145,8 +54,6 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
 
   // ---- base model and data
   const base = await loadModel(o.base, { threads: o.threads, provider: o.provider });
-  const pkg = await loadModelPackage(o.base);
-  const manifest = pkg.manifest;
   const baseWeights = new Map([...pkg.weights].map(([k, t]) => [k, t.data as Float32Array]));
   const baseSha = manifest.files.find((f) => f.role === 'weights')!.sha256;
   const spec = base.spec;
@@ -154,19 +61,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const f = base.downscale;
   check(Number.isInteger(size) && size % (f * 2 ** (spec.unet.channelMult.length - 1)) === 0,
     `resolution ${size} must be a multiple of ${f * 2 ** (spec.unet.channelMult.length - 1)} for this model`);
-  let trigger = o.triggerWord?.trim() ?? '';
-  let tiWord: { word: string; id: number; pad: number; tokenize: (t: string) => ArrayLike<number> } | null = null;
-  if (o.method === 'ti') {
-    check(trigger !== '', 'textual inversion needs a trigger word: the new word the embedding teaches (--trigger)');
-    const tokSpec = manifest.tokenizer;
-    check(!!tokSpec?.vocabulary, "textual inversion needs the model's word tokenizer with an inline vocabulary");
-    trigger = checkTriggerWord(trigger, tokSpec!.vocabulary!);
-    const tok = extendTokenizer(tokSpec!, [trigger]);
-    tiWord = { word: trigger, id: tokSpec!.vocabulary!.length, pad: tok.pad, tokenize: (t) => tok.encode(t) };
-  }
+  const trigger = setup.trigger;
+  const tiWord = setup.word ?? null;
   progress({ phase: 'data', step: 0, total: o.steps, message: `reading ${o.data}` });
   const holdOut = o.holdOut ?? 0;
-  const textTrains = textInGraph({ method: o.method, lora });
+  const textTrains = method.trainsText(setup);
   const tokenize = tiWord?.tokenize ?? spec.tokenize;
   let ds: DatasetSummary;
   let latents: Float32Array[];
@@ -193,7 +92,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   } finally {
     await base.release(); // the encoders are done; sampling builds its own sessions
   }
-  const warnings = vocabularyWarnings(manifest.tokenizer?.vocabulary, ds.captions, o.method === 'ti' ? '' : trigger);
+  const warnings = vocabularyWarnings(manifest.tokenizer?.vocabulary, ds.captions, tiWord ? '' : trigger);
   for (const message of warnings) progress({ phase: 'data', step: 0, total: o.steps, message });
   const c = base.latentChannels;
   const h = size / f;
@@ -207,20 +106,18 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
 
   // ---- graph and trainer (resumed when the work folder holds a checkpoint of the same run)
   const fg = buildFinetuneGraph({
-    method: o.method, unet: spec.unet, textEncoder: spec.textEncoder, lora, batch, height: h, width: h, latentChannels: c, base: baseWeights,
+    method, setup, unet: spec.unet, textEncoder: spec.textEncoder, batch, height: h, width: h, latentChannels: c, base: baseWeights,
   });
-  const start = new Map<string, Float32Array>();
-  if (o.method === 'full') for (const n of fg.trained) start.set(n, baseWeights.get(n)!);
-  if (o.method === 'ti') start.set(EMBEDDING_PARAM, meanEmbedding(baseWeights.get(TOKEN_EMBEDDING)!, spec.textEncoder.width));
+  const start = method.initialParams(fg.trained, baseWeights, spec.textEncoder);
   const runKey = createHash('sha256')
-    .update(JSON.stringify({ method: o.method, baseSha, data: ds.hash, size, batch, accumulate, lr, warmup, lora, steps: o.steps, ema: o.ema, noise: o.noiseOffset, minSnr: o.minSnrGamma, holdOut, seed: o.seed }))
+    .update(JSON.stringify({ method: o.method, baseSha, data: ds.hash, size, batch, accumulate, lr, warmup, lora: setup.lora, steps: o.steps, ema: o.ema, noise: o.noiseOffset, minSnr: o.minSnrGamma, holdOut, seed: o.seed }))
     .digest('hex');
   const ckFile = path.join(workDir, CHECKPOINT);
   const trainerOpts = {
     graph: fg.graph,
     lr,
     schedule: { kind: 'cosine' as const, warmupSteps: Math.floor(warmup * o.steps), totalSteps: o.steps },
-    adam: { weightDecay: o.method === 'ti' ? 0 : 0.01 },
+    adam: { weightDecay: method.weightDecay },
     clipNorm: o.clipNorm ?? FINETUNE_DEFAULTS.clipNorm,
     ema: o.ema ? { decay: o.ema } : undefined,
     seed: o.seed ?? FINETUNE_DEFAULTS.seed,
@@ -268,9 +165,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const prompts = o.samplePrompts?.length ? [...o.samplePrompts] : [trigger || ds.captions[train[0]!]!];
   const sampleEvery = o.sampleEvery ?? 0;
   const samples: string[] = [];
-  const adapters = (): LoadedAdapter[] => resultAdapters(o.method, trainer.exportParams(), fg.loraModules, lora, tiWord?.word ?? null);
   const makeSamples = async (step: number): Promise<void> => {
-    const files = await sampleImages(spec, baseWeights, o.method, trainer.exportParams(), adapters(), manifest, prompts, {
+    const params = trainer.exportParams();
+    const files = await sampleImages(spec, baseWeights, params, method.adapters(params, fg.loraModules, setup), manifest, prompts, {
       seed: o.sampleSeed ?? FINETUNE_DEFAULTS.sampleSeed, steps: o.sampleSteps, dir: path.join(workDir, 'samples'), step, signal, threads: o.threads, provider: o.provider,
     });
     samples.push(...files);
@@ -297,7 +194,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       if (sampleEvery > 0 && r.step % sampleEvery === 0 && r.step < o.steps) await makeSamples(r.step);
     }
     const after = heldOut.length ? await evalHeldOut() : null;
-    await writeResult(o, manifest, baseWeights, trainer, fg.loraModules, lora, tiWord?.word ?? null, {
+    await writeResult(o, method, setup, manifest, baseWeights, trainer, fg.loraModules, {
       baseSha, ds, size, batch, accumulate, lr, warmup, trainImages: train.length,
     });
     if (sampleEvery > 0 || o.samplePrompts?.length) await makeSamples(trainer.step);

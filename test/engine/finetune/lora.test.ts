@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../electron/engine/diffusion/rng.ts';
 import { buildFinetuneGraph } from '../../../electron/engine/finetune/graph.ts';
+import { finetuneMethod } from '../../../electron/engine/finetune/methods/index.ts';
 import { isLoraTarget, kohyaName, loraTensors, mergeLora } from '../../../electron/engine/finetune/lora.ts';
 import { SD_V1_UNET } from '../../../electron/engine/nn/config.ts';
 import { modelParams } from '../../../electron/engine/nn/models.ts';
@@ -50,7 +51,7 @@ describe('merging', () => {
     const base = tinyWeights(3);
     const lora = { rank: 3, alpha: 1.5, targets: ['attn', 'ff', 'conv'] as const };
     const opts = { unet: TINY_UNET, textEncoder: TINY_TEXT, batch: 2, height: 8, width: 8, latentChannels: 4, base };
-    const withLora = buildFinetuneGraph({ ...opts, method: 'lora', lora: { ...lora, targets: [...lora.targets] } });
+    const withLora = buildFinetuneGraph({ ...opts, method: finetuneMethod('lora'), setup: { trigger: '', lora: { ...lora, targets: [...lora.targets] } } });
     // non-zero up projections, so the branch matters
     const rng = new Rng(9);
     const start = new Map(withLora.trained.map((n) => {
@@ -76,7 +77,7 @@ describe('merging', () => {
     const t = loraTensors(withLora.loraModules, start, { ...lora, targets: [...lora.targets] });
     expect(withLora.loraModules.some((m) => m.shape.length === 4 && m.shape[2] === 3)).toBe(true);
     expect(mergeLora(merged, t, 1, TINY_UNET, layers)).toBe(withLora.loraModules.length);
-    const full = buildFinetuneGraph({ ...opts, method: 'full', base: merged });
+    const full = buildFinetuneGraph({ ...opts, method: finetuneMethod('full'), setup: { trigger: '' }, base: merged });
     const b = await Trainer.create({ graph: full.graph, lr: 0, params: new Map(full.trained.map((n) => [n, merged.get(n)!])) });
     const lossMerged = await b.evaluate(feeds);
     await b.close();

@@ -1,0 +1,3 @@
+export class FinetuneError extends Error {
+  override name = 'FinetuneError';
+}
