@@ -18,6 +18,7 @@ import { readFileBytes, readImageFile, writeGeneratedPng } from './image-files.t
 import type { CliIo } from './main.ts';
 import { defaultOf, listPackageDirs, modelsDir, resolveModelDir } from './model-dir.ts';
 import { ProgressBar } from './progress.ts';
+import { convertCommand } from './convert.ts';
 import { serveCommand } from './serve.ts';
 import { trainCommand } from './train.ts';
 
@@ -139,6 +140,7 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   serve: serveCommand,
+  convert: convertCommand,
 };
 
 /** What a command hands back besides the images, for the data folder's history. */

@@ -6,6 +6,7 @@ import { cp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { StudioError } from '../api/contract.ts';
 import type { ModelInfo, ModelKind, ModelValidation } from '../api/models.ts';
+import { convertCheckpoint, openCheckpoint } from '../engine/io/checkpoint.ts';
 import { validateModelPackage, type ValidatedPackage } from '../engine/io/model-package.ts';
 import { readSafetensorsHeader } from '../engine/io/safetensors.ts';
 import type { WorkerModel } from '../workers/protocol.ts';
@@ -13,7 +14,9 @@ import type { Db } from './db.ts';
 import type { DataPaths } from './files.ts';
 import { newId } from './ids.ts';
 
-const PICKLE = new Set(['.ckpt', '.pt', '.pth', '.bin', '.pkl']);
+const PICKLE = new Set(['.pkl']);
+/** PyTorch zip checkpoints: read by the restricted reader and converted to .safetensors on import. */
+const TORCH_CHECKPOINT = new Set(['.ckpt', '.pt', '.pth', '.bin']);
 
 interface Described {
   kind: ModelKind;
@@ -122,6 +125,7 @@ export class ModelRegistry {
 
   /** Validates, copies into models/ (temp name + rename) and registers. */
   async import(path: string, name?: string): Promise<ModelInfo> {
+    if (TORCH_CHECKPOINT.has(extname(path).toLowerCase())) return this.importCheckpoint(path, name);
     const d = await describe(path, true);
     const id = newId();
     const dest = join(this.paths.models, `${id}${(await stat(path)).isDirectory() ? '' : extname(path)}`);
@@ -134,6 +138,32 @@ export class ModelRegistry {
       throw new StudioError(`Could not copy the model into the data folder: ${(err as Error).message}`, 'io');
     }
     return this.register(id, dest, 'imported', name ?? d.name, null);
+  }
+
+  /**
+   * A PyTorch checkpoint: its tensors are written once to models/<id>.safetensors (the original is left as
+   * it is); the registry keeps the original's sha256 (the hash other tools show for it) and says what was converted.
+   */
+  private async importCheckpoint(path: string, name?: string): Promise<ModelInfo> {
+    const d = await describe(path);
+    const id = newId();
+    const dest = join(this.paths.models, `${id}.safetensors`);
+    const original = await hashFiles([path]);
+    let r;
+    try {
+      r = await convertCheckpoint(path, dest, { converted_from: basename(path), converted_from_sha256: original.hash });
+    } catch (err) {
+      throw new ModelValidationError(`${basename(path)} could not be converted: ${(err as Error).message}`);
+    }
+    const converted = await describeSafetensors(dest);
+    const dtypes = Object.entries(r.dtypes).map(([t, n]) => `${n} ${t}`).join(', ');
+    const description = [
+      `Converted from ${basename(path)} (sha256 ${original.hash}) to safetensors: ${r.tensors} tensors (${dtypes})${r.stateDictKey ? ` from its '${r.stateDictKey}'` : ''}.`,
+      ...r.notes.map((n) => `${n[0]!.toUpperCase()}${n.slice(1)}.`),
+    ].join(' ');
+    const size = (await stat(dest)).size;
+    this.insert(id, dest, 'imported', name ?? d.name, null, { ...converted, name: d.name, description, hash: { hash: original.hash, size } });
+    return this.get(id);
   }
 
   /** A model a training job wrote (inside the data folder already). */
@@ -185,6 +215,7 @@ async function describe(path: string, checkHashes = false): Promise<Described> {
       `${basename(path)} is a pickle checkpoint (${ext}), which can run arbitrary code when loaded; only .safetensors and ONNX models are accepted. Convert it to .safetensors first.`,
     );
   }
+  if (st.isFile() && TORCH_CHECKPOINT.has(ext)) return describeCheckpoint(path);
   if (st.isFile() && ext === '.safetensors') return describeSafetensors(path);
   if (st.isFile() && ext === '.onnx') {
     return { kind: 'ldm', format: 'onnx', name: basename(path, ext), licence: null, description: null, weights: [path], warnings: [] };
@@ -205,8 +236,29 @@ async function safetensorsKeys(file: string): Promise<string[]> {
   }
 }
 
+/** A PyTorch checkpoint, read without running anything in it; import converts it to safetensors. */
+async function describeCheckpoint(file: string): Promise<Described> {
+  let keys: string[];
+  let notes: string[];
+  try {
+    const ckpt = await openCheckpoint(file);
+    keys = ckpt.tensors.map((t) => t.name);
+    notes = ckpt.notes;
+    await ckpt.close();
+  } catch (err) {
+    throw new ModelValidationError(
+      `${basename(file)} is a pickle checkpoint (${extname(file)}) that cannot be read safely: ${(err as Error).message}. Convert it to .safetensors with a tool you trust, or use another copy.`,
+    );
+  }
+  const d = classifyKeys(keys, file);
+  return { ...d, warnings: [`a PyTorch checkpoint: importing converts its ${keys.length} tensors to .safetensors (the original is not changed)`, ...notes] };
+}
+
 async function describeSafetensors(file: string): Promise<Described> {
-  const keys = await safetensorsKeys(file);
+  return classifyKeys(await safetensorsKeys(file), file);
+}
+
+function classifyKeys(keys: string[], file: string): Described {
   const name = basename(file, extname(file));
   const base = { format: 'safetensors' as const, name, licence: null, description: null, weights: [file], warnings: [] };
   if (keys.some((k) => k.startsWith('lora_unet_') || k.startsWith('lora_te_') || k.includes('.lora_down.'))) return { ...base, kind: 'lora' };
