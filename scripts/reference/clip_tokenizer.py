@@ -81,37 +81,42 @@ def encode(text):
     return ids
 
 
-TEXTS = [
-    'a photo of a cat',
-    'A Photo Of A CAT',
-    '',
-    '   ',
-    '\t\n  a   photo\n\nof  a cat  ',
-    'masterpiece, best quality, (extremely detailed:1.2), 8k, HDR',
-    "it's a dog's life, don't you think? they're here, we've gone, I'm sure, you'll see, he'd go",
-    "rock'n'roll 'quoted' ''double'' '' 'S 'T 'RE",
-    'wow!!! what?!? ... ,,, ;;; --- ___ ***stars*** ((((deep)))) [[[x]]] {y} <z> |a|b|',
-    '1234567890 3.14159 1,000,000 2024-01-01 x2 4k 16:9',
-    'café naïve résumé crème brûlée Ångström Øre straße ÇA',
-    'cafe\u0301 decomposed accent',
-    '🐱 🐶🐶 😀😃😄 👩‍👩‍👧 🏳️‍🌈 ❤️ ✨ #1 ©®™',
-    '一只猫坐在桌子上 猫 東京タワー 서울 Москва Αθήνα',
-    'tom &amp; jerry &lt;3 &quot;quoted&quot; &#39;single&#39; &#x263A; &amp;amp; &copy2024 &notit; &bogus;',
-    'no\u00a0break\u2003em\u3000ideographic\u0085nel\ufeffbom',
-    '<|startoftext|>hello<|endoftext|> <|ENDOFTEXT|>',
-    'https://example.com/path?q=1&x=2 user@example.com C:\\Users\\x',
-    'ﬁne ＡＢＣ ｆｕｌｌ “curly” ‘quotes’ don’t',
-    'supercalifragilisticexpialidocious pneumonoultramicroscopicsilicovolcanoconiosis',
-    'a' * 300,
-    ('a beautiful landscape painting of mountains at sunset, golden hour, dramatic clouds, '
-     'reflections in a calm lake, highly detailed, sharp focus, trending on artstation, '
-     'by greg rutkowski and alphonse mucha, 8k resolution, unreal engine, octane render, '
-     'volumetric lighting, cinematic composition, masterpiece, award winning photograph'),
-    '\x00\x01control\x7fchars\u200bzero\u200dwidth',
-]
+def main():
+    TEXTS = [
+        'a photo of a cat',
+        'A Photo Of A CAT',
+        '',
+        '   ',
+        '\t\n  a   photo\n\nof  a cat  ',
+        'masterpiece, best quality, (extremely detailed:1.2), 8k, HDR',
+        "it's a dog's life, don't you think? they're here, we've gone, I'm sure, you'll see, he'd go",
+        "rock'n'roll 'quoted' ''double'' '' 'S 'T 'RE",
+        'wow!!! what?!? ... ,,, ;;; --- ___ ***stars*** ((((deep)))) [[[x]]] {y} <z> |a|b|',
+        '1234567890 3.14159 1,000,000 2024-01-01 x2 4k 16:9',
+        'café naïve résumé crème brûlée Ångström Øre straße ÇA',
+        'cafe\u0301 decomposed accent',
+        '🐱 🐶🐶 😀😃😄 👩‍👩‍👧 🏳️‍🌈 ❤️ ✨ #1 ©®™',
+        '一只猫坐在桌子上 猫 東京タワー 서울 Москва Αθήνα',
+        'tom &amp; jerry &lt;3 &quot;quoted&quot; &#39;single&#39; &#x263A; &amp;amp; &copy2024 &notit; &bogus;',
+        'no\u00a0break\u2003em\u3000ideographic\u0085nel\ufeffbom',
+        '<|startoftext|>hello<|endoftext|> <|ENDOFTEXT|>',
+        'https://example.com/path?q=1&x=2 user@example.com C:\\Users\\x',
+        'ﬁne ＡＢＣ ｆｕｌｌ “curly” ‘quotes’ don’t',
+        'supercalifragilisticexpialidocious pneumonoultramicroscopicsilicovolcanoconiosis',
+        'a' * 300,
+        ('a beautiful landscape painting of mountains at sunset, golden hour, dramatic clouds, '
+         'reflections in a calm lake, highly detailed, sharp focus, trending on artstation, '
+         'by greg rutkowski and alphonse mucha, 8k resolution, unreal engine, octane render, '
+         'volumetric lighting, cinematic composition, masterpiece, award winning photograph'),
+        '\x00\x01control\x7fchars\u200bzero\u200dwidth',
+    ]
 
-fixtures = [{'text': t, 'ids': encode(t)} for t in TEXTS]
-assert fixtures[0]['ids'] == [320, 1125, 539, 320, 2368], fixtures[0]['ids']
-OUT.parent.mkdir(parents=True, exist_ok=True)
-OUT.write_text('[\n' + ',\n'.join(json.dumps(f, ensure_ascii=False) for f in fixtures) + '\n]\n', encoding='utf-8')
-print(f'wrote {OUT}: {len(fixtures)} texts, {sum(len(f["ids"]) for f in fixtures)} ids')
+    fixtures = [{'text': t, 'ids': encode(t)} for t in TEXTS]
+    assert fixtures[0]['ids'] == [320, 1125, 539, 320, 2368], fixtures[0]['ids']
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text('[\n' + ',\n'.join(json.dumps(f, ensure_ascii=False) for f in fixtures) + '\n]\n', encoding='utf-8')
+    print(f'wrote {OUT}: {len(fixtures)} texts, {sum(len(f["ids"]) for f in fixtures)} ids')
+
+
+if __name__ == '__main__':
+    main()
