@@ -1,6 +1,6 @@
 // The strict zip reader: torch's layout, deflate with an output cap, zip64 fields, and refusals of names
 // that escape, duplicates, overlapping or out-of-file entries and zip bombs.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync, crc32 } from 'node:zlib';
@@ -133,5 +133,45 @@ describe('ZipArchive', () => {
     const bz = good.slice();
     bz[good.length - 22 - 49 + 10] = 12; // bzip2
     await expect(ZipArchive.open(file(bz))).rejects.toThrow(/method 12/);
+  });
+
+  it('reads a zip64 archive with an entry past 4 GiB by position, without reading the entry (sparse file)', async () => {
+    const size = 5 * 2 ** 30 + 7;
+    const name = text('a/data/0');
+    const b: number[] = [];
+    const u16 = (x: number): void => void b.push(x & 0xff, (x >> 8) & 0xff);
+    const u32 = (x: number): void => { u16(x & 0xffff); u16(Math.floor(x / 65536) & 0xffff); };
+    const u64 = (x: number): void => { u32(x % 2 ** 32); u32(Math.floor(x / 2 ** 32)); };
+    u32(0x04034b50); u16(45); u16(0); u16(0); u32(0); u32(0); u32(0xffffffff); u32(0xffffffff); u16(name.length); u16(20);
+    b.push(...name); u16(1); u16(16); u64(size); u64(size);
+    const dataOffset = b.length;
+    const local = Uint8Array.from(b);
+    b.length = 0;
+    const cdOffset = dataOffset + size;
+    u32(0x02014b50); u16(45); u16(45); u16(0); u16(0); u32(0); u32(0); u32(0xffffffff); u32(0xffffffff);
+    u16(name.length); u16(20); u16(0); u16(0); u16(0); u32(0); u32(0); b.push(...name); u16(1); u16(16); u64(size); u64(size);
+    const cdSize = b.length;
+    u32(0x06064b50); u64(44); u16(45); u16(45); u32(0); u32(0); u64(1); u64(1); u64(cdSize); u64(cdOffset);
+    u32(0x07064b50); u32(0); u64(cdOffset + cdSize); u32(1);
+    u32(0x06054b50); u16(0); u16(0); u16(1); u16(1); u32(cdSize); u32(0xffffffff); u16(0);
+    const f = join(dir, 'huge.zip');
+    const fd = openSync(f, 'w');
+    try {
+      writeSync(fd, local, 0, local.length, 0);
+      writeSync(fd, Uint8Array.from([1, 2, 3, 4]), 0, 4, dataOffset + size - 4);
+      writeSync(fd, Uint8Array.from(b), 0, b.length, cdOffset);
+    } finally {
+      closeSync(fd);
+    }
+    const z = await ZipArchive.open(f);
+    try {
+      expect(z.get('a/data/0')).toMatchObject({ size, compressedSize: size, dataOffset });
+      expect(await z.readRange('a/data/0', size - 4, 4, 0)).toEqual(Uint8Array.from([1, 2, 3, 4]));
+      expect(await z.readRange('a/data/0', 2 ** 32, 4, 0)).toEqual(new Uint8Array(4));
+      await expect(z.read('a/data/0', 2 ** 30)).rejects.toThrow(/over the 1073741824-byte limit/);
+    } finally {
+      await z.close();
+      rmSync(f);
+    }
   });
 });
