@@ -32,9 +32,15 @@ function attnBlock(c: Ctx, name: string, x: Value, ch: number): Value {
   const q = conv2d(g, join(name, 'q'), h, ch, ch, { kernel: 1 });
   const k = conv2d(g, join(name, 'k'), h, ch, ch, { kernel: 1 });
   const v = conv2d(g, join(name, 'v'), h, ch, ch, { kernel: 1 });
-  const qt = g.transpose(g.reshape(g.mul(q, ch ** -0.5), [b, ch, n]), [0, 2, 1]); // [B, N, C]
-  const w = g.softmax(g.matmul(qt, g.reshape(k, [b, ch, n])), -1); // [B, N(query), N(key)]
-  const out = g.matmul(g.reshape(v, [b, ch, n]), g.transpose(w, [0, 2, 1])); // [B, C, N]
+  let out: Value; // [B, C, N]
+  if (g.fusedAttention) {
+    const tokens = (t: Value) => g.transpose(g.reshape(t, [b, ch, n]), [0, 2, 1]); // [B, N, C]
+    out = g.transpose(g.multiHeadAttention(tokens(q), tokens(k), tokens(v), 1, ch ** -0.5), [0, 2, 1]);
+  } else {
+    const qt = g.transpose(g.reshape(g.mul(q, ch ** -0.5), [b, ch, n]), [0, 2, 1]); // [B, N, C]
+    const w = g.softmax(g.matmul(qt, g.reshape(k, [b, ch, n])), -1); // [B, N(query), N(key)]
+    out = g.matmul(g.reshape(v, [b, ch, n]), g.transpose(w, [0, 2, 1]));
+  }
   const proj = conv2d(g, join(name, 'proj_out'), g.reshape(out, [b, ch, hgt, wid]), ch, ch, { kernel: 1 });
   return g.add(x, proj);
 }

@@ -109,6 +109,7 @@ export function dotProductAttention(g: Graph, q: Value, k: Value, v: Value, head
   const m = k.shape[1]!;
   if (inner % heads !== 0) throw new ModelInputError(`attention: ${inner} channels cannot be split into ${heads} heads`);
   const d = inner / heads;
+  if (g.fusedAttention && !mask) return g.multiHeadAttention(q, k, v, heads, d ** -0.5);
   const qh = g.transpose(g.reshape(g.mul(q, d ** -0.5), [b, n, heads, d]), [0, 2, 1, 3]); // [B,h,N,d]
   const kt = g.transpose(g.reshape(k, [b, m, heads, d]), [0, 2, 3, 1]); // [B,h,d,M]
   const vh = g.transpose(g.reshape(v, [b, m, heads, d]), [0, 2, 1, 3]); // [B,h,M,d]

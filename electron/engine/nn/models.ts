@@ -42,6 +42,14 @@ export interface UNetGraphOptions {
   height: number; // latent size
   width: number;
   contextLength?: number; // tokens of the context (required when the config has contextDim)
+  /** onnxruntime's fused attention (inference only; see Graph.fusedAttention). */
+  fusedAttention?: boolean;
+}
+
+/** Options of the inference graphs that do not change what they compute. */
+export interface InferenceGraphOptions {
+  /** onnxruntime's fused attention (see Graph.fusedAttention). */
+  fusedAttention?: boolean;
 }
 
 /**
@@ -53,6 +61,7 @@ export function buildUNetGraph(cfgIn: UNetConfig, o: UNetGraphOptions): Graph {
   const cfg = validateUNetConfig(cfgIn);
   requireBatch(o.batch);
   const g = new Graph('unet');
+  g.fusedAttention = o.fusedAttention ?? false;
   const sample = g.input('sample', 'float32', [o.batch, cfg.inChannels, o.height, o.width]);
   const temb = g.input('timestep_embedding', 'float32', [o.batch, cfg.modelChannels]);
   let context;
@@ -66,18 +75,20 @@ export function buildUNetGraph(cfgIn: UNetConfig, o: UNetGraphOptions): Graph {
 }
 
 /** sample [B, 3, H, W] in [−1, 1] → latent_parameters (KL moments, or the VQ pre-quantisation latent). */
-export function buildVaeEncoderGraph(cfg: AutoencoderConfig, batch: number, height: number, width: number): Graph {
+export function buildVaeEncoderGraph(cfg: AutoencoderConfig, batch: number, height: number, width: number, o: InferenceGraphOptions = {}): Graph {
   requireBatch(batch);
   const g = new Graph('vae_encoder');
+  g.fusedAttention = o.fusedAttention ?? false;
   const x = g.input('sample', 'float32', [batch, cfg.inChannels, height, width]);
   g.output(vaeEncode(g, cfg, x), 'latent_parameters');
   return g;
 }
 
 /** latent_sample [B, embedDim, h, w] (unscaled) → sample [B, outCh, h·f, w·f]. */
-export function buildVaeDecoderGraph(cfg: AutoencoderConfig, batch: number, height: number, width: number): Graph {
+export function buildVaeDecoderGraph(cfg: AutoencoderConfig, batch: number, height: number, width: number, o: InferenceGraphOptions = {}): Graph {
   requireBatch(batch);
   const g = new Graph('vae_decoder');
+  g.fusedAttention = o.fusedAttention ?? false;
   const z = g.input('latent_sample', 'float32', [batch, cfg.embedDim, height, width]);
   g.output(vaeDecode(g, cfg, z), 'sample');
   return g;

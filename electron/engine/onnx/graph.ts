@@ -23,7 +23,12 @@ export interface Node {
   readonly outputs: readonly string[];
   readonly attrs: Readonly<Record<string, Attr>>;
   readonly name: string;
+  /** Operator set domain: '' is ai.onnx; 'com.microsoft' holds onnxruntime's contrib ops. */
+  readonly domain?: string;
 }
+
+/** onnxruntime's contrib operator domain (MultiHeadAttention). */
+export const MS_DOMAIN = 'com.microsoft';
 
 export type ParamInit =
   | { kind: 'zeros' }
@@ -97,6 +102,11 @@ export class Graph {
   readonly outputs: Value[] = [];
   readonly params = new Map<string, Param>();
   readonly constants = new Map<string, TensorData>();
+  /**
+   * Attention as onnxruntime's fused MultiHeadAttention where the layers allow it (inference graphs;
+   * set before building). Off, attention is MatMul + Softmax, which autodiff differentiates.
+   */
+  fusedAttention = false;
 
   private readonly values = new Map<string, Value>();
   private readonly producers = new Map<string, Node>();
@@ -217,7 +227,7 @@ export class Graph {
 
   // ---------------------------------------------------------------- raw nodes
 
-  emit(op: string, inputs: (Value | null)[], attrs: Record<string, Attr>, outs: OutSpec[]): Value[] {
+  emit(op: string, inputs: (Value | null)[], attrs: Record<string, Attr>, outs: OutSpec[], domain = ''): Value[] {
     const nodeName = this.fresh(op);
     const inNames = inputs.map((x) => (x === null ? '' : this.own(x, () => `${op} (${nodeName})`).name));
     const values = outs.map((o, i) => this.register(o.name ?? (outs.length === 1 ? `${nodeName}` : `${nodeName}:${i}`), o.dtype, o.shape));
@@ -227,6 +237,7 @@ export class Graph {
       outputs: Object.freeze(values.map((v) => v.name)),
       attrs: Object.freeze({ ...attrs }),
       name: nodeName,
+      ...(domain ? { domain } : {}),
     });
     this.nodes.push(node);
     for (const v of values) this.producers.set(v.name, node);
@@ -536,6 +547,25 @@ export class Graph {
   }
 
   // ---------------------------------------------------------------- reductions and normalisation
+
+  /**
+   * onnxruntime's fused attention (com.microsoft MultiHeadAttention): q [B, N, h·d], k [B, M, h·d],
+   * v [B, M, h·dv] → [B, N, h·dv] = softmax(scale·q·kᵀ)·v per head, without materialising the score
+   * matrices. Inference only: autodiff has no rule for it (training graphs use MatMul + Softmax).
+   */
+  multiHeadAttention(q: Value, k: Value, v: Value, heads: number, scale: number): Value {
+    const [b, n, inner] = q.shape;
+    if (q.shape.length !== 3 || k.shape.length !== 3 || v.shape.length !== 3) this.fail('MultiHeadAttention', [q, k, v], 'q, k and v must be [B, tokens, channels]');
+    if (k.shape[0] !== b || v.shape[0] !== b || k.shape[1] !== v.shape[1] || k.shape[2] !== inner) {
+      this.fail('MultiHeadAttention', [q, k, v], 'batch, key/value lengths or q/k widths differ');
+    }
+    if (!Number.isInteger(heads) || heads < 1 || inner! % heads !== 0 || v.shape[2]! % heads !== 0) {
+      this.fail('MultiHeadAttention', [q, k, v], `widths must split into ${heads} heads`);
+    }
+    if (q.dtype !== k.dtype || q.dtype !== v.dtype || !isFloat(q.dtype)) this.fail('MultiHeadAttention', [q, k, v], 'needs one floating-point dtype');
+    const attrs = { num_heads: attr.int(heads), scale: attr.float(scale) };
+    return this.emit('MultiHeadAttention', [q, k, v], attrs, [{ dtype: q.dtype, shape: [b!, n!, v.shape[2]!] }], MS_DOMAIN)[0]!;
+  }
 
   softmax(x: Value, axis = -1): Value {
     const a = normAxis(axis, x.shape.length, () => `Softmax: input ${x.name}${fmt(x.shape)}`);

@@ -27,7 +27,7 @@ export function pruneToOutputs(graph: Graph, outputs: readonly string[], name = 
   for (const n of graph.nodes) {
     if (!keep.has(n)) continue;
     out.emit(n.op, n.inputs.map((i) => (i === '' ? null : out.value(i))), { ...n.attrs },
-      n.outputs.map((o) => { const v = graph.value(o); return { dtype: v.dtype, shape: v.shape, name: o }; }));
+      n.outputs.map((o) => { const v = graph.value(o); return { dtype: v.dtype, shape: v.shape, name: o }; }), n.domain);
   }
   for (const o of outputs) out.output(out.value(o));
   return out;

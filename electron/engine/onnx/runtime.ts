@@ -23,6 +23,21 @@ export interface SessionOptions {
   weightsFile?: string;
   /** onnxruntime graph optimisation level; default 'all'. */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * onnxruntime's memory pattern (default on): it plans one arena block per run from the first run's
+   * allocations. Off for the sampling networks: at SD size it grew the UNet's peak from 6.0 to 7.5 GB
+   * (VAE decoder 2.2 → 3.5 GB) at equal speed (bench/memory.bench.ts).
+   */
+  memoryPattern?: boolean;
+}
+
+/**
+ * Whether inference graphs for this provider should use the fused com.microsoft MultiHeadAttention
+ * (CPU, CUDA, DirectML and WebGPU run it; CoreML would hand it back to the CPU, splitting the graph).
+ */
+export function fusedAttentionFor(provider: Provider | 'auto'): boolean {
+  const p = provider === 'auto' ? autoProviderCandidates()[0] ?? 'cpu' : provider;
+  return p !== 'coreml';
 }
 
 export class RuntimeError extends Error {
@@ -163,6 +178,7 @@ async function open(model: Uint8Array | string, provider: Provider, opts: Sessio
     executionProviders: [ORT_NAME[provider]],
     graphOptimizationLevel: opts.optimization ?? 'all',
     executionMode: 'sequential',
+    enableMemPattern: opts.memoryPattern ?? true,
     logSeverityLevel: quiet ? 4 : 3,
   };
   // Not set: session.set_denormal_as_zero. Measured here it is process-wide and order-dependent (the

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { BYTES_PER_ELEMENT, numel, type DType, type TensorData } from '../tensor.ts';
 import type { SafetensorsDType, SafetensorsHeader } from '../io/safetensors.ts';
 import { ONNX_DTYPE } from './dtypes.ts';
-import type { Attr, Graph, Value } from './graph.ts';
+import { MS_DOMAIN, type Attr, type Graph, type Value } from './graph.ts';
 
 export const OPSET = 18;
 export const IR_VERSION = 8;
@@ -131,12 +131,16 @@ export function toModelProto(graph: Graph, weights: WeightMode): Uint8Array {
   const model: onnx.IModelProto = {
     irVersion: IR_VERSION,
     producerName: 'latent-diffusion-studio',
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [
+      { domain: '', version: OPSET },
+      ...(graph.nodes.some((n) => n.domain === MS_DOMAIN) ? [{ domain: MS_DOMAIN, version: 1 }] : []),
+    ],
     graph: {
       name: graph.name,
       node: [...casts, ...graph.nodes.map((n) => ({
         opType: n.op,
         name: n.name,
+        ...(n.domain ? { domain: n.domain } : {}),
         input: [...n.inputs],
         output: [...n.outputs],
         attribute: Object.entries(n.attrs).map(([k, a]) => attrProto(k, a)),
