@@ -39,6 +39,7 @@ it('copies parameters in the infotext format that the engine (and other tools) r
     model: 'v1-5, pruned',
     modelHash: '6ce0161689',
     strength: 0.6,
-    extras: { 'Mask blur': '4', Version: 'ldm-studio 0.1.0' },
+    version: 'ldm-studio 0.1.0',
+    extras: { 'Mask blur': '4' },
   });
 });

@@ -73,7 +73,8 @@ describe('A1111 infotext: reading', () => {
       prompt: 'masterpiece, best quality, a cat sitting on a windowsill,\nsunset lighting',
       negative: 'lowres, bad anatomy\nblurry',
       steps: 28,
-      sampler: 'DPM++ 2M Karras',
+      sampler: 'DPM++ 2M',
+      scheduleType: 'Karras',
       cfg: 6.5,
       seed: 3141592653,
       width: 512,
@@ -81,7 +82,10 @@ describe('A1111 infotext: reading', () => {
       modelHash: '6ce0161689',
       model: 'v1-5-pruned-emaonly',
       strength: 0.45,
-      extras: { 'Hires upscale': '2', 'Lora hashes': 'add_detail: 7c6bad76eb54, more_art: 0a8b3a1b2c3d', Version: 'v1.10.1' },
+      hiresUpscale: 2,
+      loraHashes: { add_detail: '7c6bad76eb54', more_art: '0a8b3a1b2c3d' },
+      version: 'v1.10.1',
+      extras: {},
       source: 'a1111',
     });
   });
@@ -117,10 +121,30 @@ describe('A1111 infotext: reading', () => {
         model: pick(['tiny', 'my model, v2', 'a:b']),
         modelHash: 'abcdef12',
         strength: pick([undefined, 0.5, 0.75]),
-        extras: pick<Record<string, string>>([{}, { Version: '0.1.0' }, { 'Lora hashes': 'a: 1, b: 2', Note: 'x\ny' }]),
+        extras: pick<Record<string, string>>([{}, { Eta: '0.5' }, { 'Hires prompt': 'a, b: c', Note: 'x\ny' }]),
         source: 'a1111',
       };
       if (p.strength === undefined) delete p.strength;
+      // The fields beyond the classic ones, each present half the time.
+      const more: Partial<GenerationParams> = {
+        scheduleType: pick(['Karras', 'Automatic', 'SGM Uniform']),
+        vae: 'vae-ft-mse, v2',
+        vaeHash: '735e4c3a44',
+        variationSeed: 12345,
+        variationStrength: 0.25,
+        seedResizeFrom: { width: 512, height: 768 },
+        clipSkip: 2,
+        ensd: 31337,
+        rng: pick(['CPU', 'NV']),
+        hiresUpscale: 1.5,
+        hiresSteps: 10,
+        hiresUpscaler: 'Latent (nearest-exact)',
+        hiresResize: { width: 1024, height: 1536 },
+        loraHashes: { add_detail: '7c6bad76eb54', 'more art': '0a8b3a1b2c3d' },
+        tiHashes: { easynegative: 'c74b4e810b03' },
+        version: 'v1.10.1',
+      };
+      for (const [k, v] of Object.entries(more)) if (rng.uniform(1)[0]! < 0.5) (p as unknown as Record<string, unknown>)[k] = v;
       const back = parseParameters(formatParameters(p));
       expect(back, formatParameters(p)).toEqual(p);
     }
@@ -177,11 +201,12 @@ describe('ComfyUI', () => {
       seed: 156680208700286,
       steps: 20,
       cfg: 8,
-      sampler: 'DPM++ 2M Karras',
+      sampler: 'DPM++ 2M',
+      scheduleType: 'Karras',
       width: 512,
       height: 768,
       model: 'v1-5-pruned-emaonly.safetensors',
-      extras: {},
+      extras: { Loras: 'detail.safetensors: 1' },
       source: 'comfyui',
     });
   });
@@ -194,6 +219,7 @@ describe('ComfyUI', () => {
       steps: 25,
       cfg: 6.5,
       sampler: 'Euler a',
+      scheduleType: 'Normal',
       width: 640,
       height: 448,
       model: 'model.safetensors',
@@ -243,7 +269,8 @@ describe('InvokeAI', () => {
       seed: 1234567,
       cfg: 7.5,
       steps: 30,
-      sampler: 'DPM++ 2M Karras',
+      sampler: 'DPM++ 2M',
+      scheduleType: 'Karras',
       model: 'Deliberate v2',
       modelHash: 'blake3:1234',
       extras: { generation_mode: 'txt2img', app_version: '4.2.0', rand_device: 'cpu' },
@@ -260,7 +287,7 @@ describe('InvokeAI', () => {
       image: { prompt: [{ prompt: 'a fantasy castle', weight: 1 }], steps: 50, cfg_scale: 7.5, height: 512, width: 512, seed: 42, sampler: 'k_lms' },
     });
     const p = parseInvokeAI(json);
-    expect(p).toMatchObject({ prompt: 'a fantasy castle', steps: 50, seed: 42, sampler: 'k_lms', model: 'stable-diffusion-1.5', modelHash: 'cc6cb271' });
+    expect(p).toMatchObject({ prompt: 'a fantasy castle', steps: 50, seed: 42, sampler: 'LMS', model: 'stable-diffusion-1.5', modelHash: 'cc6cb271' });
   });
 
   it('rejects malformed JSON', () => {
