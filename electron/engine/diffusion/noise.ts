@@ -224,3 +224,49 @@ function checkOptions(o: ImageNoiseOptions): void {
   if (o.shape.length !== 3 || o.shape.some((d) => !Number.isInteger(d) || d < 1)) throw new NoiseError(`latent shape must be [C, H, W], got [${o.shape.join(', ')}]`);
   if (!Number.isInteger(o.downscale) || o.downscale < 1) throw new NoiseError(`downscale must be a whole number ≥ 1, got ${o.downscale}`);
 }
+
+/** The seed extras worth keeping in an image's record: only those that change its noise, with its own variation seed. */
+export function seedRecord(o: SeedOptions, variationSeed: number | null): SeedOptions {
+  const r: { -readonly [K in keyof SeedOptions]: SeedOptions[K] } = {};
+  if (o.rngSource && o.rngSource !== 'gpu') r.rngSource = o.rngSource;
+  if (variationSeed !== null && o.variationStrength) {
+    r.variationSeed = variationSeed;
+    r.variationStrength = o.variationStrength;
+  }
+  if (o.resizeSeedFrom && o.resizeSeedFrom.width > 0 && o.resizeSeedFrom.height > 0) r.resizeSeedFrom = { ...o.resizeSeedFrom };
+  if (o.ensd) r.ensd = o.ensd;
+  return r;
+}
+
+/** The infotext fields (GenerationParams names) A1111 writes for these seed extras. */
+export interface SeedParams {
+  variationSeed?: number;
+  variationStrength?: number;
+  seedResizeFrom?: { width: number; height: number };
+  ensd?: number;
+  rng?: string;
+}
+
+/**
+ * A record's seed extras as A1111 writes them: "Variation seed" and "Variation seed strength" when the
+ * strength ≠ 0, "Seed resize from" when both sides > 0, "ENSD" for its ancestral samplers only
+ * (writesEnsd; our name 'euler_a' or its label), and "RNG: CPU" (nothing for GPU, and nothing for NV either).
+ */
+export function seedParams(r: SeedOptions & { readonly sampler?: string | null }): SeedParams {
+  const p: SeedParams = {};
+  if (r.variationStrength && r.variationSeed !== undefined) {
+    p.variationSeed = r.variationSeed;
+    p.variationStrength = r.variationStrength;
+  }
+  if (r.resizeSeedFrom && r.resizeSeedFrom.width > 0 && r.resizeSeedFrom.height > 0) p.seedResizeFrom = { ...r.resizeSeedFrom };
+  const label = (r.sampler ?? '').replace(/_/g, ' ').replace(/^dpmpp\b/i, 'DPM++');
+  if (r.ensd && writesEnsd(label, r.ensd)) p.ensd = r.ensd;
+  if (r.rngSource === 'cpu') p.rng = 'CPU';
+  return p;
+}
+
+/** The source an infotext's "RNG" entry names: 'CPU' → cpu, 'NV' → nv, missing or anything else → gpu (A1111's default). */
+export function rngSourceFromInfotext(rng: string | undefined): RngSource {
+  const v = rng?.trim().toUpperCase();
+  return v === 'CPU' ? 'cpu' : v === 'NV' ? 'nv' : 'gpu';
+}

@@ -6,7 +6,8 @@ import { checkMultiple, type RgbImage } from './image.ts';
 import { denoise, type InpaintGuide, type StepPrediction } from './denoise.ts';
 import type { DiffusionModel } from './model.ts';
 import { projectPreview } from './preview.ts';
-import { alphaBarAt, createImageSampler, createNoiseSource, modelSchedule, type NoiseSource, type Sampler } from './sampling.ts';
+import { ImageNoise, imageSeeds, seedRecord } from '../diffusion/noise.ts';
+import { alphaBarAt, createImageSampler, modelSchedule, type NoiseSource, type Sampler } from './sampling.ts';
 import type { GeneratedImage, GenerateOptions, GenerationRecord, PipelineKind } from './types.ts';
 
 export interface Resolved {
@@ -89,7 +90,7 @@ export interface BatchSpec {
   readonly startIndex: number;
 }
 
-/** Runs `one` for images 0…n−1 with seeds seed+i; prompts are encoded once for the whole batch. */
+/** Runs `one` for images 0…n−1 with A1111's seeds (seed+i, or variation seed+i); prompts are encoded once for the whole batch. */
 export async function runBatch(
   model: DiffusionModel,
   r: Resolved,
@@ -121,7 +122,7 @@ export async function runBatch(
   const results: GeneratedImage[] = [];
   for (let index = 0; index < r.batchCount; index++) {
     throwIfAborted(o.signal);
-    const seed = r.seed + index;
+    const { seed, variationSeed } = imageSeeds(r.seed, index, o);
     const sampler = createImageSampler(r.sampler, r.steps, r.eta, model.schedulerConfig);
     const onStep = (i: number, latents: Float32Array, pred: StepPrediction): void => {
       if (!o.onProgress) return;
@@ -137,13 +138,14 @@ export async function runBatch(
         preview: wantPreview ? previewOf(model, pred, alphaBarAt(schedule, sampler.timesteps[i]!), shape) : null,
       });
     };
-    const rng = createNoiseSource(seed);
+    // A1111's per-image generator: its first draw is the initial noise, later ones the sampler's.
+    const rng = new ImageNoise({ ...o, seed, variationSeed: variationSeed ?? undefined, shape: [shape[1], shape[2], shape[3]], downscale: f });
     const image = await one({
       index, seed, sampler, rng, cond, uncond, shape, onStep,
       denoise: (latents, startIndex, guide) =>
         denoise({ model, sampler, latents, startIndex, cond, uncond, guidance: r.guidance, rng, guide, signal: o.signal, onStep }),
     });
-    const done: GeneratedImage = { image, record: { ...record, seed } };
+    const done: GeneratedImage = { image, record: { ...record, seed, ...seedRecord(o, variationSeed) } };
     results.push(done);
     await o.onImage?.(done, index);
   }

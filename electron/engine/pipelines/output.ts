@@ -1,6 +1,7 @@
 // A generated picture as a PNG file's bytes, carrying its parameters in the A1111 `parameters`
 // chunk so other tools (and the studio's importer) read them back.
 import { parseSamplerLabel, samplerLabel } from '../diffusion/samplers.ts';
+import { seedParams, type SeedOptions } from '../diffusion/noise.ts';
 import { formatParameters, type GenerationParams } from '../io/generation-params.ts';
 import { encodePng } from '../io/image.ts';
 import { imageToTensor } from './image.ts';
@@ -10,7 +11,7 @@ import type { GeneratedImage, GenerationRecord } from './types.ts';
  * What generationParams reads: a pipeline's GenerationRecord, or the facts of an image recorded
  * elsewhere (an upload, an import) where some are unknown (null) and are then left out of the text.
  */
-export interface ParamsSource {
+export interface ParamsSource extends SeedOptions {
   readonly prompt: string;
   readonly negativePrompt: string;
   /** Our name ('dpmpp_2m_karras') or another tool's label; written as A1111 labels it when known. */
@@ -46,6 +47,7 @@ export function generationParams(r: ParamsSource): GenerationParams {
     model: r.model.name ?? undefined,
     modelHash: r.model.hash ? r.model.hash.slice(0, 10) : undefined,
     strength: r.strength ?? undefined,
+    ...seedParams(r),
     extras,
   };
 }

@@ -1,5 +1,6 @@
 // The pipelines' arguments and results. Names follow the job specs in electron/api/jobs.ts so a
 // worker passes a spec through without renaming.
+import type { SeedOptions } from '../diffusion/noise.ts';
 import type { RgbImage } from './image.ts';
 
 export interface ProgressEvent {
@@ -18,7 +19,8 @@ export interface ProgressEvent {
 
 export type ProgressCallback = (e: ProgressEvent) => void;
 
-export interface GenerateOptions {
+/** SeedOptions: A1111's random source, variation seed, resize-seed-from and ENSD (engine/diffusion/noise.ts). */
+export interface GenerateOptions extends SeedOptions {
   readonly prompt: string;
   readonly negativePrompt?: string;
   /** Sampler name as createSampler knows it (e.g. 'ddim', 'euler_a', 'dpmpp_2m_karras'). */
@@ -69,8 +71,8 @@ export interface OutpaintOptions extends Omit<InpaintOptions, 'mask'> {
 
 export type PipelineKind = 'txt2img' | 'img2img' | 'inpaint';
 
-/** Everything that reproduces one image; written into its PNG `parameters` chunk. */
-export interface GenerationRecord {
+/** Everything that reproduces one image; written into its PNG `parameters` chunk. Seed extras only when used. */
+export interface GenerationRecord extends SeedOptions {
   readonly kind: PipelineKind;
   readonly prompt: string;
   readonly negativePrompt: string;

@@ -146,3 +146,19 @@ describe('batch rule and infotext rule', () => {
     expect(writesEnsd('DPM++ SDE', 31337)).toBe(false);
   });
 });
+
+describe('seed extras in the record and the parameters text', () => {
+  it('keeps only what changes the noise, and writes it as A1111 does', async () => {
+    const { seedRecord, seedParams, rngSourceFromInfotext } = await import('../../../electron/engine/diffusion/noise.ts');
+    expect(seedRecord({ rngSource: 'gpu', variationSeed: 5, variationStrength: 0, resizeSeedFrom: { width: 0, height: 0 }, ensd: 0 }, null)).toEqual({});
+    const rec = seedRecord({ rngSource: 'cpu', variationSeed: 5, variationStrength: 0.25, resizeSeedFrom: { width: 512, height: 384 }, ensd: 31337 }, 7);
+    expect(rec).toEqual({ rngSource: 'cpu', variationSeed: 7, variationStrength: 0.25, resizeSeedFrom: { width: 512, height: 384 }, ensd: 31337 });
+    expect(seedParams({ ...rec, sampler: 'euler_a' })).toEqual({
+      variationSeed: 7, variationStrength: 0.25, seedResizeFrom: { width: 512, height: 384 }, ensd: 31337, rng: 'CPU',
+    });
+    expect(seedParams({ ...rec, sampler: 'dpmpp_2s_a_karras' }).ensd).toBe(31337);
+    expect(seedParams({ ...rec, sampler: 'dpmpp_2m' }).ensd).toBeUndefined();
+    expect(seedParams({ rngSource: 'nv' })).toEqual({});
+    expect(['CPU', 'NV', 'GPU', undefined, 'cpu'].map(rngSourceFromInfotext)).toEqual(['cpu', 'nv', 'gpu', 'gpu', 'cpu']);
+  });
+});
