@@ -29,6 +29,16 @@ const generateCommon = {
   /** Images generated one after another; seed, seed+1, … */
   batchCount: z.number().int().min(1).max(100).default(1),
   eta: z.number().min(0).max(1).default(0),
+  // A1111's seed settings (engine/diffusion/noise.ts); an A1111 picture's seed gives the same noise here.
+  /** Random number generator source: 'gpu' (A1111's default) and 'nv' are the same numbers; 'cpu' is torch's CPU generator. */
+  rngSource: z.enum(['gpu', 'cpu', 'nv']).default('gpu'),
+  /** Variation seed: with a strength ≠ 0 every image keeps `seed` and image i mixes in the noise of variationSeed + i. */
+  variationSeed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  variationStrength: z.number().min(0).max(1).default(0),
+  /** Resize seed from: the seed's noise is drawn at this size (pixels) and pasted centred, keeping a picture's layout at a new size. */
+  resizeSeedFrom: z.object({ width: z.number().int().min(0).max(4096), height: z.number().int().min(0).max(4096) }).nullable().default(null),
+  /** Eta noise seed delta (A1111's ENSD, often 31337): the samplers' per-step noise comes from seed + ensd. */
+  ensd: z.number().int().min(0).max(2 ** 32 - 1).default(0),
   loras: z.array(loraUse).default([]),
 };
 
