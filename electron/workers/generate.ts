@@ -2,6 +2,7 @@
 // loaded model kept warm for the next job.
 import sharp from 'sharp';
 import type { GenerateSpec } from '../api/jobs.ts';
+import { imageSeeds } from '../engine/diffusion/noise.ts';
 import type { RgbImage } from '../engine/pipelines/image.ts';
 import { img2img } from '../engine/pipelines/img2img.ts';
 import { inpaint } from '../engine/pipelines/inpaint.ts';
@@ -42,12 +43,14 @@ export function generateHandlers<M extends DiffusionModel>(loaders: ModelLoaders
     // Only the current model stays resident: a worker holding every model ever used would run out of memory.
     ctx.models.retain((k) => k === key || k === baseKey);
     const spec = job.spec as GenerateSpec;
-    // Image by image (seed + i), so each finished image reaches the history at once and a cancelled
+    // Image by image (seed + i, or A1111's variation rule: imageSeeds), so each finished image reaches the history at once and a cancelled
     // batch keeps what it finished.
     for (let i = job.skipImages; i < spec.batchCount; i++) {
       const start = performance.now();
       const progress = progressReporter(ctx, spec.batchCount, i);
-      const [img] = await runPipeline(model, spec, { ...pipelineOptions(job, ctx), seed: job.seed + i, onProgress: progress.report }, job);
+      const { seed, variationSeed } = imageSeeds(job.seed, i, spec);
+      const o = { ...pipelineOptions(job, ctx), seed, variationSeed: variationSeed ?? spec.variationSeed, onProgress: progress.report };
+      const [img] = await runPipeline(model, spec, o, job);
       const png = await encodePng(img!.image);
       await progress.flushed();
       ctx.image(i, png, img!.record.seed, { loadMs: i === 0 ? loadMs : 0, sampleMs: Math.round(performance.now() - start) }, provider);
@@ -84,6 +87,11 @@ function pipelineOptions(job: RunJob, ctx: JobContext): GenerateOptions {
     height: s.height,
     batchCount: 1,
     eta: s.eta,
+    rngSource: s.rngSource,
+    variationSeed: s.variationSeed,
+    variationStrength: s.variationStrength,
+    resizeSeedFrom: s.resizeSeedFrom,
+    ensd: s.ensd,
     signal: ctx.signal,
   };
 }
