@@ -6,6 +6,7 @@ import { galleryEvents, galleryRequests } from './gallery.ts';
 import { historyEvents, historyRequests } from './history.ts';
 import { jobsEvents, jobsRequests } from './jobs.ts';
 import { modelsEvents, modelsRequests } from './models.ts';
+import { promptEvents, promptRequests } from './prompt.ts';
 import { systemEvents, systemRequests } from './system.ts';
 import { trainingEvents, trainingRequests } from './training.ts';
 
@@ -16,6 +17,7 @@ export const requests = {
   ...jobsRequests,
   ...modelsRequests,
   ...trainingRequests,
+  ...promptRequests,
 } satisfies RequestMap;
 
 export const events = {
@@ -25,6 +27,7 @@ export const events = {
   ...jobsEvents,
   ...modelsEvents,
   ...trainingEvents,
+  ...promptEvents,
 } satisfies EventMap;
 
 export type Requests = typeof requests;

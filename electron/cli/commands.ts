@@ -20,6 +20,7 @@ import { defaultOf, listPackageDirs, modelsDir, resolveModelDir } from './model-
 import { ProgressBar } from './progress.ts';
 import { convertCommand } from './convert.ts';
 import { serveCommand } from './serve.ts';
+import { tokenizeCommand } from './tokenize.ts';
 import { trainCommand } from './train.ts';
 
 export interface Command {
@@ -118,6 +119,7 @@ export const COMMANDS: Record<string, Command> = {
       ),
   },
   train: trainCommand,
+  tokenize: tokenizeCommand,
   models: {
     summary: 'list the installed model packages',
     args: '',

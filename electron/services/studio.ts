@@ -16,6 +16,7 @@ import { HistoryStore } from './history.ts';
 import { JobQueue, type WorkerStats } from './jobs.ts';
 import { lockDataDir } from './lock.ts';
 import { ModelRegistry } from './models.ts';
+import { PromptService } from './prompt.ts';
 import { storeGeneration } from './record.ts';
 import { systemInfo } from './system.ts';
 import { TrainingFolders } from './training.ts';
@@ -67,6 +68,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
   const gallery = new Gallery(paths);
   const history = new HistoryStore(db, gallery);
   const models = new ModelRegistry(db, paths);
+  const prompts = new PromptService();
   for (const problem of await models.registerEmbedded(opts.embeddedModelsDir ?? EMBEDDED_MODELS_DIR)) {
     console.error(`embedded model skipped: ${problem}`);
   }
@@ -282,6 +284,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     'jobs.resume': async ({ id }) => queue.resume(id),
 
     'models.list': async ({ kind }) => models.list(kind),
+    'prompt.tokenCount': async ({ prompt, modelId }) => prompts.tokenCount(prompt, modelId === undefined ? undefined : models.get(modelId).path),
     'models.get': async ({ id }) => models.get(id),
     'models.validate': async ({ path }) => models.validate(path),
     'models.import': async ({ path, name }) => {

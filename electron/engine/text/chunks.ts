@@ -37,6 +37,8 @@ export interface PromptChunk {
   /** 77 emphasis multipliers (1 for start, end and padding). */
   weights: Float32Array;
   embeddings: EmbeddingPlacement[];
+  /** Prompt tokens in the chunk (text and placeholders; not start, end or padding). */
+  length: number;
 }
 
 export interface ChunkedPrompt {
@@ -90,7 +92,7 @@ function embeddingAt(lookup: Map<number, NameIds[]>, tokens: readonly number[], 
 
 /** A1111's empty chunk: start, then end tokens (then the tokenizer's padding), all weights 1. */
 export function emptyChunk(tok: TextTokenizer): PromptChunk {
-  return { ids: frame(tok, []), weights: new Float32Array(tok.maxLength).fill(1), embeddings: [] };
+  return { ids: frame(tok, []), weights: new Float32Array(tok.maxLength).fill(1), embeddings: [], length: 0 };
 }
 
 export function chunkPrompt(prompt: string, tok: TextTokenizer, opts: ChunkOptions = {}): ChunkedPrompt {
@@ -109,6 +111,7 @@ export function chunkPrompt(prompt: string, tok: TextTokenizer, opts: ChunkOptio
 
   const nextChunk = (isLast = false): void => {
     tokenCount += isLast ? tokens.length : CHUNK_TOKENS;
+    const length = tokens.length;
     while (tokens.length < CHUNK_TOKENS) {
       tokens.push(tok.end);
       mults.push(1);
@@ -120,6 +123,7 @@ export function chunkPrompt(prompt: string, tok: TextTokenizer, opts: ChunkOptio
       ids,
       weights: Float32Array.from([1, ...mults, 1]),
       embeddings: fixes.map((f) => ({ name: f.name, position: f.offset + 1, vectors: f.vectors })),
+      length,
     });
     tokens = [];
     mults = [];
