@@ -55,18 +55,30 @@ describe('generate in Chromium against the real backend', () => {
     const { page } = studio;
     await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Generate' }).click();
     const form = page.getByRole('form', { name: 'Generation parameters' });
-    await form.getByRole('spinbutton', { name: 'Steps' }).fill('900');
+    // A batch far too long to finish on its own: the cancel below can never race the job's end.
+    await form.getByRole('spinbutton', { name: 'Steps' }).fill('1000');
+    await form.getByRole('spinbutton', { name: 'Batch count' }).fill('50');
+    const cancelButton = form.getByRole('button', { name: 'Cancel' });
+    expect(await cancelButton.isDisabled()).toBe(true);
     await form.getByRole('button', { name: 'Generate' }).click();
     await page.getByRole('img', { name: 'Live preview of the generation in progress' }).waitFor({ timeout: 120_000 });
     const bar = page.getByRole('progressbar', { name: 'Generation progress' });
     await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow'))).toBeGreaterThan(0);
-    await expect.poll(() => page.getByTestId('job-activity').textContent()).toMatch(/txt2img [1-9]\d*\/900/);
+    await expect.poll(() => page.getByTestId('job-activity').textContent()).toMatch(/txt2img [1-9]\d*\/\d+/);
     await studio.screenshot('generate-progress');
-    await form.getByRole('button', { name: 'Cancel' }).click();
-    await page.getByText(/Cancelled after 0 of 1 image/).waitFor({ timeout: 60_000 });
+    // The same button element before and after more progress events: it is never re-created.
+    const handle = await cancelButton.elementHandle();
+    const stepNow = Number(await bar.getAttribute('aria-valuenow'));
+    await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow'))).toBeGreaterThan(stepNow);
+    expect(await handle!.evaluate((el) => el.isConnected)).toBe(true);
+    await cancelButton.click();
+    await page.getByText(/Cancelled after \d+ of 50 image/).waitFor({ timeout: 60_000 });
     await expect.poll(() => page.getByTestId('job-activity').textContent()).toMatch(/Idle/);
+    expect(await cancelButton.isDisabled()).toBe(true);
     const [job] = await studio.backend.handlers['jobs.list']({ limit: 1 });
-    expect(job).toMatchObject({ status: 'cancelled', generationIds: [] });
+    expect(job!.status).toBe('cancelled');
+    expect(job!.generationIds.length).toBeLessThan(50);
+    await form.getByRole('spinbutton', { name: 'Batch count' }).fill('1');
     expect(studio.pageErrors).toEqual([]);
   }, 180_000);
 });
