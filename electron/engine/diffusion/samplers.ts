@@ -1,142 +1,170 @@
-// Samplers: small objects over Float32Array latents, one per image run, computing in float64.
-// Formulas: shared/reference/ldm-facts.md §2 (CompVis ddim.py / plms.py, diffusers' DDPM posterior,
-// k-diffusion's Euler, Euler ancestral and DPM++ 2M). Reference values: scripts/reference/samplers.py.
-//
-// Two families:
-// - ᾱ-space (DDPM, DDIM, PLMS): x_t = √ᾱ·x0 + √(1−ᾱ)·n, model input = x, x_T ~ N(0, 1).
-// - σ-space (Euler, Euler a, DPM++ 2M; k-diffusion): x = x0 + σ·n, model input = x/√(σ²+1),
-//   x_T = σ_max·n, a final σ = 0; optional Karras σ between the σ of the first and last spaced
-//   timesteps (as diffusers does), with fractional model timesteps found by interpolating log σ.
+// The engine's samplers: one table (names, the labels AUTOMATIC1111 writes, the schedule types each takes
+// and what 'automatic' means for it), createSampler, and reading/writing other tools' sampler labels.
+// Formulas: k-samplers.ts (k-diffusion), alpha-samplers.ts (CompVis DDIM/PLMS, DDPM), unipc.ts (A1111's
+// UniPC); σ lists: sigma-schedules.ts. Reference values: scripts/reference/samplers.py.
 
+import { Ddim, Ddpm, Plms, checkEta } from './alpha-samplers.ts';
+import { KSampler, type KSamplerKind } from './k-samplers.ts';
+import { SamplerError, type BrownianNoiseFactory, type Prediction, type Sampler } from './sampler-base.ts';
+import { ScheduleError, makeSchedule, spacedTimesteps, type Schedule, type ScheduleConfig } from './schedule.ts';
 import {
-  ScheduleError,
-  karrasSigmas,
-  makeSchedule,
-  sigmaToTimestep,
-  spacedTimesteps,
-  type Schedule,
-  type ScheduleConfig,
-  type Spacing,
-} from './schedule.ts';
+  compvisTable,
+  isScheduleType,
+  lcmTable,
+  scheduleLabel,
+  scheduleTypeFromLabel,
+  sigmaList,
+  type ResolvedSchedule,
+  type ScheduleType,
+} from './sigma-schedules.ts';
+import { UniPC } from './unipc.ts';
 
-export class SamplerError extends Error {
-  override name = 'SamplerError';
+export * from './sampler-base.ts';
+export { SCHEDULE_TYPES, scheduleLabel, scheduleTypeFromLabel, type ScheduleType } from './sigma-schedules.ts';
+
+type Family = 'k' | 'alpha' | 'unipc';
+
+interface SamplerSpec {
+  readonly name: string;
+  /** AUTOMATIC1111's label. */
+  readonly label: string;
+  readonly family: Family;
+  /** What 'automatic' means for it (A1111 ≥ 1.9's default scheduler of that sampler). */
+  readonly automatic: ResolvedSchedule | 'compvis';
+  /** A1111's discard_next_to_last_sigma. */
+  readonly discardPenultimate?: boolean;
+  /** Other tools' names for it (A1111 aliases, ComfyUI, diffusers scheduler classes), lower case. */
+  readonly aliases: readonly string[];
 }
 
-/** What a sampler needs from the RNG (the engine's Rng satisfies it). */
-export interface NoiseSource {
-  normal(n: number): Float32Array;
+const K_TYPES: readonly ScheduleType[] = ['automatic', 'uniform', 'karras', 'exponential', 'sgm_uniform', 'leading', 'trailing', 'linspace'];
+const LCM_TYPES: readonly ScheduleType[] = ['automatic', 'uniform', 'karras', 'exponential', 'sgm_uniform'];
+const ALPHA_TYPES: readonly ScheduleType[] = ['automatic', 'leading', 'trailing', 'linspace'];
+
+/** In A1111 1.10's order, then DDPM (ours). */
+const SPECS = [
+  { name: 'dpmpp_2m', label: 'DPM++ 2M', family: 'k', automatic: 'karras', aliases: ['k_dpmpp_2m', 'dpmsolvermultistepscheduler'] },
+  { name: 'dpmpp_sde', label: 'DPM++ SDE', family: 'k', automatic: 'karras', aliases: ['k_dpmpp_sde', 'dpmsolversdescheduler'] },
+  { name: 'dpmpp_2m_sde', label: 'DPM++ 2M SDE', family: 'k', automatic: 'exponential', aliases: ['k_dpmpp_2m_sde'] },
+  { name: 'dpmpp_2s_a', label: 'DPM++ 2S a', family: 'k', automatic: 'karras', aliases: ['k_dpmpp_2s_a', 'dpmpp_2s_ancestral'] },
+  { name: 'dpmpp_3m_sde', label: 'DPM++ 3M SDE', family: 'k', automatic: 'exponential', discardPenultimate: true, aliases: ['k_dpmpp_3m_sde'] },
+  { name: 'euler_a', label: 'Euler a', family: 'k', automatic: 'uniform', aliases: ['k_euler_a', 'k_euler_ancestral', 'euler_ancestral', 'eulerancestraldiscretescheduler'] },
+  { name: 'euler', label: 'Euler', family: 'k', automatic: 'uniform', aliases: ['k_euler', 'eulerdiscretescheduler'] },
+  { name: 'lms', label: 'LMS', family: 'k', automatic: 'uniform', aliases: ['k_lms', 'lmsdiscretescheduler'] },
+  { name: 'heun', label: 'Heun', family: 'k', automatic: 'uniform', aliases: ['k_heun', 'heundiscretescheduler'] },
+  { name: 'dpm2', label: 'DPM2', family: 'k', automatic: 'karras', discardPenultimate: true, aliases: ['k_dpm_2', 'dpm_2', 'kdpm2discretescheduler'] },
+  { name: 'dpm2_a', label: 'DPM2 a', family: 'k', automatic: 'karras', discardPenultimate: true, aliases: ['k_dpm_2_a', 'dpm_2_ancestral', 'kdpm2ancestraldiscretescheduler'] },
+  { name: 'ddim', label: 'DDIM', family: 'alpha', automatic: 'compvis', aliases: ['ddimscheduler'] },
+  { name: 'plms', label: 'PLMS', family: 'alpha', automatic: 'compvis', aliases: ['pndmscheduler'] },
+  { name: 'unipc', label: 'UniPC', family: 'unipc', automatic: 'compvis', aliases: ['uni_pc', 'unipcmultistepscheduler'] },
+  { name: 'lcm', label: 'LCM', family: 'k', automatic: 'uniform', aliases: ['k_lcm', 'lcmscheduler'] },
+  { name: 'ddpm', label: 'DDPM', family: 'alpha', automatic: 'compvis', aliases: ['ddpmscheduler'] },
+] as const satisfies readonly SamplerSpec[];
+
+export type SamplerName = (typeof SPECS)[number]['name'];
+
+export interface SamplerInfo {
+  readonly name: SamplerName;
+  readonly label: string;
+  /** The schedule types it takes; 'automatic' first. */
+  readonly schedules: readonly ScheduleType[];
 }
 
-export interface Sampler {
-  /** Model timestep per step, what the UNet is called with (fractional for Karras σ). */
-  readonly timesteps: readonly number[];
-  /** Multiply unit noise by this to start txt2img. */
-  readonly initNoiseSigma: number;
-  scaleModelInput(x: Float32Array, i: number): Float32Array;
-  /** x at step i and the model's ε there → x for step i + 1. Call in order, one sampler per image. */
-  step(eps: Float32Array, i: number, x: Float32Array, rng: NoiseSource): Float32Array;
-  /** x0 noised to the level of step i (img2img start, inpaint blending). */
-  addNoise(x0: Float32Array, noise: Float32Array, i: number): Float32Array;
+function typesOf(s: SamplerSpec): readonly ScheduleType[] {
+  if (s.family === 'unipc') return ['automatic'];
+  if (s.family === 'alpha') return ALPHA_TYPES;
+  return s.name === 'lcm' ? LCM_TYPES : K_TYPES;
 }
 
-export type BaseSamplerName = 'ddpm' | 'ddim' | 'plms' | 'euler' | 'euler_a' | 'dpmpp_2m';
-export type SamplerName = BaseSamplerName | 'euler_karras' | 'euler_a_karras' | 'dpmpp_2m_karras';
+/** Every sampler, with its A1111 label and schedule types: what the UI offers (served by system.info). */
+export const SAMPLERS: readonly SamplerInfo[] = SPECS.map((s) => ({ name: s.name, label: s.label, schedules: typesOf(s) }));
 
-/** Names with the labels AUTOMATIC1111 writes in its `parameters` text. */
-export const SAMPLERS: readonly { readonly name: SamplerName; readonly label: string }[] = [
-  { name: 'euler_a', label: 'Euler a' },
-  { name: 'euler', label: 'Euler' },
-  { name: 'dpmpp_2m', label: 'DPM++ 2M' },
-  { name: 'dpmpp_2m_karras', label: 'DPM++ 2M Karras' },
-  { name: 'euler_karras', label: 'Euler Karras' },
-  { name: 'euler_a_karras', label: 'Euler a Karras' },
-  { name: 'ddim', label: 'DDIM' },
-  { name: 'plms', label: 'PLMS' },
-  { name: 'ddpm', label: 'DDPM' },
-];
+function spec(name: string): SamplerSpec | undefined {
+  return (SPECS as readonly SamplerSpec[]).find((s) => s.name === name);
+}
 
-const SIGMA_SAMPLERS: ReadonlySet<string> = new Set(['euler', 'euler_a', 'dpmpp_2m']);
-
-// Other tools' spellings (ComfyUI, diffusers class names) of the same samplers.
-const ALIASES: Record<string, BaseSamplerName> = {
-  euler_ancestral: 'euler_a',
-  'k_euler_a': 'euler_a',
-  'k_euler': 'euler',
-  eulerancestraldiscretescheduler: 'euler_a',
-  eulerdiscretescheduler: 'euler',
-  ddimscheduler: 'ddim',
-  pndmscheduler: 'plms',
-  ddpmscheduler: 'ddpm',
-  dpmsolvermultistepscheduler: 'dpmpp_2m',
-  'k_dpmpp_2m': 'dpmpp_2m',
-};
-
-export function samplerLabel(name: SamplerName): string {
-  return SAMPLERS.find((s) => s.name === name)?.label ?? name;
+export interface SamplerChoice {
+  readonly name: SamplerName;
+  readonly schedule: ScheduleType;
 }
 
 /**
- * A sampler name from a label as other tools write it: A1111 ('DPM++ 2M Karras', or 'DPM++ 2M' with
- * `Schedule type: Karras` in newer versions), our names, ComfyUI names ('euler_ancestral' with scheduler
- * 'karras'). Null when unknown.
+ * A job's sampler and schedule type. The name may carry a schedule as a suffix, as older jobs wrote it
+ * ('dpmpp_2m_karras', 'euler_a_karras'); a suffix and a different explicit schedule type conflict.
  */
-export function parseSamplerLabel(label: string, scheduleType?: string): SamplerName | null {
-  const l = label.trim().toLowerCase();
-  let name: string | undefined = SAMPLERS.find((s) => s.label.toLowerCase() === l || s.name === l)?.name;
-  name ??= ALIASES[l.replace(/\s+/g, '_')];
-  if (!name) return null;
-  if (scheduleType?.trim().toLowerCase() === 'karras' && SIGMA_SAMPLERS.has(name)) name = `${name}_karras`;
-  return name as SamplerName;
+export function resolveSampler(name: string, schedule: string = 'automatic'): SamplerChoice {
+  let base = name;
+  let suffix: ScheduleType | null = null;
+  if (!spec(name)) {
+    const m = /^(.+)_(karras|exponential|sgm_uniform|uniform)$/.exec(name);
+    if (m && spec(m[1]!)) {
+      base = m[1]!;
+      suffix = m[2] as ScheduleType;
+    }
+  }
+  const s = spec(base);
+  if (!s) throw new SamplerError(`unknown sampler "${name}": use one of ${SAMPLERS.map((x) => x.name).join(', ')}`);
+  if (!isScheduleType(schedule)) {
+    throw new SamplerError(`unknown schedule type "${schedule}": use one of ${typesOf(s).join(', ')}`);
+  }
+  if (suffix && schedule !== 'automatic' && schedule !== suffix) {
+    throw new SamplerError(`sampler "${name}" names the ${suffix} schedule but the job asks for ${schedule}: give one`);
+  }
+  const chosen = suffix ?? schedule;
+  if (!typesOf(s).includes(chosen)) {
+    throw new SamplerError(`${s.label} takes the schedule types ${typesOf(s).join(', ')}, not ${chosen}`);
+  }
+  return { name: s.name as SamplerName, schedule: chosen };
 }
 
 export interface SamplerOptions {
   readonly steps: number;
-  /** A schedule, or its config (default: LDM 'linear' 0.00085 → 0.012 over 1000 steps). */
+  /** 'automatic' (default): the sampler's A1111 default; see SCHEDULE_TYPES. */
+  readonly scheduleType?: ScheduleType | string;
+  /** A schedule, or its config (default: scaled-linear 0.00085 → 0.012 over 1000 steps). */
   readonly schedule?: Schedule | ScheduleConfig;
-  readonly spacing?: Spacing;
-  /** Karras σ (σ-space samplers only); the `_karras` names set it. */
-  readonly karras?: boolean;
+  /** What the model predicts (default ε); the sampler converts a v output itself. */
+  readonly prediction?: Prediction;
   /** DDIM stochasticity, 0 (deterministic) to 1. */
   readonly eta?: number;
   /** Shorthand for schedule.trainTimesteps. */
   readonly trainTimesteps?: number;
+  /** Brownian-tree noise for DPM++ SDE / 2M SDE / 3M SDE (A1111 uses torchsde's); default: the job's noise. */
+  readonly brownianNoise?: BrownianNoiseFactory;
 }
 
-export function createSampler(name: SamplerName | string, opts: SamplerOptions): Sampler {
-  const known = SAMPLERS.some((s) => s.name === name);
-  if (!known) {
-    throw new SamplerError(`unknown sampler "${name}": use one of ${SAMPLERS.map((s) => s.name).join(', ')}`);
-  }
-  const base = name.replace(/_karras$/, '') as BaseSamplerName;
-  const karras = name.endsWith('_karras') || opts.karras === true;
-  if (karras && !SIGMA_SAMPLERS.has(base)) {
-    throw new SamplerError(`Karras σ applies to euler, euler_a and dpmpp_2m, not ${base}`);
-  }
+export function createSampler(name: string, opts: SamplerOptions): Sampler {
+  const choice = resolveSampler(name, opts.scheduleType);
+  const s = spec(choice.name)!;
   const eta = opts.eta ?? 0;
-  if (!(eta >= 0 && eta <= 1)) throw new SamplerError(`eta must be from 0 to 1, got ${eta}`);
-  if (eta !== 0 && base !== 'ddim') throw new SamplerError(`eta applies to DDIM only (got eta ${eta} for ${base})`);
-
-  let schedule: Schedule;
-  let ts: number[];
+  checkEta(eta, s.name);
+  const prediction = opts.prediction ?? 'epsilon';
+  if (prediction !== 'epsilon' && prediction !== 'v_prediction') {
+    throw new SamplerError(`unknown prediction type "${String(prediction)}": use epsilon or v_prediction`);
+  }
   try {
-    schedule = isSchedule(opts.schedule)
+    const schedule = isSchedule(opts.schedule)
       ? opts.schedule
       : makeSchedule({ ...opts.schedule, ...(opts.trainTimesteps !== undefined ? { trainTimesteps: opts.trainTimesteps } : {}) });
-    ts = spacedTimesteps(opts.steps, schedule.trainTimesteps, opts.spacing ?? 'leading');
+    const resolved = choice.schedule === 'automatic' ? s.automatic : choice.schedule;
+    const T = schedule.trainTimesteps;
+    if (s.family === 'unipc') {
+      return new UniPC(schedule, spacedTimesteps(opts.steps, T, 'compvis').length, prediction);
+    }
+    if (s.family === 'alpha') {
+      const ts = spacedTimesteps(opts.steps, T, resolved === 'compvis' ? 'compvis' : (resolved as 'leading' | 'trailing' | 'linspace'));
+      const label = choice.schedule;
+      if (s.name === 'ddim') return new Ddim(s.name, label, schedule, ts, prediction, eta);
+      if (s.name === 'plms') return new Plms(s.name, label, schedule, ts, prediction);
+      return new Ddpm(s.name, label, schedule, ts, prediction);
+    }
+    const table = s.name === 'lcm' ? lcmTable(schedule) : compvisTable(schedule);
+    const type = resolved as ResolvedSchedule;
+    const sigmas = sigmaList(type, opts.steps, table, schedule, s.discardPenultimate ?? false);
+    return new KSampler(s.name as KSamplerKind, type, sigmas, table, prediction, opts.brownianNoise ?? null);
   } catch (err) {
     if (err instanceof ScheduleError) throw new SamplerError(err.message);
     throw err;
-  }
-  switch (base) {
-    case 'ddim':
-      return new Ddim(schedule, ts, eta);
-    case 'ddpm':
-      return new Ddpm(schedule, ts);
-    case 'plms':
-      return new Plms(schedule, ts);
-    default:
-      return new SigmaSampler(base, schedule, ts, karras);
   }
 }
 
@@ -145,261 +173,87 @@ function isSchedule(s: Schedule | ScheduleConfig | undefined): s is Schedule {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Labels, both ways.
 
-abstract class BaseSampler {
-  private expected = -1;
-  abstract readonly timesteps: readonly number[];
-
-  /** Checks the call: shapes agree, i in range and in order (the first call may start anywhere, for img2img). */
-  protected begin(eps: Float32Array, i: number, x: Float32Array): void {
-    this.checkIndex(i);
-    if (eps.length !== x.length) throw new SamplerError(`eps has ${eps.length} values but x has ${x.length}`);
-    if (this.expected !== -1 && i !== this.expected) {
-      throw new SamplerError(`step ${i} called after step ${this.expected - 1}: steps run in order; create a new sampler per image`);
-    }
-    this.expected = i + 1;
-  }
-
-  protected checkIndex(i: number): void {
-    if (!Number.isInteger(i) || i < 0 || i >= this.timesteps.length) {
-      throw new SamplerError(`step index ${i} is outside 0…${this.timesteps.length - 1}`);
-    }
-  }
-
-  protected checkNoise(x0: Float32Array, noise: Float32Array, i: number): void {
-    this.checkIndex(i);
-    if (x0.length !== noise.length) throw new SamplerError(`x0 has ${x0.length} values but noise has ${noise.length}`);
-  }
-}
-
-/** ᾱ-space samplers: ᾱ at each step's timestep, and ᾱ of the step it lands on. */
-abstract class AlphaSampler extends BaseSampler {
-  readonly initNoiseSigma = 1;
-
-  constructor(
-    protected readonly schedule: Schedule,
-    readonly timesteps: readonly number[],
-  ) {
-    super();
-  }
-
-  protected alpha(i: number): number {
-    return this.schedule.alphasCumprod[this.timesteps[i]!]!;
-  }
-
-  scaleModelInput(x: Float32Array, i: number): Float32Array {
-    this.checkIndex(i);
-    return Float32Array.from(x);
-  }
-
-  addNoise(x0: Float32Array, noise: Float32Array, i: number): Float32Array {
-    this.checkNoise(x0, noise, i);
-    const a = this.alpha(i);
-    const ca = Math.sqrt(a);
-    const cn = Math.sqrt(1 - a);
-    const out = new Float32Array(x0.length);
-    for (let k = 0; k < out.length; k++) out[k] = ca * x0[k]! + cn * noise[k]!;
-    return out;
-  }
-}
-
-/** DDIM update from ᾱ_t to ᾱ_prev with noise scale σ (η formula); eta 0 is the ODE step PLMS uses too. */
-function ddimUpdate(x: Float32Array, eps: ArrayLike<number>, a: number, ap: number, sigma: number, noise: Float32Array | null): Float32Array {
-  const c0 = Math.sqrt(ap) / Math.sqrt(a);
-  const s1a = Math.sqrt(1 - a);
-  const dir = Math.sqrt(Math.max(0, 1 - ap - sigma * sigma));
-  const out = new Float32Array(x.length);
-  for (let k = 0; k < out.length; k++) {
-    const e = eps[k]!;
-    let v = c0 * (x[k]! - s1a * e) + dir * e;
-    if (noise) v += sigma * noise[k]!;
-    out[k] = v;
-  }
-  return out;
-}
-
-class Ddim extends AlphaSampler {
-  constructor(schedule: Schedule, ts: number[], private readonly eta: number) {
-    super(schedule, ts);
-  }
-
-  /** ᾱ after step i; the last step lands on ᾱ[0] (CompVis, and diffusers with set_alpha_to_one false). */
-  private alphaPrev(i: number): number {
-    return i + 1 < this.timesteps.length ? this.alpha(i + 1) : this.schedule.alphasCumprod[0]!;
-  }
-
-  step(eps: Float32Array, i: number, x: Float32Array, rng: NoiseSource): Float32Array {
-    this.begin(eps, i, x);
-    const a = this.alpha(i);
-    const ap = this.alphaPrev(i);
-    const sigma = this.eta * Math.sqrt(((1 - ap) / (1 - a)) * (1 - a / ap));
-    return ddimUpdate(x, eps, a, ap, sigma, this.eta > 0 ? rng.normal(x.length) : null);
-  }
-}
-
-/** Ancestral sampling from the DDPM posterior q(x_prev | x_t, x̂0) with the "fixed small" variance. */
-class Ddpm extends AlphaSampler {
-  step(eps: Float32Array, i: number, x: Float32Array, rng: NoiseSource): Float32Array {
-    this.begin(eps, i, x);
-    const last = i + 1 === this.timesteps.length;
-    const a = this.alpha(i);
-    const ap = last ? 1 : this.alpha(i + 1);
-    const beta = 1 - a / ap;
-    const sa = Math.sqrt(a);
-    const s1a = Math.sqrt(1 - a);
-    const cx0 = (Math.sqrt(ap) * beta) / (1 - a);
-    const cx = (Math.sqrt(a / ap) * (1 - ap)) / (1 - a);
-    const std = Math.sqrt(((1 - ap) / (1 - a)) * beta);
-    const noise = last ? null : rng.normal(x.length);
-    const out = new Float32Array(x.length);
-    for (let k = 0; k < out.length; k++) {
-      const x0 = (x[k]! - s1a * eps[k]!) / sa;
-      let v = cx0 * x0 + cx * x[k]!;
-      if (noise) v += std * noise[k]!;
-      out[k] = v;
-    }
-    return out;
-  }
+/**
+ * What A1111 ≥ 1.9 writes for a sampler and schedule type: `Sampler: DPM++ 2M, Schedule type: Karras`.
+ * 'automatic' is written resolved where A1111 resolves it (DPM++ 2M → Karras), else as 'Automatic'
+ * (Euler a, DDIM, UniPC, …). Names with a schedule suffix ('dpmpp_2m_karras') are read as such.
+ */
+export function samplerLabels(name: string, schedule: string = 'automatic'): { sampler: string; scheduleType: string } {
+  const c = resolveSampler(name, schedule);
+  const s = spec(c.name)!;
+  let shown: ScheduleType = c.schedule;
+  if (shown === 'automatic' && s.family === 'k' && s.automatic !== 'uniform') shown = s.automatic as ScheduleType;
+  return { sampler: s.label, scheduleType: scheduleLabel(shown) };
 }
 
 /**
- * PLMS (pseudo linear multistep, CompVis). Its first step needs a second model evaluation, so with S ≥ 2
- * steps the timesteps are [t0, t1, t1, t2, …] (S + 1 calls, as diffusers' PNDM without PRK steps):
- * index 0 makes a provisional x at t1, index 1 redoes step 0 with the mean of both ε, and index j ≥ 2
- * is real step j − 1 with the Adams–Bashforth combination of the ε history.
+ * A sampler and schedule type from a label as other tools write it: A1111 ≥ 1.9 ('DPM++ 2M' with
+ * `Schedule type: Karras`), older A1111 ('DPM++ 2M Karras'; a plain 'DPM++ 2M' without a schedule type
+ * ran k-diffusion's uniform σ there), our names, A1111 aliases, ComfyUI sampler/scheduler names and
+ * diffusers scheduler classes. Null when the sampler is unknown.
  */
-class Plms extends AlphaSampler {
-  private readonly real: readonly number[];
-  private history: Float32Array[] = [];
-  private first: { x: Float32Array; eps: Float32Array } | null = null;
-
-  constructor(schedule: Schedule, ts: number[]) {
-    super(schedule, ts.length >= 2 ? [ts[0]!, ts[1]!, ...ts.slice(1)] : ts);
-    this.real = ts;
-  }
-
-  private realAlphas(r: number): [number, number] {
-    const ac = this.schedule.alphasCumprod;
-    return [ac[this.real[r]!]!, r + 1 < this.real.length ? ac[this.real[r + 1]!]! : ac[0]!];
-  }
-
-  step(eps: Float32Array, i: number, x: Float32Array): Float32Array {
-    this.begin(eps, i, x);
-    const warm = this.real.length >= 2;
-    if (warm && i === 0) {
-      this.first = { x: Float32Array.from(x), eps: Float32Array.from(eps) };
-      const [a, ap] = this.realAlphas(0);
-      return ddimUpdate(x, eps, a, ap, 0, null);
+export function samplerFromLabel(label: string, scheduleType?: string | null): SamplerChoice | null {
+  let l = label.trim().toLowerCase();
+  let schedule: ScheduleType | null = scheduleType ? scheduleTypeFromLabel(scheduleType) : null;
+  let s = findSpec(l);
+  if (!s) {
+    // Older A1111 labels end in the schedule type: "DPM++ 2M Karras", "DPM++ 2M SDE Exponential".
+    for (const t of ['karras', 'exponential', 'sgm uniform', 'uniform', 'automatic']) {
+      if (l.endsWith(` ${t}`)) {
+        const base = findSpec(l.slice(0, -t.length - 1));
+        if (base) {
+          s = base;
+          schedule = scheduleTypeFromLabel(t);
+          l = l.slice(0, -t.length - 1);
+          break;
+        }
+      }
     }
-    if (warm && i === 1) {
-      // Started here (img2img): x is already at t1, where this correction step lands.
-      if (!this.first) return Float32Array.from(x);
-      const { x: x0, eps: e0 } = this.first;
-      const mean = new Float64Array(eps.length);
-      for (let k = 0; k < mean.length; k++) mean[k] = (eps[k]! + e0[k]!) / 2;
-      this.history.push(e0);
-      this.first = null;
-      const [a, ap] = this.realAlphas(0);
-      return ddimUpdate(x0, mean, a, ap, 0, null);
-    }
-    const r = warm ? i - 1 : i;
-    const h = this.history;
-    const n = h.length;
-    const e = new Float64Array(eps.length);
-    for (let k = 0; k < e.length; k++) {
-      const c = eps[k]!;
-      if (n === 0) e[k] = c;
-      else if (n === 1) e[k] = (3 * c - h[n - 1]![k]!) / 2;
-      else if (n === 2) e[k] = (23 * c - 16 * h[n - 1]![k]! + 5 * h[n - 2]![k]!) / 12;
-      else e[k] = (55 * c - 59 * h[n - 1]![k]! + 37 * h[n - 2]![k]! - 9 * h[n - 3]![k]!) / 24;
-    }
-    h.push(Float32Array.from(eps));
-    if (h.length > 3) h.shift();
-    const [a, ap] = this.realAlphas(r);
-    return ddimUpdate(x, e, a, ap, 0, null);
   }
+  if (!s) {
+    const legacy = /^(.+)_(karras|exponential|sgm_uniform)$/.exec(l.replace(/\s+/g, '_'));
+    const base = legacy ? findSpec(legacy[1]!) : undefined;
+    if (!base) return null;
+    s = base;
+    schedule = legacy![2] as ScheduleType;
+  }
+  const types = typesOf(s);
+  // No schedule type field: written by A1111 before 1.9, whose samplers ran get_sigmas (Uniform) unless
+  // the label said otherwise.
+  if (schedule === null) schedule = s.family === 'k' ? 'uniform' : 'automatic';
+  if (!types.includes(schedule)) schedule = 'automatic';
+  return { name: s.name as SamplerName, schedule };
 }
 
-class SigmaSampler extends BaseSampler {
-  readonly timesteps: readonly number[];
-  /** σ per step plus a final 0. */
-  readonly sigmas: Float64Array;
-  readonly initNoiseSigma: number;
-  private prevDenoised: Float64Array | null = null;
+function findSpec(l: string): SamplerSpec | undefined {
+  const key = l.replace(/\s+/g, '_');
+  return (SPECS as readonly SamplerSpec[]).find((s) => s.label.toLowerCase() === l || s.name === key || s.aliases.includes(key));
+}
 
-  constructor(
-    private readonly kind: 'euler' | 'euler_a' | 'dpmpp_2m',
-    schedule: Schedule,
-    ts: number[],
-    karras: boolean,
-  ) {
-    super();
-    const n = ts.length;
-    this.sigmas = new Float64Array(n + 1);
-    if (karras) {
-      const s = schedule.sigmas;
-      this.sigmas.set(karrasSigmas(n, s[ts[n - 1]!]!, s[ts[0]!]!));
-      this.timesteps = Array.from(this.sigmas.subarray(0, n), (sig) => sigmaToTimestep(schedule, sig));
-    } else {
-      for (let i = 0; i < n; i++) this.sigmas[i] = schedule.sigmas[ts[i]!]!;
-      this.timesteps = ts;
-    }
-    this.initNoiseSigma = this.sigmas[0]!;
-  }
+/**
+ * Our job name for a label, the schedule folded in as a suffix unless it is what 'automatic' gives
+ * ('dpmpp_2m_karras', 'dpmpp_2m_uniform', 'euler_a'), for callers that keep one string. Null when unknown.
+ * @deprecated keep the schedule type apart: samplerFromLabel.
+ */
+export function parseSamplerLabel(label: string, scheduleType?: string): string | null {
+  const c = samplerFromLabel(label, scheduleType);
+  if (!c) return null;
+  const plain = c.schedule === 'automatic' || (c.schedule === 'uniform' && spec(c.name)!.automatic === 'uniform');
+  return plain ? c.name : `${c.name}_${c.schedule}`;
+}
 
-  scaleModelInput(x: Float32Array, i: number): Float32Array {
-    this.checkIndex(i);
-    const s = this.sigmas[i]!;
-    const c = 1 / Math.sqrt(s * s + 1);
-    return x.map((v) => v * c);
-  }
-
-  addNoise(x0: Float32Array, noise: Float32Array, i: number): Float32Array {
-    this.checkNoise(x0, noise, i);
-    const s = this.sigmas[i]!;
-    const out = new Float32Array(x0.length);
-    for (let k = 0; k < out.length; k++) out[k] = x0[k]! + s * noise[k]!;
-    return out;
-  }
-
-  step(eps: Float32Array, i: number, x: Float32Array, rng: NoiseSource): Float32Array {
-    this.begin(eps, i, x);
-    const s = this.sigmas[i]!;
-    const sn = this.sigmas[i + 1]!;
-    const out = new Float32Array(x.length);
-    if (this.kind === 'euler') {
-      const dt = sn - s;
-      for (let k = 0; k < out.length; k++) out[k] = x[k]! + eps[k]! * dt;
-      return out;
-    }
-    if (this.kind === 'euler_a') {
-      const up = Math.min(sn, Math.sqrt((sn * sn * (s * s - sn * sn)) / (s * s)));
-      const dt = Math.sqrt(sn * sn - up * up) - s;
-      const noise = sn > 0 ? rng.normal(x.length) : null;
-      for (let k = 0; k < out.length; k++) out[k] = x[k]! + eps[k]! * dt + (noise ? noise[k]! * up : 0);
-      return out;
-    }
-    // DPM++ 2M (k-diffusion sample_dpmpp_2m) in λ = −log σ, on the denoised prediction x − σε.
-    const denoised = new Float64Array(x.length);
-    for (let k = 0; k < denoised.length; k++) denoised[k] = x[k]! - s * eps[k]!;
-    const prev = this.prevDenoised;
-    this.prevDenoised = denoised;
-    if (sn === 0) {
-      out.set(denoised);
-      return out;
-    }
-    const h = Math.log(s) - Math.log(sn);
-    const ratio = sn / s;
-    const c = -Math.expm1(-h);
-    if (prev === null) {
-      for (let k = 0; k < out.length; k++) out[k] = ratio * x[k]! + c * denoised[k]!;
-      return out;
-    }
-    const hLast = Math.log(this.sigmas[i - 1]!) - Math.log(s);
-    const r = hLast / h;
-    const w1 = 1 + 1 / (2 * r);
-    const w0 = 1 / (2 * r);
-    for (let k = 0; k < out.length; k++) out[k] = ratio * x[k]! + c * (w1 * denoised[k]! - w0 * prev[k]!);
-    return out;
+/**
+ * One A1111 label for a job name, in the pre-1.9 form ('DPM++ 2M Karras'); unknown names come back as given.
+ * @deprecated write `Sampler` and `Schedule type` apart: samplerLabels.
+ */
+export function samplerLabel(name: string): string {
+  try {
+    const c = resolveSampler(name);
+    const label = spec(c.name)!.label;
+    return c.schedule === 'automatic' ? label : `${label} ${scheduleLabel(c.schedule)}`;
+  } catch {
+    return name;
   }
 }

@@ -32,7 +32,7 @@ export interface DenoiseArgs {
   readonly onStep?: (index: number, latents: Float32Array, step: StepPrediction) => void;
 }
 
-/** What the UNet saw and said at one step: x in the model's input space (√ᾱ·x0 + √(1−ᾱ)·ε) and ε. */
+/** What the UNet saw and said at a step's first model call: x in the model's input space (√ᾱ·x0 + √(1−ᾱ)·ε) and ε. */
 export interface StepPrediction {
   readonly input: Float32Array;
   readonly eps: Float32Array;
@@ -55,19 +55,23 @@ export async function denoise(a: DenoiseArgs): Promise<TensorData<'float32'>> {
   }
   const inputTensor = tensor('float32', [batch, inCh, h, w], input);
 
+  // The sampler scales x, calls this once or more per step (Heun, DPM2, DPM++ 2S a and SDE: twice) and
+  // converts the guided output (ε or v) itself.
+  const modelFn = async (scaled: Float32Array, t: number): Promise<Float32Array> => {
+    throwIfAborted(a.signal);
+    for (let b = 0; b < batch; b++) input.set(scaled, b * inCh * hw);
+    const out = (await a.model.predictNoise(inputTensor, t, context)).data;
+    return guided ? cfgBatched(out, a.guidance) : out;
+  };
+
   let x = Float32Array.from(a.latents.data);
   const steps = a.sampler.timesteps.length;
   for (let i = a.startIndex; i < steps; i++) {
     throwIfAborted(a.signal);
     if (a.guide?.kind === 'blend') blend(x, a.sampler.addNoise(a.guide.known, a.guide.noise, i), a.guide.mask, c, hw);
-
-    const scaled = a.sampler.scaleModelInput(x, i);
-    for (let b = 0; b < batch; b++) input.set(scaled, b * inCh * hw);
-    const out = (await a.model.predictNoise(inputTensor, a.sampler.timesteps[i]!, context)).data;
-
-    const eps = guided ? cfgBatched(out, a.guidance) : out;
-    x = Float32Array.from(a.sampler.step(eps, i, x, a.rng));
-    a.onStep?.(i, x, { input: scaled, eps });
+    const r = await a.sampler.step(i, x, modelFn, a.rng);
+    x = Float32Array.from(r.x);
+    a.onStep?.(i, x, { input: r.input, eps: r.eps });
   }
   throwIfAborted(a.signal);
   if (a.guide?.kind === 'blend') blend(x, a.guide.known, a.guide.mask, c, hw);

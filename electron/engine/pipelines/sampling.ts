@@ -1,15 +1,16 @@
 // The bridge from a model's scheduler config (model.json `scheduler`) to engine/diffusion's samplers
 // and seeded generator.
 import {
+  betaScheduleFromModelJson,
   createSampler,
   makeSchedule,
   Rng,
-  SPACINGS,
+  ScheduleError,
   type NoiseSource,
+  type Prediction,
   type Sampler,
   type Schedule,
   type ScheduleConfig,
-  type Spacing,
 } from '../diffusion/index.ts';
 import { PipelineError } from './errors.ts';
 
@@ -22,16 +23,23 @@ export function createNoiseSource(seed: number): NoiseSource {
 
 /**
  * A fresh sampler for one image. The scheduler config uses model.json's keys: betaSchedule
- * ('scaled_linear', or 'linear' meaning the same LDM schedule), betaStart, betaEnd, trainTimesteps,
- * prediction ('epsilon' only) and optionally timestepSpacing.
+ * ('scaled_linear', or CompVis's 'linear' meaning the same LDM schedule; 'cosine'), betaStart, betaEnd,
+ * trainTimesteps and prediction ('epsilon' or 'v_prediction', which the sampler converts). The job's
+ * schedule type (A1111's, default 'automatic') picks the σ or timestep list; model.json's
+ * timestepSpacing no longer does.
  */
-export function createImageSampler(name: string, steps: number, eta: number, config: Readonly<Record<string, unknown>>): Sampler {
-  if (config.prediction !== undefined && config.prediction !== 'epsilon') {
-    throw new PipelineError(`the model predicts '${String(config.prediction)}'; the pipelines sample ε-prediction models only`);
+export function createImageSampler(
+  name: string,
+  steps: number,
+  eta: number,
+  config: Readonly<Record<string, unknown>>,
+  scheduleType = 'automatic',
+): Sampler {
+  const prediction = (config.prediction ?? 'epsilon') as Prediction;
+  if (prediction !== 'epsilon' && prediction !== 'v_prediction') {
+    throw new PipelineError(`the model predicts '${String(config.prediction)}'; the samplers take epsilon or v_prediction`);
   }
-  const spacing = (config.timestepSpacing ?? 'leading') as Spacing;
-  if (!SPACINGS.includes(spacing)) throw new PipelineError(`unknown timestep spacing '${String(spacing)}': use ${SPACINGS.join(', ')}`);
-  return createSampler(name, { steps, eta, spacing, schedule: scheduleConfig(config) });
+  return createSampler(name, { steps, eta, scheduleType, prediction, schedule: scheduleConfig(config) });
 }
 
 /** The model's noise schedule (ᾱ per training timestep), as its samplers use it. */
@@ -49,9 +57,12 @@ export function alphaBarAt(schedule: Schedule, t: number): number {
 }
 
 function scheduleConfig(config: Readonly<Record<string, unknown>>): ScheduleConfig {
-  const kind = config.betaSchedule ?? 'scaled_linear';
-  if (kind !== 'scaled_linear' && kind !== 'linear') {
-    throw new PipelineError(`the model's noise schedule '${String(kind)}' is not supported by the samplers (use scaled_linear)`);
+  let kind;
+  try {
+    kind = betaScheduleFromModelJson(config.betaSchedule);
+  } catch (err) {
+    if (err instanceof ScheduleError) throw new PipelineError(`the model's ${err.message}`);
+    throw err;
   }
   return {
     kind,

@@ -2,10 +2,13 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import {
   ScheduleError,
+  betaScheduleFromModelJson,
   karrasSigmas,
   makeSchedule,
   sigmaToTimestep,
   spacedTimesteps,
+  timestepToSigma,
+  type BetaSchedule,
   type Spacing,
 } from '../../../electron/engine/diffusion/schedule.ts';
 
@@ -15,11 +18,11 @@ const ref = JSON.parse(readFileSync(new URL('../../fixtures/samplers/schedule.js
   alphasCumprod: Record<string, number>;
   sigmas: Record<string, number>;
   spacing: Record<string, number[]>;
-  karras: Record<string, { timesteps: number[]; sigmas: number[] }>;
   cosine: { betas: Record<string, number>; alphasCumprod: Record<string, number> };
+  linear: { betas: Record<string, number>; alphasCumprod: Record<string, number> };
 };
 
-describe('LDM linear schedule', () => {
+describe('scaled-linear schedule (LDM/SD; CompVis calls it "linear")', () => {
   const s = makeSchedule();
   it('matches numpy float64 β, ᾱ and σ', () => {
     for (const [i, v] of Object.entries(ref.betas)) expect(s.betas[+i]).toBeCloseTo(v, 15);
@@ -35,9 +38,28 @@ describe('LDM linear schedule', () => {
   });
 
   it('rejects bad configs', () => {
-    expect(() => makeSchedule({ kind: 'sigmoid' as 'linear' })).toThrow(/unknown noise schedule "sigmoid"/);
+    expect(() => makeSchedule({ kind: 'sigmoid' as BetaSchedule })).toThrow(/unknown noise schedule "sigmoid"/);
     expect(() => makeSchedule({ trainTimesteps: 1 })).toThrow(ScheduleError);
     expect(() => makeSchedule({ betaStart: 0.1, betaEnd: 0.01 })).toThrow(/betaStart ≤ betaEnd/);
+  });
+});
+
+describe('schedule names', () => {
+  it('reads model.json names with CompVis meanings: its "linear" is scaled-linear', () => {
+    expect(betaScheduleFromModelJson('linear')).toBe('scaled_linear');
+    expect(betaScheduleFromModelJson('scaled_linear')).toBe('scaled_linear');
+    expect(betaScheduleFromModelJson(undefined)).toBe('scaled_linear');
+    expect(betaScheduleFromModelJson('sqrt_linear')).toBe('linear');
+    expect(betaScheduleFromModelJson('cosine')).toBe('cosine');
+    expect(betaScheduleFromModelJson('squaredcos_cap_v2')).toBe('cosine');
+    expect(() => betaScheduleFromModelJson('sigmoid')).toThrow(/"sigmoid" is not one the samplers run/);
+    expect(makeSchedule().kind).toBe('scaled_linear');
+  });
+
+  it("has diffusers' true linear β (CompVis sqrt_linear)", () => {
+    const s = makeSchedule({ kind: 'linear', betaStart: 0.0001, betaEnd: 0.02 });
+    for (const [i, v] of Object.entries(ref.linear.betas)) expect(s.betas[+i]).toBeCloseTo(v, 15);
+    for (const [i, v] of Object.entries(ref.linear.alphasCumprod)) expect(Math.abs(s.alphasCumprod[+i]! - v) / v).toBeLessThan(1e-11);
   });
 });
 
@@ -51,7 +73,7 @@ describe('cosine schedule', () => {
 });
 
 describe('timestep spacing', () => {
-  it('matches the reference for leading, trailing and uniform spacing', () => {
+  it('matches the reference for CompVis, leading, trailing and linspace spacing', () => {
     for (const [key, ts] of Object.entries(ref.spacing)) {
       const [spacing, steps] = key.split('/') as [Spacing, string];
       expect(spacedTimesteps(+steps, 1000, spacing), key).toEqual(ts);
@@ -61,7 +83,9 @@ describe('timestep spacing', () => {
   it('follows the documented conventions', () => {
     expect(spacedTimesteps(10, 1000, 'leading')).toEqual([901, 801, 701, 601, 501, 401, 301, 201, 101, 1]);
     expect(spacedTimesteps(4, 1000, 'trailing')).toEqual([999, 749, 499, 249]);
-    expect(spacedTimesteps(30, 1000, 'uniform')).toHaveLength(31); // CompVis quirk, kept on purpose
+    expect(spacedTimesteps(30, 1000, 'compvis')).toHaveLength(31); // CompVis and A1111 run 31 steps for 30
+    expect(spacedTimesteps(7, 1000)).toEqual([995, 853, 711, 569, 427, 285, 143, 1]); // CompVis by default
+    expect(spacedTimesteps(4, 1000, 'linspace')).toEqual([999, 666, 333, 0]);
     // numpy rounds 812.5 half to even → 812 → 811
     expect(spacedTimesteps(16, 1000, 'trailing')[3]).toBe(811);
   });
@@ -70,33 +94,31 @@ describe('timestep spacing', () => {
     expect(() => spacedTimesteps(0, 1000)).toThrow(/steps must be/);
     expect(() => spacedTimesteps(1001, 1000)).toThrow(/steps must be/);
     expect(() => spacedTimesteps(2.5, 1000)).toThrow(/steps must be/);
-    expect(() => spacedTimesteps(10, 1000, 'linspace' as Spacing)).toThrow(/unknown timestep spacing/);
+    expect(() => spacedTimesteps(10, 1000, 'uniform' as Spacing)).toThrow(/unknown timestep spacing/);
     expect(() => spacedTimesteps(1000, 1000, 'leading')).toThrow(/reach timestep 1000, past the schedule's last \(999\)/);
-    expect(() => spacedTimesteps(600, 1000, 'uniform')).toThrow(/trailing spacing/);
+    expect(() => spacedTimesteps(600, 1000, 'compvis')).toThrow(/repeat timestep 999; use at most 500 steps/);
+    expect(spacedTimesteps(3, 1000, 'compvis')).toEqual([999, 667, 334, 1]); // A1111 clips 1000 to 999
     expect(spacedTimesteps(999, 1000, 'leading')[0]).toBe(999);
     expect(spacedTimesteps(1000, 1000, 'trailing')).toEqual(Array.from({ length: 1000 }, (_, i) => 999 - i));
   });
 });
 
-describe('Karras σ', () => {
+describe('σ ↔ t', () => {
   const s = makeSchedule();
-  it('matches the reference σ and fractional timesteps', () => {
-    for (const [key, r] of Object.entries(ref.karras)) {
-      const ts = spacedTimesteps(+key.split('/')[1]!, 1000, 'leading');
-      const sig = karrasSigmas(ts.length, s.sigmas[ts.at(-1)!]!, s.sigmas[ts[0]!]!);
-      sig.forEach((v, i) => expect(Math.abs(v - r.sigmas[i]!) / r.sigmas[i]!).toBeLessThan(1e-12));
-      sig.forEach((v, i) => expect(sigmaToTimestep(s, v)).toBeCloseTo(r.timesteps[i]!, 9));
-    }
-  });
-
-  it('starts at σ_max, ends at σ_min and decreases', () => {
+  it('starts at σ_max, ends at σ_min and decreases (Karras)', () => {
     const k = karrasSigmas(8, 0.03, 14.6);
     expect(k[0]).toBeCloseTo(14.6, 12);
     expect(k[7]).toBeCloseTo(0.03, 12);
     for (let i = 1; i < 8; i++) expect(k[i]!).toBeLessThan(k[i - 1]!);
   });
 
-  it('maps a schedule σ back to its own timestep', () => {
-    for (const t of [0, 1, 57, 500, 998, 999]) expect(sigmaToTimestep(s, s.sigmas[t]!)).toBeCloseTo(t, 9);
+  it('maps a schedule σ back to its own timestep, and fractional t between neighbours in log σ', () => {
+    for (const t of [0, 1, 57, 500, 998, 999]) {
+      expect(sigmaToTimestep(s, s.sigmas[t]!)).toBeCloseTo(t, 9);
+      expect(timestepToSigma(s, t)).toBeCloseTo(s.sigmas[t]!, 12);
+    }
+    const mid = timestepToSigma(s, 500.25);
+    expect(Math.log(mid)).toBeCloseTo(0.75 * Math.log(s.sigmas[500]!) + 0.25 * Math.log(s.sigmas[501]!), 12);
+    expect(sigmaToTimestep(s, mid)).toBeCloseTo(500.25, 9);
   });
 });
