@@ -10,6 +10,8 @@ export interface StudioBackend {
   readonly handlers: Partial<StudioHandlers>;
   on<K extends EventName>(event: K, listener: (payload: EventPayload<K>) => void): () => void;
   close(): void | Promise<void>;
+  /** A path the user picked in a native dialog: requests may then name it (desktop shell). */
+  allowPath?(path: string): void;
 }
 
 export type Reply = { ok: true; output: unknown } | { ok: false; error: WireError };

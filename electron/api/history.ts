@@ -96,10 +96,11 @@ export const historyRequests = {
   /**
    * Writes the whole history (trash included) as JSON Lines; default path under the data folder's exports/.
    * withImages: each line also carries its image, thumbnail and mask (base64), so the file moves a
-   * history to another data folder on its own.
+   * history to another data folder on its own. A path given must lie in the data folder, a folder allowed
+   * at start, or one picked in a dialog; an existing file is replaced only with overwrite.
    */
   'history.export': request(
-    z.object({ path: z.string().optional(), withImages: z.boolean().default(false) }),
+    z.object({ path: z.string().optional(), withImages: z.boolean().default(false), overwrite: z.boolean().default(false) }),
     z.object({ path: z.string(), count: z.number().int() }),
   ),
   /** Reads a JSON Lines export; rows whose id already exists are skipped. */

@@ -8,11 +8,12 @@ const SERVE_FLAGS: FlagSpecs = {
   data: { type: 'string', arg: 'DIR', help: "studio data folder (default: the desktop app's, so both share one history)" },
   port: { type: 'int', help: 'port to listen on (default 7860; 0 picks a free one)' },
   host: { type: 'string', arg: 'HOST', help: 'address to listen on (default 127.0.0.1, this computer only)' },
+  allow: { type: 'string', arg: 'DIR', multiple: true, help: 'a folder (besides the data folder) that the browser may import from, export to, train on; repeatable' },
 };
 
 export const serveCommand: Command = {
   summary: 'serve the studio to a web browser (web mode) until Ctrl-C',
-  args: '[--data DIR] [--port N] [--host HOST]',
+  args: '[--data DIR] [--port N] [--host HOST] [--allow DIR …]',
   flags: SERVE_FLAGS,
   run: serve,
 };

@@ -9,6 +9,37 @@ import { isPng, writePngText } from '../engine/io/png-metadata.ts';
 
 export const THUMBNAIL_SIZE = 256;
 
+/** The file kinds the gallery stores; anything else (SVG, GIF, TIFF …) is refused. */
+const STORED_EXTS = ['png', 'jpg', 'webp'] as const;
+
+const ID = '[0-9a-z]{19}';
+const MONTH = '\\d{4}-(?:0[1-9]|1[0-2])';
+
+/**
+ * The names the gallery gives a generation's files: gallery/YYYY-MM/<id>.png|jpg|webp, its thumbnail
+ * gallery/thumbnails/YYYY-MM/<id>.webp and its mask gallery/YYYY-MM/<id>.mask.png. Rows read from a file
+ * (history.import) may name nothing else. Returns what is wrong, or null.
+ */
+export function galleryNameProblem(g: { id: string; imagePath: string; thumbnailPath: string; maskPath: string | null }): string | null {
+  if (!new RegExp(`^${ID}$`).test(g.id)) return 'its id is not of the form the studio makes (19 lowercase letters and digits)';
+  const id = g.id;
+  if (!new RegExp(`^gallery/${MONTH}/${id}\\.(?:${STORED_EXTS.join('|')})$`).test(g.imagePath)) {
+    return `imagePath must be gallery/YYYY-MM/${id}.png (or .jpg, .webp)`;
+  }
+  if (!new RegExp(`^gallery/thumbnails/${MONTH}/${id}\\.webp$`).test(g.thumbnailPath)) {
+    return `thumbnailPath must be gallery/thumbnails/YYYY-MM/${id}.webp`;
+  }
+  if (g.maskPath !== null && !new RegExp(`^gallery/${MONTH}/${id}\\.mask\\.png$`).test(g.maskPath)) {
+    return `maskPath must be gallery/YYYY-MM/${id}.mask.png`;
+  }
+  return null;
+}
+
+/** Whether a path is one the gallery could have made (a last guard before moving or deleting files). */
+function isGalleryFile(relPath: string): boolean {
+  return new RegExp(`^gallery/(?:thumbnails/)?${MONTH}/${ID}(?:\\.mask)?\\.(?:${STORED_EXTS.join('|')})$`).test(relPath);
+}
+
 export interface StoredImage {
   imagePath: string;
   thumbnailPath: string;
@@ -35,7 +66,8 @@ export class Gallery {
     if (meta.width > maxDimension || meta.height > maxDimension || meta.width * meta.height > maxPixels) {
       throw new StudioError(`the image is ${meta.width}x${meta.height}, larger than the studio takes (${maxDimension} a side, ${maxPixels} pixels)`, 'bad_image');
     }
-    const ext = isPng(bytes) ? 'png' : meta.format === 'jpeg' ? 'jpg' : (meta.format ?? 'img');
+    const ext = isPng(bytes) ? 'png' : meta.format === 'jpeg' ? 'jpg' : meta.format === 'webp' ? 'webp' : null;
+    if (ext === null) throw new StudioError(`the image is ${meta.format?.toUpperCase() ?? 'of an unknown format'}; the gallery takes PNG, JPEG and WebP`, 'bad_image');
     const month = new Date(opts.createdAt).toISOString().slice(0, 7);
     const imagePath = `gallery/${month}/${id}.${ext}`;
     const thumbnailPath = `gallery/thumbnails/${month}/${id}.webp`;
@@ -68,17 +100,17 @@ export class Gallery {
     }
   }
 
-  /** Moves files into trash/ keeping their relative path; missing files are skipped. */
+  /** Moves files into trash/ keeping their relative path; missing files, and paths the gallery never makes, are skipped. */
   async trash(relPaths: readonly string[]): Promise<void> {
-    for (const p of relPaths) await this.move(p, `trash/${p}`);
+    for (const p of relPaths.filter(isGalleryFile)) await this.move(p, `trash/${p}`);
   }
 
   async restore(relPaths: readonly string[]): Promise<void> {
-    for (const p of relPaths) await this.move(`trash/${p}`, p);
+    for (const p of relPaths.filter(isGalleryFile)) await this.move(`trash/${p}`, p);
   }
 
   async purge(relPaths: readonly string[]): Promise<void> {
-    for (const p of relPaths) await rm(resolveDataPath(this.paths.root, `trash/${p}`), { force: true });
+    for (const p of relPaths.filter(isGalleryFile)) await rm(resolveDataPath(this.paths.root, `trash/${p}`), { force: true });
   }
 
   /** Restores a file from an export; a file already at that place is kept. */

@@ -1,13 +1,12 @@
 // The history: one row per image with full provenance, FTS5 search over prompts, trash and JSONL export.
-import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { link, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { StudioError } from '../api/contract.ts';
 import { generation as generationSchema, type Generation, type HistoryFilter, type PromptSuggestion } from '../api/history.ts';
 import type { Db } from './db.ts';
-import type { Gallery } from './gallery.ts';
+import { galleryNameProblem, type Gallery } from './gallery.ts';
 import { parseSamplerLabel } from '../engine/diffusion/samplers.ts';
 import { readGenerationParams } from '../engine/io/generation-params.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../engine/io/image.ts';
@@ -220,25 +219,40 @@ export class HistoryStore {
     return rows.map((r) => ({ prompt: r.prompt, negativePrompt: r.negative_prompt, uses: r.uses, lastUsedAt: r.last, lastGenerationId: r.id }));
   }
 
-  /** Streams to a temp file and renames it into place, so a large export never lies half-written. */
-  async exportJsonl(path: string, withImages = false): Promise<number> {
+  /**
+   * Writes to a temp file beside the target and moves it into place, so a large export never lies
+   * half-written; a missing folder or a full disk is a clear error and leaves no temp file. An existing
+   * file at `path` is replaced only with `overwrite`.
+   */
+  async exportJsonl(path: string, withImages = false, overwrite = false): Promise<number> {
     const gens = (this.db.prepare(`${SELECT} ORDER BY g.created_at, g.rowid`).all() as Row[]).map(fromRow);
-    const tmp = `${path}.${process.pid}.tmp`;
-    const out = createWriteStream(tmp);
+    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${newId()}.tmp`);
+    let fh: FileHandle | null = null;
     try {
+      fh = await open(tmp, 'wx');
+      let chunk = '';
       for (const g of gens) {
         const line = withImages ? { ...g, files: await this.filesBase64(g) } : g;
-        if (!out.write(`${JSON.stringify(line)}\n`)) await once(out, 'drain');
+        chunk += `${JSON.stringify(line)}\n`;
+        if (chunk.length > 1 << 20) {
+          await fh.writeFile(chunk);
+          chunk = '';
+        }
       }
-      out.end();
-      await once(out, 'finish');
-      const fh = await open(tmp, 'r+');
-      await fh.sync().finally(() => fh.close());
-      await rename(tmp, path);
+      await fh.writeFile(chunk);
+      await fh.sync();
+      await fh.close();
+      fh = null;
+      if (overwrite) await rename(tmp, path);
+      else {
+        // link() never replaces: a file that appeared meanwhile is kept.
+        await link(tmp, path);
+        await rm(tmp, { force: true });
+      }
     } catch (err) {
-      out.destroy();
+      await fh?.close().catch(() => undefined);
       await rm(tmp, { force: true });
-      throw err;
+      throw exportError(err, path);
     }
     return gens.length;
   }
@@ -269,12 +283,18 @@ export class HistoryStore {
         try {
           value = JSON.parse(line);
         } catch (err) {
-          errors.push({ line: lineNo, message: `not JSON (${(err as Error).message})` });
+          // The parser's message quotes the line: never echo a file's content.
+          errors.push({ line: lineNo, message: 'not a JSON object (is this a history export?)' });
           continue;
         }
         const parsed = generationSchema.safeParse(value);
         if (!parsed.success) {
-          errors.push({ line: lineNo, message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+          errors.push({ line: lineNo, message: parsed.error.issues.map((i) => `${i.path.join('.') || 'the row'}: ${i.code === 'invalid_type' ? `expected ${(i as { expected?: string }).expected ?? 'another type'}` : 'not a valid value'}`).join('; ') });
+          continue;
+        }
+        const badName = galleryNameProblem(parsed.data);
+        if (badName) {
+          errors.push({ line: lineNo, message: `refused: ${badName}` });
           continue;
         }
         if (this.has(parsed.data.id)) {
@@ -295,8 +315,14 @@ export class HistoryStore {
         imported++;
       }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StudioError(`No file at ${path} to import.`, 'not_found');
-      throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new StudioError(`No file at ${path} to import.`, 'not_found');
+      if (code === 'EISDIR') throw new StudioError(`${path} is a folder; pick a .jsonl history export.`, 'invalid_input');
+      if (code === 'ENOSPC') throw new StudioError(`The disk is full: ${imported} rows were imported before it filled; free some space and import again (rows already in are skipped).`, 'disk_full');
+      if (err instanceof StudioError) throw err;
+      throw new StudioError(`Cannot read ${path} (${code ?? 'read error'}).`, 'read_failed');
+    } finally {
+      lines.close();
     }
     return { imported, skipped, errors };
   }
@@ -356,6 +382,17 @@ export class HistoryStore {
   defaultExportPath(exportsDir: string): string {
     return join(exportsDir, `history-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
   }
+}
+
+/** A failed export in words: the folder, the disk, or permissions; never a raw stack of fs codes. */
+function exportError(err: unknown, path: string): Error {
+  if (err instanceof StudioError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new StudioError(`The folder ${dirname(path)} does not exist; pick another place for the export.`, 'not_found');
+  if (code === 'EEXIST') return new StudioError(`${path} already exists; pick another name, or ask to overwrite it.`, 'exists');
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new StudioError(`The disk is full: the export to ${path} was not written. Free some space and export again.`, 'disk_full');
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new StudioError(`Cannot write to ${dirname(path)} (${code}); pick another folder.`, 'write_failed');
+  return new StudioError(`The export to ${path} failed (${code ?? (err as Error).message}).`, 'write_failed');
 }
 
 function filesOf(g: Generation): string[] {

@@ -10,7 +10,7 @@ import type { GenerateSpec, Job, JobSpec } from '../api/jobs.ts';
 import { forkWorkerAdapter, type WorkerAdapter } from '../workers/adapter.ts';
 import type { ImageMessage, RunJob } from '../workers/protocol.ts';
 import { openDatabase, type Db } from './db.ts';
-import { ensureDataDir, resolveDataPath, type DataPaths } from './files.ts';
+import { ensureDataDir, PathPolicy, readUpload, resolveDataPath, type DataPaths } from './files.ts';
 import { Gallery } from './gallery.ts';
 import { HistoryStore } from './history.ts';
 import { JobQueue, type WorkerStats } from './jobs.ts';
@@ -32,6 +32,8 @@ export interface StudioOptions {
   embeddedModelsDir?: string;
   /** How long an idle generation worker keeps its model warm; default 15 minutes. */
   idleWorkerMs?: number;
+  /** Folders outside the data folder that clients may name (web mode: `--allow DIR`). */
+  allowedDirs?: readonly string[];
 }
 
 export interface Studio {
@@ -41,12 +43,15 @@ export interface Studio {
   /** Worker processes started and model loads (tests and benchmarks). */
   workerStats(): WorkerStats;
   readonly paths: DataPaths;
+  /** A file or folder the user picked in a dialog: requests may name it from now on (desktop shell). */
+  allowPath(path: string): void;
 }
 
 type Listener = (payload: never) => void;
 
 export async function createStudio(opts: StudioOptions): Promise<Studio> {
   const paths = ensureDataDir(opts.dataDir);
+  const allowed = new PathPolicy(paths, opts.allowedDirs);
   const unlock = lockDataDir(paths.root);
   let db: Db;
   try {
@@ -73,8 +78,9 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     console.error(`embedded model skipped: ${problem}`);
   }
 
-  const imageBytes = async (src: { generationId: string } | { base64: string }): Promise<Buffer> => {
+  const imageBytes = async (src: { generationId: string } | { base64: string } | { uploadId: string }): Promise<Buffer> => {
     if ('base64' in src) return Buffer.from(src.base64, 'base64');
+    if ('uploadId' in src) return readUpload(paths, src.uploadId);
     const g = history.get(src.generationId);
     return history.readFile(g, g.imagePath);
   };
@@ -216,12 +222,12 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       emit('history.changed', { change: 'purged', ids: done });
       return { purged: done.length };
     },
-    'history.export': async ({ path, withImages }) => {
-      const file = path ?? history.defaultExportPath(paths.exports);
-      return { path: file, count: await history.exportJsonl(file, withImages) };
+    'history.export': async ({ path, withImages, overwrite }) => {
+      const file = path === undefined ? history.defaultExportPath(paths.exports) : allowed.writable(path, 'history export', overwrite);
+      return { path: file, count: await history.exportJsonl(file, withImages, overwrite) };
     },
     'history.import': async ({ path }) => {
-      const r = await history.importJsonl(path);
+      const r = await history.importJsonl(allowed.readable(path, 'history file'));
       if (r.imported) emit('history.changed', { change: 'imported', ids: [] });
       return r;
     },
@@ -230,7 +236,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       const errors: { path: string; message: string }[] = [];
       for (const p of files) {
         try {
-          imported.push(await history.importImage(p));
+          imported.push(await history.importImage(allowed.readable(p, 'image')));
         } catch (err) {
           errors.push({ path: p, message: (err as Error).message });
         }
@@ -286,14 +292,24 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     'models.list': async ({ kind }) => models.list(kind),
     'prompt.tokenCount': async ({ prompt, modelId }) => prompts.tokenCount(prompt, modelId === undefined ? undefined : models.get(modelId).path),
     'models.get': async ({ id }) => models.get(id),
-    'models.validate': async ({ path }) => models.validate(path),
+    'models.validate': async ({ path }) => {
+      try {
+        allowed.readable(path, 'model');
+      } catch (err) {
+        return { ok: false, kind: null, format: null, errors: [(err as Error).message], warnings: [] };
+      }
+      return models.validate(path);
+    },
     'models.import': async ({ path, name }) => {
-      const m = await models.import(path, name);
+      const m = await models.import(allowed.readable(path, 'model'), name);
       emit('models.changed', { ids: [m.id] });
       return m;
     },
 
-    'training.scan': async ({ datasetDir, recursive, triggerWord }) => trainingFolders.scan(datasetDir, recursive, triggerWord),
+    'training.scan': async ({ datasetDir, recursive, triggerWord }) => {
+      allowed.readable(datasetDir, 'training folder');
+      return trainingFolders.scan(datasetDir, recursive, triggerWord);
+    },
     'training.setCaption': async ({ datasetDir, imagePath, caption, triggerWord }) => trainingFolders.setCaption(datasetDir, imagePath, caption, triggerWord),
     'training.losses': async ({ jobId }) => queue.losses(jobId),
   };
@@ -318,6 +334,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       unlock();
     },
     workerStats: () => queue.workerStats(),
+    allowPath: (p) => allowed.pick(p),
   };
 }
 

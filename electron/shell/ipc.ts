@@ -29,7 +29,9 @@ export function bindStudioIpc(backend: StudioBackend, appOrigin: string): () => 
     const options: Electron.OpenDialogOptions =
       kind === 'folder' ? { properties: ['openDirectory'] } : { properties: ['openFile'], filters: [{ name: 'Models', extensions: ['safetensors', 'onnx', 'json'] }] };
     const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
-    return result.canceled ? null : (result.filePaths[0] ?? null);
+    const picked = result.canceled ? null : (result.filePaths[0] ?? null);
+    if (picked !== null) backend.allowPath?.(picked);
+    return picked;
   });
   const unsubscribe = forwardEvents(backend, (name, payload) => {
     for (const win of BrowserWindow.getAllWindows()) {

@@ -96,7 +96,7 @@ export async function launchStudio(options: { withModel?: boolean } = {}): Promi
   mkdirSync(embeddedModelsDir);
   if (options.withModel !== false) await writeTinyPackage(path.join(embeddedModelsDir, 'probe'));
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'ldm-chromium-'));
-  const backend = await createStudio({ dataDir, transport: 'web', embeddedModelsDir });
+  const backend = await createStudio({ dataDir, transport: 'web', embeddedModelsDir, allowedDirs: [root] });
   const server = await startWebServer({ backend, staticDir, port: 0 });
   const browser = await chromium.launchPersistentContext(userDataDir, {
     executablePath: findChromium(),

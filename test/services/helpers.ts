@@ -1,7 +1,7 @@
 // Shared test setup: a temporary data folder, a probe model package, a studio whose workers run the probe worker.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { saveModelPackage, type ModelDescription } from '../../electron/engine/io/model-package.ts';
 import { randomWeights } from '../../electron/engine/nn/models.ts';
@@ -52,6 +52,8 @@ export async function probeStudio(dataDir: string, embeddedModelsDir: string, en
     transport: 'web',
     embeddedModelsDir,
     workerAdapter: forkWorkerAdapter({ entry: PROBE_WORKER, env: { ...process.env, ...env } }),
+    // Tests keep their inputs beside the data folder, as a user would with --allow.
+    allowedDirs: [dirname(dataDir)],
   });
 }
 

@@ -42,7 +42,7 @@ describe('history', () => {
     tmp = tempDir();
     dataDir = join(tmp.dir, 'data');
     models = await probeModels(tmp.dir);
-    studio = await createStudio({ dataDir, transport: 'web', embeddedModelsDir: models });
+    studio = await createStudio({ dataDir, transport: 'web', embeddedModelsDir: models, allowedDirs: [tmp.dir] });
   });
   afterEach(async () => {
     await studio.close();
@@ -141,11 +141,11 @@ describe('history', () => {
     await studio.handlers['history.favourite']({ id: a.id, favourite: true });
     await studio.handlers['history.tag']({ id: a.id, add: ['x'], remove: [] });
     await studio.handlers['history.delete']({ ids: [b.id] });
-    const out = await studio.handlers['history.export']({ withImages: false });
+    const out = await studio.handlers['history.export']({ withImages: false, overwrite: false });
     expect(out.count).toBe(2);
     expect(readFileSync(out.path, 'utf8').trim().split('\n')).toHaveLength(2);
 
-    const other = await createStudio({ dataDir: join(tmp.dir, 'other'), transport: 'web', embeddedModelsDir: models });
+    const other = await createStudio({ dataDir: join(tmp.dir, 'other'), transport: 'web', embeddedModelsDir: models, allowedDirs: [tmp.dir] });
     try {
       writeFileSync(join(tmp.dir, 'broken.jsonl'), `${readFileSync(out.path, 'utf8')}{"id": 3}\nnot json\n`);
       const r = await other.handlers['history.import']({ path: join(tmp.dir, 'broken.jsonl') });
@@ -165,7 +165,7 @@ describe('history', () => {
     const a = await recordGeneration(dataDir, await input('portable', { mask: await png(255, 255, 255) }));
     const b = await recordGeneration(dataDir, await input('portable and deleted'));
     await studio.handlers['history.delete']({ ids: [b.id] });
-    const out = await studio.handlers['history.export']({ path: join(tmp.dir, 'all.jsonl'), withImages: true });
+    const out = await studio.handlers['history.export']({ path: join(tmp.dir, 'all.jsonl'), withImages: true, overwrite: false });
     const lines = readFileSync(out.path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { files: Record<string, string> });
     expect(Object.keys(lines[0]!.files).sort()).toEqual([a.imagePath, a.maskPath, a.thumbnailPath].sort());
     lines[0]!.files['../escape.png'] = lines[0]!.files[a.imagePath]!;
@@ -173,7 +173,7 @@ describe('history', () => {
     writeFileSync(out.path, lines.map((l) => JSON.stringify(l)).join('\n'));
 
     const otherDir = join(tmp.dir, 'other');
-    const other = await createStudio({ dataDir: otherDir, transport: 'web', embeddedModelsDir: models });
+    const other = await createStudio({ dataDir: otherDir, transport: 'web', embeddedModelsDir: models, allowedDirs: [tmp.dir] });
     try {
       expect((await other.handlers['history.import']({ path: out.path })).imported).toBe(2);
       expect(readFileSync(join(otherDir, a.imagePath))).toEqual(readFileSync(join(dataDir, a.imagePath)));

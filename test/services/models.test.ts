@@ -16,7 +16,7 @@ describe('models registry', () => {
   beforeEach(async () => {
     tmp = tempDir();
     dataDir = join(tmp.dir, 'data');
-    studio = await createStudio({ dataDir, transport: 'web', embeddedModelsDir: await probeModels(tmp.dir) });
+    studio = await createStudio({ dataDir, transport: 'web', embeddedModelsDir: await probeModels(tmp.dir), allowedDirs: [tmp.dir] });
   });
   afterEach(async () => {
     await studio.close();
