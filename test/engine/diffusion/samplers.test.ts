@@ -237,7 +237,7 @@ describe('sampler behaviour', () => {
       },
     });
     const noise = new FormulaNoise();
-    let x = new Float32Array(4).fill(1);
+    let x: Float32Array = new Float32Array(4).fill(1);
     for (let i = 0; i < 6; i++) x = (await s.step(i, x, fakeModel([]), noise)).x;
     expect(asked).toEqual([[4, s.sigmas![5], s.sigmas![0]]]);
     expect(noise.draws).toBe(0);
