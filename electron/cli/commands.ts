@@ -2,6 +2,7 @@
 // once; parsing, model loading, progress and output writing are shared.
 import { createHash, randomInt } from 'node:crypto';
 import * as path from 'node:path';
+import { RNG_SOURCES, type RngSource, type SeedOptions } from '../engine/diffusion/noise.ts';
 import { SAMPLERS } from '../engine/diffusion/samplers.ts';
 import { withAdapters, type AdapterUse } from '../engine/finetune/adapters.ts';
 import { validateModelPackage, type ValidatedPackage } from '../engine/io/model-package.ts';
@@ -42,6 +43,11 @@ const GENERATE_FLAGS: FlagSpecs = {
   height: { type: 'int', help: 'image height in pixels' },
   n: { type: 'int', help: 'number of images (seed, seed+1, …)' },
   eta: { type: 'number', help: 'DDIM eta (0 = deterministic sampler)' },
+  rng: { type: 'string', arg: 'SOURCE', help: 'random number source as AUTOMATIC1111 names it: gpu (its default, same noise as nv), cpu, nv' },
+  'variation-seed': { type: 'int', help: 'variation seed: with --variation-strength every image keeps --seed and image i mixes in this seed + i (default random)' },
+  'variation-strength': { type: 'number', help: 'how much of the variation seed’s noise, 0…1 (default 0)' },
+  'resize-seed-from': { type: 'size', help: 'draw the seed’s noise at this size WxH and paste it centred (keeps a picture’s layout at a new size)' },
+  ensd: { type: 'int', help: 'eta noise seed delta (A1111 ENSD, e.g. 31337): the per-step noise comes from seed + ENSD' },
   lora: { type: 'string', arg: 'FILE[:STRENGTH]', multiple: true, help: 'merge a LoRA or embedding .safetensors (repeatable; strength default 1)' },
   model: { type: 'string', arg: 'DIR|NAME', help: 'model package folder, or the name of one in resources/models/' },
   out: { type: 'string', short: 'o', arg: 'FILE', help: 'output PNG; with --n > 1, NAME-<seed>.png each (default <command>-<seed>.png)' },
@@ -187,13 +193,15 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
       height: size?.height ?? (f.height as number | undefined),
       batchCount: n,
       eta: f.eta as number | undefined,
+      ...seedFlags(f),
       signal: io.signal,
       onProgress: bar ? (e) => bar.update(e) : undefined,
       previewEvery: 0,
       // Each image is written as soon as it is made, so Ctrl-C or a failure later keeps it.
       onImage: async (made) => {
         const img = loras.length ? { ...made, record: { ...made.record, loras } } : made;
-        const file = outputFile(out, command, img.record.seed, n);
+        const { seed: s, variationSeed: v } = img.record;
+        const file = outputFile(out, command, v === undefined ? String(s) : `${s}-v${v}`, n);
         const png = await writeGeneratedPng(file, img);
         await recorder?.record({ file, png, generated: img, mask: side.mask });
         bar?.finish();
@@ -222,7 +230,7 @@ async function parseAdapters(specs: readonly string[]): Promise<(AdapterUse & { 
   return out;
 }
 
-function outputFile(out: string | null, command: string, seed: number, n: number): string {
+function outputFile(out: string | null, command: string, seed: string, n: number): string {
   if (out === null) return path.resolve(`${command}-${seed}.png`);
   if (n === 1) return path.resolve(out);
   return path.resolve(out.replace(/\.png$/i, `-${seed}.png`));
@@ -239,6 +247,23 @@ function num(p: Parsed, flag: string): number | undefined {
 }
 
 const PROVIDERS = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
+/** --rng, --variation-seed/-strength, --resize-seed-from, --ensd → the pipelines' SeedOptions (A1111's seed settings). */
+function seedFlags(f: Parsed['flags']): SeedOptions {
+  const rng = f.rng as string | undefined;
+  if (rng !== undefined && !(RNG_SOURCES as readonly string[]).includes(rng)) throw new UsageError(`--rng must be one of ${RNG_SOURCES.join(', ')}, got '${rng}'`);
+  const strength = f['variation-strength'] as number | undefined;
+  if (strength !== undefined && !(strength >= 0 && strength <= 1)) throw new UsageError(`--variation-strength must be between 0 and 1, got ${strength}`);
+  const ensd = f.ensd as number | undefined;
+  if (ensd !== undefined && ensd < 0) throw new UsageError(`--ensd must be 0 or more, got ${ensd}`);
+  return {
+    rngSource: rng as RngSource | undefined,
+    variationSeed: (f['variation-seed'] as number | undefined) ?? (strength ? randomInt(0, MAX_SEED - 1000) : undefined),
+    variationStrength: strength,
+    resizeSeedFrom: f['resize-seed-from'] as { width: number; height: number } | undefined,
+    ensd,
+  };
+}
+
 function provider(v: string | undefined): (typeof PROVIDERS)[number] | undefined {
   if (v === undefined) return undefined;
   if (!(PROVIDERS as readonly string[]).includes(v)) throw new UsageError(`--provider must be one of ${PROVIDERS.join(', ')}, got '${v}'`);
