@@ -1,7 +1,7 @@
 // History: every generation the studio made or imported, searchable, restorable from the trash.
 import { z } from 'zod';
 import { request } from './contract.ts';
-import { jobSpec } from './jobs.ts';
+import { submittedSpec } from './jobs.ts';
 
 export const generationKind = z.enum(['txt2img', 'img2img', 'inpaint', 'import', 'upload']);
 
@@ -114,7 +114,8 @@ export const historyRequests = {
     z.object({ imported: z.array(generation), errors: z.array(z.object({ path: z.string(), message: z.string() })) }),
   ),
   /** "Reuse these parameters": a job spec that reproduces the generation (submit it as is, or edit it first). */
-  'history.reuse': request(z.object({ id: z.string() }), jobSpec),
+  /** Sampling fields the picture does not record are left out: the model's defaults apply. */
+  'history.reuse': request(z.object({ id: z.string() }), submittedSpec),
   /** Prompt history with duplicates folded, newest first; `query` filters by prefix words. */
   'history.prompts': request(
     z.object({ query: z.string().max(500).default(''), limit: z.number().int().min(1).max(200).default(20) }),

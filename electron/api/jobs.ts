@@ -19,13 +19,15 @@ const generateCommon = {
   modelId: z.string().min(1),
   prompt: z.string().max(10_000),
   negativePrompt: z.string().max(10_000).default(''),
-  sampler: z.string().default('ddim'),
-  steps: z.number().int().min(1).max(1000).default(20),
-  guidance: z.number().min(0).max(50).default(7.5),
+  // Sampler, steps, guidance and size have no defaults here: a job submitted without them gets the
+  // model's own (model.json or its family: services/model-traits.ts), the one source of sampling defaults.
+  sampler: z.string(),
+  steps: z.number().int().min(1).max(1000),
+  guidance: z.number().min(0).max(50),
   /** null = a random seed, chosen when the job is submitted and recorded in the history. */
   seed: z.number().int().min(0).max(2 ** 32 - 1).nullable().default(null),
-  width: z.number().int().min(8).max(4096).multipleOf(8).default(512),
-  height: z.number().int().min(8).max(4096).multipleOf(8).default(512),
+  width: z.number().int().min(8).max(4096).multipleOf(8),
+  height: z.number().int().min(8).max(4096).multipleOf(8),
   /** Images generated one after another; seed, seed+1, … */
   batchCount: z.number().int().min(1).max(100).default(1),
   eta: z.number().min(0).max(1).default(0),
@@ -94,6 +96,15 @@ export const trainSpec = z.object({
 
 export const jobSpec = z.discriminatedUnion('kind', [txt2imgSpec, img2imgSpec, inpaintSpec, trainSpec]);
 
+/** What a client submits: a job spec whose sampling fields may be left to the model's defaults. */
+const modelDefaulted = { sampler: true, steps: true, guidance: true, width: true, height: true } as const;
+export const submittedSpec = z.discriminatedUnion('kind', [
+  txt2imgSpec.partial(modelDefaulted),
+  img2imgSpec.partial(modelDefaulted),
+  inpaintSpec.partial(modelDefaulted),
+  trainSpec,
+]);
+
 export const jobStatus = z.enum(['queued', 'running', 'paused', 'completed', 'failed', 'cancelled']);
 
 export const job = z.object({
@@ -117,7 +128,7 @@ export const job = z.object({
 export const lossPoint = z.object({ step: z.number().int(), loss: z.number() });
 
 export const jobsRequests = {
-  'jobs.submit': request(z.object({ spec: jobSpec }), job),
+  'jobs.submit': request(z.object({ spec: submittedSpec }), job),
   'jobs.list': request(
     z.object({ status: z.array(jobStatus).optional(), limit: z.number().int().min(1).max(1000).default(100) }),
     z.array(job),
@@ -151,7 +162,8 @@ export const jobsEvents = {
 };
 
 export type JobSpec = z.output<typeof jobSpec>;
-export type JobSpecInput = z.input<typeof jobSpec>;
+export type JobSpecInput = z.input<typeof submittedSpec>;
+export type SubmittedSpec = z.output<typeof submittedSpec>;
 export type Txt2imgSpec = z.output<typeof txt2imgSpec>;
 export type Img2imgSpec = z.output<typeof img2imgSpec>;
 export type InpaintSpec = z.output<typeof inpaintSpec>;

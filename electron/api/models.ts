@@ -4,6 +4,28 @@ import { request } from './contract.ts';
 
 export const modelKind = z.enum(['ldm', 'lora', 'vae', 'embedding']);
 
+/** Sampling defaults as the model package (model.json `sampling`) or the model's family states them. */
+export const samplingDefaults = z.object({
+  sampler: z.string(),
+  steps: z.number().int(),
+  guidance: z.number(),
+  /** The native size: what the model was trained at. */
+  width: z.number().int(),
+  height: z.number().int(),
+});
+
+/** What a diffusion model says about itself (services/model-traits.ts); null for LoRAs, VAEs, embeddings. */
+export const modelTraits = z.object({
+  /** The family module that opens it ('package', 'sd1', 'sd2', …). */
+  family: z.string(),
+  /** What it makes: 'txt2img', 'inpaint', 'class2img', 'unconditional'. */
+  task: z.string(),
+  prediction: z.enum(['epsilon', 'v_prediction']),
+  /** Class-conditional models: how many classes it knows. */
+  classCount: z.number().int().nullable(),
+  defaults: samplingDefaults,
+});
+
 export const modelInfo = z.object({
   id: z.string(),
   name: z.string(),
@@ -20,6 +42,8 @@ export const modelInfo = z.object({
   /** For LoRAs and fine-tunes: the model they were trained on. */
   baseModelId: z.string().nullable(),
   createdAt: z.number(),
+  /** Filled by models.list / models.get for diffusion models. */
+  traits: modelTraits.nullable().optional(),
 });
 
 export const modelValidation = z.object({
@@ -46,3 +70,5 @@ export const modelsEvents = {
 export type ModelInfo = z.output<typeof modelInfo>;
 export type ModelKind = z.output<typeof modelKind>;
 export type ModelValidation = z.output<typeof modelValidation>;
+export type ModelTraits = z.output<typeof modelTraits>;
+export type SamplingDefaults = z.output<typeof samplingDefaults>;

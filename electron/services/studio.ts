@@ -6,7 +6,7 @@ import { StudioError } from '../api/contract.ts';
 import type { ImageVariant } from '../api/gallery.ts';
 import type { Generation } from '../api/history.ts';
 import type { EventName, EventPayload, StudioHandlers } from '../api/index.ts';
-import type { GenerateSpec, Job, JobSpec } from '../api/jobs.ts';
+import type { GenerateSpec, Job, JobSpec, SubmittedSpec } from '../api/jobs.ts';
 import { forkWorkerAdapter, type WorkerAdapter } from '../workers/adapter.ts';
 import type { ImageMessage, RunJob } from '../workers/protocol.ts';
 import { openDatabase, type Db } from './db.ts';
@@ -15,6 +15,7 @@ import { Gallery } from './gallery.ts';
 import { HistoryStore } from './history.ts';
 import { JobQueue, type WorkerStats } from './jobs.ts';
 import { lockDataDir } from './lock.ts';
+import { modelTraits, withSamplingDefaults } from './model-traits.ts';
 import { ModelRegistry } from './models.ts';
 import { PromptService } from './prompt.ts';
 import { storeGeneration } from './record.ts';
@@ -167,16 +168,30 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     }
   };
 
-  const reuse = (g: Generation): GenerateSpec => {
+  /** Fills the sampling fields a client left out from the model's own defaults (the one source of them). */
+  const completeSpec = async (spec: SubmittedSpec): Promise<JobSpec> => {
+    if (spec.kind === 'train') return spec;
+    const model = models.get(spec.modelId);
+    const traits = await modelTraits(model);
+    if (traits) return withSamplingDefaults(spec, traits.defaults);
+    const { sampler, steps, guidance, width, height } = spec;
+    if (sampler === undefined || steps === undefined || guidance === undefined || width === undefined || height === undefined) {
+      throw new StudioError(`"${model.name}" states no sampling defaults: give sampler, steps, guidance, width and height.`, 'invalid_input');
+    }
+    return { ...spec, sampler, steps, guidance, width, height };
+  };
+
+  /** A generation's settings as a job spec; what the picture does not record is left to the model's defaults. */
+  const reuse = (g: Generation): SubmittedSpec => {
     const modelId = g.model.id ?? models.findByHash(g.model.hash)?.id;
     if (!modelId) throw new StudioError(`The model of this image (${g.model.name ?? 'unknown'}) is not in the registry; import it first.`, 'not_found');
     const common = {
       modelId,
       prompt: g.prompt,
       negativePrompt: g.negativePrompt,
-      sampler: g.params.sampler ?? 'ddim',
-      steps: g.params.steps ?? 20,
-      guidance: g.params.guidance ?? 7.5,
+      sampler: g.params.sampler ?? undefined,
+      steps: g.params.steps ?? undefined,
+      guidance: g.params.guidance ?? undefined,
       seed: g.params.seed,
       width: g.params.width - (g.params.width % 8),
       height: g.params.height - (g.params.height % 8),
@@ -280,8 +295,9 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     },
 
     'jobs.submit': async ({ spec }) => {
-      checkSpec(spec);
-      return queue.submit(spec);
+      const full = await completeSpec(spec);
+      checkSpec(full);
+      return queue.submit(full);
     },
     'jobs.list': async ({ status, limit }) => queue.list(status, limit),
     'jobs.get': async ({ id }) => queue.get(id),
@@ -289,9 +305,12 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     'jobs.pause': async ({ id }) => queue.pause(id),
     'jobs.resume': async ({ id }) => queue.resume(id),
 
-    'models.list': async ({ kind }) => models.list(kind),
+    'models.list': async ({ kind }) => Promise.all(models.list(kind).map(async (m) => ({ ...m, traits: await modelTraits(m) }))),
     'prompt.tokenCount': async ({ prompt, modelId }) => prompts.tokenCount(prompt, modelId === undefined ? undefined : models.get(modelId).path),
-    'models.get': async ({ id }) => models.get(id),
+    'models.get': async ({ id }) => {
+      const m = models.get(id);
+      return { ...m, traits: await modelTraits(m) };
+    },
     'models.validate': async ({ path }) => {
       try {
         allowed.readable(path, 'model');

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Job } from '../../electron/api/jobs.ts';
+import { submittedSpec, type Job } from '../../electron/api/jobs.ts';
 import { launchStudio, type Studio } from './harness.ts';
 
 async function pixels(base64: string, channels: 1 | 3): Promise<Buffer> {
@@ -22,7 +22,8 @@ describe('inpainting from the canvas against the real backend', () => {
       }),
     );
     await h['jobs.submit']({
-      spec: { kind: 'txt2img', modelId: model!.id, prompt: 'a red fox', negativePrompt: '', sampler: 'ddim', steps: 3, guidance: 1, seed: 7, width: 64, height: 64, batchCount: 1, eta: 0, loras: [] },
+      // Through the contract's parser, as a client's request would be: every other field takes its default.
+      spec: submittedSpec.parse({ kind: 'txt2img', modelId: model!.id, prompt: 'a red fox', steps: 3, guidance: 1, seed: 7, width: 64, height: 64 }),
     });
     const job = await done;
     expect(job.status).toBe('completed');

@@ -1,0 +1,70 @@
+// What a registered diffusion model says about sampling it: its family, what it does (txt2img, inpaint,
+// class2img …), what it predicts, and its sampling defaults (model.json's `sampling`, or its family's).
+// These are the only sampling defaults in the studio: the API serves them with the models list, the
+// Generate form resets to them, and a job submitted without sampler/steps/guidance/size gets them here.
+import { stat } from 'node:fs/promises';
+import type { ModelInfo, ModelTraits } from '../api/models.ts';
+import { openFamilyModel } from '../engine/families/index.ts';
+import { validateModelPackage } from '../engine/io/model-package.ts';
+
+const cache = new Map<string, { mtimeMs: number; traits: ModelTraits | null }>();
+
+/** The traits of a diffusion model (null for LoRAs, VAEs, embeddings, and files no family can open). */
+export async function modelTraits(m: Pick<ModelInfo, 'kind' | 'format' | 'path'>): Promise<ModelTraits | null> {
+  if (m.kind !== 'ldm' || m.format === 'onnx') return null;
+  let mtimeMs: number;
+  try {
+    mtimeMs = (await stat(m.path)).mtimeMs;
+  } catch {
+    return null;
+  }
+  const known = cache.get(m.path);
+  if (known && known.mtimeMs === mtimeMs) return known.traits;
+  const traits = await readTraits(m.path, m.format === 'package');
+  cache.set(m.path, { mtimeMs, traits });
+  return traits;
+}
+
+async function readTraits(path: string, isPackage: boolean): Promise<ModelTraits | null> {
+  try {
+    const opened = await openFamilyModel(path);
+    const classes = isPackage ? await packageClassCount(path) : null;
+    return { family: opened.family, task: opened.kind, prediction: opened.prediction, classCount: classes, defaults: { ...opened.defaults } };
+  } catch {
+    // Families sample text-conditioned models; a class-conditional or unconditional package still has defaults.
+    if (!isPackage) return null;
+    try {
+      const m = (await validateModelPackage(path)).manifest;
+      const res = m.architecture.autoencoder.resolution;
+      return {
+        family: 'package',
+        task: m.kind,
+        prediction: m.scheduler?.prediction === 'v_prediction' ? 'v_prediction' : 'epsilon',
+        classCount: m.architecture.classEmbedder?.nClasses ?? m.architecture.unet?.numClasses ?? null,
+        defaults: m.sampling ?? { sampler: 'ddim', steps: 25, guidance: 7.5, width: res, height: res },
+      };
+    } catch {
+      return null;
+    }
+  }
+}
+
+async function packageClassCount(path: string): Promise<number | null> {
+  const m = (await validateModelPackage(path)).manifest;
+  return m.architecture.classEmbedder?.nClasses ?? m.architecture.unet?.numClasses ?? null;
+}
+
+/** A job spec's sampling fields, filled from the model's defaults where the caller left them out. */
+export function withSamplingDefaults<S extends { sampler?: string; steps?: number; guidance?: number; width?: number; height?: number }>(
+  spec: S,
+  defaults: ModelTraits['defaults'],
+): S & { sampler: string; steps: number; guidance: number; width: number; height: number } {
+  return {
+    ...spec,
+    sampler: spec.sampler ?? defaults.sampler,
+    steps: spec.steps ?? defaults.steps,
+    guidance: spec.guidance ?? defaults.guidance,
+    width: spec.width ?? defaults.width,
+    height: spec.height ?? defaults.height,
+  };
+}
