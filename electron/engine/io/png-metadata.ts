@@ -167,6 +167,55 @@ export function readPngText(png: Uint8Array): Map<string, string> {
   return out;
 }
 
+/** What a lenient read of a PNG's metadata found: the text chunks that are intact, an eXIf chunk, and what was wrong. */
+export interface PngMetadataScan {
+  readonly text: PngTextChunk[];
+  readonly exif: Uint8Array | null;
+  /** Each problem that cost a chunk ("the CRC of tEXt \"parameters\" at byte 33 does not match its contents"). */
+  readonly problems: string[];
+}
+
+/**
+ * The metadata of a PNG whose chunks may be damaged: a text chunk with a bad CRC, or one that does not
+ * decode, is left out with a problem saying why; a broken chunk structure stops the walk there. Never throws
+ * for a file that starts with the PNG signature.
+ */
+export function scanPngMetadata(png: Uint8Array): PngMetadataScan {
+  if (!isPng(png)) throw new PngMetadataError('not a PNG file (the 8-byte PNG signature is missing)');
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const text: PngTextChunk[] = [];
+  const problems: string[] = [];
+  let exif: Uint8Array | null = null;
+  let pos = 8;
+  while (pos + 12 <= png.length) {
+    const len = view.getUint32(pos);
+    const type = String.fromCharCode(...png.subarray(pos + 4, pos + 8));
+    if (!/^[A-Za-z]{4}$/.test(type) || len > MAX_CHUNK_LENGTH || pos + 12 + len > png.length) {
+      problems.push(`the PNG's chunks are damaged from byte ${pos} on (${/^[A-Za-z]{4}$/.test(type) ? `chunk "${type}" runs past the end of the file` : 'invalid chunk type'})`);
+      return { text, exif, problems };
+    }
+    const data = png.subarray(pos + 8, pos + 8 + len);
+    const isText = type === 'tEXt' || type === 'zTXt' || type === 'iTXt';
+    if (isText || type === 'eXIf') {
+      const nul = isText ? data.indexOf(0) : -1;
+      const name = nul > 0 && nul < 80 ? `${type} "${decodeLatin1(data.subarray(0, nul))}"` : type;
+      if (crc32(png.subarray(pos + 4, pos + 8 + len)) !== view.getUint32(pos + 8 + len)) {
+        problems.push(`the CRC of ${name} at byte ${pos} does not match its contents`);
+      } else if (isText) {
+        try {
+          text.push(decodeText(type, data));
+        } catch (err) {
+          problems.push(`${name} at byte ${pos}: ${(err as Error).message.replace(/^corrupt PNG: /, '')}`);
+        }
+      } else exif ??= data;
+    }
+    pos += 12 + len;
+    if (type === 'IEND') return { text, exif, problems };
+  }
+  problems.push('the PNG is truncated (no IEND chunk)');
+  return { text, exif, problems };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writing.
 
