@@ -14,6 +14,7 @@ export interface Resolved {
   readonly prompt: string;
   readonly negativePrompt: string;
   readonly sampler: string;
+  readonly scheduleType: string;
   readonly steps: number;
   readonly guidance: number;
   readonly seed: number;
@@ -32,6 +33,7 @@ export function resolveOptions(model: DiffusionModel, o: GenerateOptions, size?:
     prompt: o.prompt,
     negativePrompt: o.negativePrompt ?? '',
     sampler: o.sampler ?? d.sampler,
+    scheduleType: o.scheduleType ?? 'automatic',
     steps: o.steps ?? d.steps,
     guidance: o.guidance ?? d.guidance,
     seed: o.seed,
@@ -103,12 +105,14 @@ export async function runBatch(
   const uncond = r.guidance === 1 ? null : await model.encodeText([r.negativePrompt]);
   const f = model.downscale;
   const shape: [number, number, number, number] = [1, model.latentChannels, r.height / f, r.width / f];
-  const stepsRun = r.steps - spec.startIndex;
+  // The sampler's own step count: CompVis timesteps give 8 steps for 7, DPM2's list drops one σ, ….
+  const stepsRun = createImageSampler(r.sampler, r.steps, r.eta, model.schedulerConfig, r.scheduleType).timesteps.length - spec.startIndex;
   const record: Omit<GenerationRecord, 'seed'> = {
     kind: spec.kind,
     prompt: r.prompt,
     negativePrompt: r.negativePrompt,
     sampler: r.sampler,
+    scheduleType: r.scheduleType,
     steps: r.steps,
     guidance: r.guidance,
     width: r.width,
@@ -123,7 +127,7 @@ export async function runBatch(
   for (let index = 0; index < r.batchCount; index++) {
     throwIfAborted(o.signal);
     const { seed, variationSeed } = imageSeeds(r.seed, index, o);
-    const sampler = createImageSampler(r.sampler, r.steps, r.eta, model.schedulerConfig);
+    const sampler = createImageSampler(r.sampler, r.steps, r.eta, model.schedulerConfig, r.scheduleType);
     const onStep = (i: number, latents: Float32Array, pred: StepPrediction): void => {
       if (!o.onProgress) return;
       const step = i - spec.startIndex + 1;

@@ -1,6 +1,6 @@
 // A generated picture as a PNG file's bytes, carrying its parameters in the A1111 `parameters`
 // chunk so other tools (and the studio's importer) read them back.
-import { parseSamplerLabel, samplerLabel } from '../diffusion/samplers.ts';
+import { samplerFromLabel, samplerLabels } from '../diffusion/samplers.ts';
 import { seedParams, type SeedOptions } from '../diffusion/noise.ts';
 import { formatParameters, type GenerationParams } from '../io/generation-params.ts';
 import { encodePng } from '../io/image.ts';
@@ -14,8 +14,10 @@ import type { GeneratedImage, GenerationRecord } from './types.ts';
 export interface ParamsSource extends SeedOptions {
   readonly prompt: string;
   readonly negativePrompt: string;
-  /** Our name ('dpmpp_2m_karras') or another tool's label; written as A1111 labels it when known. */
+  /** Our name ('dpmpp_2m', 'dpmpp_2m_karras') or another tool's label; written as A1111 labels it when known. */
   readonly sampler: string | null;
+  /** The job's schedule type ('automatic', 'karras', …), or another tool's label; null: not stated. */
+  readonly scheduleType?: string | null;
   readonly steps: number | null;
   readonly guidance: number | null;
   readonly seed: number | null;
@@ -34,12 +36,15 @@ export function generationParams(r: ParamsSource): GenerationParams {
   if (r.feather !== undefined && r.feather !== null) extras['Mask blur'] = String(r.feather);
   // A1111's form: "name: hash, …" (quoted by the formatter, as it contains ':').
   if (r.loras?.length) extras['Lora hashes'] = r.loras.map((l) => `${l.name}: ${(l.hash ?? '').slice(0, 12)}`).join(', ');
-  const known = r.sampler === null ? null : parseSamplerLabel(r.sampler);
+  // As A1111 ≥ 1.9 writes them: `Sampler: DPM++ 2M, Schedule type: Karras`.
+  const choice = r.sampler === null ? null : samplerFromLabel(r.sampler, r.scheduleType);
+  const labels = choice ? samplerLabels(choice.name, choice.schedule) : null;
   return {
     prompt: r.prompt,
     negative: r.negativePrompt,
     steps: r.steps ?? undefined,
-    sampler: r.sampler === null ? undefined : known ? samplerLabel(known) : r.sampler,
+    sampler: r.sampler === null ? undefined : labels ? labels.sampler : r.sampler,
+    scheduleType: labels ? labels.scheduleType : (r.scheduleType ?? undefined),
     cfg: r.guidance ?? undefined,
     seed: r.seed ?? undefined,
     width: r.width,

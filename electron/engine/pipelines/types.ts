@@ -23,8 +23,10 @@ export type ProgressCallback = (e: ProgressEvent) => void;
 export interface GenerateOptions extends SeedOptions {
   readonly prompt: string;
   readonly negativePrompt?: string;
-  /** Sampler name as createSampler knows it (e.g. 'ddim', 'euler_a', 'dpmpp_2m_karras'). */
+  /** Sampler name as createSampler knows it (e.g. 'ddim', 'euler_a', 'dpmpp_2m'). */
   readonly sampler?: string;
+  /** A1111's schedule type for it ('automatic', 'karras', …; engine/diffusion SCHEDULE_TYPES); default 'automatic'. */
+  readonly scheduleType?: string;
   readonly steps?: number;
   /** Classifier-free guidance scale; 1 skips the unconditional pass. */
   readonly guidance?: number;
@@ -77,6 +79,7 @@ export interface GenerationRecord extends SeedOptions {
   readonly prompt: string;
   readonly negativePrompt: string;
   readonly sampler: string;
+  readonly scheduleType?: string;
   readonly steps: number;
   readonly guidance: number;
   readonly seed: number;

@@ -34,7 +34,8 @@ describe('generated PNG', () => {
       prompt: 'a red heart, glossy: 3d',
       negative: 'blurry',
       steps: 20,
-      sampler: 'DPM++ 2M Karras',
+      sampler: 'DPM++ 2M',
+      scheduleType: 'Karras',
       cfg: 7.5,
       seed: 4000000000,
       width: 4,
@@ -61,6 +62,10 @@ describe('generationParams', () => {
     expect(generationParams({ ...record, sampler: 'Euler a' }).sampler).toBe('Euler a');
     expect(generationParams({ ...record, sampler: 'euler_ancestral' }).sampler).toBe('Euler a');
     expect(generationParams({ ...record, sampler: 'UniPC' }).sampler).toBe('UniPC');
+    // A1111 ≥ 1.9's form; a job's 'automatic' is written resolved where A1111 resolves it.
+    expect(generationParams({ ...record, sampler: 'dpmpp_2m', scheduleType: 'automatic' })).toMatchObject({ sampler: 'DPM++ 2M', scheduleType: 'Karras' });
+    expect(generationParams({ ...record, sampler: 'euler_a', scheduleType: 'sgm_uniform' })).toMatchObject({ sampler: 'Euler a', scheduleType: 'SGM Uniform' });
+    expect(generationParams({ ...record, sampler: 'Restart', scheduleType: null })).toMatchObject({ sampler: 'Restart', scheduleType: undefined });
     expect(generationParams({ ...record, eta: 0.5, loras: [{ name: 'ink', hash: 'abcdef0123456789', strength: 1 }] }).extras).toEqual({
       Eta: '0.5',
       'Mask blur': '4',
