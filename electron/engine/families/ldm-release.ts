@@ -1,0 +1,306 @@
+// The paper's released models (CompVis latent-diffusion: models/first_stage_models/* and models/ldm/*),
+// recognised from their tensor names and shapes, configs inferred from the shapes (or read from the
+// release's yaml when it lies beside the file), with a clear message for every release we cannot run.
+//
+// Layouts (ldm/models/autoencoder.py, ldm/models/diffusion/ddpm.py):
+// - first stages alone: encoder.*, decoder.*, quant_conv, post_quant_conv, quantize.embedding.weight (VQ)
+//   and the training loss (loss.*: LPIPS + discriminator, left out);
+// - LDMs: model.diffusion_model.* (UNet), first_stage_model.*, cond_stage_model.* (class embedder or
+//   the BERT-like τθ), model_ema.* (EMA copy, names without dots, + num_updates/decay), and the DDPM
+//   buffers (betas, alphas_cumprod, …) from which the noise schedule is read.
+import type { AutoencoderConfig, ClassEmbedderConfig, UNetConfig } from '../nn/config.ts';
+import { ConfigError, validateAutoencoderConfig, validateUNetConfig } from '../nn/config.ts';
+import type { Shape } from '../tensor.ts';
+
+export class LdmReleaseError extends Error {
+  override name = 'LdmReleaseError';
+}
+
+export type LdmTask = 'autoencoder' | 'unconditional' | 'class-conditional' | 'text-to-image' | 'super-resolution' | 'inpainting';
+
+export interface LdmRelease {
+  /** The CompVis name this file matches best, e.g. 'vq-f4', 'cin256-v2', 'bsr_sr'. */
+  readonly release: string;
+  /** One line for the user. */
+  readonly label: string;
+  readonly task: LdmTask;
+  readonly autoencoder: AutoencoderConfig;
+  /** '' for a first stage on its own (its names have no prefix), else 'first_stage_model'. */
+  readonly autoencoderPrefix: '' | 'first_stage_model';
+  readonly unet: UNetConfig | null;
+  readonly classEmbedder: ClassEmbedderConfig | null;
+  /** The class index that means "no class" (cin256-v2 has 1001 classes: 1000 is the unconditional one). */
+  readonly unconditionalClass: number | null;
+  /** Channels the UNet takes besides the latents (super-resolution: the low-res image; inpainting: masked image + mask). */
+  readonly concatChannels: number;
+  readonly scaleFactor: number;
+  /** Facts taken from outside the shapes, and what was left out, one line each. */
+  readonly notes: string[];
+}
+
+export const UNET = 'model.diffusion_model';
+export const FIRST_STAGE = 'first_stage_model';
+
+/** Settings the shapes cannot tell, from the paper's yaml when it lies beside the file. */
+export interface ReleaseYaml {
+  scaleFactor?: number;
+  numHeads?: number;
+  numHeadChannels?: number;
+  linearStart?: number;
+  linearEnd?: number;
+}
+
+/** The few scalar keys of a CompVis config we use (a flat read: the configs nest them under unique names). */
+export function readReleaseYaml(text: string): ReleaseYaml {
+  const num = (key: string): number | undefined => {
+    const m = new RegExp(`^\\s*${key}:\\s*([-+0-9.eE]+)\\s*(#.*)?$`, 'm').exec(text);
+    if (!m) return undefined;
+    const v = Number(m[1]);
+    return Number.isFinite(v) ? v : undefined;
+  };
+  const out: ReleaseYaml = {};
+  const set = <K extends keyof ReleaseYaml>(k: K, v: number | undefined): void => {
+    if (v !== undefined) out[k] = v;
+  };
+  set('scaleFactor', num('scale_factor'));
+  const heads = num('num_heads');
+  if (heads !== undefined && heads > 0) out.numHeads = heads;
+  const headCh = num('num_head_channels');
+  if (headCh !== undefined && headCh > 0) out.numHeadChannels = headCh;
+  set('linearStart', num('linear_start'));
+  set('linearEnd', num('linear_end'));
+  return out;
+}
+
+type Get = (name: string) => Shape | undefined;
+
+function need(get: Get, name: string, what: string): Shape {
+  const s = get(name);
+  if (!s) throw new LdmReleaseError(`${name} is missing, so the ${what} cannot be inferred`);
+  return s;
+}
+
+/** A CompVis autoencoder under `prefix` ('' for a first stage on its own). */
+export function inferFirstStage(get: Get, prefix: string): { cfg: AutoencoderConfig; notes: string[] } {
+  const p = (n: string) => (prefix ? `${prefix}.${n}` : n);
+  const convIn = need(get, p('encoder.conv_in.weight'), 'autoencoder');
+  const ch = convIn[0]!;
+  let levels = 0;
+  while (get(p(`encoder.down.${levels}.block.0.conv1.weight`))) levels++;
+  let nrb = 0;
+  while (get(p(`encoder.down.0.block.${nrb}.conv1.weight`))) nrb++;
+  if (levels === 0 || nrb === 0) throw new LdmReleaseError(`${p('encoder.down.0.block.0.conv1.weight')} is missing, so the autoencoder cannot be inferred`);
+  if (!get(p('encoder.mid.attn_1.q.weight'))) {
+    throw new LdmReleaseError('an autoencoder without middle attention (vq-f4-noattn, attn_type "none") is not supported yet');
+  }
+  const resolution = 256; // the releases' ddconfig; only the attention levels depend on it
+  const chMult: number[] = [];
+  const attnResolutions: number[] = [];
+  for (let i = 0; i < levels; i++) {
+    chMult.push(need(get, p(`encoder.down.${i}.block.${nrb - 1}.conv2.weight`), 'autoencoder channel multipliers')[0]! / ch);
+    if (get(p(`encoder.down.${i}.attn.0.q.weight`))) attnResolutions.push(resolution / 2 ** i);
+  }
+  const codebook = get(p('quantize.embedding.weight'));
+  const zOut = need(get, p('encoder.conv_out.weight'), 'autoencoder')[0]!;
+  const embedDim = need(get, p('post_quant_conv.weight'), 'autoencoder')[1]!;
+  const cfg: AutoencoderConfig = {
+    kind: codebook ? 'vq' : 'kl',
+    ch,
+    chMult,
+    numResBlocks: nrb,
+    attnResolutions,
+    resolution,
+    inChannels: convIn[1]!,
+    outCh: need(get, p('decoder.conv_out.weight'), 'autoencoder')[0]!,
+    zChannels: codebook ? zOut : zOut / 2,
+    embedDim,
+    ...(codebook ? { nEmbed: codebook[0]!, beta: 0.25 } : {}),
+  };
+  if (codebook && codebook[1] !== embedDim) throw new LdmReleaseError(`the codebook is ${codebook[1]} wide but the latents have ${embedDim} channels`);
+  try {
+    return { cfg: validateAutoencoderConfig(cfg, 'inferred autoencoder'), notes: [] };
+  } catch (err) {
+    throw new LdmReleaseError((err as ConfigError).message);
+  }
+}
+
+/** The released autoencoders' CompVis names, by kind, factor, latent channels and codebook size. */
+function firstStageName(cfg: AutoencoderConfig): string {
+  const f = 2 ** (cfg.chMult.length - 1);
+  if (cfg.kind === 'kl') return `kl-f${f}`;
+  if (f === 8 && cfg.nEmbed === 256) return 'vq-f8-n256';
+  return `vq-f${f}`;
+}
+
+function inferUNet(get: Get, yaml: ReleaseYaml, notes: string[], defaultHeads: { numHeads: number } | { numHeadChannels: number }): UNetConfig {
+  const p = (n: string) => `${UNET}.${n}`;
+  const conv0 = need(get, p('input_blocks.0.0.weight'), 'UNet');
+  const mc = conv0[0]!;
+  let nrb = 0;
+  while (get(p(`input_blocks.${nrb + 1}.0.in_layers.0.weight`)) && !get(p(`input_blocks.${nrb + 1}.0.op.weight`))) nrb++;
+  if (nrb < 1) throw new LdmReleaseError('the UNet has no ResBlock in input_blocks.1');
+  let levels = 1;
+  while (get(p(`input_blocks.${levels * (nrb + 1)}.0.op.weight`))) levels++;
+  const channelMult: number[] = [];
+  const attentionResolutions: number[] = [];
+  let legacy = false;
+  for (let i = 0; i < levels; i++) {
+    const block = 1 + i * (nrb + 1);
+    channelMult.push(need(get, p(`input_blocks.${block}.0.out_layers.3.weight`), 'UNet channel multipliers')[0]! / mc);
+    if (get(p(`input_blocks.${block}.1.proj_in.weight`))) attentionResolutions.unshift(2 ** i);
+    else if (get(p(`input_blocks.${block}.1.qkv.weight`))) {
+      legacy = true;
+      attentionResolutions.unshift(2 ** i);
+    }
+  }
+  if (get(p('middle_block.1.qkv.weight'))) legacy = true;
+  let depth = 0;
+  let contextDim: number | null = null;
+  if (!legacy) {
+    const mid = p('middle_block.1');
+    need(get, `${mid}.proj_in.weight`, 'UNet middle transformer');
+    while (get(`${mid}.transformer_blocks.${depth}.norm1.weight`)) depth++;
+    const toK = need(get, `${mid}.transformer_blocks.0.attn2.to_k.weight`, 'UNet context width');
+    const inner = need(get, `${mid}.proj_in.weight`, 'UNet')[0]!;
+    contextDim = get('cond_stage_model.embedding.weight') || get('cond_stage_model.transformer.token_emb.weight') || toK[1] !== inner ? toK[1]! : null;
+  }
+  let heads: { numHeads: number } | { numHeadChannels: number } = defaultHeads;
+  if (yaml.numHeadChannels) heads = { numHeadChannels: yaml.numHeadChannels };
+  else if (yaml.numHeads) heads = { numHeads: yaml.numHeads };
+  else notes.push(`attention heads assumed (${'numHeads' in heads ? `${heads.numHeads} heads` : `${heads.numHeadChannels} channels per head`}, the release's config); a yaml beside the file overrides it`);
+  const cfg: UNetConfig & { legacyAttention?: boolean } = {
+    inChannels: conv0[1]!,
+    outChannels: need(get, p('out.2.weight'), 'UNet')[0]!,
+    modelChannels: mc,
+    channelMult,
+    numResBlocks: nrb,
+    attentionResolutions,
+    ...heads,
+    transformerDepth: Math.max(depth, 1),
+    contextDim,
+    ...(legacy ? { legacyAttention: true } : {}),
+  };
+  const label = get(p('label_emb.weight'));
+  if (label) cfg.numClasses = label[0]!;
+  try {
+    return validateUNetConfig(cfg, 'inferred unet');
+  } catch (err) {
+    throw new LdmReleaseError(`the UNet's shapes do not fit: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * What a file of the paper's releases is, from its tensor shapes (names as in the file, any prefix).
+ * Throws LdmReleaseError naming what was detected when it is a release we cannot run, or not one at all.
+ */
+export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: ReleaseYaml = {}): LdmRelease {
+  const get: Get = (n) => shapes.get(n);
+  const names = [...shapes.keys()];
+  const notes: string[] = [];
+  const count = (prefix: string) => names.filter((n) => n.startsWith(prefix)).length;
+
+  // A first stage on its own.
+  if (!get(`${UNET}.input_blocks.0.0.weight`)) {
+    if (!get('encoder.conv_in.weight') && !get(`${FIRST_STAGE}.encoder.conv_in.weight`)) {
+      throw new LdmReleaseError(`none of the paper's layouts: no ${UNET}.* UNet and no encoder.*/decoder.* autoencoder among ${names.length} tensors`);
+    }
+    const prefix = get('encoder.conv_in.weight') ? '' : FIRST_STAGE;
+    const { cfg } = inferFirstStage(get, prefix);
+    const loss = count('loss.');
+    if (loss) notes.push(`left out the training loss (${loss} tensors under loss.*: LPIPS and discriminator)`);
+    const release = firstStageName(cfg);
+    const f = 2 ** (cfg.chMult.length - 1);
+    return {
+      release,
+      label: `${cfg.kind === 'vq' ? `VQ autoencoder (${cfg.nEmbed}-entry codebook)` : 'KL autoencoder'}, f=${f}, ${cfg.embedDim} latent channels (${release})`,
+      task: 'autoencoder',
+      autoencoder: cfg,
+      autoencoderPrefix: prefix as '' | 'first_stage_model',
+      unet: null,
+      classEmbedder: null,
+      unconditionalClass: null,
+      concatChannels: 0,
+      scaleFactor: yaml.scaleFactor ?? 1,
+      notes,
+    };
+  }
+
+  if (!get(`${FIRST_STAGE}.encoder.conv_in.weight`)) {
+    throw new LdmReleaseError(`an LDM UNet (${UNET}.*) without its first stage (${FIRST_STAGE}.*): the file holds only part of the model`);
+  }
+  const { cfg: ae } = inferFirstStage(get, FIRST_STAGE);
+  const aeName = firstStageName(ae);
+  const bert = get('cond_stage_model.transformer.token_emb.weight');
+  const classEmb = get('cond_stage_model.embedding.weight');
+  const clip = names.some((n) => n.startsWith('cond_stage_model.transformer.text_model.') || n.startsWith('cond_stage_model.model.'));
+  if (clip) throw new LdmReleaseError('a Stable Diffusion checkpoint (CLIP text encoder under cond_stage_model), not one of the paper\'s LDM releases');
+  const unetIn = need(get, `${UNET}.input_blocks.0.0.weight`, 'UNet')[1]!;
+  const latent = ae.embedDim;
+  const concat = unetIn - latent;
+  const ema = count('model_ema.');
+  if (ema) notes.push(`the EMA copy (${ema} tensors under model_ema.*, with num_updates) is left out: the sampling scripts use the model's own weights`);
+  const cond = count('cond_stage_model.');
+
+  let task: LdmTask;
+  let release: string;
+  let label: string;
+  let heads: { numHeads: number } | { numHeadChannels: number } = { numHeadChannels: 32 };
+  let classEmbedder: ClassEmbedderConfig | null = null;
+  let unconditionalClass: number | null = null;
+  let scale = 1;
+  if (bert) {
+    throw new LdmReleaseError(
+      `LDM-KL-8-G text-to-image (txt2img-f8-large: a ${bert[1]}-wide BERT-style τθ under cond_stage_model.transformer, ${aeName} first stage) was recognised, but its text encoder is not supported yet`,
+    );
+  } else if (classEmb) {
+    task = 'class-conditional';
+    classEmbedder = { nClasses: classEmb[0]!, embedDim: classEmb[1]! };
+    unconditionalClass = classEmb[0]! === 1001 ? 1000 : null;
+    release = classEmb[0]! >= 1000 ? 'cin256-v2' : 'class-conditional LDM';
+    label = `class-conditional LDM (${classEmb[0]} classes${unconditionalClass !== null ? ', class 1000 = none, for guidance' : ''}), ${aeName} first stage`;
+  } else if (cond > 0) {
+    const first = names.find((n) => n.startsWith('cond_stage_model.'))!;
+    throw new LdmReleaseError(`an LDM with a conditioning model we do not know (${cond} tensors under cond_stage_model, e.g. ${first}); ${aeName} first stage`);
+  } else if (concat === 0) {
+    task = 'unconditional';
+    release = `unconditional LDM (${aeName})`;
+    label = `unconditional LDM (CelebA-HQ/FFHQ/LSUN style), ${aeName} first stage`;
+  } else if (concat === 3 && unetIn === 6) {
+    task = 'super-resolution';
+    release = 'bsr_sr';
+    label = `super-resolution ×4 LDM (bsr_sr: low-res image concatenated), ${aeName} first stage`;
+  } else if (concat === latent + 1) {
+    task = 'inpainting';
+    release = 'inpainting_big';
+    label = `inpainting LDM (inpainting_big: masked image + mask concatenated), ${aeName} first stage`;
+    heads = { numHeads: 8 };
+  } else {
+    throw new LdmReleaseError(`an LDM whose UNet takes ${unetIn} channels for ${latent}-channel latents (${aeName}); no released task concatenates ${concat}`);
+  }
+  if (yaml.scaleFactor !== undefined) {
+    scale = yaml.scaleFactor;
+    notes.push(`scale factor ${scale} from the yaml`);
+  } else if (shapes.has('scale_factor')) {
+    notes.push('scale factor read from the file');
+  } else if (ae.kind === 'kl') {
+    notes.push('scale factor not in the file: 1 assumed (the KL releases set it in their yaml: put the yaml beside the file)');
+  }
+  const unet = inferUNet(get, yaml, notes, heads);
+  if (unet.outChannels !== latent) throw new LdmReleaseError(`the UNet predicts ${unet.outChannels} channels but the ${aeName} latents have ${latent}`);
+  if (classEmbedder && unet.contextDim !== classEmbedder.embedDim) {
+    throw new LdmReleaseError(`the class embedding is ${classEmbedder.embedDim} wide but the UNet attends to ${unet.contextDim}-wide context`);
+  }
+  return {
+    release,
+    label,
+    task,
+    autoencoder: ae,
+    autoencoderPrefix: FIRST_STAGE,
+    unet,
+    classEmbedder,
+    unconditionalClass,
+    concatChannels: concat,
+    scaleFactor: scale,
+    notes,
+  };
+}

@@ -1,0 +1,375 @@
+// Opening and running the paper's released models (ldm-release.ts says what a file is): weights from a
+// .ckpt (through the restricted reader) or a .safetensors, the noise schedule from the file's DDPM
+// buffers, and the job that fits each release: decode/round-trip for the autoencoders, sampling for the
+// unconditional and class-conditional LDMs, ×4 upscaling (bsr_sr) and inpainting (inpainting_big), all
+// through the engine's graphs, samplers and denoising loop.
+import { existsSync, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { openCheckpoint } from '../io/checkpoint.ts';
+import { loadSafetensors, readSafetensorsHeader } from '../io/safetensors.ts';
+import { autoencoderFactor } from '../nn/config.ts';
+import { buildClassEmbedderGraph, buildUNetGraph, buildVaeDecoderGraph, buildVaeEncoderGraph } from '../nn/models.ts';
+import { timestepEmbedding } from '../nn/unet.ts';
+import type { Graph } from '../onnx/graph.ts';
+import { createSession, type Session } from '../onnx/runtime.ts';
+import { toModelProto } from '../onnx/serialize.ts';
+import { denoise } from '../pipelines/denoise.ts';
+import type { DiffusionModel, SamplingDefaults } from '../pipelines/model.ts';
+import { createImageSampler, createNoiseSource } from '../pipelines/sampling.ts';
+import { bf16ToFloat, halfToFloat, tensor, type Shape, type TensorData } from '../tensor.ts';
+import { FIRST_STAGE, LdmReleaseError, readReleaseYaml, recogniseLdmRelease, type LdmRelease, type ReleaseYaml } from './ldm-release.ts';
+
+/** Above this the weights would not fit one ONNX model with embedded initializers. */
+const MAX_EMBEDDED_BYTES = 1.8 * 2 ** 30;
+/** The releases' configs: linear_start 0.0015, linear_end 0.0195 (cin256-v2, CelebA-HQ, FFHQ). */
+const DEFAULT_SCHEDULE = { betaStart: 0.0015, betaEnd: 0.0195, trainTimesteps: 1000 };
+
+export interface OpenedLdm {
+  readonly release: LdmRelease;
+  readonly model: LdmModel;
+  readonly notes: string[];
+}
+
+/** Tensor shapes of a .ckpt/.pt/.pth or .safetensors file, without reading the weights. */
+export async function readShapes(file: string): Promise<Map<string, Shape>> {
+  if (/\.safetensors$/i.test(file)) return new Map((await readSafetensorsHeader(file)).entries.map((e) => [e.name, e.shape]));
+  const ckpt = await openCheckpoint(file);
+  try {
+    return new Map(ckpt.tensors.map((t) => [t.name, t.shape]));
+  } finally {
+    await ckpt.close();
+  }
+}
+
+/** The release's yaml beside the file: <stem>.yaml, or config.yaml in the same folder (the CompVis download layout). */
+async function yamlBeside(file: string): Promise<{ yaml: ReleaseYaml; from: string | null }> {
+  const dir = path.dirname(file);
+  for (const name of [`${path.basename(file, path.extname(file))}.yaml`, 'config.yaml']) {
+    const p = path.join(dir, name);
+    if (existsSync(p)) return { yaml: readReleaseYaml(await fsp.readFile(p, 'utf8')), from: p };
+  }
+  return { yaml: {}, from: null };
+}
+
+function toFloat32(dtype: string, shape: Shape, bytes: Uint8Array): TensorData<'float32'> {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] =
+      dtype === 'F32' ? v.getFloat32(i * 4, true)
+      : dtype === 'F16' ? halfToFloat(v.getUint16(i * 2, true))
+      : dtype === 'BF16' ? bf16ToFloat(v.getUint16(i * 2, true))
+      : dtype === 'F64' ? v.getFloat64(i * 8, true)
+      : dtype === 'I64' ? Number(v.getBigInt64(i * 8, true))
+      : dtype === 'I32' ? v.getInt32(i * 4, true)
+      : NaN;
+  }
+  return tensor('float32', shape, out);
+}
+
+/** Every tensor the graphs or the schedule read, as float32, under the graphs' names. */
+async function loadWeights(file: string, release: LdmRelease): Promise<Map<string, TensorData<'float32'>>> {
+  const keep = (name: string): string | null => {
+    if (release.autoencoderPrefix === '') return name.startsWith('loss.') ? null : `${FIRST_STAGE}.${name}`;
+    if (name.startsWith('model.diffusion_model.') || name.startsWith(`${FIRST_STAGE}.`) || name.startsWith('cond_stage_model.')) return name;
+    if (name === 'betas' || name === 'scale_factor') return name;
+    return null;
+  };
+  const out = new Map<string, TensorData<'float32'>>();
+  let bytes = 0;
+  const add = (name: string, t: TensorData<'float32'>): void => {
+    bytes += t.data.byteLength;
+    if (bytes > MAX_EMBEDDED_BYTES) {
+      throw new LdmReleaseError(`${path.basename(file)}: the weights pass ${(MAX_EMBEDDED_BYTES / 2 ** 30).toFixed(1)} GiB as float32, more than the paper-release runner holds in one model yet`);
+    }
+    out.set(name, t);
+  };
+  if (/\.safetensors$/i.test(file)) {
+    const st = await loadSafetensors(file);
+    for (const [name, t] of st.tensors) {
+      const k = keep(name);
+      if (!k) continue;
+      add(k, t.dtype === 'float32' ? (t as TensorData<'float32'>) : tensor('float32', t.shape, Float32Array.from(t.data as ArrayLike<number>, Number)));
+    }
+    return out;
+  }
+  const ckpt = await openCheckpoint(file);
+  try {
+    for (const t of ckpt.tensors) {
+      const k = keep(t.name);
+      if (k) add(k, toFloat32(t.dtype, t.shape, await ckpt.readTensor(t)));
+    }
+  } finally {
+    await ckpt.close();
+  }
+  return out;
+}
+
+/** Opens one of the paper's releases for its job. */
+export async function openLdmRelease(file: string): Promise<OpenedLdm> {
+  const { yaml, from } = await yamlBeside(file);
+  let release: LdmRelease;
+  try {
+    release = recogniseLdmRelease(await readShapes(file), yaml);
+  } catch (err) {
+    if (err instanceof LdmReleaseError) throw new LdmReleaseError(`${path.basename(file)}: ${err.message}`);
+    throw err;
+  }
+  const notes = [...release.notes];
+  if (from) notes.push(`settings read from ${path.basename(from)}`);
+  const weights = await loadWeights(file, release);
+  let scaleFactor = release.scaleFactor;
+  const sf = weights.get('scale_factor');
+  if (sf && yaml.scaleFactor === undefined) scaleFactor = sf.data[0]!;
+  let schedule = { ...DEFAULT_SCHEDULE, ...(yaml.linearStart !== undefined ? { betaStart: yaml.linearStart } : {}), ...(yaml.linearEnd !== undefined ? { betaEnd: yaml.linearEnd } : {}) };
+  const betas = weights.get('betas');
+  if (betas && betas.data.length > 1) {
+    schedule = { betaStart: betas.data[0]!, betaEnd: betas.data[betas.data.length - 1]!, trainTimesteps: betas.data.length };
+    notes.push(`noise schedule from the file's betas (${schedule.betaStart.toPrecision(4)} → ${schedule.betaEnd.toPrecision(4)}, ${schedule.trainTimesteps} steps)`);
+  } else if (release.task !== 'autoencoder' && yaml.linearStart === undefined) {
+    notes.push(`noise schedule assumed: linear ${schedule.betaStart} → ${schedule.betaEnd} (the releases' config)`);
+  }
+  weights.delete('betas');
+  weights.delete('scale_factor');
+  const model = new LdmModel(path.basename(file, path.extname(file)), release, weights, scaleFactor, {
+    betaSchedule: 'linear',
+    ...schedule,
+    prediction: 'epsilon',
+  });
+  return { release: { ...release, scaleFactor }, model, notes };
+}
+
+const DEFAULTS: SamplingDefaults = { sampler: 'ddim', steps: 50, guidance: 1, width: 256, height: 256 };
+
+/**
+ * A paper release as a DiffusionModel: the context is a class embedding (class-conditional) or nothing
+ * (unconditional); concat conditioning (low-res image, masked image + mask) is set per job and appended
+ * to the latents at every UNet call.
+ */
+export class LdmModel implements DiffusionModel {
+  readonly hash = '';
+  readonly latentChannels: number;
+  readonly downscale: number;
+  readonly unetInChannels: number;
+  readonly preview = null;
+  readonly defaults: SamplingDefaults = DEFAULTS;
+  private readonly sessions = new Map<string, Promise<Session>>();
+  /** Concat conditioning of the current job: [1, concatChannels, h, w]. */
+  private concat: Float32Array | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly release: LdmRelease,
+    private readonly weights: ReadonlyMap<string, TensorData<'float32'>>,
+    readonly scaleFactor: number,
+    readonly schedulerConfig: Readonly<Record<string, unknown>>,
+  ) {
+    this.latentChannels = release.autoencoder.embedDim;
+    this.downscale = autoencoderFactor(release.autoencoder);
+    this.unetInChannels = this.latentChannels; // the denoising loop sees the latents; concat is added here
+  }
+
+  private async run(key: string, build: () => Graph, feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = (async () => {
+        const g = build();
+        return createSession(toModelProto(g, {
+          kind: 'embedded',
+          get: (name) => {
+            const t = this.weights.get(name);
+            if (!t) throw new LdmReleaseError(`${this.name}: the file has no tensor ${name}`);
+            return t;
+          },
+        }));
+      })();
+      this.sessions.set(key, s);
+    }
+    return (await s).run(feeds);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
+  }
+
+  /** Class-conditional: each prompt is a class index ('207'); unconditional models take any prompt. */
+  async encodeText(prompts: readonly string[]): Promise<TensorData<'float32'>> {
+    const ce = this.release.classEmbedder;
+    if (!ce) return tensor('float32', [prompts.length, 1, 1]);
+    const labels = BigInt64Array.from(prompts.map((p) => BigInt(this.classIndex(p))));
+    const b = prompts.length;
+    const out = await this.run(`class:${b}`, () => buildClassEmbedderGraph(ce, b), { class_labels: tensor('int64', [b], labels) });
+    return out.context as TensorData<'float32'>;
+  }
+
+  private classIndex(p: string): number {
+    const n = Number(p.trim());
+    const max = this.release.classEmbedder!.nClasses;
+    if (!Number.isInteger(n) || n < 0 || n >= max) throw new LdmReleaseError(`${this.name} takes a class index from 0 to ${max - 1}, got '${p}'`);
+    return n;
+  }
+
+  async predictNoise(x: TensorData<'float32'>, timestep: number, context: TensorData<'float32'>): Promise<TensorData<'float32'>> {
+    const unet = this.release.unet!;
+    const [b, c, h, w] = x.shape as [number, number, number, number];
+    let sample = x;
+    if (this.release.concatChannels > 0) {
+      if (!this.concat) throw new LdmReleaseError(`${this.name} (${this.release.release}) needs its conditioning image for this job`);
+      const k = this.release.concatChannels;
+      const data = new Float32Array(b * (c + k) * h * w);
+      for (let i = 0; i < b; i++) {
+        data.set(x.data.subarray(i * c * h * w, (i + 1) * c * h * w), i * (c + k) * h * w);
+        data.set(this.concat, (i * (c + k) + c) * h * w);
+      }
+      sample = tensor('float32', [b, c + k, h, w], data);
+    }
+    const feeds: Record<string, TensorData> = {
+      sample,
+      timestep_embedding: timestepEmbedding(new Array<number>(b).fill(timestep), unet.modelChannels),
+    };
+    const L = context.shape[1]!;
+    if (unet.contextDim) feeds.encoder_hidden_states = context;
+    const out = await this.run(`unet:${b}x${h}x${w}:${L}`, () => buildUNetGraph(unet, { batch: b, height: h, width: w, contextLength: L }), feeds);
+    return out.out_sample as TensorData<'float32'>;
+  }
+
+  /** [1, 3, H, W] in [−1, 1] → latents × scale factor (KL: posterior mean; VQ: before quantisation). */
+  async encodeImage(image: TensorData<'float32'>): Promise<TensorData<'float32'>> {
+    const [b, , H, W] = image.shape as [number, number, number, number];
+    const out = await this.run(`enc:${b}x${H}x${W}`, () => buildVaeEncoderGraph(this.release.autoencoder, b, H, W), { sample: image });
+    const m = out.latent_parameters as TensorData<'float32'>;
+    const c = this.latentChannels;
+    const [, mc, h, w] = m.shape as [number, number, number, number];
+    const z = new Float32Array(b * c * h * w);
+    for (let i = 0; i < b; i++) {
+      const src = m.data.subarray(i * mc * h * w, (i * mc + c) * h * w);
+      for (let j = 0; j < src.length; j++) z[i * c * h * w + j] = src[j]! * this.scaleFactor;
+    }
+    return tensor('float32', [b, c, h, w], z);
+  }
+
+  /** Latents × scale factor → [1, 3, h·f, w·f]; VQ latents are snapped to their nearest codebook entries first. */
+  async decodeLatents(latents: TensorData<'float32'>): Promise<TensorData<'float32'>> {
+    const [b, , h, w] = latents.shape as [number, number, number, number];
+    const z = tensor('float32', latents.shape, latents.data.map((v) => v / this.scaleFactor));
+    const out = await this.run(`dec:${b}x${h}x${w}`, () => buildVaeDecoderGraph(this.release.autoencoder, b, h, w), { latent_sample: z });
+    return out.sample as TensorData<'float32'>;
+  }
+
+  setConcat(c: Float32Array | null): void {
+    this.concat = c;
+  }
+}
+
+export interface LdmSampleOptions {
+  readonly seed: number;
+  readonly steps?: number;
+  readonly sampler?: string;
+  readonly eta?: number;
+  /** Classifier-free guidance scale (class-conditional models with a "no class" entry); 1 = off. */
+  readonly guidance?: number;
+  /** Class-conditional: the class index. */
+  readonly classLabel?: number;
+  /** Output size in pixels (multiples of the first stage's factor × the UNet's). */
+  readonly width?: number;
+  readonly height?: number;
+  readonly signal?: AbortSignal;
+}
+
+function requireTask(m: LdmModel, tasks: string[]): void {
+  if (!tasks.includes(m.release.task)) {
+    throw new LdmReleaseError(`${m.name} is a ${m.release.label}; this job needs ${tasks.join(' or ')}`);
+  }
+}
+
+async function sampleLatents(m: LdmModel, o: LdmSampleOptions, h: number, w: number): Promise<TensorData<'float32'>> {
+  const sampler = createImageSampler(o.sampler ?? 'ddim', o.steps ?? 50, o.eta ?? 0, m.schedulerConfig);
+  const rng = createNoiseSource(o.seed);
+  const noise = rng.normal(m.latentChannels * h * w);
+  const latents = tensor('float32', [1, m.latentChannels, h, w], noise.map((v) => v * sampler.initNoiseSigma));
+  let cond = await m.encodeText(['0']);
+  let uncond = null;
+  let guidance = 1;
+  if (m.release.task === 'class-conditional') {
+    if (o.classLabel === undefined) throw new LdmReleaseError(`${m.name} is class-conditional: give a class (0…${m.release.classEmbedder!.nClasses - 1})`);
+    cond = await m.encodeText([String(o.classLabel)]);
+    guidance = o.guidance ?? 1;
+    if (guidance !== 1) {
+      if (m.release.unconditionalClass === null) throw new LdmReleaseError(`${m.name} has no "no class" entry, so it cannot use guidance; use guidance 1`);
+      uncond = await m.encodeText([String(m.release.unconditionalClass)]);
+    }
+  }
+  return denoise({ model: m, sampler, latents, startIndex: 0, cond, uncond, guidance, rng, signal: o.signal });
+}
+
+function sizeOf(m: LdmModel, o: { width?: number; height?: number }): { h: number; w: number } {
+  const f = m.downscale;
+  const width = o.width ?? 256;
+  const height = o.height ?? 256;
+  const u = 2 ** (m.release.unet!.channelMult.length - 1);
+  if (width % (f * u) !== 0 || height % (f * u) !== 0) {
+    throw new LdmReleaseError(`${width}×${height} must be multiples of ${f * u} for ${m.name} (first stage f=${f}, UNet ${u})`);
+  }
+  return { h: height / f, w: width / f };
+}
+
+/** Unconditional or class-conditional sampling: the latents (× scale factor) before decoding. */
+export async function sampleLdmLatents(m: LdmModel, o: LdmSampleOptions): Promise<TensorData<'float32'>> {
+  requireTask(m, ['unconditional', 'class-conditional']);
+  const { h, w } = sizeOf(m, o);
+  m.setConcat(null);
+  return sampleLatents(m, o, h, w);
+}
+
+/** Unconditional or class-conditional sampling: the picture [1, 3, H, W] in [−1, 1]. */
+export async function sampleLdm(m: LdmModel, o: LdmSampleOptions): Promise<TensorData<'float32'>> {
+  return m.decodeLatents(await sampleLdmLatents(m, o));
+}
+
+/** bsr_sr: a low-res picture [1, 3, h, w] in [−1, 1] → ×4 (the first stage's factor) picture. */
+export async function upscaleLdm(m: LdmModel, lowRes: TensorData<'float32'>, o: LdmSampleOptions): Promise<TensorData<'float32'>> {
+  requireTask(m, ['super-resolution']);
+  const [, c, h, w] = lowRes.shape as [number, number, number, number];
+  if (c !== m.release.concatChannels) throw new LdmReleaseError(`the low-res picture must have ${m.release.concatChannels} channels`);
+  sizeOf(m, { width: w * m.downscale, height: h * m.downscale });
+  m.setConcat(Float32Array.from(lowRes.data));
+  try {
+    return await m.decodeLatents(await sampleLatents(m, o, h, w));
+  } finally {
+    m.setConcat(null);
+  }
+}
+
+/**
+ * inpainting_big: picture [1, 3, H, W] in [−1, 1] and mask [H·W] (1 = repaint) → the picture with the
+ * masked area redrawn; the UNet sees concat(latents, first-stage encoding of the masked picture, mask at latent size).
+ */
+export async function inpaintLdm(m: LdmModel, image: TensorData<'float32'>, mask: Float32Array, o: LdmSampleOptions): Promise<TensorData<'float32'>> {
+  requireTask(m, ['inpainting']);
+  const [, , H, W] = image.shape as [number, number, number, number];
+  const { h, w } = sizeOf(m, { width: W, height: H });
+  if (mask.length !== H * W) throw new LdmReleaseError(`the mask must have ${H}×${W} values`);
+  const masked = Float32Array.from(image.data);
+  for (let c = 0; c < 3; c++) for (let i = 0; i < H * W; i++) if (mask[i]! >= 0.5) masked[c * H * W + i] = 0;
+  const encoded = await m.encodeImage(tensor('float32', image.shape, masked));
+  const f = m.downscale;
+  const small = new Float32Array(h * w);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) small[y * w + x] = mask[y * f * W + x * f]! >= 0.5 ? 1 : 0; // nearest
+  const concat = new Float32Array(m.release.concatChannels * h * w);
+  concat.set(encoded.data.map((v) => v / m.scaleFactor), 0);
+  concat.set(small, m.latentChannels * h * w);
+  m.setConcat(concat);
+  try {
+    return await m.decodeLatents(await sampleLatents(m, { ...o, width: W, height: H }, h, w));
+  } finally {
+    m.setConcat(null);
+  }
+}
+
+/** Autoencoder job: picture → latents → picture (VQ: through the codebook). */
+export async function roundTrip(m: LdmModel, image: TensorData<'float32'>): Promise<{ latents: TensorData<'float32'>; image: TensorData<'float32'> }> {
+  const latents = await m.encodeImage(image);
+  return { latents, image: await m.decodeLatents(latents) };
+}

@@ -1,0 +1,190 @@
+// The paper's releases, as tiny files in their exact key layout (.ckpt in torch.save's layout and
+// .safetensors): each recognised as its kind with its config inferred from the shapes, details handled by
+// name (EMA copy, loss tensors, DDPM buffers), unsupported releases named, and each running its job.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LdmReleaseError, readReleaseYaml, recogniseLdmRelease } from '../../../electron/engine/families/ldm-release.ts';
+import { inpaintLdm, openLdmRelease, readShapes, roundTrip, sampleLdm, sampleLdmLatents, upscaleLdm, type LdmModel } from '../../../electron/engine/families/ldm-run.ts';
+import { tensor, type Shape } from '../../../electron/engine/tensor.ts';
+import { TINY_CIN, TINY_CLASSES, TINY_INPAINT, TINY_KL_F8, TINY_SR, TINY_UNCOND, TINY_VQ_F4, tinyStateDict, writeTinyRelease, type TinyRelease } from './ldm-fixtures.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'ldm-release-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const file = (kind: TinyRelease, ext: 'ckpt' | 'safetensors') => join(dir, `${kind}.${ext}`);
+
+beforeAll(async () => {
+  for (const kind of ['vq-f4', 'kl-f8', 'uncond', 'cin', 'sr', 'inpaint'] as const) await writeTinyRelease(kind, file(kind, 'ckpt'), file(kind, 'safetensors'));
+});
+
+const shapesOf = (sd: Map<string, { shape: Shape }>) => new Map([...sd].map(([k, v]) => [k, v.shape]));
+
+describe('recognising the releases from their shapes', () => {
+  it.each([
+    ['vq-f4', 'vq-f4', 'autoencoder', TINY_VQ_F4, null],
+    ['kl-f8', 'kl-f8', 'autoencoder', TINY_KL_F8, null],
+    ['uncond', 'unconditional LDM (vq-f4)', 'unconditional', TINY_VQ_F4, TINY_UNCOND],
+    ['cin', 'cin256-v2', 'class-conditional', TINY_VQ_F4, TINY_CIN],
+    ['sr', 'bsr_sr', 'super-resolution', TINY_VQ_F4, TINY_SR],
+    ['inpaint', 'inpainting_big', 'inpainting', TINY_VQ_F4, TINY_INPAINT],
+  ] as const)('%s: from .ckpt and .safetensors alike', async (kind, release, task, ae, unet) => {
+    for (const ext of ['ckpt', 'safetensors'] as const) {
+      const r = recogniseLdmRelease(await readShapes(file(kind, ext)));
+      expect(r.release).toBe(release);
+      expect(r.task).toBe(task);
+      expect(r.autoencoder).toEqual(ae);
+      if (unet) expect(r.unet).toEqual({ ...unet, contextDim: unet.contextDim ?? null });
+      else expect(r.unet).toBeNull();
+    }
+  });
+
+  it('handles by name what the tiny files cannot exercise: EMA copy, loss tensors, class 1000 = no class', () => {
+    const cin = recogniseLdmRelease(shapesOf(tinyStateDict('cin')));
+    expect(cin.classEmbedder).toEqual(TINY_CLASSES);
+    expect(cin.unconditionalClass).toBe(1000);
+    expect(cin.notes.join('\n')).toMatch(/EMA copy \(\d+ tensors under model_ema\.\*, with num_updates\) is left out/);
+    const vq = recogniseLdmRelease(shapesOf(tinyStateDict('vq-f4')));
+    expect(vq.notes.join('\n')).toMatch(/left out the training loss \(3 tensors under loss\.\*/);
+    expect(vq.label).toMatch(/VQ autoencoder \(16-entry codebook\), f=4, 3 latent channels/);
+    // a release without cond_stage_model (the inpainting and SR models encode with the first stage)
+    expect(recogniseLdmRelease(shapesOf(tinyStateDict('inpaint'))).classEmbedder).toBeNull();
+  });
+
+  it('reads scale factor and heads from the yaml beside the file', () => {
+    const y = readReleaseYaml('model:\n  params:\n    linear_start: 0.0015\n    linear_end: 0.0155\n    scale_factor: 0.22765929\n    unet_config:\n      params:\n        num_head_channels: 32\n');
+    expect(y).toEqual({ linearStart: 0.0015, linearEnd: 0.0155, scaleFactor: 0.22765929, numHeadChannels: 32 });
+    const r = recogniseLdmRelease(shapesOf(tinyStateDict('uncond')), y);
+    expect(r.scaleFactor).toBe(0.22765929);
+  });
+
+  it('names what it detected when it cannot run it', () => {
+    const base = shapesOf(tinyStateDict('cin'));
+    const bert = new Map(base);
+    bert.delete('cond_stage_model.embedding.weight');
+    bert.set('cond_stage_model.transformer.token_emb.weight', [30522, 1280]);
+    bert.set('cond_stage_model.transformer.attn_layers.layers.0.0.weight', [1280]);
+    expect(() => recogniseLdmRelease(bert)).toThrow(/LDM-KL-8-G text-to-image \(txt2img-f8-large: a 1280-wide BERT-style τθ .*vq-f4 first stage\) was recognised, but its text encoder is not supported yet/);
+    const noattn = shapesOf(tinyStateDict('vq-f4'));
+    for (const k of [...noattn.keys()]) if (k.includes('mid.attn_1')) noattn.delete(k);
+    expect(() => recogniseLdmRelease(noattn)).toThrow(/vq-f4-noattn/);
+    const sd = new Map(base);
+    sd.set('cond_stage_model.transformer.text_model.embeddings.token_embedding.weight', [49408, 768]);
+    expect(() => recogniseLdmRelease(sd)).toThrow(/Stable Diffusion checkpoint/);
+    const noFirst = new Map([...base].filter(([k]) => !k.startsWith('first_stage_model.')));
+    expect(() => recogniseLdmRelease(noFirst)).toThrow(/without its first stage/);
+    expect(() => recogniseLdmRelease(new Map([['foo.weight', [3]]]))).toThrow(LdmReleaseError);
+  });
+});
+
+function image(seed: number, h = 32, w = 32) {
+  const data = new Float32Array(3 * h * w);
+  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37 + seed) * 0.8;
+  return tensor('float32', [1, 3, h, w], data);
+}
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+};
+
+describe('running each release', () => {
+  const opened: LdmModel[] = [];
+  afterAll(async () => {
+    for (const m of opened) await m.close();
+  });
+  const open = async (kind: TinyRelease, ext: 'ckpt' | 'safetensors' = 'ckpt') => {
+    const o = await openLdmRelease(file(kind, ext));
+    opened.push(o.model);
+    return o;
+  };
+
+  it('VQ autoencoder: decoding snaps latents to their nearest codebook entries', async () => {
+    const { model } = await open('vq-f4');
+    const { latents, image: out } = await roundTrip(model, image(1));
+    expect(latents.shape).toEqual([1, 3, 8, 8]);
+    expect(out.shape).toEqual([1, 3, 32, 32]);
+    const codebook = tinyStateDict('vq-f4').get('quantize.embedding.weight')!.data as Float32Array;
+    const [, d, h, w] = latents.shape as number[];
+    const snapped = new Float32Array(latents.data.length);
+    for (let p = 0; p < h! * w!; p++) {
+      let best = 0;
+      let bestD = Infinity;
+      for (let e = 0; e < 16; e++) {
+        let dist = 0;
+        for (let c = 0; c < d!; c++) dist += (latents.data[c * h! * w! + p]! - codebook[e * d! + c]!) ** 2;
+        if (dist < bestD) [best, bestD] = [e, dist];
+      }
+      for (let c = 0; c < d!; c++) snapped[c * h! * w! + p] = codebook[best * d! + c]!;
+    }
+    const fromSnapped = await model.decodeLatents(tensor('float32', latents.shape, snapped));
+    expect(maxDiff(fromSnapped.data, out.data)).toBeLessThan(1e-5);
+    expect(maxDiff(snapped, latents.data)).toBeGreaterThan(1e-3); // the snap did something
+  });
+
+  it('KL autoencoder f=8: encodes to 4 channels at 1/8 and back', async () => {
+    const { model, release } = await open('kl-f8', 'safetensors');
+    expect(release.release).toBe('kl-f8');
+    const { latents, image: out } = await roundTrip(model, image(2, 64, 64));
+    expect(latents.shape).toEqual([1, 4, 8, 8]);
+    expect(out.shape).toEqual([1, 3, 64, 64]);
+    expect(out.data.every(Number.isFinite)).toBe(true);
+  });
+
+  it('unconditional LDM: samples from a seed, the same from .ckpt and .safetensors; schedule from the betas buffer', async () => {
+    const a = await open('uncond', 'ckpt');
+    const b = await open('uncond', 'safetensors');
+    expect(a.notes.join('\n')).toMatch(/noise schedule from the file's betas \(0\.001500 → 0\.01950, 1000 steps\)/);
+    const x = await sampleLdm(a.model, { seed: 7, steps: 2, width: 32, height: 32 });
+    const y = await sampleLdm(b.model, { seed: 7, steps: 2, width: 32, height: 32 });
+    const z = await sampleLdm(a.model, { seed: 8, steps: 2, width: 32, height: 32 });
+    expect(x.shape).toEqual([1, 3, 32, 32]);
+    expect(x.data.every(Number.isFinite)).toBe(true);
+    expect(maxDiff(x.data, y.data)).toBe(0);
+    expect(maxDiff(x.data, z.data)).toBeGreaterThan(1e-3);
+    await expect(sampleLdm(a.model, { seed: 1, steps: 2, width: 30, height: 32 })).rejects.toThrow(/multiples of 8/);
+  });
+
+  it('class-conditional LDM: the class steers the sample; guidance uses class 1000 as "no class"', async () => {
+    const { model } = await open('cin');
+    // compared before decoding: the VQ decoder snaps nearby latents to the same codebook entries
+    const panda = await sampleLdmLatents(model, { seed: 3, steps: 2, width: 32, height: 32, classLabel: 388 });
+    const volcano = await sampleLdmLatents(model, { seed: 3, steps: 2, width: 32, height: 32, classLabel: 980 });
+    expect(maxDiff(panda.data, volcano.data)).toBeGreaterThan(1e-4);
+    const guided = await sampleLdmLatents(model, { seed: 3, steps: 2, width: 32, height: 32, classLabel: 388, guidance: 3 });
+    expect(maxDiff(guided.data, panda.data)).toBeGreaterThan(1e-4);
+    await expect(sampleLdm(model, { seed: 3, steps: 2, width: 32, height: 32 })).rejects.toThrow(/give a class/);
+    await expect(sampleLdm(model, { seed: 3, steps: 2, width: 32, height: 32, classLabel: 1001 })).rejects.toThrow(/class index from 0 to 1000/);
+  });
+
+  it('super-resolution ×4 (bsr_sr): a 8×8 picture becomes 32×32, steered by the low-res input', async () => {
+    const { model, notes } = await open('sr');
+    expect(notes.join('\n')).toMatch(/0\.01550/);
+    const a = await upscaleLdm(model, image(4, 8, 8), { seed: 1, steps: 2 });
+    const b = await upscaleLdm(model, image(5, 8, 8), { seed: 1, steps: 2 });
+    expect(a.shape).toEqual([1, 3, 32, 32]);
+    expect(maxDiff(a.data, b.data)).toBeGreaterThan(1e-4);
+    await expect(sampleLdm(model, { seed: 1 })).rejects.toThrow(/super-resolution .* this job needs unconditional or class-conditional/);
+  });
+
+  it('inpainting (inpainting_big): the masked picture steers the result', async () => {
+    const { model } = await open('inpaint');
+    const mask = new Float32Array(32 * 32);
+    for (let y = 8; y < 24; y++) for (let x = 8; x < 24; x++) mask[y * 32 + x] = 1;
+    const a = await inpaintLdm(model, image(6), mask, { seed: 2, steps: 2 });
+    const b = await inpaintLdm(model, image(9), mask, { seed: 2, steps: 2 });
+    expect(a.shape).toEqual([1, 3, 32, 32]);
+    expect(maxDiff(a.data, b.data)).toBeGreaterThan(1e-4);
+  });
+});
+
+it('a yaml beside the file sets the scale factor', async () => {
+  const sub = mkdtempSync(join(dir, 'y-'));
+  await writeTinyRelease('vq-f4', null, join(sub, 'model.safetensors'));
+  writeFileSync(join(sub, 'config.yaml'), 'model:\n  params:\n    scale_factor: 0.5\n');
+  const o = await openLdmRelease(join(sub, 'model.safetensors'));
+  expect(o.release.scaleFactor).toBe(0.5);
+  expect(o.notes.join('\n')).toMatch(/settings read from config\.yaml/);
+  await o.model.close();
+});
