@@ -3,10 +3,10 @@
 // The merge happens once, when the adapted model is built; its sessions are then as fast as the base
 // model's. Callers cache the returned model per (base, adapters, strengths), as the worker does.
 import * as path from 'node:path';
-import { loadModelPackage, type TokenizerSpec } from '../io/model-package.ts';
+import type { TokenizerSpec } from '../io/model-package.ts';
 import { loadSafetensors } from '../io/safetensors.ts';
 import { modelParams } from '../nn/models.ts';
-import { LoadedModel, type ModelSpec, type RuntimeOptions } from '../pipelines/loaded-model.ts';
+import { LoadedModel, loadAllWeights, type ModelSpec, type RuntimeOptions } from '../pipelines/loaded-model.ts';
 import type { TensorData } from '../tensor.ts';
 import { mergeLora } from './lora.ts';
 import { EMBEDDING_PARAM, extendTokenizer, TOKEN_EMBEDDING, TOKEN_METADATA } from './ti.ts';
@@ -44,8 +44,7 @@ export async function loadAdapter(file: string): Promise<LoadedAdapter> {
 
 /** The weights of a model as float32 arrays we may change. */
 export async function ownWeights(spec: ModelSpec): Promise<Map<string, Float32Array>> {
-  const src: ReadonlyMap<string, TensorData | Float32Array> =
-    spec.weights.kind === 'memory' ? spec.weights.tensors : (await loadModelPackage(spec.weights.pkg.dir)).weights;
+  const src: ReadonlyMap<string, TensorData | Float32Array> = await loadAllWeights(spec);
   const out = new Map<string, Float32Array>();
   for (const [k, t] of src) {
     const d = t instanceof Float32Array ? t : t.data;

@@ -20,7 +20,6 @@ import {
   validateTextEncoderConfig,
   validateUNetConfig,
 } from '../nn/config.ts';
-import { inferArchitecture } from '../nn/infer.ts';
 import { modelParams } from '../nn/models.ts';
 import type { TensorData } from '../tensor.ts';
 import { writeBytesAtomic } from './atomic.ts';
@@ -471,47 +470,4 @@ export async function saveModelPackage(
   validateManifest(manifest);
   await writeBytesAtomic(path.join(dir, MODEL_JSON), new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`));
   return manifest;
-}
-
-export interface CheckpointOptions {
-  name?: string;
-  /** The file's sha256 when already known (hashing a multi-GB checkpoint takes seconds). */
-  sha256?: string;
-  license?: string;
-}
-
-/**
- * A bare LDM / SD 1.x .safetensors checkpoint seen as a package: the architecture inferred from its
- * tensor shapes (nn/infer.ts), SD v1's scheduler defaults and scale factor where the autoencoder is
- * SD's (f = 8, 4 channels), the built-in CLIP tokenizer. Validated like a package folder.
- */
-export async function validateCheckpoint(file: string, opts: CheckpointOptions = {}): Promise<ValidatedPackage> {
-  const abs = path.resolve(file);
-  if (!abs.endsWith('.safetensors')) fail(`${abs}: only .safetensors checkpoints are read (pickle .ckpt/.pt files are refused)`);
-  const header = await readSafetensorsHeader(abs);
-  let arch;
-  try {
-    arch = inferArchitecture(new Map(header.entries.map((e) => [e.name, e.shape])));
-  } catch (err) {
-    if (err instanceof ConfigError) fail(`${abs}: ${err.message}`);
-    throw err;
-  }
-  const { kind, ...architecture } = arch;
-  const sdLike = architecture.autoencoder.embedDim === 4 && autoencoderFactor(architecture.autoencoder) === 8;
-  const bytes = (await fsp.stat(abs)).size;
-  const manifest = validateManifest({
-    format: MODEL_FORMAT,
-    version: MODEL_VERSION,
-    name: opts.name ?? path.basename(abs, '.safetensors'),
-    kind,
-    architecture,
-    ...(architecture.textEncoder ? { tokenizer: { type: BUILTIN_TOKENIZER, maxLength: architecture.textEncoder.maxLength } } : {}),
-    scheduler: { betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012, trainTimesteps: 1000, prediction: 'epsilon', timestepSpacing: 'leading', stepsOffset: 1 },
-    sampling: { sampler: 'euler_a', steps: 25, guidance: 7, width: 512, height: 512 },
-    latentScaleFactor: sdLike ? SD_V1_SCALE_FACTOR : 1,
-    provenance: { source: abs, architecture: 'inferred from the checkpoint tensors', ...(sdLike ? {} : { note: 'latent scale factor unknown; 1 assumed' }) },
-    license: opts.license ?? 'unknown: check the licence the checkpoint was published under',
-    files: [{ path: path.basename(abs), role: 'weights', bytes, sha256: opts.sha256 ?? (await sha256File(abs)) }],
-  });
-  return { dir: path.dirname(abs), manifest, ...locateParams(abs, modelParams(manifest.architecture), [[abs, header]]) };
 }

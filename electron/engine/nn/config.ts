@@ -23,6 +23,8 @@ export interface UNetConfig {
   contextDim?: number | null; // cross-attention context width; null = self-attention only
   numClasses?: number | null; // class-conditional: label_emb added to the time embedding
   normGroups?: number; // GroupNorm groups, 32 in the reference
+  linearProjection?: boolean; // SpatialTransformer proj_in/proj_out as Linear on tokens (SD 2.x) instead of 1×1 convs
+  legacyAttention?: boolean; // openaimodel's AttentionBlock (norm, qkv, proj_out) instead of a SpatialTransformer (use_spatial_transformer: false)
 }
 
 export type AutoencoderKind = 'kl' | 'vq';
@@ -114,6 +116,9 @@ export function validateUNetConfig(cfg: unknown, where = 'unet'): UNetConfig {
   const headCh = optionalPosInt(o, 'numHeadChannels', where);
   optionalPosInt(o, 'contextDim', where);
   optionalPosInt(o, 'numClasses', where);
+  if (o.linearProjection !== undefined && typeof o.linearProjection !== 'boolean') {
+    throw new ConfigError(`${where}.linearProjection must be true or false, got ${JSON.stringify(o.linearProjection)}`);
+  }
   if ((heads === undefined) === (headCh === undefined)) {
     throw new ConfigError(`${where}: give exactly one of numHeads or numHeadChannels`);
   }

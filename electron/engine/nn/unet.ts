@@ -8,6 +8,7 @@ import type { Graph, Value } from '../onnx/graph.ts';
 import { float32, type TensorData } from '../tensor.ts';
 import { ModelInputError, type UNetConfig, unetHeads, validateUNetConfig } from './config.ts';
 import { conv2d, crossAttention, embedding, gegluFeedForward, groupNorm, join, layerNorm, linear, upsample } from './layers.ts';
+import { legacyAttentionBlock } from './ldm-attention.ts';
 
 export const UNET_PREFIX = 'model.diffusion_model';
 const UNET_EPS = 1e-5;
@@ -76,14 +77,25 @@ function spatialTransformer(c: Ctx, name: string, x: Value, context: Value | und
   const { heads, headDim } = unetHeads(cfg, ch);
   const inner = heads * headDim;
   let h = groupNorm(g, join(name, 'norm'), x, c.groups, TRANSFORMER_EPS);
-  h = conv2d(g, join(name, 'proj_in'), h, ch, inner, { kernel: 1 });
-  let tokens = g.transpose(g.reshape(h, [b, inner, hgt * wid]), [0, 2, 1]); // [B, HW, inner]
+  const toTokens = (v: Value, n: number) => g.transpose(g.reshape(v, [b, n, hgt * wid]), [0, 2, 1]); // [B, HW, n]
+  const toMap = (v: Value, n: number) => g.reshape(g.transpose(v, [0, 2, 1]), [b, n, hgt, wid]);
+  // SD 2.x (use_linear_in_transformer): proj_in/proj_out are Linear layers on the tokens.
+  let tokens = cfg.linearProjection
+    ? linear(g, join(name, 'proj_in'), toTokens(h, ch), ch, inner)
+    : toTokens(conv2d(g, join(name, 'proj_in'), h, ch, inner, { kernel: 1 }), inner);
   for (let d = 0; d < cfg.transformerDepth; d++) {
     tokens = transformerBlock(c, join(name, `transformer_blocks.${d}`), tokens, context, inner);
   }
-  h = g.reshape(g.transpose(tokens, [0, 2, 1]), [b, inner, hgt, wid]);
-  h = conv2d(g, join(name, 'proj_out'), h, inner, ch, { kernel: 1, zeroInit: true });
+  h = cfg.linearProjection
+    ? toMap(linear(g, join(name, 'proj_out'), tokens, inner, ch, { zeroInit: true }), ch)
+    : conv2d(g, join(name, 'proj_out'), toMap(tokens, inner), inner, ch, { kernel: 1, zeroInit: true });
   return g.add(h, x);
+}
+
+/** The attention of a level: a SpatialTransformer, or the paper's plain AttentionBlock (legacyAttention). */
+function attention(c: Ctx, name: string, x: Value, context: Value | undefined, ch: number): Value {
+  if (!c.cfg.legacyAttention) return spatialTransformer(c, name, x, context, ch);
+  return legacyAttentionBlock(c.g, name, x, ch, unetHeads(c.cfg, ch).heads, c.groups);
 }
 
 /** Emits the UNet into `g` and returns ε̂ [B, outChannels, h, w]. */
@@ -133,7 +145,7 @@ export function unetForward(g: Graph, cfgIn: UNetConfig, inp: UNetInputs, prefix
       const out = cfg.channelMult[level]! * mc;
       x = resBlock(c, p(`input_blocks.${idx}.0`), x, emb, ch, out);
       ch = out;
-      if (cfg.attentionResolutions.includes(ds)) x = spatialTransformer(c, p(`input_blocks.${idx}.1`), x, ctx, ch);
+      if (cfg.attentionResolutions.includes(ds)) x = attention(c, p(`input_blocks.${idx}.1`), x, ctx, ch);
       skips.push({ v: x, ch });
       idx++;
     }
@@ -146,7 +158,7 @@ export function unetForward(g: Graph, cfgIn: UNetConfig, inp: UNetInputs, prefix
   }
 
   x = resBlock(c, p('middle_block.0'), x, emb, ch, ch);
-  x = spatialTransformer(c, p('middle_block.1'), x, ctx, ch);
+  x = attention(c, p('middle_block.1'), x, ctx, ch);
   x = resBlock(c, p('middle_block.2'), x, emb, ch, ch);
 
   idx = 0;
@@ -157,7 +169,7 @@ export function unetForward(g: Graph, cfgIn: UNetConfig, inp: UNetInputs, prefix
       x = resBlock(c, p(`output_blocks.${idx}.0`), g.concat([x, skip.v], 1), emb, ch + skip.ch, out);
       ch = out;
       let sub = 1;
-      if (cfg.attentionResolutions.includes(ds)) x = spatialTransformer(c, p(`output_blocks.${idx}.${sub++}`), x, ctx, ch);
+      if (cfg.attentionResolutions.includes(ds)) x = attention(c, p(`output_blocks.${idx}.${sub++}`), x, ctx, ch);
       if (level > 0 && r === cfg.numResBlocks) {
         x = upsample(g, p(`output_blocks.${idx}.${sub}`), x, ch);
         ds /= 2;

@@ -5,11 +5,17 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readSafetensorsHeader, saveSafetensors } from '../io/safetensors.ts';
+import { readAllAsFloat32, locateAll, resolveFileWeights, type Locate, type NetworkName, type ResolvedWeights } from './file-weights.ts';
+export type { Locate, NetworkName, TensorSlice } from './file-weights.ts';
 import { WordTokenizer } from '../io/tokenizer.ts';
+import type { TextTokenizer } from '../io/tokenizers/types.ts';
+import { applyEmphasis, emptyChunk, preparePrompt, type PromptChunk } from '../text/index.ts';
 import { loadModelPackage, validateModelPackage, type TokenizerSpec, type ValidatedPackage } from '../io/model-package.ts';
 import type { AutoencoderConfig, TextEncoderConfig, UNetConfig } from '../nn/config.ts';
 import { autoencoderFactor } from '../nn/config.ts';
+import { embeddingCounts, spliceEmbeddings, type TextEmbedding } from '../io/embeddings.ts';
 import {
+  EXTRA_TOKENS_INPUT,
   buildTextEncoderGraph,
   buildUNetGraph,
   buildVaeDecoderGraph,
@@ -18,17 +24,21 @@ import {
 } from '../nn/models.ts';
 import { timestepEmbedding } from '../nn/unet.ts';
 import type { Graph } from '../onnx/graph.ts';
-import { createSession, type Provider, type Session } from '../onnx/runtime.ts';
+import { createSession, fusedAttentionFor, type Provider, type Session } from '../onnx/runtime.ts';
 import { safetensorsWeights, toModelProto, type WeightMode } from '../onnx/serialize.ts';
 import { tensor, type TensorData } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
 import type { DiffusionModel, SamplingDefaults } from './model.ts';
 import type { PreviewProjection } from './preview.ts';
 
-/** Where the weights are: a validated package on disk, or tensors in memory (fresh or training weights). */
+/**
+ * Where the weights are: a validated package on disk, tensors in memory (fresh or training weights), or
+ * files of another layout that a model family mapped onto the graphs' names (engine/families).
+ */
 export type WeightSource =
   | { readonly kind: 'package'; readonly pkg: ValidatedPackage }
-  | { readonly kind: 'memory'; readonly tensors: ReadonlyMap<string, TensorData | Float32Array> };
+  | { readonly kind: 'memory'; readonly tensors: ReadonlyMap<string, TensorData | Float32Array> }
+  | { readonly kind: 'files'; readonly networks: Readonly<Record<NetworkName, Locate>> };
 
 export interface ModelSpec {
   readonly name: string;
@@ -43,6 +53,13 @@ export interface ModelSpec {
   readonly schedulerConfig: Readonly<Record<string, unknown>>;
   /** A prompt → exactly textEncoder.maxLength token ids (padded/truncated as the tokenizer does). */
   tokenize(text: string): ArrayLike<number>;
+  /**
+   * A sub-word tokenizer (CLIP BPE): prompts are then read as AUTOMATIC1111 does (emphasis, BREAK,
+   * 75-token chunks encoded one by one and joined) instead of through `tokenize`.
+   */
+  readonly textTokenizer?: TextTokenizer;
+  /** Textual-inversion embeddings by name, spliced in where prompts name them (with a textTokenizer). */
+  readonly embeddings?: ReadonlyMap<string, TextEmbedding>;
   readonly weights: WeightSource;
 }
 
@@ -56,12 +73,14 @@ export interface RuntimeOptions {
   readonly maxEmbeddedBytes?: number;
 }
 
-interface ResolvedWeights {
-  readonly mode: WeightMode;
-  readonly weightsFile?: string;
-  /** A temporary folder holding spilled weights, removed on release. */
-  readonly tempDir?: string;
-}
+/** Which weights each graph reads. */
+const NETWORK_OF: Record<string, NetworkName> = {
+  text_encoder: 'textEncoder',
+  unet: 'unet',
+  vae_encoder: 'autoencoder',
+  vae_decoder: 'autoencoder',
+};
+
 
 interface LiveSession {
   readonly key: string;
@@ -81,7 +100,10 @@ export class LoadedModel implements DiffusionModel {
   readonly schedulerConfig: Readonly<Record<string, unknown>>;
   /** One live session per network (the latest shape): each holds its own copy of the weights. */
   private readonly live = new Map<string, LiveSession>();
-  private weightMode: Promise<ResolvedWeights> | null = null;
+  /** Sampling graphs use onnxruntime's fused attention where the provider runs it (no score matrices). */
+  private readonly fused: boolean;
+  /** Resolved weights per network ('all' for packages and in-memory weights, which serve every network). */
+  private readonly weightModes = new Map<string, Promise<ResolvedWeights>>();
 
   constructor(
     readonly spec: ModelSpec,
@@ -95,6 +117,7 @@ export class LoadedModel implements DiffusionModel {
     this.preview = spec.preview;
     this.defaults = spec.defaults;
     this.schedulerConfig = spec.schedulerConfig;
+    this.fused = fusedAttentionFor(runtime.provider ?? 'auto');
     if (spec.unet.outChannels !== this.latentChannels) {
       throw new PipelineError(
         `model ${spec.name}: the UNet predicts ${spec.unet.outChannels} channels but the autoencoder's latents have ${this.latentChannels}`,
@@ -113,7 +136,13 @@ export class LoadedModel implements DiffusionModel {
     return (await this.entry('text_encoder', '1', () => buildTextEncoderGraph(this.spec.textEncoder, 1)).session).provider;
   }
 
+  /**
+   * Prompts → context [B, L, D]. With a sub-word tokenizer every prompt becomes 77-token chunks (the
+   * prompts of one call padded to the same count with empty chunks), each chunk encoded on its own,
+   * joined along the tokens and weighted by its emphasis: L = 77 · chunks.
+   */
   async encodeText(prompts: readonly string[]): Promise<TensorData<'float32'>> {
+    if (this.spec.textTokenizer) return this.encodeChunked(prompts, this.spec.textTokenizer);
     const L = this.spec.textEncoder.maxLength;
     const ids = new BigInt64Array(prompts.length * L);
     prompts.forEach((p, b) => {
@@ -128,6 +157,30 @@ export class LoadedModel implements DiffusionModel {
     return out.last_hidden_state as TensorData<'float32'>;
   }
 
+  private async encodeChunked(prompts: readonly string[], tok: TextTokenizer): Promise<TensorData<'float32'>> {
+    const L = this.spec.textEncoder.maxLength;
+    const D = this.spec.textEncoder.width;
+    if (tok.maxLength !== L) throw new PipelineError(`the tokenizer makes ${tok.maxLength}-token chunks; the text encoder takes ${L}`);
+    const emb = this.spec.embeddings;
+    const per = prompts.map((p) => preparePrompt(p, tok, { embeddings: emb && embeddingCounts(emb) }).chunks);
+    const n = Math.max(...per.map((c) => c.length));
+    const chunks: PromptChunk[][] = per.map((c) => [...c, ...Array.from({ length: n - c.length }, () => emptyChunk(tok))]);
+    const batch = prompts.length * n;
+    const ids = new BigInt64Array(batch * L);
+    chunks.flat().forEach((c, i) => c.ids.forEach((id, j) => (ids[i * L + j] = BigInt(id))));
+    // Textual-inversion vectors: extra rows after the token table, looked up by the ids spliced in.
+    const extra = spliceEmbeddings(chunks.flat(), ids, L, emb, this.spec.textEncoder.vocabSize);
+    const rows = extra ? extra.length / D : 0;
+    const feeds: Record<string, TensorData> = { input_ids: tensor('int64', [batch, L], ids) };
+    if (extra) feeds[EXTRA_TOKENS_INPUT] = tensor('float32', [rows, D], extra);
+    const out = await this.run('text_encoder', rows ? `${batch}+${rows}` : `${batch}`, () => buildTextEncoderGraph(this.spec.textEncoder, batch, rows), feeds);
+    const hidden = (out.last_hidden_state as TensorData<'float32'>).data;
+    const context = new Float32Array(batch * L * D);
+    const size = n * L * D;
+    chunks.forEach((c, b) => context.set(applyEmphasis(hidden.subarray(b * size, (b + 1) * size), c.map((x) => x.weights)), b * size));
+    return tensor('float32', [prompts.length, n * L, D], context);
+  }
+
   async predictNoise(x: TensorData<'float32'>, timestep: number, context: TensorData<'float32'>): Promise<TensorData<'float32'>> {
     const [b, , h, w] = x.shape as [number, number, number, number];
     const L = context.shape[1]!;
@@ -135,7 +188,7 @@ export class LoadedModel implements DiffusionModel {
     const out = await this.run(
       'unet',
       `${b}x${h}x${w}:${L}`,
-      () => buildUNetGraph(this.spec.unet, { batch: b, height: h, width: w, contextLength: L }),
+      () => buildUNetGraph(this.spec.unet, { batch: b, height: h, width: w, contextLength: L, fusedAttention: this.fused }),
       { sample: x, timestep_embedding: temb, encoder_hidden_states: context },
     );
     return out.out_sample as TensorData<'float32'>;
@@ -143,7 +196,7 @@ export class LoadedModel implements DiffusionModel {
 
   async encodeImage(image: TensorData<'float32'>): Promise<TensorData<'float32'>> {
     const [b, , H, W] = image.shape as [number, number, number, number];
-    const res = await this.run('vae_encoder', `${b}x${H}x${W}`, () => buildVaeEncoderGraph(this.spec.autoencoder, b, H, W), {
+    const res = await this.run('vae_encoder', `${b}x${H}x${W}`, () => buildVaeEncoderGraph(this.spec.autoencoder, b, H, W, { fusedAttention: this.fused }), {
       sample: image,
     });
     const moments = res.latent_parameters as TensorData<'float32'>;
@@ -163,10 +216,31 @@ export class LoadedModel implements DiffusionModel {
     const [b, , h, w] = latents.shape as [number, number, number, number];
     const inv = 1 / this.spec.scaleFactor;
     const z = tensor('float32', latents.shape, latents.data.map((v) => v * inv));
-    const out = await this.run('vae_decoder', `${b}x${h}x${w}`, () => buildVaeDecoderGraph(this.spec.autoencoder, b, h, w), {
+    const out = await this.run('vae_decoder', `${b}x${h}x${w}`, () => buildVaeDecoderGraph(this.spec.autoencoder, b, h, w, { fusedAttention: this.fused }), {
       latent_sample: z,
     });
     return out.sample as TensorData<'float32'>;
+  }
+
+  /**
+   * Builds the sessions a txt2img run at this size needs, one network after another, reporting each
+   * (loading a multi-GB model takes a while: this is where the time goes).
+   */
+  async warmUp(width: number, height: number, guided: boolean, onNetwork?: (network: string, index: number, total: number, ms: number) => void): Promise<void> {
+    const f = this.downscale;
+    const [h, w] = [height / f, width / f];
+    const b = guided ? 2 : 1;
+    const L = this.spec.textEncoder.maxLength;
+    const steps: [string, string, () => Graph][] = [
+      ['text_encoder', `${b}`, () => buildTextEncoderGraph(this.spec.textEncoder, b)],
+      ['unet', `${b}x${h}x${w}:${L}`, () => buildUNetGraph(this.spec.unet, { batch: b, height: h, width: w, contextLength: L, fusedAttention: this.fused })],
+      ['vae_decoder', `1x${h}x${w}`, () => buildVaeDecoderGraph(this.spec.autoencoder, 1, h, w, { fusedAttention: this.fused })],
+    ];
+    for (const [i, [network, key, build]] of steps.entries()) {
+      const t0 = performance.now();
+      await this.entry(network, key, build).session;
+      onNetwork?.(network, i + 1, steps.length, performance.now() - t0);
+    }
   }
 
   /** Releases every session; the model can still be used (sessions are rebuilt on demand). */
@@ -174,10 +248,11 @@ export class LoadedModel implements DiffusionModel {
     const all = [...this.live.values()];
     this.live.clear();
     await Promise.all(all.map((e) => this.retire(e)));
-    const spilled = this.weightMode && (await this.weightMode.catch(() => null))?.tempDir;
-    if (spilled) {
-      this.weightMode = null;
-      await fsp.rm(spilled, { recursive: true, force: true });
+    const modes = [...this.weightModes.values()];
+    this.weightModes.clear();
+    for (const m of modes) {
+      const spilled = (await m.catch(() => null))?.tempDir;
+      if (spilled) await fsp.rm(spilled, { recursive: true, force: true });
     }
   }
 
@@ -202,9 +277,9 @@ export class LoadedModel implements DiffusionModel {
     const current = this.live.get(network);
     if (current?.key === shapeKey) return current;
     const session = (async () => {
-      const { mode, weightsFile } = await this.weights();
+      const { mode, weightsFile } = await this.weights(NETWORK_OF[network]!);
       const bytes = toModelProto(build(), mode);
-      return createSession(bytes, { provider: this.runtime.provider, threads: this.runtime.threads, weightsFile });
+      return createSession(bytes, { provider: this.runtime.provider, threads: this.runtime.threads, weightsFile, memoryPattern: false });
     })();
     const e: LiveSession = { key: shapeKey, session, users: 0, retired: false };
     this.live.set(network, e);
@@ -221,14 +296,23 @@ export class LoadedModel implements DiffusionModel {
     await e.session.then((s) => s.release(), () => undefined);
   }
 
-  private weights(): Promise<ResolvedWeights> {
-    this.weightMode ??= resolveWeights(this.spec, this.runtime.maxEmbeddedBytes ?? 2 ** 30);
-    return this.weightMode;
+  private weights(network: NetworkName): Promise<ResolvedWeights> {
+    const w = this.spec.weights;
+    const key = w.kind === 'files' ? network : 'all';
+    let m = this.weightModes.get(key);
+    if (!m) {
+      m = w.kind === 'files'
+        ? resolveFileWeights(this.spec.name, modelParams({ [network]: this.spec[network] }), w.networks[network], network)
+        : resolveWeights(this.spec, this.runtime.maxEmbeddedBytes ?? 2 ** 30);
+      this.weightModes.set(key, m);
+    }
+    return m;
   }
 }
 
 async function resolveWeights(spec: ModelSpec, maxEmbeddedBytes: number): Promise<ResolvedWeights> {
   const w = spec.weights;
+  if (w.kind === 'files') throw new PipelineError('file weights are resolved per network');
   if (w.kind === 'package') {
     const locations = [...w.pkg.tensors.values()];
     const file = locations[0]?.file;
@@ -278,6 +362,19 @@ function embedded(tensors: ReadonlyMap<string, TensorData | Float32Array>, spec:
   };
 }
 
+
+/** Every weight of a model as float32 arrays (fresh copies for files; for merging adapters in memory). */
+export async function loadAllWeights(spec: ModelSpec): Promise<Map<string, TensorData | Float32Array>> {
+  const w = spec.weights;
+  if (w.kind === 'memory') return new Map(w.tensors);
+  if (w.kind === 'package') return (await loadModelPackage(w.pkg.dir)).weights;
+  const out = new Map<string, TensorData | Float32Array>();
+  for (const net of ['autoencoder', 'textEncoder', 'unet'] as const) {
+    const slices = locateAll(spec.name, modelParams({ [net]: spec[net] }), w.networks[net], net);
+    for (const [k, v] of await readAllAsFloat32(slices)) out.set(k, v);
+  }
+  return out;
+}
 
 /** Turns model.json's tokenizer section into a function prompt → ids of exactly maxLength. */
 export type TokenizerFactory = (spec: TokenizerSpec, packageDir: string) => Promise<(text: string) => ArrayLike<number>>;

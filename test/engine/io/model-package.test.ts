@@ -7,7 +7,6 @@ import {
   ModelPackageError,
   loadModelPackage,
   saveModelPackage,
-  validateCheckpoint,
   validateModelPackage,
 } from '../../../electron/engine/io/model-package.ts';
 import { encodeSafetensors } from '../../../electron/engine/io/safetensors.ts';
@@ -194,43 +193,5 @@ describe('model packages', () => {
     await fsp.writeFile(file, bytes);
     await validateModelPackage(dir); // sizes agree: only the hash sees it
     await expect(validateModelPackage(dir, { checkHashes: true })).rejects.toThrow(/model.safetensors does not match its sha256/);
-  });
-});
-
-describe('bare LDM / SD 1.x checkpoints', () => {
-  // Shaped like SD v1 (f = 8, 4 latent channels, CLIP names, 8 heads, 32 groups) but tiny.
-  const unet: UNetConfig = { inChannels: 4, outChannels: 4, modelChannels: 32, channelMult: [1, 2], numResBlocks: 1, attentionResolutions: [2, 1], numHeads: 8, transformerDepth: 1, contextDim: 64 };
-  const autoencoder: AutoencoderConfig = { kind: 'kl', ch: 32, chMult: [1, 1, 2, 2], numResBlocks: 1, attnResolutions: [], resolution: 256, inChannels: 3, outCh: 3, zChannels: 4, embedDim: 4 };
-  const textEncoder: TextEncoderConfig = { vocabSize: 50, maxLength: 8, width: 64, layers: 1, heads: 1, mlpWidth: 128, activation: 'quick_gelu', causal: true };
-
-  async function writeCheckpoint(name: string, cfg: Parameters<typeof modelParams>[0], extra: Record<string, TensorData> = {}): Promise<string> {
-    const params = modelParams(cfg);
-    const w = randomWeights(cfg, 1);
-    const tensors = new Map<string, TensorData>([...w].map(([k, v]) => [k, { dtype: 'float32', shape: params.get(k)!.shape, data: v }]));
-    for (const [k, v] of Object.entries(extra)) tensors.set(k, v);
-    const file = path.join(root, name);
-    await fsp.writeFile(file, encodeSafetensors(tensors));
-    return file;
-  }
-
-  it('loads as a package with the inferred architecture and SD defaults, buffers left unused', async () => {
-    const file = await writeCheckpoint('tiny-sd.safetensors', { unet, autoencoder, textEncoder }, {
-      'cond_stage_model.transformer.text_model.embeddings.position_ids': { dtype: 'int64', shape: [1, 8], data: new BigInt64Array(8) },
-    });
-    const pkg = await validateCheckpoint(file);
-    expect(pkg.manifest.kind).toBe('txt2img');
-    expect(pkg.manifest.name).toBe('tiny-sd');
-    expect(pkg.manifest.architecture).toEqual({ unet, autoencoder, textEncoder });
-    expect(pkg.manifest.latentScaleFactor).toBe(0.18215);
-    expect(pkg.manifest.tokenizer).toEqual({ type: 'clip-bpe', maxLength: 8 });
-    expect(pkg.manifest.files[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(pkg.unused).toEqual(['cond_stage_model.transformer.text_model.embeddings.position_ids']);
-    expect(pkg.tensors.size).toBe(modelParams({ unet, autoencoder, textEncoder }).size);
-  });
-
-  it('refuses pickles and files that are not LDM checkpoints, saying why', async () => {
-    await expect(validateCheckpoint(path.join(root, 'model.ckpt'))).rejects.toThrow(/pickle .ckpt\/.pt files are refused/);
-    const vaeOnly = await writeCheckpoint('vae.safetensors', { autoencoder });
-    await expect(validateCheckpoint(vaeOnly)).rejects.toThrow(/input_blocks.0.0.weight is missing, so the UNet cannot be inferred/);
   });
 });

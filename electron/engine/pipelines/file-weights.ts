@@ -1,0 +1,152 @@
+// Weights of one network from files a model family mapped (SD single files, diffusers folders):
+// float32 and float16 tensors of one file are used in place as ONNX external data (fp16 stays fp16 on
+// disk and is widened by a Cast that onnxruntime folds at load); anything else (bf16, several files)
+// is widened to float32 once into a temporary file, tensor by tensor, so no JS copy is kept.
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Param } from '../onnx/graph.ts';
+import type { WeightMode } from '../onnx/serialize.ts';
+import { bf16ToFloat, halfToFloat, numel } from '../tensor.ts';
+import { PipelineError } from './errors.ts';
+import type { SafetensorsEntry } from '../io/safetensors.ts';
+
+/** Where one parameter's bytes lie: a byte range inside a safetensors entry (a whole tensor, or rows of a fused one). */
+export interface TensorSlice {
+  readonly file: string;
+  readonly entry: SafetensorsEntry;
+  /** Byte offset inside the entry, and length. */
+  readonly start: number;
+  readonly length: number;
+}
+
+export type NetworkName = 'unet' | 'autoencoder' | 'textEncoder';
+
+/** graph parameter name → its bytes in a file (a family's name mapping), or undefined when the file lacks it. */
+export type Locate = (name: string) => TensorSlice | undefined;
+
+export interface ResolvedWeights {
+  readonly mode: WeightMode;
+  readonly weightsFile?: string;
+  /** A temporary folder holding spilled weights, removed on release. */
+  readonly tempDir?: string;
+}
+
+const IN_PLACE = new Set(['F32', 'F16']);
+const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
+
+/** Where every parameter of the network lies; a clear error for the first one the file lacks or sizes wrongly. */
+export function locateAll(model: string, params: ReadonlyMap<string, Param>, locate: Locate, network: string): Map<string, TensorSlice> {
+  const out = new Map<string, TensorSlice>();
+  for (const [name, p] of params) {
+    const s = locate(name);
+    if (!s) throw new PipelineError(`model ${model}: the ${network} weights have no tensor for '${name}'; the file does not match the inferred architecture`);
+    const bytes = BYTES[s.entry.dtype];
+    if (bytes === undefined) {
+      throw new PipelineError(`model ${model}: tensor ${s.entry.name} is ${s.entry.dtype}; only F32, F16 and BF16 weights can be used`);
+    }
+    if (s.length !== numel(p.shape) * bytes) {
+      throw new PipelineError(
+        `model ${model}: tensor ${s.entry.name} has ${s.length / bytes} values where '${name}' [${p.shape.join(', ')}] needs ${numel(p.shape)}`,
+      );
+    }
+    out.set(name, s);
+  }
+  return out;
+}
+
+export async function resolveFileWeights(
+  model: string,
+  params: ReadonlyMap<string, Param>,
+  locate: Locate,
+  network: string,
+): Promise<ResolvedWeights> {
+  const slices = locateAll(model, params, locate, network);
+  const files = new Set([...slices.values()].map((s) => s.file));
+  if (files.size === 1 && [...slices.values()].every((s) => IN_PLACE.has(s.entry.dtype))) {
+    const file = [...files][0]!;
+    const mode: WeightMode = {
+      kind: 'external',
+      file: path.basename(file),
+      locate(name) {
+        const s = slices.get(name)!;
+        return { offset: s.entry.offset + s.start, length: s.length, dtype: s.entry.dtype === 'F16' ? 'float16' : 'float32' };
+      },
+    };
+    return { mode, weightsFile: file };
+  }
+  return widenToTemp(slices);
+}
+
+/** Writes every parameter as float32 into one temporary raw file and points the graph into it. */
+async function widenToTemp(slices: ReadonlyMap<string, TensorSlice>): Promise<ResolvedWeights> {
+  const tempDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ldm-weights-'));
+  const file = path.join(tempDir, 'weights.bin');
+  const where = new Map<string, { offset: number; length: number }>();
+  const out = await fsp.open(file, 'w');
+  const inputs = new Map<string, fsp.FileHandle>();
+  try {
+    let offset = 0;
+    for (const [name, s] of slices) {
+      let fh = inputs.get(s.file);
+      if (!fh) inputs.set(s.file, (fh = await fsp.open(s.file, 'r')));
+      const values = await readSliceAsFloat32(fh, s);
+      await out.write(new Uint8Array(values.buffer), 0, values.byteLength, offset);
+      where.set(name, { offset, length: values.byteLength });
+      offset += values.byteLength;
+    }
+  } catch (err) {
+    await out.close();
+    await fsp.rm(tempDir, { recursive: true, force: true });
+    throw err;
+  } finally {
+    for (const fh of inputs.values()) await fh.close();
+  }
+  await out.close();
+  const mode: WeightMode = {
+    kind: 'external',
+    file: path.basename(file),
+    locate: (name) => ({ ...where.get(name)!, dtype: 'float32' }),
+  };
+  return { mode, weightsFile: file, tempDir };
+}
+
+/** One slice's values widened to float32. */
+export async function readSliceAsFloat32(fh: fsp.FileHandle, s: TensorSlice): Promise<Float32Array> {
+  const raw = new Uint8Array(s.length);
+  const { bytesRead } = await fh.read(raw, 0, s.length, s.entry.offset + s.start);
+  if (bytesRead !== s.length) throw new PipelineError(`${s.file}: the file ends inside tensor ${s.entry.name}; it is truncated`);
+  const view = new DataView(raw.buffer);
+  switch (s.entry.dtype) {
+    case 'F32':
+      return new Float32Array(raw.buffer);
+    case 'F16': {
+      const v = new Float32Array(s.length / 2);
+      for (let i = 0; i < v.length; i++) v[i] = halfToFloat(view.getUint16(2 * i, true));
+      return v;
+    }
+    case 'BF16': {
+      const v = new Float32Array(s.length / 2);
+      for (let i = 0; i < v.length; i++) v[i] = bf16ToFloat(view.getUint16(2 * i, true));
+      return v;
+    }
+    default:
+      throw new PipelineError(`tensor ${s.entry.name} is ${s.entry.dtype}; only F32, F16 and BF16 weights can be used`);
+  }
+}
+
+/** Every parameter of a 'files' source as float32 arrays (for merging adapters in memory). */
+export async function readAllAsFloat32(slices: ReadonlyMap<string, TensorSlice>): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  const handles = new Map<string, fsp.FileHandle>();
+  try {
+    for (const [name, s] of slices) {
+      let fh = handles.get(s.file);
+      if (!fh) handles.set(s.file, (fh = await fsp.open(s.file, 'r')));
+      out.set(name, await readSliceAsFloat32(fh, s));
+    }
+  } finally {
+    for (const fh of handles.values()) await fh.close();
+  }
+  return out;
+}
