@@ -31,16 +31,17 @@ const generateCommon = {
   /** Images generated one after another; seed, seed+1, … */
   batchCount: z.number().int().min(1).max(100).default(1),
   eta: z.number().min(0).max(1).default(0),
-  // A1111's seed settings (engine/diffusion/noise.ts); an A1111 picture's seed gives the same noise here.
+  // A1111's seed settings (engine/diffusion/noise.ts), absent = A1111's defaults (GPU source, no variation,
+  // no resize, ENSD 0); an A1111 picture's seed gives the same noise here.
   /** Random number generator source: 'gpu' (A1111's default) and 'nv' are the same numbers; 'cpu' is torch's CPU generator. */
-  rngSource: z.enum(['gpu', 'cpu', 'nv']).default('gpu'),
+  rngSource: z.enum(['gpu', 'cpu', 'nv']).optional(),
   /** Variation seed: with a strength ≠ 0 every image keeps `seed` and image i mixes in the noise of variationSeed + i. */
-  variationSeed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
-  variationStrength: z.number().min(0).max(1).default(0),
+  variationSeed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+  variationStrength: z.number().min(0).max(1).optional(),
   /** Resize seed from: the seed's noise is drawn at this size (pixels) and pasted centred, keeping a picture's layout at a new size. */
-  resizeSeedFrom: z.object({ width: z.number().int().min(0).max(4096), height: z.number().int().min(0).max(4096) }).nullable().default(null),
+  resizeSeedFrom: z.object({ width: z.number().int().min(0).max(4096), height: z.number().int().min(0).max(4096) }).nullable().optional(),
   /** Eta noise seed delta (A1111's ENSD, often 31337): the samplers' per-step noise comes from seed + ensd. */
-  ensd: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  ensd: z.number().int().min(0).max(2 ** 32 - 1).optional(),
   loras: z.array(loraUse).default([]),
 };
 
