@@ -1,6 +1,7 @@
 // Recording a finished image: gallery file with its `parameters` chunk, thumbnail and history row.
 // The job queue and the CLI (`ldm generate --data DIR`) both record through here.
 import type { Generation } from '../api/history.ts';
+import type { SeedOptions } from '../engine/diffusion/noise.ts';
 import { openDatabase } from './db.ts';
 import { ensureDataDir } from './files.ts';
 import { Gallery } from './gallery.ts';
@@ -12,7 +13,7 @@ import { generationParams } from '../engine/pipelines/output.ts';
 import { APP_VERSION } from './system.ts';
 
 /** Field names follow the pipelines' GenerationRecord, so `{ ...generated.record, png }` fits. */
-export interface GenerationInput {
+export interface GenerationInput extends SeedOptions {
   kind: 'txt2img' | 'img2img' | 'inpaint' | 'upload';
   prompt: string;
   negativePrompt: string;

@@ -7,6 +7,7 @@ import type { ImageVariant } from '../api/gallery.ts';
 import type { Generation } from '../api/history.ts';
 import type { EventName, EventPayload, StudioHandlers } from '../api/index.ts';
 import type { GenerateSpec, Job, JobSpec, SubmittedSpec } from '../api/jobs.ts';
+import { imageSeeds, seedRecord } from '../engine/diffusion/noise.ts';
 import { forkWorkerAdapter, type WorkerAdapter } from '../workers/adapter.ts';
 import type { ImageMessage, RunJob } from '../workers/protocol.ts';
 import { openDatabase, type Db } from './db.ts';
@@ -122,6 +123,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
         width: spec.width,
         height: spec.height,
         eta: spec.eta,
+        ...seedRecord(spec, imageSeeds(msg.seed, msg.index, spec).variationSeed),
         strength: spec.kind === 'txt2img' ? null : spec.strength,
         feather: spec.kind === 'inpaint' ? spec.feather : null,
         model: { id: model.id, name: model.name, hash: model.hash },
