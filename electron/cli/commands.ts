@@ -3,7 +3,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import * as path from 'node:path';
 import { RNG_SOURCES, type RngSource, type SeedOptions } from '../engine/diffusion/noise.ts';
-import { SAMPLERS } from '../engine/diffusion/samplers.ts';
+import { SAMPLERS, SCHEDULE_TYPES } from '../engine/diffusion/samplers.ts';
 import { withAdapters, type AdapterUse } from '../engine/finetune/adapters.ts';
 import { validateModelPackage, type ValidatedPackage } from '../engine/io/model-package.ts';
 import { autoencoderFactor } from '../engine/nn/config.ts';
@@ -16,7 +16,7 @@ import type { GeneratedImage, GenerateOptions } from '../engine/pipelines/types.
 import { helpFor, parseCommandLine, UsageError, type FlagSpecs, type Parsed } from './args.ts';
 import { openDataRecorder } from './data-hook.ts';
 import { readFileBytes, readImageFile, writeGeneratedPng } from './image-files.ts';
-import type { CliIo } from './main.ts';
+import type { CliIo } from './io.ts';
 import { defaultOf, listPackageDirs, modelsDir, resolveModelDir } from './model-dir.ts';
 import { ProgressBar } from './progress.ts';
 import { convertCommand } from './convert.ts';
@@ -37,6 +37,7 @@ const GENERATE_FLAGS: FlagSpecs = {
   seed: { type: 'int', help: `seed of the first image (0…${MAX_SEED}); image i uses seed+i; default random` },
   steps: { type: 'int', help: "denoising steps (default: the model's)" },
   sampler: { type: 'string', arg: 'NAME', help: `${SAMPLERS.map((x) => x.name).join(', ')} (default: the model's)` },
+  schedule: { type: 'string', arg: 'TYPE', help: `A1111 schedule type: ${SCHEDULE_TYPES.map((t) => t.name).join(', ')} (default: automatic, the sampler's own)` },
   cfg: { type: 'number', help: 'classifier-free guidance scale (1 = off)' },
   size: { type: 'size', help: 'image size WxH (multiples of the model’s factor)' },
   width: { type: 'int', help: 'image width in pixels' },
@@ -188,6 +189,7 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
       seed,
       steps: f.steps as number | undefined,
       sampler: f.sampler as string | undefined,
+      scheduleType: f.schedule as string | undefined,
       guidance: f.cfg as number | undefined,
       width: size?.width ?? (f.width as number | undefined),
       height: size?.height ?? (f.height as number | undefined),

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { convertCheckpoint } from '../engine/io/checkpoint.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
 import type { Command } from './commands.ts';
-import type { CliIo } from './main.ts';
+import type { CliIo } from './io.ts';
 
 const CONVERT_FLAGS: FlagSpecs = {
   out: { type: 'string', short: 'o', arg: 'FILE', help: 'the .safetensors file to write (default: IN with .safetensors)' },

@@ -4,12 +4,9 @@ import { pathToFileURL } from 'node:url';
 import { UsageError } from './args.ts';
 import { COMMANDS, usage } from './commands.ts';
 
-export interface CliIo {
-  readonly stdout: { write(s: string): unknown };
-  readonly stderr: { write(s: string): unknown; readonly isTTY?: boolean; readonly columns?: number };
-  /** Cancels a running generation (Ctrl-C). */
-  readonly signal?: AbortSignal;
-}
+import type { CliIo } from './io.ts';
+
+export type { CliIo } from './io.ts';
 
 /** Runs one command line; returns the exit code (never calls process.exit, so tests can call it). */
 export async function runCli(argv: readonly string[], io: CliIo = process): Promise<number> {

@@ -2,7 +2,7 @@
 import { parseWebArgs, startWebStudio } from '../web/main.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
 import type { Command } from './commands.ts';
-import type { CliIo } from './main.ts';
+import type { CliIo } from './io.ts';
 
 const SERVE_FLAGS: FlagSpecs = {
   data: { type: 'string', arg: 'DIR', help: "studio data folder (default: the desktop app's, so both share one history)" },

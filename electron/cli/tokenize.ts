@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { countPromptTokens, promptTokenizerFor, TOKENIZER_NAMES, type TokenizerName } from '../engine/text/token-count.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
 import type { Command } from './commands.ts';
-import type { CliIo } from './main.ts';
+import type { CliIo } from './io.ts';
 import { modelsDir } from './model-dir.ts';
 
 const TOKENIZE_FLAGS: FlagSpecs = {

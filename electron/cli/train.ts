@@ -8,7 +8,7 @@ import { FINETUNE_DEFAULTS, finetune, type FinetuneProgress } from '../engine/fi
 import type { Provider } from '../engine/onnx/runtime.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
 import type { Command } from './commands.ts';
-import type { CliIo } from './main.ts';
+import type { CliIo } from './io.ts';
 import { resolveModelDir } from './model-dir.ts';
 import { renderBar, type ProgressStream } from './progress.ts';
 
