@@ -17,6 +17,7 @@ import { denoise } from '../pipelines/denoise.ts';
 import type { DiffusionModel, SamplingDefaults } from '../pipelines/model.ts';
 import { createImageSampler, createNoiseSource } from '../pipelines/sampling.ts';
 import { bf16ToFloat, halfToFloat, tensor, type Shape, type TensorData } from '../tensor.ts';
+import { imagenetClassIndex } from './ldm-classes.ts';
 import { FIRST_STAGE, LdmReleaseError, readReleaseYaml, recogniseLdmRelease, type LdmRelease, type ReleaseYaml } from './ldm-release.ts';
 
 /** Above this the weights would not fit one ONNX model with embedded initializers. */
@@ -194,7 +195,7 @@ export class LdmModel implements DiffusionModel {
     this.sessions.clear();
   }
 
-  /** Class-conditional: each prompt is a class index ('207'); unconditional models take any prompt. */
+  /** Class-conditional: each prompt is a class index ('388') or an ImageNet name ('giant panda'); unconditional models take any prompt. */
   async encodeText(prompts: readonly string[]): Promise<TensorData<'float32'>> {
     const ce = this.release.classEmbedder;
     if (!ce) return tensor('float32', [prompts.length, 1, 1]);
@@ -205,9 +206,9 @@ export class LdmModel implements DiffusionModel {
   }
 
   private classIndex(p: string): number {
-    const n = Number(p.trim());
+    const n = imagenetClassIndex(p);
     const max = this.release.classEmbedder!.nClasses;
-    if (!Number.isInteger(n) || n < 0 || n >= max) throw new LdmReleaseError(`${this.name} takes a class index from 0 to ${max - 1}, got '${p}'`);
+    if (n === null || n >= max) throw new LdmReleaseError(`${this.name} takes a class index from 0 to ${max - 1} or an ImageNet class name, got '${p}'`);
     return n;
   }
 
@@ -270,8 +271,8 @@ export interface LdmSampleOptions {
   readonly eta?: number;
   /** Classifier-free guidance scale (class-conditional models with a "no class" entry); 1 = off. */
   readonly guidance?: number;
-  /** Class-conditional: the class index. */
-  readonly classLabel?: number;
+  /** Class-conditional: the class index, or an ImageNet class name. */
+  readonly classLabel?: number | string;
   /** Output size in pixels (multiples of the first stage's factor × the UNet's). */
   readonly width?: number;
   readonly height?: number;

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imagenetClassIndex, imagenetClassNames } from '../../../electron/engine/families/ldm-classes.ts';
 import { LdmReleaseError, readReleaseYaml, recogniseLdmRelease } from '../../../electron/engine/families/ldm-release.ts';
 import { inpaintLdm, openLdmRelease, readShapes, roundTrip, sampleLdm, sampleLdmLatents, upscaleLdm, type LdmModel } from '../../../electron/engine/families/ldm-run.ts';
 import { tensor, type Shape } from '../../../electron/engine/tensor.ts';
@@ -154,8 +155,11 @@ describe('running each release', () => {
     expect(maxDiff(panda.data, volcano.data)).toBeGreaterThan(1e-4);
     const guided = await sampleLdmLatents(model, { seed: 3, steps: 2, width: 32, height: 32, classLabel: 388, guidance: 3 });
     expect(maxDiff(guided.data, panda.data)).toBeGreaterThan(1e-4);
+    const byName = await sampleLdmLatents(model, { seed: 3, steps: 2, width: 32, height: 32, classLabel: 'Giant Panda' });
+    expect(maxDiff(byName.data, panda.data)).toBe(0);
+    await expect(sampleLdm(model, { seed: 3, steps: 2, width: 32, height: 32, classLabel: 'dragon' })).rejects.toThrow(/ImageNet class name, got 'dragon'/);
     await expect(sampleLdm(model, { seed: 3, steps: 2, width: 32, height: 32 })).rejects.toThrow(/give a class/);
-    await expect(sampleLdm(model, { seed: 3, steps: 2, width: 32, height: 32, classLabel: 1001 })).rejects.toThrow(/class index from 0 to 1000/);
+    await expect(sampleLdm(model, { seed: 3, steps: 2, width: 32, height: 32, classLabel: 1001 })).rejects.toThrow(/class index from 0 to 1000 or an ImageNet class name/);
   });
 
   it('super-resolution ×4 (bsr_sr): a 8×8 picture becomes 32×32, steered by the low-res input', async () => {
@@ -177,6 +181,15 @@ describe('running each release', () => {
     expect(a.shape).toEqual([1, 3, 32, 32]);
     expect(maxDiff(a.data, b.data)).toBeGreaterThan(1e-4);
   });
+});
+
+it('ships the 1,000 ImageNet class names in index order', () => {
+  const names = imagenetClassNames();
+  expect(names).toHaveLength(1000);
+  expect([names[0], names[1], names[207], names[388], names[980]]).toEqual(['tench', 'goldfish', 'golden retriever', 'giant panda', 'volcano']);
+  expect(imagenetClassIndex('golden retriever')).toBe(207);
+  expect(imagenetClassIndex('42')).toBe(42);
+  expect(imagenetClassIndex('unicorn')).toBeNull();
 });
 
 it('a yaml beside the file sets the scale factor', async () => {
