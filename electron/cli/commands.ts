@@ -20,6 +20,7 @@ import type { CliIo } from './io.ts';
 import { defaultOf, listPackageDirs, modelsDir, resolveModelDir } from './model-dir.ts';
 import { ProgressBar } from './progress.ts';
 import { convertCommand } from './convert.ts';
+import { infoCommand } from './info.ts';
 import { serveCommand } from './serve.ts';
 import { tokenizeCommand } from './tokenize.ts';
 import { trainCommand } from './train.ts';
@@ -149,6 +150,7 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   serve: serveCommand,
+  info: infoCommand,
   convert: convertCommand,
 };
 

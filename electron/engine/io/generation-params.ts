@@ -141,19 +141,27 @@ export function formatParameters(p: GenerationParams): string {
   return lines.join('\n');
 }
 
+/** Every field that is set, as A1111 key → text in A1111's order, extras after the known keys, Version last. */
+export function infotextEntries(p: GenerationParams): [string, string][] {
+  const out: [string, string][] = [];
+  for (const f of INFOTEXT_FIELDS) {
+    if (f.key === 'Version') continue;
+    const t = fieldText(p, f.key, f.field, f.kind);
+    if (t !== undefined) out.push([f.key, t]);
+  }
+  for (const [k, v] of Object.entries(p.extras ?? {})) out.push([k, String(v)]);
+  if (p.version !== undefined) out.push(['Version', p.version]);
+  return out;
+}
+
+const CORE_KEYS = new Set(['Steps', 'Sampler', 'CFG scale', 'Seed', 'Size', 'Model hash', 'Model', 'Denoising strength']);
+
 /**
- * Every field beyond prompt, negative prompt, steps, sampler, CFG scale, seed, size, model, model hash and
- * denoising strength, with the extras, as A1111 key → text (what the history keeps as a generation's extra facts).
+ * Every fact beyond prompt, negative prompt, steps, sampler, CFG scale, seed, size, model, model hash and
+ * denoising strength, as A1111 key → text (what the history keeps as a generation's extra facts).
  */
 export function extraFacts(p: GenerationParams): Record<string, string> {
-  const core = new Set(['Steps', 'Sampler', 'CFG scale', 'Seed', 'Size', 'Model hash', 'Model', 'Denoising strength']);
-  const out: Record<string, string> = {};
-  for (const f of INFOTEXT_FIELDS) {
-    if (core.has(f.key)) continue;
-    const t = fieldText(p, f.key, f.field, f.kind);
-    if (t !== undefined) out[f.key] = t;
-  }
-  return { ...out, ...p.extras };
+  return Object.fromEntries(infotextEntries(p).filter(([k]) => !CORE_KEYS.has(k)));
 }
 
 // ---------------------------------------------------------------------------------------------
