@@ -1,5 +1,6 @@
 // Jobs: generation and training work queued for the worker processes; one runs on the accelerator at a time.
 import { z } from 'zod';
+import { SCHEDULE_TYPE_NAMES } from '../engine/diffusion/sigma-schedules.ts';
 import { FINETUNE_METHODS } from '../engine/finetune/methods/catalog.ts';
 import { request } from './contract.ts';
 
@@ -19,6 +20,8 @@ const generateCommon = {
   modelId: z.string().min(1),
   prompt: z.string().max(10_000),
   negativePrompt: z.string().max(10_000).default(''),
+  /** A1111's "Schedule type" for the sampler (system.info lists each sampler's); left out: 'automatic', the sampler's own. */
+  scheduleType: z.enum(SCHEDULE_TYPE_NAMES).optional(),
   // Sampler, steps, guidance and size have no defaults here: a job submitted without them gets the
   // model's own (model.json or its family: services/model-traits.ts), the one source of sampling defaults.
   sampler: z.string(),

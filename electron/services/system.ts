@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { RequestOutput } from '../api/index.ts';
+import { SAMPLERS, SCHEDULE_TYPES } from '../engine/diffusion/samplers.ts';
 import { METHOD_CATALOG } from '../engine/finetune/methods/catalog.ts';
 import { autoProviderCandidates, availableProviders } from '../engine/onnx/runtime.ts';
 
@@ -28,6 +29,8 @@ export function systemInfo(dataDir: string, transport: 'ipc' | 'web', ranOn: str
     dataDir,
     platform: `${process.platform}-${process.arch}`,
     transport,
+    samplers: SAMPLERS.map((s) => ({ name: s.name, label: s.label, schedules: [...s.schedules] })),
+    scheduleTypes: SCHEDULE_TYPES.map((t) => ({ ...t })),
     finetuneMethods: METHOD_CATALOG.map((m) => ({ ...m, fields: [...m.fields] })),
   };
 }

@@ -80,6 +80,7 @@ function pipelineOptions(job: RunJob, ctx: JobContext): GenerateOptions {
     prompt: s.prompt,
     negativePrompt: s.negativePrompt,
     sampler: s.sampler,
+    scheduleType: s.scheduleType,
     steps: s.steps,
     guidance: s.guidance,
     seed: job.seed,

@@ -2,6 +2,10 @@ import { expect, it } from 'vitest';
 import type { Generation } from '../../electron/api/history.ts';
 import { parseParameters } from '../../electron/engine/io/generation-params.ts';
 import { parametersText } from '../../renderer/src/lib/params.ts';
+import { SAMPLERS, SCHEDULE_TYPES } from '../../electron/engine/diffusion/samplers.ts';
+
+// What system.info serves the renderer (services/system.ts).
+const info = { samplers: SAMPLERS.map((x) => ({ ...x, schedules: [...x.schedules] })), scheduleTypes: SCHEDULE_TYPES.map((t) => ({ ...t })) };
 
 const gen: Generation = {
   id: 'g1',
@@ -24,7 +28,7 @@ const gen: Generation = {
 };
 
 it('copies parameters in the infotext format that the engine (and other tools) read back', () => {
-  const text = parametersText(gen);
+  const text = parametersText(gen, info);
   expect(text.split('\n')[0]).toBe('a red fox, snow: deep');
   const p = parseParameters(text);
   expect(p).toMatchObject({

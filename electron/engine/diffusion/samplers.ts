@@ -20,7 +20,7 @@ import {
 import { UniPC } from './unipc.ts';
 
 export * from './sampler-base.ts';
-export { SCHEDULE_TYPES, scheduleLabel, scheduleTypeFromLabel, type ScheduleType } from './sigma-schedules.ts';
+export { SCHEDULE_TYPES, SCHEDULE_TYPE_NAMES, scheduleLabel, scheduleTypeFromLabel, type ScheduleType } from './sigma-schedules.ts';
 
 type Family = 'k' | 'alpha' | 'unipc';
 

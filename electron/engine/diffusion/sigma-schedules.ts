@@ -33,6 +33,8 @@ export const SCHEDULE_TYPES = [
 ] as const;
 
 export type ScheduleType = (typeof SCHEDULE_TYPES)[number]['name'];
+/** The names alone, for contracts (z.enum). */
+export const SCHEDULE_TYPE_NAMES = SCHEDULE_TYPES.map((t) => t.name) as [ScheduleType, ...ScheduleType[]];
 /** A schedule type with 'automatic' resolved to the sampler's own. */
 export type ResolvedSchedule = Exclude<ScheduleType, 'automatic'>;
 

@@ -1,17 +1,20 @@
-// The samplers the engine offers, with the labels other tools write (mirrors engine/diffusion/samplers.ts
-// SAMPLERS; test/renderer/samplers.test.ts keeps the two equal without the renderer importing the engine).
-export const SAMPLERS: readonly { readonly name: string; readonly label: string }[] = [
-  { name: 'euler_a', label: 'Euler a' },
-  { name: 'euler', label: 'Euler' },
-  { name: 'dpmpp_2m', label: 'DPM++ 2M' },
-  { name: 'dpmpp_2m_karras', label: 'DPM++ 2M Karras' },
-  { name: 'euler_karras', label: 'Euler Karras' },
-  { name: 'euler_a_karras', label: 'Euler a Karras' },
-  { name: 'ddim', label: 'DDIM' },
-  { name: 'plms', label: 'PLMS' },
-  { name: 'ddpm', label: 'DDPM' },
-];
+// The samplers and schedule types the engine offers, as system.info serves them (engine/diffusion/samplers.ts
+// SAMPLERS is the one list); nothing until system.info has answered.
+import type { RequestOutput } from '../../../electron/api/index.ts';
 
-export function samplerLabel(name: string | null): string {
-  return SAMPLERS.find((s) => s.name === name)?.label ?? name ?? '—';
+export type ServedSamplers = Pick<RequestOutput<'system.info'>, 'samplers' | 'scheduleTypes'>;
+
+export function samplerList(info: ServedSamplers | null): ServedSamplers['samplers'] {
+  return info?.samplers ?? [];
+}
+
+/** The A1111 label of a job's sampler name; older names carry a schedule ('dpmpp_2m_karras' → 'DPM++ 2M Karras'). */
+export function samplerLabel(name: string | null, info: ServedSamplers | null): string {
+  if (name === null) return '—';
+  const list = samplerList(info);
+  const exact = list.find((s) => s.name === name);
+  if (exact) return exact.label;
+  const type = info?.scheduleTypes.find((t) => name.endsWith(`_${t.name}`));
+  const base = type && list.find((s) => s.name === name.slice(0, -type.name.length - 1));
+  return base ? `${base.label} ${type.label}` : name;
 }
