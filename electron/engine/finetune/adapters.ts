@@ -8,7 +8,8 @@ import { loadSafetensors } from '../io/safetensors.ts';
 import { modelParams } from '../nn/models.ts';
 import { LoadedModel, loadAllWeights, type ModelSpec, type RuntimeOptions } from '../pipelines/loaded-model.ts';
 import type { TensorData } from '../tensor.ts';
-import { mergeLora } from './lora.ts';
+import { checkEmbeddingWidth, embeddingFromTensors } from '../io/embeddings.ts';
+import { LoraError, mergeLora } from './lora.ts';
 import { EMBEDDING_PARAM, extendTokenizer, TOKEN_EMBEDDING, TOKEN_METADATA } from './ti.ts';
 
 /** An adapter file that cannot be applied to this model: the message names the file and the reason. */
@@ -21,6 +22,8 @@ export interface AdapterUse {
   readonly file: string;
   /** LoRA: multiplies the update (1 = as trained, 0 = off, negative = away from it). Embedding: scales the vector. */
   readonly strength?: number;
+  /** LoRA: the strength on the text encoder's modules (A1111's `<lora:name:te:unet>`); default: `strength`. */
+  readonly textStrength?: number;
 }
 
 export interface LoadedAdapter {
@@ -34,7 +37,7 @@ export interface LoadedAdapter {
 
 export async function loadAdapter(file: string): Promise<LoadedAdapter> {
   const { tensors, metadata } = await loadSafetensors(file);
-  if (tensors.has(EMBEDDING_PARAM)) {
+  if (tensors.has(EMBEDDING_PARAM) || tensors.has('string_to_param.*') || (tensors.size === 1 && ![...tensors.keys()][0]!.includes('lora_'))) {
     const token = (metadata[TOKEN_METADATA] ?? path.basename(file, path.extname(file))).toLowerCase();
     return { kind: 'embedding', file, tensors, metadata, token };
   }
@@ -61,19 +64,29 @@ export interface AdaptOptions extends RuntimeOptions {
 /** A new model: `base` with every adapter file applied in order. `base` itself is left unchanged. */
 export async function withAdapters(base: LoadedModel, adapters: readonly AdapterUse[], o: AdaptOptions = {}): Promise<LoadedModel> {
   if (adapters.length === 0) return base;
-  const loaded: { adapter: LoadedAdapter; strength: number }[] = [];
-  for (const a of adapters) loaded.push({ adapter: await loadAdapter(a.file), strength: a.strength ?? 1 });
-  return new LoadedModel(adaptSpec(base.spec, await ownWeights(base.spec), loaded, o.tokenizer), o);
+  const loaded: AppliedAdapter[] = [];
+  for (const a of adapters) loaded.push({ adapter: await loadAdapter(a.file), strength: a.strength ?? 1, textStrength: a.textStrength });
+  // Embeddings for a sub-word (CLIP) tokenizer leave the weights alone: only LoRAs and word-tokenizer embeddings need a copy.
+  const needsWeights = loaded.some((a) => a.adapter.kind === 'lora' || !base.spec.textTokenizer);
+  return new LoadedModel(adaptSpec(base.spec, needsWeights ? await ownWeights(base.spec) : null, loaded, o.tokenizer), o);
+}
+
+export interface AppliedAdapter {
+  readonly adapter: LoadedAdapter;
+  readonly strength: number;
+  readonly textStrength?: number;
 }
 
 /**
  * The spec of `spec`'s model with adapters applied to `weights` (changed in place; they become the
- * spec's in-memory weights). Embeddings grow the vocabulary, the token table and the tokenizer.
+ * spec's in-memory weights; null when only sub-word-tokenizer embeddings are applied). With a word
+ * tokenizer, embeddings grow the vocabulary, the token table and the tokenizer; with a sub-word (CLIP)
+ * tokenizer they join the spec's embeddings, spliced in where a prompt names them (A1111).
  */
 export function adaptSpec(
   spec: ModelSpec,
-  weights: Map<string, Float32Array>,
-  adapters: readonly { adapter: LoadedAdapter; strength: number }[],
+  weights: Map<string, Float32Array> | null,
+  adapters: readonly AppliedAdapter[],
   tokenizer?: TokenizerSpec,
 ): ModelSpec {
   const layers = [...modelParams({ unet: spec.unet, textEncoder: spec.textEncoder })]
@@ -81,11 +94,26 @@ export function adaptSpec(
     .map(([k]) => k.slice(0, -'.weight'.length));
   const words: string[] = [];
   const vectors: Float32Array[] = [];
-  for (const { adapter: ad, strength } of adapters) {
+  const clipEmbeddings = new Map(spec.embeddings ?? []);
+  const needWeights = (): Map<string, Float32Array> => {
+    if (!weights) throw new AdapterError('LoRAs and word-tokenizer embeddings need the model weights');
+    return weights;
+  };
+  for (const { adapter: ad, strength, textStrength } of adapters) {
     const name = path.basename(ad.file);
     if (!Number.isFinite(strength)) throw new AdapterError(`adapter ${name}: strength must be a number, got ${strength}`);
     if (ad.kind === 'lora') {
-      mergeLora(weights, ad.tensors, strength, spec.unet, layers);
+      try {
+        mergeLora(needWeights(), ad.tensors, strength, spec.unet, layers, { textStrength, textLayers: spec.textEncoder.layers });
+      } catch (err) {
+        if (err instanceof LoraError) throw new AdapterError(`LoRA ${name}: ${err.message}`);
+        throw err;
+      }
+      continue;
+    }
+    if (spec.textTokenizer) {
+      const e = checkEmbeddingWidth(embeddingFromTensors(path.basename(ad.file, path.extname(ad.file)), ad.tensors, ad.file), spec.textEncoder.width, ad.file);
+      clipEmbeddings.set(e.name, { ...e, data: e.data.map((v) => v * strength) });
       continue;
     }
     const e = ad.tensors.get(EMBEDDING_PARAM)!;
@@ -98,6 +126,8 @@ export function adaptSpec(
     vectors.push(Float32Array.from(e.data as Float32Array, (v) => v * strength));
   }
   let { textEncoder, tokenize } = spec;
+  const embeddings = clipEmbeddings.size > 0 ? { embeddings: clipEmbeddings } : {};
+  if (!weights) return { ...spec, ...embeddings };
   if (words.length > 0) {
     const tokSpec = tokenizer ?? (spec.weights.kind === 'package' ? spec.weights.pkg.manifest.tokenizer : undefined);
     if (!tokSpec) throw new AdapterError("embeddings need the base model's word tokenizer spec; pass it as the tokenizer option");
@@ -112,5 +142,5 @@ export function adaptSpec(
     tokenize = (text) => tok.encode(text);
   }
   // The adapted model keeps the base's name and hash: A1111 records LoRAs beside the model hash.
-  return { ...spec, textEncoder, tokenize, weights: { kind: 'memory', tensors: weights } };
+  return { ...spec, ...embeddings, textEncoder, tokenize, weights: { kind: 'memory', tensors: weights } };
 }

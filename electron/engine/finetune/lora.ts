@@ -16,8 +16,9 @@ export class LoraError extends Error {
 
 /**
  * UNet: attn = attention projections and the transformer's proj_in/proj_out; ff = the GEGLU
- * feed-forward; conv = ResBlock, down- and upsampling convs. text = the text encoder's attention and
- * MLP linears (kohya's lora_te_ modules).
+ * feed-forward (kohya's Transformer2DModel modules); conv = the ResBlocks' conv1/conv2/conv_shortcut and
+ * time_emb_proj, down- and upsampling convs (kohya's LoCon modules: ResnetBlock2D, Downsample2D,
+ * Upsample2D). text = the text encoder's attention and MLP linears (kohya's lora_te_ modules).
  */
 export type LoraTarget = 'attn' | 'ff' | 'conv' | 'text';
 export const LORA_TARGETS: readonly LoraTarget[] = ['attn', 'ff', 'conv', 'text'];
@@ -52,7 +53,7 @@ export function loraScale(alpha: number | undefined, rank: number): number {
 
 const ATTN = /\.(attn[12]\.(to_q|to_k|to_v|to_out\.0)|proj_in|proj_out)$/;
 const FF = /\.ff\.net\.(0\.proj|2)$/;
-const CONV = /\.(in_layers\.2|out_layers\.3|skip_connection|op|\d+\.conv)$/;
+const CONV = /\.(in_layers\.2|emb_layers\.1|out_layers\.3|skip_connection|op|\d+\.conv)$/;
 const TEXT = /\.encoder\.layers\.\d+\.(self_attn\.(q_proj|k_proj|v_proj|out_proj)|mlp\.fc[12])$/;
 
 /** Whether a layer (LDM name) is adapted for these targets. */
@@ -186,11 +187,44 @@ function floats(t: TensorData, what: string): Float32Array {
   throw new LoraError(`${what} is ${t.dtype}; LoRA tensors must be floating point (load them as float32)`);
 }
 
+export interface MergeOptions {
+  /** Strength on the text encoder's modules (A1111's `<lora:name:te:unet>`); default: the UNet strength. */
+  readonly textStrength?: number;
+  /**
+   * Text-encoder layers the model runs (SD 2.x runs the penultimate layer): modules of later layers
+   * cannot change the output and are skipped. Default: every layer is run.
+   */
+  readonly textLayers?: number;
+}
+
+export interface MergeResult {
+  /** Layers whose weights changed. */
+  readonly changed: number;
+  /** Modules left out because the model does not run their layer (see MergeOptions.textLayers). */
+  readonly skipped: readonly string[];
+}
+
+interface PlannedModule {
+  readonly mod: string;
+  readonly layer: string;
+  readonly w: Float32Array;
+  readonly down: Float32Array;
+  readonly up: Float32Array;
+  readonly rank: number;
+  readonly out: number;
+  readonly scale: number;
+  readonly text: boolean;
+}
+
+const TEXT_LAYER = /^lora_te_text_model_encoder_layers_(\d+)_/;
+
 /**
- * Merges kohya LoRA tensors into `weights` (LDM names → float32, changed in place):
- * W += strength·(alpha/rank)·up@down; for k×k convs with a 1×1 up, per kernel tap.
- * `layers` are the adaptable layer names of the model (those with a `.weight`). Returns how many layers
- * changed. Unknown modules are an error: a LoRA for another architecture must not half-apply.
+ * Merges kohya LoRA / LoCon tensors into `weights` (LDM names → float32, changed in place):
+ * W += strength·(alpha/rank)·up@down; a k×k conv `lora_down` [r, in, k, k] with a 1×1 `lora_up`
+ * [out, r, 1, 1] adds up@down per kernel tap (the conv-of-convs rule of ldm-facts §4).
+ * `layers` are the adaptable layer names of the model (those with a `.weight`). Every module is
+ * checked before any weight changes: a LoRA for another architecture or family is refused with the
+ * first tensor that does not fit, and never half-applied.
  */
 export function mergeLora(
   weights: Map<string, Float32Array>,
@@ -198,7 +232,8 @@ export function mergeLora(
   strength: number,
   unet: UNetConfig,
   layers: Iterable<string>,
-): number {
+  o: MergeOptions = {},
+): MergeResult {
   const byKohya = new Map<string, string>();
   for (const layer of layers) {
     try {
@@ -207,16 +242,25 @@ export function mergeLora(
       // layers without a kohya name (VAE, norms) cannot carry a LoRA
     }
   }
-  const modules = new Set<string>();
+  const modules: string[] = [];
   for (const key of lora.keys()) {
     const m = /^(.+)\.(lora_down\.weight|lora_up\.weight|alpha)$/.exec(key);
-    if (!m) throw new LoraError(`tensor '${key}' is not a kohya LoRA tensor (<module>.lora_down.weight, .lora_up.weight or .alpha)`);
-    modules.add(m[1]!);
+    if (!m) throw new LoraError(`tensor '${key}' is not a kohya LoRA tensor (<module>.lora_down.weight, .lora_up.weight or .alpha); LoHa, LoKr and other LyCORIS kinds are not supported`);
+    if (!modules.includes(m[1]!)) modules.push(m[1]!);
   }
-  let changed = 0;
+  const plan: PlannedModule[] = [];
+  const skipped: string[] = [];
   for (const mod of modules) {
+    const first = lora.has(`${mod}.lora_down.weight`) ? `${mod}.lora_down.weight` : `${mod}.lora_up.weight`;
     const layer = byKohya.get(mod);
-    if (!layer) throw new LoraError(`LoRA module '${mod}' has no layer in this model; the LoRA was made for another architecture`);
+    if (!layer) {
+      const te = TEXT_LAYER.exec(mod);
+      if (te && o.textLayers !== undefined && Number(te[1]) >= o.textLayers) {
+        skipped.push(mod);
+        continue;
+      }
+      throw new LoraError(`LoRA tensor '${first}' has no layer in this model: the LoRA was made for another model family or architecture`);
+    }
     const downT = lora.get(`${mod}.lora_down.weight`);
     const upT = lora.get(`${mod}.lora_up.weight`);
     if (!downT || !upT) throw new LoraError(`LoRA module '${mod}' lacks lora_down or lora_up`);
@@ -227,21 +271,31 @@ export function mergeLora(
     const rank = downT.shape[0]!;
     const out = upT.shape[0]!;
     const taps = down.length / rank; // in·k·k
+    if (upT.shape[1] !== rank || up.length !== out * rank) {
+      throw new LoraError(`LoRA tensor '${mod}.lora_up.weight' [${upT.shape.join(', ')}] does not fit its lora_down [${downT.shape.join(', ')}] (only 1×1 lora_up convs are supported)`);
+    }
+    if (w.length !== out * taps) {
+      throw new LoraError(
+        `LoRA tensor '${first}' makes a [${out}, ${taps}] update but ${layer}.weight has ${w.length} values: the LoRA was made for another model family or size`,
+      );
+    }
     const alphaT = lora.get(`${mod}.alpha`);
     const alpha = alphaT ? floats(alphaT, `${mod}.alpha`)[0] : undefined;
-    if (upT.shape[1] !== rank || up.length !== out * rank) throw new LoraError(`LoRA module '${mod}': up [${upT.shape.join(', ')}] does not fit down [${downT.shape.join(', ')}]`);
-    if (w.length !== out * taps) throw new LoraError(`LoRA module '${mod}' makes a [${out}, ${taps}] update but ${layer}.weight has ${w.length} values`);
-    const s = strength * loraScale(alpha, rank);
-    for (let o = 0; o < out; o++) {
-      for (let r = 0; r < rank; r++) {
-        const a = s * up[o * rank + r]!;
+    const text = mod.startsWith('lora_te_');
+    const s = (text ? (o.textStrength ?? strength) : strength) * loraScale(alpha, rank);
+    plan.push({ mod, layer, w, down, up, rank, out, scale: s, text });
+  }
+  for (const p of plan) {
+    const taps = p.down.length / p.rank;
+    for (let o2 = 0; o2 < p.out; o2++) {
+      for (let r = 0; r < p.rank; r++) {
+        const a = p.scale * p.up[o2 * p.rank + r]!;
         if (a === 0) continue;
-        const row = o * taps;
+        const row = o2 * taps;
         const d = r * taps;
-        for (let i = 0; i < taps; i++) w[row + i] = w[row + i]! + a * down[d + i]!;
+        for (let i = 0; i < taps; i++) p.w[row + i] = p.w[row + i]! + a * p.down[d + i]!;
       }
     }
-    changed++;
   }
-  return changed;
+  return { changed: plan.length, skipped };
 }

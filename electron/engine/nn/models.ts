@@ -21,11 +21,15 @@ function requireBatch(batch: number): void {
 }
 
 /** input_ids int64 [B, L] → last_hidden_state [B, L, width]. */
-export function buildTextEncoderGraph(cfg: TextEncoderConfig, batch: number): Graph {
+export const EXTRA_TOKENS_INPUT = 'extra_token_embeddings';
+
+/** `extraTokens` > 0 adds the input `extra_token_embeddings` [n, width]: rows after the token table (textual inversion). */
+export function buildTextEncoderGraph(cfg: TextEncoderConfig, batch: number, extraTokens = 0): Graph {
   requireBatch(batch);
   const g = new Graph('text_encoder');
   const ids = g.input('input_ids', 'int64', [batch, cfg.maxLength]);
-  g.output(textEncoderForward(g, cfg, ids), 'last_hidden_state');
+  const extra = extraTokens > 0 ? g.input(EXTRA_TOKENS_INPUT, 'float32', [extraTokens, cfg.width]) : undefined;
+  g.output(textEncoderForward(g, cfg, ids, undefined, extra), 'last_hidden_state');
   return g;
 }
 

@@ -18,8 +18,12 @@ function activation(g: Graph, x: Value, kind: TextEncoderConfig['activation']): 
   return kind === 'gelu' ? g.gelu(x) : g.mul(x, g.sigmoid(g.mul(x, 1.702)));
 }
 
-/** input_ids int64 [B, maxLength] → last_hidden_state [B, maxLength, width]. */
-export function textEncoderForward(g: Graph, cfgIn: TextEncoderConfig, inputIds: Value, prefix = TEXT_PREFIX): Value {
+/**
+ * input_ids int64 [B, maxLength] → last_hidden_state [B, maxLength, width]. `extraTokens` [n, width]
+ * (textual-inversion vectors) are rows appended to the token table: ids vocabSize … vocabSize+n−1
+ * look them up.
+ */
+export function textEncoderForward(g: Graph, cfgIn: TextEncoderConfig, inputIds: Value, prefix = TEXT_PREFIX, extraTokens?: Value): Value {
   const cfg = validateTextEncoderConfig(cfgIn);
   const eps = cfg.eps ?? 1e-5;
   const d = cfg.width;
@@ -28,7 +32,9 @@ export function textEncoderForward(g: Graph, cfgIn: TextEncoderConfig, inputIds:
   }
   const len = cfg.maxLength;
   const p = (n: string) => join(prefix, n);
-  const tok = embedding(g, p('embeddings.token_embedding'), inputIds, cfg.vocabSize, d, { kind: 'normal', std: 0.02 });
+  const tok = extraTokens
+    ? g.gather(g.concat([g.param(p('embeddings.token_embedding.weight'), [cfg.vocabSize, d], { kind: 'normal', std: 0.02 }), extraTokens], 0), inputIds, 0)
+    : embedding(g, p('embeddings.token_embedding'), inputIds, cfg.vocabSize, d, { kind: 'normal', std: 0.02 });
   const pos = g.param(p('embeddings.position_embedding.weight'), [cfg.maxLength, d], { kind: 'normal', std: 0.01 });
   let x = g.add(tok, pos);
   let mask: Value | undefined;

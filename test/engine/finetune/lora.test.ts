@@ -76,7 +76,7 @@ describe('merging', () => {
     const layers = [...merged.keys()].filter((k) => k.endsWith('.weight')).map((k) => k.slice(0, -7));
     const t = loraTensors(withLora.loraModules, start, { ...lora, targets: [...lora.targets] });
     expect(withLora.loraModules.some((m) => m.shape.length === 4 && m.shape[2] === 3)).toBe(true);
-    expect(mergeLora(merged, t, 1, TINY_UNET, layers)).toBe(withLora.loraModules.length);
+    expect(mergeLora(merged, t, 1, TINY_UNET, layers).changed).toBe(withLora.loraModules.length);
     const full = buildFinetuneGraph({ ...opts, method: finetuneMethod('full'), setup: { trigger: '' }, base: merged });
     const b = await Trainer.create({ graph: full.graph, lr: 0, params: new Map(full.trained.map((n) => [n, merged.get(n)!])) });
     const lossMerged = await b.evaluate(feeds);
