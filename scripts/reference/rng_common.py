@@ -15,10 +15,10 @@ def sample_indices(n, spread=200):
     return sorted(idx)
 
 
-def summary(values):
+def summary(values, spread=200):
     """Kept elements plus float64 checksums of the whole float32 tensor."""
     flat = np.asarray(values, dtype=np.float32).reshape(-1)
-    idx = sample_indices(flat.size)
+    idx = sample_indices(flat.size, spread)
     return {
         'n': int(flat.size),
         'idx': idx,
