@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { EventMap, RequestMap } from './contract.ts';
 import { galleryEvents, galleryRequests } from './gallery.ts';
 import { historyEvents, historyRequests } from './history.ts';
+import { imagesEvents, imagesRequests } from './images.ts';
 import { jobsEvents, jobsRequests } from './jobs.ts';
 import { modelsEvents, modelsRequests } from './models.ts';
 import { promptEvents, promptRequests } from './prompt.ts';
@@ -18,6 +19,7 @@ export const requests = {
   ...modelsRequests,
   ...trainingRequests,
   ...promptRequests,
+  ...imagesRequests,
 } satisfies RequestMap;
 
 export const events = {
@@ -28,6 +30,7 @@ export const events = {
   ...modelsEvents,
   ...trainingEvents,
   ...promptEvents,
+  ...imagesEvents,
 } satisfies EventMap;
 
 export type Requests = typeof requests;

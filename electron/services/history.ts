@@ -8,9 +8,9 @@ import { generation as generationSchema, type Generation, type HistoryFilter, ty
 import type { Db } from './db.ts';
 import { galleryNameProblem, type Gallery } from './gallery.ts';
 import { parseSamplerLabel } from '../engine/diffusion/samplers.ts';
-import { readGenerationParams } from '../engine/io/generation-params.ts';
+import { extraFacts } from '../engine/io/generation-params.ts';
+import { readImageParameters } from '../engine/io/metadata/index.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../engine/io/image.ts';
-import { isPng } from '../engine/io/png-metadata.ts';
 import { newId } from './ids.ts';
 
 interface Row {
@@ -327,7 +327,10 @@ export class HistoryStore {
     return { imported, skipped, errors };
   }
 
-  /** Imports images made by any tool; PNG metadata from A1111, ComfyUI and InvokeAI fills the prompt and parameters. */
+  /**
+   * Imports images made by any tool; their metadata (A1111, ComfyUI, InvokeAI, Fooocus, NovelAI, stealth info:
+   * readImageParameters) fills the prompt and parameters. Unreadable metadata is noted, never a refusal.
+   */
   async importImage(path: string): Promise<Generation> {
     const size = await stat(path).then(
       (st) => st.size,
@@ -339,12 +342,15 @@ export class HistoryStore {
       throw new StudioError(`${basename(path)} is ${size} bytes, over the ${DEFAULT_IMAGE_LIMITS.maxBytes}-byte limit for images`, 'bad_image');
     }
     const bytes = await readFile(path);
-    const meta = isPng(bytes) ? readGenerationParams(bytes) : null;
+    const read = await readImageParameters(bytes);
+    const meta = read.params;
     const id = newId();
     const createdAt = Date.now();
     const stored = await this.gallery.store(id, bytes, { createdAt });
-    const extra: Record<string, string> = { ...(meta?.extras ?? {}), 'Source file': basename(path) };
+    const extra: Record<string, string> = { ...(meta ? extraFacts(meta) : {}), 'Source file': basename(path) };
     if (meta?.source) extra.Source = meta.source;
+    if (read.warnings.length) extra['Metadata warnings'] = read.warnings.join('; ');
+    if (meta?.width !== undefined && (meta.width !== stored.width || meta.height !== stored.height)) extra['Picture size'] = `${stored.width}x${stored.height}`;
     const g: Generation = {
       id,
       kind: 'import',
@@ -352,12 +358,13 @@ export class HistoryStore {
       negativePrompt: meta?.negative ?? '',
       params: {
         // Our sampler names (as jobs take them); a label we do not know stays as the tool wrote it.
-        sampler: meta?.sampler ? (parseSamplerLabel(meta.sampler, meta.extras['Schedule type']) ?? meta.sampler) : null,
+        sampler: meta?.sampler ? (parseSamplerLabel(meta.sampler, meta.scheduleType) ?? meta.sampler) : null,
         steps: meta?.steps ?? null,
         guidance: meta?.cfg ?? null,
         seed: meta?.seed ?? null,
-        width: stored.width,
-        height: stored.height,
+        // The size it was generated at (A1111's Size), not the file's: the picture may have been cropped since.
+        width: meta?.width ?? stored.width,
+        height: meta?.height ?? stored.height,
         strength: meta?.strength ?? null,
         eta: null,
         extra,

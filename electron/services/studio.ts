@@ -14,6 +14,7 @@ import { openDatabase, type Db } from './db.ts';
 import { ensureDataDir, PathPolicy, readUpload, resolveDataPath, type DataPaths } from './files.ts';
 import { Gallery } from './gallery.ts';
 import { HistoryStore } from './history.ts';
+import { readParametersOf } from './image-info.ts';
 import { JobQueue, type WorkerStats } from './jobs.ts';
 import { lockDataDir } from './lock.ts';
 import { modelTraits, withSamplingDefaults } from './model-traits.ts';
@@ -308,6 +309,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     'jobs.resume': async ({ id }) => queue.resume(id),
 
     'models.list': async ({ kind }) => Promise.all(models.list(kind).map(async (m) => ({ ...m, traits: await modelTraits(m) }))),
+    'images.readParameters': async ({ image }) => readParametersOf(await imageBytes(image)),
     'prompt.tokenCount': async ({ prompt, modelId }) => prompts.tokenCount(prompt, modelId === undefined ? undefined : models.get(modelId).path),
     'models.get': async ({ id }) => {
       const m = models.get(id);
