@@ -18,6 +18,7 @@ import { readParametersOf } from './image-info.ts';
 import { JobQueue, type WorkerStats } from './jobs.ts';
 import { lockDataDir } from './lock.ts';
 import { modelTraits, withSamplingDefaults } from './model-traits.ts';
+import { promptNetworks, type PromptNetwork } from './prompt-networks.ts';
 import { ModelRegistry } from './models.ts';
 import { PromptService } from './prompt.ts';
 import { storeGeneration } from './record.ts';
@@ -94,7 +95,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     async prepare(job: Job): Promise<RunJob> {
       const spec = job.spec;
       const model = models.get(spec.kind === 'train' ? spec.baseModelId : spec.modelId);
-      const loras = spec.kind === 'train' ? [] : spec.loras.map((l) => ({ ...models.toWorkerModel(models.get(l.modelId)), strength: l.strength }));
+      const loras = spec.kind === 'train' ? [] : jobAdapters(spec).map((a) => ({ ...models.toWorkerModel(a.model), strength: a.strength, textStrength: a.textStrength }));
       const init = spec.kind === 'img2img' || spec.kind === 'inpaint' ? await imageBytes(spec.init) : null;
       const mask = spec.kind === 'inpaint' ? await imageBytes(spec.mask) : null;
       return {
@@ -128,10 +129,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
         strength: spec.kind === 'txt2img' ? null : spec.strength,
         feather: spec.kind === 'inpaint' ? spec.feather : null,
         model: { id: model.id, name: model.name, hash: model.hash },
-        loras: spec.loras.map((l) => {
-          const m = models.get(l.modelId);
-          return { name: m.name, hash: m.hash, strength: l.strength };
-        }),
+        loras: jobAdapters(spec).filter((a) => a.model.kind === 'lora').map((a) => ({ name: a.model.name, hash: a.model.hash, strength: a.strength })),
         png: msg.png,
         mask: spec.kind === 'inpaint' ? await imageBytes(spec.mask) : null,
         parentId: parentOf(spec),
@@ -156,6 +154,13 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     progress: (p) => emit('jobs.progress', p),
   }, { idleWorkerMs: opts.idleWorkerMs });
 
+  /** The job's LoRAs/embeddings, then those its prompts name (<lora:name:w> tags, embedding names as words), each once. */
+  const jobAdapters = (spec: GenerateSpec): PromptNetwork[] => {
+    const listed = spec.loras.map((l) => ({ model: models.get(l.modelId), strength: l.strength }));
+    const named = promptNetworks([spec.prompt, spec.negativePrompt], models.list()).filter((n) => !listed.some((l) => l.model.id === n.model.id));
+    return [...listed, ...named];
+  };
+
   const checkSpec = (spec: JobSpec): void => {
     const model = models.get(spec.kind === 'train' ? spec.baseModelId : spec.modelId);
     if (model.kind !== 'ldm') throw new StudioError(`"${model.name}" is a ${model.kind}, not a diffusion model; pick one of kind ldm.`, 'invalid_input');
@@ -164,6 +169,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
         const m = models.get(l.modelId);
         if (m.kind !== 'lora' && m.kind !== 'embedding') throw new StudioError(`"${m.name}" is a ${m.kind}, not a LoRA or an embedding.`, 'invalid_input');
       }
+      jobAdapters(spec); // a <lora:…> tag naming no LoRA is refused at submit
       for (const src of spec.kind === 'txt2img' ? [] : spec.kind === 'img2img' ? [spec.init] : [spec.init, spec.mask]) {
         if ('generationId' in src) history.get(src.generationId);
       }

@@ -11,7 +11,7 @@ const loaders: ModelLoaders<LoadedModel> = {
     return loadModel(model.path);
   },
   // LoRAs and embeddings are merged into the weights once, here; the cached model is then as fast as the base.
-  adapt: (base, loras) => withAdapters(base, loras.map((l) => ({ file: l.path, strength: l.strength }))),
+  adapt: (base, loras) => withAdapters(base, loras.map((l) => ({ file: l.path, strength: l.strength, textStrength: l.textStrength, name: l.name }))),
   provider: (m) => m.provider(),
 };
 

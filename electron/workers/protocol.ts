@@ -17,7 +17,8 @@ export interface RunJob {
   spec: JobSpec;
   /** The model to sample with, or the base model of a training job. */
   model: WorkerModel;
-  loras: (WorkerModel & { strength: number })[];
+  /** LoRAs and embeddings to apply: the job's list, then those its prompt names (<lora:…> tags, embedding words). */
+  loras: (WorkerModel & { strength: number; textStrength?: number })[];
   /** Decoded by the studio: init image and mask bytes (PNG/JPEG/WebP) for img2img and inpaint. */
   init: Uint8Array | null;
   mask: Uint8Array | null;

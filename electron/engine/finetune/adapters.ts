@@ -24,6 +24,8 @@ export interface AdapterUse {
   readonly strength?: number;
   /** LoRA: the strength on the text encoder's modules (A1111's `<lora:name:te:unet>`); default: `strength`. */
   readonly textStrength?: number;
+  /** Embeddings for CLIP prompts: the word that stands for it (default: the file name without extension, as A1111). */
+  readonly name?: string;
 }
 
 export interface LoadedAdapter {
@@ -65,7 +67,7 @@ export interface AdaptOptions extends RuntimeOptions {
 export async function withAdapters(base: LoadedModel, adapters: readonly AdapterUse[], o: AdaptOptions = {}): Promise<LoadedModel> {
   if (adapters.length === 0) return base;
   const loaded: AppliedAdapter[] = [];
-  for (const a of adapters) loaded.push({ adapter: await loadAdapter(a.file), strength: a.strength ?? 1, textStrength: a.textStrength });
+  for (const a of adapters) loaded.push({ adapter: await loadAdapter(a.file), strength: a.strength ?? 1, textStrength: a.textStrength, name: a.name });
   // Embeddings for a sub-word (CLIP) tokenizer leave the weights alone: only LoRAs and word-tokenizer embeddings need a copy.
   const needsWeights = loaded.some((a) => a.adapter.kind === 'lora' || !base.spec.textTokenizer);
   return new LoadedModel(adaptSpec(base.spec, needsWeights ? await ownWeights(base.spec) : null, loaded, o.tokenizer), o);
@@ -75,6 +77,7 @@ export interface AppliedAdapter {
   readonly adapter: LoadedAdapter;
   readonly strength: number;
   readonly textStrength?: number;
+  readonly name?: string;
 }
 
 /**
@@ -99,7 +102,7 @@ export function adaptSpec(
     if (!weights) throw new AdapterError('LoRAs and word-tokenizer embeddings need the model weights');
     return weights;
   };
-  for (const { adapter: ad, strength, textStrength } of adapters) {
+  for (const { adapter: ad, strength, textStrength, name: word } of adapters) {
     const name = path.basename(ad.file);
     if (!Number.isFinite(strength)) throw new AdapterError(`adapter ${name}: strength must be a number, got ${strength}`);
     if (ad.kind === 'lora') {
@@ -112,7 +115,7 @@ export function adaptSpec(
       continue;
     }
     if (spec.textTokenizer) {
-      const e = checkEmbeddingWidth(embeddingFromTensors(path.basename(ad.file, path.extname(ad.file)), ad.tensors, ad.file), spec.textEncoder.width, ad.file);
+      const e = checkEmbeddingWidth(embeddingFromTensors(word ?? path.basename(ad.file, path.extname(ad.file)), ad.tensors, ad.file), spec.textEncoder.width, ad.file);
       clipEmbeddings.set(e.name, { ...e, data: e.data.map((v) => v * strength) });
       continue;
     }
