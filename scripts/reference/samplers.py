@@ -123,6 +123,31 @@ def sigma_list(kind, n, table, discard=False):
     elif kind == 'sgm_uniform':
         start, end = table.sigma_to_t(smax), table.sigma_to_t(smin)
         s = np.append([table.t_to_sigma(v) for v in np.linspace(start, end, m + 1)[:-1]], 0.0)
+    elif kind == 'polyexponential':
+        ramp = np.linspace(1, 0, m) ** 1.0
+        s = np.append(np.exp(ramp * (math.log(smax) - math.log(smin)) + math.log(smin)), 0.0)
+    elif kind == 'kl_optimal':
+        a_min, a_max = math.atan(smin), math.atan(smax)
+        idx = np.arange(m + 1)
+        s = np.tan(idx / m * a_min + (1.0 - idx / m) * a_max)
+    elif kind == 'align_your_steps':
+        ays = [14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029]
+        if m != len(ays):
+            xs = np.linspace(0, 1, len(ays))
+            ys = np.log(ays[::-1])
+            s = np.append(np.exp(np.interp(np.linspace(0, 1, m), xs, ys))[::-1], 0.0)
+        else:
+            s = np.append(ays, 0.0)
+    elif kind == 'simple':
+        ss = len(table.sigmas) / m
+        s = np.append([table.sigmas[-(1 + int(x * ss))] for x in range(m)], 0.0)
+    elif kind == 'ddim_uniform':
+        ss = max(len(table.sigmas) // m, 1)
+        sigs, x = [], 1
+        while x < len(table.sigmas):
+            sigs.append(table.sigmas[x])
+            x += ss
+        s = np.append(sigs[::-1], 0.0)
     elif kind in ('leading', 'trailing', 'linspace'):
         s = np.append(sigmas_all[np.asarray(spaced(m, kind))], 0.0)
     else:
@@ -411,8 +436,12 @@ K_SAMPLERS = {
 # A1111 >= 1.9: what "Automatic" resolves to (the sampler's 'scheduler' option; none = get_sigmas).
 AUTOMATIC = {'dpmpp_2m': 'karras', 'dpmpp_sde': 'karras', 'dpmpp_2m_sde': 'exponential', 'dpmpp_2s_a': 'karras',
              'dpmpp_3m_sde': 'exponential', 'dpm2': 'karras', 'dpm2_a': 'karras'}
-K_TYPES = ['automatic', 'uniform', 'karras', 'exponential', 'sgm_uniform', 'leading', 'trailing', 'linspace']
-LCM_TYPES = ['automatic', 'uniform', 'karras', 'exponential', 'sgm_uniform']
+A1111_TYPES = ['automatic', 'uniform', 'karras', 'exponential', 'sgm_uniform', 'polyexponential', 'kl_optimal',
+               'align_your_steps', 'simple', 'ddim_uniform']
+K_TYPES = A1111_TYPES + ['leading', 'trailing', 'linspace']
+LCM_TYPES = A1111_TYPES
+# The five types the issue names are run at 7, 20, 30 and 50 steps; the rest at 7 and 20 (fixture size).
+MAIN_TYPES = ['automatic', 'uniform', 'karras', 'exponential', 'sgm_uniform']
 ALPHA_TYPES = ['automatic', 'leading', 'trailing', 'linspace']
 
 
@@ -727,7 +756,7 @@ def main():
     sigmas = {'facts': {'sigmaMax': float(uni[0]), 'sigmaMin': float(uni[-2])}, 'lists': []}
     for table_name, table in (('compvis', COMPVIS), ('lcm', LCM)):
         for kind in (K_TYPES[1:] if table_name == 'compvis' else LCM_TYPES[1:]):
-            for n in (1, 7, 20, 30, 50):
+            for n in (1, 7, 20, 50):
                 for discard in (False, True):
                     s = sigma_list(kind, n, table, discard)
                     sigmas['lists'].append({'table': table_name, 'schedule': kind, 'steps': n, 'discard': discard,
@@ -739,7 +768,7 @@ def main():
     for sampler in list(K_SAMPLERS) + ['ddim', 'plms', 'ddpm', 'unipc']:
         kinds = K_TYPES if sampler in K_SAMPLERS and sampler != 'lcm' else LCM_TYPES if sampler == 'lcm' else ['automatic'] if sampler == 'unipc' else ALPHA_TYPES
         for kind in kinds:
-            for steps in (7, 20, 30, 50):
+            for steps in ((7, 20, 30, 50) if kind in MAIN_TYPES else (7, 20)):
                 cases.append(case(sampler, kind, steps, keep_calls=steps == 7))
         if sampler != 'lcm':
             cases.append(case(sampler, 'automatic', 20, prediction='v_prediction', keep_calls=True))

@@ -37,8 +37,11 @@ interface SamplerSpec {
   readonly aliases: readonly string[];
 }
 
-const K_TYPES: readonly ScheduleType[] = ['automatic', 'uniform', 'karras', 'exponential', 'sgm_uniform', 'leading', 'trailing', 'linspace'];
-const LCM_TYPES: readonly ScheduleType[] = ['automatic', 'uniform', 'karras', 'exponential', 'sgm_uniform'];
+const A1111_TYPES: readonly ScheduleType[] = [
+  'automatic', 'uniform', 'karras', 'exponential', 'sgm_uniform', 'polyexponential', 'kl_optimal', 'align_your_steps', 'simple', 'ddim_uniform',
+];
+const K_TYPES: readonly ScheduleType[] = [...A1111_TYPES, 'leading', 'trailing', 'linspace'];
+const LCM_TYPES: readonly ScheduleType[] = A1111_TYPES;
 const ALPHA_TYPES: readonly ScheduleType[] = ['automatic', 'leading', 'trailing', 'linspace'];
 
 /** In A1111 1.10's order, then DDPM (ours). */
@@ -96,7 +99,7 @@ export function resolveSampler(name: string, schedule: string = 'automatic'): Sa
   let base = name;
   let suffix: ScheduleType | null = null;
   if (!spec(name)) {
-    const m = /^(.+)_(karras|exponential|sgm_uniform|uniform)$/.exec(name);
+    const m = /^(.+?)_(karras|exponential|sgm_uniform|uniform|polyexponential|kl_optimal|align_your_steps|simple|ddim_uniform)$/.exec(name);
     if (m && spec(m[1]!)) {
       base = m[1]!;
       suffix = m[2] as ScheduleType;
@@ -200,7 +203,7 @@ export function samplerFromLabel(label: string, scheduleType?: string | null): S
   let s = findSpec(l);
   if (!s) {
     // Older A1111 labels end in the schedule type: "DPM++ 2M Karras", "DPM++ 2M SDE Exponential".
-    for (const t of ['karras', 'exponential', 'sgm uniform', 'uniform', 'automatic']) {
+    for (const t of ['karras', 'exponential', 'polyexponential', 'sgm uniform', 'uniform', 'kl optimal', 'align your steps', 'simple', 'automatic']) {
       if (l.endsWith(` ${t}`)) {
         const base = findSpec(l.slice(0, -t.length - 1));
         if (base) {
@@ -213,7 +216,7 @@ export function samplerFromLabel(label: string, scheduleType?: string | null): S
     }
   }
   if (!s) {
-    const legacy = /^(.+)_(karras|exponential|sgm_uniform)$/.exec(l.replace(/\s+/g, '_'));
+    const legacy = /^(.+?)_(karras|exponential|sgm_uniform|polyexponential|kl_optimal|align_your_steps|simple|ddim_uniform)$/.exec(l.replace(/\s+/g, '_'));
     const base = legacy ? findSpec(legacy[1]!) : undefined;
     if (!base) return null;
     s = base;

@@ -6,6 +6,8 @@
 // - Uniform: get_sigmas(n): t = linspace(T−1, 0, n), σ(t), then a final 0
 // - Karras / Exponential: get_sigmas_karras / get_sigmas_exponential(n, σ_min = σ(0), σ_max = σ(T−1)), then 0
 // - SGM Uniform: t = linspace(t(σ_max), t(σ_min), n + 1) without its last point, σ(t), then 0
+// - Polyexponential (ρ = 1), KL Optimal (ends at σ_min, not 0), Align Your Steps (SD 1.5's list),
+//   Simple and DDIM (every (T/n)-th table entry), as A1111 1.10 builds them; not Beta.
 // Our extra types take σ at diffusers' whole-number spaced timesteps (leading, trailing, linspace), then 0.
 // k-diffusion keeps these tables in float32; we compute in float64 (they agree to ~1e-7 relative).
 
@@ -27,6 +29,11 @@ export const SCHEDULE_TYPES = [
   { name: 'karras', label: 'Karras' },
   { name: 'exponential', label: 'Exponential' },
   { name: 'sgm_uniform', label: 'SGM Uniform' },
+  { name: 'polyexponential', label: 'Polyexponential' },
+  { name: 'kl_optimal', label: 'KL Optimal' },
+  { name: 'align_your_steps', label: 'Align Your Steps' },
+  { name: 'simple', label: 'Simple' },
+  { name: 'ddim_uniform', label: 'DDIM' },
   { name: 'leading', label: 'Leading' },
   { name: 'trailing', label: 'Trailing' },
   { name: 'linspace', label: 'Linspace' },
@@ -53,7 +60,8 @@ export function scheduleTypeFromLabel(label: string): ScheduleType | null {
   if (hit) return hit.name;
   // A1111's alias "SGMUniform"; ComfyUI's "normal" is k-diffusion's get_sigmas.
   if (l === 'sgmuniform') return 'sgm_uniform';
-  if (l === 'normal') return 'uniform';
+  if (l === 'normal') return 'uniform'; // A1111's Normal is the same list as Uniform
+  if (l === 'ddim') return 'ddim_uniform';
   return null;
 }
 
@@ -134,6 +142,37 @@ export function sigmaList(type: ResolvedSchedule, n: number, table: SigmaTable, 
     case 'sgm_uniform':
       body = linspace(table.sigmaToT(sMax), table.sigmaToT(sMin), m + 1).subarray(0, m).map(table.tToSigma);
       break;
+    case 'polyexponential': {
+      // get_sigmas_polyexponential with A1111's default ρ = 1.
+      const ramp = linspace(1, 0, m);
+      body = ramp.map((r) => Math.exp(r * (Math.log(sMax) - Math.log(sMin)) + Math.log(sMin)));
+      break;
+    }
+    case 'kl_optimal': {
+      // n + 1 values ending at σ_min: the last step goes to σ_min, not to 0.
+      const aMin = Math.atan(sMin);
+      const aMax = Math.atan(sMax);
+      const out = Float64Array.from({ length: m + 1 }, (_, i) => Math.tan((i / m) * aMin + (1 - i / m) * aMax));
+      return discardPenultimate ? dropPenultimate(out) : out;
+    }
+    case 'align_your_steps': {
+      // NVIDIA's 10-step list for SD 1.5 (A1111 uses it for every non-XL model), log-linearly resampled.
+      const ays = [14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029];
+      body = m === ays.length ? Float64Array.from(ays) : logLinearResample(ays, m);
+      break;
+    }
+    case 'simple': {
+      const ss = s.length / m;
+      body = Float64Array.from({ length: m }, (_, x) => s[s.length - 1 - Math.floor(x * ss)]!);
+      break;
+    }
+    case 'ddim_uniform': {
+      const ss = Math.max(Math.floor(s.length / m), 1);
+      const picked: number[] = [];
+      for (let x = 1; x < s.length; x += ss) picked.push(s[x]!);
+      body = Float64Array.from(picked.reverse());
+      break;
+    }
     case 'leading':
     case 'trailing':
     case 'linspace':
@@ -142,12 +181,33 @@ export function sigmaList(type: ResolvedSchedule, n: number, table: SigmaTable, 
     default:
       throw new ScheduleError(`unknown schedule type "${String(type)}"`);
   }
-  const out = new Float64Array(m + 1);
+  const out = new Float64Array(body.length + 1);
   out.set(body);
-  if (!discardPenultimate) return out;
-  const dropped = new Float64Array(n + 1);
-  dropped.set(out.subarray(0, m - 1));
-  return dropped;
+  return discardPenultimate ? dropPenultimate(out) : out;
+}
+
+/** A1111's discard_next_to_last_sigma: torch.cat([sigmas[:-2], sigmas[-1:]]). */
+function dropPenultimate(s: Float64Array): Float64Array {
+  const out = new Float64Array(s.length - 1);
+  out.set(s.subarray(0, s.length - 2));
+  out[out.length - 1] = s[s.length - 1]!;
+  return out;
+}
+
+/** A1111's loglinear_interp: a decreasing list resampled to n points, linearly in log σ over [0, 1]. */
+function logLinearResample(list: readonly number[], n: number): Float64Array {
+  const ys = list.map(Math.log).reverse();
+  const xs = linspace(0, 1, ys.length);
+  const out = new Float64Array(n);
+  const nx = linspace(0, 1, n);
+  for (let i = 0; i < n; i++) {
+    const x = nx[i]!;
+    let k = 0;
+    while (k < xs.length - 2 && x > xs[k + 1]!) k++;
+    const w = (x - xs[k]!) / (xs[k + 1]! - xs[k]!);
+    out[n - 1 - i] = Math.exp(ys[k]! + w * (ys[k + 1]! - ys[k]!));
+  }
+  return out;
 }
 
 /** torch.linspace / numpy.linspace (n = 1 gives [start]). */

@@ -40,8 +40,8 @@ interface Case {
 
 // Made by scripts/reference/samplers.py: independent numpy float64 re-implementations written as the
 // originals' loops (k-diffusion sampling.py, CompVis ddim.py/plms.py, A1111's uni_pc.py), run on a
-// t-dependent fake model, for every sampler × schedule type at 7, 20, 30 and 50 steps, v-prediction,
-// img2img starts and DDIM η.
+// t-dependent fake model, for every sampler × schedule type at 7, 20 (and for A1111's main five types 30
+// and 50) steps, v-prediction, img2img starts and DDIM η.
 const cases = JSON.parse(readFileSync(new URL('../../fixtures/samplers/trajectories.json', import.meta.url), 'utf8')) as Case[];
 
 /** The reference's fake model: f_k = 0.1·x_k + sin(0.01·t + 0.5·k), answered as float32 like a UNet. */
@@ -98,7 +98,9 @@ describe('samplers against the numpy reference', () => {
     for (const s of SAMPLERS) {
       for (const t of s.schedules) {
         const steps = cases.filter((c) => c.sampler === s.name && c.schedule === t && c.prediction === 'epsilon' && c.startIndex === 0).map((c) => c.steps);
-        expect(steps, `${s.name} ${t}`).toEqual(expect.arrayContaining([7, 20, 30, 50]));
+        // The issue's five types at 7, 20, 30 and 50 steps; A1111's other types and diffusers' spacings at 7 and 20.
+        const main = ['automatic', 'uniform', 'karras', 'exponential', 'sgm_uniform'].includes(t);
+        expect(steps, `${s.name} ${t}`).toEqual(expect.arrayContaining(main ? [7, 20, 30, 50] : [7, 20]));
       }
       if (s.name !== 'lcm') expect(cases.some((c) => c.sampler === s.name && c.prediction === 'v_prediction'), s.name).toBe(true);
       expect(cases.some((c) => c.sampler === s.name && c.startIndex > 0), s.name).toBe(true);
@@ -250,7 +252,9 @@ describe('sampler labels', () => {
       'DPM++ 2M', 'DPM++ SDE', 'DPM++ 2M SDE', 'DPM++ 2S a', 'DPM++ 3M SDE', 'Euler a', 'Euler', 'LMS', 'Heun',
       'DPM2', 'DPM2 a', 'DDIM', 'PLMS', 'UniPC', 'LCM', 'DDPM',
     ]);
-    expect(SCHEDULE_TYPES.slice(0, 5).map((t) => t.label)).toEqual(['Automatic', 'Uniform', 'Karras', 'Exponential', 'SGM Uniform']);
+    expect(SCHEDULE_TYPES.slice(0, 10).map((t) => t.label)).toEqual([
+      'Automatic', 'Uniform', 'Karras', 'Exponential', 'SGM Uniform', 'Polyexponential', 'KL Optimal', 'Align Your Steps', 'Simple', 'DDIM',
+    ]);
   });
 
   it('writes what A1111 ≥ 1.9 writes and reads it back', () => {
@@ -286,6 +290,10 @@ describe('sampler labels', () => {
     expect(samplerFromLabel('DDIM', 'Karras')).toEqual({ name: 'ddim', schedule: 'automatic' });
     expect(samplerFromLabel('LCM')).toEqual({ name: 'lcm', schedule: 'uniform' });
     expect(samplerFromLabel('Restart')).toBeNull();
+    expect(samplerFromLabel('DPM++ 2M SGM Uniform')).toEqual({ name: 'dpmpp_2m', schedule: 'sgm_uniform' });
+    expect(samplerFromLabel('Euler', 'KL Optimal')).toEqual({ name: 'euler', schedule: 'kl_optimal' });
+    expect(samplerFromLabel('dpmpp_2m', 'ddim_uniform')).toEqual({ name: 'dpmpp_2m', schedule: 'ddim_uniform' });
+    expect(resolveSampler('dpmpp_2m_sgm_uniform')).toEqual({ name: 'dpmpp_2m', schedule: 'sgm_uniform' });
   });
 
   it('keeps the one-string forms for older callers', () => {

@@ -52,6 +52,8 @@ describe('σ lists', () => {
     expect(scheduleTypeFromLabel('SGM Uniform')).toBe('sgm_uniform');
     expect(scheduleTypeFromLabel('SGMUniform')).toBe('sgm_uniform');
     expect(scheduleTypeFromLabel('normal')).toBe('uniform');
-    expect(scheduleTypeFromLabel('Align Your Steps')).toBeNull();
+    expect(scheduleTypeFromLabel('Align Your Steps')).toBe('align_your_steps');
+    expect(scheduleTypeFromLabel('DDIM')).toBe('ddim_uniform');
+    expect(scheduleTypeFromLabel('Beta')).toBeNull(); // not built: needs the inverse regularised incomplete beta
   });
 });
