@@ -6,6 +6,7 @@ import { checkMultiple, type RgbImage } from './image.ts';
 import { denoise, type InpaintGuide, type StepPrediction } from './denoise.ts';
 import type { DiffusionModel } from './model.ts';
 import { projectPreview } from './preview.ts';
+import { brownianTreeNoise } from '../diffusion/brownian-tree.ts';
 import { ImageNoise, imageSeeds, seedRecord } from '../diffusion/noise.ts';
 import { alphaBarAt, createImageSampler, modelSchedule, type NoiseSource, type Sampler } from './sampling.ts';
 import type { GeneratedImage, GenerateOptions, GenerationRecord, PipelineKind } from './types.ts';
@@ -127,7 +128,9 @@ export async function runBatch(
   for (let index = 0; index < r.batchCount; index++) {
     throwIfAborted(o.signal);
     const { seed, variationSeed } = imageSeeds(r.seed, index, o);
-    const sampler = createImageSampler(r.sampler, r.steps, r.eta, model.schedulerConfig, r.scheduleType);
+    // A1111's SDE samplers take their noise from a Brownian tree seeded with the image's seed.
+    const brownian = (n: number, lo: number, hi: number) => brownianTreeNoise(seed, o.rngSource ?? 'gpu', n, lo, hi);
+    const sampler = createImageSampler(r.sampler, r.steps, r.eta, model.schedulerConfig, r.scheduleType, brownian);
     const onStep = (i: number, latents: Float32Array, pred: StepPrediction): void => {
       if (!o.onProgress) return;
       const step = i - spec.startIndex + 1;

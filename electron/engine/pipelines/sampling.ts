@@ -12,6 +12,7 @@ import {
   type Schedule,
   type ScheduleConfig,
 } from '../diffusion/index.ts';
+import type { BrownianNoiseFactory } from '../diffusion/sampler-base.ts';
 import { PipelineError } from './errors.ts';
 
 export type { NoiseSource, Sampler };
@@ -34,12 +35,13 @@ export function createImageSampler(
   eta: number,
   config: Readonly<Record<string, unknown>>,
   scheduleType = 'automatic',
+  brownianNoise?: BrownianNoiseFactory,
 ): Sampler {
   const prediction = (config.prediction ?? 'epsilon') as Prediction;
   if (prediction !== 'epsilon' && prediction !== 'v_prediction') {
     throw new PipelineError(`the model predicts '${String(config.prediction)}'; the samplers take epsilon or v_prediction`);
   }
-  return createSampler(name, { steps, eta, scheduleType, prediction, schedule: scheduleConfig(config) });
+  return createSampler(name, { steps, eta, scheduleType, prediction, schedule: scheduleConfig(config), brownianNoise });
 }
 
 /** The model's noise schedule (ᾱ per training timestep), as its samplers use it. */
