@@ -14,7 +14,7 @@ afterAll(() => model.release());
 const base = { prompt: 'a red heart', steps: 2, guidance: 1, width: 32, height: 32, sampler: 'ddim' } as const;
 
 /** txt2img on the tiny model, with every UNet input (DDIM with guidance 1: the first is the initial noise itself). */
-async function run(o: SeedOptions & { seed: number; batchCount?: number }) {
+async function run(o: SeedOptions & { seed: number; batchCount?: number; sampler?: string; steps?: number }) {
   const inputs: Float32Array[] = [];
   const spy: DiffusionModel = Object.create(model, {
     predictNoise: {
@@ -48,5 +48,15 @@ describe('pipelines draw A1111 noise', () => {
     expect(out.map((g) => [g.record.seed, g.record.variationSeed])).toEqual([[7, 100], [7, 101]]);
     const params = generationParams(out[1]!.record);
     expect(params).toMatchObject({ seed: 7, variationSeed: 101, variationStrength: 0.4, seedResizeFrom: { width: 24, height: 40 }, rng: 'CPU' });
+  });
+
+  it('SDE samplers take their noise from the Brownian tree: ENSD leaves them alone, as in A1111, but not Euler a', async () => {
+    const same = async (sampler: string) => {
+      const [a] = (await run({ seed: 9, sampler, steps: 3 })).out;
+      const [b] = (await run({ seed: 9, ensd: 31337, sampler, steps: 3 })).out;
+      return Buffer.from(a!.image.data).equals(Buffer.from(b!.image.data));
+    };
+    expect(await same('dpmpp_2m_sde')).toBe(true);
+    expect(await same('euler_a')).toBe(false);
   });
 });
