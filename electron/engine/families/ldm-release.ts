@@ -10,6 +10,7 @@
 //   buffers (betas, alphas_cumprod, …) from which the noise schedule is read.
 import type { AutoencoderConfig, ClassEmbedderConfig, UNetConfig } from '../nn/config.ts';
 import { ConfigError, validateAutoencoderConfig, validateUNetConfig } from '../nn/config.ts';
+import type { LdmBertConfig } from '../nn/ldm-bert.ts';
 import type { Shape } from '../tensor.ts';
 
 export class LdmReleaseError extends Error {
@@ -29,6 +30,8 @@ export interface LdmRelease {
   readonly autoencoderPrefix: '' | 'first_stage_model';
   readonly unet: UNetConfig | null;
   readonly classEmbedder: ClassEmbedderConfig | null;
+  /** Text-to-image: the BERT-style τθ (tokenized with bert-base-uncased WordPiece). */
+  readonly bert: LdmBertConfig | null;
   /** The class index that means "no class" (cin256-v2 has 1001 classes: 1000 is the unconditional one). */
   readonly unconditionalClass: number | null;
   /** Channels the UNet takes besides the latents (super-resolution: the low-res image; inpainting: masked image + mask). */
@@ -122,6 +125,30 @@ export function inferFirstStage(get: Get, prefix: string): { cfg: AutoencoderCon
   } catch (err) {
     throw new LdmReleaseError((err as ConfigError).message);
   }
+}
+
+/** x-transformers' default head width, which the released τθ keeps (8 heads of 64). */
+const X_TRANSFORMERS_DIM_HEAD = 64;
+const BERT = 'cond_stage_model.transformer';
+
+function inferBert(get: Get): LdmBertConfig {
+  const tok = need(get, `${BERT}.token_emb.weight`, 'text encoder');
+  const pos = need(get, `${BERT}.pos_emb.emb.weight`, 'text encoder');
+  let layers = 0;
+  while (get(`${BERT}.attn_layers.layers.${2 * layers}.1.to_q.weight`)) layers++;
+  if (layers === 0) throw new LdmReleaseError(`${BERT}.attn_layers.layers.0.1.to_q.weight is missing, so the text encoder cannot be inferred`);
+  const inner = need(get, `${BERT}.attn_layers.layers.0.1.to_q.weight`, 'text encoder')[0]!;
+  if (inner % X_TRANSFORMERS_DIM_HEAD !== 0) throw new LdmReleaseError(`the text encoder's attention is ${inner} wide, not a whole number of 64-channel heads`);
+  const ff = need(get, `${BERT}.attn_layers.layers.1.1.net.0.0.weight`, 'text encoder feed-forward')[0]!;
+  return {
+    vocabSize: tok[0]!,
+    maxLength: pos[0]!,
+    width: tok[1]!,
+    layers,
+    heads: inner / X_TRANSFORMERS_DIM_HEAD,
+    headDim: X_TRANSFORMERS_DIM_HEAD,
+    ffMult: ff / tok[1]!,
+  };
 }
 
 /** The released autoencoders' CompVis names, by kind, factor, latent channels and codebook size. */
@@ -218,6 +245,7 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
       autoencoderPrefix: prefix as '' | 'first_stage_model',
       unet: null,
       classEmbedder: null,
+      bert: null,
       unconditionalClass: null,
       concatChannels: 0,
       scaleFactor: yaml.scaleFactor ?? 1,
@@ -246,12 +274,19 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
   let label: string;
   let heads: { numHeads: number } | { numHeadChannels: number } = { numHeadChannels: 32 };
   let classEmbedder: ClassEmbedderConfig | null = null;
+  let bertCfg: LdmBertConfig | null = null;
   let unconditionalClass: number | null = null;
   let scale = 1;
   if (bert) {
-    throw new LdmReleaseError(
-      `LDM-KL-8-G text-to-image (txt2img-f8-large: a ${bert[1]}-wide BERT-style τθ under cond_stage_model.transformer, ${aeName} first stage) was recognised, but its text encoder is not supported yet`,
-    );
+    task = 'text-to-image';
+    bertCfg = inferBert(get);
+    release = 'txt2img-f8-large';
+    label = `LDM-KL-8-G text-to-image (txt2img-f8-large: ${bertCfg.layers}-layer, ${bertCfg.width}-wide BERT-style τθ, bert-base-uncased WordPiece), ${aeName} first stage`;
+    heads = { numHeads: 8 };
+    if (yaml.scaleFactor === undefined && !shapes.has('scale_factor')) {
+      scale = 0.18215;
+      notes.push('scale factor 0.18215 (the release\'s config); a yaml beside the file overrides it');
+    }
   } else if (classEmb) {
     task = 'class-conditional';
     classEmbedder = { nClasses: classEmb[0]!, embedDim: classEmb[1]! };
@@ -282,11 +317,14 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
     notes.push(`scale factor ${scale} from the yaml`);
   } else if (shapes.has('scale_factor')) {
     notes.push('scale factor read from the file');
-  } else if (ae.kind === 'kl') {
+  } else if (ae.kind === 'kl' && !bert) {
     notes.push('scale factor not in the file: 1 assumed (the KL releases set it in their yaml: put the yaml beside the file)');
   }
   const unet = inferUNet(get, yaml, notes, heads);
   if (unet.outChannels !== latent) throw new LdmReleaseError(`the UNet predicts ${unet.outChannels} channels but the ${aeName} latents have ${latent}`);
+  if (bertCfg && unet.contextDim !== bertCfg.width) {
+    throw new LdmReleaseError(`the text encoder is ${bertCfg.width} wide but the UNet attends to ${unet.contextDim}-wide context`);
+  }
   if (classEmbedder && unet.contextDim !== classEmbedder.embedDim) {
     throw new LdmReleaseError(`the class embedding is ${classEmbedder.embedDim} wide but the UNet attends to ${unet.contextDim}-wide context`);
   }
@@ -298,6 +336,7 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
     autoencoderPrefix: FIRST_STAGE,
     unet,
     classEmbedder,
+    bert: bertCfg,
     unconditionalClass,
     concatChannels: concat,
     scaleFactor: scale,

@@ -8,9 +8,11 @@ import * as path from 'node:path';
 import { openCheckpoint } from '../io/checkpoint.ts';
 import { loadSafetensors, readSafetensorsHeader } from '../io/safetensors.ts';
 import { autoencoderFactor } from '../nn/config.ts';
+import { ldmBertForward } from '../nn/ldm-bert.ts';
+import { WordPieceTokenizer, frame } from '../io/tokenizers/index.ts';
+import { Graph } from '../onnx/graph.ts';
 import { buildClassEmbedderGraph, buildUNetGraph, buildVaeDecoderGraph, buildVaeEncoderGraph } from '../nn/models.ts';
 import { timestepEmbedding } from '../nn/unet.ts';
-import type { Graph } from '../onnx/graph.ts';
 import { createSession, type Session } from '../onnx/runtime.ts';
 import { toModelProto } from '../onnx/serialize.ts';
 import { denoise } from '../pipelines/denoise.ts';
@@ -195,8 +197,29 @@ export class LdmModel implements DiffusionModel {
     this.sessions.clear();
   }
 
+  private tokenizer: WordPieceTokenizer | null = null;
+
+  /** Text-to-image: prompts → bert-base-uncased WordPiece ids ([CLS] … [SEP] [PAD]…) → the τθ context. */
+  private async encodePrompts(prompts: readonly string[]): Promise<TensorData<'float32'>> {
+    const cfg = this.release.bert!;
+    this.tokenizer ??= WordPieceTokenizer.bertBaseUncased(cfg.maxLength);
+    if (this.tokenizer.vocabSize !== cfg.vocabSize) {
+      throw new LdmReleaseError(`${this.name}: the text encoder has ${cfg.vocabSize} token embeddings, but bert-base-uncased has ${this.tokenizer.vocabSize} entries`);
+    }
+    const b = prompts.length;
+    const ids = new BigInt64Array(b * cfg.maxLength);
+    prompts.forEach((p, i) => frame(this.tokenizer!, this.tokenizer!.textIds(p)).forEach((id, j) => (ids[i * cfg.maxLength + j] = BigInt(id))));
+    const out = await this.run(`bert:${b}`, () => {
+      const g = new Graph('ldm_bert');
+      g.output(ldmBertForward(g, cfg, g.input('input_ids', 'int64', [b, cfg.maxLength])), 'context');
+      return g;
+    }, { input_ids: tensor('int64', [b, cfg.maxLength], ids) });
+    return out.context as TensorData<'float32'>;
+  }
+
   /** Class-conditional: each prompt is a class index ('388') or an ImageNet name ('giant panda'); unconditional models take any prompt. */
   async encodeText(prompts: readonly string[]): Promise<TensorData<'float32'>> {
+    if (this.release.bert) return this.encodePrompts(prompts);
     const ce = this.release.classEmbedder;
     if (!ce) return tensor('float32', [prompts.length, 1, 1]);
     const labels = BigInt64Array.from(prompts.map((p) => BigInt(this.classIndex(p))));
@@ -271,6 +294,8 @@ export interface LdmSampleOptions {
   readonly eta?: number;
   /** Classifier-free guidance scale (class-conditional models with a "no class" entry); 1 = off. */
   readonly guidance?: number;
+  /** Text-to-image: the prompt. */
+  readonly prompt?: string;
   /** Class-conditional: the class index, or an ImageNet class name. */
   readonly classLabel?: number | string;
   /** Output size in pixels (multiples of the first stage's factor × the UNet's). */
@@ -290,10 +315,14 @@ async function sampleLatents(m: LdmModel, o: LdmSampleOptions, h: number, w: num
   const rng = createNoiseSource(o.seed);
   const noise = rng.normal(m.latentChannels * h * w);
   const latents = tensor('float32', [1, m.latentChannels, h, w], noise.map((v) => v * sampler.initNoiseSigma));
-  let cond = await m.encodeText(['0']);
+  let cond = tensor('float32', [1, 1, 1]); // unconditional: no context
   let uncond = null;
   let guidance = 1;
-  if (m.release.task === 'class-conditional') {
+  if (m.release.task === 'text-to-image') {
+    cond = await m.encodeText([o.prompt ?? '']);
+    guidance = o.guidance ?? 1;
+    if (guidance !== 1) uncond = await m.encodeText(['']); // as the paper's txt2img script: the empty prompt
+  } else if (m.release.task === 'class-conditional') {
     if (o.classLabel === undefined) throw new LdmReleaseError(`${m.name} is class-conditional: give a class (0…${m.release.classEmbedder!.nClasses - 1})`);
     cond = await m.encodeText([String(o.classLabel)]);
     guidance = o.guidance ?? 1;
@@ -316,15 +345,15 @@ function sizeOf(m: LdmModel, o: { width?: number; height?: number }): { h: numbe
   return { h: height / f, w: width / f };
 }
 
-/** Unconditional or class-conditional sampling: the latents (× scale factor) before decoding. */
+/** Unconditional, class-conditional or text-to-image sampling: the latents (× scale factor) before decoding. */
 export async function sampleLdmLatents(m: LdmModel, o: LdmSampleOptions): Promise<TensorData<'float32'>> {
-  requireTask(m, ['unconditional', 'class-conditional']);
+  requireTask(m, ['unconditional', 'class-conditional', 'text-to-image']);
   const { h, w } = sizeOf(m, o);
   m.setConcat(null);
   return sampleLatents(m, o, h, w);
 }
 
-/** Unconditional or class-conditional sampling: the picture [1, 3, H, W] in [−1, 1]. */
+/** Unconditional, class-conditional or text-to-image sampling: the picture [1, 3, H, W] in [−1, 1]. */
 export async function sampleLdm(m: LdmModel, o: LdmSampleOptions): Promise<TensorData<'float32'>> {
   return m.decodeLatents(await sampleLdmLatents(m, o));
 }

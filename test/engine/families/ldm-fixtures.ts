@@ -6,6 +6,8 @@ import { saveSafetensors } from '../../../electron/engine/io/safetensors.ts';
 import { Rng } from '../../../electron/engine/diffusion/index.ts';
 import type { AutoencoderConfig, ClassEmbedderConfig, UNetConfig } from '../../../electron/engine/nn/config.ts';
 import { modelParams } from '../../../electron/engine/nn/models.ts';
+import { ldmBertForward, type LdmBertConfig } from '../../../electron/engine/nn/ldm-bert.ts';
+import { Graph } from '../../../electron/engine/onnx/graph.ts';
 import { tensor, type TensorData } from '../../../electron/engine/tensor.ts';
 import { torchSave, type Py, type Storage } from '../io/ckpt-writer.ts';
 
@@ -31,10 +33,22 @@ export const TINY_SR: UNetConfig = unet({ inChannels: 6, legacyAttention: true }
 /** inpainting_big style: masked-image latents + mask concatenated (3 + 3 + 1). */
 export const TINY_INPAINT: UNetConfig = unet({ inChannels: 7, numHeadChannels: undefined, numHeads: 8, contextDim: null });
 
-function randomFor(cfg: Parameters<typeof modelParams>[0], seed: number): Map<string, TensorData<'float32'>> {
+/** LDM-KL-8-G style: KL-f8 first stage, UNet cross-attending to a BERT-style τθ (8 heads). */
+export const TINY_TXT2IMG: UNetConfig = unet({ inChannels: 4, outChannels: 4, numHeadChannels: undefined, numHeads: 8, contextDim: 32 });
+/** The τθ: bert-base-uncased's 30,522 tokens, 77 positions, one 64-channel head as x-transformers splits it. */
+export const TINY_BERT: LdmBertConfig = { vocabSize: 30522, maxLength: 77, width: 32, layers: 2, heads: 1, headDim: 64, ffMult: 4 };
+
+function bertParams(cfg: LdmBertConfig) {
+  const g = new Graph('bert');
+  ldmBertForward(g, cfg, g.input('input_ids', 'int64', [1, cfg.maxLength]));
+  return g.params;
+}
+
+function randomFor(cfg: Parameters<typeof modelParams>[0] & { bert?: LdmBertConfig }, seed: number): Map<string, TensorData<'float32'>> {
   const rng = new Rng(seed);
   const out = new Map<string, TensorData<'float32'>>();
-  for (const p of modelParams(cfg).values()) {
+  const params = [...modelParams(cfg).values(), ...(cfg.bert ? bertParams(cfg.bert).values() : [])];
+  for (const p of params) {
     const n = p.shape.reduce((a, b) => a * b, 1);
     const fanIn = p.shape.length > 1 ? p.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
     const x = rng.normal(n).map((v) => (p.name.includes('norm') && p.name.endsWith('weight') ? 1 + 0.1 * v : v / Math.sqrt(fanIn)));
@@ -62,10 +76,18 @@ function ddpmBuffers(start: number, end: number): Map<string, TensorData<'float3
   ]);
 }
 
-export type TinyRelease = 'vq-f4' | 'kl-f8' | 'uncond' | 'cin' | 'sr' | 'inpaint';
+export type TinyRelease = 'vq-f4' | 'kl-f8' | 'uncond' | 'cin' | 'sr' | 'inpaint' | 'txt2img';
 
-/** The state dict of a tiny release, names as in the released file. */
+const made = new Map<string, Map<string, TensorData>>();
+
+/** The state dict of a tiny release, names as in the released file (made once per kind and seed). */
 export function tinyStateDict(kind: TinyRelease, seed = 1): Map<string, TensorData> {
+  const key = `${kind}:${seed}`;
+  if (!made.has(key)) made.set(key, makeStateDict(kind, seed));
+  return new Map(made.get(key)!);
+}
+
+function makeStateDict(kind: TinyRelease, seed: number): Map<string, TensorData> {
   if (kind === 'vq-f4' || kind === 'kl-f8') {
     const ae = randomFor({ autoencoder: kind === 'vq-f4' ? TINY_VQ_F4 : TINY_KL_F8 }, seed);
     const out = new Map<string, TensorData>();
@@ -76,10 +98,16 @@ export function tinyStateDict(kind: TinyRelease, seed = 1): Map<string, TensorDa
     out.set('loss.perceptual_loss.lin0.model.1.weight', tensor('float32', [1, 64, 1, 1], new Float32Array(64).fill(0.1)));
     return out;
   }
-  const u = { uncond: TINY_UNCOND, cin: TINY_CIN, sr: TINY_SR, inpaint: TINY_INPAINT }[kind];
-  const weights = randomFor({ autoencoder: TINY_VQ_F4, unet: u, ...(kind === 'cin' ? { classEmbedder: TINY_CLASSES } : {}) }, seed);
+  const u = { uncond: TINY_UNCOND, cin: TINY_CIN, sr: TINY_SR, inpaint: TINY_INPAINT, txt2img: TINY_TXT2IMG }[kind];
+  const weights = randomFor({
+    autoencoder: kind === 'txt2img' ? TINY_KL_F8 : TINY_VQ_F4,
+    unet: u,
+    ...(kind === 'cin' ? { classEmbedder: TINY_CLASSES } : {}),
+    ...(kind === 'txt2img' ? { bert: TINY_BERT } : {}),
+  }, seed);
   const out = new Map<string, TensorData>(weights);
-  for (const [k, v] of ddpmBuffers(0.0015, kind === 'sr' ? 0.0155 : 0.0195)) out.set(k, v);
+  const [start, end] = kind === 'txt2img' ? [0.00085, 0.012] : [0.0015, kind === 'sr' ? 0.0155 : 0.0195];
+  for (const [k, v] of ddpmBuffers(start, end)) out.set(k, v);
   // the EMA copy LitEma keeps: module names with the dots removed, plus its two buffers
   out.set('model_ema.decay', tensor('float32', [], Float32Array.of(0.9999)));
   out.set('model_ema.num_updates', tensor('int32', [], Int32Array.of(470000)));

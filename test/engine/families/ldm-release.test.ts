@@ -9,14 +9,14 @@ import { imagenetClassIndex, imagenetClassNames } from '../../../electron/engine
 import { LdmReleaseError, readReleaseYaml, recogniseLdmRelease } from '../../../electron/engine/families/ldm-release.ts';
 import { inpaintLdm, openLdmRelease, readShapes, roundTrip, sampleLdm, sampleLdmLatents, upscaleLdm, type LdmModel } from '../../../electron/engine/families/ldm-run.ts';
 import { tensor, type Shape } from '../../../electron/engine/tensor.ts';
-import { TINY_CIN, TINY_CLASSES, TINY_INPAINT, TINY_KL_F8, TINY_SR, TINY_UNCOND, TINY_VQ_F4, tinyStateDict, writeTinyRelease, type TinyRelease } from './ldm-fixtures.ts';
+import { TINY_BERT, TINY_TXT2IMG, TINY_CIN, TINY_CLASSES, TINY_INPAINT, TINY_KL_F8, TINY_SR, TINY_UNCOND, TINY_VQ_F4, tinyStateDict, writeTinyRelease, type TinyRelease } from './ldm-fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ldm-release-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = (kind: TinyRelease, ext: 'ckpt' | 'safetensors') => join(dir, `${kind}.${ext}`);
 
 beforeAll(async () => {
-  for (const kind of ['vq-f4', 'kl-f8', 'uncond', 'cin', 'sr', 'inpaint'] as const) await writeTinyRelease(kind, file(kind, 'ckpt'), file(kind, 'safetensors'));
+  for (const kind of ['vq-f4', 'kl-f8', 'uncond', 'cin', 'sr', 'inpaint', 'txt2img'] as const) await writeTinyRelease(kind, file(kind, 'ckpt'), file(kind, 'safetensors'));
 });
 
 const shapesOf = (sd: Map<string, { shape: Shape }>) => new Map([...sd].map(([k, v]) => [k, v.shape]));
@@ -29,6 +29,7 @@ describe('recognising the releases from their shapes', () => {
     ['cin', 'cin256-v2', 'class-conditional', TINY_VQ_F4, TINY_CIN],
     ['sr', 'bsr_sr', 'super-resolution', TINY_VQ_F4, TINY_SR],
     ['inpaint', 'inpainting_big', 'inpainting', TINY_VQ_F4, TINY_INPAINT],
+    ['txt2img', 'txt2img-f8-large', 'text-to-image', TINY_KL_F8, TINY_TXT2IMG],
   ] as const)('%s: from .ckpt and .safetensors alike', async (kind, release, task, ae, unet) => {
     for (const ext of ['ckpt', 'safetensors'] as const) {
       const r = recogniseLdmRelease(await readShapes(file(kind, ext)));
@@ -59,13 +60,15 @@ describe('recognising the releases from their shapes', () => {
     expect(r.scaleFactor).toBe(0.22765929);
   });
 
+  it('LDM-KL-8-G: the τθ inferred from its shapes (8 heads of 64 in the release: 1 here), scale factor 0.18215 by name', () => {
+    const r = recogniseLdmRelease(shapesOf(tinyStateDict('txt2img')));
+    expect(r.bert).toEqual(TINY_BERT);
+    expect(r.scaleFactor).toBe(0.18215);
+    expect(r.label).toMatch(/LDM-KL-8-G text-to-image \(txt2img-f8-large: 2-layer, 32-wide BERT-style τθ, bert-base-uncased WordPiece\), kl-f8 first stage/);
+  });
+
   it('names what it detected when it cannot run it', () => {
     const base = shapesOf(tinyStateDict('cin'));
-    const bert = new Map(base);
-    bert.delete('cond_stage_model.embedding.weight');
-    bert.set('cond_stage_model.transformer.token_emb.weight', [30522, 1280]);
-    bert.set('cond_stage_model.transformer.attn_layers.layers.0.0.weight', [1280]);
-    expect(() => recogniseLdmRelease(bert)).toThrow(/LDM-KL-8-G text-to-image \(txt2img-f8-large: a 1280-wide BERT-style τθ .*vq-f4 first stage\) was recognised, but its text encoder is not supported yet/);
     const noattn = shapesOf(tinyStateDict('vq-f4'));
     for (const k of [...noattn.keys()]) if (k.includes('mid.attn_1')) noattn.delete(k);
     expect(() => recogniseLdmRelease(noattn)).toThrow(/vq-f4-noattn/);
@@ -169,7 +172,20 @@ describe('running each release', () => {
     const b = await upscaleLdm(model, image(5, 8, 8), { seed: 1, steps: 2 });
     expect(a.shape).toEqual([1, 3, 32, 32]);
     expect(maxDiff(a.data, b.data)).toBeGreaterThan(1e-4);
-    await expect(sampleLdm(model, { seed: 1 })).rejects.toThrow(/super-resolution .* this job needs unconditional or class-conditional/);
+    await expect(sampleLdm(model, { seed: 1 })).rejects.toThrow(/super-resolution .* this job needs unconditional or class-conditional or text-to-image/);
+  });
+
+  it('text-to-image (LDM-KL-8-G): the prompt steers the sample through the τθ; guidance against the empty prompt', async () => {
+    const { model, notes } = await open('txt2img');
+    expect(notes.join('\n')).toMatch(/0\.0008500 → 0\.01200/);
+    const a = await sampleLdmLatents(model, { seed: 5, steps: 2, width: 64, height: 64, prompt: 'a painting of a fox' });
+    const b = await sampleLdmLatents(model, { seed: 5, steps: 2, width: 64, height: 64, prompt: 'a photograph of a lighthouse' });
+    const g = await sampleLdmLatents(model, { seed: 5, steps: 2, width: 64, height: 64, prompt: 'a painting of a fox', guidance: 5 });
+    expect(a.shape).toEqual([1, 4, 8, 8]);
+    expect(maxDiff(a.data, b.data)).toBeGreaterThan(1e-5);
+    expect(maxDiff(a.data, g.data)).toBeGreaterThan(1e-5);
+    const picture = await sampleLdm(model, { seed: 5, steps: 2, width: 64, height: 64, prompt: 'a painting of a fox' });
+    expect(picture.shape).toEqual([1, 3, 64, 64]);
   });
 
   it('inpainting (inpainting_big): the masked picture steers the result', async () => {

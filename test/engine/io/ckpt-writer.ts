@@ -61,9 +61,12 @@ export function f32Tensor(values: readonly number[], shape: readonly number[] = 
 }
 
 class Out {
-  private chunks: number[] = [];
+  private chunks: Uint8Array[] = [];
+  private small: number[] = [];
+  private size = 0;
   byte(...b: number[]): void {
-    for (const x of b) this.chunks.push(x & 0xff);
+    for (const x of b) this.small.push(x & 0xff);
+    this.size += b.length;
   }
   u16(x: number): void {
     this.byte(x, x >> 8);
@@ -76,13 +79,26 @@ class Out {
     this.u32(Math.floor(x / 2 ** 32));
   }
   bytes(b: Uint8Array): void {
-    for (const x of b) this.chunks.push(x);
+    this.flush();
+    this.chunks.push(b);
+    this.size += b.length;
+  }
+  private flush(): void {
+    if (this.small.length) this.chunks.push(Uint8Array.from(this.small));
+    this.small = [];
   }
   get length(): number {
-    return this.chunks.length;
+    return this.size;
   }
   done(): Uint8Array {
-    return Uint8Array.from(this.chunks);
+    this.flush();
+    const out = new Uint8Array(this.size);
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
   }
 }
 
