@@ -7,8 +7,13 @@
 // - Variation seed: slerp(strength, noise(seed), noise(variation seed)), A1111's slerp (below).
 // - Resize seed from W×H: the noise (with its variation) is drawn at W/f × H/f and pasted centred into
 //   the image's own first noise of its seed, cropping or leaving a border as A1111 does.
-// - Later draws (ancestral/SDE sampler steps, DDIM with η > 0) continue the image's own generator, or
-//   with an eta noise seed delta (ENSD) come from a fresh generator seeded with seed + ENSD.
+// - Later draws (ancestral sampler steps, DDIM with η > 0) continue the image's own generator, or
+//   with an eta noise seed delta (ENSD) come from a fresh generator seeded with seed + ENSD. The SDE
+//   samplers (DPM++ SDE, 2M SDE, 3M SDE) draw from a Brownian tree instead (brownian-tree.ts).
+// Where this cannot match A1111 exactly: its 'gpu' numbers are CUDA's float32 arithmetic (ours and its 'nv'
+// are float64 rounded once: ≤ ~2e-7 apart), and CUDA lays values out as 'nv' only while a latent has at
+// most SMs × 2048 values (every SD size at 512², 4×128×128 needs ≥ 32 SMs); torch's CPU kernel varies
+// with the CPU (TorchCpuKernel: we take x86 AVX2's; Apple silicon differs by up to 1.5e-6).
 import { PhiloxNormal, TorchCpuNormal } from './rng.ts';
 import type { NoiseSource } from './samplers.ts';
 
