@@ -1,6 +1,7 @@
 // PNG text chunks (PNG spec §11.3.4: tEXt, zTXt, iTXt): read all of them with length and CRC checks,
 // and write ours right after IHDR, where every reader (sharp included) sees them before IDAT.
-// The generation-parameter formats carried in them live in generation-params.ts.
+// scanPngMetadata reads them leniently (damaged chunks become problems, not errors) for metadata/,
+// where the generation-parameter formats carried in them are read.
 
 import * as zlib from 'node:zlib';
 

@@ -75,10 +75,10 @@ export async function readImageParameters(bytes: Uint8Array): Promise<ImageParam
     const scan = jpeg ? scanJpegMetadata(bytes) : scanWebpMetadata(bytes);
     warnings.push(...scan.problems.map(unreadable));
     const text = scan.exif ? exifToText(scan.exif, warnings) : new Map<string, string>();
-    if (!text.has('parameters') && scan.comments[0]) text.set('parameters', scan.comments[0]);
-    const found = paramsFromTextChunks(text);
-    const r = result(format, found, 'EXIF', warnings);
-    if (r.location === 'EXIF "parameters"') r.location = scan.exif && text.get('parameters') !== scan.comments[0] ? 'EXIF UserComment' : 'JPEG comment';
+    const fromComment = !text.has('parameters') && scan.comments[0] !== undefined;
+    if (fromComment) text.set('parameters', scan.comments[0]!);
+    const r = result(format, paramsFromTextChunks(text), 'EXIF', warnings);
+    if (r.location === 'EXIF "parameters"') r.location = fromComment ? 'JPEG comment' : 'EXIF UserComment';
     return r;
   }
   return { format: null, params: null, source: null, location: null, warnings: ['not a PNG, JPEG or WebP file'] };

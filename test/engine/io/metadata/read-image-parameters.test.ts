@@ -75,6 +75,16 @@ describe('A1111', () => {
     }
   });
 
+  it('reads a JPEG COM segment when there is no EXIF, and EXIF in a PNG eXIf chunk', async () => {
+    const jpg = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#345' } }).jpeg().toBuffer();
+    const text = Buffer.from('a boat\nSteps: 7, Sampler: Heun, Seed: 3, Size: 96x64', 'utf8');
+    const com = Buffer.concat([Buffer.from([0xff, 0xfe, (text.length + 2) >> 8, (text.length + 2) & 0xff]), text]);
+    const r = await readImageParameters(Buffer.concat([jpg.subarray(0, 2), com, jpg.subarray(2)]));
+    expect(r).toMatchObject({ format: 'jpeg', location: 'JPEG comment', params: { prompt: 'a boat', steps: 7, sampler: 'Heun', width: 96 } });
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#345' } }).png().withExif({ IFD2: { UserComment: 'a kite\nSteps: 2, Seed: 1, Size: 8x16' } }).toBuffer();
+    expect(await readImageParameters(png)).toMatchObject({ format: 'png', location: 'PNG eXIf "parameters"', params: { prompt: 'a kite', height: 16 } });
+  });
+
   it('decodes UserComment in every character code, either UTF-16 byte order', () => {
     const be = Buffer.concat([Buffer.from('UNICODE\0', 'latin1'), Buffer.from('Steps: 1 ü', 'utf16le').swap16()]);
     const le = Buffer.concat([Buffer.from('UNICODE\0', 'latin1'), Buffer.from('Steps: 1 ü', 'utf16le')]);
