@@ -23,7 +23,7 @@ export type NoiseSampler = (sigma: number, sigmaNext: number) => Float32Array;
 /**
  * Builds the noise sampler of one image for the SDE samplers (DPM++ SDE, 2M SDE, 3M SDE), given the latent
  * size and the σ range (k-diffusion's BrownianTreeNoiseSampler(x, σ_min, σ_max, seed)). A1111 seeds it from
- * the image's seed with torchsde's BrownianTree; none ships with the engine (see docs/samplers.md).
+ * the image's seed with torchsde's BrownianTree: brownian-tree.ts (docs/samplers.md).
  */
 export type BrownianNoiseFactory = (size: number, sigmaMin: number, sigmaMax: number) => NoiseSampler;
 
