@@ -114,7 +114,7 @@ export class PathPolicy {
     if (dir === null) throw new StudioError(`The folder ${dirname(abs)} does not exist; create it or pick another place for the ${what}.`, 'not_found');
     const target = join(dir, basename(abs));
     this.check(target, p, what);
-    const own = [this.paths.db, `${this.paths.db}-wal`, `${this.paths.db}-shm`, join(this.paths.root, 'studio.lock')].map((f) => join(realOrSelf(dirname(f)), basename(f)));
+    const own = [this.paths.db, `${this.paths.db}-wal`, `${this.paths.db}-shm`, join(this.paths.root, 'studio.lock'), join(this.paths.root, 'studio.lock.db'), join(this.paths.root, 'studio.lock.db-journal')].map((f) => join(realOrSelf(dirname(f)), basename(f)));
     const ownDirs = [this.paths.gallery, this.paths.trash, this.paths.models, this.paths.training].map(realOrSelf);
     if (own.includes(target) || ownDirs.some((d) => inside(d, target))) {
       throw new StudioError(`${p} is one of the studio's own files; pick another place for the ${what}.`, 'bad_path');

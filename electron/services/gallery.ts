@@ -1,10 +1,10 @@
 // Gallery files: images with their parameters chunk, thumbnails, and the trash they move to on delete.
 import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import sharp, { type Metadata } from 'sharp';
+import sharp from 'sharp';
 import { StudioError } from '../api/contract.ts';
 import { resolveDataPath, writeBytesAtomic, type DataPaths } from './files.ts';
-import { DEFAULT_IMAGE_LIMITS } from '../engine/io/image.ts';
+import { DEFAULT_IMAGE_LIMITS, probeImage } from '../engine/io/image.ts';
 import { isPng, writePngText } from '../engine/io/png-metadata.ts';
 
 export const THUMBNAIL_SIZE = 256;
@@ -55,27 +55,18 @@ export class Gallery {
    * Other formats are kept as they came so their own metadata survives.
    */
   async store(id: string, bytes: Uint8Array, opts: { parameters?: string; createdAt: number }): Promise<StoredImage> {
-    let meta: Metadata;
-    try {
-      meta = await sharp(bytes).metadata();
-    } catch (err) {
-      throw new StudioError(`the image cannot be read (${(err as Error).message})`, 'bad_image');
-    }
-    const { maxDimension, maxPixels } = DEFAULT_IMAGE_LIMITS;
-    if (!meta.width || !meta.height) throw new StudioError('the image has no size', 'bad_image');
-    if (meta.width > maxDimension || meta.height > maxDimension || meta.width * meta.height > maxPixels) {
-      throw new StudioError(`the image is ${meta.width}x${meta.height}, larger than the studio takes (${maxDimension} a side, ${maxPixels} pixels)`, 'bad_image');
-    }
-    const ext = isPng(bytes) ? 'png' : meta.format === 'jpeg' ? 'jpg' : meta.format === 'webp' ? 'webp' : null;
-    if (ext === null) throw new StudioError(`the image is ${meta.format?.toUpperCase() ?? 'of an unknown format'}; the gallery takes PNG, JPEG and WebP`, 'bad_image');
+    const meta = await probeImage(bytes).catch(asBadImage);
+    const ext = meta.format === 'png' && isPng(bytes) ? 'png' : meta.format === 'jpeg' ? 'jpg' : 'webp';
     const month = new Date(opts.createdAt).toISOString().slice(0, 7);
     const imagePath = `gallery/${month}/${id}.${ext}`;
     const thumbnailPath = `gallery/thumbnails/${month}/${id}.webp`;
     const file = ext === 'png' && opts.parameters ? writePngText(bytes, { parameters: opts.parameters }) : bytes;
-    const thumb = await sharp(bytes)
+    const thumb = await sharp(bytes, { limitInputPixels: DEFAULT_IMAGE_LIMITS.maxPixels })
+      .rotate()
       .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
       .webp({ quality: 82 })
-      .toBuffer();
+      .toBuffer()
+      .catch(asBadImage);
     await this.write(imagePath, file);
     await this.write(thumbnailPath, thumb);
     return { imagePath, thumbnailPath, width: meta.width, height: meta.height };
@@ -83,7 +74,8 @@ export class Gallery {
 
   /** Masks are stored as greyscale PNG beside the image. */
   async storeMask(id: string, bytes: Uint8Array, createdAt: number): Promise<string> {
-    const png = await sharp(bytes).greyscale().png().toBuffer();
+    await probeImage(bytes, {}, 'the mask').catch(asBadImage);
+    const png = await sharp(bytes, { limitInputPixels: DEFAULT_IMAGE_LIMITS.maxPixels }).greyscale().png().toBuffer().catch(asBadImage);
     const maskPath = `gallery/${new Date(createdAt).toISOString().slice(0, 7)}/${id}.mask.png`;
     await this.write(maskPath, png);
     return maskPath;
@@ -131,6 +123,11 @@ export class Gallery {
     await mkdir(dirname(to), { recursive: true });
     await rename(from, to);
   }
+}
+
+/** A picture that cannot be taken, as the error the user sees. */
+function asBadImage(err: unknown): never {
+  throw new StudioError((err as Error).message, 'bad_image');
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -3,7 +3,7 @@
 // while a training job is paused.
 import { StudioError } from '../api/contract.ts';
 import type { Job, JobProgress, JobSpec, JobStatus, LossPoint } from '../api/jobs.ts';
-import { describeExit, type WorkerAdapter, type WorkerExit, type WorkerProcess } from '../workers/adapter.ts';
+import { describeExit, type ExitEvidence, type WorkerAdapter, type WorkerExit, type WorkerProcess } from '../workers/adapter.ts';
 import type { FromWorker, ImageMessage, RunJob } from '../workers/protocol.ts';
 import type { Db } from './db.ts';
 import { newId } from './ids.ts';
@@ -14,8 +14,20 @@ const laneOf = (kind: JobSpec['kind']): Lane => (kind === 'train' ? 'train' : 'g
 /** How long a worker gets to stop after a cancel before it is killed. */
 const CANCEL_GRACE_MS = 10_000;
 
+/** The note a job keeps when a restart interrupted it (kept in its error column through the rerun). */
+export const INTERRUPTED_NOTE = 'interrupted by a restart; queued again';
+
+/** A database write that failed (SQLITE_FULL and kin) in words; the job stops with it, the studio carries on. */
+export function writeFailure(err: unknown): string {
+  const code = String((err as { code?: unknown }).code ?? '');
+  if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || /ENOSPC|disk is full|database or disk is full/i.test(String((err as Error).message))) {
+    return 'The disk is full, so the job was stopped; the images it finished are kept. Free some space and run it again.';
+  }
+  return `The history database could not be written (${(err as Error).message}); the job was stopped.`;
+}
+
 export interface QueueHooks {
-  /** Everything the worker needs for a job: resolved model paths, decoded inputs. Throws a StudioError for bad input. */
+  /** Everything the worker needs for a job: resolved model paths, decoded inputs. Throws a StudioError for bad input or a job that would not fit in memory. */
   prepare(job: Job): Promise<RunJob>;
   /** Stores a finished image; returns its history id. */
   storeImage(job: Job, msg: ImageMessage): Promise<string>;
@@ -23,6 +35,8 @@ export interface QueueHooks {
   registerOutput(job: Job, output: { modelPath: string; name: string }): Promise<string>;
   jobUpdated(job: Job): void;
   progress(p: JobProgress): void;
+  /** What is known about a job whose worker died: its memory estimate against the machine's memory. */
+  exitEvidence?(job: Job, pid: number | undefined): ExitEvidence;
 }
 
 interface Running {
@@ -35,7 +49,7 @@ interface Running {
   pauseRequested: boolean;
   cancelTimer: NodeJS.Timeout | null;
   stored: Promise<void>;
-  /** Set when an image could not be stored: the job then fails with this reason. */
+  /** Set when an image or the job's progress could not be stored: the job then fails with this reason. */
   storeError: string | null;
   rate: { t0: number; step0: number } | null;
 }
@@ -104,6 +118,8 @@ export class JobQueue {
   private readonly stats: WorkerStats = { spawned: { generate: 0, train: 0 }, modelLoads: { generate: 0, train: 0 }, pids: { generate: null, train: null } };
   /** Paused training jobs the user asked to resume while the accelerator was busy. */
   private readonly resumeWanted = new Set<string>();
+  /** Final states that could not be written (a full disk): shown as they are, written once space is back. */
+  private readonly unsaved = new Map<string, { status: JobStatus; error: string | null; finishedAt: number }>();
   private dispatching = false;
   private closed = false;
 
@@ -116,9 +132,7 @@ export class JobQueue {
 
   /** Jobs a previous run left running were interrupted (crash, kill, power cut): queue them again. */
   start(): void {
-    this.db
-      .prepare(`UPDATE jobs SET status = 'queued', error = 'interrupted by a restart; queued again' WHERE status = 'running'`)
-      .run();
+    this.db.prepare(`UPDATE jobs SET status = 'queued', error = ? WHERE status = 'running'`).run(INTERRUPTED_NOTE);
     void this.pump();
   }
 
@@ -139,7 +153,12 @@ export class JobQueue {
   get(id: string): Job {
     const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     if (!row) throw new StudioError(`No job with id "${id}".`, 'not_found');
-    return fromRow(row);
+    return this.withUnsaved(fromRow(row));
+  }
+
+  private withUnsaved(job: Job): Job {
+    const u = this.unsaved.get(job.id);
+    return u ? { ...job, ...u } : job;
   }
 
   list(statuses: readonly JobStatus[] | undefined, limit: number): Job[] {
@@ -148,7 +167,7 @@ export class JobQueue {
           .prepare(`SELECT * FROM jobs WHERE status IN (${statuses.map(() => '?').join(',')}) ORDER BY seq DESC LIMIT ?`)
           .all(...statuses, limit) as JobRow[])
       : (this.db.prepare('SELECT * FROM jobs ORDER BY seq DESC LIMIT ?').all(limit) as JobRow[]);
-    return rows.map(fromRow);
+    return rows.map((r) => this.withUnsaved(fromRow(r)));
   }
 
   losses(jobId: string): LossPoint[] {
@@ -232,6 +251,7 @@ export class JobQueue {
     if (this.dispatching || this.closed) return;
     this.dispatching = true;
     try {
+      this.saveUnsaved();
       while (!this.busy() && !this.closed) {
         const paused = this.lanes.train.running;
         if (paused?.workerPaused && this.resumeWanted.has(paused.job.id) && !this.hasQueued('generate')) {
@@ -246,10 +266,21 @@ export class JobQueue {
         if (!next) break;
         await this.dispatch(next);
       }
+    } catch (err) {
+      // A write that failed here (a full disk) leaves the job queued; the next submit or finish tries again.
+      console.error(`job queue: ${writeFailure(err)}`);
     } finally {
       this.dispatching = false;
     }
     this.scheduleIdleStops();
+  }
+
+  /** Writes final states that a full disk kept in memory. */
+  private saveUnsaved(): void {
+    for (const [id, u] of this.unsaved) {
+      this.db.prepare('UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE id = ?').run(u.status, u.error, u.finishedAt, id);
+      this.unsaved.delete(id);
+    }
   }
 
   private scheduleIdleStops(): void {
@@ -269,6 +300,16 @@ export class JobQueue {
     }
   }
 
+  /** Stops a lane's idle worker so that its memory goes back to the system; the next job starts a new one. */
+  private recycle(lane: Lane): void {
+    const state = this.lanes[lane];
+    const w = state.worker;
+    if (!w || state.running) return;
+    state.worker = null;
+    this.stats.pids[lane] = null;
+    w.kill();
+  }
+
   private hasQueued(lane: Lane): boolean {
     const cond = lane === 'train' ? "kind = 'train'" : "kind <> 'train'";
     return this.db.prepare(`SELECT 1 FROM jobs WHERE status = 'queued' AND ${cond} LIMIT 1`).get() !== undefined;
@@ -286,7 +327,8 @@ export class JobQueue {
     const lane = laneOf(job.kind);
     const r: Running = { job, lane, workerPaused: false, cancelRequested: false, pauseRequested: false, cancelTimer: null, stored: Promise.resolve(), storeError: null, rate: null };
     this.lanes[lane].running = r;
-    this.db.prepare(`UPDATE jobs SET status = 'running', started_at = ?, error = NULL WHERE id = ?`).run(Date.now(), job.id);
+    // An interruption note stays with the job through its rerun; other errors of an earlier try go.
+    this.db.prepare(`UPDATE jobs SET status = 'running', started_at = ?, error = CASE WHEN error = ? THEN error END WHERE id = ?`).run(Date.now(), INTERRUPTED_NOTE, job.id);
     r.job = this.get(job.id);
     this.hooks.jobUpdated(r.job);
     let run: RunJob;
@@ -337,7 +379,7 @@ export class JobQueue {
       void r.stored.then(() => {
         if (this.closed) return;
         if (r.cancelRequested) this.finish(r.job.id, 'cancelled', null);
-        else this.finish(r.job.id, 'failed', describeExit(exit));
+        else this.finish(r.job.id, 'failed', describeExit(exit, this.hooks.exitEvidence?.(r.job, w.pid)));
         void this.pump();
       });
     }
@@ -353,11 +395,19 @@ export class JobQueue {
         if (!r.rate || msg.step < r.rate.step0) r.rate = { t0: now, step0: msg.step };
         const done = msg.step - r.rate.step0;
         const etaMs = done > 0 ? Math.round(((now - r.rate.t0) / done) * (msg.total - msg.step)) : null;
-        this.db.transaction(() => {
-          this.db.prepare('UPDATE jobs SET step = ?, total = ? WHERE id = ?').run(msg.step, msg.total, r.job.id);
-          const ins = this.db.prepare('INSERT OR REPLACE INTO job_losses (job_id, step, loss) VALUES (?, ?, ?)');
-          for (const p of msg.loss) ins.run(r.job.id, p.step, p.loss);
-        })();
+        if (r.storeError) break;
+        try {
+          this.db.transaction(() => {
+            this.db.prepare('UPDATE jobs SET step = ?, total = ? WHERE id = ?').run(msg.step, msg.total, r.job.id);
+            const ins = this.db.prepare('INSERT OR REPLACE INTO job_losses (job_id, step, loss) VALUES (?, ?, ?)');
+            for (const p of msg.loss) ins.run(r.job.id, p.step, p.loss);
+          })();
+        } catch (err) {
+          // A full disk: stop this job (the worker is told to cancel) and keep the studio up.
+          r.storeError = writeFailure(err);
+          this.lanes[lane].worker?.send({ type: 'cancel', jobId: r.job.id });
+          break;
+        }
         this.hooks.progress({
           jobId: r.job.id,
           step: msg.step,
@@ -379,7 +429,8 @@ export class JobQueue {
               .run(genId, r.job.id);
             this.hooks.jobUpdated(this.get(r.job.id));
           } catch (err) {
-            r.storeError ??= `could not store an image: ${(err as Error).message}`;
+            const code = String((err as { code?: unknown }).code ?? '');
+            r.storeError ??= code.startsWith('SQLITE') || code === 'ENOSPC' ? writeFailure(err) : `could not store an image: ${(err as Error).message}`;
             this.lanes[lane].worker?.send({ type: 'cancel', jobId: r.job.id });
           }
         });
@@ -417,9 +468,11 @@ export class JobQueue {
             this.finish(r.job.id, 'failed', r.storeError);
           } else {
             this.finish(r.job.id, msg.cancelled ? 'cancelled' : 'failed', msg.cancelled ? null : msg.error);
+            // A failed job may leave the worker holding memory (a half-built arena): start afresh.
+            if (!msg.cancelled) this.recycle(lane);
           }
           void this.pump();
-        });
+        }).catch((err: unknown) => console.error(`job ${r.job.id}: ${writeFailure(err)}`));
         break;
       }
     }
@@ -432,8 +485,21 @@ export class JobQueue {
     return job;
   }
 
+  /**
+   * A job's final state. Never throws: when the disk is full the state is kept in memory (and shown) and
+   * written at the next chance. A restart's note stays in front of the job's own error, or alone.
+   */
   private finish(id: string, status: 'completed' | 'failed' | 'cancelled', error: string | null): Job {
-    this.db.prepare('UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE id = ?').run(status, error, Date.now(), id);
+    const finishedAt = Date.now();
+    let noted = error;
+    try {
+      const prior = (this.db.prepare('SELECT error FROM jobs WHERE id = ?').get(id) as { error: string | null } | undefined)?.error;
+      if (prior === INTERRUPTED_NOTE) noted = error ? `${INTERRUPTED_NOTE}; then: ${error}` : INTERRUPTED_NOTE;
+      this.db.prepare('UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE id = ?').run(status, noted, finishedAt, id);
+    } catch (err) {
+      console.error(`job ${id}: its final state could not be written: ${writeFailure(err)}`);
+      this.unsaved.set(id, { status, error: noted, finishedAt });
+    }
     const job = this.get(id);
     this.hooks.jobUpdated(job);
     return job;

@@ -13,6 +13,7 @@ import type { WorkerModel } from '../workers/protocol.ts';
 import type { Db } from './db.ts';
 import type { DataPaths } from './files.ts';
 import { newId } from './ids.ts';
+import { onnxProblem } from './onnx-check.ts';
 
 const PICKLE = new Set(['.pkl']);
 /** PyTorch zip checkpoints: read by the restricted reader and converted to .safetensors on import. */
@@ -218,6 +219,8 @@ async function describe(path: string, checkHashes = false): Promise<Described> {
   if (st.isFile() && TORCH_CHECKPOINT.has(ext)) return describeCheckpoint(path);
   if (st.isFile() && ext === '.safetensors') return describeSafetensors(path);
   if (st.isFile() && ext === '.onnx') {
+    const problem = await onnxProblem(path);
+    if (problem) throw new ModelValidationError(`${basename(path)} ${problem}.`);
     return { kind: 'ldm', format: 'onnx', name: basename(path, ext), licence: null, description: null, weights: [path], warnings: [] };
   }
   if (st.isDirectory()) {
@@ -299,6 +302,10 @@ async function describePackage(dir: string, checkHashes: boolean): Promise<Descr
 async function describeOnnxFolder(dir: string): Promise<Described> {
   const missing = ['unet', 'vae_decoder', 'text_encoder'].filter((sub) => !existsSync(join(dir, sub, 'model.onnx')));
   if (missing.length) throw new ModelValidationError(`The ONNX folder ${dir} lacks ${missing.map((m) => `${m}/model.onnx`).join(', ')}.`);
+  for (const sub of ['unet', 'vae_decoder', 'text_encoder']) {
+    const problem = await onnxProblem(join(dir, sub, 'model.onnx'));
+    if (problem) throw new ModelValidationError(`${sub}/model.onnx in ${dir} ${problem}.`);
+  }
   return {
     kind: 'ldm',
     format: 'onnx',

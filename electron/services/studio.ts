@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { StudioError } from '../api/contract.ts';
+import { toPng } from '../engine/io/image.ts';
 import type { ImageVariant } from '../api/gallery.ts';
 import type { Generation } from '../api/history.ts';
 import type { EventName, EventPayload, StudioHandlers } from '../api/index.ts';
@@ -10,6 +11,7 @@ import type { GenerateSpec, Job, JobSpec, SubmittedSpec } from '../api/jobs.ts';
 import { imageSeeds, seedRecord } from '../engine/diffusion/noise.ts';
 import { forkWorkerAdapter, type WorkerAdapter } from '../workers/adapter.ts';
 import type { ImageMessage, RunJob } from '../workers/protocol.ts';
+import { admitGeneration, exitEvidence } from './admission.ts';
 import { openDatabase, type Db } from './db.ts';
 import { ensureDataDir, PathPolicy, readUpload, resolveDataPath, type DataPaths } from './files.ts';
 import { Gallery } from './gallery.ts';
@@ -91,6 +93,8 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
 
   /** The provider the last generation really ran on (system.info reports it once known). */
   let lastProvider: string | null = null;
+  /** Memory estimates of the jobs admitted (bytes), for telling an out-of-memory kill from another. */
+  const estimates = new Map<string, number>();
   const queue = new JobQueue(db, opts.workerAdapter ?? forkWorkerAdapter(), {
     async prepare(job: Job): Promise<RunJob> {
       const spec = job.spec;
@@ -98,14 +102,17 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       const loras = spec.kind === 'train' ? [] : jobAdapters(spec).map((a) => ({ ...models.toWorkerModel(a.model), strength: a.strength, textStrength: a.textStrength }));
       const init = spec.kind === 'img2img' || spec.kind === 'inpaint' ? await imageBytes(spec.init) : null;
       const mask = spec.kind === 'inpaint' ? await imageBytes(spec.mask) : null;
+      // Pictures through the one decode path, and a memory estimate against this computer's (admission.ts).
+      const admitted = spec.kind === 'train' ? null : await admitGeneration(spec, models.toWorkerModel(model), loras, init, mask, queue.workerStats().pids.generate !== null);
+      if (admitted) estimates.set(job.id, admitted.estimate.total);
       return {
         type: 'run',
         jobId: job.id,
         spec,
         model: models.toWorkerModel(model),
         loras,
-        init,
-        mask,
+        init: admitted?.init ?? init,
+        mask: admitted?.mask ?? mask,
         seed: spec.seed ?? 0,
         skipImages: job.generationIds.length,
         workDir: join(paths.training, job.id),
@@ -152,6 +159,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       emit('system.status', { activeJobs: queue.list(['running', 'queued'], 1000).length });
     },
     progress: (p) => emit('jobs.progress', p),
+    exitEvidence: (job, pid) => exitEvidence(estimates.get(job.id), pid),
   }, { idleWorkerMs: opts.idleWorkerMs });
 
   /** The job's LoRAs/embeddings, then those its prompts name (<lora:name:w> tags, embedding names as words), each once. */
@@ -280,7 +288,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     'gallery.path': async ({ id, variant }) => ({ path: currentPath(history.get(id), variant) }),
     'gallery.save': async ({ base64, prompt, parentId, maskBase64 }) => {
       const parent = parentId ? history.get(parentId) : null;
-      const png = await sharp(Buffer.from(base64, 'base64')).png().toBuffer().catch((err: Error) => {
+      const png = await toPng(Buffer.from(base64, 'base64')).catch((err: Error) => {
         throw new StudioError(`The image cannot be read: ${err.message}`, 'bad_image');
       });
       const meta = await sharp(png).metadata();

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { StudioError } from '../api/contract.ts';
 import type { CaptionUpdate, DatasetScan } from '../api/training.ts';
 import { DatasetError, scanDataset as scanFolder, withTrigger, writeCaption } from '../engine/io/dataset.ts';
+import { SCAN_IMAGE_LIMITS } from '../engine/io/image.ts';
 
 export class TrainingFolders {
   /** Real paths of the folders scanned in this session: the only places setCaption writes into. */
@@ -13,7 +14,8 @@ export class TrainingFolders {
 
   async scan(dir: string, recursive: boolean, triggerWord: string): Promise<DatasetScan> {
     if (!existsSync(dir)) throw new StudioError(`No folder at ${dir}: pick the folder that holds the training images.`, 'not_found');
-    const scan = await scanFolder(dir, { recursive, triggerWord }).catch(asStudioError);
+    // Scan limits: pictures are decoded whole here, in the studio; a decompression bomb is refused by its header.
+    const scan = await scanFolder(dir, { recursive, triggerWord, limits: SCAN_IMAGE_LIMITS }).catch(asStudioError);
     this.scanned.add(await fsp.realpath(dir));
     return {
       datasetDir: dir,

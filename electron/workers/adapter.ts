@@ -1,6 +1,6 @@
 // One small seam over how worker processes are started: child_process.fork here (the default, and the
 // only way outside Electron), utilityProcess in the Electron shell (electron/shell/utility-worker.ts).
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
@@ -97,15 +97,48 @@ export function exitReporter(stderr: NodeJS.ReadableStream | null | undefined) {
   };
 }
 
-/** Why a worker died, in words for the user. */
-export function describeExit(exit: WorkerExit): string {
+/** What the studio knows about a killed worker's job, to say whether memory ran out. */
+export interface ExitEvidence {
+  /** The job's memory estimate and the machine's total memory, in bytes. */
+  estimateBytes?: number;
+  totalBytes?: number;
+  /** What the kernel log says of the process: killed for memory, something else, or unknown (unreadable). */
+  kernel?: 'oom' | 'no-oom' | 'unknown';
+}
+
+/** An estimate this close to the machine's memory makes an out-of-memory kill the likely cause. */
+const NEAR_LIMIT = 0.6;
+
+/** Why a worker died, in words for the user; "out of memory" only when the evidence says so. */
+export function describeExit(exit: WorkerExit, evidence: ExitEvidence = {}): string {
   const lastLine = exit.stderrTail.trim().split('\n').filter(Boolean).at(-1) ?? '';
   if (/heap out of memory|Allocation failed|ENOMEM|std::bad_alloc/i.test(exit.stderrTail)) {
     return `The worker ran out of memory and stopped${lastLine ? ` (${lastLine.trim()})` : ''}. Try a smaller image size or batch.`;
   }
   if (exit.signal === 'SIGKILL') {
-    return 'The worker process was killed (SIGKILL), most likely by the system for running out of memory. Try a smaller image size or batch.';
+    const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+    if (evidence.kernel === 'oom') {
+      return 'The worker process was killed by the system for running out of memory (the kernel log says so). Try a smaller image size or batch.';
+    }
+    const { estimateBytes: est, totalBytes: total } = evidence;
+    if (evidence.kernel !== 'no-oom' && est !== undefined && total !== undefined && est >= NEAR_LIMIT * total) {
+      return `The worker process was killed (SIGKILL), most likely for running out of memory: the job needed about ${gib(est)} of this computer's ${gib(total)}. Try a smaller image size or batch.`;
+    }
+    return 'The worker process was killed (signal SIGKILL).';
   }
   if (exit.signal) return `The worker process crashed (${exit.signal})${lastLine ? `: ${lastLine.trim()}` : ''}.`;
   return `The worker process exited with code ${exit.code}${lastLine ? `: ${lastLine.trim()}` : ''}.`;
+}
+
+/**
+ * Whether the kernel log records an out-of-memory kill of `pid` ('unknown' when the log cannot be read,
+ * as for users without the right to read it, or on systems without dmesg).
+ */
+export function kernelOomVerdict(pid: number | undefined): 'oom' | 'no-oom' | 'unknown' {
+  if (pid === undefined || process.platform !== 'linux') return 'unknown';
+  const r = spawnSync('dmesg', [], { encoding: 'utf8', timeout: 2000, maxBuffer: 16 * 1024 * 1024 });
+  if (r.status !== 0 || !r.stdout) return 'unknown';
+  const about = new RegExp(`(?:pid=|process )${pid}\\b`);
+  const killed = r.stdout.split('\n').some((line) => /out of memory|oom-kill|oom_reaper/i.test(line) && about.test(line));
+  return killed ? 'oom' : 'no-oom';
 }

@@ -30,6 +30,85 @@ export const DEFAULT_IMAGE_LIMITS: Required<ImageLimits> = {
   maxBytes: 256 * 1024 * 1024,
 };
 
+/**
+ * Limits for pictures decoded whole into float32 while the studio waits (training.scan hashes each picture
+ * at its own size): 4096² pixels is about 200 MB as float32 RGB; bigger pictures are refused by their
+ * header before anything is decoded.
+ */
+export const SCAN_IMAGE_LIMITS: Required<ImageLimits> = { ...DEFAULT_IMAGE_LIMITS, maxDimension: 8192, maxPixels: 4096 * 4096 };
+
+/** The largest side a generation job takes or makes (the job specs' width/height cap). */
+export const MAX_JOB_SIDE = 4096;
+
+export interface ImageHeader {
+  readonly format: ImageFormat;
+  /** Size as shown, after the EXIF orientation (orientations 5–8 swap the sides). */
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * Reads a picture's format and size from its header only, and checks them (and the byte count) against
+ * the limits: the one gate every picture the studio reads passes before it is decoded. PNG, JPEG and WebP
+ * only (SVG, GIF, TIFF, HEIF … are refused). `what` names the picture in messages.
+ */
+export async function probeImage(bytes: Uint8Array, limits: ImageLimits = {}, what = 'the image'): Promise<ImageHeader> {
+  const lim = { ...DEFAULT_IMAGE_LIMITS, ...limits };
+  if (bytes.length === 0) throw new ImageError(`${what} is empty`);
+  if (bytes.length > lim.maxBytes) throw new ImageError(`${what} is ${bytes.length} bytes, over the ${lim.maxBytes}-byte limit for images`);
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new ImageError(`${what} is not a readable image (${(err as Error).message})`);
+  }
+  if (!meta.format || !FORMATS.includes(meta.format)) {
+    throw new ImageError(`${what} is ${meta.format ?? 'of an unknown format'}; images must be PNG, JPEG or WebP`);
+  }
+  if ((meta.pages ?? 1) > 1) throw new ImageError(`${what} is animated (${meta.pages} frames); use a still PNG, JPEG or WebP`);
+  const w = meta.width ?? 0;
+  const h = meta.pageHeight ?? meta.height ?? 0;
+  if (w < 1 || h < 1) throw new ImageError(`${what} has no valid size in its header`);
+  if (w > lim.maxDimension || h > lim.maxDimension) {
+    throw new ImageError(`${what} is ${w}x${h}; the largest side allowed is ${lim.maxDimension} pixels`);
+  }
+  if (w * h > lim.maxPixels) throw new ImageError(`${what} is ${w}x${h}, ${w * h} pixels, over the limit of ${lim.maxPixels}`);
+  const swap = (meta.orientation ?? 1) >= 5;
+  return { format: meta.format as ImageFormat, width: swap ? h : w, height: swap ? w : h };
+}
+
+/**
+ * A picture made safe for the pipelines: checked by its header (probeImage), decoded with the pixel
+ * limit, EXIF orientation applied, alpha flattened on white, sRGB; returned as an 8-bit RGB PNG.
+ */
+export async function normalizeImage(bytes: Uint8Array, limits: ImageLimits = {}, what = 'the image'): Promise<{ png: Buffer; width: number; height: number }> {
+  const lim = { ...DEFAULT_IMAGE_LIMITS, ...limits };
+  await probeImage(bytes, lim, what);
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: lim.maxPixels, failOn: 'truncated' })
+      .rotate()
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .png({ compressionLevel: 1 })
+      .toBuffer({ resolveWithObject: true });
+    return { png: data, width: info.width, height: info.height };
+  } catch (err) {
+    throw new ImageError(`cannot decode ${what} (corrupt or truncated?): ${(err as Error).message}`);
+  }
+}
+
+/** A picture re-encoded as PNG as it is (alpha kept), after the header check: e.g. a canvas upload. */
+export async function toPng(bytes: Uint8Array, limits: ImageLimits = {}, what = 'the image'): Promise<Buffer> {
+  const lim = { ...DEFAULT_IMAGE_LIMITS, ...limits };
+  await probeImage(bytes, lim, what);
+  try {
+    return await sharp(bytes, { limitInputPixels: lim.maxPixels, failOn: 'truncated' }).rotate().png().toBuffer();
+  } catch (err) {
+    throw new ImageError(`cannot decode ${what} (corrupt or truncated?): ${(err as Error).message}`);
+  }
+}
+
 export type Fit = 'cover' | 'fill' | 'contain';
 
 export interface LoadImageOptions extends ImageLimits {
@@ -75,22 +154,7 @@ export async function loadImage(input: string | Uint8Array, opts: LoadImageOptio
   }
   if (opts.resize) checkSize(opts.resize.width, opts.resize.height, 'requested size');
 
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw new ImageError(`${name} is not a readable image: ${(err as Error).message}`);
-  }
-  if (!meta.format || !FORMATS.includes(meta.format)) {
-    throw new ImageError(`${name} is ${meta.format ?? 'an unknown format'}; images must be PNG, JPEG or WebP`);
-  }
-  const w = meta.width ?? 0;
-  const h = meta.pageHeight ?? meta.height ?? 0;
-  if (w < 1 || h < 1) throw new ImageError(`${name} has no valid size in its header`);
-  if (w > lim.maxDimension || h > lim.maxDimension) {
-    throw new ImageError(`${name} is ${w}x${h}; the largest side allowed is ${lim.maxDimension} pixels`);
-  }
-  if (w * h > lim.maxPixels) throw new ImageError(`${name} has ${w * h} pixels, over the limit of ${lim.maxPixels}`);
+  const header = await probeImage(bytes, lim, name);
 
   let pipeline = sharp(bytes, { limitInputPixels: lim.maxPixels, failOn: 'truncated' })
     .rotate() // EXIF orientation
@@ -114,7 +178,7 @@ export async function loadImage(input: string | Uint8Array, opts: LoadImageOptio
     tensor: rgb8ToTensor(data, info.width, info.height),
     width: info.width,
     height: info.height,
-    format: meta.format as ImageFormat,
+    format: header.format,
   };
 }
 

@@ -1,0 +1,149 @@
+// Before a generation job reaches a worker: its input pictures pass the one decode path (io/image.ts:
+// header limits, EXIF rotation, alpha on white), and its memory is estimated and compared with the
+// machine's, so that a job that cannot fit is refused with the figure instead of ending in the OOM killer.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { StudioError } from '../api/contract.ts';
+import { ImageError, MAX_JOB_SIDE, normalizeImage } from '../engine/io/image.ts';
+import { kernelOomVerdict, type ExitEvidence } from '../workers/adapter.ts';
+import type { WorkerModel } from '../workers/protocol.ts';
+
+/** An input picture (init image or mask) as the worker gets it: checked, upright, flattened, PNG. */
+export async function jobPicture(bytes: Uint8Array, what: string): Promise<{ png: Buffer; width: number; height: number }> {
+  let pic;
+  try {
+    pic = await normalizeImage(bytes, {}, what);
+  } catch (err) {
+    if (err instanceof ImageError) throw new StudioError(`${err.message}.`, 'bad_image');
+    throw err;
+  }
+  // img2img and inpaint run at the picture's own size: the same cap as a job's width and height.
+  if (pic.width > MAX_JOB_SIDE || pic.height > MAX_JOB_SIDE) {
+    throw new StudioError(`${what} is ${pic.width}x${pic.height}; jobs take at most ${MAX_JOB_SIDE} pixels a side. Scale it down first.`, 'too_large');
+  }
+  return pic;
+}
+
+/** What the estimate needs to know of a model's architecture (defaults: Stable Diffusion 1.x). */
+export interface ModelShape {
+  /** Pixels per latent pixel along a side (8 for SD: 2^(levels of the autoencoder − 1)). */
+  factor: number;
+  /** The UNet's downsampling rates that have attention (SD: 1, 2, 4). */
+  attentionRates: number[];
+  /** Attention heads at the finest attention level. */
+  heads: number;
+}
+
+const SD_SHAPE: ModelShape = { factor: 8, attentionRates: [1, 2, 4], heads: 8 };
+
+/** Reads the shape from a model package's model.json; other formats are taken as SD-like (the larger case). */
+export async function modelShape(model: Pick<WorkerModel, 'path' | 'format'>): Promise<ModelShape> {
+  if (model.format !== 'package') return SD_SHAPE;
+  try {
+    const m = JSON.parse(await readFile(join(model.path, 'model.json'), 'utf8')) as {
+      architecture?: { autoencoder?: { chMult?: number[] }; unet?: { attentionResolutions?: number[]; numHeads?: number; numHeadChannels?: number; modelChannels?: number; channelMult?: number[] } };
+    };
+    const a = m.architecture ?? {};
+    const levels = a.autoencoder?.chMult?.length;
+    const rates = a.unet?.attentionResolutions ?? SD_SHAPE.attentionRates;
+    const finest = Math.min(...rates);
+    const level = Math.round(Math.log2(finest));
+    const channels = (a.unet?.modelChannels ?? 320) * (a.unet?.channelMult?.[level] ?? 1);
+    const heads = a.unet?.numHeads ?? (a.unet?.numHeadChannels ? Math.max(1, Math.round(channels / a.unet.numHeadChannels)) : SD_SHAPE.heads);
+    return { factor: levels ? 2 ** (levels - 1) : SD_SHAPE.factor, attentionRates: rates, heads };
+  } catch {
+    return SD_SHAPE;
+  }
+}
+
+/** Bytes of a model's weight files (a package folder's files, or the one file). */
+export async function weightBytes(path: string): Promise<number> {
+  const st = await stat(path).catch(() => null);
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.size;
+  let total = 0;
+  for (const name of await readdir(path)) {
+    const s = await stat(join(path, name)).catch(() => null);
+    if (s?.isFile()) total += s.size;
+  }
+  return total;
+}
+
+export interface MemoryEstimate {
+  total: number;
+  weights: number;
+  attention: number;
+  decode: number;
+}
+
+/** The runtime, the worker process and the text encoder's small activations. */
+const BASE_BYTES = 512 * 2 ** 20;
+
+/**
+ * A simple, deliberately generous estimate of a generation's peak memory, in bytes:
+ *   weights   2 × the weight files (fp16 files are widened to float32; the runtime keeps its own copy)
+ *   attention tokens² × 4 bytes × heads × 2 (scores and softmax) × 2 (the CFG batch), at the finest
+ *             attention level, tokens = (width / factor / rate) × (height / factor / rate)
+ *   decode    width × height × 128 channels × 4 bytes × 3 live buffers (the autoencoder's last level)
+ *   + 512 MiB for the runtime and the process.
+ * For SD 1.x at 512² this gives 7.3 GB from fp16 weights (11.5 GB from a 4.3 GB fp32 file) against the
+ * 7.5 GB peak RSS measured (environment.md); at 4096² the attention term alone is 8 TiB: refused.
+ */
+export function estimateMemory(o: { weightBytes: number; width: number; height: number; shape: ModelShape }): MemoryEstimate {
+  const rate = Math.min(...o.shape.attentionRates);
+  const tokens = o.shape.attentionRates.length === 0 ? 0 : (o.width / o.shape.factor / rate) * (o.height / o.shape.factor / rate);
+  const weights = 2 * o.weightBytes;
+  const attention = tokens * tokens * 4 * o.shape.heads * 2 * 2;
+  const decode = o.width * o.height * 128 * 4 * 3;
+  return { total: weights + attention + decode + BASE_BYTES, weights, attention, decode };
+}
+
+const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+
+/**
+ * Refuses a job whose estimate does not fit: more than 90% of the machine's memory, or more than is free
+ * now (a warm worker already holds the weights, so they count as free when `warm`).
+ */
+export function checkMemory(e: MemoryEstimate, what: string, o: { warm: boolean; total?: number; free?: number } = { warm: false }): void {
+  const total = o.total ?? os.totalmem();
+  const free = (o.free ?? os.freemem()) + (o.warm ? e.weights : 0);
+  if (e.total > 0.9 * total) {
+    throw new StudioError(
+      `${what} would need about ${gib(e.total)} of memory (weights ${gib(e.weights)}, attention ${gib(e.attention)}, decoding ${gib(e.decode)}); ` +
+        `this computer has ${gib(total)}. Use a smaller size.`,
+      'out_of_memory',
+    );
+  }
+  if (e.total > free) {
+    throw new StudioError(`${what} would need about ${gib(e.total)} of memory; only ${gib(free)} is free now. Close other programs or use a smaller size.`, 'out_of_memory');
+  }
+}
+
+/**
+ * Admits a generation job before it runs: its pictures normalised (jobPicture) and its memory checked
+ * (at the init picture's size for img2img and inpaint, which run at their input's size).
+ */
+export async function admitGeneration(
+  spec: { kind: string; width: number; height: number },
+  model: WorkerModel,
+  loras: readonly WorkerModel[],
+  init: Uint8Array | null,
+  mask: Uint8Array | null,
+  warm: boolean,
+): Promise<{ init: Buffer | null; mask: Buffer | null; estimate: MemoryEstimate }> {
+  const pic = init ? await jobPicture(init, 'the init image') : null;
+  const m = mask ? await jobPicture(mask, 'the mask') : null;
+  const width = pic?.width ?? spec.width;
+  const height = pic?.height ?? spec.height;
+  let weights = await weightBytes(model.path);
+  for (const l of loras) weights += await weightBytes(l.path);
+  const estimate = estimateMemory({ weightBytes: weights, width, height, shape: await modelShape(model) });
+  checkMemory(estimate, `A ${width}x${height} ${spec.kind} job`, { warm });
+  return { init: pic?.png ?? null, mask: m?.png ?? null, estimate };
+}
+
+/** What is known when a job's worker was killed: its estimate, the machine's memory, the kernel log. */
+export function exitEvidence(estimateBytes: number | undefined, pid: number | undefined): ExitEvidence {
+  return { estimateBytes, totalBytes: os.totalmem(), kernel: kernelOomVerdict(pid) };
+}
