@@ -18,7 +18,7 @@ describe('infotextOf', () => {
     const engine = generationParams(g);
     const text = infotextOf(g);
     expect(text).toBe(formatParameters({ ...engine, extras: { ...engine.extras, Provider: 'cpu', Version: `ldm-studio ${APP_VERSION}` } }));
-    expect(parseParameters(text)).toMatchObject({ sampler: 'DPM++ 2M Karras', steps: 20, seed: 42, strength: 0.8, loraHashes: { ink: 'abcdef012345' }, extras: { 'Mask blur': '4', Provider: 'cpu' } });
+    expect(parseParameters(text)).toMatchObject({ sampler: 'DPM++ 2M', scheduleType: 'Karras', steps: 20, seed: 42, strength: 0.8, loraHashes: { ink: 'abcdef012345' }, extras: { 'Mask blur': '4', Provider: 'cpu' } });
   });
 
   it('writes only what an upload knows (no sampler, steps, seed or model)', () => {
