@@ -217,3 +217,9 @@ it('a yaml beside the file sets the scale factor', async () => {
   expect(o.notes.join('\n')).toMatch(/settings read from config\.yaml/);
   await o.model.close();
 });
+
+it('the families registry names a paper release and sends it to `ldm paper`', async () => {
+  const { recogniseModel } = await import('../../../electron/engine/families/index.ts');
+  await expect(recogniseModel(file('cin', 'safetensors'))).rejects.toThrow(/one of the paper's releases: class-conditional LDM \(1001 classes.*run it with `ldm paper FILE`/);
+  await expect(recogniseModel(file('vq-f4', 'safetensors'))).rejects.toThrow(/VQ autoencoder \(16-entry codebook\), f=4/);
+});
