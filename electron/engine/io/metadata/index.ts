@@ -7,7 +7,7 @@ import { isPng, scanPngMetadata } from '../png-metadata.ts';
 import { parseParameters } from './a1111.ts';
 import { isJpeg, isWebp, readExifText, scanJpegMetadata, scanWebpMetadata } from './exif.ts';
 import { paramsFromTextChunks, type FoundParams } from './text-chunks.ts';
-import { readStealthInfo } from './stealth.ts';
+import { readStealthInfo, StealthError } from './stealth.ts';
 
 export interface ImageParameters {
   format: 'png' | 'jpeg' | 'webp' | null;
@@ -65,7 +65,8 @@ export async function readImageParameters(bytes: Uint8Array): Promise<ImageParam
         return { format: 'png', params: found.params, source: found.params ? found.source : null, location: where, warnings: [...warnings, ...found.warnings] };
       }
     } catch (err) {
-      warnings.push(unreadable(`stealth PNG info: ${(err as Error).message}`));
+      // A picture that does not decode is the image reader's to report; only broken hidden data is ours.
+      if (err instanceof StealthError) warnings.push(unreadable(`stealth PNG info: ${err.message}`));
     }
     return { format: 'png', params: null, source: null, location: null, warnings };
   }

@@ -89,6 +89,20 @@ describe('ComfyUI graphs', () => {
   });
 });
 
+describe('ComfyUI WebP', () => {
+  it('reads the prompt and workflow ComfyUI\'s WebP saver writes into EXIF Model and Make', async () => {
+    const prompt = { '3': { class_type: 'KSampler', inputs: { seed: 4, steps: 6, cfg: 2, sampler_name: 'lcm', scheduler: 'simple', positive: ['6', 0], latent_image: ['5', 0] } }, '6': { class_type: 'CLIPTextEncode', inputs: { text: 'a quick sketch' } }, '5': { class_type: 'EmptyLatentImage', inputs: { width: 512, height: 512 } } };
+    const webp = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#123' } })
+      .webp({ lossless: true })
+      .withExif({ IFD0: { Model: `prompt:${JSON.stringify(prompt)}`, Make: 'workflow:{"nodes": []}' } })
+      .toBuffer();
+    expect(await readImageParameters(webp)).toMatchObject({
+      format: 'webp', source: 'comfyui', location: 'EXIF "prompt"', warnings: [],
+      params: { prompt: 'a quick sketch', seed: 4, steps: 6, sampler: 'LCM', scheduleType: 'Simple', width: 512 },
+    });
+  });
+});
+
 describe('InvokeAI Dream and brackets', () => {
   it('reads the prompt, switches and the [negative] parts as InvokeAI 2.x does', () => {
     expect(splitBracketNegative('a [b] c [d e]')).toEqual({ prompt: 'a c', negative: 'b d e' });
