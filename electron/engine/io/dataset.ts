@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { writeBytesAtomic } from './atomic.ts';
+import { BucketPlanner, bucketTable, cropOffset, type BucketChoice, type BucketOptions, type BucketTable, type Size } from './buckets.ts';
 import { DEFAULT_IMAGE_LIMITS, loadImage, type ImageLimits } from './image.ts';
 
 export class DatasetError extends Error {
@@ -38,6 +39,11 @@ export interface DatasetOptions extends ScanOptions {
   readonly onPicture?: (item: DatasetItem) => Promise<void>;
   /** Keep every picture's pixels in the result (default true); false bounds memory for big folders. */
   readonly keepPixels?: boolean;
+  /**
+   * Aspect-ratio buckets (io/buckets.ts, kohya's): each picture is resized to its bucket and centre-cropped
+   * instead of to width×height; `resolution` defaults to `width`.
+   */
+  readonly buckets?: Omit<BucketOptions, 'resolution'> & { readonly resolution?: number };
 }
 
 export interface ScannedPicture {
@@ -52,8 +58,12 @@ export interface ScannedPicture {
 }
 
 export interface DatasetItem extends ScannedPicture {
-  /** [3, height, width] float32 RGB in [-1, 1] at the training size. */
+  /** [3, height, width] float32 RGB in [-1, 1] at the training size (its bucket's, with buckets). */
   readonly pixels: Float32Array;
+  /** [width, height] of `pixels`: the training size, or the picture's bucket. */
+  readonly size: Size;
+  /** With buckets: how the picture was placed (bucket, resized size, aspect-ratio error). */
+  readonly bucket?: BucketChoice;
 }
 
 export interface RejectedFile {
@@ -75,6 +85,8 @@ export interface Dataset {
   readonly rejected: readonly RejectedFile[];
   /** sha256 over the items' pixel hashes and captions: names the data set for caches and metadata. */
   readonly hash: string;
+  /** With buckets: the buckets used and their counts (kohya's bucket_info), and whether pictures may be enlarged. */
+  readonly buckets?: BucketTable & { readonly noUpscale: boolean };
 }
 
 /**
@@ -91,10 +103,15 @@ export async function loadDataset(dir: string, o: DatasetOptions): Promise<Datas
   if (!Number.isInteger(o.width) || !Number.isInteger(o.height) || o.width < 1 || o.height < 1) {
     throw new DatasetError(`training size ${o.width}x${o.height} must be whole numbers ≥ 1`);
   }
-  const { items, rejected } = await readFolder(dir, o, { width: o.width, height: o.height }, o.onPicture, o.keepPixels ?? true);
+  const planner = o.buckets ? new BucketPlanner({ ...o.buckets, resolution: o.buckets.resolution ?? o.width }) : null;
+  const size: Sizing = planner ? { planner } : { width: o.width, height: o.height };
+  const { items, rejected } = await readFolder(dir, o, size, o.onPicture, o.keepPixels ?? true);
   const h = createHash('sha256');
   for (const it of items) h.update(`${it.hash}\n${it.caption}\n`);
-  return { dir, width: o.width, height: o.height, items, rejected, hash: h.digest('hex') };
+  // Bucketed data: the bucket is part of what is trained, so it names the data set too.
+  if (planner) for (const it of items) h.update(`${it.size.join('x')}\n`);
+  const buckets = planner ? { ...bucketTable(items.map((i) => i.bucket!)), noUpscale: planner.options.noUpscale } : undefined;
+  return { dir, width: o.width, height: o.height, items, rejected, hash: h.digest('hex'), ...(buckets ? { buckets } : {}) };
 }
 
 const NO_PIXELS = new Float32Array(0);
@@ -104,11 +121,14 @@ class CallbackError {
   constructor(readonly cause: unknown) {}
 }
 
-/** Pictures decoded (resized to `size`, or at their own size when null), handed to `each`, kept when `keep`. */
+/** How pictures are sized: one training size (cover + centre crop), or each to its bucket. */
+type Sizing = { readonly width: number; readonly height: number } | { readonly planner: BucketPlanner };
+
+/** Pictures decoded (resized per `size`, or at their own size when null), handed to `each`, kept when `keep`. */
 async function readFolder(
   dir: string,
   o: ScanOptions,
-  size: { width: number; height: number } | null,
+  size: Sizing | null,
   each: ((item: DatasetItem) => Promise<void>) | undefined,
   keep: boolean,
 ): Promise<{ items: DatasetItem[]; rejected: RejectedFile[] }> {
@@ -124,17 +144,27 @@ async function readFolder(
     o.signal?.throwIfAborted();
     try {
       const cap = await captionFor(file, names);
-      const img = await loadImage(file, size ? { ...limits, resize: { ...size, fit: 'cover' } } : limits);
-      const src = await originalSize(file);
+      // Buckets need the picture's size before decoding it; a file sharp cannot read fails in loadImage with its clear reason.
+      const early = size && 'planner' in size ? await originalSize(file).catch(() => loadImage(file, limits).then(() => null)) : null;
+      const choice = early && early.width >= minSide && early.height >= minSide ? (size as { planner: BucketPlanner }).planner.select(early.width, early.height) : undefined;
+      const img = await loadImage(
+        file,
+        choice ? { ...limits, resize: { width: choice.resized[0], height: choice.resized[1], fit: 'fill' } }
+        : size && 'width' in size ? { ...limits, resize: { ...size, fit: 'cover' } } : limits,
+      );
+      const src = early ?? (await originalSize(file));
       if (src.width < minSide || src.height < minSide) {
         throw new DatasetError(`too small (${src.width}x${src.height}; at least ${minSide} pixels a side)`);
       }
-      const pixels = img.tensor.data;
+      const pixels = choice ? cropCentre(img.tensor.data, choice.resized, choice.bucket) : img.tensor.data;
+      const px: Size = choice ? choice.bucket : [img.width, img.height];
       const hash = createHash('sha256').update(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength)).digest('hex');
       const first = seen.get(hash);
       if (first !== undefined) throw new DatasetError(`duplicate of ${path.relative(dir, first)} (same pixels)`);
       seen.set(hash, file);
-      const item: DatasetItem = { path: file, caption: withTrigger(cap.caption, o.triggerWord), captionSource: cap.source, ...src, hash, pixels };
+      const item: DatasetItem = {
+        path: file, caption: withTrigger(cap.caption, o.triggerWord), captionSource: cap.source, ...src, hash, pixels, size: px, ...(choice ? { bucket: choice } : {}),
+      };
       if (each) await each(item).catch((e: unknown) => Promise.reject(new CallbackError(e)));
       items.push(keep ? item : { ...item, pixels: NO_PIXELS });
     } catch (err) {
@@ -144,6 +174,19 @@ async function readFolder(
     }
   }
   return { items, rejected };
+}
+
+/** [3, rh, rw] → the [3, bh, bw] window at kohya's centre-crop offset. */
+function cropCentre(pixels: Float32Array, resized: Size, bucket: Size): Float32Array {
+  const [rw, rh] = resized;
+  const [bw, bh] = bucket;
+  if (rw === bw && rh === bh) return pixels;
+  const [left, top] = cropOffset(resized, bucket);
+  const out = new Float32Array(3 * bw * bh);
+  for (let c = 0; c < 3; c++) {
+    for (let y = 0; y < bh; y++) out.set(pixels.subarray(c * rw * rh + (top + y) * rw + left, c * rw * rh + (top + y) * rw + left + bw), c * bw * bh + y * bw);
+  }
+  return out;
 }
 
 async function listFiles(dir: string, recursive: boolean): Promise<string[]> {
