@@ -36,6 +36,8 @@ describe('canvas in Chromium', () => {
     await page.getByText('No image on the canvas').waitFor();
     await page.locator('input[type=file]').first().setInputFiles({ name: 'test.png', mimeType: 'image/png', buffer: await testPng() });
     await expect.poll(info).toBe('256×192 · mask 0%');
+    // The brush starts at an eighth of the picture's shorter side.
+    expect(await page.getByRole('slider', { name: 'Brush size' }).inputValue()).toBe('24');
   });
 
   it('paints and erases the mask with the mouse; undo and redo with the keyboard', async () => {
@@ -113,6 +115,20 @@ describe('canvas in Chromium', () => {
     await page.keyboard.up(' ');
     expect(await info()).toBe(before);
     // The image moved right: the canvas's left edge now shows the empty stage instead of the image.
+    await expect.poll(pixel).not.toEqual(edgeBefore);
+    await page.getByRole('button', { name: 'Fit' }).click();
+    await expect.poll(pixel).toEqual(edgeBefore);
+
+    // Again with the Fit button focused (just clicked): Space over the picture still pans, and the
+    // button is not pressed by it.
+    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Fit');
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.keyboard.down(' ');
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 300, box.y + box.height / 2, { steps: 6 });
+    await page.mouse.up();
+    await page.keyboard.up(' ');
+    expect(await info()).toBe(before);
     await expect.poll(pixel).not.toEqual(edgeBefore);
     await page.getByRole('button', { name: 'Fit' }).click();
     await expect.poll(pixel).toEqual(edgeBefore);

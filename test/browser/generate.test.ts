@@ -1,4 +1,7 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeTinyPackage } from '../services/helpers.ts';
 import { launchStudio, type Studio } from './harness.ts';
 
 describe('generate in Chromium against the real backend', () => {
@@ -10,11 +13,50 @@ describe('generate in Chromium against the real backend', () => {
     await studio?.close();
   });
 
+  it('opens with the model’s own defaults, warns about far sizes, and resets to another model’s keeping the prompt', async () => {
+    const { page } = studio;
+    const form = page.getByRole('form', { name: 'Generation parameters' });
+    // The probe package says ddim, 4 steps, guidance 1, 16×16 (model.json sampling): nothing else may.
+    await expect.poll(() => form.getByRole('spinbutton', { name: 'Steps' }).inputValue(), { timeout: 30_000 }).toBe('4');
+    expect(await form.getByRole('spinbutton', { name: 'Width' }).inputValue()).toBe('16');
+    expect(await form.getByRole('spinbutton', { name: 'Height' }).inputValue()).toBe('16');
+    expect(await form.getByRole('combobox', { name: 'Sampler' }).inputValue()).toBe('ddim');
+    expect(await form.getByRole('slider', { name: 'Guidance scale' }).inputValue()).toBe('1');
+    const option = (await page.locator('#gen-model option').allTextContents()).join('\n');
+    expect(option).toMatch(/probe · Model package · txt2img · 16×16 · \d+(\.\d)? (KB|MB)/);
+    await expect.poll(() => form.getByTestId('size-warning').count()).toBe(0);
+    await form.getByRole('spinbutton', { name: 'Width' }).fill('512');
+    await form.getByRole('spinbutton', { name: 'Height' }).fill('512');
+    await expect.poll(() => form.getByTestId('size-warning').textContent()).toMatch(/trained at 16×16\. 512×512 is 1024× its pixels/);
+    await studio.screenshot('generate-size-warning');
+
+    // A second model with other defaults: picking it resets the settings, not the prompt.
+    const pkg = path.join(studio.dataDir, '..', 'wide-model');
+    await writeTinyPackage(pkg);
+    const manifest = JSON.parse(readFileSync(path.join(pkg, 'model.json'), 'utf8'));
+    manifest.sampling = { sampler: 'euler', steps: 7, guidance: 2.5, width: 24, height: 32 };
+    writeFileSync(path.join(pkg, 'model.json'), JSON.stringify(manifest));
+    const wide = await studio.backend.handlers['models.import']({ path: pkg, name: 'Wide model' });
+    await form.getByRole('combobox', { name: 'Prompt' }).fill('a cat');
+    await expect.poll(() => page.locator('#gen-model option').count()).toBe(2);
+    await form.getByLabel('Model').selectOption(wide.id);
+    await expect.poll(() => form.getByRole('spinbutton', { name: 'Steps' }).inputValue()).toBe('7');
+    expect(await form.getByRole('spinbutton', { name: 'Width' }).inputValue()).toBe('24');
+    expect(await form.getByRole('spinbutton', { name: 'Height' }).inputValue()).toBe('32');
+    expect(await form.getByRole('combobox', { name: 'Sampler' }).inputValue()).toBe('euler');
+    expect(await form.getByRole('combobox', { name: 'Prompt' }).inputValue()).toBe('a cat');
+    await form.getByLabel('Model').selectOption('embedded:probe');
+    await expect.poll(() => form.getByRole('spinbutton', { name: 'Steps' }).inputValue()).toBe('4');
+    expect(studio.pageErrors).toEqual([]);
+  }, 60_000);
+
   it('generates with Ctrl+Enter, shows the result, and records it in the history', async () => {
     const { page } = studio;
     const form = page.getByRole('form', { name: 'Generation parameters' });
-    await expect.poll(() => form.getByLabel('Model').inputValue()).not.toBe('');
+    await expect.poll(() => form.getByLabel('Model').inputValue(), { timeout: 30_000 }).not.toBe('');
     await form.getByRole('combobox', { name: 'Prompt' }).fill('a red fox');
+    // The model's tokenizer counts the prompt as the text encoder will read it.
+    await expect.poll(() => form.getByTestId('token-count').textContent(), { timeout: 15_000 }).toMatch(/^\d+\/\d+$/);
     await form.getByRole('spinbutton', { name: 'Steps' }).fill('3');
     await form.getByRole('spinbutton', { name: 'Width' }).fill('32');
     await form.getByRole('spinbutton', { name: 'Height' }).fill('32');
@@ -51,12 +93,49 @@ describe('generate in Chromium against the real backend', () => {
     expect(studio.pageErrors).toEqual([]);
   });
 
+  it('sends a result to img2img and makes a picture from it', async () => {
+    const { page } = studio;
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Generate' }).click();
+    const form = page.getByRole('form', { name: 'Generation parameters' });
+    const [source] = (await studio.backend.handlers['history.search']({ query: 'fox', trashed: false, limit: 1, offset: 0 })).items;
+    await page.getByRole('button', { name: 'Send to img2img' }).click();
+    await form.getByRole('img', { name: /Init picture/ }).waitFor();
+    expect(await form.getByRole('radio', { name: 'Image to image' }).getAttribute('aria-checked')).toBe('true');
+    expect(await form.getByRole('spinbutton', { name: 'Width' }).inputValue()).toBe('32');
+    await form.getByRole('spinbutton', { name: 'Steps' }).fill('2');
+    await form.getByRole('slider', { name: 'Strength' }).fill('0.5');
+    await form.getByRole('button', { name: 'Generate' }).click();
+    await expect.poll(async () => (await studio.backend.handlers['history.search']({ query: '', trashed: false, limit: 10, offset: 0 })).items.length, { timeout: 60_000 }).toBe(2);
+    const [made] = (await studio.backend.handlers['history.search']({ query: '', trashed: false, limit: 1, offset: 0 })).items;
+    expect(made).toMatchObject({ kind: 'img2img', parentId: source!.id, params: { strength: 0.5, width: 32, height: 32 } });
+    await studio.screenshot('generate-img2img');
+  }, 90_000);
+
+  it('views results large: fit or 1:1, arrow keys through them, Esc closes', async () => {
+    const { page } = studio;
+    await page.getByRole('button', { name: 'Open the result viewer' }).click();
+    const viewer = page.getByRole('dialog', { name: 'Result viewer' });
+    await viewer.waitFor();
+    expect(await viewer.getByTestId('viewer-position').textContent()).toBe('1 / 2');
+    await page.keyboard.press('ArrowRight');
+    expect(await viewer.getByTestId('viewer-position').textContent()).toBe('2 / 2');
+    await viewer.getByRole('radio', { name: '1:1' }).click();
+    const img = viewer.getByTestId('viewer-image');
+    expect(await img.evaluate((el: HTMLImageElement) => el.getBoundingClientRect().width)).toBe(32);
+    expect(await img.evaluate((el) => getComputedStyle(el).imageRendering)).toBe('pixelated');
+    expect(await viewer.getByRole('link', { name: 'Download' }).getAttribute('download')).toMatch(/\.png$/);
+    await studio.screenshot('generate-viewer');
+    await viewer.getByRole('radio', { name: '1:1' }).press('Escape');
+    await expect.poll(() => viewer.count()).toBe(0);
+  });
+
   it('shows live previews, progress and job activity, and cancels', async () => {
     const { page } = studio;
     await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Generate' }).click();
     const form = page.getByRole('form', { name: 'Generation parameters' });
-    // A batch far too long to finish on its own: the cancel below can never race the job's end.
-    await form.getByRole('spinbutton', { name: 'Steps' }).fill('1000');
+    await form.getByRole('radio', { name: 'Text to image' }).click();
+    // A batch far too long to finish on its own (50 × 500 steps; DDIM's leading spacing allows at most 500): the cancel below can never race the job's end.
+    await form.getByRole('spinbutton', { name: 'Steps' }).fill('500');
     await form.getByRole('spinbutton', { name: 'Batch count' }).fill('50');
     const cancelButton = form.getByRole('button', { name: 'Cancel' });
     expect(await cancelButton.isDisabled()).toBe(true);

@@ -28,6 +28,9 @@ describe('models in Chromium against the real backend', () => {
     expect(text).toContain('Apache-2.0');
     expect(text).toMatch(/[0-9a-f]{10}/);
     expect(text).toMatch(/\d+(\.\d)? (KB|MB)/);
+    expect(text).toContain('Model package');
+    expect(text).toContain('txt2img');
+    expect(text).toContain('16×16');
   });
 
   it('explains why a file cannot be imported', async () => {
@@ -56,7 +59,7 @@ describe('models in Chromium against the real backend', () => {
     await studio.screenshot('models');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Generate' }).click();
     const options = await page.locator('#gen-model option').allTextContents();
-    expect(options).toContain('Fox model');
+    expect(options.some((o) => o.startsWith('Fox model · Model package · txt2img · 16×16'))).toBe(true);
     expect(studio.pageErrors).toEqual([]);
   });
 });

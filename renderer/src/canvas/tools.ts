@@ -117,3 +117,8 @@ export function stepBrushSize(size: number, direction: 1 | -1): number {
   const next = direction > 0 ? Math.max(size + 1, Math.round(size * 1.2)) : Math.min(size - 1, Math.round(size / 1.2));
   return Math.min(1024, Math.max(1, next));
 }
+
+/** The brush a new picture starts with: an eighth of its shorter side (4 px on a 32 px picture), 1–512 px. */
+export function defaultBrushSize(width: number, height: number): number {
+  return Math.min(512, Math.max(1, Math.round(Math.min(width, height) / 8)));
+}

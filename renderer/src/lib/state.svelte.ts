@@ -1,7 +1,8 @@
-// App-wide state shared by the views: current view, system info, job activity, notices, and the
-// image handed to the canvas by "send to canvas" / "open in canvas".
+// App-wide state shared by the views: current view, system info, job activity, notices. Views hand each
+// other work through explicit calls (commands.ts), wrapped here with the view switch.
 import type { RequestOutput } from '../../../electron/api/index.ts';
 import type { Job } from '../../../electron/api/jobs.ts';
+import { run, type PictureSource } from './commands.ts';
 import { errorMessage } from './errors.ts';
 
 export type View = 'generate' | 'canvas' | 'history' | 'train' | 'models';
@@ -13,8 +14,7 @@ export interface Notice {
   message: string;
 }
 
-/** What the canvas should open next: a generation from the history, or raw image bytes. */
-export type CanvasSource = { generationId: string } | { dataUrl: string; name: string };
+export type CanvasSource = PictureSource;
 
 export const app = $state({
   view: 'generate' as View,
@@ -25,9 +25,6 @@ export const app = $state({
   /** False while web mode's socket is down (it reconnects on its own). */
   connected: true,
   notices: [] as Notice[],
-  canvasSource: null as CanvasSource | null,
-  /** Parameters handed to Generate by "reuse" in the history. */
-  reuse: null as RequestOutput<'history.reuse'> | null,
 });
 
 let noticeId = 1;
@@ -57,7 +54,16 @@ export function activeJobs(): Job[] {
   return Object.values(app.jobs).filter((j) => j.status === 'running' || j.status === 'queued');
 }
 
-export function openInCanvas(source: CanvasSource): void {
-  app.canvasSource = source;
-  app.view = 'canvas';
+export function openInCanvas(source: PictureSource): void {
+  if (run('canvas.open', source)) app.view = 'canvas';
+}
+
+/** "Reuse": Generate's form takes these parameters. */
+export function reuseInGenerate(spec: RequestOutput<'history.reuse'>): void {
+  if (run('generate.reuse', spec)) app.view = 'generate';
+}
+
+/** "Send to img2img": Generate switches to img2img with this init picture. */
+export function sendToImg2img(source: PictureSource): void {
+  if (run('generate.img2img', source)) app.view = 'generate';
 }

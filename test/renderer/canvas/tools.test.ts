@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BrushTool, PanTool, effectivePressure, stepBrushSize, type ToolPointer } from '../../../renderer/src/canvas/tools.ts';
+import { BrushTool, PanTool, effectivePressure, stepBrushSize, defaultBrushSize, type ToolPointer } from '../../../renderer/src/canvas/tools.ts';
 import { fitView, screenToImage, zoomAt, actualSizeView, type View } from '../../../renderer/src/canvas/view.ts';
 
 const ptr = (x: number, y: number, over: Partial<ToolPointer> = {}): ToolPointer => ({ sx: x, sy: y, x, y, pressure: 0.5, pointerType: 'mouse', button: 0, ...over });
@@ -71,5 +71,14 @@ describe('pan tool and view', () => {
     expect(f.x + (512 * f.scale) / 2).toBeCloseTo(400);
     expect(f.y + (512 * f.scale) / 2).toBeCloseTo(300);
     expect(actualSizeView(800, 600, 64, 64)).toEqual({ scale: 1, x: 368, y: 268 });
+  });
+});
+
+describe('default brush size', () => {
+  it('is an eighth of the shorter side, within 1–512 px', () => {
+    expect(defaultBrushSize(32, 32)).toBe(4);
+    expect(defaultBrushSize(512, 768)).toBe(64);
+    expect(defaultBrushSize(4, 4)).toBe(1);
+    expect(defaultBrushSize(8192, 8192)).toBe(512);
   });
 });
