@@ -3,6 +3,9 @@ import { z } from 'zod';
 import { request } from './contract.ts';
 
 export const modelKind = z.enum(['ldm', 'lora', 'vae', 'embedding']);
+export const predictionType = z.enum(['epsilon', 'v_prediction']);
+/** 'diffusers': a diffusers Stable Diffusion folder (model_index.json, unet/ vae/ text_encoder/ …). */
+export const modelFormat = z.enum(['package', 'safetensors', 'onnx', 'diffusers']);
 
 /** Sampling defaults as the model package (model.json `sampling`) or the model's family states them. */
 export const samplingDefaults = z.object({
@@ -20,7 +23,7 @@ export const modelTraits = z.object({
   family: z.string(),
   /** What it makes: 'txt2img', 'inpaint', 'class2img', 'unconditional'. */
   task: z.string(),
-  prediction: z.enum(['epsilon', 'v_prediction']),
+  prediction: predictionType,
   /** Class-conditional models: how many classes it knows. */
   classCount: z.number().int().nullable(),
   defaults: samplingDefaults,
@@ -30,7 +33,7 @@ export const modelInfo = z.object({
   id: z.string(),
   name: z.string(),
   kind: modelKind,
-  format: z.enum(['package', 'safetensors', 'onnx']),
+  format: modelFormat,
   source: z.enum(['embedded', 'imported', 'trained']),
   /** sha256 of the weights, hex; A1111's short "Model hash" is its first 10 characters. */
   hash: z.string(),
@@ -42,6 +45,11 @@ export const modelInfo = z.object({
   /** For LoRAs and fine-tunes: the model they were trained on. */
   baseModelId: z.string().nullable(),
   createdAt: z.number(),
+  /**
+   * The user's prediction-type setting (Models view, `--prediction`): it wins over what the file says;
+   * null = the file's or its family's (traits.prediction is what is used).
+   */
+  prediction: predictionType.nullable().optional(),
   /** Filled by models.list / models.get for diffusion models. */
   traits: modelTraits.nullable().optional(),
 });
@@ -49,7 +57,7 @@ export const modelInfo = z.object({
 export const modelValidation = z.object({
   ok: z.boolean(),
   kind: modelKind.nullable(),
-  format: z.enum(['package', 'safetensors', 'onnx']).nullable(),
+  format: modelFormat.nullable(),
   errors: z.array(z.string()),
   warnings: z.array(z.string()),
 });
@@ -61,6 +69,8 @@ export const modelsRequests = {
   'models.validate': request(z.object({ path: z.string().min(1) }), modelValidation),
   /** Validates, copies into the data folder's models/ and registers; fails with the validation errors. */
   'models.import': request(z.object({ path: z.string().min(1), name: z.string().max(200).optional() }), modelInfo),
+  /** Sets (or with null clears) what the model predicts, for files that do not say (SD 2.x 768-v). */
+  'models.setPrediction': request(z.object({ id: z.string(), prediction: predictionType.nullable() }), modelInfo),
 };
 
 export const modelsEvents = {

@@ -9,7 +9,8 @@ import { validateModelPackage, type ValidatedPackage } from '../engine/io/model-
 import { autoencoderFactor } from '../engine/nn/config.ts';
 import { img2img } from '../engine/pipelines/img2img.ts';
 import { inpaint, outpaint } from '../engine/pipelines/inpaint.ts';
-import { loadModel, type LoadedModel } from '../engine/pipelines/loaded-model.ts';
+import type { LoadedModel, RuntimeOptions } from '../engine/pipelines/loaded-model.ts';
+import { openModel, parsePrediction } from '../engine/families/index.ts';
 import { MAX_SEED } from '../engine/pipelines/common.ts';
 import { txt2img } from '../engine/pipelines/txt2img.ts';
 import type { GeneratedImage, GenerateOptions } from '../engine/pipelines/types.ts';
@@ -17,9 +18,10 @@ import { helpFor, parseCommandLine, UsageError, type FlagSpecs, type Parsed } fr
 import { openDataRecorder } from './data-hook.ts';
 import { readFileBytes, readImageFile, writeGeneratedPng } from './image-files.ts';
 import type { CliIo } from './io.ts';
-import { defaultOf, listPackageDirs, modelsDir, resolveModelDir } from './model-dir.ts';
+import { defaultOf, listPackageDirs, modelsDir, resolveModelPath } from './model-dir.ts';
 import { ProgressBar } from './progress.ts';
 import { convertCommand } from './convert.ts';
+import { paperCommand } from './paper.ts';
 import { infoCommand } from './info.ts';
 import { serveCommand } from './serve.ts';
 import { tokenizeCommand } from './tokenize.ts';
@@ -51,7 +53,8 @@ const GENERATE_FLAGS: FlagSpecs = {
   'resize-seed-from': { type: 'size', help: 'draw the seed’s noise at this size WxH and paste it centred (keeps a picture’s layout at a new size)' },
   ensd: { type: 'int', help: 'eta noise seed delta (A1111 ENSD, e.g. 31337): the per-step noise comes from seed + ENSD' },
   lora: { type: 'string', arg: 'FILE[:STRENGTH]', multiple: true, help: 'merge a LoRA or embedding .safetensors (repeatable; strength default 1)' },
-  model: { type: 'string', arg: 'DIR|NAME', help: 'model package folder, or the name of one in resources/models/' },
+  model: { type: 'string', arg: 'FILE|DIR|NAME', help: 'an SD 1.x/2.x .safetensors file, a diffusers folder, a model package folder, or the name of one in resources/models/' },
+  prediction: { type: 'string', arg: 'v|eps', help: "what the model predicts, for files that do not say (SD 2.x 768-v: v); default: the file's" },
   out: { type: 'string', short: 'o', arg: 'FILE', help: 'output PNG; with --n > 1, NAME-<seed>.png each (default <command>-<seed>.png)' },
   data: { type: 'string', arg: 'DIR', help: 'also record the images in this studio data folder (history and gallery)' },
   threads: { type: 'int', help: 'CPU threads for onnxruntime' },
@@ -129,15 +132,18 @@ export const COMMANDS: Record<string, Command> = {
   train: trainCommand,
   tokenize: tokenizeCommand,
   models: {
-    summary: 'list the installed model packages',
-    args: '',
+    summary: 'list the installed model packages; `ldm models import PATH --data DIR` imports a model',
+    args: '[import PATH]',
     flags: {
       dir: { type: 'string', arg: 'DIR', help: 'list this folder instead of resources/models/' },
-      data: { type: 'string', arg: 'DIR', help: "also list the models of this studio data folder (DIR/models)" },
+      data: { type: 'string', arg: 'DIR', help: "also list the models of this studio data folder (DIR/models); with import: the data folder to import into" },
+      name: { type: 'string', arg: 'NAME', help: 'import: the name to register the model under (default: from the file)' },
+      prediction: { type: 'string', arg: 'v|eps', help: "import: what the model predicts, for files that do not say (SD 2.x 768-v: v)" },
     },
     run: async (argv, io) => {
       const p = parseCommandLine(argv, COMMANDS.models!.flags);
-      if (p.positionals.length > 0) throw new UsageError(`'ldm models' takes no arguments, got '${p.positionals[0]}'`);
+      if (p.positionals[0] === 'import') return importModel(p, io);
+      if (p.positionals.length > 0) throw new UsageError(`'ldm models' takes no arguments but 'import PATH', got '${p.positionals[0]}'`);
       const dirs = [(p.flags.dir as string | undefined) ?? modelsDir()];
       if (p.flags.data !== undefined) dirs.push(path.join(p.flags.data as string, 'models'));
       const installed = await listPackageDirs(modelsDir());
@@ -152,6 +158,7 @@ export const COMMANDS: Record<string, Command> = {
   serve: serveCommand,
   info: infoCommand,
   convert: convertCommand,
+  paper: paperCommand,
 };
 
 /** What a command hands back besides the images, for the data folder's history. */
@@ -180,8 +187,9 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
   const recorder = f.data !== undefined ? await openDataRecorder(f.data as string) : null;
   const runtime = { threads: f.threads as number | undefined, provider: provider(f.provider as string | undefined) };
   const adapters = await parseAdapters((f.lora as string[] | undefined) ?? []);
-  const model = await withAdapters(await loadModel(await resolveModelDir(f.model as string | undefined), runtime), adapters, runtime);
   const bar = f.quiet ? null : new ProgressBar(io.stderr);
+  const base = await openCliModel(f.model as string | undefined, f.prediction as string | undefined, runtime, io, !f.quiet);
+  const model = await withAdapters(base, adapters, runtime);
   const side: SideOutputs = {};
   const loras = adapters.map((a) => ({ name: a.name, hash: a.hash, strength: a.strength }));
   try {
@@ -217,6 +225,61 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
     bar?.finish();
     await model.release();
     await recorder?.close();
+  }
+}
+
+/**
+ * --model FILE|DIR|NAME opened through its family: what was found and assumed is said on stderr, and the
+ * A1111 hash (sha256 of the file) is computed with a progress line for big files.
+ */
+async function openCliModel(model: string | undefined, prediction: string | undefined, runtime: RuntimeOptions, io: CliIo, verbose: boolean): Promise<LoadedModel> {
+  const file = await resolveModelPath(model);
+  let pred;
+  try {
+    pred = prediction === undefined ? undefined : parsePrediction(prediction);
+  } catch (err) {
+    throw new UsageError(`--prediction: ${(err as Error).message}`);
+  }
+  const t0 = Date.now();
+  const { model: m, opened } = await openModel(file, { ...runtime, prediction: pred });
+  if (verbose && opened.family !== 'package') {
+    const p = opened.prediction === 'epsilon' ? 'ε' : 'v';
+    io.stderr.write(`${opened.name}: ${opened.family}, ${opened.kind}, predicts ${p} (${opened.predictionSource}), hash ${m.hash}, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    for (const n of opened.notes) io.stderr.write(`  ${n}\n`);
+  }
+  return m;
+}
+
+/** `ldm models import PATH --data DIR`: validates through the model's family, copies it into DIR/models and registers it. */
+async function importModel(p: Parsed, io: CliIo): Promise<void> {
+  const [, file, ...rest] = p.positionals;
+  if (!file || rest.length > 0) throw new UsageError("usage: ldm models import PATH --data DIR [--name NAME] [--prediction v|eps]");
+  const data = p.flags.data as string | undefined;
+  if (!data) throw new UsageError('ldm models import needs --data DIR, the studio data folder to import into');
+  let prediction;
+  try {
+    prediction = p.flags.prediction === undefined ? undefined : parsePrediction(p.flags.prediction as string);
+  } catch (err) {
+    throw new UsageError(`--prediction: ${(err as Error).message}`);
+  }
+  // Loaded only here: the registry brings SQLite.
+  const [{ ensureDataDir }, { openDatabase }, { ModelRegistry }] = await Promise.all([
+    import('../services/files.ts'),
+    import('../services/db.ts'),
+    import('../services/models.ts'),
+  ]);
+  const paths = ensureDataDir(data);
+  const db = openDatabase(paths.db);
+  try {
+    const registry = new ModelRegistry(db, paths);
+    const v = await registry.validate(file);
+    if (!v.ok) throw new Error(v.errors.join('; '));
+    for (const w of v.warnings) io.stderr.write(`note: ${w}\n`);
+    let m = await registry.import(path.resolve(file), p.flags.name as string | undefined);
+    if (prediction) m = registry.setPrediction(m.id, prediction);
+    io.stdout.write(`${m.id}  ${m.name}  ${m.kind}  ${m.format}  hash ${m.hash.slice(0, 10)}${m.prediction ? `  predicts ${m.prediction}` : ''}\n`);
+  } finally {
+    db.close();
   }
 }
 

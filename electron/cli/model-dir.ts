@@ -34,6 +34,20 @@ export async function resolveModelDir(model: string | undefined): Promise<string
   return defaultOf(found)!;
 }
 
+/**
+ * What `ldm generate --model` opens: a model package folder or a name in resources/models/ (as
+ * resolveModelDir), or any file or folder a model family reads (SD 1.x/2.x .safetensors, a diffusers
+ * folder); the family says what is wrong with anything else when it is opened.
+ */
+export async function resolveModelPath(model: string | undefined): Promise<string> {
+  if (model === undefined) return resolveModelDir(undefined);
+  if (await exists(path.join(model, MODEL_JSON))) return model;
+  const named = path.join(modelsDir(), model);
+  if (!model.includes('/') && !model.includes('\\') && (await exists(path.join(named, MODEL_JSON)))) return named;
+  if (await exists(model)) return model;
+  throw new UsageError(`--model ${model}: no such file or folder, and no installed model of that name ('ldm models' lists them)`);
+}
+
 /** The package used without --model: one named 'default', else the first by name. */
 export function defaultOf(dirs: readonly string[]): string | undefined {
   return dirs.find((d) => path.basename(d) === 'default') ?? dirs[0];

@@ -87,6 +87,8 @@ const migrations: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // The user's choice of what a model predicts (epsilon / v_prediction); NULL = what the file or its family says.
+  `ALTER TABLE models ADD COLUMN prediction TEXT;`,
 ];
 
 export const schemaVersion = migrations.length;

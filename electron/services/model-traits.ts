@@ -4,13 +4,13 @@
 // Generate form resets to them, and a job submitted without sampler/steps/guidance/size gets them here.
 import { stat } from 'node:fs/promises';
 import type { ModelInfo, ModelTraits } from '../api/models.ts';
-import { openFamilyModel } from '../engine/families/index.ts';
+import { openFamilyModel, type Prediction } from '../engine/families/index.ts';
 import { validateModelPackage } from '../engine/io/model-package.ts';
 
 const cache = new Map<string, { mtimeMs: number; traits: ModelTraits | null }>();
 
 /** The traits of a diffusion model (null for LoRAs, VAEs, embeddings, and files no family can open). */
-export async function modelTraits(m: Pick<ModelInfo, 'kind' | 'format' | 'path'>): Promise<ModelTraits | null> {
+export async function modelTraits(m: Pick<ModelInfo, 'kind' | 'format' | 'path' | 'prediction'>): Promise<ModelTraits | null> {
   if (m.kind !== 'ldm' || m.format === 'onnx') return null;
   let mtimeMs: number;
   try {
@@ -18,16 +18,17 @@ export async function modelTraits(m: Pick<ModelInfo, 'kind' | 'format' | 'path'>
   } catch {
     return null;
   }
-  const known = cache.get(m.path);
+  const key = `${m.path}|${m.prediction ?? ''}`;
+  const known = cache.get(key);
   if (known && known.mtimeMs === mtimeMs) return known.traits;
-  const traits = await readTraits(m.path, m.format === 'package');
-  cache.set(m.path, { mtimeMs, traits });
+  const traits = await readTraits(m.path, m.format === 'package', m.prediction ?? undefined);
+  cache.set(key, { mtimeMs, traits });
   return traits;
 }
 
-async function readTraits(path: string, isPackage: boolean): Promise<ModelTraits | null> {
+async function readTraits(path: string, isPackage: boolean, prediction?: Prediction): Promise<ModelTraits | null> {
   try {
-    const opened = await openFamilyModel(path);
+    const opened = await openFamilyModel(path, { prediction });
     const classes = isPackage ? await packageClassCount(path) : null;
     return { family: opened.family, task: opened.kind, prediction: opened.prediction, classCount: classes, defaults: { ...opened.defaults } };
   } catch {

@@ -8,6 +8,7 @@ import { StudioError } from '../api/contract.ts';
 import type { ModelInfo, ModelKind, ModelValidation } from '../api/models.ts';
 import { convertCheckpoint, openCheckpoint } from '../engine/io/checkpoint.ts';
 import { validateModelPackage, type ValidatedPackage } from '../engine/io/model-package.ts';
+import { checkModel } from '../engine/families/index.ts';
 import { readSafetensorsHeader } from '../engine/io/safetensors.ts';
 import type { WorkerModel } from '../workers/protocol.ts';
 import type { Db } from './db.ts';
@@ -44,6 +45,7 @@ interface Row {
   path: string;
   base_model_id: string | null;
   created_at: number;
+  prediction: string | null;
 }
 
 const fromRow = (r: Row): ModelInfo => ({
@@ -59,6 +61,7 @@ const fromRow = (r: Row): ModelInfo => ({
   path: r.path,
   baseModelId: r.base_model_id,
   createdAt: r.created_at,
+  prediction: (r.prediction as ModelInfo['prediction']) ?? null,
 });
 
 export class ModelRegistry {
@@ -173,7 +176,15 @@ export class ModelRegistry {
   }
 
   toWorkerModel(m: ModelInfo): WorkerModel {
-    return { id: m.id, name: m.name, path: m.path, hash: m.hash, kind: m.kind, format: m.format };
+    return { id: m.id, name: m.name, path: m.path, hash: m.hash, kind: m.kind, format: m.format, prediction: m.prediction ?? null };
+  }
+
+  /** The user's prediction-type setting for a model (null: what the file or its family says). */
+  setPrediction(id: string, prediction: ModelInfo['prediction']): ModelInfo {
+    const m = this.get(id);
+    if (m.kind !== 'ldm') throw new StudioError(`"${m.name}" is a ${m.kind}, not a diffusion model: it has no prediction type.`, 'invalid_input');
+    this.db.prepare('UPDATE models SET prediction = ? WHERE id = ?').run(prediction ?? null, id);
+    return this.get(id);
   }
 
   private async register(id: string, path: string, source: ModelInfo['source'], name: string | null, baseModelId: string | null): Promise<ModelInfo> {
@@ -225,7 +236,9 @@ async function describe(path: string, checkHashes = false): Promise<Described> {
   }
   if (st.isDirectory()) {
     if (existsSync(join(path, 'model.json'))) return describePackage(path, checkHashes);
-    if (existsSync(join(path, 'model_index.json'))) return describeOnnxFolder(path);
+    if (existsSync(join(path, 'model_index.json'))) {
+      return existsSync(join(path, 'unet', 'model.onnx')) ? describeOnnxFolder(path) : describeDiffusers(path);
+    }
     throw new ModelValidationError(`${path} is neither a model package (model.json) nor a diffusers ONNX folder (model_index.json).`);
   }
   throw new ModelValidationError(`${basename(path)} is not a model: use a .safetensors file, an ONNX model or a model package folder.`);
@@ -258,7 +271,26 @@ async function describeCheckpoint(file: string): Promise<Described> {
 }
 
 async function describeSafetensors(file: string): Promise<Described> {
-  return classifyKeys(await safetensorsKeys(file), file);
+  const d = classifyKeys(await safetensorsKeys(file), file);
+  return d.kind === 'ldm' ? withFamily(d, file) : d;
+}
+
+/** A diffusion model as its family sees it: SDXL, a bad SD file … refused with the family's line; its notes as warnings. */
+async function withFamily(d: Described, file: string): Promise<Described> {
+  const c = await checkModel(file);
+  if (c === null) return d;
+  if ('problem' in c) throw new ModelValidationError(c.problem);
+  const r = c.recognised;
+  const what = `${r.label}${r.kind === 'inpaint' ? ' (inpainting)' : ''}${r.prediction ? `, predicts ${r.prediction === 'epsilon' ? 'ε' : 'v'}` : ''}`;
+  return { ...d, description: d.description ?? what, weights: [...r.files], warnings: [...d.warnings, ...r.notes] };
+}
+
+/** A diffusers Stable Diffusion folder (safetensors weights; ONNX exports go through describeOnnxFolder). */
+async function describeDiffusers(dir: string): Promise<Described> {
+  const d: Described = { kind: 'ldm', format: 'diffusers', name: basename(dir), licence: null, description: null, weights: [], warnings: ['diffusers folders carry no licence field: check that you may use this model'] };
+  const c = await withFamily(d, dir);
+  if (c.weights.length === 0) throw new ModelValidationError(`${dir} is not a diffusers Stable Diffusion folder this studio can read.`);
+  return c;
 }
 
 function classifyKeys(keys: string[], file: string): Described {

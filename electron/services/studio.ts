@@ -19,6 +19,7 @@ import { HistoryStore } from './history.ts';
 import { readParametersOf } from './image-info.ts';
 import { JobQueue, type WorkerStats } from './jobs.ts';
 import { lockDataDir } from './lock.ts';
+import { recogniseModel } from '../engine/families/index.ts';
 import { modelTraits, withSamplingDefaults } from './model-traits.ts';
 import { promptNetworks, type PromptNetwork } from './prompt-networks.ts';
 import { ModelRegistry } from './models.ts';
@@ -191,6 +192,11 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
     const model = models.get(spec.modelId);
     const traits = await modelTraits(model);
     if (traits) return withSamplingDefaults(spec, traits.defaults);
+    if (model.kind === 'ldm' && model.format !== 'onnx') {
+      // No family opens it (SDXL, a damaged file …): the family's one line, before the job is queued.
+      const problem = await recogniseModel(model.path).then(() => null, (err: Error) => err.message);
+      if (problem) throw new StudioError(`"${model.name}" cannot be sampled: ${problem}`, 'invalid_model');
+    }
     const { sampler, steps, guidance, width, height } = spec;
     if (sampler === undefined || steps === undefined || guidance === undefined || width === undefined || height === undefined) {
       throw new StudioError(`"${model.name}" states no sampling defaults: give sampler, steps, guidance, width and height.`, 'invalid_input');
@@ -341,6 +347,11 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       const m = await models.import(allowed.readable(path, 'model'), name);
       emit('models.changed', { ids: [m.id] });
       return m;
+    },
+    'models.setPrediction': async ({ id, prediction }) => {
+      const m = models.setPrediction(id, prediction);
+      emit('models.changed', { ids: [m.id] });
+      return { ...m, traits: await modelTraits(m) };
     },
 
     'training.scan': async ({ datasetDir, recursive, triggerWord }) => {

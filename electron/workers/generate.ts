@@ -18,6 +18,8 @@ export interface ModelLoaders<M extends DiffusionModel> {
   adapt(base: M, loras: RunJob['loras']): Promise<M>;
   /** The execution provider the model runs on, when the loader can tell. */
   provider?(model: M): Promise<string>;
+  /** Prepares a freshly loaded model's sessions for this size, reporting each network (big models load slowly). */
+  warmUp?(model: M, size: { width: number; height: number; guided: boolean }, report: (message: string) => void): Promise<void>;
 }
 
 export async function encodePng(img: RgbImage): Promise<Uint8Array> {
@@ -32,17 +34,21 @@ export async function decodeRgb(bytes: Uint8Array): Promise<RgbImage> {
 export function generateHandlers<M extends DiffusionModel>(loaders: ModelLoaders<M>): JobHandlers {
   const run: JobHandler = async (job, ctx) => {
     // The base stays cached beside the adapted model, so switching LoRAs does not reload the base.
-    const baseKey = `base|${job.model.hash}`;
+    const baseKey = `base|${job.model.hash}|${job.model.prediction ?? ''}`;
     const key = job.loras.length ? `${baseKey}|${job.loras.map((l) => `${l.hash}@${l.strength}`).join(',')}` : baseKey;
     const t0 = performance.now();
     const loadsBefore = ctx.models.loads;
     const base = () => ctx.models.get(baseKey, () => loaders.base(job.model));
     const model = await (job.loras.length ? ctx.models.get(key, async () => loaders.adapt(await base(), job.loras)) : base());
+    const spec = job.spec as GenerateSpec;
+    if (ctx.models.loads > loadsBefore && loaders.warmUp && spec.kind === 'txt2img') {
+      const total = spec.batchCount * spec.steps;
+      await loaders.warmUp(model, { width: spec.width, height: spec.height, guided: spec.guidance !== 1 }, (message) => ctx.progress({ step: 0, total, message }));
+    }
     const loadMs = ctx.models.loads > loadsBefore ? Math.round(performance.now() - t0) : 0;
     const provider = loaders.provider ? await loaders.provider(model) : null;
     // Only the current model stays resident: a worker holding every model ever used would run out of memory.
     ctx.models.retain((k) => k === key || k === baseKey);
-    const spec = job.spec as GenerateSpec;
     // Image by image (seed + i, or A1111's variation rule: imageSeeds), so each finished image reaches the history at once and a cancelled
     // batch keeps what it finished.
     for (let i = job.skipImages; i < spec.batchCount; i++) {

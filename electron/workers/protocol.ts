@@ -9,6 +9,8 @@ export interface WorkerModel {
   hash: string;
   kind: string;
   format: string;
+  /** The user's prediction-type setting (null: the file's or its family's). */
+  prediction?: string | null;
 }
 
 export interface RunJob {

@@ -136,7 +136,8 @@ function predictionOf(s: Json): Prediction | null {
   throw new FamilyError(`scheduler_config.json: prediction_type ${JSON.stringify(p)} is not supported (epsilon or v_prediction)`);
 }
 
-const BETA: Record<string, string> = { scaled_linear: 'scaled_linear', linear: 'linear', squaredcos_cap_v2: 'cosine' };
+// diffusers' names → model.json's (where 'linear' is CompVis's, i.e. scaled-linear; true linear β is 'sqrt_linear').
+const BETA: Record<string, string> = { scaled_linear: 'scaled_linear', linear: 'sqrt_linear', squaredcos_cap_v2: 'cosine' };
 
 function schedulerConfig(s: Json, prediction: Prediction): Record<string, unknown> {
   const kind = BETA[String(s.beta_schedule ?? 'scaled_linear')];

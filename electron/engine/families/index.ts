@@ -60,6 +60,33 @@ export function familyOf(source: ModelSource): ModelFamily {
   );
 }
 
+/**
+ * For the import dialog: the family's description, or the one line saying why the file cannot be used
+ * (a family recognised it but its shapes do not fit, or it is SDXL, a LoRA, …); null when no family here
+ * knows the file (another reader may: the paper's releases, ONNX folders).
+ */
+export async function checkModel(file: string): Promise<{ recognised: Recognised } | { problem: string } | null> {
+  let source: ModelSource;
+  try {
+    source = await probe(file);
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+  const f = FAMILIES.find((x) => x.recognise(source));
+  if (f) {
+    try {
+      return { recognised: await f.describe(source) };
+    } catch (err) {
+      return { problem: (err as Error).message };
+    }
+  }
+  for (const u of UNSUPPORTED) {
+    const why = u.detect(source);
+    if (why) return { problem: `${path.basename(source.path)}: ${why}` };
+  }
+  return null;
+}
+
 /** What a file or folder is (family, kind, stated prediction type), without opening the weights. */
 export async function recogniseModel(file: string): Promise<Recognised> {
   const source = await probe(file);

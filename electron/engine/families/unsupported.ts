@@ -1,6 +1,7 @@
 // Files we can name but not run: each detector returns one line saying what was found, so the user
-// learns why instead of getting a stack trace. Checked before the families.
+// learns why instead of getting a stack trace. Checked when no family recognises the file.
 import type { ModelSource, Unsupported } from './types.ts';
+import { ldmPaperReleases } from './ldm-paper.ts';
 
 function anyKey(s: ModelSource, test: (k: string) => boolean): boolean {
   if (!s.tensors) return false;
@@ -26,6 +27,9 @@ export const UNSUPPORTED: readonly Unsupported[] = [
         ? 'this is a textual-inversion embedding, not a model: use it in a prompt with a base model'
         : null,
   },
+  // After the other architectures (an SDXL file also has model.diffusion_model.*), before the VAE-alone line
+  // (the paper's first stages are autoencoders alone).
+  ldmPaperReleases, // the paper's own releases: named, and sent to `ldm paper`
   {
     detect: (s) =>
       s.tensors && !anyKey(s, (k) => k.startsWith('model.diffusion_model.') || k.startsWith('model_ema.')) && anyKey(s, (k) => k.startsWith('encoder.') || k.startsWith('first_stage_model.encoder.')) && anyKey(s, (k) => k.includes('decoder.'))
@@ -33,10 +37,13 @@ export const UNSUPPORTED: readonly Unsupported[] = [
         : null,
   },
   {
-    detect: (s) =>
-      anyKey(s, (k) => k.startsWith('model.diffusion_model.') || k.startsWith('model_ema.')) &&
-      !anyKey(s, (k) => k.startsWith('cond_stage_model.'))
-        ? 'the checkpoint has a UNet (model.diffusion_model.*) but no text encoder (cond_stage_model.*): a text-to-image model needs both'
-        : null,
+    // An SD UNet (cross-attention to a 768-wide CLIP or 1024-wide OpenCLIP context) without its text tower.
+    detect: (s) => {
+      const toK = s.tensors?.get('model.diffusion_model.middle_block.1.transformer_blocks.0.attn2.to_k.weight');
+      const ctx = toK?.shape[1];
+      return (ctx === 768 || ctx === 1024) && !anyKey(s, (k) => k.startsWith('cond_stage_model.'))
+        ? `the UNet cross-attends to ${ctx}-wide text (Stable Diffusion ${ctx === 768 ? '1.x' : '2.x'}) but the file has no text encoder (cond_stage_model.*): a text-to-image model needs both`
+        : null;
+    },
   },
 ];

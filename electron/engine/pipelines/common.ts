@@ -102,8 +102,8 @@ export async function runBatch(
   one: (job: ImageJob) => Promise<RgbImage>,
 ): Promise<GeneratedImage[]> {
   throwIfAborted(o.signal);
-  const cond = await model.encodeText([r.prompt]);
-  const uncond = r.guidance === 1 ? null : await model.encodeText([r.negativePrompt]);
+  // Prompt and negative prompt in one call, so long prompts are padded to the same number of chunks.
+  const [cond, uncond] = r.guidance === 1 ? [await model.encodeText([r.prompt]), null] : splitBatch(await model.encodeText([r.prompt, r.negativePrompt]));
   const f = model.downscale;
   const shape: [number, number, number, number] = [1, model.latentChannels, r.height / f, r.width / f];
   // The sampler's own step count: CompVis timesteps give 8 steps for 7, DPM2's list drops one σ, ….
@@ -202,4 +202,11 @@ export async function repaintAllGuide(model: DiffusionModel, width: number, heig
   const f = model.downscale;
   const blank = await model.encodeImage(tensor('float32', [1, 3, height, width]));
   return { kind: 'concat', mask: new Float32Array((width / f) * (height / f)).fill(1), maskedLatents: blank.data };
+}
+
+/** [2, …] → its two rows as [1, …] tensors. */
+function splitBatch(t: TensorData<'float32'>): [TensorData<'float32'>, TensorData<'float32'>] {
+  const half = t.data.length / 2;
+  const shape = [1, ...t.shape.slice(1)];
+  return [tensor('float32', shape, t.data.slice(0, half)), tensor('float32', shape, t.data.slice(half))];
 }

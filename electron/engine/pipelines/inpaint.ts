@@ -6,7 +6,7 @@ import { runBatch, resolveOptions, initialLatents, startIndexFor, strengthIn } f
 import type { InpaintGuide } from './denoise.ts';
 import { PipelineError } from './errors.ts';
 import { imageToTensor, tensorToImage } from './image.ts';
-import { extendCanvas, featherMask, latentMask, maskedImage, maskFromImage, pasteBack } from './mask.ts';
+import { extendCanvas, featherMask, latentMask, maskedImageTensor, maskFromImage, nearestLatentMask, pasteBack } from './mask.ts';
 import type { DiffusionModel } from './model.ts';
 import type { GeneratedImage, InpaintOptions, OutpaintOptions } from './types.ts';
 
@@ -25,9 +25,10 @@ export async function inpaint(model: DiffusionModel, options: InpaintOptions): P
 
   const mask = maskFromImage(options.mask);
   const weights = featherMask(mask, feather);
-  const lmask = latentMask(mask, model.downscale);
   const c = model.latentChannels;
   const concat = model.unetInChannels === 2 * c + 1;
+  // Ordinary models blend every latent cell a stroke touches; inpainting models read the mask as trained.
+  const lmask = concat ? nearestLatentMask(mask, model.downscale) : latentMask(mask, model.downscale);
   if (!concat && model.unetInChannels !== c) {
     throw new PipelineError(
       `model ${model.name} has a UNet with ${model.unetInChannels} input channels; inpainting needs ${c} or ${2 * c + 1}`,
@@ -36,7 +37,7 @@ export async function inpaint(model: DiffusionModel, options: InpaintOptions): P
   // The original's latents: blended in by ordinary models, and the start point when strength < 1.
   const needKnown = !concat || startIndex > 0;
   const known = needKnown ? (await model.encodeImage(imageToTensor(image))).data : null;
-  const maskedLatents = concat ? (await model.encodeImage(imageToTensor(maskedImage(image, mask)))).data : null;
+  const maskedLatents = concat ? (await model.encodeImage(maskedImageTensor(imageToTensor(image), mask))).data : null;
 
   return runBatch(model, r, options, spec, async (job) => {
     if (startIndex >= r.steps) return image;

@@ -2,6 +2,7 @@
 // pixel outside it keeps weight 0 and is pasted back byte for byte.
 import { PipelineError } from './errors.ts';
 import { rgbImage, type RgbImage } from './image.ts';
+import { tensor, type TensorData } from '../tensor.ts';
 
 export interface Mask {
   readonly width: number;
@@ -92,14 +93,29 @@ export function latentMask(mask: Mask, f: number): Float32Array {
   return out;
 }
 
-/** The picture with the area to repaint blanked to mid-grey (0 in model space), for 9-channel models. */
-export function maskedImage(img: RgbImage, mask: Mask): RgbImage {
-  sameSize(img, mask, 'image');
-  const out = Uint8Array.from(img.data);
-  for (let p = 0; p < mask.data.length; p++) {
-    if (mask.data[p]! > 0) out[3 * p] = out[3 * p + 1] = out[3 * p + 2] = 128;
+/**
+ * The mask as SD inpainting models were trained to read it (diffusers' prepare_mask_and_masked_image):
+ * resized to latent size by nearest neighbour (the pixel at ⌊i·f⌋) and binarised at 0.5.
+ */
+export function nearestLatentMask(mask: Mask, f: number): Float32Array {
+  const { width, height } = mask;
+  if (width % f !== 0 || height % f !== 0) {
+    throw new PipelineError(`mask size ${width}x${height} is not a multiple of the model's downscale factor ${f}`);
   }
-  return rgbImage(img.width, img.height, out);
+  const w = width / f;
+  const h = height / f;
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + x] = mask.data[y * f * width + x * f]! >= 0.5 ? 1 : 0;
+  return out;
+}
+
+/** The picture in model space [1, 3, H, W] times (mask < 0.5): the area to repaint becomes exactly 0, for 9-channel models. */
+export function maskedImageTensor(image: TensorData<'float32'>, mask: Mask): TensorData<'float32'> {
+  const hw = mask.width * mask.height;
+  if (image.data.length !== 3 * hw) throw new PipelineError('the mask and the picture differ in size');
+  const out = Float32Array.from(image.data);
+  for (let c = 0; c < 3; c++) for (let p = 0; p < hw; p++) if (mask.data[p]! >= 0.5) out[c * hw + p] = 0;
+  return tensor('float32', image.shape, out);
 }
 
 /** Composite: weight 0 → the original's bytes exactly, 1 → the generated ones, between → a blend. */

@@ -96,18 +96,23 @@ describe('refusing with one clear line', () => {
       ['sd3', ['model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight'], /SD3 checkpoint/],
       ['flux', ['double_blocks.0.img_attn.qkv.weight'], /Flux checkpoint/],
       ['lora', ['lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight'], /is a LoRA, not a model/],
-      ['unet', ['model.diffusion_model.input_blocks.0.0.weight'], /no text encoder \(cond_stage_model\.\*\)/],
+      
       ['other', ['foo.weight'], /none with the names of a Stable Diffusion checkpoint/],
     ];
     for (const [name, keys, re] of cases) {
       await writeSafetensorsFile(f(`${name}.safetensors`), keys.map(one), 'F32');
       await expect(recogniseModel(f(`${name}.safetensors`)), name).rejects.toThrow(re);
     }
+    await writeSafetensorsFile(f('unet.safetensors'), [
+      { name: 'model.diffusion_model.input_blocks.0.0.weight', shape: [1], values: new Float32Array(1) },
+      { name: 'model.diffusion_model.middle_block.1.transformer_blocks.0.attn2.to_k.weight', shape: [2, 768], values: new Float32Array(1536) },
+    ], 'F32');
+    await expect(recogniseModel(f('unet.safetensors'))).rejects.toThrow(/cross-attends to 768-wide text \(Stable Diffusion 1.x\) but the file has no text encoder/);
     await fsp.writeFile(f('m.ckpt'), 'x');
     await expect(recogniseModel(f('m.ckpt'))).rejects.toThrow(/pickle checkpoint/);
   });
 
-  it('an SD file without its text tower, a 5-channel UNet, heads that do not fit, weights of the wrong dtype', async () => {
+  it('an SD file without its text tower, a 5-channel UNet, heads that do not fit', async () => {
     await writeSd1File(f('notext.safetensors'), { noText: true });
     await expect(recogniseModel(f('notext.safetensors'))).rejects.toThrow(/no text encoder/);
     await writeSd1File(f('depth.safetensors'), { inChannels: 5 });
