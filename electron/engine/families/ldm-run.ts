@@ -4,9 +4,11 @@
 // unconditional and class-conditional LDMs, ×4 upscaling (bsr_sr) and inpainting (inpainting_big), all
 // through the engine's graphs, samplers and denoising loop.
 import { existsSync, promises as fsp } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { openCheckpoint } from '../io/checkpoint.ts';
-import { loadSafetensors, readSafetensorsHeader } from '../io/safetensors.ts';
+import { writeAll } from '../io/atomic.ts';
+import { readSafetensorsHeader, type SafetensorsHeader } from '../io/safetensors.ts';
 import { autoencoderFactor } from '../nn/config.ts';
 import { ldmBertForward } from '../nn/ldm-bert.ts';
 import { WordPieceTokenizer, frame } from '../io/tokenizers/index.ts';
@@ -14,7 +16,7 @@ import { Graph } from '../onnx/graph.ts';
 import { buildClassEmbedderGraph, buildUNetGraph, buildVaeDecoderGraph, buildVaeEncoderGraph } from '../nn/models.ts';
 import { timestepEmbedding } from '../nn/unet.ts';
 import { createSession, type Session } from '../onnx/runtime.ts';
-import { toModelProto } from '../onnx/serialize.ts';
+import { safetensorsWeights, toModelProto } from '../onnx/serialize.ts';
 import { denoise } from '../pipelines/denoise.ts';
 import type { DiffusionModel, SamplingDefaults } from '../pipelines/model.ts';
 import { createImageSampler, createNoiseSource } from '../pipelines/sampling.ts';
@@ -22,8 +24,8 @@ import { bf16ToFloat, halfToFloat, tensor, type Shape, type TensorData } from '.
 import { imagenetClassIndex } from './ldm-classes.ts';
 import { FIRST_STAGE, LdmReleaseError, readReleaseYaml, recogniseLdmRelease, type LdmRelease, type ReleaseYaml } from './ldm-release.ts';
 
-/** Above this the weights would not fit one ONNX model with embedded initializers. */
-const MAX_EMBEDDED_BYTES = 1.8 * 2 ** 30;
+/** Above this the weights go to a temporary file the sessions read as external data (ONNX protobuf stops at 2 GB). */
+const MAX_EMBEDDED_BYTES = 2 ** 30;
 /** The releases' configs: linear_start 0.0015, linear_end 0.0195 (cin256-v2, CelebA-HQ, FFHQ). */
 const DEFAULT_SCHEDULE = { betaStart: 0.0015, betaEnd: 0.0195, trainTimesteps: 1000 };
 
@@ -71,46 +73,102 @@ function toFloat32(dtype: string, shape: Shape, bytes: Uint8Array): TensorData<'
   return tensor('float32', shape, out);
 }
 
-/** Every tensor the graphs or the schedule read, as float32, under the graphs' names. */
-async function loadWeights(file: string, release: LdmRelease): Promise<Map<string, TensorData<'float32'>>> {
-  const keep = (name: string): string | null => {
-    if (release.autoencoderPrefix === '') return name.startsWith('loss.') ? null : `${FIRST_STAGE}.${name}`;
-    if (name.startsWith('model.diffusion_model.') || name.startsWith(`${FIRST_STAGE}.`) || name.startsWith('cond_stage_model.')) return name;
-    if (name === 'betas' || name === 'scale_factor') return name;
-    return null;
-  };
-  const out = new Map<string, TensorData<'float32'>>();
-  let bytes = 0;
-  const add = (name: string, t: TensorData<'float32'>): void => {
-    bytes += t.data.byteLength;
-    if (bytes > MAX_EMBEDDED_BYTES) {
-      throw new LdmReleaseError(`${path.basename(file)}: the weights pass ${(MAX_EMBEDDED_BYTES / 2 ** 30).toFixed(1)} GiB as float32, more than the paper-release runner holds in one model yet`);
-    }
-    out.set(name, t);
-  };
+/** One tensor the runner uses, under the graphs' name, read on demand as float32. */
+interface SourceTensor {
+  readonly name: string;
+  readonly shape: Shape;
+  read(): Promise<TensorData<'float32'>>;
+}
+
+/** The graphs' names for a file's tensors: a first stage alone gets the prefix; loss, EMA and other buffers stay out. */
+function graphName(name: string, release: LdmRelease): string | null {
+  if (release.autoencoderPrefix === '') return name.startsWith('loss.') ? null : `${FIRST_STAGE}.${name}`;
+  if (name.startsWith('model.diffusion_model.') || name.startsWith(`${FIRST_STAGE}.`) || name.startsWith('cond_stage_model.')) return name;
+  if (name === 'betas' || name === 'scale_factor') return name;
+  return null;
+}
+
+/** Runs `use` over the file's tensors (read one at a time: a multi-GB file is never held whole). */
+async function withTensors<T>(file: string, release: LdmRelease, use: (tensors: SourceTensor[]) => Promise<T>): Promise<T> {
   if (/\.safetensors$/i.test(file)) {
-    const st = await loadSafetensors(file);
-    for (const [name, t] of st.tensors) {
-      const k = keep(name);
-      if (!k) continue;
-      add(k, t.dtype === 'float32' ? (t as TensorData<'float32'>) : tensor('float32', t.shape, Float32Array.from(t.data as ArrayLike<number>, Number)));
+    const header = await readSafetensorsHeader(file);
+    const fh = await fsp.open(file, 'r');
+    try {
+      const list: SourceTensor[] = [];
+      for (const e of header.entries) {
+        const name = graphName(e.name, release);
+        if (!name) continue;
+        list.push({
+          name,
+          shape: e.shape,
+          read: async () => {
+            const b = new Uint8Array(e.length);
+            const { bytesRead } = await fh.read(b, 0, e.length, e.offset);
+            if (bytesRead !== e.length) throw new LdmReleaseError(`${path.basename(file)}: the file ended inside ${e.name}`);
+            return toFloat32(e.dtype, e.shape, b);
+          },
+        });
+      }
+      return await use(list);
+    } finally {
+      await fh.close();
     }
-    return out;
   }
   const ckpt = await openCheckpoint(file);
   try {
+    const list: SourceTensor[] = [];
     for (const t of ckpt.tensors) {
-      const k = keep(t.name);
-      if (k) add(k, toFloat32(t.dtype, t.shape, await ckpt.readTensor(t)));
+      const name = graphName(t.name, release);
+      if (name) list.push({ name, shape: t.shape, read: async () => toFloat32(t.dtype, t.shape, await ckpt.readTensor(t)) });
     }
+    return await use(list);
   } finally {
     await ckpt.close();
   }
-  return out;
+}
+
+/** Where the graphs' weights are: in memory, or a float32 safetensors file the sessions read as external data. */
+type RunnerWeights =
+  | { readonly kind: 'memory'; readonly tensors: ReadonlyMap<string, TensorData<'float32'>> }
+  | { readonly kind: 'file'; readonly file: string; readonly header: SafetensorsHeader; readonly tempDir: string };
+
+/** float32 tensors written one at a time to a safetensors file (header first, from the shapes). */
+async function spill(tensors: SourceTensor[], file: string): Promise<void> {
+  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const header: Record<string, unknown> = {};
+  let at = 0;
+  for (const t of sorted) {
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * 4;
+    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [at, at + bytes] };
+    at += bytes;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  const head = new Uint8Array(8 + padded).fill(0x20, 8);
+  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
+  head.set(json, 8);
+  const fh = await fsp.open(file, 'wx');
+  try {
+    await writeAll(fh, head);
+    for (const t of sorted) {
+      const d = (await t.read()).data;
+      await writeAll(fh, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface OpenLdmOptions {
+  /**
+   * Weights above this many bytes as float32 (default 1 GiB) are written once to a temporary safetensors
+   * file that the sessions read as external data: an ONNX model with embedded weights cannot pass 2 GB.
+   */
+  readonly maxEmbeddedBytes?: number;
 }
 
 /** Opens one of the paper's releases for its job. */
-export async function openLdmRelease(file: string): Promise<OpenedLdm> {
+export async function openLdmRelease(file: string, o: OpenLdmOptions = {}): Promise<OpenedLdm> {
   const { yaml, from } = await yamlBeside(file);
   let release: LdmRelease;
   try {
@@ -121,20 +179,38 @@ export async function openLdmRelease(file: string): Promise<OpenedLdm> {
   }
   const notes = [...release.notes];
   if (from) notes.push(`settings read from ${path.basename(from)}`);
-  const weights = await loadWeights(file, release);
+  const buffers = new Map<string, TensorData<'float32'>>();
+  const weights = await withTensors(file, release, async (all): Promise<RunnerWeights> => {
+    for (const t of all) if (t.name === 'betas' || t.name === 'scale_factor') buffers.set(t.name, await t.read());
+    const graph = all.filter((t) => t.name !== 'betas' && t.name !== 'scale_factor');
+    const bytes = graph.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1) * 4, 0);
+    if (bytes <= (o.maxEmbeddedBytes ?? MAX_EMBEDDED_BYTES)) {
+      const tensors = new Map<string, TensorData<'float32'>>();
+      for (const t of graph) tensors.set(t.name, await t.read());
+      return { kind: 'memory', tensors };
+    }
+    const tempDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ldm-paper-'));
+    try {
+      const spilled = path.join(tempDir, 'weights.safetensors');
+      await spill(graph, spilled);
+      notes.push(`weights (${(bytes / 2 ** 30).toFixed(2)} GiB as float32) written once to a temporary safetensors file the sessions read in place`);
+      return { kind: 'file', file: spilled, header: await readSafetensorsHeader(spilled), tempDir };
+    } catch (err) {
+      await fsp.rm(tempDir, { recursive: true, force: true });
+      throw err;
+    }
+  });
   let scaleFactor = release.scaleFactor;
-  const sf = weights.get('scale_factor');
+  const sf = buffers.get('scale_factor');
   if (sf && yaml.scaleFactor === undefined) scaleFactor = sf.data[0]!;
   let schedule = { ...DEFAULT_SCHEDULE, ...(yaml.linearStart !== undefined ? { betaStart: yaml.linearStart } : {}), ...(yaml.linearEnd !== undefined ? { betaEnd: yaml.linearEnd } : {}) };
-  const betas = weights.get('betas');
+  const betas = buffers.get('betas');
   if (betas && betas.data.length > 1) {
     schedule = { betaStart: betas.data[0]!, betaEnd: betas.data[betas.data.length - 1]!, trainTimesteps: betas.data.length };
     notes.push(`noise schedule from the file's betas (${schedule.betaStart.toPrecision(4)} → ${schedule.betaEnd.toPrecision(4)}, ${schedule.trainTimesteps} steps)`);
   } else if (release.task !== 'autoencoder' && yaml.linearStart === undefined) {
     notes.push(`noise schedule assumed: linear ${schedule.betaStart} → ${schedule.betaEnd} (the releases' config)`);
   }
-  weights.delete('betas');
-  weights.delete('scale_factor');
   const model = new LdmModel(path.basename(file, path.extname(file)), release, weights, scaleFactor, {
     betaSchedule: 'linear',
     ...schedule,
@@ -164,7 +240,7 @@ export class LdmModel implements DiffusionModel {
   constructor(
     readonly name: string,
     readonly release: LdmRelease,
-    private readonly weights: ReadonlyMap<string, TensorData<'float32'>>,
+    private readonly weights: RunnerWeights,
     readonly scaleFactor: number,
     readonly schedulerConfig: Readonly<Record<string, unknown>>,
   ) {
@@ -178,10 +254,12 @@ export class LdmModel implements DiffusionModel {
     if (!s) {
       s = (async () => {
         const g = build();
+        const w = this.weights;
+        if (w.kind === 'file') return createSession(toModelProto(g, safetensorsWeights(w.header, path.basename(w.file))), { weightsFile: w.file });
         return createSession(toModelProto(g, {
           kind: 'embedded',
           get: (name) => {
-            const t = this.weights.get(name);
+            const t = w.tensors.get(name);
             if (!t) throw new LdmReleaseError(`${this.name}: the file has no tensor ${name}`);
             return t;
           },
@@ -195,6 +273,7 @@ export class LdmModel implements DiffusionModel {
   async close(): Promise<void> {
     for (const s of this.sessions.values()) await (await s).release();
     this.sessions.clear();
+    if (this.weights.kind === 'file') await fsp.rm(this.weights.tempDir, { recursive: true, force: true });
   }
 
   private tokenizer: WordPieceTokenizer | null = null;

@@ -223,3 +223,18 @@ it('the families registry names a paper release and sends it to `ldm paper`', as
   await expect(recogniseModel(file('cin', 'safetensors'))).rejects.toThrow(/one of the paper's releases: class-conditional LDM \(1001 classes.*run it with `ldm paper FILE`/);
   await expect(recogniseModel(file('vq-f4', 'safetensors'))).rejects.toThrow(/VQ autoencoder \(16-entry codebook\), f=4/);
 });
+
+it('weights over the limit go once to a temporary safetensors file read in place: same samples, removed on close', async () => {
+  const { existsSync } = await import('node:fs');
+  const small = await openLdmRelease(file('uncond', 'ckpt'));
+  const big = await openLdmRelease(file('uncond', 'ckpt'), { maxEmbeddedBytes: 1000 });
+  expect(big.notes.join('\n')).toMatch(/written once to a temporary safetensors file/);
+  const a = await sampleLdmLatents(small.model, { seed: 4, steps: 2, width: 32, height: 32 });
+  const b = await sampleLdmLatents(big.model, { seed: 4, steps: 2, width: 32, height: 32 });
+  expect(maxDiff(a.data, b.data)).toBeLessThan(1e-6);
+  const temp = (big.model as unknown as { weights: { tempDir: string } }).weights.tempDir;
+  expect(existsSync(temp)).toBe(true);
+  await small.model.close();
+  await big.model.close();
+  expect(existsSync(temp)).toBe(false);
+});
