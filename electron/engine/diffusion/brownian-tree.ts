@@ -103,7 +103,9 @@ interface Node {
 export class BrownianTree {
   private readonly root: Node;
   private readonly rootW: Float32Array;
+  /** Node values by recent use (any node can be recomputed from its seeds, so this only saves time): ~64 MB. */
   private readonly cache = new Map<Node, Float32Array>();
+  private readonly cacheEntries: number;
 
   constructor(
     private readonly seed: number,
@@ -112,6 +114,7 @@ export class BrownianTree {
     t1: number,
     private readonly source: RngSource = 'gpu',
   ) {
+    this.cacheEntries = Math.max(64, Math.floor(16_000_000 / Math.max(1, size)));
     if (!(t0 < t1)) throw new RangeError(`Brownian tree needs t0 < t1, got ${t0}, ${t1}`);
     this.root = { start: pyRound6(t0), end: pyRound6(t1), parent: null, isLeft: false, key: 0n, depth: 0, midway: null, wSeed: 0, left: null, right: null };
     const [w0] = seedSequenceState(BigInt(seed), [], POOL_SIZE, 3);
@@ -188,7 +191,12 @@ export class BrownianTree {
   private valueOf(node: Node): Float32Array {
     if (node.parent === null) return this.rootW;
     const hit = this.cache.get(node);
-    if (hit) return hit;
+    if (hit) {
+      this.cache.delete(node); // least recently used goes first
+      this.cache.set(node, hit);
+      return hit;
+    }
+    // Both children of the parent come from one draw of its seed: compute and keep the pair.
     const p = node.parent;
     const w = this.valueOf(p);
     const hRec = 1 / (p.end - p.start);
@@ -198,14 +206,22 @@ export class BrownianTree {
     const b = f32(hRec);
     const sd = f32(Math.sqrt(leftDiff * rightDiff * hRec));
     const noise = this.randn(p.wSeed);
-    const out = new Float32Array(this.size);
+    const left = new Float32Array(this.size);
+    const right = new Float32Array(this.size);
     for (let i = 0; i < this.size; i++) {
       const leftW = f32(f32(f32(a * w[i]!) * b) + f32(sd * noise[i]!));
-      out[i] = node.isLeft ? leftW : w[i]! - leftW;
+      left[i] = leftW;
+      right[i] = w[i]! - leftW;
     }
-    if (this.cache.size >= 64) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(node, out);
-    return out;
+    this.remember(p.left!, left);
+    this.remember(p.right!, right);
+    return node.isLeft ? left : right;
+  }
+
+  private remember(node: Node, value: Float32Array): void {
+    this.cache.delete(node);
+    while (this.cache.size >= this.cacheEntries) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(node, value);
   }
 }
 

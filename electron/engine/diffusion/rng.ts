@@ -40,7 +40,8 @@ function mulhi(a: number, b: number): number {
   const m1 = aHi * bLo;
   const m2 = aLo * bHi;
   const cross = (lolo >>> 16) + (m1 & 0xffff) + (m2 & 0xffff);
-  return (aHi * bHi + Math.floor(m1 / 65536) + Math.floor(m2 / 65536) + Math.floor(cross / 65536)) >>> 0;
+  // m1, m2 < 2^32 and cross < 3·2^16, so >>> 16 is their exact floor(·/2^16)
+  return (aHi * bHi + (m1 >>> 16) + (m2 >>> 16) + (cross >>> 16)) >>> 0;
 }
 
 /** Philox4x32-10 on counter c and key k; writes the four output words into `out`. */
