@@ -69,8 +69,8 @@ def noise_sampler_factory():
 FN = {'euler': 'sample_euler', 'euler_a': 'sample_euler_ancestral', 'lms': 'sample_lms', 'heun': 'sample_heun',
       'dpm2': 'sample_dpm_2', 'dpm2_a': 'sample_dpm_2_ancestral', 'dpmpp_2s_a': 'sample_dpmpp_2s_ancestral',
       'dpmpp_sde': 'sample_dpmpp_sde', 'dpmpp_2m': 'sample_dpmpp_2m', 'dpmpp_2m_sde': 'sample_dpmpp_2m_sde',
-      'dpmpp_3m_sde': 'sample_dpmpp_3m_sde'}
-AUTO = {'dpmpp_2m': 'karras', 'dpmpp_sde': 'karras', 'dpmpp_2m_sde': 'exponential', 'dpmpp_2s_a': 'karras',
+      'dpmpp_3m_sde': 'sample_dpmpp_3m_sde', 'dpmpp_2m_sde_heun': 'sample_dpmpp_2m_sde'}
+AUTO = {'dpmpp_2m': 'karras', 'dpmpp_sde': 'karras', 'dpmpp_2m_sde': 'exponential', 'dpmpp_2m_sde_heun': 'exponential', 'dpmpp_2s_a': 'karras',
         'dpmpp_3m_sde': 'exponential', 'dpm2': 'karras', 'dpm2_a': 'karras'}
 DISCARD = {'dpm2', 'dpm2_a', 'dpmpp_3m_sde'}
 
@@ -114,6 +114,8 @@ for c in cases:
     ns, j = noise_sampler_factory()
     import inspect
     kw = {'noise_sampler': ns} if 'noise_sampler' in inspect.signature(fn).parameters else {}
+    if c['sampler'] == 'dpmpp_2m_sde_heun':
+        kw['solver_type'] = 'heun'
     out = fn(wrap, x, sig[start:], disable=True, **kw)[0].numpy()
     ref = np.asarray(c['final'])
     err = float(np.max(np.abs(out - ref) / np.maximum(1, np.abs(ref))))

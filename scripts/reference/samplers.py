@@ -367,7 +367,7 @@ def sample_dpmpp_2m(model, x, sig, noise):
     return x
 
 
-def sample_dpmpp_2m_sde(model, x, sig, noise, eta=1.0):
+def sample_dpmpp_2m_sde(model, x, sig, noise, eta=1.0, solver_type='midpoint'):
     old, h_last = None, None
     for i in range(len(sig) - 1):
         den = model(x, sig[i])
@@ -380,7 +380,10 @@ def sample_dpmpp_2m_sde(model, x, sig, noise, eta=1.0):
             x = sig[i + 1] / sig[i] * math.exp(-eta_h) * x + (-math.expm1(-h - eta_h)) * den
             if old is not None:
                 r = h_last / h
-                x = x + 0.5 * (-math.expm1(-h - eta_h)) * (1 / r) * (den - old)
+                if solver_type == 'heun':
+                    x = x + ((-math.expm1(-h - eta_h)) / (-h - eta_h) + 1) * (1 / r) * (den - old)
+                else:
+                    x = x + 0.5 * (-math.expm1(-h - eta_h)) * (1 / r) * (den - old)
             x = x + noise(sig[i], sig[i + 1]) * sig[i + 1] * math.sqrt(-math.expm1(-2 * eta_h))
             h_last = h
         old = den
@@ -431,10 +434,11 @@ K_SAMPLERS = {
     'heun': (sample_heun, False), 'dpm2': (sample_dpm_2, True), 'dpm2_a': (sample_dpm_2_ancestral, True),
     'dpmpp_2s_a': (sample_dpmpp_2s_ancestral, False), 'dpmpp_sde': (sample_dpmpp_sde, False),
     'dpmpp_2m': (sample_dpmpp_2m, False), 'dpmpp_2m_sde': (sample_dpmpp_2m_sde, False),
+    'dpmpp_2m_sde_heun': (lambda m, x, s, n: sample_dpmpp_2m_sde(m, x, s, n, solver_type='heun'), False),
     'dpmpp_3m_sde': (sample_dpmpp_3m_sde, True), 'lcm': (sample_lcm, False),
 }
 # A1111 >= 1.9: what "Automatic" resolves to (the sampler's 'scheduler' option; none = get_sigmas).
-AUTOMATIC = {'dpmpp_2m': 'karras', 'dpmpp_sde': 'karras', 'dpmpp_2m_sde': 'exponential', 'dpmpp_2s_a': 'karras',
+AUTOMATIC = {'dpmpp_2m': 'karras', 'dpmpp_sde': 'karras', 'dpmpp_2m_sde': 'exponential', 'dpmpp_2m_sde_heun': 'exponential', 'dpmpp_2s_a': 'karras',
              'dpmpp_3m_sde': 'exponential', 'dpm2': 'karras', 'dpm2_a': 'karras'}
 A1111_TYPES = ['automatic', 'uniform', 'karras', 'exponential', 'sgm_uniform', 'polyexponential', 'kl_optimal',
                'align_your_steps', 'simple', 'ddim_uniform']

@@ -29,6 +29,7 @@ export type KSamplerKind =
   | 'dpmpp_sde'
   | 'dpmpp_2m'
   | 'dpmpp_2m_sde'
+  | 'dpmpp_2m_sde_heun'
   | 'dpmpp_3m_sde'
   | 'lcm';
 
@@ -79,7 +80,7 @@ export class KSampler extends BaseSampler implements Sampler {
 
   /** DPM++ SDE, 2M SDE and 3M SDE take a Brownian-tree noise sampler when one is given; the rest draw from `noise`. */
   private noiseSampler(n: number, noise: NoiseSource): NoiseSampler {
-    const sde = this.name === 'dpmpp_sde' || this.name === 'dpmpp_2m_sde' || this.name === 'dpmpp_3m_sde';
+    const sde = this.name === 'dpmpp_sde' || this.name === 'dpmpp_2m_sde' || this.name === 'dpmpp_2m_sde_heun' || this.name === 'dpmpp_3m_sde';
     if (sde && this.brownian) {
       if (!this.brownianNoise) {
         const positive = Array.from(this.sigmas).filter((v) => v > 0);
@@ -282,33 +283,8 @@ const METHODS: Record<KSamplerKind, () => Method> = {
     };
   },
 
-  dpmpp_2m_sde: () => {
-    let old: Vec | null = null;
-    let hLast = 0;
-    return async ({ i, x, s, denoise, noise }) => {
-      const sg = s[i]!;
-      const sn = s[i + 1]!;
-      const den = await denoise(x, sg);
-      if (sn === 0) {
-        old = den;
-        return Float64Array.from(den);
-      }
-      const h = tFn(sn) - tFn(sg);
-      const etaH = h; // η = 1
-      const c = (sn / sg) * Math.exp(-etaH);
-      const e = -Math.expm1(-h - etaH);
-      const out = x.map((v, k) => c * v + e * den[k]!);
-      if (old !== null) {
-        const r = hLast / h;
-        const prev = old;
-        for (let k = 0; k < out.length; k++) out[k] = out[k]! + 0.5 * e * (1 / r) * (den[k]! - prev[k]!);
-      }
-      addNoise(out, noise(sg, sn), sn * Math.sqrt(-Math.expm1(-2 * etaH)));
-      old = den;
-      hLast = h;
-      return out;
-    };
-  },
+  dpmpp_2m_sde: () => dpmpp2mSde('midpoint'),
+  dpmpp_2m_sde_heun: () => dpmpp2mSde('heun'),
 
   dpmpp_3m_sde: () => {
     let d1Prev: Vec | null = null;
@@ -355,6 +331,36 @@ const METHODS: Record<KSamplerKind, () => Method> = {
     return s[i + 1]! > 0 ? addNoise(Float64Array.from(den), noise(s[i]!, s[i + 1]!), s[i + 1]!) : Float64Array.from(den);
   },
 };
+
+/** DPM++ 2M SDE with η = 1; A1111's "DPM++ 2M SDE" is the midpoint solver, "DPM++ 2M SDE Heun" the Heun one. */
+function dpmpp2mSde(solver: 'midpoint' | 'heun'): Method {
+  let old: Vec | null = null;
+  let hLast = 0;
+  return async ({ i, x, s, denoise, noise }) => {
+    const sg = s[i]!;
+    const sn = s[i + 1]!;
+    const den = await denoise(x, sg);
+    if (sn === 0) {
+      old = den;
+      return Float64Array.from(den);
+    }
+    const h = tFn(sn) - tFn(sg);
+    const etaH = h; // η = 1
+    const c = (sn / sg) * Math.exp(-etaH);
+    const e = -Math.expm1(-h - etaH);
+    const out = x.map((v, k) => c * v + e * den[k]!);
+    if (old !== null) {
+      const r = hLast / h;
+      const prev = old;
+      const w = solver === 'heun' ? (e / (-h - etaH) + 1) * (1 / r) : 0.5 * e * (1 / r);
+      for (let k = 0; k < out.length; k++) out[k] = out[k]! + w * (den[k]! - prev[k]!);
+    }
+    addNoise(out, noise(sg, sn), sn * Math.sqrt(-Math.expm1(-2 * etaH)));
+    old = den;
+    hLast = h;
+    return out;
+  };
+}
 
 function lerp(a: number, b: number, w: number): number {
   return a + w * (b - a);

@@ -49,6 +49,7 @@ const SPECS = [
   { name: 'dpmpp_2m', label: 'DPM++ 2M', family: 'k', automatic: 'karras', aliases: ['k_dpmpp_2m', 'dpmsolvermultistepscheduler'] },
   { name: 'dpmpp_sde', label: 'DPM++ SDE', family: 'k', automatic: 'karras', aliases: ['k_dpmpp_sde', 'dpmsolversdescheduler'] },
   { name: 'dpmpp_2m_sde', label: 'DPM++ 2M SDE', family: 'k', automatic: 'exponential', aliases: ['k_dpmpp_2m_sde'] },
+  { name: 'dpmpp_2m_sde_heun', label: 'DPM++ 2M SDE Heun', family: 'k', automatic: 'exponential', aliases: ['k_dpmpp_2m_sde_heun'] },
   { name: 'dpmpp_2s_a', label: 'DPM++ 2S a', family: 'k', automatic: 'karras', aliases: ['k_dpmpp_2s_a', 'dpmpp_2s_ancestral'] },
   { name: 'dpmpp_3m_sde', label: 'DPM++ 3M SDE', family: 'k', automatic: 'exponential', discardPenultimate: true, aliases: ['k_dpmpp_3m_sde'] },
   { name: 'euler_a', label: 'Euler a', family: 'k', automatic: 'uniform', aliases: ['k_euler_a', 'k_euler_ancestral', 'euler_ancestral', 'eulerancestraldiscretescheduler'] },

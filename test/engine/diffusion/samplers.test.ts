@@ -249,7 +249,7 @@ describe('sampler behaviour', () => {
 describe('sampler labels', () => {
   it('offers every sampler with its A1111 label and schedule types', () => {
     expect(SAMPLERS.map((s) => s.label)).toEqual([
-      'DPM++ 2M', 'DPM++ SDE', 'DPM++ 2M SDE', 'DPM++ 2S a', 'DPM++ 3M SDE', 'Euler a', 'Euler', 'LMS', 'Heun',
+      'DPM++ 2M', 'DPM++ SDE', 'DPM++ 2M SDE', 'DPM++ 2M SDE Heun', 'DPM++ 2S a', 'DPM++ 3M SDE', 'Euler a', 'Euler', 'LMS', 'Heun',
       'DPM2', 'DPM2 a', 'DDIM', 'PLMS', 'UniPC', 'LCM', 'DDPM',
     ]);
     expect(SCHEDULE_TYPES.slice(0, 10).map((t) => t.label)).toEqual([
@@ -279,6 +279,7 @@ describe('sampler labels', () => {
   it('reads older A1111 labels, aliases and other tools’ names', () => {
     expect(samplerFromLabel('DPM++ 2M Karras')).toEqual({ name: 'dpmpp_2m', schedule: 'karras' });
     expect(samplerFromLabel('DPM++ 2M SDE Exponential')).toEqual({ name: 'dpmpp_2m_sde', schedule: 'exponential' });
+    expect(samplerFromLabel('DPM++ 2M SDE Heun Karras')).toEqual({ name: 'dpmpp_2m_sde_heun', schedule: 'karras' });
     // Before 1.9 a plain "DPM++ 2M" ran k-diffusion's get_sigmas: Uniform, not today's Karras default.
     expect(samplerFromLabel('DPM++ 2M')).toEqual({ name: 'dpmpp_2m', schedule: 'uniform' });
     expect(samplerFromLabel('DPM++ 2M', 'Automatic')).toEqual({ name: 'dpmpp_2m', schedule: 'automatic' });
