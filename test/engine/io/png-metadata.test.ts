@@ -8,6 +8,7 @@ import {
   encodeTextChunk,
   readPngText,
   readPngTextChunks,
+  scanPngMetadata,
   writePngText,
 } from '../../../electron/engine/io/png-metadata.ts';
 
@@ -179,6 +180,31 @@ describe('malformed PNGs', () => {
     expectError(() => readPngText(withChunks(rawChunk('iTXt', Buffer.from('k\0\x02\0\0\0t', 'latin1')))), /compression flag/);
     expectError(() => readPngText(withChunks(rawChunk('iTXt', Buffer.from('k\0\0\0en', 'latin1')))), /missing its language/);
     expectError(() => readPngText(withChunks(rawChunk('iTXt', Buffer.from('k\0\0\0\0\0\xff\xfe', 'latin1')))), /not valid UTF-8/);
+  });
+});
+
+describe('lenient metadata scan (scanPngMetadata)', () => {
+  it('keeps the intact chunks around a damaged one and says what was lost', () => {
+    const t = (k: string, v: string) => rawChunk('tEXt', Buffer.from(`${k}\0${v}`, 'latin1'));
+    const exif = rawChunk('eXIf', Buffer.from('MM\0*\0\0\0\x08\0\0', 'latin1'));
+    const bytes = withChunks(t('a', '1'), rawChunk('tEXt', Buffer.from('b\x002', 'latin1'), true), rawChunk('zTXt', Buffer.from('c\0\0junk', 'latin1')), exif, t('d', '4'));
+    const r = scanPngMetadata(bytes);
+    expect(r.text.map((c) => [c.keyword, c.text])).toEqual([['a', '1'], ['d', '4']]);
+    expect(r.exif && Buffer.from(r.exif).toString('latin1', 0, 4)).toBe('MM\0*');
+    expect(r.problems).toEqual([
+      'the CRC of tEXt "b" at byte 48 does not match its contents',
+      'zTXt "c" at byte 63: the compressed text of zTXt "c" is not valid zlib data',
+    ]);
+    expect(() => readPngText(bytes)).toThrow(PngMetadataError); // the strict reader still refuses
+  });
+
+  it('stops at broken chunk structure, keeping what came before', () => {
+    const bytes = withChunks(rawChunk('tEXt', Buffer.from('k\0v', 'latin1')));
+    const cut = scanPngMetadata(bytes.subarray(0, bytes.length - 20));
+    expect(cut.text).toHaveLength(1);
+    expect(cut.problems[0]).toMatch(/^the PNG's chunks are damaged from byte \d+ on \(chunk "IDAT" runs past the end of the file\)$/);
+    expect(scanPngMetadata(bytes.subarray(0, bytes.length - 12)).problems).toEqual(['the PNG is truncated (no IEND chunk)']);
+    expect(() => scanPngMetadata(new Uint8Array(4))).toThrow(/not a PNG/);
   });
 });
 
