@@ -9,20 +9,18 @@ import { ImageError, MAX_JOB_SIDE, normalizeImage } from '../engine/io/image.ts'
 import { kernelOomVerdict, type ExitEvidence } from '../workers/adapter.ts';
 import type { WorkerModel } from '../workers/protocol.ts';
 
+const JOB_IMAGE_LIMITS = { maxDimension: MAX_JOB_SIDE, maxPixels: MAX_JOB_SIDE * MAX_JOB_SIDE };
+
 /** An input picture (init image or mask) as the worker gets it: checked, upright, flattened, PNG. */
 export async function jobPicture(bytes: Uint8Array, what: string): Promise<{ png: Buffer; width: number; height: number }> {
-  let pic;
   try {
-    pic = await normalizeImage(bytes, {}, what);
+    // img2img and inpaint run at the picture's own size: the same cap as a job's width and height,
+    // checked from the header before anything is decoded.
+    return await normalizeImage(bytes, JOB_IMAGE_LIMITS, what);
   } catch (err) {
-    if (err instanceof ImageError) throw new StudioError(`${err.message}.`, 'bad_image');
+    if (err instanceof ImageError) throw new StudioError(`${err.message}. Scale it down to at most ${MAX_JOB_SIDE} pixels a side.`, 'bad_image');
     throw err;
   }
-  // img2img and inpaint run at the picture's own size: the same cap as a job's width and height.
-  if (pic.width > MAX_JOB_SIDE || pic.height > MAX_JOB_SIDE) {
-    throw new StudioError(`${what} is ${pic.width}x${pic.height}; jobs take at most ${MAX_JOB_SIDE} pixels a side. Scale it down first.`, 'too_large');
-  }
-  return pic;
 }
 
 /** What the estimate needs to know of a model's architecture (defaults: Stable Diffusion 1.x). */

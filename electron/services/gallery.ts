@@ -1,6 +1,6 @@
 // Gallery files: images with their parameters chunk, thumbnails, and the trash they move to on delete.
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { StudioError } from '../api/contract.ts';
 import { resolveDataPath, writeBytesAtomic, type DataPaths } from './files.ts';
@@ -110,6 +110,46 @@ export class Gallery {
     if (!(await exists(resolveDataPath(this.paths.root, relPath)))) await this.write(relPath, bytes);
   }
 
+  /**
+   * Start-up sweep after a crash: temp files of interrupted writes are removed, and gallery files whose
+   * row never reached the history (a kill between writing the file and the row) are moved to
+   * trash/orphans/. Only files older than `minAgeMs`, so that a CLI writing into the folder now is left alone.
+   */
+  async sweep(known: (id: string) => boolean, minAgeMs = 10 * 60_000): Promise<{ orphans: number; temps: number }> {
+    const cutoff = Date.now() - minAgeMs;
+    let orphans = 0;
+    let temps = 0;
+    const old = async (abs: string) => ((await stat(abs).catch(() => null))?.mtimeMs ?? Infinity) < cutoff;
+    for (const rel of await listFiles(this.paths.root, 'gallery')) {
+      const abs = resolveDataPath(this.paths.root, rel);
+      const name = rel.split('/').at(-1)!;
+      if (name.endsWith('.tmp')) {
+        if (await old(abs)) {
+          await rm(abs, { force: true });
+          temps++;
+        }
+        continue;
+      }
+      const id = /^([0-9a-z]{19})\./.exec(name)?.[1];
+      if (!id || !isGalleryFile(rel) || known(id) || !(await old(abs))) continue;
+      await this.move(rel, `trash/orphans/${rel}`);
+      orphans++;
+    }
+    for (const dir of [this.paths.root, this.paths.exports, this.paths.uploads]) {
+      const uploads = dir === this.paths.uploads;
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const abs = join(dir, name);
+        // Uploads are kept a day for jobs that name them; temp files of interrupted writes go.
+        const stale = name.endsWith('.tmp') ? await old(abs) : uploads && ((await stat(abs).catch(() => null))?.mtimeMs ?? Infinity) < Date.now() - 86_400_000;
+        if (stale && (await stat(abs)).isFile()) {
+          await rm(abs, { force: true });
+          temps++;
+        }
+      }
+    }
+    return { orphans, temps };
+  }
+
   private async write(relPath: string, bytes: Uint8Array): Promise<void> {
     const abs = resolveDataPath(this.paths.root, relPath);
     await mkdir(dirname(abs), { recursive: true });
@@ -128,6 +168,17 @@ export class Gallery {
 /** A picture that cannot be taken, as the error the user sees. */
 function asBadImage(err: unknown): never {
   throw new StudioError((err as Error).message, 'bad_image');
+}
+
+/** Files under `rel` (relative to root, '/'-separated), recursively. */
+async function listFiles(root: string, rel: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(join(root, ...rel.split('/')), { withFileTypes: true }).catch(() => [])) {
+    const child = `${rel}/${e.name}`;
+    if (e.isDirectory()) out.push(...(await listFiles(root, child)));
+    else if (e.isFile()) out.push(child);
+  }
+  return out;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -79,6 +79,10 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
   };
   const gallery = new Gallery(paths);
   const history = new HistoryStore(db, gallery);
+  const swept = await gallery.sweep((id) => history.has(id)).catch((err: Error) => (console.error(`start-up sweep failed: ${err.message}`), null));
+  if (swept && swept.orphans + swept.temps > 0) {
+    console.log(`start-up sweep: ${swept.orphans} orphan gallery file(s) moved to trash/orphans, ${swept.temps} temp file(s) removed`);
+  }
   const models = new ModelRegistry(db, paths);
   const prompts = new PromptService();
   for (const problem of await models.registerEmbedded(opts.embeddedModelsDir ?? EMBEDDED_MODELS_DIR)) {
