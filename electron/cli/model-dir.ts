@@ -41,6 +41,9 @@ export async function resolveModelDir(model: string | undefined): Promise<string
  */
 export async function resolveModelPath(model: string | undefined): Promise<string> {
   if (model === undefined) return resolveModelDir(undefined);
+  if (/\.(ckpt|pt|pth|bin)$/i.test(model)) {
+    throw new UsageError(`--model ${model}: pickle checkpoints are refused (loading one can run code); use a .safetensors file`);
+  }
   if (await exists(path.join(model, MODEL_JSON))) return model;
   const named = path.join(modelsDir(), model);
   if (!model.includes('/') && !model.includes('\\') && (await exists(path.join(named, MODEL_JSON)))) return named;

@@ -181,7 +181,7 @@ describe('ldm errors and listing', () => {
     const cases: [string[], RegExp, number][] = [
       [['generate'], /needs a prompt/, 2],
       [['generate', 'x', '--steps', 'many', '--model', 'm'], /--steps must be a number/, 2],
-      [['generate', 'x', '--model', '/nonexistent/model'], /no model package there/, 2],
+      [['generate', 'x', '--model', '/nonexistent/model'], /no such file or folder/, 2],
       [['generate', 'x', '--model', '', '--size', '30x30'], /no model package|multiple/, 2],
       [['frobnicate'], /unknown command 'frobnicate'/, 2],
       [['generate', 'x', '--model', 'sd-v1-5.ckpt'], /pickle checkpoints are refused/, 2],
