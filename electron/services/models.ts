@@ -7,6 +7,7 @@ import { basename, extname, join } from 'node:path';
 import { StudioError } from '../api/contract.ts';
 import type { ModelInfo, ModelKind, ModelValidation } from '../api/models.ts';
 import { convertCheckpoint, openCheckpoint } from '../engine/io/checkpoint.ts';
+import { paperReleaseLine } from '../engine/families/ldm-paper.ts';
 import { validateModelPackage, type ValidatedPackage } from '../engine/io/model-package.ts';
 import { checkModel } from '../engine/families/index.ts';
 import { readSafetensorsHeader } from '../engine/io/safetensors.ts';
@@ -159,7 +160,13 @@ export class ModelRegistry {
     } catch (err) {
       throw new ModelValidationError(`${basename(path)} could not be converted: ${(err as Error).message}`);
     }
-    const converted = await describeSafetensors(dest);
+    let converted: Described;
+    try {
+      converted = await describeSafetensors(dest);
+    } catch (err) {
+      await rm(dest, { force: true });
+      throw new ModelValidationError((err as Error).message.replaceAll(basename(dest), basename(path)));
+    }
     const dtypes = Object.entries(r.dtypes).map(([t, n]) => `${n} ${t}`).join(', ');
     const description = [
       `Converted from ${basename(path)} (sha256 ${original.hash}) to safetensors: ${r.tensors} tensors (${dtypes})${r.stateDictKey ? ` from its '${r.stateDictKey}'` : ''}.`,
@@ -256,16 +263,19 @@ async function safetensorsKeys(file: string): Promise<string[]> {
 async function describeCheckpoint(file: string): Promise<Described> {
   let keys: string[];
   let notes: string[];
+  let paper: string | null;
   try {
     const ckpt = await openCheckpoint(file);
     keys = ckpt.tensors.map((t) => t.name);
     notes = ckpt.notes;
+    paper = paperReleaseLine(new Map(ckpt.tensors.map((t) => [t.name, t.shape])));
     await ckpt.close();
   } catch (err) {
     throw new ModelValidationError(
       `${basename(file)} is a pickle checkpoint (${extname(file)}) that cannot be read safely: ${(err as Error).message}. Convert it to .safetensors with a tool you trust, or use another copy.`,
     );
   }
+  if (paper) throw new ModelValidationError(`${basename(file)}: ${paper}`);
   const d = classifyKeys(keys, file);
   return { ...d, warnings: [`a PyTorch checkpoint: importing converts its ${keys.length} tensors to .safetensors (the original is not changed)`, ...notes] };
 }

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSafetensors } from '../../electron/engine/io/safetensors.ts';
 import { createStudio, type Studio } from '../../electron/services/studio.ts';
 import { f32Tensor, torchSave } from '../engine/io/ckpt-writer.ts';
+import { writeTinyRelease } from '../engine/families/ldm-fixtures.ts';
 import { probeModels, tempDir } from './helpers.ts';
 
 const FIXTURES = new URL('../fixtures/ckpt/', import.meta.url).pathname;
@@ -61,5 +62,15 @@ describe('models registry: PyTorch checkpoints', () => {
     expect(v.errors[0]).toMatch(/refused: the file asks to run `posix\.system`/);
     await expect(studio.handlers['models.import']({ path: file })).rejects.toThrow(/posix\.system/);
     expect(await studio.handlers['models.list']({})).toHaveLength(1);
+  });
+
+  it("names a paper release (which runs with ldm paper, not in the studio's pipelines) and leaves nothing behind", async () => {
+    const file = join(tmp.dir, 'cin256-v2.ckpt');
+    await writeTinyRelease('cin', file, null);
+    const v = await studio.handlers['models.validate']({ path: file });
+    expect(v.ok).toBe(false);
+    expect(v.errors[0]).toMatch(/cin256-v2\.ckpt: this is one of the paper's releases: class-conditional LDM .*run it with `ldm paper FILE`/);
+    await expect(studio.handlers['models.import']({ path: file })).rejects.toThrow(/paper's releases/);
+    expect(readdirSync(join(dataDir, 'models'))).toEqual([]);
   });
 });
