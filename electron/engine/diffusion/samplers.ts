@@ -237,15 +237,24 @@ function findSpec(l: string): SamplerSpec | undefined {
 }
 
 /**
+ * A sampler and schedule type as one job name, the schedule folded in as a suffix unless it is what
+ * 'automatic' gives ('dpmpp_2m' + 'exponential' → 'dpmpp_2m_exponential', 'euler_a' + 'uniform' →
+ * 'euler_a'): for records that keep one string (the history's sampler column); createSampler reads it back.
+ */
+export function foldSchedule(name: string, schedule: string = 'automatic'): string {
+  const c = resolveSampler(name, schedule);
+  const plain = c.schedule === 'automatic' || (c.schedule === 'uniform' && spec(c.name)!.automatic === 'uniform');
+  return plain ? c.name : `${c.name}_${c.schedule}`;
+}
+
+/**
  * Our job name for a label, the schedule folded in as a suffix unless it is what 'automatic' gives
  * ('dpmpp_2m_karras', 'dpmpp_2m_uniform', 'euler_a'), for callers that keep one string. Null when unknown.
  * @deprecated keep the schedule type apart: samplerFromLabel.
  */
 export function parseSamplerLabel(label: string, scheduleType?: string): string | null {
   const c = samplerFromLabel(label, scheduleType);
-  if (!c) return null;
-  const plain = c.schedule === 'automatic' || (c.schedule === 'uniform' && spec(c.name)!.automatic === 'uniform');
-  return plain ? c.name : `${c.name}_${c.schedule}`;
+  return c ? foldSchedule(c.name, c.schedule) : null;
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   SCHEDULE_TYPES,
   SamplerError,
   createSampler,
+  foldSchedule,
   parseSamplerLabel,
   resolveSampler,
   samplerFromLabel,
@@ -302,6 +303,11 @@ describe('sampler labels', () => {
     expect(parseSamplerLabel('DPM++ 2M')).toBe('dpmpp_2m_uniform');
     expect(parseSamplerLabel('Euler a')).toBe('euler_a');
     expect(parseSamplerLabel('nope')).toBeNull();
+    expect(foldSchedule('dpmpp_2m', 'exponential')).toBe('dpmpp_2m_exponential');
+    expect(foldSchedule('dpmpp_2m', 'automatic')).toBe('dpmpp_2m');
+    expect(foldSchedule('euler_a', 'uniform')).toBe('euler_a');
+    expect(foldSchedule('dpmpp_2m_karras')).toBe('dpmpp_2m_karras');
+    expect(resolveSampler(foldSchedule('dpm2_a', 'sgm_uniform'))).toEqual({ name: 'dpm2_a', schedule: 'sgm_uniform' });
     expect(samplerLabel('dpmpp_2m_karras')).toBe('DPM++ 2M Karras');
     expect(samplerLabel('heun')).toBe('Heun');
     expect(samplerLabel('something else')).toBe('something else');
