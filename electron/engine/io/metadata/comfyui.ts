@@ -233,10 +233,8 @@ function readGraph(graph: Graph): GenerationParams {
       first.seed !== undefined && `seed ${first.seed}`,
       firstSize && `size ${firstSize[0]}x${firstSize[1]}`,
     ].filter(Boolean);
+    // Not A1111's Hires fields: there, Size is the first pass's and the upscale applies to it; here Size is the final one.
     p.extras['First pass'] = parts.join(', ');
-    if (firstSize && size && size[0] / firstSize[0] === size[1] / firstSize[1] && size[0] !== firstSize[0]) {
-      p.hiresUpscale = size[0] / firstSize[0];
-    }
   }
   return p;
 }

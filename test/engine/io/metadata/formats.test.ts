@@ -82,7 +82,7 @@ describe('ComfyUI graphs', () => {
     };
     expect(parseComfyUI(undefined, JSON.stringify(wf))).toEqual({
       prompt: 'a harbour', negative: 'rain', seed: 6, steps: 12, cfg: 6, strength: 0.55, sampler: 'DPM++ 2M', scheduleType: 'Karras',
-      width: 1024, height: 768, hiresUpscale: 2,
+      width: 1024, height: 768,
       extras: { 'First pass': 'steps 20, sampler Euler, schedule Normal, CFG scale 7, seed 5, size 512x384' },
       source: 'comfyui',
     });

@@ -115,7 +115,6 @@ describe('other tools', () => {
       vae: 'vae-ft-mse.safetensors',
       width: 768,
       height: 960,
-      hiresUpscale: 1.5,
       extras: {
         'Area prompts': 'a red canoe @ 256x256+128+384 (strength 0.8)',
         'Other prompts': '["an unused draft prompt"]',
