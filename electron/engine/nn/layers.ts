@@ -3,6 +3,7 @@
 // its parameters with the reference implementation's initialisation, and returns the output value.
 import type { Graph, ParamInit, Value } from '../onnx/graph.ts';
 import { ModelInputError } from './config.ts';
+import { quantizedMatMul } from './quantize.ts';
 
 export function join(prefix: string, name: string | number): string {
   return prefix === '' ? String(name) : `${prefix}.${name}`;
@@ -44,11 +45,22 @@ export function linear(g: Graph, name: string, x: Value, inFeatures: number, out
     throw new ModelInputError(`${name}: linear layer expects ${inFeatures} input features but got shape [${x.shape.join(', ')}]`);
   }
   const init = o.zeroInit ? ZEROS : torchDefaultInit(inFeatures);
-  const w = g.param(join(name, 'weight'), [outFeatures, inFeatures], init);
+  let product: (x2: Value, b: Value | undefined) => Value;
+  if (g.weightQuant) {
+    // weight-only quantised (sampling graphs with a low-memory weight setting): see nn/quantize.ts
+    const q = g.weightQuant;
+    product = (x2, b) => {
+      const y2 = quantizedMatMul(g, join(name, 'weight'), x2, outFeatures, q);
+      return b ? g.add(y2, b) : y2;
+    };
+  } else {
+    const w = g.param(join(name, 'weight'), [outFeatures, inFeatures], init);
+    product = (x2, b) => g.gemm(x2, w, b, { transB: true });
+  }
   const b = o.bias === false ? undefined : g.param(join(name, 'bias'), [outFeatures], init);
   let y: Value;
-  if (x.shape.length === 2) y = g.gemm(x, w, b, { transB: true });
-  else y = g.reshape(g.gemm(g.reshape(x, [-1, inFeatures]), w, b, { transB: true }), [...x.shape.slice(0, -1), outFeatures]);
+  if (x.shape.length === 2) y = product(x, b);
+  else y = g.reshape(product(g.reshape(x, [-1, inFeatures]), b), [...x.shape.slice(0, -1), outFeatures]);
   const hook = hooksOf.get(g)?.linear;
   return hook ? hook(g, name, x, y, inFeatures, outFeatures) : y;
 }

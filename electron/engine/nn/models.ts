@@ -13,6 +13,7 @@ import {
   validateUNetConfig,
 } from './config.ts';
 import { initWeights } from './init.ts';
+import type { WeightQuant } from './quantize.ts';
 import { classEmbedderForward, textEncoderForward } from './text-encoder.ts';
 import { unetForward } from './unet.ts';
 
@@ -24,9 +25,10 @@ function requireBatch(batch: number): void {
 export const EXTRA_TOKENS_INPUT = 'extra_token_embeddings';
 
 /** `extraTokens` > 0 adds the input `extra_token_embeddings` [n, width]: rows after the token table (textual inversion). */
-export function buildTextEncoderGraph(cfg: TextEncoderConfig, batch: number, extraTokens = 0): Graph {
+export function buildTextEncoderGraph(cfg: TextEncoderConfig, batch: number, extraTokens = 0, o: InferenceGraphOptions = {}): Graph {
   requireBatch(batch);
   const g = new Graph('text_encoder');
+  g.weightQuant = o.weightQuant ?? null;
   const ids = g.input('input_ids', 'int64', [batch, cfg.maxLength]);
   const extra = extraTokens > 0 ? g.input(EXTRA_TOKENS_INPUT, 'float32', [extraTokens, cfg.width]) : undefined;
   g.output(textEncoderForward(g, cfg, ids, undefined, extra), 'last_hidden_state');
@@ -48,12 +50,16 @@ export interface UNetGraphOptions {
   contextLength?: number; // tokens of the context (required when the config has contextDim)
   /** onnxruntime's fused attention (inference only; see Graph.fusedAttention). */
   fusedAttention?: boolean;
+  /** Linear layers' weights quantised for MatMulNBits (inference only; see nn/quantize.ts). */
+  weightQuant?: WeightQuant | null;
 }
 
 /** Options of the inference graphs that do not change what they compute. */
 export interface InferenceGraphOptions {
   /** onnxruntime's fused attention (see Graph.fusedAttention). */
   fusedAttention?: boolean;
+  /** Linear layers' weights quantised for MatMulNBits (see nn/quantize.ts). */
+  weightQuant?: WeightQuant | null;
 }
 
 /**
@@ -66,6 +72,7 @@ export function buildUNetGraph(cfgIn: UNetConfig, o: UNetGraphOptions): Graph {
   requireBatch(o.batch);
   const g = new Graph('unet');
   g.fusedAttention = o.fusedAttention ?? false;
+  g.weightQuant = o.weightQuant ?? null;
   const sample = g.input('sample', 'float32', [o.batch, cfg.inChannels, o.height, o.width]);
   const temb = g.input('timestep_embedding', 'float32', [o.batch, cfg.modelChannels]);
   let context;

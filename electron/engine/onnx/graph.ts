@@ -107,6 +107,11 @@ export class Graph {
    * set before building). Off, attention is MatMul + Softmax, which autodiff differentiates.
    */
   fusedAttention = false;
+  /**
+   * Linear layers' weights as onnxruntime's blockwise-quantised MatMulNBits (inference graphs; set
+   * before building; see nn/quantize.ts). null: float weights, as training graphs always have.
+   */
+  weightQuant: { readonly bits: 4 | 8; readonly blockSize: number } | null = null;
 
   private readonly values = new Map<string, Value>();
   private readonly producers = new Map<string, Node>();
@@ -565,6 +570,24 @@ export class Graph {
     if (q.dtype !== k.dtype || q.dtype !== v.dtype || !isFloat(q.dtype)) this.fail('MultiHeadAttention', [q, k, v], 'needs one floating-point dtype');
     const attrs = { num_heads: attr.int(heads), scale: attr.float(scale) };
     return this.emit('MultiHeadAttention', [q, k, v], attrs, [{ dtype: q.dtype, shape: [b!, n!, v.shape[2]!] }], MS_DOMAIN)[0]!;
+  }
+
+  /**
+   * onnxruntime's MatMulNBits (com.microsoft): a [..., K] float times Bᵀ, B [N, K] stored blockwise
+   * quantised along K as uint8 `b` [N, ⌈K/block⌉, block·bits/8] (codes packed low bits first) with
+   * `scales` [N·⌈K/block⌉]; no zero points: each code's zero is 2^(bits−1). → [..., N]. Inference only.
+   */
+  matMulNBits(a: Value, b: Value, scales: Value, n: number, bits: number, blockSize: number): Value {
+    const k = a.shape[a.shape.length - 1]!;
+    const blocks = Math.ceil(k / blockSize);
+    if (b.dtype !== 'uint8' || b.shape.length !== 3 || b.shape[0] !== n || b.shape[1] !== blocks || b.shape[2] !== (blockSize * bits) / 8) {
+      this.fail('MatMulNBits', [a, b, scales], `B must be uint8 [${n}, ${blocks}, ${(blockSize * bits) / 8}]`);
+    }
+    if (scales.dtype !== a.dtype || scales.shape.length !== 1 || scales.shape[0] !== n * blocks) {
+      this.fail('MatMulNBits', [a, b, scales], `scales must be ${a.dtype} [${n * blocks}]`);
+    }
+    const attrs = { K: attr.int(k), N: attr.int(n), bits: attr.int(bits), block_size: attr.int(blockSize) };
+    return this.emit('MatMulNBits', [a, b, scales], attrs, [{ dtype: a.dtype, shape: [...a.shape.slice(0, -1), n] }], MS_DOMAIN)[0]!;
   }
 
   softmax(x: Value, axis = -1): Value {

@@ -24,7 +24,9 @@ export type WeightMode =
   | EmbeddedWeights
   | ExternalWeights
   /** Params for which `asInput` is true are graph inputs (trained), the rest come from `rest` (frozen base weights). */
-  | { kind: 'mixed'; asInput(name: string): boolean; rest: EmbeddedWeights | ExternalWeights };
+  | { kind: 'mixed'; asInput(name: string): boolean; rest: EmbeddedWeights | ExternalWeights }
+  /** Params `get` answers (weights made at load, e.g. quantised: nn/quantize.ts) are embedded; the rest come from `rest`. */
+  | { kind: 'overlay'; get(name: string): TensorData | undefined; rest: EmbeddedWeights | ExternalWeights };
 
 export class SerializeError extends Error {
   override name = 'SerializeError';
@@ -119,7 +121,13 @@ export function toModelProto(graph: Graph, weights: WeightMode): Uint8Array {
   const inputs = graph.inputs.map(valueInfo);
   const casts: onnx.INodeProto[] = [];
   for (const name of graph.params.keys()) {
-    const source = weights.kind === 'mixed' ? (weights.asInput(name) ? { kind: 'inputs' as const } : weights.rest) : weights;
+    const made = weights.kind === 'overlay' ? weights.get(name) : undefined;
+    if (made) {
+      embed(name, checkedWeight(graph, name, made));
+      continue;
+    }
+    const source = weights.kind === 'mixed' ? (weights.asInput(name) ? { kind: 'inputs' as const } : weights.rest)
+      : weights.kind === 'overlay' ? weights.rest : weights;
     if (source.kind === 'inputs') inputs.push(valueInfo(graph.value(name)));
     else if (source.kind === 'embedded') embed(name, checkedWeight(graph, name, source.get(name)));
     else initializer.push(externalInitializer(graph, name, source, casts));

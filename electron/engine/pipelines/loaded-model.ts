@@ -24,11 +24,12 @@ import {
 } from '../nn/models.ts';
 import { timestepEmbedding } from '../nn/unet.ts';
 import type { Graph } from '../onnx/graph.ts';
+import { quantizedWeights, weightQuantFor, type WeightPrecision, type WeightQuant } from '../nn/quantize.ts';
 import { createSession, fusedAttentionFor, type Provider, type Session } from '../onnx/runtime.ts';
 import { safetensorsWeights, toModelProto, type WeightMode } from '../onnx/serialize.ts';
 import { tensor, type TensorData } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
-import type { DiffusionModel, SamplingDefaults } from './model.ts';
+import type { DiffusionModel, SamplingDefaults, TextOptions } from './model.ts';
 import type { PreviewProjection } from './preview.ts';
 
 /**
@@ -71,6 +72,8 @@ export interface RuntimeOptions {
    * safetensors file and used as external data: an ONNX model with embedded weights cannot pass 2 GB.
    */
   readonly maxEmbeddedBytes?: number;
+  /** The UNet's and text encoder's linear weights: float, or quantised at load (int8/int4: less memory; nn/quantize.ts). */
+  readonly weights?: WeightPrecision;
 }
 
 /** Which weights each graph reads. */
@@ -102,6 +105,8 @@ export class LoadedModel implements DiffusionModel {
   private readonly live = new Map<string, LiveSession>();
   /** Sampling graphs use onnxruntime's fused attention where the provider runs it (no score matrices). */
   private readonly fused: boolean;
+  /** Linear-layer weight quantisation of the UNet and text encoder graphs (null: float). */
+  private readonly quant: WeightQuant | null;
   /** Resolved weights per network ('all' for packages and in-memory weights, which serve every network). */
   private readonly weightModes = new Map<string, Promise<ResolvedWeights>>();
 
@@ -118,6 +123,7 @@ export class LoadedModel implements DiffusionModel {
     this.defaults = spec.defaults;
     this.schedulerConfig = spec.schedulerConfig;
     this.fused = fusedAttentionFor(runtime.provider ?? 'auto');
+    this.quant = weightQuantFor(runtime.weights);
     if (spec.unet.outChannels !== this.latentChannels) {
       throw new PipelineError(
         `model ${spec.name}: the UNet predicts ${spec.unet.outChannels} channels but the autoencoder's latents have ${this.latentChannels}`,
@@ -133,7 +139,7 @@ export class LoadedModel implements DiffusionModel {
 
   /** The onnxruntime execution provider the text encoder runs on (builds its session if needed). */
   async provider(): Promise<Provider> {
-    return (await this.entry('text_encoder', '1', () => buildTextEncoderGraph(this.spec.textEncoder, 1)).session).provider;
+    return (await this.entry('text_encoder', '1', () => buildTextEncoderGraph(this.spec.textEncoder, 1, 0, { weightQuant: this.quant })).session).provider;
   }
 
   /**
@@ -141,8 +147,9 @@ export class LoadedModel implements DiffusionModel {
    * prompts of one call padded to the same count with empty chunks), each chunk encoded on its own,
    * joined along the tokens and weighted by its emphasis: L = 77 · chunks.
    */
-  async encodeText(prompts: readonly string[]): Promise<TensorData<'float32'>> {
-    if (this.spec.textTokenizer) return this.encodeChunked(prompts, this.spec.textTokenizer);
+  async encodeText(prompts: readonly string[], options: TextOptions = {}): Promise<TensorData<'float32'>> {
+    const cfg = this.textConfig(options.clipSkip ?? 1);
+    if (this.spec.textTokenizer) return this.encodeChunked(prompts, this.spec.textTokenizer, cfg);
     const L = this.spec.textEncoder.maxLength;
     const ids = new BigInt64Array(prompts.length * L);
     prompts.forEach((p, b) => {
@@ -151,13 +158,22 @@ export class LoadedModel implements DiffusionModel {
       for (let i = 0; i < L; i++) ids[b * L + i] = BigInt(t[i]!);
     });
     const batch = prompts.length;
-    const out = await this.run('text_encoder', `${batch}`, () => buildTextEncoderGraph(this.spec.textEncoder, batch), {
+    const out = await this.run('text_encoder', `${batch}:${cfg.layers}`, () => buildTextEncoderGraph(cfg, batch, 0, { weightQuant: this.quant }), {
       input_ids: tensor('int64', [batch, L], ids),
     });
     return out.last_hidden_state as TensorData<'float32'>;
   }
 
-  private async encodeChunked(prompts: readonly string[], tok: TextTokenizer): Promise<TensorData<'float32'>> {
+  /** The text encoder run to layer −clipSkip (its final LayerNorm still applies, as A1111 does). */
+  private textConfig(clipSkip: number): TextEncoderConfig {
+    const cfg = this.spec.textEncoder;
+    if (!Number.isInteger(clipSkip) || clipSkip < 1 || clipSkip > cfg.layers) {
+      throw new PipelineError(`clip skip must be a whole number from 1 to ${cfg.layers} (the text encoder's layers), got ${clipSkip}`);
+    }
+    return clipSkip === 1 ? cfg : { ...cfg, layers: cfg.layers - (clipSkip - 1) };
+  }
+
+  private async encodeChunked(prompts: readonly string[], tok: TextTokenizer, cfg: TextEncoderConfig): Promise<TensorData<'float32'>> {
     const L = this.spec.textEncoder.maxLength;
     const D = this.spec.textEncoder.width;
     if (tok.maxLength !== L) throw new PipelineError(`the tokenizer makes ${tok.maxLength}-token chunks; the text encoder takes ${L}`);
@@ -173,7 +189,8 @@ export class LoadedModel implements DiffusionModel {
     const rows = extra ? extra.length / D : 0;
     const feeds: Record<string, TensorData> = { input_ids: tensor('int64', [batch, L], ids) };
     if (extra) feeds[EXTRA_TOKENS_INPUT] = tensor('float32', [rows, D], extra);
-    const out = await this.run('text_encoder', rows ? `${batch}+${rows}` : `${batch}`, () => buildTextEncoderGraph(this.spec.textEncoder, batch, rows), feeds);
+    const key = `${rows ? `${batch}+${rows}` : `${batch}`}:${cfg.layers}`;
+    const out = await this.run('text_encoder', key, () => buildTextEncoderGraph(cfg, batch, rows, { weightQuant: this.quant }), feeds);
     const hidden = (out.last_hidden_state as TensorData<'float32'>).data;
     const context = new Float32Array(batch * L * D);
     const size = n * L * D;
@@ -188,7 +205,7 @@ export class LoadedModel implements DiffusionModel {
     const out = await this.run(
       'unet',
       `${b}x${h}x${w}:${L}`,
-      () => buildUNetGraph(this.spec.unet, { batch: b, height: h, width: w, contextLength: L, fusedAttention: this.fused }),
+      () => buildUNetGraph(this.spec.unet, { batch: b, height: h, width: w, contextLength: L, fusedAttention: this.fused, weightQuant: this.quant }),
       { sample: x, timestep_embedding: temb, encoder_hidden_states: context },
     );
     return out.out_sample as TensorData<'float32'>;
@@ -232,8 +249,8 @@ export class LoadedModel implements DiffusionModel {
     const b = guided ? 2 : 1;
     const L = this.spec.textEncoder.maxLength;
     const steps: [string, string, () => Graph][] = [
-      ['text_encoder', `${b}`, () => buildTextEncoderGraph(this.spec.textEncoder, b)],
-      ['unet', `${b}x${h}x${w}:${L}`, () => buildUNetGraph(this.spec.unet, { batch: b, height: h, width: w, contextLength: L, fusedAttention: this.fused })],
+      ['text_encoder', `${b}:${this.spec.textEncoder.layers}`, () => buildTextEncoderGraph(this.spec.textEncoder, b, 0, { weightQuant: this.quant })],
+      ['unet', `${b}x${h}x${w}:${L}`, () => buildUNetGraph(this.spec.unet, { batch: b, height: h, width: w, contextLength: L, fusedAttention: this.fused, weightQuant: this.quant })],
       ['vae_decoder', `1x${h}x${w}`, () => buildVaeDecoderGraph(this.spec.autoencoder, 1, h, w, { fusedAttention: this.fused })],
     ];
     for (const [i, [network, key, build]] of steps.entries()) {
@@ -278,7 +295,8 @@ export class LoadedModel implements DiffusionModel {
     if (current?.key === shapeKey) return current;
     const session = (async () => {
       const { mode, weightsFile } = await this.weights(NETWORK_OF[network]!);
-      const bytes = toModelProto(build(), mode);
+      const graph = build();
+      const bytes = toModelProto(graph, quantizedWeights(graph, mode, weightsFile));
       return createSession(bytes, { provider: this.runtime.provider, threads: this.runtime.threads, weightsFile, memoryPattern: false });
     })();
     const e: LiveSession = { key: shapeKey, session, users: 0, retired: false };

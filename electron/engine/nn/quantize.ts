@@ -1,0 +1,184 @@
+// Weight-only quantisation of linear layers for sampling: each weight W [N, K] (torch.nn.Linear's
+// [out, in]) is cut along K into blocks of `blockSize` values; a block keeps one float scale
+// s = max|w| / (2^(bits−1) − 1) and codes q = round(w / s) + 2^(bits−1) in [0, 2^bits − 1], so
+// w ≈ (q − 2^(bits−1))·s: symmetric, the zero point MatMulNBits assumes when none is given. The
+// graph runs them with onnxruntime's com.microsoft MatMulNBits (Graph.matMulNBits); the codes are
+// made at load from the float (fp32/fp16) weights, embedded in the model, and the floats dropped.
+import { closeSync, openSync, readSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Graph, Value } from '../onnx/graph.ts';
+import type { EmbeddedWeights, ExternalWeights, WeightMode } from '../onnx/serialize.ts';
+import { halfToFloat, tensor, type TensorData } from '../tensor.ts';
+import { ModelInputError } from './config.ts';
+
+/** How a model's linear-layer weights are held for sampling. */
+export type WeightPrecision = 'fp32' | 'int8' | 'int4';
+export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['fp32', 'int8', 'int4'];
+
+export interface WeightQuant {
+  readonly bits: 4 | 8;
+  readonly blockSize: number;
+}
+
+/** Values per scale. 32 keeps int4's error low; MatMulNBits takes powers of two ≥ 16. */
+export const QUANT_BLOCK_SIZE = 32;
+
+export function weightQuantFor(p: WeightPrecision | undefined): WeightQuant | null {
+  if (p === undefined || p === 'fp32') return null;
+  if (p === 'int8') return { bits: 8, blockSize: QUANT_BLOCK_SIZE };
+  if (p === 'int4') return { bits: 4, blockSize: QUANT_BLOCK_SIZE };
+  throw new ModelInputError(`unknown weight precision '${String(p)}'; use one of ${WEIGHT_PRECISIONS.join(', ')}`);
+}
+
+export interface Quantized {
+  /** uint8 [N, blocks, blockSize·bits/8], codes packed low bits first. */
+  readonly data: Uint8Array;
+  /** [N·blocks], row-major (row n, then block). */
+  readonly scales: Float32Array;
+  readonly blocks: number;
+}
+
+/** Blockwise symmetric quantisation of a row-major [n, k] matrix (k padded with zeros to whole blocks). */
+export function quantizeBlockwise(w: ArrayLike<number>, n: number, k: number, q: WeightQuant): Quantized {
+  if (w.length !== n * k) throw new ModelInputError(`quantize: ${w.length} values given for a [${n}, ${k}] weight`);
+  const { bits, blockSize } = q;
+  const blocks = Math.ceil(k / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const data = new Uint8Array(n * blocks * blob);
+  const scales = new Float32Array(n * blocks);
+  const zero = 1 << (bits - 1);
+  const top = zero - 1;
+  const codes = new Uint8Array(blockSize);
+  for (let r = 0; r < n; r++) {
+    for (let b = 0; b < blocks; b++) {
+      const start = r * k + b * blockSize;
+      const len = Math.min(blockSize, k - b * blockSize);
+      let max = 0;
+      for (let i = 0; i < len; i++) max = Math.max(max, Math.abs(w[start + i]!));
+      const scale = max / top;
+      scales[r * blocks + b] = scale;
+      const inv = scale > 0 ? 1 / scale : 0;
+      codes.fill(zero);
+      for (let i = 0; i < len; i++) codes[i] = Math.max(0, Math.min(2 * top + 1, Math.round(w[start + i]! * inv) + zero));
+      const out = (r * blocks + b) * blob;
+      if (bits === 8) data.set(codes, out);
+      else for (let i = 0; i < blob; i++) data[out + i] = codes[2 * i]! | (codes[2 * i + 1]! << 4);
+    }
+  }
+  return { data, scales, blocks };
+}
+
+/** The float matrix [n, k] that quantised weights stand for (tests and error figures). */
+export function dequantizeBlockwise(qz: Quantized, n: number, k: number, q: WeightQuant): Float32Array {
+  const { bits, blockSize } = q;
+  const blob = (blockSize * bits) / 8;
+  const zero = 1 << (bits - 1);
+  const out = new Float32Array(n * k);
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < k; c++) {
+      const b = Math.floor(c / blockSize);
+      const i = c % blockSize;
+      const at = (r * qz.blocks + b) * blob;
+      const code = bits === 8 ? qz.data[at + i]! : (qz.data[at + (i >> 1)]! >> ((i & 1) * 4)) & 15;
+      out[r * k + c] = (code - zero) * qz.scales[r * qz.blocks + b]!;
+    }
+  }
+  return out;
+}
+
+interface QuantizedParam {
+  /** The float weight [n, k] it is made from (the checkpoint's name). */
+  readonly source: string;
+  readonly n: number;
+  readonly k: number;
+  readonly quant: WeightQuant;
+  readonly part: 'data' | 'scales';
+}
+
+const quantizedOf = new WeakMap<Graph, Map<string, QuantizedParam>>();
+
+/** The graph's params made by quantisation at load, by param name. */
+export function quantizedParams(g: Graph): ReadonlyMap<string, QuantizedParam> {
+  return quantizedOf.get(g) ?? new Map();
+}
+
+/**
+ * x [M, K] · Wᵀ for the linear weight `weightName` [N, K], through MatMulNBits with the graph's
+ * weightQuant: declares the codes and scales as frozen params made from `weightName` at load.
+ */
+export function quantizedMatMul(g: Graph, weightName: string, x: Value, n: number, q: WeightQuant): Value {
+  const k = x.shape[x.shape.length - 1]!;
+  const blocks = Math.ceil(k / q.blockSize);
+  let table = quantizedOf.get(g);
+  if (!table) quantizedOf.set(g, (table = new Map()));
+  const dataName = `${weightName}#q${q.bits}`;
+  const scalesName = `${weightName}#scales`;
+  const b = g.param(dataName, [n, blocks, (q.blockSize * q.bits) / 8], { kind: 'zeros' }, { trainable: false, dtype: 'uint8' });
+  const s = g.param(scalesName, [n * blocks], { kind: 'zeros' }, { trainable: false });
+  table.set(dataName, { source: weightName, n, k, quant: q, part: 'data' });
+  table.set(scalesName, { source: weightName, n, k, quant: q, part: 'scales' });
+  return g.matMulNBits(x, b, s, n, q.bits, q.blockSize);
+}
+
+/**
+ * The weights of a graph built with weightQuant: its quantised params are made from their float
+ * sources (read from `mode` one weight at a time: in memory, or from `weightsFile` for external
+ * weights) and embedded; every other param comes from `mode` as before.
+ */
+export function quantizedWeights(g: Graph, mode: WeightMode, weightsFile?: string): WeightMode {
+  const table = quantizedParams(g);
+  if (table.size === 0) return mode;
+  if (mode.kind !== 'embedded' && mode.kind !== 'external') {
+    throw new ModelInputError(`quantised weights need frozen weights (embedded or external), not '${mode.kind}': training graphs are never quantised`);
+  }
+  const made = new Map<string, Quantized>();
+  const quantized = (p: QuantizedParam): Quantized => {
+    let qz = made.get(p.source);
+    if (!qz) {
+      qz = quantizeBlockwise(readFloat(mode, p.source, weightsFile), p.n, p.k, p.quant);
+      made.set(p.source, qz);
+    }
+    return qz;
+  };
+  return {
+    kind: 'overlay',
+    get(name) {
+      const p = table.get(name);
+      if (!p) return undefined;
+      const qz = quantized(p);
+      if (p.part === 'data') return tensor('uint8', [p.n, qz.blocks, (p.quant.blockSize * p.quant.bits) / 8], qz.data);
+      // the codes are declared (so serialised) first: both halves are taken now, drop the cache entry
+      made.delete(p.source);
+      return tensor('float32', [qz.scales.length], qz.scales);
+    },
+    rest: mode,
+  };
+}
+
+/** One float weight as float32, from memory or from its byte range in the weights file (fp16 widened). */
+function readFloat(mode: EmbeddedWeights | ExternalWeights, name: string, weightsFile: string | undefined): Float32Array {
+  if (mode.kind === 'embedded') {
+    const t: TensorData = mode.get(name);
+    if (t.dtype === 'float32') return t.data as Float32Array;
+    if (t.dtype === 'float16') return Float32Array.from(t.data as Uint16Array, halfToFloat);
+    throw new ModelInputError(`cannot quantise weight '${name}': it is ${t.dtype}, not a float tensor`);
+  }
+  if (!weightsFile) throw new ModelInputError(`cannot quantise weight '${name}': its file ${mode.file} was not given`);
+  if (path.basename(weightsFile) !== mode.file) throw new ModelInputError(`weights file ${weightsFile} is not ${mode.file}`);
+  const loc = mode.locate(name);
+  const bytes = Buffer.alloc(loc.length);
+  const fd = openSync(weightsFile, 'r');
+  try {
+    let done = 0;
+    while (done < loc.length) {
+      const n = readSync(fd, bytes, done, loc.length - done, loc.offset + done);
+      if (n === 0) throw new ModelInputError(`weights file ${weightsFile} ends inside weight '${name}'`);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (loc.dtype === 'float32') return new Float32Array(bytes.buffer, bytes.byteOffset, loc.length / 4);
+  if (loc.dtype === 'float16') return Float32Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, loc.length / 2), halfToFloat);
+  throw new ModelInputError(`cannot quantise weight '${name}': it is stored as ${loc.dtype}`);
+}
