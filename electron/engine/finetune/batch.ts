@@ -28,14 +28,14 @@ export function scheduleOf(spec: ModelSpec): Schedule {
   return makeSchedule({ betaStart: s.betaStart, betaEnd: s.betaEnd, trainTimesteps: s.trainTimesteps });
 }
 
-/** The scaled latent of a picture, encoded once per (base weights, size) and cached by its pixel hash. */
-export async function pictureLatent(model: LoadedModel, it: DatasetItem, size: number, dir: string): Promise<Float32Array> {
+/** The scaled latent of a picture (at its size: the training size or its bucket), encoded once per base weights and cached by its pixel hash. */
+export async function pictureLatent(model: LoadedModel, it: DatasetItem, dir: string): Promise<Float32Array> {
   const file = path.join(dir, `${it.hash}.safetensors`);
   if (existsSync(file)) {
     const t = (await loadSafetensors(file)).tensors.get('latent');
     if (t?.data instanceof Float32Array) return t.data;
   }
-  const z = await model.encodeImage(tensor('float32', [1, 3, size, size], it.pixels));
+  const z = await model.encodeImage(tensor('float32', [1, 3, it.size[1], it.size[0]], it.pixels));
   await fsp.mkdir(dir, { recursive: true });
   await saveSafetensors(file, { latent: z });
   return z.data;
@@ -49,6 +49,8 @@ export async function encodeCaptions(model: LoadedModel, captions: readonly stri
 
 export interface BatchInputs {
   batch: number; c: number; h: number; per: number; L: number; ctxPer: number;
+  /** Aspect-ratio buckets: each item's latent [height, width] (a batch takes its first item's); else h × h for all. */
+  sizes?: readonly (readonly [number, number])[];
   spec: ModelSpec;
   latents: Float32Array[];
   contexts: Float32Array[] | null;
@@ -65,8 +67,13 @@ export interface BatchInputs {
  * `plain` (held-out evaluation): no noise offset and equal weights, the bare ε-MSE.
  */
 export function batchFeeds(x: BatchInputs): (pick: readonly number[], rng: Rng, plain?: boolean) => Feeds {
-  const { batch: B, c, h, per, L, ctxPer } = x;
+  const { batch: B, c, L, ctxPer } = x;
   return (pick, rng, plain = false) => {
+    const [h, wd] = x.sizes ? x.sizes[pick[0]!]! : [x.h, x.h];
+    const per = x.sizes ? c * h * wd : x.per;
+    for (const item of pick) {
+      if (x.latents[item]!.length !== per) throw new Error(`batch items of different sizes: draw each batch within one bucket`);
+    }
     const offset = plain ? 0 : x.noiseOffset;
     const gamma = plain ? 0 : x.minSnrGamma;
     const z = new Float32Array(B * per);
@@ -74,7 +81,7 @@ export function batchFeeds(x: BatchInputs): (pick: readonly number[], rng: Rng, 
     const ts = rng.integers(B, x.schedule.trainTimesteps);
     if (offset > 0) {
       const off = rng.normal(B * c);
-      for (let i = 0; i < B * c; i++) for (let k = 0; k < h * h; k++) noise[i * h * h + k] = noise[i * h * h + k]! + offset * off[i]!;
+      for (let i = 0; i < B * c; i++) for (let k = 0; k < h * wd; k++) noise[i * h * wd + k] = noise[i * h * wd + k]! + offset * off[i]!;
     }
     const sa = new Float32Array(B);
     const sb = new Float32Array(B);
@@ -88,8 +95,8 @@ export function batchFeeds(x: BatchInputs): (pick: readonly number[], rng: Rng, 
       if (gamma > 0) w[b] = Math.min(snr, gamma) / snr;
     });
     const feeds: Feeds = {
-      latents: tensor('float32', [B, c, h, h], z),
-      noise: tensor('float32', [B, c, h, h], noise),
+      latents: tensor('float32', [B, c, h, wd], z),
+      noise: tensor('float32', [B, c, h, wd], noise),
       sqrt_alpha_bar: tensor('float32', [B], sa),
       sqrt_one_minus_alpha_bar: tensor('float32', [B], sb),
       timestep_embedding: timestepEmbedding(Array.from(ts), x.spec.unet.modelChannels),

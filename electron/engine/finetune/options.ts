@@ -1,5 +1,6 @@
 // The options, progress events and result of a fine-tuning run (../finetune/train.ts), apart from the run
 // so the modules it uses can name them without importing it.
+import type { BucketOptions } from '../io/buckets.ts';
 import type { RejectedFile } from '../io/dataset.ts';
 import type { ImageLimits } from '../io/image.ts';
 import type { Provider } from '../onnx/runtime.ts';
@@ -23,6 +24,11 @@ export interface FinetuneOptions {
   readonly triggerWord?: string;
   /** Training size in pixels (default: the model's sampling size). */
   readonly resolution?: number;
+  /**
+   * Aspect-ratio buckets (kohya's): pictures keep their shape, each trained at its bucket around
+   * resolution² (io/buckets.ts; default steps 64, never enlarged). Absent: every picture centre-cropped square.
+   */
+  readonly buckets?: Omit<BucketOptions, 'resolution'>;
   readonly batchSize?: number;
   /** Micro-batches of batchSize whose gradients add up before each optimiser step (default 1). */
   readonly accumulate?: number;

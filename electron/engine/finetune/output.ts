@@ -58,6 +58,8 @@ export interface DatasetSummary {
 
 export interface RunFacts {
   baseSha: string; ds: DatasetSummary; size: number; batch: number; accumulate: number; lr: number; warmup: number; trainImages: number;
+  /** More `ss_*` keys (aspect-ratio buckets: ss_enable_bucket, ss_bucket_info, ss_bucket_no_upscale, …). */
+  extraMetadata?: Record<string, string>;
 }
 
 /** Writes the run's result through its method, with the run's metadata in kohya's `ss_*` keys and our own. */
@@ -87,6 +89,7 @@ export async function writeResult(
     ss_min_snr_gamma: String(o.minSnrGamma ?? FINETUNE_DEFAULTS.minSnrGamma),
     ss_tag_frequency: JSON.stringify({ [path.basename(f.ds.dir)]: tagFrequency }),
     ss_training_finished_at: String(Math.floor(Date.now() / 1000)),
+    ...f.extraMetadata,
     'ldm_studio.method': method.name,
     'ldm_studio.base_model': manifest.name,
     'ldm_studio.base_model_sha256': f.baseSha,

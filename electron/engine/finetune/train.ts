@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../diffusion/rng.ts';
+import { bucketDefaults, bucketMetadata, type BucketTable } from '../io/buckets.ts';
 import { loadDataset } from '../io/dataset.ts';
 import { loadModelPackage } from '../io/model-package.ts';
 import { loadSafetensors } from '../io/safetensors.ts';
@@ -61,6 +62,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const f = base.downscale;
   check(Number.isInteger(size) && size % (f * 2 ** (spec.unet.channelMult.length - 1)) === 0,
     `resolution ${size} must be a multiple of ${f * 2 ** (spec.unet.channelMult.length - 1)} for this model`);
+  const bucketStep = o.buckets?.steps ?? 64;
+  check(!o.buckets || (Number.isInteger(bucketStep) && bucketStep % (f * 2 ** (spec.unet.channelMult.length - 1)) === 0),
+    `bucket step ${bucketStep} must be a multiple of ${f * 2 ** (spec.unet.channelMult.length - 1)} for this model`);
   const trigger = setup.trigger;
   const tiWord = setup.word ?? null;
   progress({ phase: 'data', step: 0, total: o.steps, message: `reading ${o.data}` });
@@ -71,6 +75,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   let latents: Float32Array[];
   let contexts: Float32Array[] | null;
   let ids: BigInt64Array[] | null;
+  let sizes: (readonly [number, number])[] | null;
+  let bucketMeta: Record<string, string>;
   try {
     // Each picture is encoded while its pixels are at hand (or read from the latent cache), so memory
     // holds latents, not pictures.
@@ -79,12 +85,16 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     const full = await loadDataset(o.data, {
       width: size, height: size, recursive: o.recursive, triggerWord: trigger, minSide: o.minSide, limits: o.limits, signal,
       keepPixels: false,
-      onPicture: async (it) => void byHash.set(it.hash, await pictureLatent(base, it, size, latentDir)),
+      buckets: o.buckets ? { ...o.buckets, resolution: size } : undefined,
+      onPicture: async (it) => void byHash.set(it.hash, await pictureLatent(base, it, latentDir)),
     });
     check(full.items.length - holdOut >= 1,
       `no usable pictures in ${o.data}${holdOut ? ` beyond the ${holdOut} held out` : ''}` +
         (full.rejected.length ? ` (${full.rejected.length} rejected: ${full.rejected.slice(0, 3).map((r) => `${path.basename(r.path)}: ${r.reason}`).join('; ')})` : ''));
     latents = full.items.map((i) => byHash.get(i.hash)!);
+    // Buckets: each picture's latent [h, w]; batches are drawn within one bucket, one training graph per bucket shape.
+    sizes = full.buckets ? full.items.map((i) => [i.size[1] / base.downscale, i.size[0] / base.downscale] as const) : null;
+    bucketMeta = full.buckets ? bucketRunMetadata(full.buckets, o.buckets!, size) : {};
     contexts = textTrains ? null : await encodeCaptions(base, full.items.map((i) => i.caption));
     ids = textTrains ? full.items.map((i) => BigInt64Array.from(Array.from(tokenize(i.caption), BigInt))) : null;
     // The pixels are in the latents now; keep only what the metadata needs.
@@ -105,12 +115,20 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const train = order.slice(0, order.length - holdOut);
 
   // ---- graph and trainer (resumed when the work folder holds a checkpoint of the same run)
-  const fg = buildFinetuneGraph({
-    method, setup, unet: spec.unet, textEncoder: spec.textEncoder, batch, height: h, width: h, latentChannels: c, base: baseWeights,
+  // With buckets, one graph per bucket shape (same weights, gradients and optimiser); padding would change what the UNet sees.
+  const shapes = sizes ? [...new Map(sizes.map((s) => [s.join('x'), s])).values()] : [[h, h] as const];
+  // The trainer's own graph is the first shape's; the others are added by key.
+  const shapeKey = (item: number): string | undefined => {
+    const k = sizes?.[item]!.join('x');
+    return k === shapes[0]!.join('x') ? undefined : k;
+  };
+  const graphAt = ([gh, gw]: readonly [number, number]) => buildFinetuneGraph({
+    method, setup, unet: spec.unet, textEncoder: spec.textEncoder, batch, height: gh, width: gw, latentChannels: c, base: baseWeights,
   });
+  const fg = graphAt(shapes[0]!);
   const start = method.initialParams(fg.trained, baseWeights, spec.textEncoder);
   const runKey = createHash('sha256')
-    .update(JSON.stringify({ method: o.method, baseSha, data: ds.hash, size, batch, accumulate, lr, warmup, lora: setup.lora, steps: o.steps, ema: o.ema, noise: o.noiseOffset, minSnr: o.minSnrGamma, holdOut, seed: o.seed }))
+    .update(JSON.stringify({ method: o.method, baseSha, data: ds.hash, size, batch, accumulate, lr, warmup, lora: setup.lora, steps: o.steps, ema: o.ema, noise: o.noiseOffset, minSnr: o.minSnrGamma, holdOut, seed: o.seed, ...(o.buckets ? { buckets: o.buckets } : {}) }))
     .digest('hex');
   const ckFile = path.join(workDir, CHECKPOINT);
   const trainerOpts = {
@@ -138,8 +156,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     trainer.extra = { run: runKey };
   }
 
+  if (sizes) for (const s of shapes.slice(1)) trainer.addShape(s.join('x'), graphAt(s).graph);
   const schedule = scheduleOf(spec);
-  const feedsFor = batchFeeds({ batch, c, h, per, L, ctxPer, spec, latents, contexts, ids, tiWord, schedule,
+  const feedsFor = batchFeeds({ batch, c, h, per, L, ctxPer, sizes: sizes ?? undefined, spec, latents, contexts, ids, tiWord, schedule,
     noiseOffset: o.noiseOffset ?? FINETUNE_DEFAULTS.noiseOffset, minSnrGamma: o.minSnrGamma ?? FINETUNE_DEFAULTS.minSnrGamma });
   const evalHeldOut = async (): Promise<number> => {
     // fixed noise and timesteps: the same draws before and after training
@@ -148,8 +167,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     let n = 0;
     for (let rep = 0; rep < 4; rep++) {
       for (let s = 0; s < heldOut.length; s += batch) {
-        const pick = Array.from({ length: batch }, (_, b) => heldOut[(s + b) % heldOut.length]!);
-        sum += await trainer.evaluate(feedsFor(pick, rng, true));
+        // with buckets, a batch of one held-out picture (batches hold one shape)
+        const pick = Array.from({ length: batch }, (_, b) => heldOut[sizes ? s : (s + b) % heldOut.length]!);
+        sum += await trainer.evaluate(feedsFor(pick, rng, true), shapeKey(pick[0]!));
         n++;
       }
     }
@@ -184,18 +204,18 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       if (signal?.aborted) await cancelled();
       if (o.pause) await pausePoint(o.pause, () => trainer.save());
       if (signal?.aborted) await cancelled();
-      const micro = Array.from({ length: accumulate }, () => {
-        const pick = Array.from(trainer.rng.integers(batch, train.length), (i) => train[i]!);
-        return feedsFor(pick, trainer.rng);
-      });
-      const r = await trainer.trainStep(micro);
+      for (let m = 0; m < accumulate; m++) {
+        const pick = sizes ? bucketBatch(train, sizes, batch, trainer.rng) : Array.from(trainer.rng.integers(batch, train.length), (i) => train[i]!);
+        await trainer.backward(feedsFor(pick, trainer.rng), shapeKey(pick[0]!));
+      }
+      const r = await trainer.update();
       losses.push({ step: r.step, loss: r.loss });
       progress({ phase: 'train', step: r.step, total: o.steps, loss: r.loss, lr: r.lr });
       if (sampleEvery > 0 && r.step % sampleEvery === 0 && r.step < o.steps) await makeSamples(r.step);
     }
     const after = heldOut.length ? await evalHeldOut() : null;
     await writeResult(o, method, setup, manifest, baseWeights, trainer, fg.loraModules, {
-      baseSha, ds, size, batch, accumulate, lr, warmup, trainImages: train.length,
+      baseSha, ds, size, batch, accumulate, lr, warmup, trainImages: train.length, extraMetadata: bucketMeta,
     });
     if (sampleEvery > 0 || o.samplePrompts?.length) await makeSamples(trainer.step);
     await trainer.save();
@@ -208,6 +228,20 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     await trainer.close().catch(() => undefined);
     await base.release();
   }
+}
+
+/** A batch within one bucket: a random training picture, then `batch` pictures drawn from its bucket. */
+function bucketBatch(train: readonly number[], sizes: readonly (readonly [number, number])[], batch: number, rng: Rng): number[] {
+  const anchor = train[rng.integers(1, train.length)[0]!]!;
+  const key = sizes[anchor]!.join('x');
+  const pool = train.filter((i) => sizes[i]!.join('x') === key);
+  return Array.from(rng.integers(batch, pool.length), (i) => pool[i]!);
+}
+
+/** kohya's bucket keys of the run's metadata (ss_enable_bucket, min/max bucket sides, ss_bucket_info, ss_bucket_no_upscale). */
+function bucketRunMetadata(table: BucketTable & { noUpscale: boolean }, o: NonNullable<FinetuneOptions['buckets']>, size: number): Record<string, string> {
+  const d = bucketDefaults({ ...o, resolution: size });
+  return { ss_enable_bucket: 'True', ss_min_bucket_reso: String(d.minSize), ss_max_bucket_reso: String(d.maxSize), ...bucketMetadata(table, table.noUpscale) };
 }
 
 /**

@@ -79,6 +79,8 @@ export class Trainer {
   private micro = 0;
   private lossSum = 0;
   private evalSession: Promise<Session> | null = null;
+  /** The same training graph at other input shapes (aspect-ratio buckets), by key: same weights, gradients and optimiser. */
+  private readonly shapes = new Map<string, { graph: Graph; inputs: Set<string>; session: Promise<Session>; evalSession: Promise<Session> | null }>();
 
   private constructor(private readonly opts: TrainerOptions, private readonly session: Session, params: Map<string, Float32Array>,
     trained: string[], rng: Rng) {
@@ -177,21 +179,63 @@ export class Trainer {
     return this.session.provider;
   }
 
-  private feeds(data: Feeds): Feeds {
+  private feeds(data: Feeds, inputs: ReadonlySet<string> = this.dataInputs): Feeds {
     for (const k of Object.keys(data)) {
-      if (!this.dataInputs.has(k)) throw new TrainingError(`'${k}' is not a data input of the training graph (inputs: ${[...this.dataInputs].join(', ')})`);
+      if (!inputs.has(k)) throw new TrainingError(`'${k}' is not a data input of the training graph (inputs: ${[...inputs].join(', ')})`);
     }
     return { ...this.paramFeeds, ...data };
   }
 
-  /** Forward + backward on one micro-batch; gradients add up until update(). Returns its loss. */
-  async backward(data: Feeds): Promise<number> {
+  /**
+   * Adds the training graph built at another input shape (e.g. an aspect-ratio bucket): backward() and
+   * evaluate() with its `key` run it with the same weights, gradients and optimiser. Its params and
+   * gradient outputs must be this graph's.
+   */
+  addShape(key: string, graph: Graph): void {
+    if (this.shapes.has(key)) throw new TrainingError(`shape '${key}' was added already`);
+    const grads = graph.outputs.filter((o) => o.name.startsWith('grad:')).map((o) => o.name.slice(5));
+    if (grads.join() !== this.trained.join()) throw new TrainingError(`graph '${graph.name}' for shape '${key}' trains other params than the trainer's graph`);
+    for (const [name, p] of graph.params) {
+      const mine = this.graph.params.get(name);
+      if (!mine || mine.shape.join() !== p.shape.join()) throw new TrainingError(`param '${name}' of shape '${key}' does not match the trainer's graph`);
+    }
+    const session = createSession(toModelProto(graph, weightMode(this.opts, new Set(this.trained))), { ...this.opts.session, provider: this.session.provider });
+    session.catch(() => undefined);
+    this.shapes.set(key, { graph, inputs: new Set(graph.inputs.map((i) => i.name)), session, evalSession: null });
+  }
+
+  private shapeOf(key: string | undefined): { session: Promise<Session>; inputs: Set<string>; evalOf: () => Promise<Session> } {
+    if (key === undefined) {
+      return {
+        session: Promise.resolve(this.session),
+        inputs: this.dataInputs,
+        evalOf: () => (this.evalSession ??= createSession(
+          toModelProto(pruneToOutputs(this.graph, ['loss']), weightMode(this.opts, new Set(this.trained))),
+          { ...this.opts.session, provider: this.session.provider },
+        )),
+      };
+    }
+    const s = this.shapes.get(key);
+    if (!s) throw new TrainingError(`no training graph for shape '${key}'; add it with addShape`);
+    return {
+      session: s.session,
+      inputs: s.inputs,
+      evalOf: () => (s.evalSession ??= createSession(
+        toModelProto(pruneToOutputs(s.graph, ['loss']), weightMode(this.opts, new Set(this.trained))),
+        { ...this.opts.session, provider: this.session.provider },
+      )),
+    };
+  }
+
+  /** Forward + backward on one micro-batch; gradients add up until update(). Returns its loss. `shape`: a graph added with addShape. */
+  async backward(data: Feeds, shape?: string): Promise<number> {
+    const sh = this.shapeOf(shape);
     const first = this.micro === 0;
     let target = this.grads;
     if (!first) target = this.scratch ??= new Map([...this.grads].map(([k, g]) => [k, new Float32Array(g.length)]));
     const into: Feeds = { loss: this.lossBuf };
     for (const name of this.trained) into[`grad:${name}`] = { dtype: 'float32', shape: this.paramFeeds[name]!.shape, data: target.get(name)! };
-    await this.session.runInto(this.feeds(data), into);
+    await (await sh.session).runInto(this.feeds(data, sh.inputs), into);
     const loss = this.lossBuf.data[0]!;
     if (!Number.isFinite(loss)) {
       this.discard();
@@ -212,14 +256,11 @@ export class Trainer {
    * Loss on a batch without touching gradients or weights (validation). Runs a forward-only session,
    * built on first use: onnxruntime would run the whole backward pass even if only the loss is fetched.
    */
-  async evaluate(data: Feeds): Promise<number> {
-    this.evalSession ??= createSession(
-      toModelProto(pruneToOutputs(this.graph, ['loss']), weightMode(this.opts, new Set(this.trained))),
-      { ...this.opts.session, provider: this.session.provider },
-    );
-    const s = await this.evalSession;
+  async evaluate(data: Feeds, shape?: string): Promise<number> {
+    const sh = this.shapeOf(shape);
+    const s = await sh.evalOf();
     const out: TensorData<'float32'> = { dtype: 'float32', shape: this.lossBuf.shape, data: new Float32Array(1) };
-    await s.runInto(this.feeds(data), { loss: out });
+    await s.runInto(this.feeds(data, sh.inputs), { loss: out });
     return out.data[0]!;
   }
 
@@ -291,6 +332,11 @@ export class Trainer {
   async close(): Promise<void> {
     await this.session.release();
     if (this.evalSession) await (await this.evalSession).release();
+    for (const s of this.shapes.values()) {
+      await (await s.session.catch(() => null))?.release();
+      if (s.evalSession) await (await s.evalSession.catch(() => null))?.release();
+    }
+    this.shapes.clear();
   }
 }
 
