@@ -141,9 +141,13 @@ export class JobQueue {
     const withSeed = 'seed' in spec && spec.seed === null && spec.kind !== 'train' ? { ...spec, seed: randomSeed() } : spec;
     const total = spec.kind === 'train' ? spec.steps : spec.steps * spec.batchCount;
     const id = newId();
-    this.db
-      .prepare(`INSERT INTO jobs (id, kind, status, spec, created_at, total) VALUES (?, ?, 'queued', ?, ?, ?)`)
-      .run(id, spec.kind, JSON.stringify(withSeed), Date.now(), total);
+    try {
+      this.db
+        .prepare(`INSERT INTO jobs (id, kind, status, spec, created_at, total) VALUES (?, ?, 'queued', ?, ?, ?)`)
+        .run(id, spec.kind, JSON.stringify(withSeed), Date.now(), total);
+    } catch (err) {
+      throw new StudioError(`The job was not queued: ${writeFailure(err).replace(', so the job was stopped; the images it finished are kept', '')}`, 'disk_full');
+    }
     const job = this.get(id);
     this.hooks.jobUpdated(job);
     void this.pump();

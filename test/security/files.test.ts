@@ -174,6 +174,11 @@ describe('hostile files and paths', () => {
       expect((await call('models.import', { path: join(allowed, file) })).ok).toBe(false);
     }
     expect(((await call('models.list', {})) as { output: unknown[] }).output).toHaveLength(1);
+    // A picture sent over POST /upload is an image source by its id (web mode's path for large pictures).
+    const uploadId = 'ab'.repeat(12);
+    writeFileSync(join(dataDir, 'uploads', uploadId), await png(16, 16));
+    const viaUpload = (await call('jobs.submit', { spec: { ...txt2img('uploaded'), kind: 'img2img', init: { uploadId }, strength: 0.5 } })) as { output: { id: string } };
+    expect(await waitForJob(studio, viaUpload.output.id)).toMatchObject({ status: 'completed', error: null });
     // Still answering.
     expect((await call('system.info', {})).ok).toBe(true);
   });

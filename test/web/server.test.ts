@@ -138,6 +138,16 @@ describe('npm run web', () => {
     expect(() => parseWebArgs(['--port', 'abc'])).toThrow(/--port must be/);
   });
 
+  it('takes --allow DIR, repeatable, for folders besides the data folder, and refuses a folder that is not there', () => {
+    const a = mkdtempSync(path.join(os.tmpdir(), 'ldm-allow-'));
+    try {
+      expect(parseWebArgs(['--allow', a, '--allow', a]).allow).toEqual([a, a]);
+      expect(() => parseWebArgs(['--allow', path.join(a, 'missing')])).toThrow(/--allow .*missing: no such folder/);
+    } finally {
+      rmSync(a, { recursive: true, force: true });
+    }
+  });
+
   it('starts, prints the URL, and serves system.info for its --data folder', async () => {
     const data = mkdtempSync(path.join(os.tmpdir(), 'ldm-webcli-'));
     const child = spawn(process.execPath, ['--import', 'tsx', 'electron/web/main.ts', '--data', data, '--port', '0'], { cwd: repoRoot });
