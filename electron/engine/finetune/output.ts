@@ -15,7 +15,7 @@ import { adaptSpec, type LoadedAdapter } from './adapters.ts';
 import { FINETUNE_DEFAULTS } from './defaults.ts';
 import type { LoraModule } from './lora.ts';
 import type { FinetuneMethodModule, MethodSetup } from './methods/method.ts';
-import type { FinetuneOptions } from './train.ts';
+import type { FinetuneOptions } from './options.ts';
 
 /** The base weights with the trained params of the same name in place (full fine-tuning); copies, so callers may change them. */
 export function withTrained(base: ReadonlyMap<string, Float32Array>, params: ReadonlyMap<string, Float32Array>): Map<string, Float32Array> {
