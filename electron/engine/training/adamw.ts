@@ -1,6 +1,7 @@
 // AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019), the update of
 // torch.optim.AdamW: p ← p·(1 − lr·λ); m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
 // p ← p − lr·(m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + ε). State is float32, arithmetic per element in float64.
+import type { Ema } from './ema.ts';
 import { TrainingError } from './errors.ts';
 
 export interface AdamWOptions {
@@ -50,8 +51,12 @@ export class AdamW {
     return [m, v];
   }
 
-  /** One update of every param in `grads`; each gradient is multiplied by `gradScale` first (clipping, averaging). */
-  step(params: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number, gradScale = 1): void {
+  /**
+   * One update of every param in `grads`; each gradient is multiplied by `gradScale` first (clipping,
+   * averaging). With `ema`, its shadows follow in the same pass over the weights (the numbers of
+   * step() then ema.update(), bit for bit, with one read of each weight instead of two).
+   */
+  step(params: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number, gradScale = 1, ema?: Ema): void {
     this.t++;
     const b1 = this.beta1;
     const b2 = this.beta2;
@@ -60,21 +65,42 @@ export class AdamW {
     const stepSize = lr / (1 - b1 ** this.t);
     const invBc2 = 1 / Math.sqrt(1 - b2 ** this.t);
     const eps = this.eps;
+    const d = ema ? ema.currentDecay() : 0;
+    const c = 1 - d;
+    const followed = new Set<string>();
     for (const [name, g] of grads) {
       const p = params.get(name);
       if (!p) throw new TrainingError(`AdamW: gradient for unknown param '${name}'`);
       if (p.length !== g.length) throw new TrainingError(`AdamW: param '${name}' has ${p.length} values, its gradient ${g.length}`);
       const [m, v] = this.state(name, p.length);
       const keep = this.decay(name) ? 1 - lr * this.weightDecay : 1;
-      // One pass over five arrays; the moments are used in float64 before their float32 store.
-      for (let i = 0; i < p.length; i++) {
-        const gi = g[i]! * gradScale;
-        const mi = b1 * m[i]! + c1 * gi;
-        const vi = b2 * v[i]! + c2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = p[i]! * keep - (stepSize * mi) / (Math.sqrt(vi) * invBc2 + eps);
+      const s = ema?.shadow.get(name);
+      if (s && s.length !== p.length) throw new TrainingError(`EMA: param '${name}' is missing or changed size`);
+      // One pass over five (six with EMA) arrays; the moments are used in float64 before their float32 store.
+      if (s) {
+        for (let i = 0; i < p.length; i++) {
+          const gi = g[i]! * gradScale;
+          const mi = b1 * m[i]! + c1 * gi;
+          const vi = b2 * v[i]! + c2 * gi * gi;
+          m[i] = mi;
+          v[i] = vi;
+          const pi = Math.fround(p[i]! * keep - (stepSize * mi) / (Math.sqrt(vi) * invBc2 + eps));
+          p[i] = pi;
+          s[i] = d * s[i]! + c * pi;
+        }
+        followed.add(name);
+      } else {
+        for (let i = 0; i < p.length; i++) {
+          const gi = g[i]! * gradScale;
+          const mi = b1 * m[i]! + c1 * gi;
+          const vi = b2 * v[i]! + c2 * gi * gi;
+          m[i] = mi;
+          v[i] = vi;
+          p[i] = p[i]! * keep - (stepSize * mi) / (Math.sqrt(vi) * invBc2 + eps);
+        }
       }
     }
+    // shadows of params without a gradient this step still move toward them
+    ema?.update(params, followed);
   }
 }

@@ -20,10 +20,12 @@ export class Ema {
     return this.warmup ? Math.min(this.decay, (1 + this.updates) / (10 + this.updates)) : this.decay;
   }
 
-  update(params: ReadonlyMap<string, Float32Array>): void {
+  /** One EMA step; shadows named in `done` were already moved (AdamW.step with this EMA does that in its own pass). */
+  update(params: ReadonlyMap<string, Float32Array>, done?: ReadonlySet<string>): void {
     const d = this.currentDecay();
     const c = 1 - d;
     for (const [k, s] of this.shadow) {
+      if (done?.has(k)) continue;
       const p = params.get(k);
       if (!p || p.length !== s.length) throw new TrainingError(`EMA: param '${k}' is missing or changed size`);
       for (let i = 0; i < s.length; i++) s[i] = d * s[i]! + c * p[i]!;

@@ -47,6 +47,34 @@ describe('AdamW', () => {
   });
 });
 
+describe('AdamW with EMA in one pass', () => {
+  it('gives the weights and shadows of step() then ema.update(), bit for bit, shadows without gradients included', () => {
+    const make = () => ({
+      p: new Map([['a', Float32Array.from({ length: 37 }, (_, i) => Math.sin(i) * 0.7)], ['b', Float32Array.from({ length: 5 }, (_, i) => i - 2)], ['frozen', new Float32Array([0.25, -3])]]),
+      opt: new AdamW({ weightDecay: 0.03, decay: (k) => k !== 'b' }),
+      ema: new Ema(0.99),
+    });
+    const sep = make();
+    const fused = make();
+    sep.ema.init(sep.p);
+    fused.ema.init(fused.p);
+    for (let t = 1; t <= 12; t++) {
+      const grads = (p: Map<string, Float32Array>) => new Map(['a', 'b'].map((k) => [k, Float32Array.from(p.get(k)!, (x, i) => Math.cos(t * 3 + i) + 0.1 * x)]));
+      sep.opt.step(sep.p, grads(sep.p), 0.01 / t, 0.7);
+      sep.ema.update(sep.p);
+      fused.opt.step(fused.p, grads(fused.p), 0.01 / t, 0.7, fused.ema);
+      fused.p.get('frozen')![0]! += 0.5; // a param the optimiser does not touch still pulls its shadow
+      sep.p.get('frozen')![0]! += 0.5;
+    }
+    for (const k of ['a', 'b', 'frozen']) {
+      expect([...fused.p.get(k)!]).toEqual([...sep.p.get(k)!]);
+      expect([...fused.ema.shadow.get(k)!]).toEqual([...sep.ema.shadow.get(k)!]);
+    }
+    expect(fused.ema.updates).toBe(12);
+    expect(fused.ema.shadow.get('frozen')![0]).not.toBe(0.25);
+  });
+});
+
 describe('clipping, schedules, EMA', () => {
   it('computes the global norm over all gradients and the clip factor', () => {
     expect(globalNorm([new Float32Array([3]), new Float32Array([4])])).toBeCloseTo(5, 10);
