@@ -9,7 +9,8 @@ import { validateModelPackage, type ValidatedPackage } from '../engine/io/model-
 import { autoencoderFactor } from '../engine/nn/config.ts';
 import { img2img } from '../engine/pipelines/img2img.ts';
 import { inpaint, outpaint } from '../engine/pipelines/inpaint.ts';
-import type { LoadedModel, RuntimeOptions } from '../engine/pipelines/loaded-model.ts';
+import { LoadedModel, type RuntimeOptions } from '../engine/pipelines/loaded-model.ts';
+import { openVaeFile, withVae } from '../engine/pipelines/vae-override.ts';
 import { openModel, parsePrediction } from '../engine/families/index.ts';
 import { MAX_SEED } from '../engine/pipelines/common.ts';
 import { txt2img } from '../engine/pipelines/txt2img.ts';
@@ -19,6 +20,7 @@ import { openDataRecorder } from './data-hook.ts';
 import { readFileBytes, readImageFile, writeGeneratedPng } from './image-files.ts';
 import type { CliIo } from './io.ts';
 import { defaultOf, listPackageDirs, modelsDir, resolveModelPath } from './model-dir.ts';
+import { promptAdapters } from './networks.ts';
 import { ProgressBar } from './progress.ts';
 import { convertCommand } from './convert.ts';
 import { paperCommand } from './paper.ts';
@@ -53,6 +55,9 @@ const GENERATE_FLAGS: FlagSpecs = {
   'resize-seed-from': { type: 'size', help: 'draw the seed’s noise at this size WxH and paste it centred (keeps a picture’s layout at a new size)' },
   ensd: { type: 'int', help: 'eta noise seed delta (A1111 ENSD, e.g. 31337): the per-step noise comes from seed + ENSD' },
   lora: { type: 'string', arg: 'FILE[:STRENGTH]', multiple: true, help: 'merge a LoRA or embedding .safetensors (repeatable; strength default 1)' },
+  'lora-dir': { type: 'string', arg: 'DIR', multiple: true, help: 'where <lora:NAME:W> tags in the prompt find NAME.safetensors (repeatable; default: the current folder)' },
+  embeddings: { type: 'string', arg: 'DIR', multiple: true, help: 'a folder of textual-inversion embeddings (.safetensors): each is used where the prompt names it by its file name' },
+  vae: { type: 'string', arg: 'FILE', help: "a separate VAE .safetensors (e.g. SD's ft-MSE) used instead of the model's own autoencoder" },
   model: { type: 'string', arg: 'FILE|DIR|NAME', help: 'an SD 1.x/2.x .safetensors file, a diffusers folder, a model package folder, or the name of one in resources/models/' },
   prediction: { type: 'string', arg: 'v|eps', help: "what the model predicts, for files that do not say (SD 2.x 768-v: v); default: the file's" },
   out: { type: 'string', short: 'o', arg: 'FILE', help: 'output PNG; with --n > 1, NAME-<seed>.png each (default <command>-<seed>.png)' },
@@ -187,11 +192,16 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
   const recorder = f.data !== undefined ? await openDataRecorder(f.data as string) : null;
   const runtime = { threads: f.threads as number | undefined, provider: provider(f.provider as string | undefined) };
   const adapters = await parseAdapters((f.lora as string[] | undefined) ?? []);
+  // <lora:NAME:W> tags and embedding names in the prompts (A1111's extra networks).
+  const named = await promptAdapters([prompt, (f.negative as string | undefined) ?? ''], (f['lora-dir'] as string[] | undefined) ?? [], (f.embeddings as string[] | undefined) ?? []);
+  adapters.push(...named.filter((a) => !adapters.some((b) => b.file === a.file)));
   const bar = f.quiet ? null : new ProgressBar(io.stderr);
   const base = await openCliModel(f.model as string | undefined, f.prediction as string | undefined, runtime, io, !f.quiet);
-  const model = await withAdapters(base, adapters, runtime);
+  const vae = f.vae as string | undefined;
+  const model = await withAdapters(vae ? new LoadedModel(await withVae(base.spec, await openVaeFile(vae)), runtime) : base, adapters, runtime);
   const side: SideOutputs = {};
-  const loras = adapters.map((a) => ({ name: a.name, hash: a.hash, strength: a.strength }));
+  const embeddingFiles = new Set(named.filter((a) => a.kind === 'embedding').map((a) => a.file));
+  const loras = adapters.filter((a) => !embeddingFiles.has(a.file)).map((a) => ({ name: a.name, hash: a.hash, strength: a.strength }));
   try {
     const base: GenerateOptions = {
       prompt,

@@ -24,6 +24,9 @@ const TRAIN_FLAGS: FlagSpecs = {
   recursive: { type: 'boolean', short: 'r', help: 'also read sub-folders of --data' },
   trigger: { type: 'string', help: 'trigger word put before every caption; for ti, the new word to learn' },
   resolution: { type: 'int', help: "training size in pixels (default: the model's)" },
+  buckets: { type: 'boolean', help: 'aspect-ratio buckets as kohya makes them: pictures keep their shape, each trained at its bucket around resolution², never enlarged (default: centre-crop square)' },
+  'bucket-step': { type: 'int', help: 'bucket sides in steps of N pixels (default 64)' },
+  'bucket-upscale': { type: 'boolean', help: "with --buckets: kohya's table of buckets from 256 to 1024 pixels a side, pictures resized to cover their bucket (may enlarge)" },
   batch: { type: 'int', help: `pictures per micro-batch (default ${d.batchSize})` },
   accumulate: { type: 'int', help: 'micro-batches per optimiser step (gradient accumulation; default 1)' },
   lr: { type: 'number', help: `learning rate (default ${METHOD_CATALOG.map((m) => `${m.name} ${m.learningRate}`).join(', ')})` },
@@ -81,6 +84,9 @@ async function train(argv: readonly string[], io: CliIo): Promise<void> {
     recursive: f.recursive as boolean | undefined,
     triggerWord: f.trigger as string | undefined,
     resolution: f.resolution as number | undefined,
+    buckets: f.buckets || f['bucket-step'] !== undefined || f['bucket-upscale']
+      ? { steps: f['bucket-step'] as number | undefined, noUpscale: !f['bucket-upscale'] }
+      : undefined,
     batchSize: f.batch as number | undefined,
     accumulate: f.accumulate as number | undefined,
     learningRate: f.lr as number | undefined,
