@@ -289,12 +289,3 @@ export function writePngText(png: Uint8Array, entries: Readonly<Record<string, s
   }
   return out;
 }
-
-export {
-  formatParameters,
-  parseParameters,
-  parseComfyUI,
-  parseInvokeAI,
-  readGenerationParams,
-  type GenerationParams,
-} from './generation-params.ts';

@@ -1,7 +1,7 @@
 // AUTOMATIC1111's infotext (modules/infotext_utils.py parse_generation_parameters): the prompt lines,
 // `Negative prompt:` and the lines after it, and a last line of `key: value` pairs when it holds at least
 // three. Linear in the text's length (see infotext-scan.ts).
-import type { GenerationParams } from '../generation-params.ts';
+import type { GenerationParams } from './params.ts';
 import { GenerationParamsError, parseSize, toInt, toNum } from './common.ts';
 import { FIELD_BY_KEY, parseHashes } from './fields.ts';
 import { scanInfotextPairs } from './infotext-scan.ts';

@@ -3,7 +3,7 @@
 // positive and negative inputs back to the text encoders (through combine, area, concat and ControlNet
 // nodes), its model back to the checkpoint (LoRAs on the way), its latent back to the size it was made
 // at (through upscales and earlier passes). Everything else that matters goes into extras.
-import type { GenerationParams } from '../generation-params.ts';
+import type { GenerationParams } from './params.ts';
 import { GenerationParamsError, isObj, jsonInt, jsonNum, parseJson, type Json } from './common.ts';
 import { workflowToGraph, type Graph, type Link, type Node } from './comfyui-workflow.ts';
 import { a1111SamplerLabel, a1111ScheduleLabel } from './sampler-names.ts';

@@ -1,6 +1,6 @@
 // The infotext keys AUTOMATIC1111 writes (modules/processing.py create_infotext) that have their own
 // GenerationParams field, in the order A1111 writes them. One table serves reading and writing.
-import type { GenerationParams } from '../generation-params.ts';
+import type { GenerationParams } from './params.ts';
 
 export type FieldKind = 'int' | 'num' | 'text' | 'size' | 'hashes';
 

@@ -2,7 +2,7 @@
 // scheme it saves a JSON object, sorted by key, in the PNG `parameters` chunk next to a `fooocus_scheme`
 // chunk (JPEG/WebP: EXIF UserComment, with the scheme in MakerNote). Its "a1111" scheme writes ordinary
 // infotext, read by a1111.ts.
-import type { GenerationParams } from '../generation-params.ts';
+import type { GenerationParams } from './params.ts';
 import { GenerationParamsError, isObj, jsonInt, jsonNum, jsonStr, jsonText, parseJson, type Json } from './common.ts';
 import { a1111SamplerLabel, a1111ScheduleLabel } from './sampler-names.ts';
 

@@ -2,7 +2,7 @@
 // tools write their parameters (PNG text chunks, EXIF in PNG/JPEG/WebP, JPEG comments, stealth bits)
 // and hands back the parameters, the tool, where they were and what was wrong. Damaged metadata is a
 // warning ("metadata unreadable: …"), never a reason to refuse the picture.
-import type { GenerationParams, ParamsSource } from '../generation-params.ts';
+import type { GenerationParams, ParamsSource } from './params.ts';
 import { isPng, scanPngMetadata } from '../png-metadata.ts';
 import { parseParameters } from './a1111.ts';
 import { isJpeg, isWebp, readExifText, scanJpegMetadata, scanWebpMetadata } from './exif.ts';

@@ -2,7 +2,7 @@
 // (2.x: JSON with the parameters under `image`, the prompt a list of weighted parts) and `Dream`
 // (1.x/2.x: a command line, `"a castle [ugly]" -s 50 -S 42 -W 512 -H 512 -C 7.5 -A k_lms`). In the two
 // older ones the negative prompt is written inside the prompt, in [square brackets].
-import type { GenerationParams } from '../generation-params.ts';
+import type { GenerationParams } from './params.ts';
 import { GenerationParamsError, isObj, jsonInt, jsonNum, jsonStr, jsonText, parseJson, toInt, toNum, type Json } from './common.ts';
 import { a1111SamplerLabel } from './sampler-names.ts';
 

@@ -3,7 +3,7 @@
 // height, …). A1111 reads the same chunks (modules/images.py read_info_from_image) and adds
 // "Clip skip: 2, ENSD: 31337", NovelAI's settings; so do we. NovelAI also hides the same chunks, as
 // JSON, in the alpha channel (stealth_pngcomp; see stealth.ts).
-import type { GenerationParams } from '../generation-params.ts';
+import type { GenerationParams } from './params.ts';
 import { GenerationParamsError, isObj, jsonInt, jsonNum, jsonStr, jsonText, parseJson, type Json } from './common.ts';
 import { a1111SamplerLabel, a1111ScheduleLabel } from './sampler-names.ts';
 

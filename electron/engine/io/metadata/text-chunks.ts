@@ -1,6 +1,6 @@
 // Which tool wrote a picture's text metadata (PNG text chunks, or the same keys gathered from EXIF),
 // and its parameters. Problems are reported, never thrown: the picture is still worth importing.
-import type { GenerationParams, ParamsSource } from '../generation-params.ts';
+import type { GenerationParams, ParamsSource } from './params.ts';
 import { parseParameters } from './a1111.ts';
 import { parseComfyUI } from './comfyui.ts';
 import { looksLikeFooocusJson, parseFooocus } from './fooocus.ts';
