@@ -17,6 +17,7 @@ import type { CliIo } from './main.ts';
 
 const PAPER_FLAGS: FlagSpecs = {
   info: { type: 'boolean', help: 'only say which release the file is, its configs and what was assumed' },
+  ema: { type: 'boolean', help: "sample with the UNet's EMA copy (model_ema.*) where the file has one" },
   prompt: { type: 'string', arg: 'TEXT', help: 'text-to-image (txt2img-f8-large): the prompt' },
   class: { type: 'string', arg: 'N|NAME', help: "class-conditional (cin256-v2): ImageNet class index or name ('giant panda')" },
   image: { type: 'string', arg: 'FILE', help: 'autoencoder: the picture to encode and decode; bsr_sr: the low-res picture; inpainting: the picture' },
@@ -47,7 +48,7 @@ async function paper(argv: readonly string[], io: CliIo): Promise<void> {
   const p = parseCommandLine(argv, PAPER_FLAGS);
   if (p.positionals.length !== 1) throw new UsageError("'ldm paper' takes one model file: ldm paper MODEL.ckpt --out out.png");
   const f = p.flags as Record<string, unknown>;
-  const opened = await openLdmRelease(p.positionals[0]!);
+  const opened = await openLdmRelease(p.positionals[0]!, { ema: f.ema === true });
   const { release: r, model } = opened;
   try {
     io.stdout.write(`${r.label}\n`);

@@ -226,6 +226,9 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
   const notes: string[] = [];
   const count = (prefix: string) => names.filter((n) => n.startsWith(prefix)).length;
 
+  if (!get(`${UNET}.input_blocks.0.0.weight`) && get('model_ema.diffusion_modelinput_blocks00weight')) {
+    throw new LdmReleaseError('the UNet is only in the file as its EMA copy (model_ema.*, names without dots): re-save the model with its own weights (model.diffusion_model.*)');
+  }
   // A first stage on its own.
   if (!get(`${UNET}.input_blocks.0.0.weight`)) {
     if (!get('encoder.conv_in.weight') && !get(`${FIRST_STAGE}.encoder.conv_in.weight`)) {
@@ -266,7 +269,7 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
   const latent = ae.embedDim;
   const concat = unetIn - latent;
   const ema = count('model_ema.');
-  if (ema) notes.push(`the EMA copy (${ema} tensors under model_ema.*, with num_updates) is left out: the sampling scripts use the model's own weights`);
+  if (ema) notes.push(`an EMA copy is in the file (${ema} tensors under model_ema.*, with num_updates): the model's own weights are used, as the paper's scripts do (the runner's ema option takes the copy)`);
   const cond = count('cond_stage_model.');
 
   let task: LdmTask;
@@ -321,6 +324,9 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
     notes.push('scale factor not in the file: 1 assumed (the KL releases set it in their yaml: put the yaml beside the file)');
   }
   const unet = inferUNet(get, yaml, notes, heads);
+  if (unet.contextDim && !classEmbedder && !bertCfg) {
+    throw new LdmReleaseError(`the UNet cross-attends to ${unet.contextDim}-wide context but the file has no conditioning model (cond_stage_model.* is missing); ${aeName} first stage`);
+  }
   if (unet.outChannels !== latent) throw new LdmReleaseError(`the UNet predicts ${unet.outChannels} channels but the ${aeName} latents have ${latent}`);
   if (bertCfg && unet.contextDim !== bertCfg.width) {
     throw new LdmReleaseError(`the text encoder is ${bertCfg.width} wide but the UNet attends to ${unet.contextDim}-wide context`);

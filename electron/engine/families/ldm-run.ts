@@ -88,18 +88,46 @@ function graphName(name: string, release: LdmRelease): string | null {
   return null;
 }
 
+/**
+ * LitEma's name for a UNet parameter: the module path under `model.` with its dots removed
+ * (model.diffusion_model.out.2.bias → model_ema.diffusion_modelout2bias).
+ */
+export function emaName(name: string): string {
+  return `model_ema.${name.slice('model.'.length).replace(/\./g, '')}`;
+}
+
+/** The UNet's tensors taken from the EMA copy where it has them (same shapes); how many were swapped. */
+function preferEma(all: SourceTensor[], raw: ReadonlyMap<string, SourceTensor>): number {
+  let swapped = 0;
+  all.forEach((t, i) => {
+    if (!t.name.startsWith('model.diffusion_model.')) return;
+    const e = raw.get(emaName(t.name));
+    if (e && e.shape.join() === t.shape.join()) {
+      all[i] = { name: t.name, shape: t.shape, read: e.read };
+      swapped++;
+    }
+  });
+  return swapped;
+}
+
 /** Runs `use` over the file's tensors (read one at a time: a multi-GB file is never held whole). */
-async function withTensors<T>(file: string, release: LdmRelease, use: (tensors: SourceTensor[]) => Promise<T>): Promise<T> {
+async function withTensors<T>(file: string, release: LdmRelease, ema: boolean, use: (tensors: SourceTensor[], emaSwapped: number) => Promise<T>): Promise<T> {
+  const useRaw = (raw: ReadonlyMap<string, SourceTensor>): Promise<T> => {
+    const list: SourceTensor[] = [];
+    for (const t of raw.values()) {
+      const name = graphName(t.name, release);
+      if (name) list.push({ ...t, name });
+    }
+    return use(list, ema ? preferEma(list, raw) : 0);
+  };
   if (/\.safetensors$/i.test(file)) {
     const header = await readSafetensorsHeader(file);
     const fh = await fsp.open(file, 'r');
     try {
-      const list: SourceTensor[] = [];
+      const raw = new Map<string, SourceTensor>();
       for (const e of header.entries) {
-        const name = graphName(e.name, release);
-        if (!name) continue;
-        list.push({
-          name,
+        raw.set(e.name, {
+          name: e.name,
           shape: e.shape,
           read: async () => {
             const b = new Uint8Array(e.length);
@@ -109,19 +137,16 @@ async function withTensors<T>(file: string, release: LdmRelease, use: (tensors: 
           },
         });
       }
-      return await use(list);
+      return await useRaw(raw);
     } finally {
       await fh.close();
     }
   }
   const ckpt = await openCheckpoint(file);
   try {
-    const list: SourceTensor[] = [];
-    for (const t of ckpt.tensors) {
-      const name = graphName(t.name, release);
-      if (name) list.push({ name, shape: t.shape, read: async () => toFloat32(t.dtype, t.shape, await ckpt.readTensor(t)) });
-    }
-    return await use(list);
+    const raw = new Map<string, SourceTensor>();
+    for (const t of ckpt.tensors) raw.set(t.name, { name: t.name, shape: t.shape, read: async () => toFloat32(t.dtype, t.shape, await ckpt.readTensor(t)) });
+    return await useRaw(raw);
   } finally {
     await ckpt.close();
   }
@@ -165,6 +190,8 @@ export interface OpenLdmOptions {
    * file that the sessions read as external data: an ONNX model with embedded weights cannot pass 2 GB.
    */
   readonly maxEmbeddedBytes?: number;
+  /** Sample with the EMA copy of the UNet (model_ema.*) where the file has one; default: the model's own weights, as the paper's scripts. */
+  readonly ema?: boolean;
 }
 
 /** Opens one of the paper's releases for its job. */
@@ -180,7 +207,8 @@ export async function openLdmRelease(file: string, o: OpenLdmOptions = {}): Prom
   const notes = [...release.notes];
   if (from) notes.push(`settings read from ${path.basename(from)}`);
   const buffers = new Map<string, TensorData<'float32'>>();
-  const weights = await withTensors(file, release, async (all): Promise<RunnerWeights> => {
+  const weights = await withTensors(file, release, o.ema === true, async (all, emaSwapped): Promise<RunnerWeights> => {
+    if (o.ema) notes.push(emaSwapped ? `the UNet's ${emaSwapped} tensors taken from the EMA copy (model_ema.*)` : 'no EMA copy in the file: the model\'s own weights are used');
     for (const t of all) if (t.name === 'betas' || t.name === 'scale_factor') buffers.set(t.name, await t.read());
     const graph = all.filter((t) => t.name !== 'betas' && t.name !== 'scale_factor');
     const bytes = graph.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1) * 4, 0);

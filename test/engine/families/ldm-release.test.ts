@@ -45,7 +45,7 @@ describe('recognising the releases from their shapes', () => {
     const cin = recogniseLdmRelease(shapesOf(tinyStateDict('cin')));
     expect(cin.classEmbedder).toEqual(TINY_CLASSES);
     expect(cin.unconditionalClass).toBe(1000);
-    expect(cin.notes.join('\n')).toMatch(/EMA copy \(\d+ tensors under model_ema\.\*, with num_updates\) is left out/);
+    expect(cin.notes.join('\n')).toMatch(/an EMA copy is in the file \(\d+ tensors under model_ema\.\*, with num_updates\): the model's own weights are used/);
     const vq = recogniseLdmRelease(shapesOf(tinyStateDict('vq-f4')));
     expect(vq.notes.join('\n')).toMatch(/left out the training loss \(3 tensors under loss\.\*/);
     expect(vq.label).toMatch(/VQ autoencoder \(16-entry codebook\), f=4, 3 latent channels/);
@@ -75,6 +75,10 @@ describe('recognising the releases from their shapes', () => {
     const sd = new Map(base);
     sd.set('cond_stage_model.transformer.text_model.embeddings.token_embedding.weight', [49408, 768]);
     expect(() => recogniseLdmRelease(sd)).toThrow(/Stable Diffusion checkpoint/);
+    const noCond = new Map([...base].filter(([k]) => !k.startsWith('cond_stage_model.')));
+    expect(() => recogniseLdmRelease(noCond)).toThrow(/cross-attends to 32-wide context but the file has no conditioning model \(cond_stage_model\.\* is missing\)/);
+    const emaOnly = new Map([...base].filter(([k]) => !k.startsWith('model.diffusion_model.')));
+    expect(() => recogniseLdmRelease(emaOnly)).toThrow(/only in the file as its EMA copy/);
     const noFirst = new Map([...base].filter(([k]) => !k.startsWith('first_stage_model.')));
     expect(() => recogniseLdmRelease(noFirst)).toThrow(/without its first stage/);
     expect(() => recogniseLdmRelease(new Map([['foo.weight', [3]]]))).toThrow(LdmReleaseError);
@@ -237,4 +241,23 @@ it('weights over the limit go once to a temporary safetensors file read in place
   await small.model.close();
   await big.model.close();
   expect(existsSync(temp)).toBe(false);
+});
+
+it('the EMA copy on request: the UNet read from model_ema.* (LitEma names), as a file holding those weights gives', async () => {
+  const { saveSafetensors } = await import('../../../electron/engine/io/safetensors.ts');
+  const { emaName } = await import('../../../electron/engine/families/ldm-run.ts');
+  const sd = tinyStateDict('uncond');
+  const swapped = new Map(sd);
+  for (const k of sd.keys()) if (k.startsWith('model.diffusion_model.')) swapped.set(k, sd.get(emaName(k))!);
+  const f = join(dir, 'ema-as-model.safetensors');
+  await saveSafetensors(f, swapped);
+  const withEma = await openLdmRelease(file('uncond', 'ckpt'), { ema: true });
+  const plain = await openLdmRelease(file('uncond', 'ckpt'));
+  const reference = await openLdmRelease(f);
+  expect(withEma.notes.join('\n')).toMatch(/the UNet's \d+ tensors taken from the EMA copy/);
+  const o = { seed: 2, steps: 2, width: 32, height: 32 };
+  const a = await sampleLdmLatents(withEma.model, o);
+  expect(maxDiff(a.data, (await sampleLdmLatents(reference.model, o)).data)).toBe(0);
+  expect(maxDiff(a.data, (await sampleLdmLatents(plain.model, o)).data)).toBeGreaterThan(1e-5);
+  for (const x of [withEma, plain, reference]) await x.model.close();
 });
