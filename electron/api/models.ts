@@ -50,6 +50,8 @@ export const modelInfo = z.object({
    * null = the file's or its family's (traits.prediction is what is used).
    */
   prediction: predictionType.nullable().optional(),
+  /** The VAE (a model of kind 'vae') used instead of the model's own autoencoder; null = its own (A1111's SD VAE setting, per model). */
+  vaeId: z.string().nullable().optional(),
   /** Filled by models.list / models.get for diffusion models. */
   traits: modelTraits.nullable().optional(),
 });
@@ -71,6 +73,8 @@ export const modelsRequests = {
   'models.import': request(z.object({ path: z.string().min(1), name: z.string().max(200).optional() }), modelInfo),
   /** Sets (or with null clears) what the model predicts, for files that do not say (SD 2.x 768-v). */
   'models.setPrediction': request(z.object({ id: z.string(), prediction: predictionType.nullable() }), modelInfo),
+  /** Sets (or with null clears) the VAE a diffusion model uses instead of its own autoencoder (e.g. SD's ft-MSE). */
+  'models.setVae': request(z.object({ id: z.string(), vaeId: z.string().nullable() }), modelInfo),
 };
 
 export const modelsEvents = {

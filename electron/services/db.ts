@@ -89,6 +89,8 @@ const migrations: readonly string[] = [
   `,
   // The user's choice of what a model predicts (epsilon / v_prediction); NULL = what the file or its family says.
   `ALTER TABLE models ADD COLUMN prediction TEXT;`,
+  // The VAE (a registry model of kind 'vae') used instead of the model's own autoencoder; NULL = its own.
+  `ALTER TABLE models ADD COLUMN vae_id TEXT;`,
 ];
 
 export const schemaVersion = migrations.length;

@@ -47,6 +47,7 @@ interface Row {
   base_model_id: string | null;
   created_at: number;
   prediction: string | null;
+  vae_id: string | null;
 }
 
 const fromRow = (r: Row): ModelInfo => ({
@@ -63,6 +64,7 @@ const fromRow = (r: Row): ModelInfo => ({
   baseModelId: r.base_model_id,
   createdAt: r.created_at,
   prediction: (r.prediction as ModelInfo['prediction']) ?? null,
+  vaeId: r.vae_id ?? null,
 });
 
 export class ModelRegistry {
@@ -183,7 +185,20 @@ export class ModelRegistry {
   }
 
   toWorkerModel(m: ModelInfo): WorkerModel {
-    return { id: m.id, name: m.name, path: m.path, hash: m.hash, kind: m.kind, format: m.format, prediction: m.prediction ?? null };
+    const vae = m.vaeId ? this.list('vae').find((v) => v.id === m.vaeId) : undefined;
+    return { id: m.id, name: m.name, path: m.path, hash: m.hash, kind: m.kind, format: m.format, prediction: m.prediction ?? null, vaePath: vae?.path ?? null };
+  }
+
+  /** The VAE a diffusion model decodes and encodes with (a registry model of kind 'vae'), or null for its own. */
+  setVae(id: string, vaeId: string | null): ModelInfo {
+    const m = this.get(id);
+    if (m.kind !== 'ldm') throw new StudioError(`"${m.name}" is a ${m.kind}, not a diffusion model: it has no VAE to replace.`, 'invalid_input');
+    if (vaeId !== null) {
+      const v = this.get(vaeId);
+      if (v.kind !== 'vae') throw new StudioError(`"${v.name}" is a ${v.kind}, not a VAE; import the VAE .safetensors first.`, 'invalid_input');
+    }
+    this.db.prepare('UPDATE models SET vae_id = ? WHERE id = ?').run(vaeId, id);
+    return this.get(id);
   }
 
   /** The user's prediction-type setting for a model (null: what the file or its family says). */

@@ -352,6 +352,11 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       emit('models.changed', { ids: [m.id] });
       return m;
     },
+    'models.setVae': async ({ id, vaeId }) => {
+      const m = models.setVae(id, vaeId);
+      emit('models.changed', { ids: [m.id] });
+      return { ...m, traits: await modelTraits(m) };
+    },
     'models.setPrediction': async ({ id, prediction }) => {
       const m = models.setPrediction(id, prediction);
       emit('models.changed', { ids: [m.id] });

@@ -2,7 +2,8 @@
 // (model packages, SD 1.x / 2.x files, diffusers folders) open through engine/families.
 import { openModel, parsePrediction } from '../engine/families/index.ts';
 import { withAdapters } from '../engine/finetune/adapters.ts';
-import type { LoadedModel } from '../engine/pipelines/loaded-model.ts';
+import { LoadedModel } from '../engine/pipelines/loaded-model.ts';
+import { openVaeFile, withVae } from '../engine/pipelines/vae-override.ts';
 import { generateHandlers, type ModelLoaders } from './generate.ts';
 import { serveJobs } from './host.ts';
 import { trainHandler } from './train.ts';
@@ -13,7 +14,8 @@ const loaders: ModelLoaders<LoadedModel> = {
       throw new Error(`"${model.name}" is an ONNX export; this build samples safetensors models (model packages, SD 1.x/2.x files, diffusers folders)`);
     }
     const prediction = model.prediction ? parsePrediction(model.prediction) : undefined;
-    return (await openModel(model.path, { hash: model.hash.slice(0, 10), prediction })).model;
+    const opened = (await openModel(model.path, { hash: model.hash.slice(0, 10), prediction })).model;
+    return model.vaePath ? new LoadedModel(await withVae(opened.spec, await openVaeFile(model.vaePath))) : opened;
   },
   // LoRAs and embeddings are merged into the weights once, here; the cached model is then as fast as the base.
   adapt: (base, loras) => withAdapters(base, loras.map((l) => ({ file: l.path, strength: l.strength, textStrength: l.textStrength, name: l.name }))),

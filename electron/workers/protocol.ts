@@ -11,6 +11,8 @@ export interface WorkerModel {
   format: string;
   /** The user's prediction-type setting (null: the file's or its family's). */
   prediction?: string | null;
+  /** A VAE .safetensors used instead of the model's own autoencoder (the model's registry setting). */
+  vaePath?: string | null;
 }
 
 export interface RunJob {
