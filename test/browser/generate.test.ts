@@ -1,6 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { writePngText } from '../../electron/engine/io/png-metadata.ts';
 import { writeTinyPackage } from '../services/helpers.ts';
 import { launchStudio, type Studio } from './harness.ts';
 
@@ -129,18 +131,50 @@ describe('generate in Chromium against the real backend', () => {
     await expect.poll(() => viewer.count()).toBe(0);
   });
 
+  it('reads a dropped picture’s parameters (PNG Info) and uses them', async () => {
+    const { page } = studio;
+    const form = page.getByRole('form', { name: 'Generation parameters' });
+    await form.getByRole('radio', { name: 'Text to image' }).click();
+    const plain = await sharp({ create: { width: 24, height: 24, channels: 3, background: '#3366cc' } }).png().toBuffer();
+    const text = 'a blue square, flat\nNegative prompt: blurry\nSteps: 6, Sampler: Euler, CFG scale: 2.5, Seed: 424242, Size: 32x48, Model: other';
+    const png = Buffer.from(writePngText(plain, { parameters: text }));
+    await form.evaluate((el, b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], 'made-elsewhere.png', { type: 'image/png' }));
+      el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, png.toString('base64'));
+    const info = page.getByRole('region', { name: 'PNG Info' });
+    await expect.poll(() => info.getByTestId('png-info-fields').textContent(), { timeout: 15_000 }).toContain('a blue square, flat');
+    expect(await info.textContent()).toContain('424242');
+    await studio.screenshot('generate-png-info');
+    await info.getByRole('button', { name: 'Use these settings' }).click();
+    expect(await form.getByRole('combobox', { name: 'Prompt' }).inputValue()).toBe('a blue square, flat');
+    expect(await form.getByRole('spinbutton', { name: 'Steps' }).inputValue()).toBe('6');
+    expect(await form.getByRole('combobox', { name: 'Sampler' }).inputValue()).toBe('euler');
+    expect(await form.getByRole('spinbutton', { name: 'Height' }).inputValue()).toBe('48');
+    expect(await form.getByLabel('Seed value').inputValue()).toBe('424242');
+    expect(await info.count()).toBe(0);
+  });
+
   it('shows live previews, progress and job activity, and cancels', async () => {
     const { page } = studio;
     await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Generate' }).click();
     const form = page.getByRole('form', { name: 'Generation parameters' });
     await form.getByRole('radio', { name: 'Text to image' }).click();
     // A batch far too long to finish on its own (50 × 500 steps; DDIM's leading spacing allows at most 500): the cancel below can never race the job's end.
+    await form.getByRole('combobox', { name: 'Sampler' }).selectOption('ddim');
+    await form.getByRole('spinbutton', { name: 'Width' }).fill('16');
+    await form.getByRole('spinbutton', { name: 'Height' }).fill('16');
     await form.getByRole('spinbutton', { name: 'Steps' }).fill('500');
     await form.getByRole('spinbutton', { name: 'Batch count' }).fill('50');
     const cancelButton = form.getByRole('button', { name: 'Cancel' });
     expect(await cancelButton.isDisabled()).toBe(true);
     await form.getByRole('button', { name: 'Generate' }).click();
-    await page.getByRole('img', { name: 'Live preview of the generation in progress' }).waitFor({ timeout: 120_000 });
+    const preview = page.getByRole('img', { name: 'Live preview of the generation in progress' });
+    // A refused or failed job shows its reason in the form: fail with it rather than time out.
+    await preview.or(form.getByRole('alert')).first().waitFor({ timeout: 120_000 });
+    expect(await form.getByRole('alert').count(), (await form.getByRole('alert').allTextContents()).join(' ')).toBe(0);
     const bar = page.getByRole('progressbar', { name: 'Generation progress' });
     await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow'))).toBeGreaterThan(0);
     await expect.poll(() => page.getByTestId('job-activity').textContent()).toMatch(/txt2img [1-9]\d*\/\d+/);
