@@ -1,8 +1,7 @@
 // The worker's end of its message channel to the studio. A worker is started either by Node's
 // child_process.fork (process.send / process.on('message')) or by Electron's utilityProcess
 // (process.parentPort, whose 'message' events carry the message in `data`); this picks whichever it has.
-import type { WorkerPort } from './host.ts';
-import type { FromWorker, ToWorker } from './protocol.ts';
+import type { FromWorker, ToWorker, WorkerPort } from './protocol.ts';
 
 /** Electron's process.parentPort, as much of it as a worker uses. */
 export interface ParentPortLike {

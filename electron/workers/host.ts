@@ -1,7 +1,7 @@
 // The inside of a worker process: receives jobs, runs them through handlers, keeps model sessions warm.
 import type { JobSpec, LossPoint } from '../api/jobs.ts';
 import { parentChannel } from './channel.ts';
-import type { FromWorker, RunJob, ToWorker } from './protocol.ts';
+import type { FromWorker, RunJob, ToWorker, WorkerPort } from './protocol.ts';
 
 /** Models loaded once per worker and reused by every later job (the warm-session rule). */
 export class ModelCache {
@@ -42,10 +42,7 @@ export type JobHandler = (job: RunJob, ctx: JobContext) => Promise<JobResult>;
 export type JobHandlers = Partial<Record<JobSpec['kind'], JobHandler>>;
 
 /** The worker's end of the channel to the studio (channel.ts: fork or utilityProcess). */
-export interface WorkerPort {
-  send(msg: FromWorker): void;
-  onMessage(listener: (msg: ToWorker) => void): void;
-}
+export type { WorkerPort } from './protocol.ts';
 
 interface Active {
   jobId: string;

@@ -73,3 +73,9 @@ export type FromWorker =
   /** modelLoads: how many times this worker has loaded a model since it started (the warm-session rule). */
   | { type: 'done'; jobId: string; modelLoads: number; output: { modelPath: string; name: string } | null }
   | { type: 'failed'; jobId: string; error: string; cancelled: boolean; modelLoads: number };
+
+/** The worker's end of its channel to the studio (workers/channel.ts makes one from the process). */
+export interface WorkerPort {
+  send(msg: FromWorker): void;
+  onMessage(listener: (msg: ToWorker) => void): void;
+}

@@ -3,7 +3,6 @@
 import { tensor, type TensorData } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
 import { downsampleArea, imageToTensor, rgbImage, toByte, type RgbImage } from './image.ts';
-import type { DiffusionModel } from './model.ts';
 
 export interface PreviewProjection {
   /** 3 rows (r, g, b), one column per latent channel. */
@@ -129,7 +128,8 @@ function solveSymmetric(aIn: Float64Array, bIn: Float64Array, d: number, m: numb
  * picture is encoded to latents and area-downsampled to latent resolution, then fitted as above.
  */
 export async function fitPreviewFromImages(
-  model: Pick<DiffusionModel, 'encodeImage' | 'downscale'>,
+  // the part of a DiffusionModel (model.ts) this needs; named structurally so model.ts may import this file's types
+  model: { readonly downscale: number; encodeImage(image: TensorData<'float32'>): Promise<TensorData<'float32'>> },
   images: readonly RgbImage[],
 ): Promise<PreviewProjection> {
   const samples: PreviewSample[] = [];
