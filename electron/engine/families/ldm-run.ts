@@ -481,7 +481,8 @@ export async function upscaleLdm(m: LdmModel, lowRes: TensorData<'float32'>, o: 
 
 /**
  * inpainting_big: picture [1, 3, H, W] in [−1, 1] and mask [H·W] (1 = repaint) → the picture with the
- * masked area redrawn; the UNet sees concat(latents, first-stage encoding of the masked picture, mask at latent size).
+ * masked area redrawn (the rest pasted back); the UNet sees concat(latents, first-stage encoding of the
+ * masked picture, mask at latent size, nearest).
  */
 export async function inpaintLdm(m: LdmModel, image: TensorData<'float32'>, mask: Float32Array, o: LdmSampleOptions): Promise<TensorData<'float32'>> {
   requireTask(m, ['inpainting']);
@@ -498,11 +499,16 @@ export async function inpaintLdm(m: LdmModel, image: TensorData<'float32'>, mask
   concat.set(encoded.data.map((v) => v / m.scaleFactor), 0);
   concat.set(small, m.latentChannels * h * w);
   m.setConcat(concat);
+  let decoded: TensorData<'float32'>;
   try {
-    return await m.decodeLatents(await sampleLatents(m, { ...o, width: W, height: H }, h, w));
+    decoded = await m.decodeLatents(await sampleLatents(m, { ...o, width: W, height: H }, h, w));
   } finally {
     m.setConcat(null);
   }
+  // as the paper's inpainting script: the known pixels pasted back, (1 − mask)·image + mask·sample
+  const out = Float32Array.from(decoded.data);
+  for (let c = 0; c < 3; c++) for (let i = 0; i < H * W; i++) if (mask[i]! < 0.5) out[c * H * W + i] = image.data[c * H * W + i]!;
+  return tensor('float32', decoded.shape, out);
 }
 
 /** Autoencoder job: picture → latents → picture (VQ: through the codebook). */

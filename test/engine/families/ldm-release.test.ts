@@ -200,6 +200,9 @@ describe('running each release', () => {
     const b = await inpaintLdm(model, image(9), mask, { seed: 2, steps: 2 });
     expect(a.shape).toEqual([1, 3, 32, 32]);
     expect(maxDiff(a.data, b.data)).toBeGreaterThan(1e-4);
+    // outside the mask the picture is kept exactly
+    const src = image(6).data;
+    for (let c = 0; c < 3; c++) for (const i of [0, 5 * 32 + 5, 31 * 32 + 31]) expect(a.data[c * 1024 + i]).toBe(src[c * 1024 + i]);
   });
 });
 
