@@ -139,7 +139,7 @@ describe('ldm --lora', () => {
     const [a, b] = await Promise.all([sharp(plain).raw().toBuffer(), sharp(withLora).raw().toBuffer()]);
     expect(a.equals(b)).toBe(false);
     const p = parseParameters(readPngText(await fsp.readFile(withLora)).get('parameters')!);
-    expect(p.extras['Lora hashes']).toMatch(/^shiny: [0-9a-f]{12}$/);
+    expect(p.loraHashes).toEqual({ shiny: expect.stringMatching(/^[0-9a-f]{12}$/) });
     const bad = await cli('generate', 'x', '--model', modelDir, '--lora', path.join(root, 'plain.png'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--lora .*plain\.png: give a \.safetensors file/);

@@ -23,6 +23,7 @@ export interface Resolved {
   readonly height: number;
   readonly batchCount: number;
   readonly eta: number;
+  readonly clipSkip: number;
   readonly previewEvery: number;
 }
 
@@ -42,6 +43,7 @@ export function resolveOptions(model: DiffusionModel, o: GenerateOptions, size?:
     height: size?.height ?? o.height ?? d.height,
     batchCount: o.batchCount ?? 1,
     eta: o.eta ?? 0,
+    clipSkip: o.clipSkip ?? 1,
     previewEvery: o.previewEvery ?? 1,
   };
   if (typeof r.prompt !== 'string') throw new PipelineError('the prompt must be a string');
@@ -49,6 +51,7 @@ export function resolveOptions(model: DiffusionModel, o: GenerateOptions, size?:
   intIn('seed', r.seed, 0, MAX_SEED);
   intIn('batch count', r.batchCount, 1, 10_000);
   intIn('preview interval', r.previewEvery, 0, 1_000_000);
+  intIn('clip skip', r.clipSkip, 1, 12);
   if (r.seed + r.batchCount - 1 > MAX_SEED) {
     throw new PipelineError(`seed ${r.seed} + batch of ${r.batchCount} passes ${MAX_SEED}; use a smaller seed`);
   }
@@ -103,7 +106,8 @@ export async function runBatch(
 ): Promise<GeneratedImage[]> {
   throwIfAborted(o.signal);
   // Prompt and negative prompt in one call, so long prompts are padded to the same number of chunks.
-  const [cond, uncond] = r.guidance === 1 ? [await model.encodeText([r.prompt]), null] : splitBatch(await model.encodeText([r.prompt, r.negativePrompt]));
+  const text = { clipSkip: r.clipSkip };
+  const [cond, uncond] = r.guidance === 1 ? [await model.encodeText([r.prompt], text), null] : splitBatch(await model.encodeText([r.prompt, r.negativePrompt], text));
   const f = model.downscale;
   const shape: [number, number, number, number] = [1, model.latentChannels, r.height / f, r.width / f];
   // The sampler's own step count: CompVis timesteps give 8 steps for 7, DPM2's list drops one σ, ….
@@ -119,6 +123,7 @@ export async function runBatch(
     width: r.width,
     height: r.height,
     eta: r.eta,
+    ...(r.clipSkip > 1 ? { clipSkip: r.clipSkip } : {}),
     strength: spec.strength,
     feather: spec.feather,
     model: { name: model.name, hash: model.hash },

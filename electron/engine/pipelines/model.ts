@@ -7,6 +7,11 @@ import type { PreviewProjection } from './preview.ts';
 
 export type { SamplingDefaults };
 
+export interface TextOptions {
+  /** A1111's "Clip skip" (1 = the text encoder's last layer; n: layer −n, then the final LayerNorm). */
+  readonly clipSkip?: number;
+}
+
 export interface DiffusionModel {
   readonly name: string;
   /** Short content hash for metadata (A1111 "Model hash"). */
@@ -22,7 +27,7 @@ export interface DiffusionModel {
   readonly schedulerConfig: Readonly<Record<string, unknown>>;
 
   /** Prompts → context [B, L, D] for cross-attention. */
-  encodeText(prompts: readonly string[]): Promise<TensorData<'float32'>>;
+  encodeText(prompts: readonly string[], options?: TextOptions): Promise<TensorData<'float32'>>;
   /** ε prediction for x [B, Cin, h, w] at one timestep with context [B, L, D]. */
   predictNoise(x: TensorData<'float32'>, timestep: number, context: TensorData<'float32'>): Promise<TensorData<'float32'>>;
   /** Picture [1, 3, H, W] in [-1, 1] → scaled latents [1, C, H/f, W/f] (posterior mean × scale factor). */

@@ -28,6 +28,7 @@ export interface ParamsSource extends SeedOptions {
   readonly feather?: number | null;
   readonly model: { readonly name: string | null; readonly hash: string | null };
   readonly loras?: GenerationRecord['loras'];
+  readonly clipSkip?: number | null;
 }
 
 export function generationParams(r: ParamsSource): GenerationParams {
@@ -52,6 +53,7 @@ export function generationParams(r: ParamsSource): GenerationParams {
     model: r.model.name ?? undefined,
     modelHash: r.model.hash ? r.model.hash.slice(0, 10) : undefined,
     strength: r.strength ?? undefined,
+    ...(r.clipSkip && r.clipSkip > 1 ? { clipSkip: r.clipSkip } : {}),
     ...seedParams(r),
     extras,
   };

@@ -38,6 +38,8 @@ export interface GenerateOptions extends SeedOptions {
   readonly batchCount?: number;
   /** Stochasticity of DDIM (0 = deterministic). */
   readonly eta?: number;
+  /** A1111's "Clip skip": the text encoder's output is taken n − 1 layers before its last (then its final LayerNorm); 1 = last. */
+  readonly clipSkip?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressCallback;
   /** Compute a preview every this many steps (0 = never); default 1. */
@@ -86,6 +88,8 @@ export interface GenerationRecord extends SeedOptions {
   readonly width: number;
   readonly height: number;
   readonly eta: number;
+  /** Clip skip used (1 = the last layer). */
+  readonly clipSkip?: number;
   /** img2img / inpaint only. */
   readonly strength: number | null;
   readonly feather: number | null;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openModel } from '../../../electron/engine/families/index.ts';
 import { LoadedModel } from '../../../electron/engine/pipelines/loaded-model.ts';
 import { inpaint } from '../../../electron/engine/pipelines/inpaint.ts';
+import { generationParams } from '../../../electron/engine/pipelines/output.ts';
 import { txt2img } from '../../../electron/engine/pipelines/txt2img.ts';
 import { tensor } from '../../../electron/engine/tensor.ts';
 import { SD1_TEXT, SD2_TEXT_STORED, SD2_UNET, sdWeights, writeDiffusersFolder, writeSd1File, writeSd2File } from './tiny-sd.ts';
@@ -108,6 +109,19 @@ describe('SD families sample', () => {
     const out = r!.image.data;
     expect(out[0]).toBe(90);
     expect(out[3 * (8 * 16 + 8)]).not.toBe(90);
+    await model.release();
+  });
+
+  it("clip skip: the text encoder's layer −n then its final LayerNorm, written into the parameters as A1111 does", async () => {
+    const { model } = await openModel(f('sd1.safetensors'), rt);
+    const skipped = await model.encodeText(['a red cat'], { clipSkip: 2 });
+    const oneLayer = new LoadedModel({ ...model.spec, textEncoder: { ...model.spec.textEncoder, layers: 1 } }, rt);
+    expect(maxDiff(skipped.data, (await oneLayer.encodeText(['a red cat'])).data)).toBeLessThan(1e-6);
+    expect(maxDiff(skipped.data, (await model.encodeText(['a red cat'])).data)).toBeGreaterThan(1e-3);
+    await expect(model.encodeText([''], { clipSkip: 3 })).rejects.toThrow(/clip skip must be a whole number from 1 to 2/);
+    const [img] = await txt2img(model, { prompt: 'a red cat', seed: 1, steps: 1, width: 16, height: 16, clipSkip: 2 });
+    expect(generationParams(img!.record).clipSkip).toBe(2);
+    await oneLayer.release();
     await model.release();
   });
 
