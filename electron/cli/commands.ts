@@ -18,7 +18,7 @@ import type { GeneratedImage, GenerateOptions } from '../engine/pipelines/types.
 import { helpFor, parseCommandLine, UsageError, type FlagSpecs, type Parsed } from './args.ts';
 import { openDataRecorder } from './data-hook.ts';
 import { readFileBytes, readImageFile, writeGeneratedPng } from './image-files.ts';
-import type { CliIo } from './io.ts';
+import type { CliIo, Command } from './command.ts';
 import { defaultOf, listPackageDirs, modelsDir, resolveModelPath } from './model-dir.ts';
 import { promptAdapters } from './networks.ts';
 import { ProgressBar } from './progress.ts';
@@ -29,12 +29,7 @@ import { serveCommand } from './serve.ts';
 import { tokenizeCommand } from './tokenize.ts';
 import { trainCommand } from './train.ts';
 
-export interface Command {
-  readonly summary: string;
-  readonly args: string;
-  readonly flags: FlagSpecs;
-  run(argv: readonly string[], io: CliIo): Promise<void>;
-}
+export type { Command } from './command.ts';
 
 
 const GENERATE_FLAGS: FlagSpecs = {

@@ -6,8 +6,8 @@ import { createReadStream } from 'node:fs';
 import * as path from 'node:path';
 import { convertCheckpoint } from '../engine/io/checkpoint.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
-import type { Command } from './commands.ts';
-import type { CliIo } from './io.ts';
+import type { Command } from './command.ts';
+import type { CliIo } from './command.ts';
 
 const CONVERT_FLAGS: FlagSpecs = {
   out: { type: 'string', short: 'o', arg: 'FILE', help: 'the .safetensors file to write (default: IN with .safetensors)' },

@@ -3,9 +3,9 @@
 import { infotextEntries } from '../engine/io/generation-params.ts';
 import { readImageParameters } from '../engine/io/metadata/index.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
-import type { Command } from './commands.ts';
+import type { Command } from './command.ts';
 import { readFileBytes } from './image-files.ts';
-import type { CliIo } from './io.ts';
+import type { CliIo } from './command.ts';
 
 const INFO_FLAGS: FlagSpecs = {
   json: { type: 'boolean', help: 'print {file, format, source, location, params, warnings} as JSON, one line per file' },

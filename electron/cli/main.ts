@@ -4,9 +4,9 @@ import { pathToFileURL } from 'node:url';
 import { UsageError } from './args.ts';
 import { COMMANDS, usage } from './commands.ts';
 
-import type { CliIo } from './io.ts';
+import type { CliIo } from './command.ts';
 
-export type { CliIo } from './io.ts';
+export type { CliIo } from './command.ts';
 
 /** Runs one command line; returns the exit code (never calls process.exit, so tests can call it). */
 export async function runCli(argv: readonly string[], io: CliIo = process): Promise<number> {

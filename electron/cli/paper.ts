@@ -11,9 +11,9 @@ import { imageToTensor, tensorToImage } from '../engine/pipelines/image.ts';
 import { maskFromImage } from '../engine/pipelines/mask.ts';
 import type { TensorData } from '../engine/tensor.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
-import type { Command } from './commands.ts';
+import type { Command } from './command.ts';
 import { readImageFile } from './image-files.ts';
-import type { CliIo } from './main.ts';
+import type { CliIo } from './command.ts';
 
 const PAPER_FLAGS: FlagSpecs = {
   info: { type: 'boolean', help: 'only say which release the file is, its configs and what was assumed' },

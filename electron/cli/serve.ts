@@ -1,8 +1,8 @@
 // `ldm serve`: the studio in a browser, as `npm run web` starts it (electron/web), until Ctrl-C.
 import { parseWebArgs, startWebStudio } from '../web/main.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
-import type { Command } from './commands.ts';
-import type { CliIo } from './io.ts';
+import type { Command } from './command.ts';
+import type { CliIo } from './command.ts';
 
 const SERVE_FLAGS: FlagSpecs = {
   data: { type: 'string', arg: 'DIR', help: "studio data folder (default: the desktop app's, so both share one history)" },

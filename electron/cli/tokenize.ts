@@ -5,8 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { countPromptTokens, promptTokenizerFor, TOKENIZER_NAMES, type TokenizerName } from '../engine/text/token-count.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
-import type { Command } from './commands.ts';
-import type { CliIo } from './io.ts';
+import type { Command } from './command.ts';
+import type { CliIo } from './command.ts';
 import { modelsDir } from './model-dir.ts';
 
 const TOKENIZE_FLAGS: FlagSpecs = {

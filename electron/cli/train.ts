@@ -7,8 +7,8 @@ import { LORA_TARGETS, type LoraTarget } from '../engine/finetune/lora.ts';
 import { FINETUNE_DEFAULTS, finetune, type FinetuneProgress } from '../engine/finetune/train.ts';
 import type { Provider } from '../engine/onnx/runtime.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
-import type { Command } from './commands.ts';
-import type { CliIo } from './io.ts';
+import type { Command } from './command.ts';
+import type { CliIo } from './command.ts';
 import { resolveModelDir } from './model-dir.ts';
 import { renderBar, type ProgressStream } from './progress.ts';
 
