@@ -29,6 +29,7 @@ import { createSession, fusedAttentionFor, type Provider, type Session } from '.
 import { safetensorsWeights, toModelProto, type WeightMode } from '../onnx/serialize.ts';
 import { tensor, type TensorData } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
+import { decodeMaybeTiled, encodeMaybeTiled, type VaeTiling } from './tiled-vae.ts';
 import type { DiffusionModel, SamplingDefaults, TextOptions } from './model.ts';
 import type { PreviewProjection } from './preview.ts';
 
@@ -74,6 +75,8 @@ export interface RuntimeOptions {
   readonly maxEmbeddedBytes?: number;
   /** The UNet's and text encoder's linear weights: float, or quantised at load (int8/int4: less memory; nn/quantize.ts). */
   readonly weights?: WeightPrecision;
+  /** VAE decode/encode in tiles above a picture size (default: above 512², 512-pixel tiles, 128 overlap); false: never. */
+  readonly vaeTiling?: VaeTiling | false;
 }
 
 /** Which weights each graph reads. */
@@ -211,7 +214,12 @@ export class LoadedModel implements DiffusionModel {
     return out.out_sample as TensorData<'float32'>;
   }
 
-  async encodeImage(image: TensorData<'float32'>): Promise<TensorData<'float32'>> {
+  /** Pictures above 512² are encoded in tiles (tiled-vae.ts). */
+  encodeImage(image: TensorData<'float32'>): Promise<TensorData<'float32'>> {
+    return encodeMaybeTiled(image, this.downscale, (x) => this.encodeWhole(x), this.runtime.vaeTiling);
+  }
+
+  private async encodeWhole(image: TensorData<'float32'>): Promise<TensorData<'float32'>> {
     const [b, , H, W] = image.shape as [number, number, number, number];
     const res = await this.run('vae_encoder', `${b}x${H}x${W}`, () => buildVaeEncoderGraph(this.spec.autoencoder, b, H, W, { fusedAttention: this.fused }), {
       sample: image,
@@ -229,7 +237,12 @@ export class LoadedModel implements DiffusionModel {
     return tensor('float32', [b, c, h, w], out);
   }
 
-  async decodeLatents(latents: TensorData<'float32'>): Promise<TensorData<'float32'>> {
+  /** Pictures above 512² are decoded in tiles (tiled-vae.ts). */
+  decodeLatents(latents: TensorData<'float32'>): Promise<TensorData<'float32'>> {
+    return decodeMaybeTiled(latents, this.downscale, (z) => this.decodeWhole(z), this.runtime.vaeTiling);
+  }
+
+  private async decodeWhole(latents: TensorData<'float32'>): Promise<TensorData<'float32'>> {
     const [b, , h, w] = latents.shape as [number, number, number, number];
     const inv = 1 / this.spec.scaleFactor;
     const z = tensor('float32', latents.shape, latents.data.map((v) => v * inv));
