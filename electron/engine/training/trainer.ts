@@ -291,8 +291,7 @@ export class Trainer {
     }
     const factor = this.opts.clipNorm !== undefined ? clipFactor(gradNorm, this.opts.clipNorm) : 1;
     const lr = lrAt(this.opts.schedule ?? { kind: 'constant' }, this.opts.lr, this.stepCount);
-    this.optimizer.step(this.params, this.grads, lr, scale * factor);
-    this.ema?.update(this.params);
+    this.optimizer.step(this.params, this.grads, lr, scale * factor, this.ema); // EMA in the same pass
     const loss = this.lossSum / n;
     this.discard();
     this.stepCount++;
