@@ -6,7 +6,7 @@ import { checkMemory, estimateMemory, modelShape } from '../../electron/services
 import { createStudio } from '../../electron/services/studio.ts';
 import { newId } from '../../electron/services/ids.ts';
 import { describeExit } from '../../electron/workers/adapter.ts';
-import { probeModels, tempDir } from '../services/helpers.ts';
+import { probeModels, probeStudio, tempDir, txt2img, waitForJob } from '../services/helpers.ts';
 
 const GiB = 2 ** 30;
 const SD = { factor: 8, attentionRates: [1, 2, 4], heads: 8 };
@@ -80,4 +80,23 @@ describe('start-up sweep', () => {
       tmp.cleanup();
     }
   });
+});
+
+describe('a failed job', () => {
+  it('gives its worker\'s memory back: the worker is recycled and the next job gets a fresh one', async () => {
+    const tmp = tempDir();
+    const studio = await probeStudio(join(tmp.dir, 'data'), await probeModels(tmp.dir));
+    try {
+      // A sampler the engine does not know: the job fails inside the worker.
+      const bad = await studio.handlers['jobs.submit']({ spec: txt2img('odd sampler', { sampler: 'no-such-sampler' }) });
+      expect((await waitForJob(studio, bad.id)).status).toBe('failed');
+      expect(studio.workerStats().pids.generate).toBeNull();
+      const good = await studio.handlers['jobs.submit']({ spec: txt2img('fine') });
+      expect((await waitForJob(studio, good.id)).status).toBe('completed');
+      expect(studio.workerStats().spawned.generate).toBe(2);
+    } finally {
+      await studio.close();
+      tmp.cleanup();
+    }
+  }, 60_000);
 });
