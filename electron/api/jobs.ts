@@ -90,6 +90,12 @@ export const trainSpec = z.object({
   targets: z.array(z.enum(['attn', 'ff', 'conv', 'text'])).min(1).optional(),
   /** Training size in pixels; default the model's sampling size. */
   resolution: z.number().int().min(8).max(4096).multipleOf(8).optional(),
+  /**
+   * Aspect-ratio buckets as kohya makes them (engine/io/buckets.ts): pictures keep their shape, each trained
+   * at its bucket around resolution²; absent = every picture centre-cropped square. steps: bucket sides in
+   * steps of this many pixels (64); noUpscale (default true): never enlarge a picture.
+   */
+  buckets: z.object({ steps: z.number().int().min(8).max(512).optional(), noUpscale: z.boolean().optional() }).optional(),
   samplePrompts: z.array(z.string()).default([]),
   /** Sample images every this many steps (0 = only at the end). */
   sampleEvery: z.number().int().min(0).default(0),

@@ -27,6 +27,7 @@ export const trainHandler: JobHandler = async (job, ctx) => {
     recursive: spec.recursive,
     triggerWord: spec.triggerWord || undefined,
     resolution: spec.resolution,
+    buckets: spec.buckets,
     batchSize: spec.batchSize,
     learningRate: spec.learningRate,
     rank: spec.rank,

@@ -50,7 +50,7 @@ describe('the studio with a VAE, a prompt LoRA and an embedding', () => {
       const job = await waitForJob(studio, (await studio.handlers['jobs.submit']({ spec })).id, undefined, 120_000);
       expect(job.error).toBeNull();
       const png = Buffer.from((await studio.handlers['gallery.image']({ id: job.generationIds[0]!, variant: 'image' }))!.base64, 'base64');
-      const params = readGenerationParams(png);
+      const params = readGenerationParams(png)!;
       expect(params.prompt).toBe('a <lora:ink:0.5> mystyle cat');
       expect(JSON.stringify(params.loraHashes)).toMatch(/ink/); // the prompt's LoRA is recorded as A1111 records it
 
