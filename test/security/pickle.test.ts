@@ -91,6 +91,15 @@ describe('storages and views are checked before anything is allocated', () => {
     }
   });
 
+  it('views that repeat a tiny storage into terabytes (stride 0) are refused before anything is read', async () => {
+    const bomb = { $tensor: { storage: f32Storage([1]), shape: [2 ** 20, 2 ** 20], stride: [0, 0] } };
+    await expect(openCheckpoint(ckptFile(tensorIn(bomb)))).rejects.toThrow(/expand the \d+-byte file to 4398046511104 bytes .*decompression bomb/);
+    // a modest broadcast (as torch.expand writes) still reads
+    const ok = await openCheckpoint(ckptFile(tensorIn({ $tensor: { storage: f32Storage([1, 2]), shape: [1000, 2], stride: [0, 1] } })));
+    expect(ok.tensors[0]!.byteLength).toBe(8000);
+    await ok.close();
+  });
+
   it('shape/stride of different ranks, negative or huge sizes', () => {
     const bad = (shape: Py, stride: Py): Uint8Array =>
       picklePy({ $reduce: { global: 'torch._utils _rebuild_tensor_v2', args: [op(0x4e) as Py, 0, shape, stride, false, null] } });

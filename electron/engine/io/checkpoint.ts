@@ -16,6 +16,8 @@ export class CheckpointError extends Error {
 
 /** data.pkl of real checkpoints is well under this (a few MB for SD with optimizer state). */
 const MAX_PICKLE_BYTES = 512 * 1024 * 1024;
+/** Views may repeat storage bytes (broadcast, overlapping strides) up to 4× the file plus this. */
+const MAX_EXPANSION_SLACK = 64 * 1024 * 1024;
 /** A deflated storage is inflated whole to be read; beyond this it is refused. */
 const MAX_INFLATE_BYTES = 1024 * 1024 * 1024;
 
@@ -121,6 +123,15 @@ async function readArchive(file: string, zip: ZipArchive): Promise<Checkpoint> {
     }
   }
   if (tensors.length === 0) throw new CheckpointError(`${file} holds no tensors in its state dict`);
+  // Views can repeat a storage's bytes (stride 0, overlapping strides): bound what reading them produces.
+  const total = tensors.reduce((a, t) => a + t.byteLength, 0);
+  const limit = 4 * zip.fileSize + MAX_EXPANSION_SLACK;
+  if (total > limit) {
+    const worst = tensors.reduce((a, t) => (t.byteLength > a.byteLength ? t : a));
+    throw new CheckpointError(
+      `refused: the tensors' views expand the ${zip.fileSize}-byte file to ${total} bytes (e.g. ${worst.name} [${worst.shape.join(', ')}] with strides [${worst.ref.stride.join(', ')}]): a decompression bomb?`,
+    );
+  }
 
   return {
     file,
@@ -209,7 +220,7 @@ function checkTensor(zip: ZipArchive, prefix: string, name: string, ref: TensorR
     throw new CheckpointError(`tensor ${name}: view [${ref.shape.join(', ')}] with strides [${ref.stride.join(', ')}] at offset ${ref.offset} reaches element ${last} of a ${s.numel}-element storage`);
   }
   if (entry.method !== 0 && entry.size > MAX_INFLATE_BYTES) throw new CheckpointError(`tensor ${name}: compressed storage of ${entry.size} bytes is over the limit`);
-  return { name, dtype: s.dtype, shape: ref.shape, byteLength: numel * elem, ref };
+  return { name, dtype: s.dtype, shape: ref.shape, byteLength: checkedMul(numel, elem, `tensor ${name}: byte size`), ref };
 }
 
 function isContiguous(shape: number[], stride: number[]): boolean {
