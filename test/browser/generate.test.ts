@@ -177,7 +177,7 @@ describe('generate in Chromium against the real backend', () => {
     expect(await form.getByRole('alert').count(), (await form.getByRole('alert').allTextContents()).join(' ')).toBe(0);
     const bar = page.getByRole('progressbar', { name: 'Generation progress' });
     await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow'))).toBeGreaterThan(0);
-    await expect.poll(() => page.getByTestId('job-activity').textContent()).toMatch(/txt2img [1-9]\d*\/\d+/);
+    await expect.poll(() => page.getByTestId('job-activity').textContent()).toMatch(/Text to image [1-9]\d*\/\d+/);
     await studio.screenshot('generate-progress');
     // The same button element before and after more progress events: it is never re-created.
     const handle = await cancelButton.elementHandle();

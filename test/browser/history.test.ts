@@ -77,6 +77,37 @@ describe('history in Chromium against the real backend', () => {
     expect([g.trashedAt, g.favourite]).toEqual([null, true]);
     expect(studio.pageErrors).toEqual([]);
   });
+
+  it('shows whole pictures in the tiles, small ones with sharp pixels, labelled in the common kind words', async () => {
+    const { page } = studio;
+    const img = tiles().first().locator('img');
+    await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.complete && el.classList.contains('small'))).toBe(true);
+    expect(await img.evaluate((el) => [getComputedStyle(el).objectFit, getComputedStyle(el).imageRendering])).toEqual(['contain', 'pixelated']);
+    expect(await tiles().first().textContent()).toContain('Saved from canvas');
+    const kinds = await page.getByRole('combobox', { name: 'Filter by kind' }).locator('option').allTextContents();
+    expect(kinds).toEqual(['All kinds', 'Text to image', 'Image to image', 'Inpaint', 'Saved from canvas', 'Imported']);
+  });
+
+  it('empties the trash after asking, deleting for good', async () => {
+    const { page } = studio;
+    const detail = page.getByRole('complementary', { name: 'Image details' });
+    for (const name of ['a red fox in the snow', 'a snowy cat on a roof']) {
+      await page.getByRole('button', { name, exact: true }).click();
+      await detail.getByRole('button', { name: 'Move to trash' }).click();
+    }
+    await expect.poll(count).toBe('1 image');
+    await page.getByRole('button', { name: 'Trash' }).click();
+    await expect.poll(count).toBe('2 images');
+    await page.getByRole('button', { name: 'Empty trash…' }).click();
+    const confirm = page.getByRole('group', { name: 'Confirm emptying the trash' });
+    expect(await confirm.textContent()).toContain('Delete 2 pictures for good?');
+    await confirm.getByRole('button', { name: 'Delete for good' }).click();
+    await expect.poll(count).toBe('0 images');
+    await expect(studio.backend.handlers['history.get']({ id: ids['a red fox in the snow']! })).rejects.toThrow();
+    await page.getByRole('button', { name: 'Trash' }).click();
+    await expect.poll(count).toBe('1 image');
+    expect(studio.pageErrors).toEqual([]);
+  });
 });
 
 describe('a long history in Chromium', () => {
