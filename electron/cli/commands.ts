@@ -7,6 +7,7 @@ import { SAMPLERS, SCHEDULE_TYPES } from '../engine/diffusion/samplers.ts';
 import { withAdapters, type AdapterUse } from '../engine/finetune/adapters.ts';
 import { validateModelPackage, type ValidatedPackage } from '../engine/io/model-package.ts';
 import { autoencoderFactor } from '../engine/nn/config.ts';
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../engine/nn/quantize.ts';
 import { img2img } from '../engine/pipelines/img2img.ts';
 import { inpaint, outpaint } from '../engine/pipelines/inpaint.ts';
 import { LoadedModel, type RuntimeOptions } from '../engine/pipelines/loaded-model.ts';
@@ -59,6 +60,7 @@ const GENERATE_FLAGS: FlagSpecs = {
   data: { type: 'string', arg: 'DIR', help: 'also record the images in this studio data folder (history and gallery)' },
   threads: { type: 'int', help: 'CPU threads for onnxruntime' },
   provider: { type: 'string', arg: 'NAME', help: 'execution provider: auto, cpu, cuda, dml, coreml, webgpu' },
+  weights: { type: 'string', arg: 'fp32|int8|int4', help: "the UNet's and text encoder's linear weights: fp32 (default), or quantised at load to int8/int4 (less memory, small error)" },
   quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
 };
 
@@ -185,7 +187,7 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
   const seed = (f.seed as number | undefined) ?? randomInt(0, MAX_SEED - n + 2);
   // Open the data folder before the long work, so a wrong --data fails at once.
   const recorder = f.data !== undefined ? await openDataRecorder(f.data as string) : null;
-  const runtime = { threads: f.threads as number | undefined, provider: provider(f.provider as string | undefined) };
+  const runtime = { threads: f.threads as number | undefined, provider: provider(f.provider as string | undefined), weights: weightPrecision(f.weights as string | undefined) };
   const adapters = await parseAdapters((f.lora as string[] | undefined) ?? []);
   // <lora:NAME:W> tags and embedding names in the prompts (A1111's extra networks).
   const named = await promptAdapters([prompt, (f.negative as string | undefined) ?? ''], (f['lora-dir'] as string[] | undefined) ?? [], (f.embeddings as string[] | undefined) ?? []);
@@ -340,6 +342,12 @@ function provider(v: string | undefined): (typeof PROVIDERS)[number] | undefined
   if (v === undefined) return undefined;
   if (!(PROVIDERS as readonly string[]).includes(v)) throw new UsageError(`--provider must be one of ${PROVIDERS.join(', ')}, got '${v}'`);
   return v as (typeof PROVIDERS)[number];
+}
+
+function weightPrecision(v: string | undefined): WeightPrecision | undefined {
+  if (v === undefined) return undefined;
+  if (!(WEIGHT_PRECISIONS as readonly string[]).includes(v)) throw new UsageError(`--weights must be one of ${WEIGHT_PRECISIONS.join(', ')}, got '${v}'`);
+  return v as WeightPrecision;
 }
 
 
