@@ -280,7 +280,13 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
   let bertCfg: LdmBertConfig | null = null;
   let unconditionalClass: number | null = null;
   let scale = 1;
-  if (bert) {
+  if (bert && (bert[0] !== 30522 || get(`${BERT}.pos_emb.emb.weight`)?.[0] !== 77)) {
+    throw new LdmReleaseError(
+      `a layout-to-image LDM (layout2img-openimages256 style: a BERT-style τθ over ${bert[0]} layout tokens, not bert-base-uncased text), ${aeName} first stage: not supported`,
+    );
+  } else if (get('cond_stage_model.channel_mapper.weight')) {
+    throw new LdmReleaseError(`a semantic-synthesis LDM (segmentation maps through a SpatialRescaler, cond_stage_model.channel_mapper), ${aeName} first stage: not supported`);
+  } else if (bert) {
     task = 'text-to-image';
     bertCfg = inferBert(get);
     release = 'txt2img-f8-large';
@@ -294,7 +300,7 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
     task = 'class-conditional';
     classEmbedder = { nClasses: classEmb[0]!, embedDim: classEmb[1]! };
     unconditionalClass = classEmb[0]! === 1001 ? 1000 : null;
-    release = classEmb[0]! >= 1000 ? 'cin256-v2' : 'class-conditional LDM';
+    release = classEmb[0]! === 1001 ? 'cin256-v2' : classEmb[0]! === 1000 ? 'cin256' : 'class-conditional LDM';
     label = `class-conditional LDM (${classEmb[0]} classes${unconditionalClass !== null ? ', class 1000 = none, for guidance' : ''}), ${aeName} first stage`;
   } else if (cond > 0) {
     const first = names.find((n) => n.startsWith('cond_stage_model.'))!;

@@ -75,6 +75,16 @@ describe('recognising the releases from their shapes', () => {
     const sd = new Map(base);
     sd.set('cond_stage_model.transformer.text_model.embeddings.token_embedding.weight', [49408, 768]);
     expect(() => recogniseLdmRelease(sd)).toThrow(/Stable Diffusion checkpoint/);
+    const layout = new Map([...base].filter(([k]) => !k.startsWith('cond_stage_model.')));
+    layout.set('cond_stage_model.transformer.token_emb.weight', [8192, 32]);
+    layout.set('cond_stage_model.transformer.pos_emb.emb.weight', [92, 32]);
+    expect(() => recogniseLdmRelease(layout)).toThrow(/layout-to-image LDM \(layout2img-openimages256 style: a BERT-style τθ over 8192 layout tokens/);
+    const semantic = new Map([...base].filter(([k]) => !k.startsWith('cond_stage_model.')));
+    semantic.set('cond_stage_model.channel_mapper.weight', [3, 182, 1, 1]);
+    expect(() => recogniseLdmRelease(semantic)).toThrow(/semantic-synthesis LDM/);
+    const cin1000 = new Map(base);
+    cin1000.set('cond_stage_model.embedding.weight', [1000, 32]);
+    expect(recogniseLdmRelease(cin1000)).toMatchObject({ release: 'cin256', unconditionalClass: null });
     const noCond = new Map([...base].filter(([k]) => !k.startsWith('cond_stage_model.')));
     expect(() => recogniseLdmRelease(noCond)).toThrow(/cross-attends to 32-wide context but the file has no conditioning model \(cond_stage_model\.\* is missing\)/);
     const emaOnly = new Map([...base].filter(([k]) => !k.startsWith('model.diffusion_model.')));
