@@ -2,7 +2,7 @@
 // booted in plain Node with a stand-in 'electron' module, and the real electron-builder config run
 // offline (a Linux directory build with a stub Electron), checking what went into the asar.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -12,6 +12,12 @@ import { ensureRendererBuilt } from '../browser/harness.ts';
 const require = createRequire(import.meta.url);
 const asar = require('@electron/asar') as { listPackage(archive: string, options: object): string[] };
 const root = path.resolve(import.meta.dirname, '../..');
+
+function folderBytes(dir: string): number {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .reduce((sum, d) => sum + statSync(path.join(d.parentPath, d.name)).size, 0);
+}
 
 // One build for both suites (parallel builds into dist/electron would race).
 beforeAll(async () => {
@@ -114,6 +120,33 @@ describe('electron-builder directory build', () => {
     expect(existsSync(path.join(unpacked, 'better-sqlite3/build/Release/better_sqlite3.node'))).toBe(true);
     expect(existsSync(path.join(unpacked, 'sharp/package.json'))).toBe(true);
     expect(existsSync(path.join(unpacked, '@img'))).toBe(true);
+  });
+
+  it('keeps only linux/x64 of onnxruntime-node in a Linux x64 package (build/after-pack.cjs)', () => {
+    const bin = path.join(appDir, 'resources/app.asar.unpacked/node_modules/onnxruntime-node/bin');
+    const folders = readdirSync(bin).flatMap((napi) =>
+      readdirSync(path.join(bin, napi)).flatMap((platform) => readdirSync(path.join(bin, napi, platform)).map((arch) => `${platform}/${arch}`)),
+    );
+    expect(folders).toEqual(['linux/x64']);
+    const unpackedMB = folderBytes(path.join(bin, '..')) / 2 ** 20;
+    const installedMB = folderBytes(path.dirname(require.resolve('onnxruntime-node/package.json'))) / 2 ** 20;
+    // The installed package holds every platform (~288 MB); the Linux x64 package keeps ~45 MB of it.
+    expect(installedMB).toBeGreaterThan(200);
+    expect(unpackedMB).toBeGreaterThan(20);
+    expect(unpackedMB).toBeLessThan(60);
+  });
+
+  it('asks electron-builder to rebuild the native modules for Electron\'s ABI (this offline test turns it off)', () => {
+    const config = readFileSync(path.join(root, 'electron-builder.yml'), 'utf8');
+    // better-sqlite3 is not Node-API: the package must carry a build for Electron's ABI, not Node's.
+    expect(config).toMatch(/^npmRebuild: true$/m);
+    expect(config).toMatch(/^buildDependenciesFromSource: false$/m);
+    expect(config).toMatch(/^afterPack: build\/after-pack\.cjs$/m);
+    expect(existsSync(path.join(root, 'node_modules/better-sqlite3/binding.gyp'))).toBe(true);
+    const napi = (name: string) => JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8'));
+    // onnxruntime-node loads through Node-API (bin/napi-v*), so it needs no rebuild.
+    expect(readdirSync(path.join(root, 'node_modules/onnxruntime-node/bin')).every((d) => d.startsWith('napi-v'))).toBe(true);
+    expect(napi('better-sqlite3').scripts.install).toMatch(/prebuild-install/);
   });
 
   it('ships every file of resources/models as an extra resource', () => {
