@@ -157,6 +157,29 @@ describe('generate in Chromium against the real backend', () => {
     expect(await info.count()).toBe(0);
   });
 
+  it('shows the queue where the user looks: what a job waits for, with a cancel for each', async () => {
+    const { page } = studio;
+    const form = page.getByRole('form', { name: 'Generation parameters' });
+    const { submittedSpec } = await import('../../electron/api/jobs.ts');
+    const blocker = await studio.backend.handlers['jobs.submit']({
+      spec: submittedSpec.parse({ kind: 'txt2img', modelId: 'embedded:probe', prompt: 'blocker', sampler: 'ddim', steps: 500, batchCount: 50, width: 16, height: 16 }),
+    });
+    await form.getByRole('radio', { name: 'Text to image' }).click();
+    await form.getByRole('combobox', { name: 'Prompt' }).fill('after the blocker');
+    await form.getByRole('spinbutton', { name: 'Steps' }).fill('2');
+    await form.getByRole('spinbutton', { name: 'Width' }).fill('16');
+    await form.getByRole('spinbutton', { name: 'Height' }).fill('16');
+    await form.getByRole('button', { name: 'Generate' }).click();
+    await expect.poll(() => page.getByTestId('queue-wait').textContent(), { timeout: 30_000 }).toMatch(/Waiting for the 1 job\(s\) ahead of it/);
+    const queue = page.getByRole('list', { name: 'Queue' });
+    expect(await queue.getByRole('listitem').allTextContents()).toEqual([expect.stringContaining('blocker'), expect.stringContaining('after the blocker')]);
+    await studio.screenshot('generate-queue');
+    await queue.getByRole('button', { name: /Cancel Text to image “blocker”/ }).click();
+    await expect.poll(async () => (await studio.backend.handlers['jobs.get']({ id: blocker.id })).status).toBe('cancelled');
+    await expect.poll(() => page.getByRole('region', { name: 'Results' }).textContent(), { timeout: 60_000 }).toContain('after the blocker');
+    await expect.poll(() => page.getByTestId('queue-wait').count()).toBe(0);
+  }, 120_000);
+
   it('shows live previews, progress and job activity, and cancels', async () => {
     const { page } = studio;
     await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Generate' }).click();
