@@ -68,9 +68,15 @@ export function strengthIn(strength: number): number {
   return strength;
 }
 
-/** Index of the first step to run for a denoising strength (diffusers: steps − ⌊steps·strength⌋). */
+/**
+ * Index of the first step to run for a denoising strength, as AUTOMATIC1111 picks it
+ * (sd_samplers_common.setup_img2img_steps: t_enc = int(min(strength, 0.999)·steps), start at
+ * steps − t_enc − 1, so t_enc + 1 steps run; diffusers runs one step fewer, ⌊steps·strength⌋). Strength 0
+ * keeps the picture (A1111 would still run its last step).
+ */
 export function startIndexFor(steps: number, strength: number): number {
-  return steps - Math.min(steps, Math.floor(steps * strength));
+  if (strength === 0) return steps;
+  return Math.max(0, steps - Math.trunc(Math.min(strength, 0.999) * steps) - 1);
 }
 
 export interface ImageJob {

@@ -173,7 +173,7 @@ describe('img2img', () => {
     expect(Buffer.from(same!.image.data).equals(Buffer.from(init.data))).toBe(true);
     const events: ProgressEvent[] = [];
     const [a] = await img2img(model, { ...base, seed: 2, image: init, strength: 0.5, onProgress: (e) => events.push(e) });
-    expect(events.map((e) => e.step)).toEqual([1, 2]); // ⌊4·0.5⌋ steps
+    expect(events.map((e) => e.step)).toEqual([1, 2, 3]); // A1111: int(0.5·4) + 1 steps
     const [b] = await img2img(model, { ...base, seed: 2, image: init, strength: 0.5 });
     expect(Buffer.from(a!.image.data).equals(Buffer.from(b!.image.data))).toBe(true);
     expect(a!.record).toMatchObject({ kind: 'img2img', strength: 0.5 });
