@@ -42,7 +42,7 @@ describe('data-folder lock', () => {
   it('lets exactly one of many simultaneous starts take the folder', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ldm-lock-'));
     dirs.push(dataDir);
-    const contenders = 8;
+    const contenders = 6;
     const rounds = 1;
     for (let round = 0; round < rounds; round++) {
       const results = await race(dataDir, contenders);
