@@ -34,6 +34,8 @@ const generateCommon = {
   /** Images generated one after another; seed, seed+1, … */
   batchCount: z.number().int().min(1).max(100).default(1),
   eta: z.number().min(0).max(1).default(0),
+  /** A1111's "Clip skip": 1 (default) = the text encoder's last layer, 2 = the one before, … */
+  clipSkip: z.number().int().min(1).max(12).optional(),
   // A1111's seed settings (engine/diffusion/noise.ts), absent = A1111's defaults (GPU source, no variation,
   // no resize, ENSD 0); an A1111 picture's seed gives the same noise here.
   /** Random number generator source: 'gpu' (A1111's default) and 'nv' are the same numbers; 'cpu' is torch's CPU generator. */

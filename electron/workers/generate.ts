@@ -94,6 +94,7 @@ function pipelineOptions(job: RunJob, ctx: JobContext): GenerateOptions {
     height: s.height,
     batchCount: 1,
     eta: s.eta,
+    clipSkip: s.clipSkip,
     rngSource: s.rngSource,
     variationSeed: s.variationSeed,
     variationStrength: s.variationStrength,
