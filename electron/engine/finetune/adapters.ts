@@ -2,14 +2,18 @@
 // chosen strength, and textual-inversion embeddings appended to the vocabulary and the token table.
 // The merge happens once, when the adapted model is built; its sessions are then as fast as the base
 // model's. Callers cache the returned model per (base, adapters, strengths), as the worker does.
+import { promises as fsp, rmSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TokenizerSpec } from '../io/model-package.ts';
-import { loadSafetensors } from '../io/safetensors.ts';
+import { loadSafetensors, readSafetensorsHeader, saveSafetensors } from '../io/safetensors.ts';
 import { modelParams } from '../nn/models.ts';
-import { LoadedModel, loadAllWeights, type ModelSpec, type RuntimeOptions } from '../pipelines/loaded-model.ts';
-import type { TensorData } from '../tensor.ts';
+import { LoadedModel, loadAllWeights, type Locate, type ModelSpec, type RuntimeOptions, type TensorSlice, type WeightSource } from '../pipelines/loaded-model.ts';
+import { readAllAsFloat32 } from '../pipelines/file-weights.ts';
+import { TEXT_PREFIX } from '../nn/text-encoder.ts';
+import { tensor, type TensorData } from '../tensor.ts';
 import { checkEmbeddingWidth, embeddingFromTensors } from '../io/embeddings.ts';
-import { LoraError, mergeLora } from './lora.ts';
+import { LoraError, loraLayerWeights, mergeLora } from './lora.ts';
 import { EMBEDDING_PARAM, extendTokenizer, TOKEN_EMBEDDING, TOKEN_METADATA } from './ti.ts';
 
 /** An adapter file that cannot be applied to this model: the message names the file and the reason. */
@@ -68,9 +72,65 @@ export async function withAdapters(base: LoadedModel, adapters: readonly Adapter
   if (adapters.length === 0) return base;
   const loaded: AppliedAdapter[] = [];
   for (const a of adapters) loaded.push({ adapter: await loadAdapter(a.file), strength: a.strength ?? 1, textStrength: a.textStrength, name: a.name });
+  if (base.spec.weights.kind === 'files' && base.spec.textTokenizer) {
+    // SD files: embeddings are spliced into prompts; LoRAs change only the layers they name (a small
+    // temporary file beside the model's own), so no copy of the whole model is made.
+    const spec = adaptSpec(base.spec, null, loaded.filter((a) => a.adapter.kind === 'embedding'), o.tokenizer);
+    const loras = loaded.filter((a) => a.adapter.kind === 'lora');
+    return new LoadedModel(loras.length ? { ...spec, weights: await mergeIntoFiles(base.spec, loras) } : spec, o);
+  }
   // Embeddings for a sub-word (CLIP) tokenizer leave the weights alone: only LoRAs and word-tokenizer embeddings need a copy.
   const needsWeights = loaded.some((a) => a.adapter.kind === 'lora' || !base.spec.textTokenizer);
   return new LoadedModel(adaptSpec(base.spec, needsWeights ? await ownWeights(base.spec) : null, loaded, o.tokenizer), o);
+}
+
+/** The adaptable layers of a model: those with a `.weight` of rank ≥ 2. */
+function adaptableLayers(spec: ModelSpec): string[] {
+  return [...modelParams({ unet: spec.unet, textEncoder: spec.textEncoder })]
+    .filter(([k, p]) => k.endsWith('.weight') && p.shape.length >= 2)
+    .map(([k]) => k.slice(0, -'.weight'.length));
+}
+
+function mergeOne(weights: Map<string, Float32Array>, a: AppliedAdapter, spec: ModelSpec, layers: readonly string[]): void {
+  const name = path.basename(a.adapter.file);
+  if (!Number.isFinite(a.strength)) throw new AdapterError(`adapter ${name}: strength must be a number, got ${a.strength}`);
+  try {
+    mergeLora(weights, a.adapter.tensors, a.strength, spec.unet, layers, { textStrength: a.textStrength, textLayers: spec.textEncoder.layers });
+  } catch (err) {
+    if (err instanceof LoraError) throw new AdapterError(`LoRA ${name}: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * LoRAs on weights in files (SD single files, diffusers folders): the layers they change are read,
+ * merged and written to a temporary safetensors file (removed when the process exits); every other
+ * weight is still read from the model's own files.
+ */
+async function mergeIntoFiles(spec: ModelSpec, loras: readonly AppliedAdapter[]): Promise<WeightSource> {
+  const w = spec.weights;
+  if (w.kind !== 'files') throw new AdapterError('mergeIntoFiles needs file weights');
+  const params = modelParams({ unet: spec.unet, textEncoder: spec.textEncoder });
+  const layers = adaptableLayers(spec);
+  const needed = new Set(loras.flatMap((a) => loraLayerWeights(a.adapter.tensors, spec.unet, layers)));
+  const slices = new Map<string, TensorSlice>();
+  for (const n of needed) {
+    const s = w.networks[n.startsWith(`${TEXT_PREFIX}.`) ? 'textEncoder' : 'unet'](n);
+    if (!s) throw new AdapterError(`the model's files have no weight for ${n}`);
+    slices.set(n, s);
+  }
+  const weights = await readAllAsFloat32(slices);
+  for (const a of loras) mergeOne(weights, a, spec, layers);
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ldm-lora-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'merged.safetensors');
+  await saveSafetensors(file, new Map([...weights].map(([k, v]) => [k, tensor('float32', params.get(k)!.shape, v)])));
+  const entries = new Map((await readSafetensorsHeader(file)).entries.map((e) => [e.name, e]));
+  const over = (own: Locate): Locate => (name) => {
+    const e = entries.get(name);
+    return e ? { file, entry: e, start: 0, length: e.length } : own(name);
+  };
+  return { kind: 'files', networks: { ...w.networks, unet: over(w.networks.unet), textEncoder: over(w.networks.textEncoder) } };
 }
 
 export interface AppliedAdapter {
@@ -92,9 +152,7 @@ export function adaptSpec(
   adapters: readonly AppliedAdapter[],
   tokenizer?: TokenizerSpec,
 ): ModelSpec {
-  const layers = [...modelParams({ unet: spec.unet, textEncoder: spec.textEncoder })]
-    .filter(([k, p]) => k.endsWith('.weight') && p.shape.length >= 2)
-    .map(([k]) => k.slice(0, -'.weight'.length));
+  const layers = adaptableLayers(spec);
   const words: string[] = [];
   const vectors: Float32Array[] = [];
   const clipEmbeddings = new Map(spec.embeddings ?? []);
@@ -106,12 +164,7 @@ export function adaptSpec(
     const name = path.basename(ad.file);
     if (!Number.isFinite(strength)) throw new AdapterError(`adapter ${name}: strength must be a number, got ${strength}`);
     if (ad.kind === 'lora') {
-      try {
-        mergeLora(needWeights(), ad.tensors, strength, spec.unet, layers, { textStrength, textLayers: spec.textEncoder.layers });
-      } catch (err) {
-        if (err instanceof LoraError) throw new AdapterError(`LoRA ${name}: ${err.message}`);
-        throw err;
-      }
+      mergeOne(needWeights(), { adapter: ad, strength, textStrength }, spec, layers);
       continue;
     }
     if (spec.textTokenizer) {

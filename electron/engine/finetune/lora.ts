@@ -218,6 +218,30 @@ interface PlannedModule {
 
 const TEXT_LAYER = /^lora_te_text_model_encoder_layers_(\d+)_/;
 
+/** kohya module name → the model's layer, for every adaptable layer (those with a `.weight`). */
+function layersByKohya(unet: UNetConfig, layers: Iterable<string>): Map<string, string> {
+  const byKohya = new Map<string, string>();
+  for (const layer of layers) {
+    try {
+      byKohya.set(kohyaName(layer, unet), layer);
+    } catch {
+      // layers without a kohya name (VAE, norms) cannot carry a LoRA
+    }
+  }
+  return byKohya;
+}
+
+/** The weights (`<layer>.weight`) a LoRA file changes in this model; modules without a layer are left to mergeLora's checks. */
+export function loraLayerWeights(lora: ReadonlyMap<string, TensorData>, unet: UNetConfig, layers: Iterable<string>): string[] {
+  const byKohya = layersByKohya(unet, layers);
+  const out = new Set<string>();
+  for (const key of lora.keys()) {
+    const layer = byKohya.get(key.replace(/\.(lora_down\.weight|lora_up\.weight|alpha)$/, ''));
+    if (layer) out.add(`${layer}.weight`);
+  }
+  return [...out];
+}
+
 /**
  * Merges kohya LoRA / LoCon tensors into `weights` (LDM names → float32, changed in place):
  * W += strength·(alpha/rank)·up@down; a k×k conv `lora_down` [r, in, k, k] with a 1×1 `lora_up`
@@ -234,14 +258,7 @@ export function mergeLora(
   layers: Iterable<string>,
   o: MergeOptions = {},
 ): MergeResult {
-  const byKohya = new Map<string, string>();
-  for (const layer of layers) {
-    try {
-      byKohya.set(kohyaName(layer, unet), layer);
-    } catch {
-      // layers without a kohya name (VAE, norms) cannot carry a LoRA
-    }
-  }
+  const byKohya = layersByKohya(unet, layers);
   const modules: string[] = [];
   for (const key of lora.keys()) {
     const m = /^(.+)\.(lora_down\.weight|lora_up\.weight|alpha)$/.exec(key);

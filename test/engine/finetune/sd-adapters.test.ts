@@ -158,6 +158,8 @@ describe('kohya LoRA and LoCon files on SD models', () => {
     const { model: base } = await openModel(f('sd1.safetensors'), { hash: 'base' });
     const before = await ownWeights(base.spec);
     const adapted = await withAdapters(base, [{ file: f('style.safetensors'), strength: 0.8, textStrength: 0.5 }]);
+    // only the changed layers are copied (into a small file); the rest is still read from the model's file
+    expect(adapted.spec.weights.kind).toBe('files');
     const after = await ownWeights(adapted.spec);
     const lt = (await loadSafetensors(f('style.safetensors'))).tensors; // as stored (fp16 rounding included)
     const U = 'model.diffusion_model';
