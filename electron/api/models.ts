@@ -4,6 +4,8 @@ import { request } from './contract.ts';
 
 export const modelKind = z.enum(['ldm', 'lora', 'vae', 'embedding']);
 export const predictionType = z.enum(['epsilon', 'v_prediction']);
+/** How the UNet's and text encoder's linear weights are held for sampling (engine/nn/quantize.ts). */
+export const weightPrecision = z.enum(['fp32', 'int8', 'int4']);
 /** 'diffusers': a diffusers Stable Diffusion folder (model_index.json, unet/ vae/ text_encoder/ …). */
 export const modelFormat = z.enum(['package', 'safetensors', 'onnx', 'diffusers']);
 
@@ -52,6 +54,8 @@ export const modelInfo = z.object({
   prediction: predictionType.nullable().optional(),
   /** The VAE (a model of kind 'vae') used instead of the model's own autoencoder; null = its own (A1111's SD VAE setting, per model). */
   vaeId: z.string().nullable().optional(),
+  /** "Low memory": linear weights quantised to int8/int4 at load (`ldm generate --weights`); fp32 when absent. */
+  weights: weightPrecision.optional(),
   /** Filled by models.list / models.get for diffusion models. */
   traits: modelTraits.nullable().optional(),
 });
@@ -75,6 +79,8 @@ export const modelsRequests = {
   'models.setPrediction': request(z.object({ id: z.string(), prediction: predictionType.nullable() }), modelInfo),
   /** Sets (or with null clears) the VAE a diffusion model uses instead of its own autoencoder (e.g. SD's ft-MSE). */
   'models.setVae': request(z.object({ id: z.string(), vaeId: z.string().nullable() }), modelInfo),
+  /** How the model's linear weights are held for sampling: fp32, or int8/int4 quantised at load (less memory, small error). */
+  'models.setWeights': request(z.object({ id: z.string(), weights: weightPrecision }), modelInfo),
 };
 
 export const modelsEvents = {

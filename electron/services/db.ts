@@ -91,6 +91,8 @@ const migrations: readonly string[] = [
   `ALTER TABLE models ADD COLUMN prediction TEXT;`,
   // The VAE (a registry model of kind 'vae') used instead of the model's own autoencoder; NULL = its own.
   `ALTER TABLE models ADD COLUMN vae_id TEXT;`,
+  // Linear-layer weights for sampling: 'int8' / 'int4' quantised at load ("Low memory"); NULL = fp32.
+  `ALTER TABLE models ADD COLUMN weights TEXT;`,
 ];
 
 export const schemaVersion = migrations.length;

@@ -48,6 +48,7 @@ interface Row {
   created_at: number;
   prediction: string | null;
   vae_id: string | null;
+  weights: string | null;
 }
 
 const fromRow = (r: Row): ModelInfo => ({
@@ -65,6 +66,7 @@ const fromRow = (r: Row): ModelInfo => ({
   createdAt: r.created_at,
   prediction: (r.prediction as ModelInfo['prediction']) ?? null,
   vaeId: r.vae_id ?? null,
+  weights: (r.weights as ModelInfo['weights']) ?? 'fp32',
 });
 
 export class ModelRegistry {
@@ -186,7 +188,7 @@ export class ModelRegistry {
 
   toWorkerModel(m: ModelInfo): WorkerModel {
     const vae = m.vaeId ? this.list('vae').find((v) => v.id === m.vaeId) : undefined;
-    return { id: m.id, name: m.name, path: m.path, hash: m.hash, kind: m.kind, format: m.format, prediction: m.prediction ?? null, vaePath: vae?.path ?? null };
+    return { id: m.id, name: m.name, path: m.path, hash: m.hash, kind: m.kind, format: m.format, prediction: m.prediction ?? null, vaePath: vae?.path ?? null, weights: m.weights ?? 'fp32' };
   }
 
   /** The VAE a diffusion model decodes and encodes with (a registry model of kind 'vae'), or null for its own. */
@@ -198,6 +200,15 @@ export class ModelRegistry {
       if (v.kind !== 'vae') throw new StudioError(`"${v.name}" is a ${v.kind}, not a VAE; import the VAE .safetensors first.`, 'invalid_input');
     }
     this.db.prepare('UPDATE models SET vae_id = ? WHERE id = ?').run(vaeId, id);
+    return this.get(id);
+  }
+
+  /** How a diffusion model's linear weights are held for sampling: fp32, or int8/int4 quantised at load ("Low memory"). */
+  setWeights(id: string, weights: NonNullable<ModelInfo['weights']>): ModelInfo {
+    const m = this.get(id);
+    if (m.kind !== 'ldm') throw new StudioError(`"${m.name}" is a ${m.kind}, not a diffusion model: its weights are not quantised.`, 'invalid_input');
+    if (!['fp32', 'int8', 'int4'].includes(weights)) throw new StudioError(`weights must be fp32, int8 or int4, not '${String(weights)}'`, 'invalid_input');
+    this.db.prepare('UPDATE models SET weights = ? WHERE id = ?').run(weights === 'fp32' ? null : weights, id);
     return this.get(id);
   }
 

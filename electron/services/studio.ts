@@ -357,6 +357,11 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       emit('models.changed', { ids: [m.id] });
       return { ...m, traits: await modelTraits(m) };
     },
+    'models.setWeights': async ({ id, weights }) => {
+      const m = models.setWeights(id, weights);
+      emit('models.changed', { ids: [m.id] });
+      return { ...m, traits: await modelTraits(m) };
+    },
     'models.setPrediction': async ({ id, prediction }) => {
       const m = models.setPrediction(id, prediction);
       emit('models.changed', { ids: [m.id] });

@@ -34,7 +34,7 @@ export async function decodeRgb(bytes: Uint8Array): Promise<RgbImage> {
 export function generateHandlers<M extends DiffusionModel>(loaders: ModelLoaders<M>): JobHandlers {
   const run: JobHandler = async (job, ctx) => {
     // The base stays cached beside the adapted model, so switching LoRAs does not reload the base.
-    const baseKey = `base|${job.model.hash}|${job.model.prediction ?? ''}|${job.model.vaePath ?? ''}`;
+    const baseKey = `base|${job.model.hash}|${job.model.prediction ?? ''}|${job.model.vaePath ?? ''}|${job.model.weights ?? 'fp32'}`;
     const key = job.loras.length ? `${baseKey}|${job.loras.map((l) => `${l.hash}@${l.strength}`).join(',')}` : baseKey;
     const t0 = performance.now();
     const loadsBefore = ctx.models.loads;

@@ -14,11 +14,12 @@ const loaders: ModelLoaders<LoadedModel> = {
       throw new Error(`"${model.name}" is an ONNX export; this build samples safetensors models (model packages, SD 1.x/2.x files, diffusers folders)`);
     }
     const prediction = model.prediction ? parsePrediction(model.prediction) : undefined;
-    const opened = (await openModel(model.path, { hash: model.hash.slice(0, 10), prediction })).model;
-    return model.vaePath ? new LoadedModel(await withVae(opened.spec, await openVaeFile(model.vaePath))) : opened;
+    const runtime = { weights: model.weights };
+    const opened = (await openModel(model.path, { hash: model.hash.slice(0, 10), prediction, ...runtime })).model;
+    return model.vaePath ? new LoadedModel(await withVae(opened.spec, await openVaeFile(model.vaePath)), runtime) : opened;
   },
   // LoRAs and embeddings are merged into the weights once, here; the cached model is then as fast as the base.
-  adapt: (base, loras) => withAdapters(base, loras.map((l) => ({ file: l.path, strength: l.strength, textStrength: l.textStrength, name: l.name }))),
+  adapt: (base, loras) => withAdapters(base, loras.map((l) => ({ file: l.path, strength: l.strength, textStrength: l.textStrength, name: l.name })), base.runtimeOptions),
   provider: (m) => m.provider(),
   warmUp: (m, size, report) => m.warmUp(size.width, size.height, size.guided, (network, i, n, ms) => report(`loaded ${network} (${i}/${n}, ${(ms / 1000).toFixed(1)} s)`)),
 };

@@ -13,6 +13,8 @@ export interface WorkerModel {
   prediction?: string | null;
   /** A VAE .safetensors used instead of the model's own autoencoder (the model's registry setting). */
   vaePath?: string | null;
+  /** Linear weights for sampling: fp32, or int8/int4 quantised at load (the model's registry setting). */
+  weights?: 'fp32' | 'int8' | 'int4';
 }
 
 export interface RunJob {

@@ -146,6 +146,11 @@ export class LoadedModel implements DiffusionModel {
     if (!(spec.scaleFactor > 0)) throw new PipelineError(`model ${spec.name}: scale factor must be > 0, got ${spec.scaleFactor}`);
   }
 
+  /** The runtime settings it was opened with (a model derived from it, e.g. with LoRAs merged, keeps them). */
+  get runtimeOptions(): RuntimeOptions {
+    return this.runtime;
+  }
+
   /** The onnxruntime execution provider the text encoder runs on (builds its session if needed). */
   async provider(): Promise<Provider> {
     return (await this.entry('text_encoder', '1', () => buildTextEncoderGraph(this.spec.textEncoder, 1, 0, { weightQuant: this.quant })).session).provider;
