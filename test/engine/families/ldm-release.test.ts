@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imagenetClassIndex, imagenetClassNames } from '../../../electron/engine/families/ldm-classes.ts';
 import { LdmReleaseError, readReleaseYaml, recogniseLdmRelease } from '../../../electron/engine/families/ldm-release.ts';
 import { inpaintLdm, openLdmRelease, readShapes, roundTrip, sampleLdm, sampleLdmLatents, upscaleLdm, type LdmModel } from '../../../electron/engine/families/ldm-run.ts';
+import { autoencoderParams } from '../../../electron/engine/nn/models.ts';
 import { tensor, type Shape } from '../../../electron/engine/tensor.ts';
 import { TINY_BERT, TINY_TXT2IMG, TINY_CIN, TINY_CLASSES, TINY_INPAINT, TINY_KL_F8, TINY_SR, TINY_UNCOND, TINY_VQ_F4, tinyStateDict, writeTinyRelease, type TinyRelease } from './ldm-fixtures.ts';
 
@@ -273,4 +274,25 @@ it('the EMA copy on request: the UNet read from model_ema.* (LitEma names), as a
   expect(maxDiff(a.data, (await sampleLdmLatents(reference.model, o)).data)).toBe(0);
   expect(maxDiff(a.data, (await sampleLdmLatents(plain.model, o)).data)).toBeGreaterThan(1e-5);
   for (const x of [withEma, plain, reference]) await x.model.close();
+});
+
+describe('the released first stages at their real sizes (shapes only: CompVis configs/autoencoder/*.yaml)', () => {
+  const base = { ch: 128, numResBlocks: 2, resolution: 256, inChannels: 3, outCh: 3 } as const;
+  const kl = (chMult: number[], z: number, attn: number[] = []) => ({ ...base, kind: 'kl' as const, chMult, zChannels: z, embedDim: z, attnResolutions: attn });
+  const vq = (chMult: number[], z: number, nEmbed: number, attn: number[] = []) => ({ ...base, kind: 'vq' as const, chMult, zChannels: z, embedDim: z, nEmbed, beta: 0.25, attnResolutions: attn });
+  it.each([
+    ['kl-f4', kl([1, 2, 4], 3)],
+    ['kl-f8', kl([1, 2, 4, 4], 4)],
+    ['kl-f16', kl([1, 1, 2, 2, 4], 16, [16])],
+    ['kl-f32', kl([1, 1, 2, 2, 4, 4], 64, [16, 8])],
+    ['vq-f4', vq([1, 2, 4], 3, 8192)],
+    ['vq-f8', vq([1, 2, 2, 4], 4, 16384, [32])],
+    ['vq-f8-n256', vq([1, 2, 2, 4], 4, 256, [32])],
+    ['vq-f16', vq([1, 1, 2, 2, 4], 8, 16384, [16])],
+  ])('%s', (name, cfg) => {
+    const shapes = new Map([...autoencoderParams(cfg).values()].map((p) => [p.name.replace(/^first_stage_model\./, ''), p.shape]));
+    const r = recogniseLdmRelease(shapes);
+    expect(r.release).toBe(name);
+    expect(r.autoencoder).toEqual(cfg);
+  });
 });
