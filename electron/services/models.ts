@@ -337,7 +337,8 @@ function classifyKeys(keys: string[], file: string): Described {
   if (keys.some((k) => k.startsWith('encoder.') || k.startsWith('first_stage_model.')) && keys.some((k) => k.includes('decoder.'))) {
     return { ...base, kind: 'vae' };
   }
-  if (keys.some((k) => k === 'emb_params' || k === 'clip_l')) return { ...base, kind: 'embedding' };
+  // A1111 embeddings: emb_params, the flattened string_to_param.*, or SDXL's clip_l/clip_g.
+  if (keys.some((k) => k === 'emb_params' || k === 'string_to_param.*' || k === 'clip_l')) return { ...base, kind: 'embedding' };
   throw new ModelValidationError(
     `${basename(file)} holds ${keys.length} tensors but none with the names of an LDM/SD checkpoint (model.diffusion_model.*), a LoRA (lora_unet_*), a VAE or an embedding.`,
   );
