@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { dispatch, forwardEvents, type StudioBackend } from '../api/dispatch.ts';
 import { CONTENT_SECURITY_POLICY } from '../api/csp.ts';
+import { TOKEN_REFUSED } from './close-codes.ts';
 
 export interface WebServerOptions {
   backend: StudioBackend;
@@ -93,6 +94,11 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws' || !tokenMatches(url.searchParams.get('token'), token)) {
+      // A page of ours holding another run's token (the studio restarted) learns why on a socket closed at once.
+      if (url.pathname === '/ws' && req.headers.origin !== undefined && originOk(req)) {
+        wss.handleUpgrade(req, socket, head, (ws) => ws.close(TOKEN_REFUSED, 'the session token is not this run\'s'));
+        return;
+      }
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
       return;
     }

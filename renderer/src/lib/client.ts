@@ -29,7 +29,7 @@ export function fromIpcBridge(bridge: IpcBridge): StudioClient {
   };
 }
 
-export function connectStudio(onConnection?: (connected: boolean) => void): StudioClient {
+export function connectStudio(onConnection?: (connected: boolean, refused?: string) => void): StudioClient {
   if (window.studio) return window.studio;
   let client: StudioClient;
   if (window.studioIpc) {

@@ -1,6 +1,7 @@
 // window.studio in web mode: the contract over one WebSocket to electron/web/server.ts, authenticated by
 // the session token from the page URL (kept in sessionStorage so a reload still works).
 import type { EventName, EventPayload, RequestInput, RequestName, RequestOutput, StudioClient } from '../../../electron/api/index.ts';
+import { TOKEN_REFUSED } from '../../../electron/web/close-codes.ts';
 import { StudioRequestError } from './errors.ts';
 
 type ServerMessage =
@@ -19,8 +20,15 @@ export function sessionToken(location: Location, storage: Storage): string | nul
   return fromUrl ?? storage.getItem('studio.token');
 }
 
-/** `onConnection(true|false)` reports each change of the socket's state (for the status bar). */
-export function createWebClient(wsUrl: string, onConnection: (connected: boolean) => void = () => {}): StudioClient & { readonly connected: boolean } {
+/**
+ * `onConnection(true|false)` reports each change of the socket's state (for the status bar). When the server
+ * refuses this page's session token (it was restarted, with a new token) the client stops reconnecting and
+ * reports `onConnection(false, sentence)`: what happened and what to do, with the server's reason.
+ */
+export function createWebClient(
+  wsUrl: string,
+  onConnection: (connected: boolean, refused?: string) => void = () => {},
+): StudioClient & { readonly connected: boolean } {
   const pending = new Map<number, Pending>();
   const listeners = new Map<string, Set<(payload: unknown) => void>>();
   const queue: string[] = [];
@@ -29,6 +37,8 @@ export function createWebClient(wsUrl: string, onConnection: (connected: boolean
   let connected = false;
   let retryMs = 250;
   let reported: boolean | null = null;
+  let everConnected = false;
+  let refused: string | null = null;
   const report = (up: boolean) => {
     if (reported !== up) onConnection(up);
     reported = up;
@@ -39,6 +49,7 @@ export function createWebClient(wsUrl: string, onConnection: (connected: boolean
     socket = ws;
     ws.onopen = () => {
       connected = true;
+      everConnected = true;
       report(true);
       retryMs = 250;
       for (const msg of queue.splice(0)) ws.send(msg);
@@ -55,14 +66,21 @@ export function createWebClient(wsUrl: string, onConnection: (connected: boolean
       if (msg.ok) p.resolve(msg.output);
       else p.reject(new StudioRequestError(msg.error.message, msg.error.code));
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       connected = false;
-      report(false);
+      if (ev.code === TOKEN_REFUSED) {
+        refused = everConnected
+          ? `The studio was restarted: open the new address that \`npm run web\` printed (${ev.reason || 'this page\'s session token was refused'}).`
+          : `This address is not the running studio's: open the exact URL that \`npm run web\` printed (${ev.reason || 'the session token was refused'}).`;
+        onConnection(false, refused);
+        reported = false;
+      } else report(false);
       for (const p of pending.values()) {
-        p.reject(new StudioRequestError('Lost the connection to the studio. Is `npm run web` still running?', 'disconnected'));
+        p.reject(new StudioRequestError(refused ?? 'Lost the connection to the studio. Is `npm run web` still running?', refused ? 'token_refused' : 'disconnected'));
       }
       pending.clear();
       queue.length = 0;
+      if (refused) return;
       setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, 5000);
     };
@@ -77,6 +95,7 @@ export function createWebClient(wsUrl: string, onConnection: (connected: boolean
       const id = nextId++;
       const msg = JSON.stringify({ t: 'req', id, name, input });
       return new Promise((resolve, reject) => {
+        if (refused) return reject(new StudioRequestError(refused, 'token_refused'));
         pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
         if (connected && socket?.readyState === WebSocket.OPEN) socket.send(msg);
         else queue.push(msg);
