@@ -28,7 +28,7 @@ describe('the studio worker', () => {
     const b = await waitForJob(studio, (await studio.handlers['jobs.submit']({ spec })).id, undefined, 120_000);
     expect(b.status).toBe('completed');
     expect(studio.workerStats()).toMatchObject({ spawned: { generate: 1 }, modelLoads: { generate: 1 } });
-    expect(previews.length).toBe(6);
+    expect(previews.length).toBe(8); // the package's DDIM on CompVis timesteps: S = 3 gives 1, 334, 667, 999 (4 steps) per job
 
     const [ga, gb] = await Promise.all([a, b].map((j) => studio.handlers['gallery.image']({ id: j.generationIds[0]!, variant: 'image' })));
     expect(ga!.width).toBe(32);
