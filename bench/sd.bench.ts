@@ -79,7 +79,10 @@ async function writeFile(file: string): Promise<number> {
   for (let i = 0; i < block.length; i++) block[i] = floatToHalf(((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.07);
   const one = floatToHalf(1);
   const out = createWriteStream(file);
-  const write = (b: Uint8Array) => new Promise<void>((res, rej) => (out.write(b) ? res() : out.once('drain', res), out.once('error', rej)));
+  let failed: Error | null = null;
+  out.on('error', (err) => (failed = err));
+  const write = (b: Uint8Array) =>
+    new Promise<void>((res, rej) => (failed ? rej(failed) : out.write(b) ? res() : out.once('drain', () => (failed ? rej(failed) : res()))));
   const head = Buffer.alloc(8);
   head.writeBigUInt64LE(BigInt(json.length));
   await write(head);
