@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imagenetClassIndex, imagenetClassNames } from '../../../electron/engine/families/ldm-classes.ts';
 import { LdmReleaseError, readReleaseYaml, recogniseLdmRelease } from '../../../electron/engine/families/ldm-release.ts';
 import { inpaintLdm, openLdmRelease, readShapes, roundTrip, sampleLdm, sampleLdmLatents, upscaleLdm, type LdmModel } from '../../../electron/engine/families/ldm-run.ts';
-import { autoencoderParams } from '../../../electron/engine/nn/models.ts';
+import { autoencoderParams, classEmbedderParams, unetParams } from '../../../electron/engine/nn/models.ts';
+import { ldmBertForward } from '../../../electron/engine/nn/ldm-bert.ts';
+import { Graph } from '../../../electron/engine/onnx/graph.ts';
 import { tensor, type Shape } from '../../../electron/engine/tensor.ts';
 import { TINY_BERT, TINY_TXT2IMG, TINY_CIN, TINY_CLASSES, TINY_INPAINT, TINY_KL_F8, TINY_SR, TINY_UNCOND, TINY_VQ_F4, tinyStateDict, writeTinyRelease, type TinyRelease } from './ldm-fixtures.ts';
 
@@ -294,5 +296,32 @@ describe('the released first stages at their real sizes (shapes only: CompVis co
     const r = recogniseLdmRelease(shapes);
     expect(r.release).toBe(name);
     expect(r.autoencoder).toEqual(cfg);
+  });
+});
+
+describe('the released LDMs at their real sizes (shapes only: CompVis configs/latent-diffusion/*.yaml)', () => {
+  const shapesOf2 = (...maps: Map<string, { name: string; shape: Shape }>[]) => new Map(maps.flatMap((m) => [...m.values()].map((p) => [p.name, p.shape] as [string, Shape])));
+  const vqF4 = { kind: 'vq' as const, ch: 128, chMult: [1, 2, 4], numResBlocks: 2, attnResolutions: [], resolution: 256, inChannels: 3, outCh: 3, zChannels: 3, embedDim: 3, nEmbed: 8192, beta: 0.25 };
+  const klF8 = { kind: 'kl' as const, ch: 128, chMult: [1, 2, 4, 4], numResBlocks: 2, attnResolutions: [], resolution: 256, inChannels: 3, outCh: 3, zChannels: 4, embedDim: 4 };
+
+  it('cin256-v2: 192 channels, mult [1,2,3,5], 32-channel heads, 512-wide class context, 1001 classes', () => {
+    const unet = { inChannels: 3, outChannels: 3, modelChannels: 192, channelMult: [1, 2, 3, 5], numResBlocks: 2, attentionResolutions: [8, 4, 2], numHeadChannels: 32, transformerDepth: 1, contextDim: 512 };
+    const r = recogniseLdmRelease(shapesOf2(unetParams(unet), autoencoderParams(vqF4), classEmbedderParams({ nClasses: 1001, embedDim: 512 })));
+    expect(r).toMatchObject({ release: 'cin256-v2', task: 'class-conditional', unet, autoencoder: vqF4, unconditionalClass: 1000 });
+  });
+
+  it('txt2img-f8-large: 320 channels, 8 heads, 1280-wide context from a 32-layer τθ', () => {
+    const unet = { inChannels: 4, outChannels: 4, modelChannels: 320, channelMult: [1, 2, 4, 4], numResBlocks: 2, attentionResolutions: [4, 2, 1], numHeads: 8, transformerDepth: 1, contextDim: 1280 };
+    const bert = { vocabSize: 30522, maxLength: 77, width: 1280, layers: 32, heads: 8, headDim: 64, ffMult: 4 };
+    const g = new Graph('bert');
+    ldmBertForward(g, bert, g.input('input_ids', 'int64', [1, 77]));
+    const r = recogniseLdmRelease(shapesOf2(unetParams(unet), autoencoderParams(klF8), g.params));
+    expect(r).toMatchObject({ release: 'txt2img-f8-large', task: 'text-to-image', unet, autoencoder: klF8, bert, scaleFactor: 0.18215 });
+  });
+
+  it('CelebA-HQ / FFHQ unconditional: 224 channels, plain AttentionBlocks of 32-channel heads', () => {
+    const unet = { inChannels: 3, outChannels: 3, modelChannels: 224, channelMult: [1, 2, 3, 4], numResBlocks: 2, attentionResolutions: [8, 4, 2], numHeadChannels: 32, transformerDepth: 1, contextDim: null, legacyAttention: true };
+    const r = recogniseLdmRelease(shapesOf2(unetParams(unet), autoencoderParams(vqF4)));
+    expect(r).toMatchObject({ task: 'unconditional', unet, autoencoder: vqF4 });
   });
 });
