@@ -96,9 +96,27 @@ describe('inpainting from the canvas against the real backend', () => {
     await page.mouse.click(sbox.x + left + 0.2 * 64 * z, sbox.y + sbox.height / 2 + 20 * z);
     const afterSide = await strip();
     expect(afterSide.some((v, i) => v !== beforeSide[i])).toBe(true);
+
+    // The mask and its undo history stay: another try is one click, and tries can be flipped through.
+    expect(await page.getByTestId('canvas-info').textContent()).toMatch(/^64×64 · mask [1-9]\d*%$/);
+    expect(await page.getByTestId('try-position').textContent()).toMatch(/^Try 1 of 1 · seed \d+$/);
+    await page.getByRole('button', { name: 'Again with another seed' }).click();
+    await expect.poll(() => page.getByTestId('try-position').textContent(), { timeout: 120_000 }).toMatch(/^Try 2 of 2/);
+    const tries = await studio.backend.handlers['history.search']({ query: '', kind: 'inpaint', trashed: false, limit: 5, offset: 0 });
+    expect(tries.items).toHaveLength(2);
+    expect(new Set(tries.items.map((g) => g.params.seed)).size).toBe(2);
+    await page.getByRole('button', { name: 'Previous try' }).click();
+    expect(await page.getByTestId('try-position').textContent()).toMatch(/^Try 1 of 2/);
+    await studio.screenshot('canvas-tries');
+    await page.getByRole('button', { name: 'Keep this one' }).click();
+    await expect.poll(() => page.getByTestId('canvas-info').textContent()).toBe('64×64 · mask 0%');
+    // The kept result is in the history already: saving it makes no second copy.
+    await page.getByRole('button', { name: 'Save to gallery' }).click();
+    await page.getByText('already in the history').waitFor();
+    expect((await studio.backend.handlers['history.search']({ query: '', kind: 'upload', trashed: false, limit: 5, offset: 0 })).total).toBe(0);
     expect(studio.pageErrors).toEqual([]);
     editId = edit.id;
-  }, 180_000);
+  }, 300_000);
 
   it('outpaints: extends the canvas to the right and keeps the original pixels', async () => {
     const { page } = studio;
@@ -106,7 +124,8 @@ describe('inpainting from the canvas against the real backend', () => {
     await page.getByRole('button', { name: 'Extend right' }).click();
     await expect.poll(() => page.getByTestId('canvas-info').textContent()).toBe('96×64 · mask 33%');
     await page.getByRole('button', { name: 'Inpaint masked area' }).click();
-    await expect.poll(() => page.getByTestId('canvas-info').textContent(), { timeout: 120_000 }).toBe('96×64 · mask 0%');
+    await page.getByRole('button', { name: 'Keep this one' }).click({ timeout: 120_000 });
+    await expect.poll(() => page.getByTestId('canvas-info').textContent()).toBe('96×64 · mask 0%');
     const found = await studio.backend.handlers['history.search']({ query: '', kind: 'inpaint', trashed: false, limit: 5, offset: 0 });
     const out = found.items.find((g) => g.params.width === 96)!;
     expect(out.params.height).toBe(64);
@@ -130,17 +149,19 @@ describe('inpainting from the canvas against the real backend', () => {
     const { page } = studio;
     await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'History' }).click();
     const tiles = page.getByRole('list', { name: 'History images' }).getByRole('button');
-    await expect.poll(() => tiles.count()).toBe(3);
-    // Newest first: the outpaint (its parent is the inpaint), the inpaint, the source.
+    await expect.poll(() => tiles.count()).toBe(4);
+    // Newest first: the outpaint (its parent is the kept inpaint), the second try, the first, the source.
     await tiles.nth(1).click();
     const detail = page.getByRole('complementary', { name: 'Image details' });
     await detail.getByRole('img', { name: 'Mask used for this edit' }).waitFor();
     await detail.getByRole('img', { name: 'Parent of this edit' }).waitFor();
-    expect(await detail.textContent()).toContain('inpaint');
+    expect(await detail.textContent()).toContain('Inpaint');
+    // Provenance says what made it, not a job id.
+    expect(await detail.getByTestId('provenance').textContent()).toMatch(/^Inpaint with probe, .+, 3 steps$/);
     await studio.screenshot('history-detail');
     // The parent is one click away.
     await detail.getByRole('button', { name: /Parent/ }).click();
-    await expect.poll(async () => (await detail.textContent()) ?? '').toContain('txt2img');
+    await expect.poll(async () => (await detail.textContent()) ?? '').toContain('Text to image');
     expect(await detail.getByRole('img', { name: 'Mask used for this edit' }).count()).toBe(0);
 
     // Reuse puts every parameter of that generation back into Generate.

@@ -15,6 +15,8 @@ export interface StageFrame {
   comparing: boolean;
   split: number;
   preview: CanvasImageSource | null;
+  /** A result shown in place of the picture (an inpaint try, at the mask's full size), or null. */
+  result?: CanvasImageSource | null;
   /** The brush outline in screen pixels, or null when no brush cursor should show. */
   cursor: { sx: number; sy: number; radius: number; eraser: boolean } | null;
 }
@@ -60,11 +62,12 @@ export function drawStage(ctx: CanvasRenderingContext2D, f: StageFrame): void {
   ctx.fillRect(0, 0, mask.width, mask.height);
   const splitX = mask.width * f.split;
   const comparing = f.comparing && f.before !== null;
+  const picture = () => (f.result ? ctx.drawImage(f.result, 0, 0, mask.width, mask.height) : ctx.drawImage(f.source, mask.offsetX, mask.offsetY));
   if (comparing) {
     clipped(ctx, 0, splitX, mask.height, () => ctx.drawImage(f.before!, 0, 0, mask.width, mask.height));
-    clipped(ctx, splitX, mask.width - splitX, mask.height, () => ctx.drawImage(f.source, mask.offsetX, mask.offsetY));
+    clipped(ctx, splitX, mask.width - splitX, mask.height, picture);
   } else {
-    ctx.drawImage(f.source, mask.offsetX, mask.offsetY);
+    picture();
     if (f.overlay && f.overlayOpacity > 0) {
       ctx.globalAlpha = f.overlayOpacity;
       ctx.drawImage(f.overlay, 0, 0);
