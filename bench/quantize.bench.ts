@@ -1,0 +1,174 @@
+// Weight-only quantisation (issue 13): fp32 against int8 and int4 linear weights (MatMulNBits), each
+// case in its own process so its peak resident memory (VmHWM) is its own.
+//  1. The embedded model (resources/models/emoji-ldm-32): txt2img for fixed seeds, PSNR of the final
+//     pictures against fp32, and the sampling time as a ratio to fp32 measured in this run.
+//  2. An SD v1-size UNet with random weights (fp16 file, as most SD checkpoints): build time, one call,
+//     peak RSS and the output's relative error against fp32.
+// Times on a shared machine are only comparable within one run: read the ratios.
+// Usage: npm run bench -- --only quantize [--threads 2] [--quick] [--seeds 4] [--steps 20] [--sd-only]
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readSafetensorsHeader, saveSafetensors } from '../electron/engine/io/safetensors.ts';
+import { SD_V1_UNET } from '../electron/engine/nn/config.ts';
+import { buildUNetGraph } from '../electron/engine/nn/models.ts';
+import { quantizedWeights, weightQuantFor, type WeightPrecision } from '../electron/engine/nn/quantize.ts';
+import { createSession } from '../electron/engine/onnx/runtime.ts';
+import { safetensorsWeights, toModelProto } from '../electron/engine/onnx/serialize.ts';
+import { loadModel } from '../electron/engine/pipelines/loaded-model.ts';
+import { txt2img } from '../electron/engine/pipelines/txt2img.ts';
+import { floatToHalf, type TensorData } from '../electron/engine/tensor.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const threads = Number(flag('--threads')) || 2;
+const quick = args.includes('--quick');
+const seeds = Number(flag('--seeds')) || 4;
+const steps = Number(flag('--steps')) || 20;
+const latent = quick ? 32 : 64;
+const PRECISIONS: WeightPrecision[] = ['fp32', 'int8', 'int4'];
+const MODEL_DIR = path.resolve('resources/models/emoji-ldm-32');
+
+const rssPeakMiB = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+
+interface EmbeddedResult { loadS: number; sampleS: number; peakMiB: number; images: string[] }
+interface UNetResult { buildS: number; runS: number; peakMiB: number; out: string }
+
+async function embeddedCase(weights: WeightPrecision): Promise<EmbeddedResult> {
+  const t0 = performance.now();
+  const model = await loadModel(MODEL_DIR, { weights, threads, provider: 'cpu' });
+  await model.warmUp(32, 32, true);
+  const t1 = performance.now();
+  const out = await txt2img(model, { prompt: 'a smiling face with sunglasses', seed: 1000, batchCount: seeds, steps });
+  const t2 = performance.now();
+  await model.release();
+  return { loadS: (t1 - t0) / 1000, sampleS: (t2 - t1) / 1000, peakMiB: rssPeakMiB(), images: out.map((g) => Buffer.from(g.image.data).toString('base64')) };
+}
+
+async function unetCase(weights: WeightPrecision, file: string): Promise<UNetResult> {
+  const t0 = performance.now();
+  const g = buildUNetGraph(SD_V1_UNET, { batch: 2, height: latent, width: latent, contextLength: 77, fusedAttention: true, weightQuant: weightQuantFor(weights) });
+  const ext = safetensorsWeights(await readSafetensorsHeader(file), path.basename(file));
+  const session = await createSession(toModelProto(g, quantizedWeights(g, ext, file)), { provider: 'cpu', threads, weightsFile: file, memoryPattern: false, optimization: 'basic' });
+  const buildS = (performance.now() - t0) / 1000;
+  const fill = (shape: number[]): TensorData => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = Math.sin(i * 12.9898) * 0.8;
+    return { dtype: 'float32', shape, data };
+  };
+  const feeds = { sample: fill([2, 4, latent, latent]), timestep_embedding: fill([2, 320]), encoder_hidden_states: fill([2, 77, 768]) };
+  const t1 = performance.now();
+  const out = (await session.run(feeds)).out_sample!.data as Float32Array;
+  const runS = (performance.now() - t1) / 1000;
+  await session.release();
+  return { buildS, runS, peakMiB: rssPeakMiB(), out: Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('base64') };
+}
+
+/** Random SD v1 UNet weights stored as fp16 (scaled like torch's default init), written once. */
+async function writeUNetWeights(dir: string): Promise<string> {
+  const g = buildUNetGraph(SD_V1_UNET, { batch: 2, height: latent, width: latent, contextLength: 77 });
+  const tensors = new Map<string, TensorData>();
+  let s = 1;
+  for (const [name, p] of g.params) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    const data = new Uint16Array(n);
+    const norm = name.includes('norm');
+    const scale = name.endsWith('.bias') || norm ? 0.01 : 1 / Math.sqrt(n / p.shape[0]!);
+    for (let i = 0; i < n; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      data[i] = floatToHalf(norm && name.endsWith('.weight') ? 1 : ((s / 4294967296) * 2 - 1) * scale);
+    }
+    tensors.set(name, { dtype: 'float16', shape: p.shape, data });
+  }
+  const file = path.join(dir, 'unet.safetensors');
+  await saveSafetensors(file, tensors);
+  return file;
+}
+
+function child<T>(here: string, kind: string, weights: WeightPrecision, extra: string[] = []): T | string {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', here, '--case', kind, '--weights', weights, '--threads', String(threads),
+    '--seeds', String(seeds), '--steps', String(steps), ...(quick ? ['--quick'] : []), ...extra], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const line = r.stdout.trim().split('\n').at(-1) ?? '';
+  if (r.status !== 0 || !line.startsWith('{')) return `failed: ${(r.stderr || r.stdout).trim().split('\n').at(-1)}`;
+  return JSON.parse(line) as T;
+}
+
+function psnr(a: Buffer, b: Buffer): number {
+  let se = 0;
+  for (let i = 0; i < a.length; i++) se += (a[i]! - b[i]!) ** 2;
+  return se === 0 ? Infinity : 10 * Math.log10((255 * 255) / (se / a.length));
+}
+
+function relError(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+const floats = (b64: string) => {
+  const buf = Buffer.from(b64, 'base64');
+  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+};
+
+async function main(): Promise<void> {
+  const kind = flag('--case');
+  const weights = flag('--weights') as WeightPrecision | undefined;
+  if (kind === 'embedded') return console.log(JSON.stringify(await embeddedCase(weights!)));
+  if (kind === 'unet') return console.log(JSON.stringify(await unetCase(weights!, flag('--file')!)));
+  const here = fileURLToPath(import.meta.url);
+  console.log(`load average ${os.loadavg().map((v) => v.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs; ${threads} threads`);
+
+  if (!args.includes('--sd-only')) await embeddedTable(here);
+  await sdTable(here);
+  console.log(`\nload average after: ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+}
+
+async function embeddedTable(here: string): Promise<void> {
+  console.log(`\nembedded model ${path.basename(MODEL_DIR)}: txt2img 32², ${seeds} seeds × ${steps} steps, CFG`);
+  console.log('weights   load s   sample s   ×fp32   peak RSS MiB   PSNR vs fp32 (min / mean dB)');
+  let base: EmbeddedResult | null = null;
+  for (const p of PRECISIONS) {
+    const r = child<EmbeddedResult>(here, 'embedded', p);
+    if (typeof r === 'string') {
+      console.log(`${p.padEnd(9)} ${r}`);
+      continue;
+    }
+    base ??= r;
+    const ps = r.images.map((img, i) => psnr(Buffer.from(img, 'base64'), Buffer.from(base!.images[i]!, 'base64')));
+    const finite = ps.filter(Number.isFinite);
+    const mean = finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : Infinity;
+    console.log(`${p.padEnd(9)} ${r.loadS.toFixed(2).padStart(6)} ${r.sampleS.toFixed(2).padStart(10)} ${(r.sampleS / base.sampleS).toFixed(2).padStart(7)} ${r.peakMiB.toFixed(0).padStart(14)}   ${p === 'fp32' ? '—' : `${Math.min(...ps).toFixed(1)} / ${mean.toFixed(1)}`}`);
+  }
+
+}
+
+async function sdTable(here: string): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ldm-quantize-bench-'));
+  try {
+    const file = await writeUNetWeights(dir);
+    console.log(`\nSD v1 UNet, random fp16 weights, batch 2 at ${latent}² latent (one CFG step at ${latent * 8}²), fused attention, memory pattern off`);
+    console.log('weights   build s   run s   ×fp32   peak RSS MiB   rel. error vs fp32');
+    let ref: UNetResult | null = null;
+    for (const p of PRECISIONS) {
+      const r = child<UNetResult>(here, 'unet', p, ['--file', file]);
+      if (typeof r === 'string') {
+        console.log(`${p.padEnd(9)} ${r}`);
+        continue;
+      }
+      ref ??= r;
+      const err = p === 'fp32' ? '—' : relError(floats(r.out), floats(ref.out)).toExponential(2);
+      console.log(`${p.padEnd(9)} ${r.buildS.toFixed(1).padStart(7)} ${r.runS.toFixed(2).padStart(7)} ${(r.runS / ref.runS).toFixed(2).padStart(7)} ${r.peakMiB.toFixed(0).padStart(14)}   ${err}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
