@@ -27,15 +27,6 @@ export const UNSUPPORTED: readonly Unsupported[] = [
         ? 'this is a textual-inversion embedding, not a model: use it in a prompt with a base model'
         : null,
   },
-  // After the other architectures (an SDXL file also has model.diffusion_model.*), before the VAE-alone line
-  // (the paper's first stages are autoencoders alone).
-  ldmPaperReleases, // the paper's own releases: named, and sent to `ldm paper`
-  {
-    detect: (s) =>
-      s.tensors && !anyKey(s, (k) => k.startsWith('model.diffusion_model.') || k.startsWith('model_ema.')) && anyKey(s, (k) => k.startsWith('encoder.') || k.startsWith('first_stage_model.encoder.')) && anyKey(s, (k) => k.includes('decoder.'))
-        ? 'this is an autoencoder (VAE) alone, not a model: a VAE override goes with a base model'
-        : null,
-  },
   {
     // An SD UNet (cross-attention to a 768-wide CLIP or 1024-wide OpenCLIP context) without its text tower.
     detect: (s) => {
@@ -45,5 +36,14 @@ export const UNSUPPORTED: readonly Unsupported[] = [
         ? `the UNet cross-attends to ${ctx}-wide text (Stable Diffusion ${ctx === 768 ? '1.x' : '2.x'}) but the file has no text encoder (cond_stage_model.*): a text-to-image model needs both`
         : null;
     },
+  },
+  // After the other architectures (an SDXL file also has model.diffusion_model.*), before the VAE-alone line
+  // (the paper's first stages are autoencoders alone).
+  ldmPaperReleases, // the paper's own releases: named, and sent to `ldm paper`
+  {
+    detect: (s) =>
+      s.tensors && !anyKey(s, (k) => k.startsWith('model.diffusion_model.') || k.startsWith('model_ema.')) && anyKey(s, (k) => k.startsWith('encoder.') || k.startsWith('first_stage_model.encoder.')) && anyKey(s, (k) => k.includes('decoder.'))
+        ? 'this is an autoencoder (VAE) alone, not a model: a VAE override goes with a base model'
+        : null,
   },
 ];

@@ -113,8 +113,8 @@ describe('refusing with one clear line', () => {
   });
 
   it('an SD file without its text tower, a 5-channel UNet, heads that do not fit', async () => {
-    await writeSd1File(f('notext.safetensors'), { noText: true });
-    await expect(recogniseModel(f('notext.safetensors'))).rejects.toThrow(/no text encoder/);
+    await writeSd1File(f('notext.safetensors'), { noText: true, unet: { contextDim: 768 } });
+    await expect(recogniseModel(f('notext.safetensors'))).rejects.toThrow(/cross-attends to 768-wide text \(Stable Diffusion 1.x\) but the file has no text encoder/);
     await writeSd1File(f('depth.safetensors'), { inChannels: 5 });
     await expect(recogniseModel(f('depth.safetensors'))).rejects.toThrow(/takes 5 input channels; Stable Diffusion models take 4 \(text to image\) or 9 \(inpainting\)/);
     // An SD 2.x-layout file whose UNet is 96 channels wide: SD 2.x splits attention into 64-channel heads.
