@@ -66,6 +66,25 @@ export const modelValidation = z.object({
   format: modelFormat.nullable(),
   errors: z.array(z.string()),
   warnings: z.array(z.string()),
+  /** When it cannot be used: one plain sentence for the user ("not a model file: …"); `errors` hold the technical detail. */
+  summary: z.string().nullable().optional(),
+});
+
+/** What models.details reads from a model's files (Models view's details panel). */
+export const modelDetails = z.object({
+  id: z.string(),
+  /** The model's files, relative to its folder (a single file: its name), largest first; at most 200. */
+  files: z.array(z.object({ path: z.string(), bytes: z.number() })),
+  /** How many files there are in all (files may list fewer). */
+  fileCount: z.number().int(),
+  /** The package's README / model card and its licence file, when it has them (text, cut at 64 KiB). */
+  card: z.object({ file: z.string(), text: z.string() }).nullable(),
+  licenceText: z.object({ file: z.string(), text: z.string() }).nullable(),
+  /** LoRAs: words to put in the prompt: our trainer's trigger word, then the dataset's most frequent tags (kohya ss_tag_frequency). */
+  triggerWords: z.array(z.string()),
+  /** LoRAs: the name it was trained under (kohya ss_output_name), the base model it names (ss_sd_model_name). */
+  outputName: z.string().nullable(),
+  trainedOn: z.string().nullable(),
 });
 
 export const modelsRequests = {
@@ -81,6 +100,15 @@ export const modelsRequests = {
   'models.setVae': request(z.object({ id: z.string(), vaeId: z.string().nullable() }), modelInfo),
   /** How the model's linear weights are held for sampling: fp32, or int8/int4 quantised at load (less memory, small error). */
   'models.setWeights': request(z.object({ id: z.string(), weights: weightPrecision }), modelInfo),
+  /** Changes the name the studio shows (the files are not touched). */
+  'models.rename': request(z.object({ id: z.string(), name: z.string().trim().min(1).max(200) }), modelInfo),
+  /** Files, model card, licence text and (LoRAs) trigger words, read from the model's files. */
+  'models.details': request(z.object({ id: z.string() }), modelDetails),
+  /**
+   * Removes a model from the studio. Files the studio holds (imported copies, trained results: inside the data
+   * folder) move to trash/models/; a file elsewhere is left where it is. Models shipped with the app are refused.
+   */
+  'models.delete': request(z.object({ id: z.string() }), z.object({ id: z.string(), trashedTo: z.string().nullable() })),
 };
 
 export const modelsEvents = {
@@ -90,5 +118,6 @@ export const modelsEvents = {
 export type ModelInfo = z.output<typeof modelInfo>;
 export type ModelKind = z.output<typeof modelKind>;
 export type ModelValidation = z.output<typeof modelValidation>;
+export type ModelDetails = z.output<typeof modelDetails>;
 export type ModelTraits = z.output<typeof modelTraits>;
 export type SamplingDefaults = z.output<typeof samplingDefaults>;

@@ -2,8 +2,8 @@
 // size, kind and licence; validation before anything is imported.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { cp, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, extname, isAbsolute, join, relative } from 'node:path';
 import { StudioError } from '../api/contract.ts';
 import type { ModelInfo, ModelKind, ModelValidation } from '../api/models.ts';
 import { convertCheckpoint, openCheckpoint } from '../engine/io/checkpoint.ts';
@@ -128,7 +128,8 @@ export class ModelRegistry {
       const d = await describe(path);
       return { ok: true, kind: d.kind, format: d.format, errors: [], warnings: d.warnings };
     } catch (err) {
-      return { ok: false, kind: null, format: null, errors: [(err as Error).message], warnings: [] };
+      const summary = err instanceof ModelValidationError ? err.summary : 'it could not be read';
+      return { ok: false, kind: null, format: null, errors: [(err as Error).message], warnings: [], summary };
     }
   }
 
@@ -220,6 +221,37 @@ export class ModelRegistry {
     return this.get(id);
   }
 
+  /** The name the studio shows for a model (its files are not touched). */
+  rename(id: string, name: string): ModelInfo {
+    this.get(id);
+    const trimmed = name.trim();
+    if (!trimmed) throw new StudioError('A model needs a name: type one.', 'invalid_input');
+    this.db.prepare('UPDATE models SET name = ? WHERE id = ?').run(trimmed, id);
+    return this.get(id);
+  }
+
+  /**
+   * Unregisters a model. Files the studio holds (imported copies in models/, results in training/) move to
+   * trash/models/; a file anywhere else is never touched. Models using it as their VAE go back to their own.
+   * Returns where the files went (null: left where they were).
+   */
+  async delete(id: string): Promise<string | null> {
+    const m = this.get(id);
+    if (m.source === 'embedded') throw new StudioError(`"${m.name}" ships with the app and cannot be deleted.`, 'invalid_input');
+    let trashedTo: string | null = null;
+    if ([this.paths.models, this.paths.training].some((dir) => isInside(m.path, dir)) && existsSync(m.path)) {
+      const dir = join(this.paths.trash, 'models');
+      await mkdir(dir, { recursive: true });
+      trashedTo = join(dir, basename(m.path).startsWith(m.id) ? basename(m.path) : `${m.id}-${basename(m.path)}`);
+      await rename(m.path, trashedTo);
+    }
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE models SET vae_id = NULL WHERE vae_id = ?').run(id);
+      this.db.prepare('DELETE FROM models WHERE id = ?').run(id);
+    })();
+    return trashedTo;
+  }
+
   private async register(id: string, path: string, source: ModelInfo['source'], name: string | null, baseModelId: string | null): Promise<ModelInfo> {
     this.insert(id, path, source, name, baseModelId, await this.describeForRegistry(path));
     return this.get(id);
@@ -241,7 +273,11 @@ export class ModelRegistry {
 }
 
 class ModelValidationError extends StudioError {
-  constructor(message: string) {
+  /** `message` is the technical detail; `summary` says in plain words what the file is not ("not a model file: …"). */
+  constructor(
+    message: string,
+    readonly summary = 'not a model this studio can use',
+  ) {
     super(message, 'invalid_model');
   }
 }
@@ -252,19 +288,20 @@ async function describe(path: string, checkHashes = false): Promise<Described> {
   try {
     st = await stat(path);
   } catch {
-    throw new ModelValidationError(`Nothing at ${path}: pick an existing model file or folder.`);
+    throw new ModelValidationError(`Nothing at ${path}: pick an existing model file or folder.`, 'nothing at that path: pick an existing model file or folder');
   }
   const ext = extname(path).toLowerCase();
   if (st.isFile() && PICKLE.has(ext)) {
     throw new ModelValidationError(
       `${basename(path)} is a pickle checkpoint (${ext}), which can run arbitrary code when loaded; only .safetensors and ONNX models are accepted. Convert it to .safetensors first.`,
+      'not accepted: a pickle file can run code when it is loaded; convert it to .safetensors first',
     );
   }
   if (st.isFile() && TORCH_CHECKPOINT.has(ext)) return describeCheckpoint(path);
   if (st.isFile() && ext === '.safetensors') return describeSafetensors(path);
   if (st.isFile() && ext === '.onnx') {
     const problem = await onnxProblem(path);
-    if (problem) throw new ModelValidationError(`${basename(path)} ${problem}.`);
+    if (problem) throw new ModelValidationError(`${basename(path)} ${problem}.`, 'not a usable ONNX model');
     return { kind: 'ldm', format: 'onnx', name: basename(path, ext), licence: null, description: null, weights: [path], warnings: [] };
   }
   if (st.isDirectory()) {
@@ -272,16 +309,16 @@ async function describe(path: string, checkHashes = false): Promise<Described> {
     if (existsSync(join(path, 'model_index.json'))) {
       return existsSync(join(path, 'unet', 'model.onnx')) ? describeOnnxFolder(path) : describeDiffusers(path);
     }
-    throw new ModelValidationError(`${path} is neither a model package (model.json) nor a diffusers ONNX folder (model_index.json).`);
+    throw new ModelValidationError(`${path} is neither a model package (model.json) nor a diffusers ONNX folder (model_index.json).`, 'not a model folder: it has no model.json or model_index.json');
   }
-  throw new ModelValidationError(`${basename(path)} is not a model: use a .safetensors file, an ONNX model or a model package folder.`);
+  throw new ModelValidationError(`${basename(path)} is not a model: use a .safetensors file, an ONNX model or a model package folder.`, 'not a model file: use a .safetensors file, an ONNX model or a model package folder');
 }
 
 async function safetensorsKeys(file: string): Promise<string[]> {
   try {
     return (await readSafetensorsHeader(file)).entries.map((e) => e.name);
   } catch (err) {
-    throw new ModelValidationError(`${basename(file)} is not a valid safetensors file: ${(err as Error).message}`);
+    throw new ModelValidationError(`${basename(file)} is not a valid safetensors file: ${(err as Error).message}`, 'not a model file: its header is not valid safetensors');
   }
 }
 
@@ -299,9 +336,10 @@ async function describeCheckpoint(file: string): Promise<Described> {
   } catch (err) {
     throw new ModelValidationError(
       `${basename(file)} is a pickle checkpoint (${extname(file)}) that cannot be read safely: ${(err as Error).message}. Convert it to .safetensors with a tool you trust, or use another copy.`,
+      'not a checkpoint this studio can read safely: convert it to .safetensors with a tool you trust',
     );
   }
-  if (paper) throw new ModelValidationError(`${basename(file)}: ${paper}`);
+  if (paper) throw new ModelValidationError(`${basename(file)}: ${paper}`, 'one of the latent diffusion paper\'s releases: the studio runs these with `ldm paper FILE`, not as an imported model');
   const d = classifyKeys(keys, file);
   return { ...d, warnings: [`a PyTorch checkpoint: importing converts its ${keys.length} tensors to .safetensors (the original is not changed)`, ...notes] };
 }
@@ -315,7 +353,7 @@ async function describeSafetensors(file: string): Promise<Described> {
 async function withFamily(d: Described, file: string): Promise<Described> {
   const c = await checkModel(file);
   if (c === null) return d;
-  if ('problem' in c) throw new ModelValidationError(c.problem);
+  if ('problem' in c) throw new ModelValidationError(c.problem, 'a kind of model this studio cannot run');
   const r = c.recognised;
   const what = `${r.label}${r.kind === 'inpaint' ? ' (inpainting)' : ''}${r.prediction ? `, predicts ${r.prediction === 'epsilon' ? 'ε' : 'v'}` : ''}`;
   return { ...d, description: d.description ?? what, weights: [...r.files], warnings: [...d.warnings, ...r.notes] };
@@ -325,7 +363,7 @@ async function withFamily(d: Described, file: string): Promise<Described> {
 async function describeDiffusers(dir: string): Promise<Described> {
   const d: Described = { kind: 'ldm', format: 'diffusers', name: basename(dir), licence: null, description: null, weights: [], warnings: ['diffusers folders carry no licence field: check that you may use this model'] };
   const c = await withFamily(d, dir);
-  if (c.weights.length === 0) throw new ModelValidationError(`${dir} is not a diffusers Stable Diffusion folder this studio can read.`);
+  if (c.weights.length === 0) throw new ModelValidationError(`${dir} is not a diffusers Stable Diffusion folder this studio can read.`, 'not a diffusers folder this studio can read');
   return c;
 }
 
@@ -341,6 +379,7 @@ function classifyKeys(keys: string[], file: string): Described {
   if (keys.some((k) => k === 'emb_params' || k === 'string_to_param.*' || k === 'clip_l')) return { ...base, kind: 'embedding' };
   throw new ModelValidationError(
     `${basename(file)} holds ${keys.length} tensors but none with the names of an LDM/SD checkpoint (model.diffusion_model.*), a LoRA (lora_unet_*), a VAE or an embedding.`,
+    'not a model this studio knows: its tensors are not named like a diffusion model, LoRA, VAE or embedding',
   );
 }
 
@@ -349,7 +388,7 @@ async function describePackage(dir: string, checkHashes: boolean): Promise<Descr
   try {
     pkg = await validateModelPackage(dir, { checkHashes });
   } catch (err) {
-    throw new ModelValidationError(`${dir} is not a usable model package: ${(err as Error).message}`);
+    throw new ModelValidationError(`${dir} is not a usable model package: ${(err as Error).message}`, 'not a usable model package: its model.json or files are wrong');
   }
   const m = pkg.manifest;
   const weights = m.files.filter((f) => f.role === 'weights');
@@ -370,10 +409,10 @@ async function describePackage(dir: string, checkHashes: boolean): Promise<Descr
 
 async function describeOnnxFolder(dir: string): Promise<Described> {
   const missing = ['unet', 'vae_decoder', 'text_encoder'].filter((sub) => !existsSync(join(dir, sub, 'model.onnx')));
-  if (missing.length) throw new ModelValidationError(`The ONNX folder ${dir} lacks ${missing.map((m) => `${m}/model.onnx`).join(', ')}.`);
+  if (missing.length) throw new ModelValidationError(`The ONNX folder ${dir} lacks ${missing.map((m) => `${m}/model.onnx`).join(', ')}.`, 'an incomplete ONNX model folder');
   for (const sub of ['unet', 'vae_decoder', 'text_encoder']) {
     const problem = await onnxProblem(join(dir, sub, 'model.onnx'));
-    if (problem) throw new ModelValidationError(`${sub}/model.onnx in ${dir} ${problem}.`);
+    if (problem) throw new ModelValidationError(`${sub}/model.onnx in ${dir} ${problem}.`, 'not a usable ONNX model folder');
   }
   return {
     kind: 'ldm',
@@ -384,6 +423,11 @@ async function describeOnnxFolder(dir: string): Promise<Described> {
     weights: ['text_encoder', 'unet', 'vae_decoder'].map((s) => join(dir, s, 'model.onnx')),
     warnings: ['diffusers ONNX folders carry no licence field: check that you may use this model'],
   };
+}
+
+function isInside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
 async function hashFiles(files: readonly string[]): Promise<{ hash: string; size: number }> {

@@ -22,6 +22,7 @@ import { lockDataDir } from './lock.ts';
 import { recogniseModel } from '../engine/families/index.ts';
 import { modelTraits, withSamplingDefaults } from './model-traits.ts';
 import { promptNetworks, type PromptNetwork } from './prompt-networks.ts';
+import { readModelDetails } from './model-details.ts';
 import { ModelRegistry } from './models.ts';
 import { PromptService } from './prompt.ts';
 import { storeGeneration } from './record.ts';
@@ -361,6 +362,20 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       const m = models.setWeights(id, weights);
       emit('models.changed', { ids: [m.id] });
       return { ...m, traits: await modelTraits(m) };
+    },
+    'models.rename': async ({ id, name }) => {
+      const m = models.rename(id, name);
+      emit('models.changed', { ids: [m.id] });
+      return { ...m, traits: await modelTraits(m) };
+    },
+    'models.details': async ({ id }) => readModelDetails(models.get(id)),
+    'models.delete': async ({ id }) => {
+      const m = models.get(id);
+      const busy = queue.list(['running', 'queued', 'paused'], 1000).find((j) => JSON.stringify(j.spec).includes(JSON.stringify(id)));
+      if (busy) throw new StudioError(`"${m.name}" is used by job ${busy.id} (${busy.status}): cancel it or let it finish, then delete the model.`, 'busy');
+      const trashedTo = await models.delete(id);
+      emit('models.changed', { ids: [id] });
+      return { id, trashedTo };
     },
     'models.setPrediction': async ({ id, prediction }) => {
       const m = models.setPrediction(id, prediction);
