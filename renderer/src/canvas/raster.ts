@@ -1,6 +1,7 @@
 // The mask and image as pixels in the browser: the coloured overlay drawn over the image, and the PNGs
 // sent to the inpaint job (the working image, and the mask as white = repaint).
 import { canvasToBase64Png } from '../lib/images.ts';
+import { fillFromEdges } from './edge-fill.ts';
 import type { MaskState, Rect } from './mask.ts';
 
 function canvasOf(width: number, height: number, reuse?: HTMLCanvasElement | null): HTMLCanvasElement {
@@ -38,14 +39,19 @@ export function paintOverlay(mask: MaskState, colour: string, reuse?: HTMLCanvas
   return c;
 }
 
-/** The image as the model sees it: the source placed in the (possibly extended) working canvas. */
+/** The image as the model sees it: the source placed in the (possibly extended) working canvas, the rest from its edges. */
 export function workingCanvas(source: CanvasImageSource, mask: MaskState): HTMLCanvasElement {
   const c = canvasOf(mask.width, mask.height);
   const ctx = c.getContext('2d')!;
-  // The outpaint area starts as mid grey: neutral for the model, and fully masked anyway.
-  ctx.fillStyle = '#808080';
-  ctx.fillRect(0, 0, c.width, c.height);
   ctx.drawImage(source, mask.offsetX, mask.offsetY);
+  const w = (source as HTMLImageElement).naturalWidth ?? (source as HTMLCanvasElement).width;
+  const h = (source as HTMLImageElement).naturalHeight ?? (source as HTMLCanvasElement).height;
+  if (mask.offsetX !== 0 || mask.offsetY !== 0 || mask.width !== w || mask.height !== h) {
+    // The outpaint area starts from the picture's edge colours, not a grey band the model would keep.
+    const data = ctx.getImageData(0, 0, c.width, c.height);
+    fillFromEdges(data.data, c.width, c.height, { x: mask.offsetX, y: mask.offsetY, width: w, height: h });
+    ctx.putImageData(data, 0, 0);
+  }
   return c;
 }
 
