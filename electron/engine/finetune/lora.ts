@@ -302,17 +302,20 @@ export function mergeLora(
     const s = (text ? (o.textStrength ?? strength) : strength) * loraScale(alpha, rank);
     plan.push({ mod, layer, w, down, up, rank, out, scale: s, text });
   }
-  for (const p of plan) {
-    const taps = p.down.length / p.rank;
-    for (let o2 = 0; o2 < p.out; o2++) {
-      for (let r = 0; r < p.rank; r++) {
-        const a = p.scale * p.up[o2 * p.rank + r]!;
-        if (a === 0) continue;
-        const row = o2 * taps;
-        const d = r * taps;
-        for (let i = 0; i < taps; i++) p.w[row + i] = p.w[row + i]! + a * p.down[d + i]!;
-      }
+  for (const p of plan) addLowRank(p.w, p.up, p.down, p.out, p.rank, p.scale);
+  return { changed: plan.length, skipped };
+}
+
+/** w [out, taps] += scale · up [out, rank] @ down [rank, taps], row by row (locals and subarrays keep V8's inner loop tight). */
+function addLowRank(w: Float32Array, up: Float32Array, down: Float32Array, out: number, rank: number, scale: number): void {
+  const taps = down.length / rank;
+  for (let o = 0; o < out; o++) {
+    const row = w.subarray(o * taps, (o + 1) * taps);
+    for (let r = 0; r < rank; r++) {
+      const a = scale * up[o * rank + r]!;
+      if (a === 0) continue;
+      const d = down.subarray(r * taps, (r + 1) * taps);
+      for (let i = 0; i < taps; i++) row[i] += a * d[i]!;
     }
   }
-  return { changed: plan.length, skipped };
 }
