@@ -137,7 +137,10 @@ describe('canvas in Chromium', () => {
   it('extends the canvas for outpainting and undoes the extension', async () => {
     const { page } = studio;
     const before = await info();
+    // Without "fill right away", extending says what to do next.
+    await page.getByRole('checkbox', { name: 'Fill the new border right away' }).uncheck();
     await page.getByRole('button', { name: 'Extend right' }).click();
+    expect(await page.getByRole('status').filter({ hasText: 'The new border is masked' }).count()).toBe(1);
     await expect.poll(info).toMatch(/^320×192 · mask \d+%$/);
     await page.getByRole('button', { name: 'Extend bottom' }).click();
     await expect.poll(info).toMatch(/^320×256 /);

@@ -121,9 +121,10 @@ describe('inpainting from the canvas against the real backend', () => {
   it('outpaints: extends the canvas to the right and keeps the original pixels', async () => {
     const { page } = studio;
     await page.getByLabel('Extend by').selectOption('32');
+    // "Fill the new border right away" (on by default): one click extends and inpaints the border.
+    expect(await page.getByRole('checkbox', { name: 'Fill the new border right away' }).isChecked()).toBe(true);
     await page.getByRole('button', { name: 'Extend right' }).click();
     await expect.poll(() => page.getByTestId('canvas-info').textContent()).toBe('96×64 · mask 33%');
-    await page.getByRole('button', { name: 'Inpaint masked area' }).click();
     await page.getByRole('button', { name: 'Keep this one' }).click({ timeout: 120_000 });
     await expect.poll(() => page.getByTestId('canvas-info').textContent()).toBe('96×64 · mask 0%');
     const found = await studio.backend.handlers['history.search']({ query: '', kind: 'inpaint', trashed: false, limit: 5, offset: 0 });
