@@ -41,6 +41,7 @@ export async function resolveModelDir(model: string | undefined): Promise<string
  */
 export async function resolveModelPath(model: string | undefined): Promise<string> {
   if (model === undefined) return resolveModelDir(undefined);
+  if (model.trim() === '') throw new UsageError('--model needs a model file, folder or name');
   if (/\.(ckpt|pt|pth|bin)$/i.test(model)) {
     throw new UsageError(`--model ${model}: pickle checkpoints are refused (loading one can run code); use a .safetensors file`);
   }

@@ -182,7 +182,7 @@ describe('ldm errors and listing', () => {
       [['generate'], /needs a prompt/, 2],
       [['generate', 'x', '--steps', 'many', '--model', 'm'], /--steps must be a number/, 2],
       [['generate', 'x', '--model', '/nonexistent/model'], /no such file or folder/, 2],
-      [['generate', 'x', '--model', '', '--size', '30x30'], /no model package|multiple/, 2],
+      [['generate', 'x', '--model', '', '--size', '30x30'], /needs a model file, folder or name|multiple/, 2],
       [['frobnicate'], /unknown command 'frobnicate'/, 2],
       [['generate', 'x', '--model', 'sd-v1-5.ckpt'], /pickle checkpoints are refused/, 2],
       [['generate', 'x', '--colour', 'red'], /colour/, 2],
