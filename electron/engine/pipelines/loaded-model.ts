@@ -153,7 +153,10 @@ export class LoadedModel implements DiffusionModel {
 
   /** The onnxruntime execution provider the text encoder runs on (builds its session if needed). */
   async provider(): Promise<Provider> {
-    return (await this.entry('text_encoder', '1', () => buildTextEncoderGraph(this.spec.textEncoder, 1, 0, { weightQuant: this.quant })).session).provider;
+    // Any live session answers (each network runs on the same provider); else the text encoder's is built.
+    const live = this.live.get('text_encoder') ?? this.live.get('unet');
+    if (live) return (await live.session).provider;
+    return (await this.entry('text_encoder', `1:${this.spec.textEncoder.layers}`, () => buildTextEncoderGraph(this.spec.textEncoder, 1, 0, { weightQuant: this.quant })).session).provider;
   }
 
   /**
