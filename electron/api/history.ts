@@ -23,6 +23,13 @@ export const generationParams = z.object({
   /** img2img / inpaint denoising strength. */
   strength: z.number().nullable().default(null),
   eta: z.number().nullable().default(null),
+  /** A1111's Schedule type and seed settings, when the generation used them (absent: the defaults). */
+  scheduleType: z.string().optional(),
+  rngSource: z.enum(['gpu', 'cpu', 'nv']).optional(),
+  variationSeed: z.number().int().optional(),
+  variationStrength: z.number().optional(),
+  resizeSeedFrom: z.object({ width: z.number().int(), height: z.number().int() }).optional(),
+  ensd: z.number().int().optional(),
   extra: z.record(z.string(), z.string()).default({}),
 });
 

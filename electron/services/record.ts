@@ -18,6 +18,8 @@ export interface GenerationInput extends SeedOptions {
   prompt: string;
   negativePrompt: string;
   sampler: string | null;
+  /** A1111's Schedule type (the pipelines' record carries it; absent = the sampler's automatic one). */
+  scheduleType?: string;
   steps: number | null;
   guidance: number | null;
   seed: number | null;
@@ -64,6 +66,7 @@ export async function storeGeneration(history: HistoryStore, gallery: Gallery, g
       height: stored.height,
       strength: g.strength ?? null,
       eta: g.eta ?? null,
+      ...reproducingSettings(g),
       extra: { ...(g.feather !== undefined && g.feather !== null ? { feather: String(g.feather) } : {}), ...g.extra },
     },
     model: { id: g.model.id ?? null, name: g.model.name, hash: g.model.hash },
@@ -81,6 +84,20 @@ export async function storeGeneration(history: HistoryStore, gallery: Gallery, g
   };
   history.insert(gen);
   return gen;
+}
+
+/** The schedule type and seed settings a rerun needs, only where they differ from the defaults. */
+function reproducingSettings(g: GenerationInput): Partial<Generation['params']> {
+  const out: Partial<Generation['params']> = {};
+  if (g.scheduleType && g.scheduleType !== 'automatic') out.scheduleType = g.scheduleType;
+  if (g.rngSource && g.rngSource !== 'gpu') out.rngSource = g.rngSource;
+  if (g.variationStrength) {
+    out.variationStrength = g.variationStrength;
+    if (g.variationSeed !== undefined) out.variationSeed = g.variationSeed;
+  }
+  if (g.resizeSeedFrom && g.resizeSeedFrom.width > 0 && g.resizeSeedFrom.height > 0) out.resizeSeedFrom = { ...g.resizeSeedFrom };
+  if (g.ensd) out.ensd = g.ensd;
+  return out;
 }
 
 /**

@@ -7,7 +7,8 @@ import { toPng } from '../engine/io/image.ts';
 import type { ImageVariant } from '../api/gallery.ts';
 import type { Generation } from '../api/history.ts';
 import type { EventName, EventPayload, StudioHandlers } from '../api/index.ts';
-import type { GenerateSpec, Job, JobSpec, SubmittedSpec } from '../api/jobs.ts';
+import type { GenerateSpec, Job, JobSpec, SubmittedSpec, Txt2imgSpec } from '../api/jobs.ts';
+import { SCHEDULE_TYPE_NAMES } from '../engine/diffusion/sigma-schedules.ts';
 import { imageSeeds, seedRecord } from '../engine/diffusion/noise.ts';
 import { forkWorkerAdapter, type WorkerAdapter } from '../workers/adapter.ts';
 import type { ImageMessage, RunJob } from '../workers/protocol.ts';
@@ -225,6 +226,12 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
       height: g.params.height - (g.params.height % 8),
       batchCount: 1,
       eta: g.params.eta ?? 0,
+      scheduleType: (SCHEDULE_TYPE_NAMES as readonly string[]).includes(g.params.scheduleType ?? '') ? (g.params.scheduleType as Txt2imgSpec['scheduleType']) : undefined,
+      rngSource: g.params.rngSource,
+      variationSeed: g.params.variationSeed,
+      variationStrength: g.params.variationStrength,
+      resizeSeedFrom: g.params.resizeSeedFrom,
+      ensd: g.params.ensd,
       loras: g.loras.flatMap((l) => {
         const m = models.findByHash(l.hash, 'lora') ?? models.list('lora').find((x) => x.name === l.name);
         return m ? [{ modelId: m.id, strength: l.strength }] : [];

@@ -101,6 +101,20 @@ describe('history', () => {
     expect(spec).toMatchObject({ kind: 'txt2img', modelId: 'embedded:probe', prompt: 'a red fox', seed: 2, steps: 20, guidance: 7.5 });
   });
 
+  it('keeps the schedule type and A1111 seed settings, so a rerun draws the same noise on the same σ', async () => {
+    const g = await recordGeneration(dataDir, await input('a red fox', {
+      seed: 7, sampler: 'dpmpp_2m', scheduleType: 'karras', rngSource: 'cpu', variationSeed: 99, variationStrength: 0.3,
+      resizeSeedFrom: { width: 64, height: 48 }, ensd: 31337,
+    }));
+    expect(g.params).toMatchObject({ scheduleType: 'karras', rngSource: 'cpu', variationSeed: 99, variationStrength: 0.3, resizeSeedFrom: { width: 64, height: 48 }, ensd: 31337 });
+    expect(await studio.handlers['history.reuse']({ id: g.id })).toMatchObject({
+      sampler: 'dpmpp_2m', scheduleType: 'karras', seed: 7, rngSource: 'cpu', variationSeed: 99, variationStrength: 0.3, resizeSeedFrom: { width: 64, height: 48 }, ensd: 31337,
+    });
+    // the defaults are not written, and a rerun leaves them to the job's defaults
+    const plain = await recordGeneration(dataDir, await input('a blue whale', { scheduleType: 'automatic', rngSource: 'gpu', variationSeed: 5, variationStrength: 0 }));
+    expect(Object.keys(plain.params).filter((k) => ['scheduleType', 'rngSource', 'variationSeed', 'variationStrength', 'ensd'].includes(k))).toEqual([]);
+  });
+
   it('links a CLI generation to the registry model with its hash, so its parameters can be reused', async () => {
     const hash = (await studio.handlers['models.get']({ id: 'embedded:probe' })).hash.slice(0, 10);
     const g = await recordGeneration(dataDir, await input('from the cli', { model: { name: 'probe', hash } }));
