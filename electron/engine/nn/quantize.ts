@@ -18,6 +18,8 @@ export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['fp32', 'int8', 'i
 export interface WeightQuant {
   readonly bits: 4 | 8;
   readonly blockSize: number;
+  /** MatMulNBits' accuracy_level: 0 computes in float; 4 also quantises the activations to int8 (faster kernels, more error). */
+  readonly accuracyLevel?: number;
 }
 
 /** Values per scale. 32 keeps int4's error low; MatMulNBits takes powers of two ≥ 16. */
@@ -117,7 +119,7 @@ export function quantizedMatMul(g: Graph, weightName: string, x: Value, n: numbe
   const s = g.param(scalesName, [n * blocks], { kind: 'zeros' }, { trainable: false });
   table.set(dataName, { source: weightName, n, k, quant: q, part: 'data' });
   table.set(scalesName, { source: weightName, n, k, quant: q, part: 'scales' });
-  return g.matMulNBits(x, b, s, n, q.bits, q.blockSize);
+  return g.matMulNBits(x, b, s, n, q.bits, q.blockSize, q.accuracyLevel);
 }
 
 /**
@@ -160,7 +162,7 @@ function readFloat(mode: EmbeddedWeights | ExternalWeights, name: string, weight
   if (mode.kind === 'embedded') {
     const t: TensorData = mode.get(name);
     if (t.dtype === 'float32') return t.data as Float32Array;
-    if (t.dtype === 'float16') return Float32Array.from(t.data as Uint16Array, halfToFloat);
+    if (t.dtype === 'float16') return widenHalf(t.data as Uint16Array);
     throw new ModelInputError(`cannot quantise weight '${name}': it is ${t.dtype}, not a float tensor`);
   }
   if (!weightsFile) throw new ModelInputError(`cannot quantise weight '${name}': its file ${mode.file} was not given`);
@@ -179,6 +181,19 @@ function readFloat(mode: EmbeddedWeights | ExternalWeights, name: string, weight
     closeSync(fd);
   }
   if (loc.dtype === 'float32') return new Float32Array(bytes.buffer, bytes.byteOffset, loc.length / 4);
-  if (loc.dtype === 'float16') return Float32Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, loc.length / 2), halfToFloat);
+  if (loc.dtype === 'float16') return widenHalf(new Uint16Array(bytes.buffer, bytes.byteOffset, loc.length / 2));
   throw new ModelInputError(`cannot quantise weight '${name}': it is stored as ${loc.dtype}`);
+}
+
+let halfTable: Float32Array | null = null;
+
+/** fp16 → fp32 through a 65,536-entry table (SD weights are mostly fp16; a call per value is slow). */
+function widenHalf(h: Uint16Array): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) halfTable[i] = halfToFloat(i);
+  }
+  const out = new Float32Array(h.length);
+  for (let i = 0; i < h.length; i++) out[i] = halfTable[h[i]!]!;
+  return out;
 }
