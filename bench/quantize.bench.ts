@@ -5,7 +5,7 @@
 //  2. An SD v1-size UNet with random weights (fp16 file, as most SD checkpoints): build time, one call,
 //     peak RSS and the output's relative error against fp32.
 // Times on a shared machine are only comparable within one run: read the ratios.
-// Usage: npm run bench -- --only quantize [--threads 2] [--quick] [--seeds 4] [--steps 20] [--sd-only]
+// Usage: npm run bench -- --only quantize [--threads 2] [--quick] [--seeds 4] [--steps 20] [--sd-only] [--precisions fp32,int8,int4]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -28,7 +28,7 @@ const quick = args.includes('--quick');
 const seeds = Number(flag('--seeds')) || 4;
 const steps = Number(flag('--steps')) || 20;
 const latent = quick ? 32 : 64;
-const PRECISIONS: WeightPrecision[] = ['fp32', 'int8', 'int4'];
+const PRECISIONS = (flag('--precisions') ?? 'fp32,int8,int4').split(',') as WeightPrecision[];
 const MODEL_DIR = path.resolve('resources/models/emoji-ldm-32');
 
 const rssPeakMiB = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
