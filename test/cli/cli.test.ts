@@ -210,7 +210,8 @@ describe('ldm errors and listing', () => {
     for (const c of ['generate', 'img2img', 'inpaint', 'outpaint', 'models']) expect(all.stdout).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
     const gen = await cli('generate', '--help');
     expect(gen.code).toBe(0);
-    expect(gen.stdout).toMatch(/--sampler NAME .*euler_a.*dpmpp_2m_karras/);
+    expect(gen.stdout).toMatch(/--sampler NAME .*dpmpp_2m.*euler_a.*unipc/);
+    expect(gen.stdout).toMatch(/--schedule TYPE .*karras/);
     expect(gen.stdout).toMatch(/-o, --out FILE/);
     expect((await cli()).code).toBe(2);
   });
