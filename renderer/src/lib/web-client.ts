@@ -3,6 +3,7 @@
 import type { EventName, EventPayload, RequestInput, RequestName, RequestOutput, StudioClient } from '../../../electron/api/index.ts';
 import { TOKEN_REFUSED } from '../../../electron/web/close-codes.ts';
 import { StudioRequestError } from './errors.ts';
+import { httpUploader, liftLargeImages } from './uploads.ts';
 
 type ServerMessage =
   | { t: 'res'; id: number; ok: true; output: unknown }
@@ -39,6 +40,7 @@ export function createWebClient(
   let reported: boolean | null = null;
   let everConnected = false;
   let refused: string | null = null;
+  const upload = httpUploader(new URL(wsUrl).searchParams.get('token'));
   const report = (up: boolean) => {
     if (reported !== up) onConnection(up);
     reported = up;
@@ -93,12 +95,21 @@ export function createWebClient(
     },
     invoke<K extends RequestName>(name: K, input: RequestInput<K>): Promise<RequestOutput<K>> {
       const id = nextId++;
-      const msg = JSON.stringify({ t: 'req', id, name, input });
       return new Promise((resolve, reject) => {
         if (refused) return reject(new StudioRequestError(refused, 'token_refused'));
         pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-        if (connected && socket?.readyState === WebSocket.OPEN) socket.send(msg);
-        else queue.push(msg);
+        // Large pictures go ahead as uploads; the message then names them (see uploads.ts).
+        liftLargeImages(input, upload).then(
+          (lifted) => {
+            const msg = JSON.stringify({ t: 'req', id, name, input: lifted });
+            if (connected && socket?.readyState === WebSocket.OPEN) socket.send(msg);
+            else queue.push(msg);
+          },
+          (err: Error) => {
+            pending.delete(id);
+            reject(new StudioRequestError(err.message, 'upload_failed'));
+          },
+        );
       });
     },
     on<K extends EventName>(name: K, listener: (payload: EventPayload<K>) => void): () => void {
