@@ -1,5 +1,5 @@
-// `ldm train`: fine-tune a model package on a folder of pictures (LoRA, full UNet or textual
-// inversion), with a progress bar and the loss on stderr. Ctrl-C stops at the next step with a
+// `ldm train`: fine-tune a model on a folder of pictures (LoRA on a model package, an SD 1.x/2.x file
+// or a diffusers folder; full UNet or textual inversion on a model package), with a progress bar and the loss on stderr. Ctrl-C stops at the next step with a
 // checkpoint; the same command line run again resumes from it.
 import * as path from 'node:path';
 import { FINETUNE_METHODS, METHOD_CATALOG, methodInfo, type FinetuneMethod } from '../engine/finetune/methods/catalog.ts';
@@ -9,14 +9,16 @@ import type { Provider } from '../engine/onnx/runtime.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
 import type { Command } from './command.ts';
 import type { CliIo } from './command.ts';
-import { resolveModelDir } from './model-dir.ts';
+import { parsePrediction, type Prediction } from '../engine/families/index.ts';
+import { resolveModelPath } from './model-dir.ts';
 import { renderBar, type ProgressStream } from './progress.ts';
 
 const d = FINETUNE_DEFAULTS;
 
 const TRAIN_FLAGS: FlagSpecs = {
   data: { type: 'string', help: 'folder of PNG/JPEG/WebP pictures; captions from NAME.txt / NAME.caption, else the file name' },
-  base: { type: 'string', help: 'base model package folder, or the name of one in resources/models/ (default: the installed one)' },
+  base: { type: 'string', help: 'base model: a package folder or the name of one in resources/models/ (default: the installed one), an SD 1.x/2.x .safetensors file or a diffusers folder (lora only)' },
+  prediction: { type: 'string', arg: 'v|eps', help: "what the base predicts, for files that do not say (SD 2.x 768-v: v); v models train toward v. Default: the file's" },
   method: { type: 'string', help: METHOD_CATALOG.map((m) => `${m.name}${m.name === 'lora' ? ' (default)' : ''}: ${m.summary}`).join('; ') },
   steps: { type: 'int', help: 'optimiser steps (default 400)' },
   out: { type: 'string', short: 'o', help: 'output: NAME.safetensors (lora, ti) or a folder (full)' },
@@ -74,8 +76,15 @@ async function train(argv: readonly string[], io: CliIo): Promise<void> {
   const prov = f.provider as string | undefined;
   const bar = f.quiet ? null : new TrainBar(io.stderr);
   const sample = f.sample as string | undefined;
+  let prediction: Prediction | undefined;
+  try {
+    prediction = f.prediction === undefined ? undefined : parsePrediction(f.prediction as string);
+  } catch (err) {
+    throw new UsageError(`--prediction: ${(err as Error).message}`);
+  }
   const result = await finetune({
-    base: await resolveModelDir(f.base as string | undefined),
+    base: await resolveModelPath(f.base as string | undefined),
+    prediction,
     data,
     out,
     method,

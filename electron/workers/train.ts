@@ -1,8 +1,10 @@
-// Training jobs inside a worker: the engine's fine-tuning pipeline (LoRA, full, textual inversion) with
+// Training jobs inside a worker: the engine's fine-tuning pipeline (LoRA on packages, SD files and diffusers
+// folders; full and textual inversion on packages) with
 // checkpoints in the job's work folder, so a job run again after a crash or restart resumes.
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { TrainSpec } from '../api/jobs.ts';
+import { parsePrediction } from '../engine/families/index.ts';
 import { methodInfo } from '../engine/finetune/methods/catalog.ts';
 import { finetune, type FinetuneProgress } from '../engine/finetune/train.ts';
 import type { JobContext, JobHandler } from './host.ts';
@@ -14,11 +16,12 @@ function fileStem(name: string): string {
 
 export const trainHandler: JobHandler = async (job, ctx) => {
   const spec = job.spec as TrainSpec;
-  if (job.model.format !== 'package') throw new Error(`"${job.model.name}" is a ${job.model.format} model; training starts from a model package`);
+  if (job.model.format === 'onnx') throw new Error(`"${job.model.name}" is an ONNX export; training starts from a model package, an SD 1.x/2.x .safetensors file or a diffusers folder`);
   const stem = fileStem(spec.outputName);
   const out = methodInfo(spec.method)!.output === 'file' ? join(job.workDir, `${stem}.safetensors`) : join(job.workDir, stem);
   const result = await finetune({
     base: job.model.path,
+    prediction: job.model.prediction ? parsePrediction(job.model.prediction) : undefined,
     data: spec.datasetDir,
     out,
     method: spec.method,

@@ -4,6 +4,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Rng } from '../diffusion/rng.ts';
+import type { Prediction } from '../families/index.ts';
 import { makeSchedule, type Schedule } from '../diffusion/schedule.ts';
 import type { DatasetItem } from '../io/dataset.ts';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.ts';
@@ -57,8 +58,13 @@ export interface BatchInputs {
   ids: BigInt64Array[] | null;
   tiWord: { id: number; pad: number } | null;
   schedule: Schedule;
+  /** v-prediction changes the min-SNR weight (the target is v, not ε). */
+  prediction?: Prediction;
   noiseOffset: number;
-  /** min-SNR-γ loss weighting (Hang et al. 2023): w = min(SNR, γ)/SNR; 0 = equal weights. */
+  /**
+   * min-SNR-γ loss weighting (Hang et al. 2023): w = min(SNR, γ)/SNR for ε, min(SNR, γ)/(SNR + 1) for v
+   * (as kohya's sd-scripts); 0 = equal weights.
+   */
   minSnrGamma: number;
 }
 
@@ -92,7 +98,7 @@ export function batchFeeds(x: BatchInputs): (pick: readonly number[], rng: Rng, 
       sa[b] = Math.sqrt(ab);
       sb[b] = Math.sqrt(1 - ab);
       const snr = ab / (1 - ab);
-      if (gamma > 0) w[b] = Math.min(snr, gamma) / snr;
+      if (gamma > 0) w[b] = Math.min(snr, gamma) / (x.prediction === 'v_prediction' ? snr + 1 : snr);
     });
     const feeds: Feeds = {
       latents: tensor('float32', [B, c, h, wd], z),

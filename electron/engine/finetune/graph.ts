@@ -1,8 +1,9 @@
-// The fine-tuning training graph: ε-prediction loss of the UNet on cached latents, with LoRA branches
+// The fine-tuning training graph: the UNet's loss on cached latents (target ε, or v for v-prediction models), with LoRA branches
 // (lora), every UNet weight (full) or one new token embedding through the frozen text encoder (ti)
 // as the trained params. Frozen weights become initializers, so each step feeds only the trained
 // tensors and checkpoints hold only what is trained.
 import { buildGradientGraph } from '../autodiff/index.ts';
+import type { Prediction } from '../families/index.ts';
 import { Graph, type Value } from '../onnx/graph.ts';
 import type { TextEncoderConfig, UNetConfig } from '../nn/config.ts';
 import { setLayerHooks } from '../nn/layers.ts';
@@ -17,6 +18,8 @@ export { FinetuneError } from './errors.ts';
 export interface FinetuneGraphOptions {
   readonly method: FinetuneMethodModule;
   readonly setup: MethodSetup;
+  /** What the UNet predicts, so what it is trained toward: ε, or v = √ᾱ·ε − √(1−ᾱ)·x₀. */
+  readonly prediction?: Prediction;
   readonly unet: UNetConfig;
   readonly textEncoder: TextEncoderConfig;
   readonly batch: number;
@@ -39,7 +42,8 @@ export interface FinetuneGraph {
 /**
  * Inputs: `latents` (scaled z0), `noise`, `sqrt_alpha_bar`, `sqrt_one_minus_alpha_bar` [B],
  * `timestep_embedding`; `encoder_hidden_states` (the frozen text encoder's output, cached), or
- * `input_ids` when the text encoder trains (ti, with `ti_mask`; LoRA with the 'text' target). `loss_weights` [B]. Loss = mean_b w_b·mean ‖ε − ε̂‖².
+ * `input_ids` when the text encoder trains (ti, with `ti_mask`; LoRA with the 'text' target). `loss_weights` [B].
+ * Loss = mean_b w_b·mean ‖y − ŷ‖², y = ε (ε-prediction) or v = √ᾱ·ε − √(1−ᾱ)·x₀ (v-prediction).
  */
 export function buildFinetuneGraph(o: FinetuneGraphOptions): FinetuneGraph {
   const { batch: b, height: h, width: w, latentChannels: c, unet, textEncoder } = o;
@@ -60,9 +64,10 @@ export function buildFinetuneGraph(o: FinetuneGraphOptions): FinetuneGraph {
     context = g.input('encoder_hidden_states', 'float32', [b, textEncoder.maxLength, textEncoder.width]);
   }
   const sample = g.add(g.mul(z0, sa), g.mul(noise, sb));
-  const eps = unetForward(g, unet, { sample, timestepEmbedding: temb, context });
-  const d = g.sub(eps, noise);
-  // Per-sample weights (min-SNR-γ, or 1): loss = mean_b w_b·mean‖ε − ε̂‖².
+  const predicted = unetForward(g, unet, { sample, timestepEmbedding: temb, context });
+  const target = o.prediction === 'v_prediction' ? g.sub(g.mul(noise, sa), g.mul(z0, sb)) : noise;
+  const d = g.sub(predicted, target);
+  // Per-sample weights (min-SNR-γ, or 1): loss = mean_b w_b·mean‖y − ŷ‖².
   const perSample = g.reduceMean(g.mul(d, d), [1, 2, 3], false);
   const loss = g.output(g.reduceMean(g.mul(perSample, g.input('loss_weights', 'float32', [b])), [0], false), 'loss');
 

@@ -1,5 +1,6 @@
 // The options, progress events and result of a fine-tuning run (../finetune/train.ts), apart from the run
 // so the modules it uses can name them without importing it.
+import type { Prediction } from '../families/index.ts';
 import type { BucketOptions } from '../io/buckets.ts';
 import type { RejectedFile } from '../io/dataset.ts';
 import type { ImageLimits } from '../io/image.ts';
@@ -8,8 +9,10 @@ import type { LoraTarget } from './lora.ts';
 import type { FinetuneMethod } from './methods/catalog.ts';
 
 export interface FinetuneOptions {
-  /** Base model package folder. */
+  /** Base model: a model package folder, an SD 1.x / 2.x .safetensors file or a diffusers folder (lora only for the last two). */
   readonly base: string;
+  /** The user's prediction-type setting for the base (wins over what its file says): the training target. */
+  readonly prediction?: Prediction;
   /** Folder of training pictures (PNG/JPEG/WebP) with optional .txt/.caption sidecars. */
   readonly data: string;
   /** Output: a .safetensors file (lora, ti) or a model package folder (full). */

@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { writeBytesAtomic } from '../io/atomic.ts';
 import type { RejectedFile } from '../io/dataset.ts';
-import type { ModelManifest } from '../io/model-package.ts';
+import type { ModelManifest, TokenizerSpec } from '../io/model-package.ts';
 import type { Provider } from '../onnx/runtime.ts';
 import { LoadedModel, type ModelSpec } from '../pipelines/loaded-model.ts';
 import { generatedPng } from '../pipelines/output.ts';
@@ -30,10 +30,10 @@ export interface SampleOptions {
 
 export async function sampleImages(
   spec: ModelSpec, base: ReadonlyMap<string, Float32Array>, params: ReadonlyMap<string, Float32Array>,
-  adapters: readonly LoadedAdapter[], manifest: ModelManifest, prompts: readonly string[], s: SampleOptions,
+  adapters: readonly LoadedAdapter[], tokenizer: TokenizerSpec | undefined, prompts: readonly string[], s: SampleOptions,
 ): Promise<string[]> {
   const weights = withTrained(base, params);
-  const model = new LoadedModel(adaptSpec(spec, weights, adapters.map((adapter) => ({ adapter, strength: 1 })), manifest.tokenizer), {
+  const model = new LoadedModel(adaptSpec(spec, weights, adapters.map((adapter) => ({ adapter, strength: 1 })), tokenizer), {
     threads: s.threads, provider: s.provider,
   });
   await fsp.mkdir(s.dir, { recursive: true });
@@ -64,7 +64,8 @@ export interface RunFacts {
 
 /** Writes the run's result through its method, with the run's metadata in kohya's `ss_*` keys and our own. */
 export async function writeResult(
-  o: FinetuneOptions, method: FinetuneMethodModule, setup: MethodSetup, manifest: ModelManifest, base: ReadonlyMap<string, Float32Array>,
+  o: FinetuneOptions, method: FinetuneMethodModule, setup: MethodSetup, baseModel: { name: string; manifest: ModelManifest | null },
+  base: ReadonlyMap<string, Float32Array>,
   trainer: Trainer, modules: readonly LoraModule[], f: RunFacts,
 ): Promise<void> {
   const name = o.name ?? path.basename(o.out).replace(/\.safetensors$/, '');
@@ -72,7 +73,7 @@ export async function writeResult(
   for (const cap of f.ds.captions) for (const t of cap.split(',').map((s) => s.trim()).filter(Boolean)) tagFrequency[t] = (tagFrequency[t] ?? 0) + 1;
   const metadata: Record<string, string> = {
     ss_output_name: name,
-    ss_sd_model_name: manifest.name,
+    ss_sd_model_name: baseModel.name,
     ss_sd_model_hash: f.baseSha.slice(0, 10),
     ss_new_sd_model_hash: f.baseSha,
     ss_num_train_images: String(f.trainImages),
@@ -91,11 +92,11 @@ export async function writeResult(
     ss_training_finished_at: String(Math.floor(Date.now() / 1000)),
     ...f.extraMetadata,
     'ldm_studio.method': method.name,
-    'ldm_studio.base_model': manifest.name,
+    'ldm_studio.base_model': baseModel.name,
     'ldm_studio.base_model_sha256': f.baseSha,
     'ldm_studio.dataset': JSON.stringify({ images: f.trainImages, rejected: f.ds.rejected.length, sha256: f.ds.hash, trigger: o.triggerWord ?? '' }),
     'ldm_studio.hyperparameters': JSON.stringify({ steps: o.steps, lr: f.lr, batch: f.batch, accumulate: f.accumulate, warmup: f.warmup, clipNorm: o.clipNorm ?? FINETUNE_DEFAULTS.clipNorm, ema: o.ema ?? null, ...setup.lora }),
   };
   await fsp.mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
-  await method.write({ out: o.out, name, manifest, base, params: trainer.exportParams(), modules, setup, metadata });
+  await method.write({ out: o.out, name, manifest: baseModel.manifest, base, params: trainer.exportParams(), modules, setup, metadata });
 }

@@ -1,4 +1,5 @@
-// Fine-tuning a model package on a local folder: LoRA, full UNet fine-tuning or textual inversion.
+// Fine-tuning a model on a local folder: LoRA on any model the families open (packages, SD 1.x/2.x files,
+// diffusers folders; v-prediction models train toward v), full UNet fine-tuning or textual inversion (packages).
 // Read the folder (io/dataset) and encode each picture once with the base autoencoder (latents cached
 // per picture), then train with the engine trainer (AdamW, warm-up + cosine, clipping, optional EMA),
 // checkpointing every few steps so a killed run resumes where it stopped, with sample images at fixed
@@ -9,11 +10,10 @@ import * as path from 'node:path';
 import { Rng } from '../diffusion/rng.ts';
 import { bucketDefaults, bucketMetadata, type BucketTable } from '../io/buckets.ts';
 import { loadDataset } from '../io/dataset.ts';
-import { loadModelPackage } from '../io/model-package.ts';
 import { loadSafetensors } from '../io/safetensors.ts';
 import { PipelineAbortedError } from '../pipelines/errors.ts';
-import { loadModel } from '../pipelines/loaded-model.ts';
 import { Trainer } from '../training/index.ts';
+import { openTrainingBase } from './base.ts';
 import { batchFeeds, encodeCaptions, pictureLatent, scheduleOf, shuffled } from './batch.ts';
 import { FINETUNE_DEFAULTS } from './defaults.ts';
 import { FinetuneError } from './errors.ts';
@@ -45,18 +45,24 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   check(o.minSnrGamma === undefined || (o.minSnrGamma >= 0 && Number.isFinite(o.minSnrGamma)), `min-SNR γ must be a number ≥ 0 (0 = off), got ${o.minSnrGamma}`);
   check(warmup >= 0 && warmup < 1, `warm-up must be a fraction from 0 to below 1, got ${warmup}`);
   // Options the method does not need are checked only by the methods that read them.
-  const pkg = await loadModelPackage(o.base);
-  const manifest = pkg.manifest;
-  const setup = method.setup(o, manifest);
+  const opened = await openTrainingBase(o.base, { threads: o.threads, provider: o.provider }, o.prediction);
+  const { manifest, prediction } = opened;
+  let setup;
+  try {
+    setup = method.setup(o, manifest);
+  } catch (e) {
+    await opened.model.release();
+    throw e;
+  }
   const signal = o.signal;
   const progress = o.onProgress ?? (() => {});
   const workDir = o.workDir ?? `${o.out}.work`;
   await fsp.mkdir(workDir, { recursive: true });
 
   // ---- base model and data
-  const base = await loadModel(o.base, { threads: o.threads, provider: o.provider });
-  const baseWeights = new Map([...pkg.weights].map(([k, t]) => [k, t.data as Float32Array]));
-  const baseSha = manifest.files.find((f) => f.role === 'weights')!.sha256;
+  const base = opened.model;
+  const baseWeights = opened.weights;
+  const baseSha = opened.sha256;
   const spec = base.spec;
   const size = o.resolution ?? spec.defaults.width;
   const f = base.downscale;
@@ -102,7 +108,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   } finally {
     await base.release(); // the encoders are done; sampling builds its own sessions
   }
-  const warnings = vocabularyWarnings(manifest.tokenizer?.vocabulary, ds.captions, tiWord ? '' : trigger);
+  const warnings = vocabularyWarnings(opened.vocabulary, ds.captions, tiWord ? '' : trigger);
   for (const message of warnings) progress({ phase: 'data', step: 0, total: o.steps, message });
   const c = base.latentChannels;
   const h = size / f;
@@ -123,12 +129,12 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     return k === shapes[0]!.join('x') ? undefined : k;
   };
   const graphAt = ([gh, gw]: readonly [number, number]) => buildFinetuneGraph({
-    method, setup, unet: spec.unet, textEncoder: spec.textEncoder, batch, height: gh, width: gw, latentChannels: c, base: baseWeights,
+    method, setup, prediction, unet: spec.unet, textEncoder: spec.textEncoder, batch, height: gh, width: gw, latentChannels: c, base: baseWeights,
   });
   const fg = graphAt(shapes[0]!);
   const start = method.initialParams(fg.trained, baseWeights, spec.textEncoder);
   const runKey = createHash('sha256')
-    .update(JSON.stringify({ method: o.method, baseSha, data: ds.hash, size, batch, accumulate, lr, warmup, lora: setup.lora, steps: o.steps, ema: o.ema, noise: o.noiseOffset, minSnr: o.minSnrGamma, holdOut, seed: o.seed, ...(o.buckets ? { buckets: o.buckets } : {}) }))
+    .update(JSON.stringify({ method: o.method, baseSha, data: ds.hash, size, batch, accumulate, lr, warmup, lora: setup.lora, steps: o.steps, ema: o.ema, noise: o.noiseOffset, minSnr: o.minSnrGamma, holdOut, seed: o.seed, ...(prediction === 'v_prediction' ? { prediction } : {}), ...(o.buckets ? { buckets: o.buckets } : {}) }))
     .digest('hex');
   const ckFile = path.join(workDir, CHECKPOINT);
   const trainerOpts = {
@@ -158,7 +164,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
 
   if (sizes) for (const s of shapes.slice(1)) trainer.addShape(s.join('x'), graphAt(s).graph);
   const schedule = scheduleOf(spec);
-  const feedsFor = batchFeeds({ batch, c, h, per, L, ctxPer, sizes: sizes ?? undefined, spec, latents, contexts, ids, tiWord, schedule,
+  const feedsFor = batchFeeds({ batch, c, h, per, L, ctxPer, sizes: sizes ?? undefined, spec, latents, contexts, ids, tiWord, schedule, prediction,
     noiseOffset: o.noiseOffset ?? FINETUNE_DEFAULTS.noiseOffset, minSnrGamma: o.minSnrGamma ?? FINETUNE_DEFAULTS.minSnrGamma });
   const evalHeldOut = async (): Promise<number> => {
     // fixed noise and timesteps: the same draws before and after training
@@ -187,7 +193,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const samples: string[] = [];
   const makeSamples = async (step: number): Promise<void> => {
     const params = trainer.exportParams();
-    const files = await sampleImages(spec, baseWeights, params, method.adapters(params, fg.loraModules, setup), manifest, prompts, {
+    const files = await sampleImages(spec, baseWeights, params, method.adapters(params, fg.loraModules, setup), manifest?.tokenizer, prompts, {
       seed: o.sampleSeed ?? FINETUNE_DEFAULTS.sampleSeed, steps: o.sampleSteps, dir: path.join(workDir, 'samples'), step, signal, threads: o.threads, provider: o.provider,
     });
     samples.push(...files);
@@ -214,7 +220,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       if (sampleEvery > 0 && r.step % sampleEvery === 0 && r.step < o.steps) await makeSamples(r.step);
     }
     const after = heldOut.length ? await evalHeldOut() : null;
-    await writeResult(o, method, setup, manifest, baseWeights, trainer, fg.loraModules, {
+    await writeResult(o, method, setup, { name: opened.name, manifest }, baseWeights, trainer, fg.loraModules, {
       baseSha, ds, size, batch, accumulate, lr, warmup, trainImages: train.length, extraMetadata: bucketMeta,
     });
     if (sampleEvery > 0 || o.samplePrompts?.length) await makeSamples(trainer.step);

@@ -12,7 +12,8 @@ const UNET = 'model.diffusion_model.';
 export const fullMethod: FinetuneMethodModule = {
   ...methodInfo('full')!,
   weightDecay: 0.01,
-  setup(o) {
+  setup(o, manifest) {
+    if (!manifest) throw new FinetuneError('full fine-tuning of Stable Diffusion files and diffusers folders is not supported yet (it starts from a model package); use lora');
     if (o.out.endsWith('.safetensors')) throw new FinetuneError(`full fine-tuning writes a model package folder; --out ${o.out} looks like a file`);
     return { trigger: o.triggerWord?.trim() ?? '' };
   },
@@ -22,6 +23,7 @@ export const fullMethod: FinetuneMethodModule = {
   initialParams: (trained, base) => new Map(trained.map((n) => [n, base.get(n)!])),
   adapters: () => [],
   async write(r) {
+    if (!r.manifest) throw new FinetuneError('full fine-tuning writes a model package and needs a model package as its base');
     const { files: _files, format: _format, version: _version, ...desc } = r.manifest;
     const baseSha = r.metadata['ldm_studio.base_model_sha256']!;
     await saveModelPackage(r.out, {

@@ -38,7 +38,8 @@ export interface MethodSetup {
 export interface MethodOutput {
   readonly out: string;
   readonly name: string;
-  readonly manifest: ModelManifest;
+  /** The base package's manifest; null when the base is a file of another layout (SD file, diffusers folder). */
+  readonly manifest: ModelManifest | null;
   readonly base: ReadonlyMap<string, Float32Array>;
   /** The trained params (EMA weights when EMA is on). */
   readonly params: ReadonlyMap<string, Float32Array>;
@@ -50,8 +51,11 @@ export interface MethodOutput {
 
 export interface FinetuneMethodModule extends MethodInfo {
   readonly weightDecay: number;
-  /** Validates the method's own options (throwing FinetuneError) and prepares the run. */
-  setup(o: MethodOptions, manifest: ModelManifest): MethodSetup;
+  /**
+   * Validates the method's own options (throwing FinetuneError) and prepares the run. `manifest` is the
+   * base package's, or null for SD files and diffusers folders.
+   */
+  setup(o: MethodOptions, manifest: ModelManifest | null): MethodSetup;
   /** Layer hooks that add the trained branches to the graph (none: the graph is the plain model). */
   hooks(s: MethodSetup, unet: UNetConfig, text: TextEncoderConfig, found: (m: LoraModule) => void): LayerHooks | null;
   /** Whether the text encoder runs inside the training graph (something in it trains). */

@@ -17,6 +17,7 @@ export const tiMethod: FinetuneMethodModule = {
     requireFileOut(o.out, 'ti');
     const raw = o.triggerWord?.trim() ?? '';
     if (!raw) throw new FinetuneError('textual inversion needs a trigger word: the new word the embedding teaches (--trigger)');
+    if (!manifest) throw new FinetuneError('textual inversion on Stable Diffusion files and diffusers folders is not supported yet (it starts from a model package); use lora');
     const tokSpec = manifest.tokenizer;
     if (!tokSpec?.vocabulary) throw new FinetuneError("textual inversion needs the model's word tokenizer with an inline vocabulary");
     try {
