@@ -12,6 +12,7 @@ import type { AutoencoderConfig, ClassEmbedderConfig, UNetConfig } from '../nn/c
 import { ConfigError, validateAutoencoderConfig, validateUNetConfig } from '../nn/config.ts';
 import type { LdmBertConfig } from '../nn/ldm-bert.ts';
 import type { Shape } from '../tensor.ts';
+import { type Fail, type Lookup, inferAutoencoderShape, inferUNetLevels, need as needShape } from './shapes.ts';
 
 export class LdmReleaseError extends Error {
   override name = 'LdmReleaseError';
@@ -75,47 +76,25 @@ export function readReleaseYaml(text: string): ReleaseYaml {
   return out;
 }
 
-type Get = (name: string) => Shape | undefined;
+type Get = Lookup;
+
+const releaseFail: Fail = (message) => new LdmReleaseError(message);
 
 function need(get: Get, name: string, what: string): Shape {
-  const s = get(name);
-  if (!s) throw new LdmReleaseError(`${name} is missing, so the ${what} cannot be inferred`);
-  return s;
+  return needShape(get, name, what, releaseFail);
 }
 
 /** A CompVis autoencoder under `prefix` ('' for a first stage on its own). */
 export function inferFirstStage(get: Get, prefix: string): { cfg: AutoencoderConfig; notes: string[] } {
   const p = (n: string) => (prefix ? `${prefix}.${n}` : n);
-  const convIn = need(get, p('encoder.conv_in.weight'), 'autoencoder');
-  const ch = convIn[0]!;
-  let levels = 0;
-  while (get(p(`encoder.down.${levels}.block.0.conv1.weight`))) levels++;
-  let nrb = 0;
-  while (get(p(`encoder.down.0.block.${nrb}.conv1.weight`))) nrb++;
-  if (levels === 0 || nrb === 0) throw new LdmReleaseError(`${p('encoder.down.0.block.0.conv1.weight')} is missing, so the autoencoder cannot be inferred`);
+  const { codebook, ...shape } = inferAutoencoderShape(get, p, releaseFail);
   if (!get(p('encoder.mid.attn_1.q.weight'))) {
     throw new LdmReleaseError('an autoencoder without middle attention (vq-f4-noattn, attn_type "none") is not supported yet');
   }
-  const resolution = 256; // the releases' ddconfig; only the attention levels depend on it
-  const chMult: number[] = [];
-  const attnResolutions: number[] = [];
-  for (let i = 0; i < levels; i++) {
-    chMult.push(need(get, p(`encoder.down.${i}.block.${nrb - 1}.conv2.weight`), 'autoencoder channel multipliers')[0]! / ch);
-    if (get(p(`encoder.down.${i}.attn.0.q.weight`))) attnResolutions.push(resolution / 2 ** i);
-  }
-  const codebook = get(p('quantize.embedding.weight'));
-  const zOut = need(get, p('encoder.conv_out.weight'), 'autoencoder')[0]!;
   const embedDim = need(get, p('post_quant_conv.weight'), 'autoencoder')[1]!;
   const cfg: AutoencoderConfig = {
     kind: codebook ? 'vq' : 'kl',
-    ch,
-    chMult,
-    numResBlocks: nrb,
-    attnResolutions,
-    resolution,
-    inChannels: convIn[1]!,
-    outCh: need(get, p('decoder.conv_out.weight'), 'autoencoder')[0]!,
-    zChannels: codebook ? zOut : zOut / 2,
+    ...shape,
     embedDim,
     ...(codebook ? { nEmbed: codebook[0]!, beta: 0.25 } : {}),
   };
@@ -161,25 +140,16 @@ function firstStageName(cfg: AutoencoderConfig): string {
 
 function inferUNet(get: Get, yaml: ReleaseYaml, notes: string[], defaultHeads: { numHeads: number } | { numHeadChannels: number }): UNetConfig {
   const p = (n: string) => `${UNET}.${n}`;
-  const conv0 = need(get, p('input_blocks.0.0.weight'), 'UNet');
-  const mc = conv0[0]!;
-  let nrb = 0;
-  while (get(p(`input_blocks.${nrb + 1}.0.in_layers.0.weight`)) && !get(p(`input_blocks.${nrb + 1}.0.op.weight`))) nrb++;
-  if (nrb < 1) throw new LdmReleaseError('the UNet has no ResBlock in input_blocks.1');
-  let levels = 1;
-  while (get(p(`input_blocks.${levels * (nrb + 1)}.0.op.weight`))) levels++;
-  const channelMult: number[] = [];
+  const { conv0, modelChannels: mc, numResBlocks: nrb, channelMult, firstBlocks } = inferUNetLevels(get, p, releaseFail);
   const attentionResolutions: number[] = [];
   let legacy = false;
-  for (let i = 0; i < levels; i++) {
-    const block = 1 + i * (nrb + 1);
-    channelMult.push(need(get, p(`input_blocks.${block}.0.out_layers.3.weight`), 'UNet channel multipliers')[0]! / mc);
+  firstBlocks.forEach((block, i) => {
     if (get(p(`input_blocks.${block}.1.proj_in.weight`))) attentionResolutions.unshift(2 ** i);
     else if (get(p(`input_blocks.${block}.1.qkv.weight`))) {
       legacy = true;
       attentionResolutions.unshift(2 ** i);
     }
-  }
+  });
   if (get(p('middle_block.1.qkv.weight'))) legacy = true;
   let depth = 0;
   let contextDim: number | null = null;

@@ -20,10 +20,76 @@ export function lookupOf(shapes: ReadonlyMap<string, Shape>): Lookup {
   return (n) => shapes.get(n);
 }
 
-function need(get: Lookup, name: string, what: string): Shape {
+/** Builds the error a caller throws for a shape that is missing or does not fit (its class and prefix). */
+export type Fail = (message: string) => Error;
+
+const checkpointFail: Fail = (message) => new ConfigError(`checkpoint: ${message}`);
+
+export function need(get: Lookup, name: string, what: string, fail: Fail = checkpointFail): Shape {
   const s = get(name);
-  if (!s) throw new ConfigError(`checkpoint: ${name} is missing, so the ${what} cannot be inferred`);
+  if (!s) throw fail(`${name} is missing, so the ${what} cannot be inferred`);
   return s;
+}
+
+/** A CompVis UNet's level structure: its ResBlocks per level, and the first block of each level. */
+export interface UNetLevels {
+  readonly conv0: Shape;
+  readonly modelChannels: number;
+  readonly numResBlocks: number;
+  readonly channelMult: number[];
+  /** input_blocks index of each level's first ResBlock (its attention, if any, is at `${block}.1`). */
+  readonly firstBlocks: number[];
+}
+
+export function inferUNetLevels(get: Lookup, p: (n: string) => string, fail: Fail = checkpointFail): UNetLevels {
+  const conv0 = need(get, p('input_blocks.0.0.weight'), 'UNet', fail);
+  const mc = conv0[0]!;
+  let nrb = 0;
+  while (get(p(`input_blocks.${nrb + 1}.0.in_layers.0.weight`)) && !get(p(`input_blocks.${nrb + 1}.0.op.weight`))) nrb++;
+  if (nrb < 1) throw fail('the UNet has no ResBlock in input_blocks.1');
+  let levels = 1;
+  while (get(p(`input_blocks.${levels * (nrb + 1)}.0.op.weight`))) levels++;
+  const channelMult: number[] = [];
+  const firstBlocks: number[] = [];
+  for (let i = 0; i < levels; i++) {
+    const block = 1 + i * (nrb + 1);
+    firstBlocks.push(block);
+    channelMult.push(need(get, p(`input_blocks.${block}.0.out_layers.3.weight`), 'UNet channel multipliers', fail)[0]! / mc);
+  }
+  return { conv0, modelChannels: mc, numResBlocks: nrb, channelMult, firstBlocks };
+}
+
+/** All a CompVis autoencoder's shapes tell but its latent width (each layout reads that from its own tensor). */
+export type AutoencoderShape = Omit<AutoencoderConfig, 'kind' | 'embedDim' | 'nEmbed' | 'beta'> & { readonly codebook: Shape | undefined };
+
+export function inferAutoencoderShape(get: Lookup, p: (n: string) => string, fail: Fail = checkpointFail): AutoencoderShape {
+  const convIn = need(get, p('encoder.conv_in.weight'), 'autoencoder', fail);
+  const ch = convIn[0]!;
+  let levels = 0;
+  while (get(p(`encoder.down.${levels}.block.0.conv1.weight`))) levels++;
+  let nrb = 0;
+  while (get(p(`encoder.down.0.block.${nrb}.conv1.weight`))) nrb++;
+  if (levels === 0) throw fail(`${p('encoder.down.0.block.0.conv1.weight')} is missing, so the autoencoder cannot be inferred`);
+  const resolution = 256; // the releases' ddconfig; only the attention levels depend on it
+  const chMult: number[] = [];
+  const attnResolutions: number[] = [];
+  for (let i = 0; i < levels; i++) {
+    chMult.push(need(get, p(`encoder.down.${i}.block.${nrb - 1}.conv2.weight`), 'autoencoder channel multipliers', fail)[0]! / ch);
+    if (get(p(`encoder.down.${i}.attn.0.q.weight`))) attnResolutions.push(resolution / 2 ** i);
+  }
+  const codebook = get(p('quantize.embedding.weight'));
+  const zOut = need(get, p('encoder.conv_out.weight'), 'autoencoder', fail)[0]!;
+  return {
+    ch,
+    chMult,
+    numResBlocks: nrb,
+    attnResolutions,
+    resolution,
+    inChannels: convIn[1]!,
+    outCh: need(get, p('decoder.conv_out.weight'), 'autoencoder', fail)[0]!,
+    zChannels: codebook ? zOut : zOut / 2,
+    codebook,
+  };
 }
 
 /** How the family splits attention channels into heads (the shapes cannot tell). */
@@ -35,26 +101,17 @@ export type HeadRule = { numHeads: number } | { numHeadChannels: number };
  */
 export function inferUNetConfig(get: Lookup, prefix: string, heads: HeadRule, conditioned = false): UNetConfig {
   const p = (n: string) => `${prefix}.${n}`;
-  const conv0 = need(get, p('input_blocks.0.0.weight'), 'UNet');
-  const mc = conv0[0]!;
+  const { conv0, modelChannels: mc, numResBlocks: nrb, channelMult, firstBlocks } = inferUNetLevels(get, p);
   const outChannels = need(get, p('out.2.weight'), 'UNet')[0]!;
-  let nrb = 0;
-  while (get(p(`input_blocks.${nrb + 1}.0.in_layers.0.weight`)) && !get(p(`input_blocks.${nrb + 1}.0.op.weight`))) nrb++;
-  if (nrb < 1) throw new ConfigError('checkpoint: the UNet has no ResBlock in input_blocks.1');
-  let levels = 1;
-  while (get(p(`input_blocks.${levels * (nrb + 1)}.0.op.weight`))) levels++;
-  const channelMult: number[] = [];
   const attentionResolutions: number[] = [];
   let linear: boolean | undefined;
-  for (let i = 0; i < levels; i++) {
-    const block = 1 + i * (nrb + 1);
-    channelMult.push(need(get, p(`input_blocks.${block}.0.out_layers.3.weight`), 'UNet channel multipliers')[0]! / mc);
+  firstBlocks.forEach((block, i) => {
     const projIn = get(p(`input_blocks.${block}.1.proj_in.weight`));
     if (projIn) {
       linear = projIn.length === 2;
       attentionResolutions.unshift(2 ** i); // descending, as the LDM configs list them
     }
-  }
+  });
   const mid = p('middle_block.1');
   const midProj = need(get, `${mid}.proj_in.weight`, 'UNet middle transformer');
   linear ??= midProj.length === 2;
@@ -88,33 +145,11 @@ export function inferUNetConfig(get: Lookup, prefix: string, heads: HeadRule, co
 
 export function inferAutoencoderConfig(get: Lookup, prefix: string): AutoencoderConfig {
   const p = (n: string) => `${prefix}.${n}`;
-  const convIn = need(get, p('encoder.conv_in.weight'), 'autoencoder');
-  const ch = convIn[0]!;
-  let levels = 0;
-  while (get(p(`encoder.down.${levels}.block.0.conv1.weight`))) levels++;
-  let nrb = 0;
-  while (get(p(`encoder.down.0.block.${nrb}.conv1.weight`))) nrb++;
-  if (levels === 0) throw new ConfigError(`checkpoint: ${p('encoder.down.0.block.0.conv1.weight')} is missing, so the autoencoder cannot be inferred`);
-  const resolution = 256;
-  const chMult: number[] = [];
-  const attnResolutions: number[] = [];
-  for (let i = 0; i < levels; i++) {
-    chMult.push(need(get, p(`encoder.down.${i}.block.0.conv2.weight`), 'autoencoder channel multipliers')[0]! / ch);
-    if (get(p(`encoder.down.${i}.attn.0.q.weight`))) attnResolutions.push(resolution / 2 ** i);
-  }
-  const codebook = get(p('quantize.embedding.weight'));
-  const zOut = need(get, p('encoder.conv_out.weight'), 'autoencoder')[0]!;
+  const { codebook, ...shape } = inferAutoencoderShape(get, p);
   const quant = need(get, p('quant_conv.weight'), 'autoencoder')[0]!;
   const cfg: AutoencoderConfig = {
     kind: codebook ? 'vq' : 'kl',
-    ch,
-    chMult,
-    numResBlocks: nrb,
-    attnResolutions,
-    resolution,
-    inChannels: convIn[1]!,
-    outCh: need(get, p('decoder.conv_out.weight'), 'autoencoder')[0]!,
-    zChannels: codebook ? zOut : zOut / 2,
+    ...shape,
     embedDim: codebook ? quant : quant / 2,
     ...(codebook ? { nEmbed: codebook[0]! } : {}),
   };
