@@ -2,10 +2,7 @@
 // configs, weights, tokenizer and defaults that the pipelines run (see families/index.ts for the list).
 import type { SafetensorsEntry, SafetensorsHeader } from '../io/safetensors.ts';
 import type { TextTokenizer } from '../io/tokenizers/types.ts';
-import type { SamplingDefaults } from '../io/model-package.ts';
-import type { AutoencoderConfig, TextEncoderConfig, UNetConfig } from '../nn/config.ts';
-import type { WeightSource } from '../pipelines/loaded-model.ts';
-import type { PreviewProjection } from '../pipelines/preview.ts';
+import type { ModelConfigs, WeightSource } from '../pipelines/loaded-model.ts';
 
 export class FamilyError extends Error {
   override name = 'FamilyError';
@@ -33,18 +30,10 @@ export interface OpenOptions {
 }
 
 /** Everything the pipelines need to sample one model, as a family resolved it. */
-export interface OpenedModel {
+export interface OpenedModel extends ModelConfigs {
   readonly family: string;
   readonly name: string;
   readonly kind: 'txt2img' | 'inpaint';
-  readonly unet: UNetConfig;
-  readonly autoencoder: AutoencoderConfig;
-  readonly textEncoder: TextEncoderConfig;
-  readonly scaleFactor: number;
-  readonly preview: PreviewProjection | null;
-  readonly defaults: SamplingDefaults;
-  /** createImageSampler's config: betaSchedule, betaStart, betaEnd, trainTimesteps, prediction, timestepSpacing, … */
-  readonly schedulerConfig: Readonly<Record<string, unknown>>;
   readonly prediction: Prediction;
   /** Where the prediction type came from: the file, the user's setting, or the family's default. */
   readonly predictionSource: 'file' | 'setting' | 'default';

@@ -42,9 +42,8 @@ export type WeightSource =
   | { readonly kind: 'memory'; readonly tensors: ReadonlyMap<string, TensorData | Float32Array> }
   | { readonly kind: 'files'; readonly networks: Readonly<Record<NetworkName, Locate>> };
 
-export interface ModelSpec {
-  readonly name: string;
-  readonly hash: string;
+/** The networks' configs and sampling settings of a model: what a family opens and what a spec carries. */
+export interface ModelConfigs {
   readonly unet: UNetConfig;
   readonly autoencoder: AutoencoderConfig;
   readonly textEncoder: TextEncoderConfig;
@@ -52,7 +51,13 @@ export interface ModelSpec {
   readonly scaleFactor: number;
   readonly preview: PreviewProjection | null;
   readonly defaults: SamplingDefaults;
+  /** createImageSampler's config: betaSchedule, betaStart, betaEnd, trainTimesteps, prediction, timestepSpacing, … */
   readonly schedulerConfig: Readonly<Record<string, unknown>>;
+}
+
+export interface ModelSpec extends ModelConfigs {
+  readonly name: string;
+  readonly hash: string;
   /** A prompt → exactly textEncoder.maxLength token ids (padded/truncated as the tokenizer does). */
   tokenize(text: string): ArrayLike<number>;
   /**
