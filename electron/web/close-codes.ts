@@ -3,3 +3,5 @@
 
 /** The page's session token is not this run's: the studio was restarted (it makes a new token each run). */
 export const TOKEN_REFUSED = 4401;
+/** The renderer may import only types from here (test/shell/boundaries.test.ts): its constant is typed with this. */
+export type TokenRefusedCode = typeof TOKEN_REFUSED;

@@ -1,9 +1,12 @@
 // window.studio in web mode: the contract over one WebSocket to electron/web/server.ts, authenticated by
 // the session token from the page URL (kept in sessionStorage so a reload still works).
 import type { EventName, EventPayload, RequestInput, RequestName, RequestOutput, StudioClient } from '../../../electron/api/index.ts';
-import { TOKEN_REFUSED } from '../../../electron/web/close-codes.ts';
+import type { TokenRefusedCode } from '../../../electron/web/close-codes.ts';
 import { StudioRequestError } from './errors.ts';
 import { httpUploader, liftLargeImages } from './uploads.ts';
+
+/** Web mode's close code for a refused session token; the type keeps it equal to the server's. */
+const TOKEN_REFUSED: TokenRefusedCode = 4401;
 
 type ServerMessage =
   | { t: 'res'; id: number; ok: true; output: unknown }
