@@ -63,17 +63,22 @@ export function featherMask(mask: Mask, radius: number): Mask {
   return { width: w, height: h, data: out };
 }
 
+/** The mask's size at latent resolution; refuses a mask that is not a whole number of latent cells. */
+function latentSize(mask: Mask, f: number): { w: number; h: number } {
+  const { width, height } = mask;
+  if (width % f !== 0 || height % f !== 0) {
+    throw new PipelineError(`mask size ${width}x${height} is not a multiple of the model's downscale factor ${f}`);
+  }
+  return { w: width / f, h: height / f };
+}
+
 /**
  * The mask at latent resolution [h/f · w/f]: a latent cell is free (1) when any pixel it covers is
  * to be repainted, so thin brush strokes still get repainted; paste-back restores the rest.
  */
 export function latentMask(mask: Mask, f: number): Float32Array {
-  const { width, height } = mask;
-  if (width % f !== 0 || height % f !== 0) {
-    throw new PipelineError(`mask size ${width}x${height} is not a multiple of the model's downscale factor ${f}`);
-  }
-  const w = width / f;
-  const h = height / f;
+  const { width } = mask;
+  const { w, h } = latentSize(mask, f);
   const out = new Float32Array(w * h);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -98,12 +103,8 @@ export function latentMask(mask: Mask, f: number): Float32Array {
  * resized to latent size by nearest neighbour (the pixel at ⌊i·f⌋) and binarised at 0.5.
  */
 export function nearestLatentMask(mask: Mask, f: number): Float32Array {
-  const { width, height } = mask;
-  if (width % f !== 0 || height % f !== 0) {
-    throw new PipelineError(`mask size ${width}x${height} is not a multiple of the model's downscale factor ${f}`);
-  }
-  const w = width / f;
-  const h = height / f;
+  const { width } = mask;
+  const { w, h } = latentSize(mask, f);
   const out = new Float32Array(w * h);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + x] = mask.data[y * f * width + x * f]! >= 0.5 ? 1 : 0;
   return out;
