@@ -77,28 +77,17 @@ export class AdamW {
       const s = ema?.shadow.get(name);
       if (s && s.length !== p.length) throw new TrainingError(`EMA: param '${name}' is missing or changed size`);
       // One pass over five (six with EMA) arrays; the moments are used in float64 before their float32 store.
-      if (s) {
-        for (let i = 0; i < p.length; i++) {
-          const gi = g[i]! * gradScale;
-          const mi = b1 * m[i]! + c1 * gi;
-          const vi = b2 * v[i]! + c2 * gi * gi;
-          m[i] = mi;
-          v[i] = vi;
-          const pi = Math.fround(p[i]! * keep - (stepSize * mi) / (Math.sqrt(vi) * invBc2 + eps));
-          p[i] = pi;
-          s[i] = d * s[i]! + c * pi;
-        }
-        followed.add(name);
-      } else {
-        for (let i = 0; i < p.length; i++) {
-          const gi = g[i]! * gradScale;
-          const mi = b1 * m[i]! + c1 * gi;
-          const vi = b2 * v[i]! + c2 * gi * gi;
-          m[i] = mi;
-          v[i] = vi;
-          p[i] = p[i]! * keep - (stepSize * mi) / (Math.sqrt(vi) * invBc2 + eps);
-        }
+      for (let i = 0; i < p.length; i++) {
+        const gi = g[i]! * gradScale;
+        const mi = b1 * m[i]! + c1 * gi;
+        const vi = b2 * v[i]! + c2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        const pi = Math.fround(p[i]! * keep - (stepSize * mi) / (Math.sqrt(vi) * invBc2 + eps));
+        p[i] = pi;
+        if (s) s[i] = d * s[i]! + c * pi;
       }
+      if (s) followed.add(name);
     }
     // shadows of params without a gradient this step still move toward them
     ema?.update(params, followed);
