@@ -7,11 +7,12 @@
 // Times on a shared machine are only comparable within one run: read the ratios.
 // Usage: npm run bench -- --only quantize [--threads 2] [--quick] [--seeds 4] [--steps 20] [--sd-only] [--precisions fp32,int8,int4]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readSafetensorsHeader, saveSafetensors } from '../electron/engine/io/safetensors.ts';
+import { peakRssMiB, writeRandomFp16Weights } from './lib.ts';
+import { readSafetensorsHeader } from '../electron/engine/io/safetensors.ts';
 import { SD_V1_UNET } from '../electron/engine/nn/config.ts';
 import { buildUNetGraph } from '../electron/engine/nn/models.ts';
 import { quantizedWeights, weightQuantFor, type WeightPrecision } from '../electron/engine/nn/quantize.ts';
@@ -19,7 +20,7 @@ import { createSession } from '../electron/engine/onnx/runtime.ts';
 import { safetensorsWeights, toModelProto } from '../electron/engine/onnx/serialize.ts';
 import { loadModel } from '../electron/engine/pipelines/loaded-model.ts';
 import { txt2img } from '../electron/engine/pipelines/txt2img.ts';
-import { floatToHalf, type TensorData } from '../electron/engine/tensor.ts';
+import type { TensorData } from '../electron/engine/tensor.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -31,7 +32,6 @@ const latent = quick ? 32 : 64;
 const PRECISIONS = (flag('--precisions') ?? 'fp32,int8,int4').split(',') as WeightPrecision[];
 const MODEL_DIR = path.resolve('resources/models/emoji-ldm-32');
 
-const rssPeakMiB = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
 
 interface EmbeddedResult { loadS: number; sampleS: number; peakMiB: number; images: string[] }
 interface UNetResult { buildS: number; runS: number; peakMiB: number; out: string }
@@ -44,7 +44,7 @@ async function embeddedCase(weights: WeightPrecision): Promise<EmbeddedResult> {
   const out = await txt2img(model, { prompt: 'a smiling face with sunglasses', seed: 1000, batchCount: seeds, steps });
   const t2 = performance.now();
   await model.release();
-  return { loadS: (t1 - t0) / 1000, sampleS: (t2 - t1) / 1000, peakMiB: rssPeakMiB(), images: out.map((g) => Buffer.from(g.image.data).toString('base64')) };
+  return { loadS: (t1 - t0) / 1000, sampleS: (t2 - t1) / 1000, peakMiB: peakRssMiB(), images: out.map((g) => Buffer.from(g.image.data).toString('base64')) };
 }
 
 async function unetCase(weights: WeightPrecision, file: string): Promise<UNetResult> {
@@ -64,28 +64,13 @@ async function unetCase(weights: WeightPrecision, file: string): Promise<UNetRes
   const out = (await session.run(feeds)).out_sample!.data as Float32Array;
   const runS = (performance.now() - t1) / 1000;
   await session.release();
-  return { buildS, runS, peakMiB: rssPeakMiB(), out: Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('base64') };
+  return { buildS, runS, peakMiB: peakRssMiB(), out: Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('base64') };
 }
 
 /** Random SD v1 UNet weights stored as fp16 (scaled like torch's default init), written once. */
 async function writeUNetWeights(dir: string): Promise<string> {
   const g = buildUNetGraph(SD_V1_UNET, { batch: 2, height: latent, width: latent, contextLength: 77 });
-  const tensors = new Map<string, TensorData>();
-  let s = 1;
-  for (const [name, p] of g.params) {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    const data = new Uint16Array(n);
-    const norm = name.includes('norm');
-    const scale = name.endsWith('.bias') || norm ? 0.01 : 1 / Math.sqrt(n / p.shape[0]!);
-    for (let i = 0; i < n; i++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      data[i] = floatToHalf(norm && name.endsWith('.weight') ? 1 : ((s / 4294967296) * 2 - 1) * scale);
-    }
-    tensors.set(name, { dtype: 'float16', shape: p.shape, data });
-  }
-  const file = path.join(dir, 'unet.safetensors');
-  await saveSafetensors(file, tensors);
-  return file;
+  return writeRandomFp16Weights(g, path.join(dir, 'unet.safetensors'), 1);
 }
 
 function child<T>(here: string, kind: string, weights: WeightPrecision, extra: string[] = []): T | string {

@@ -3,17 +3,18 @@
 // linear weights, on every GPU provider that starts (CPU with --cpu or when none does). One table:
 // session build, first call, steady call (median of 3), peak RSS and an output checksum to compare
 // providers. Run through scripts/device-check.sh.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readSafetensorsHeader, saveSafetensors } from '../electron/engine/io/safetensors.ts';
+import { readSafetensorsHeader } from '../electron/engine/io/safetensors.ts';
 import { SD_V1_AUTOENCODER, SD_V1_UNET } from '../electron/engine/nn/config.ts';
 import { buildUNetGraph, buildVaeDecoderGraph } from '../electron/engine/nn/models.ts';
 import { quantizedWeights, weightQuantFor, type WeightPrecision } from '../electron/engine/nn/quantize.ts';
 import type { Graph } from '../electron/engine/onnx/graph.ts';
 import { availableProviders, createSession, fusedAttentionFor, type Provider } from '../electron/engine/onnx/runtime.ts';
 import { safetensorsWeights, toModelProto } from '../electron/engine/onnx/serialize.ts';
-import { floatToHalf, type TensorData } from '../electron/engine/tensor.ts';
+import type { TensorData } from '../electron/engine/tensor.ts';
+import { peakRssMiB, writeRandomFp16Weights } from '../bench/lib.ts';
 
 const args = process.argv.slice(2);
 const latent = args.includes('--quick') ? 32 : 64;
@@ -37,26 +38,9 @@ const feeds = (net: Net): Record<string, TensorData> => net === 'unet'
   : { latent_sample: fill([1, 4, latent, latent]) };
 
 async function writeWeights(net: Net, dir: string): Promise<string> {
-  const g = build(net, 'cpu', 'fp32');
-  const tensors = new Map<string, TensorData>();
-  let s = 7;
-  for (const [name, p] of g.params) {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    const data = new Uint16Array(n);
-    const norm = name.includes('norm');
-    const scale = name.endsWith('.bias') || norm ? 0.01 : 1 / Math.sqrt(n / p.shape[0]!);
-    for (let i = 0; i < n; i++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      data[i] = floatToHalf(norm && name.endsWith('.weight') ? 1 : ((s / 4294967296) * 2 - 1) * scale);
-    }
-    tensors.set(name, { dtype: 'float16', shape: p.shape, data });
-  }
-  const file = path.join(dir, `${net}.safetensors`);
-  await saveSafetensors(file, tensors);
-  return file;
+  return writeRandomFp16Weights(build(net, 'cpu', 'fp32'), path.join(dir, `${net}.safetensors`), 7);
 }
 
-const peakMiB = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ldm-device-check-'));
@@ -86,7 +70,7 @@ async function main(): Promise<void> {
             }
             await session.release();
             const steady = times.slice(1).sort((a, b) => a - b)[1]!;
-            rows.push(`${row} ${buildS.toFixed(1).padStart(7)} ${times[0]!.toFixed(2).padStart(7)} ${steady.toFixed(3).padStart(10)} ${peakMiB().toFixed(0).padStart(14)}   ${checksum.toPrecision(7)}`);
+            rows.push(`${row} ${buildS.toFixed(1).padStart(7)} ${times[0]!.toFixed(2).padStart(7)} ${steady.toFixed(3).padStart(10)} ${peakRssMiB().toFixed(0).padStart(14)}   ${checksum.toPrecision(7)}`);
           } catch (err) {
             rows.push(`${row} failed: ${(err as Error).message.split('\n')[0]}`);
           }
