@@ -179,6 +179,7 @@ export async function createStudio(opts: StudioOptions): Promise<Studio> {
   const checkSpec = (spec: JobSpec): void => {
     const model = models.get(spec.kind === 'train' ? spec.baseModelId : spec.modelId);
     if (model.kind !== 'ldm') throw new StudioError(`"${model.name}" is a ${model.kind}, not a diffusion model; pick one of kind ldm.`, 'invalid_input');
+    if (spec.kind === 'train') allowed.readable(spec.datasetDir, 'training folder'); // as training.scan: only folders the user allowed
     if (spec.kind !== 'train') {
       for (const l of spec.loras) {
         const m = models.get(l.modelId);

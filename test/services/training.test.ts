@@ -10,10 +10,12 @@ import { LORA_TARGETS } from '../../electron/engine/finetune/lora.ts';
 import type { Studio } from '../../electron/services/studio.ts';
 import { nextEvent, probeModels, probeStudio, tempDir, txt2img, waitForJob } from './helpers.ts';
 
+/** A folder the studio allows (beside its data folder); the probe worker does not read it. */
+let pictures = '/nowhere';
 const train = (extra: Partial<TrainSpec> = {}): TrainSpec => ({
   kind: 'train',
   baseModelId: 'embedded:probe',
-  datasetDir: '/nowhere',
+  datasetDir: pictures,
   recursive: false,
   method: 'lora',
   outputName: 'my-style',
@@ -35,6 +37,8 @@ describe('training jobs', () => {
   let studio: Studio;
   beforeEach(async () => {
     tmp = tempDir();
+    pictures = join(tmp.dir, 'pictures');
+    mkdirSync(pictures);
     studio = await probeStudio(join(tmp.dir, 'data'), await probeModels(tmp.dir), { PROBE_STEP_MS: '20' });
   });
   afterEach(async () => {
@@ -89,6 +93,8 @@ describe('training jobs', () => {
     const gen = await studio.handlers['jobs.submit']({ spec: txt2img('x') });
     await expect(studio.handlers['jobs.pause']({ id: gen.id })).rejects.toThrow(/Only training jobs can be paused/);
     await expect(studio.handlers['jobs.submit']({ spec: train({ baseModelId: 'missing' }) })).rejects.toThrow(/No model with id "missing"/);
+    // a client names only folders the user allowed, as for training.scan
+    await expect(studio.handlers['jobs.submit']({ spec: train({ datasetDir: '/etc' }) })).rejects.toThrow(/training folder/);
   });
 
   it('scans a dataset folder: captions from sidecars or file names, a trigger word, broken, tiny and duplicate files rejected with a reason', async () => {

@@ -12,7 +12,7 @@ describe('the studio worker', () => {
   let studio: Studio;
   beforeEach(async () => {
     tmp = tempDir();
-    studio = await createStudio({ dataDir: join(tmp.dir, 'data'), transport: 'web', embeddedModelsDir: await probeModels(tmp.dir) });
+    studio = await createStudio({ dataDir: join(tmp.dir, 'data'), transport: 'web', embeddedModelsDir: await probeModels(tmp.dir), allowedDirs: [tmp.dir] });
   });
   afterEach(async () => {
     await studio.close();
