@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach } from 'vitest';
 import { saveModelPackage, type ModelDescription } from '../../electron/engine/io/model-package.ts';
 import { randomWeights } from '../../electron/engine/nn/models.ts';
 import type { EventName, EventPayload } from '../../electron/api/index.ts';
@@ -33,6 +34,30 @@ const TINY: ModelDescription = {
   provenance: { createdBy: 'test/services/helpers.ts', seed: 1 },
   license: 'Apache-2.0',
 };
+
+export interface StudioPerTest {
+  readonly tmp: ReturnType<typeof tempDir>;
+  readonly studio: Studio;
+  readonly dataDir: string;
+}
+
+/**
+ * For each test of the calling describe: a fresh temp folder, a web-transport studio over the probe package
+ * with its data in tmp/data and the temp folder allowed, closed and removed after the test.
+ */
+export function studioPerTest(): StudioPerTest {
+  const t = {} as { tmp: ReturnType<typeof tempDir>; studio: Studio; dataDir: string };
+  beforeEach(async () => {
+    t.tmp = tempDir();
+    t.dataDir = join(t.tmp.dir, 'data');
+    t.studio = await createStudio({ dataDir: t.dataDir, transport: 'web', embeddedModelsDir: await probeModels(t.tmp.dir), allowedDirs: [t.tmp.dir] });
+  });
+  afterEach(async () => {
+    await t.studio.close();
+    t.tmp.cleanup();
+  });
+  return t;
+}
 
 /** A real (tiny, random) model package, as the embedded models folder would hold it. */
 export async function writeTinyPackage(dir: string): Promise<void> {

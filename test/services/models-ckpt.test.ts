@@ -4,31 +4,19 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadSafetensors } from '../../electron/engine/io/safetensors.ts';
-import { createStudio, type Studio } from '../../electron/services/studio.ts';
 import { f32Tensor, torchSave } from '../engine/io/ckpt-writer.ts';
 import { writeTinyRelease } from '../engine/families/ldm-fixtures.ts';
-import { probeModels, tempDir } from './helpers.ts';
+import { studioPerTest } from './helpers.ts';
 
 const FIXTURES = new URL('../fixtures/ckpt/', import.meta.url).pathname;
 
 describe('models registry: PyTorch checkpoints', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  let studio: Studio;
-  let dataDir: string;
-  beforeEach(async () => {
-    tmp = tempDir();
-    dataDir = join(tmp.dir, 'data');
-    studio = await createStudio({ dataDir, transport: 'web', embeddedModelsDir: await probeModels(tmp.dir), allowedDirs: [tmp.dir] });
-  });
-  afterEach(async () => {
-    await studio.close();
-    tmp.cleanup();
-  });
+  const t = studioPerTest();
 
   it('validates and imports an LDM .ckpt as safetensors, keeping the original and its hash', async () => {
-    const file = join(tmp.dir, 'tiny-ldm.ckpt');
+    const file = join(t.tmp.dir, 'tiny-ldm.ckpt');
     const bytes = torchSave({
       $dict: [
         ['state_dict', { $odict: [['model.diffusion_model.out.2.bias', f32Tensor([1, 2, 3])], ['first_stage_model.decoder.conv_out.bias', f32Tensor([4])]] }],
@@ -39,11 +27,11 @@ describe('models registry: PyTorch checkpoints', () => {
     writeFileSync(file, bytes);
     const sha = createHash('sha256').update(bytes).digest('hex');
 
-    const v = await studio.handlers['models.validate']({ path: file });
+    const v = await t.studio.handlers['models.validate']({ path: file });
     expect(v).toMatchObject({ ok: true, kind: 'ldm', format: 'safetensors', errors: [] });
     expect(v.warnings[0]).toMatch(/converts its 2 tensors to \.safetensors/);
 
-    const m = await studio.handlers['models.import']({ path: file });
+    const m = await t.studio.handlers['models.import']({ path: file });
     expect(m).toMatchObject({ kind: 'ldm', format: 'safetensors', source: 'imported', name: 'tiny-ldm', hash: sha });
     expect(m.path.endsWith('.safetensors')).toBe(true);
     expect(m.description).toMatch(/Converted from tiny-ldm\.ckpt \(sha256 [0-9a-f]{64}\) to safetensors: 2 tensors \(2 F32\) from its 'state_dict'\. Left out optimizer_states/);
@@ -51,26 +39,26 @@ describe('models registry: PyTorch checkpoints', () => {
     expect([...st.tensors.keys()].sort()).toEqual(['first_stage_model.decoder.conv_out.bias', 'model.diffusion_model.out.2.bias']);
     expect(st.metadata).toMatchObject({ global_step: '12', converted_from: 'tiny-ldm.ckpt', converted_from_sha256: sha });
     expect(readFileSync(file)).toEqual(Buffer.from(bytes)); // the original is untouched
-    expect(readdirSync(join(dataDir, 'models')).filter((f) => f.endsWith('.ckpt'))).toEqual([]);
+    expect(readdirSync(join(t.dataDir, 'models')).filter((f) => f.endsWith('.ckpt'))).toEqual([]);
   });
 
   it('refuses a checkpoint that asks to run code, naming it, at validation and import', async () => {
-    const file = join(tmp.dir, 'evil.ckpt');
+    const file = join(t.tmp.dir, 'evil.ckpt');
     copyFileSync(join(FIXTURES, 'os-system.ckpt'), file);
-    const v = await studio.handlers['models.validate']({ path: file });
+    const v = await t.studio.handlers['models.validate']({ path: file });
     expect(v.ok).toBe(false);
     expect(v.errors[0]).toMatch(/refused: the file asks to run `posix\.system`/);
-    await expect(studio.handlers['models.import']({ path: file })).rejects.toThrow(/posix\.system/);
-    expect(await studio.handlers['models.list']({})).toHaveLength(1);
+    await expect(t.studio.handlers['models.import']({ path: file })).rejects.toThrow(/posix\.system/);
+    expect(await t.studio.handlers['models.list']({})).toHaveLength(1);
   });
 
   it("names a paper release (which runs with ldm paper, not in the studio's pipelines) and leaves nothing behind", async () => {
-    const file = join(tmp.dir, 'cin256-v2.ckpt');
+    const file = join(t.tmp.dir, 'cin256-v2.ckpt');
     await writeTinyRelease('cin', file, null);
-    const v = await studio.handlers['models.validate']({ path: file });
+    const v = await t.studio.handlers['models.validate']({ path: file });
     expect(v.ok).toBe(false);
     expect(v.errors[0]).toMatch(/cin256-v2\.ckpt: this is one of the paper's releases: class-conditional LDM .*run it with `ldm paper FILE`/);
-    await expect(studio.handlers['models.import']({ path: file })).rejects.toThrow(/paper's releases/);
-    expect(readdirSync(join(dataDir, 'models'))).toEqual([]);
+    await expect(t.studio.handlers['models.import']({ path: file })).rejects.toThrow(/paper's releases/);
+    expect(readdirSync(join(t.dataDir, 'models'))).toEqual([]);
   });
 });
