@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { saveModelPackage, type ModelDescription } from '../../electron/engine/io/model-package.ts';
 import { randomWeights } from '../../electron/engine/nn/models.ts';
 import type { EventName, EventPayload } from '../../electron/api/index.ts';
@@ -35,24 +35,26 @@ const TINY: ModelDescription = {
   license: 'Apache-2.0',
 };
 
-export interface StudioPerTest {
+export interface TestStudio {
   readonly tmp: ReturnType<typeof tempDir>;
   readonly studio: Studio;
   readonly dataDir: string;
 }
 
 /**
- * For each test of the calling describe: a fresh temp folder, a web-transport studio over the probe package
- * with its data in tmp/data and the temp folder allowed, closed and removed after the test.
+ * A web-transport studio over the probe package, its data in tmp/data, for the tests of the calling
+ * describe: a fresh one (and temp folder) for each test, or with `perTest: false` one for them all;
+ * `allowTemp`: the temp folder is one of the studio's allowed folders. Closed and removed after.
  */
-export function studioPerTest(): StudioPerTest {
+export function useTestStudio({ perTest = true, allowTemp = true } = {}): TestStudio {
   const t = {} as { tmp: ReturnType<typeof tempDir>; studio: Studio; dataDir: string };
-  beforeEach(async () => {
+  (perTest ? beforeEach : beforeAll)(async () => {
     t.tmp = tempDir();
     t.dataDir = join(t.tmp.dir, 'data');
-    t.studio = await createStudio({ dataDir: t.dataDir, transport: 'web', embeddedModelsDir: await probeModels(t.tmp.dir), allowedDirs: [t.tmp.dir] });
+    const allowed = allowTemp ? { allowedDirs: [t.tmp.dir] } : {};
+    t.studio = await createStudio({ dataDir: t.dataDir, transport: 'web', embeddedModelsDir: await probeModels(t.tmp.dir), ...allowed });
   });
-  afterEach(async () => {
+  (perTest ? afterEach : afterAll)(async () => {
     await t.studio.close();
     t.tmp.cleanup();
   });

@@ -1,31 +1,19 @@
 // images.readParameters through the studio's handlers: bytes as base64 or a generation of the history,
 // the parameters as read, and the Generate form fields they fill (our sampler names, seed settings).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writePngText } from '../../electron/engine/io/png-metadata.ts';
 import { formFieldsOf } from '../../electron/services/image-info.ts';
-import { createStudio, type Studio } from '../../electron/services/studio.ts';
 import { requests } from '../../electron/api/index.ts';
-import { probeModels, tempDir } from './helpers.ts';
+import { useTestStudio } from './helpers.ts';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../fixtures/metadata/${name}`, import.meta.url));
 
 describe('images.readParameters', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  let studio: Studio;
-
-  beforeAll(async () => {
-    tmp = tempDir();
-    studio = await createStudio({ dataDir: join(tmp.dir, 'data'), transport: 'web', embeddedModelsDir: await probeModels(tmp.dir) });
-  });
-  afterAll(async () => {
-    await studio.close();
-    tmp.cleanup();
-  });
+  const t = useTestStudio({ perTest: false, allowTemp: false });
 
   it('reads a picture sent as base64 and fills the form in job-spec terms', async () => {
-    const out = await studio.handlers['images.readParameters']({ image: { base64: fixture('a1111.webp').toString('base64') } });
+    const out = await t.studio.handlers['images.readParameters']({ image: { base64: fixture('a1111.webp').toString('base64') } });
     expect(requests['images.readParameters'].output.parse(out)).toEqual(out); // the answer fits the contract
     expect(out).toMatchObject({ format: 'webp', source: 'a1111', location: 'EXIF UserComment', warnings: [] });
     expect(out.params).toMatchObject({ sampler: 'DPM++ 2M', scheduleType: 'Karras', seed: 3141592653, width: 512, height: 768, rng: 'NV' });
@@ -52,10 +40,10 @@ describe('images.readParameters', () => {
     const plain = fixture('a1111.png');
     const bad = Buffer.from(writePngText(plain, { parameters: 'x' }));
     bad[33 + 8 + 11] ^= 1; // inside the new tEXt chunk's text
-    const out = await studio.handlers['images.readParameters']({ image: { base64: bad.toString('base64') } });
+    const out = await t.studio.handlers['images.readParameters']({ image: { base64: bad.toString('base64') } });
     expect(out).toMatchObject({ format: 'png', params: null, form: null });
     expect(out.warnings[0]).toMatch(/^metadata unreadable: the CRC of tEXt "parameters"/);
-    const none = await studio.handlers['images.readParameters']({ image: { base64: Buffer.from('not a picture').toString('base64') } });
+    const none = await t.studio.handlers['images.readParameters']({ image: { base64: Buffer.from('not a picture').toString('base64') } });
     expect(none).toEqual({ format: null, params: null, source: null, location: null, warnings: ['not a PNG, JPEG or WebP file'], form: null });
   });
 

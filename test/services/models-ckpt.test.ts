@@ -8,12 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { loadSafetensors } from '../../electron/engine/io/safetensors.ts';
 import { f32Tensor, torchSave } from '../engine/io/ckpt-writer.ts';
 import { writeTinyRelease } from '../engine/families/ldm-fixtures.ts';
-import { studioPerTest } from './helpers.ts';
+import { useTestStudio } from './helpers.ts';
 
 const FIXTURES = new URL('../fixtures/ckpt/', import.meta.url).pathname;
 
 describe('models registry: PyTorch checkpoints', () => {
-  const t = studioPerTest();
+  const t = useTestStudio();
 
   it('validates and imports an LDM .ckpt as safetensors, keeping the original and its hash', async () => {
     const file = join(t.tmp.dir, 'tiny-ldm.ckpt');

@@ -10,7 +10,7 @@ import { openDatabase } from '../../electron/services/db.ts';
 import { ensureDataDir } from '../../electron/services/files.ts';
 import { loraFacts } from '../../electron/services/model-details.ts';
 import { ModelRegistry } from '../../electron/services/models.ts';
-import { studioPerTest, writeTinyPackage } from './helpers.ts';
+import { useTestStudio, writeTinyPackage } from './helpers.ts';
 
 async function writeLora(file: string, metadata: Record<string, string>): Promise<void> {
   await saveSafetensors(
@@ -24,7 +24,7 @@ async function writeLora(file: string, metadata: Record<string, string>): Promis
 }
 
 describe('managing models', () => {
-  const t = studioPerTest();
+  const t = useTestStudio();
 
   it('renames a model; an empty name is refused', async () => {
     const m = await t.studio.handlers['models.rename']({ id: 'embedded:probe', name: '  Probe model ' });

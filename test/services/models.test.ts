@@ -7,10 +7,10 @@ import { autoProviderCandidates } from '../../electron/engine/onnx/runtime.ts';
 import { saveSafetensors } from '../../electron/engine/io/safetensors.ts';
 import { tensor } from '../../electron/engine/tensor.ts';
 import { createStudio } from '../../electron/services/studio.ts';
-import { studioPerTest, writeTinyPackage } from './helpers.ts';
+import { useTestStudio, writeTinyPackage } from './helpers.ts';
 
 describe('models registry', () => {
-  const t = studioPerTest();
+  const t = useTestStudio();
 
   it('lists the embedded package with its hash, size and licence', async () => {
     const [m, ...rest] = await t.studio.handlers['models.list']({});

@@ -1,24 +1,13 @@
 // prompt.tokenCount: the "38/75" count under the prompt box, through the studio's handlers.
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requests } from '../../electron/api/index.ts';
-import { createStudio, type Studio } from '../../electron/services/studio.ts';
-import { probeModels, tempDir } from './helpers.ts';
+import { useTestStudio } from './helpers.ts';
 
 describe('prompt.tokenCount', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  let studio: Studio;
-  beforeAll(async () => {
-    tmp = tempDir();
-    studio = await createStudio({ dataDir: join(tmp.dir, 'data'), transport: 'web', embeddedModelsDir: await probeModels(tmp.dir) });
-  });
-  afterAll(async () => {
-    await studio.close();
-    tmp.cleanup();
-  });
+  const t = useTestStudio({ perTest: false, allowTemp: false });
 
   it('counts with CLIP when no model is named, per chunk of 75', async () => {
-    const count = studio.handlers['prompt.tokenCount'];
+    const count = t.studio.handlers['prompt.tokenCount'];
     expect(await count({ prompt: 'a photo of a cat <lora:ink:0.7>' })).toEqual({
       tokenizer: 'CLIP BPE (SD 1.x)',
       tokenCount: 5,
@@ -30,12 +19,12 @@ describe('prompt.tokenCount', () => {
   });
 
   it("uses the model's own tokenizer", async () => {
-    const r = await studio.handlers['prompt.tokenCount']({ prompt: 'a red fox in the snow', modelId: 'embedded:probe' });
+    const r = await t.studio.handlers['prompt.tokenCount']({ prompt: 'a red fox in the snow', modelId: 'embedded:probe' });
     expect(r).toMatchObject({ tokenizer: 'word (model package)', tokenCount: 4, maxTokens: 6 });
   });
 
   it('names an unknown model and refuses an over-long prompt at the contract', async () => {
-    await expect(studio.handlers['prompt.tokenCount']({ prompt: 'x', modelId: 'nope' })).rejects.toThrow(/No model with id "nope"/);
+    await expect(t.studio.handlers['prompt.tokenCount']({ prompt: 'x', modelId: 'nope' })).rejects.toThrow(/No model with id "nope"/);
     expect(requests['prompt.tokenCount'].input.safeParse({ prompt: 'x'.repeat(10_001) }).success).toBe(false);
   });
 });
