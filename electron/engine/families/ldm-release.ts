@@ -9,10 +9,10 @@
 //   the BERT-like τθ), model_ema.* (EMA copy, names without dots, + num_updates/decay), and the DDPM
 //   buffers (betas, alphas_cumprod, …) from which the noise schedule is read.
 import type { AutoencoderConfig, ClassEmbedderConfig, UNetConfig } from '../nn/config.ts';
-import { ConfigError, validateAutoencoderConfig, validateUNetConfig } from '../nn/config.ts';
+import { ConfigError, validateAutoencoderConfig } from '../nn/config.ts';
 import type { LdmBertConfig } from '../nn/ldm-bert.ts';
 import type { Shape } from '../tensor.ts';
-import { type Fail, type Lookup, inferAutoencoderShape, inferUNetLevels, need as needShape } from './shapes.ts';
+import { type Fail, type Lookup, type UNetAttention, inferAutoencoderShape, inferUNetLevels, need as needShape, validatedUNetConfig } from './shapes.ts';
 
 export class LdmReleaseError extends Error {
   override name = 'LdmReleaseError';
@@ -140,10 +140,10 @@ function firstStageName(cfg: AutoencoderConfig): string {
 
 function inferUNet(get: Get, yaml: ReleaseYaml, notes: string[], defaultHeads: { numHeads: number } | { numHeadChannels: number }): UNetConfig {
   const p = (n: string) => `${UNET}.${n}`;
-  const { conv0, modelChannels: mc, numResBlocks: nrb, channelMult, firstBlocks } = inferUNetLevels(get, p, releaseFail);
+  const levels = inferUNetLevels(get, p, releaseFail);
   const attentionResolutions: number[] = [];
   let legacy = false;
-  firstBlocks.forEach((block, i) => {
+  levels.firstBlocks.forEach((block, i) => {
     if (get(p(`input_blocks.${block}.1.proj_in.weight`))) attentionResolutions.unshift(2 ** i);
     else if (get(p(`input_blocks.${block}.1.qkv.weight`))) {
       legacy = true;
@@ -165,25 +165,14 @@ function inferUNet(get: Get, yaml: ReleaseYaml, notes: string[], defaultHeads: {
   if (yaml.numHeadChannels) heads = { numHeadChannels: yaml.numHeadChannels };
   else if (yaml.numHeads) heads = { numHeads: yaml.numHeads };
   else notes.push(`attention heads assumed (${'numHeads' in heads ? `${heads.numHeads} heads` : `${heads.numHeadChannels} channels per head`}, the release's config); a yaml beside the file overrides it`);
-  const cfg: UNetConfig & { legacyAttention?: boolean } = {
-    inChannels: conv0[1]!,
-    outChannels: need(get, p('out.2.weight'), 'UNet')[0]!,
-    modelChannels: mc,
-    channelMult,
-    numResBlocks: nrb,
+  const attention: UNetAttention = {
     attentionResolutions,
     ...heads,
     transformerDepth: Math.max(depth, 1),
     contextDim,
     ...(legacy ? { legacyAttention: true } : {}),
   };
-  const label = get(p('label_emb.weight'));
-  if (label) cfg.numClasses = label[0]!;
-  try {
-    return validateUNetConfig(cfg, 'inferred unet');
-  } catch (err) {
-    throw new LdmReleaseError(`the UNet's shapes do not fit: ${(err as Error).message}`);
-  }
+  return validatedUNetConfig(get, p, levels, attention, (m) => new LdmReleaseError(`the UNet's shapes do not fit: ${m}`));
 }
 
 /**

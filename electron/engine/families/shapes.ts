@@ -34,6 +34,7 @@ export function need(get: Lookup, name: string, what: string, fail: Fail = check
 /** A CompVis UNet's level structure: its ResBlocks per level, and the first block of each level. */
 export interface UNetLevels {
   readonly conv0: Shape;
+  readonly outChannels: number;
   readonly modelChannels: number;
   readonly numResBlocks: number;
   readonly channelMult: number[];
@@ -44,6 +45,7 @@ export interface UNetLevels {
 export function inferUNetLevels(get: Lookup, p: (n: string) => string, fail: Fail = checkpointFail): UNetLevels {
   const conv0 = need(get, p('input_blocks.0.0.weight'), 'UNet', fail);
   const mc = conv0[0]!;
+  const outChannels = need(get, p('out.2.weight'), 'UNet', fail)[0]!;
   let nrb = 0;
   while (get(p(`input_blocks.${nrb + 1}.0.in_layers.0.weight`)) && !get(p(`input_blocks.${nrb + 1}.0.op.weight`))) nrb++;
   if (nrb < 1) throw fail('the UNet has no ResBlock in input_blocks.1');
@@ -56,7 +58,23 @@ export function inferUNetLevels(get: Lookup, p: (n: string) => string, fail: Fai
     firstBlocks.push(block);
     channelMult.push(need(get, p(`input_blocks.${block}.0.out_layers.3.weight`), 'UNet channel multipliers', fail)[0]! / mc);
   }
-  return { conv0, modelChannels: mc, numResBlocks: nrb, channelMult, firstBlocks };
+  return { conv0, outChannels, modelChannels: mc, numResBlocks: nrb, channelMult, firstBlocks };
+}
+
+/** What the caller read of a UNet's attention (heads, depth, context, projection or legacy blocks). */
+export type UNetAttention = Omit<UNetConfig, 'inChannels' | 'outChannels' | 'modelChannels' | 'channelMult' | 'numResBlocks' | 'numClasses'>;
+
+/** The UNet's config from its levels and attention, with numClasses from label_emb, validated (`invalid` words the error). */
+export function validatedUNetConfig(get: Lookup, p: (n: string) => string, levels: UNetLevels, attention: UNetAttention, invalid: Fail): UNetConfig {
+  const { conv0, outChannels, modelChannels, channelMult, numResBlocks } = levels;
+  const cfg: UNetConfig = { inChannels: conv0[1]!, outChannels, modelChannels, channelMult, numResBlocks, ...attention };
+  const label = get(p('label_emb.weight'));
+  if (label) cfg.numClasses = label[0]!;
+  try {
+    return validateUNetConfig(cfg, 'inferred unet');
+  } catch (err) {
+    throw invalid((err as Error).message);
+  }
 }
 
 /** All a CompVis autoencoder's shapes tell but its latent width (each layout reads that from its own tensor). */
@@ -101,11 +119,10 @@ export type HeadRule = { numHeads: number } | { numHeadChannels: number };
  */
 export function inferUNetConfig(get: Lookup, prefix: string, heads: HeadRule, conditioned = false): UNetConfig {
   const p = (n: string) => `${prefix}.${n}`;
-  const { conv0, modelChannels: mc, numResBlocks: nrb, channelMult, firstBlocks } = inferUNetLevels(get, p);
-  const outChannels = need(get, p('out.2.weight'), 'UNet')[0]!;
+  const levels = inferUNetLevels(get, p);
   const attentionResolutions: number[] = [];
   let linear: boolean | undefined;
-  firstBlocks.forEach((block, i) => {
+  levels.firstBlocks.forEach((block, i) => {
     const projIn = get(p(`input_blocks.${block}.1.proj_in.weight`));
     if (projIn) {
       linear = projIn.length === 2;
@@ -119,12 +136,8 @@ export function inferUNetConfig(get: Lookup, prefix: string, heads: HeadRule, co
   while (get(`${mid}.transformer_blocks.${depth}.norm1.weight`)) depth++;
   const inner = midProj[0]!;
   const toK = need(get, `${mid}.transformer_blocks.0.attn2.to_k.weight`, 'UNet context width');
-  const cfg: UNetConfig = {
-    inChannels: conv0[1]!,
-    outChannels,
-    modelChannels: mc,
-    channelMult,
-    numResBlocks: nrb,
+  const rule = 'numHeads' in heads ? `${heads.numHeads} heads` : `${heads.numHeadChannels} channels per head`;
+  const attention: UNetAttention = {
     attentionResolutions,
     ...heads,
     transformerDepth: Math.max(depth, 1),
@@ -133,14 +146,7 @@ export function inferUNetConfig(get: Lookup, prefix: string, heads: HeadRule, co
     contextDim: !conditioned && toK[1] === inner && !get(p('label_emb.weight')) ? null : toK[1]!,
     ...(linear ? { linearProjection: true } : {}),
   };
-  const label = get(p('label_emb.weight'));
-  if (label) cfg.numClasses = label[0]!;
-  try {
-    return validateUNetConfig(cfg, 'inferred unet');
-  } catch (err) {
-    const rule = 'numHeads' in heads ? `${heads.numHeads} heads` : `${heads.numHeadChannels} channels per head`;
-    throw new ConfigError(`the UNet's shapes do not fit this family's ${rule}: ${(err as Error).message}`);
-  }
+  return validatedUNetConfig(get, p, levels, attention, (m) => new ConfigError(`the UNet's shapes do not fit this family's ${rule}: ${m}`));
 }
 
 export function inferAutoencoderConfig(get: Lookup, prefix: string): AutoencoderConfig {
