@@ -39,17 +39,17 @@ export async function resolveModelDir(model: string | undefined): Promise<string
  * resolveModelDir), or any file or folder a model family reads (SD 1.x/2.x .safetensors, a diffusers
  * folder); the family says what is wrong with anything else when it is opened.
  */
-export async function resolveModelPath(model: string | undefined): Promise<string> {
+export async function resolveModelPath(model: string | undefined, flag = '--model'): Promise<string> {
   if (model === undefined) return resolveModelDir(undefined);
-  if (model.trim() === '') throw new UsageError('--model needs a model file, folder or name');
+  if (model.trim() === '') throw new UsageError(`${flag} needs a model file, folder or name`);
   if (/\.(ckpt|pt|pth|bin)$/i.test(model)) {
-    throw new UsageError(`--model ${model}: pickle checkpoints are refused (loading one can run code); use a .safetensors file`);
+    throw new UsageError(`${flag} ${model}: pickle checkpoints are refused (loading one can run code); use a .safetensors file`);
   }
   if (await exists(path.join(model, MODEL_JSON))) return model;
   const named = path.join(modelsDir(), model);
   if (!model.includes('/') && !model.includes('\\') && (await exists(path.join(named, MODEL_JSON)))) return named;
   if (await exists(model)) return model;
-  throw new UsageError(`--model ${model}: no such file or folder, and no installed model of that name ('ldm models' lists them)`);
+  throw new UsageError(`${flag} ${model}: no such file or folder, and no installed model of that name ('ldm models' lists them)`);
 }
 
 /** The package used without --model: one named 'default', else the first by name. */

@@ -83,7 +83,7 @@ async function train(argv: readonly string[], io: CliIo): Promise<void> {
     throw new UsageError(`--prediction: ${(err as Error).message}`);
   }
   const result = await finetune({
-    base: await resolveModelPath(f.base as string | undefined),
+    base: await resolveModelPath(f.base as string | undefined, '--base'),
     prediction,
     data,
     out,
