@@ -3,19 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../electron/cli/main.ts';
+import { cli } from './helpers.ts';
 import { loadSafetensors } from '../../electron/engine/io/safetensors.ts';
 
 const FIXTURES = new URL('../fixtures/ckpt/', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'ldm-convert-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  return { code, stdout, stderr };
-}
 
 describe('ldm convert', () => {
   it('writes the state dict of a Lightning .ckpt as safetensors, with its metadata and provenance', async () => {

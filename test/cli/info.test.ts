@@ -3,16 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../electron/cli/main.ts';
+import { cli } from './helpers.ts';
 
 const fixture = (name: string): string => new URL(`../fixtures/metadata/${name}`, import.meta.url).pathname;
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  return { code, stdout, stderr };
-}
 
 describe('ldm info', () => {
   it('prints every field of an A1111 JPEG in A1111 order', async () => {

@@ -4,7 +4,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../electron/cli/main.ts';
+import { cli } from './helpers.ts';
 import { readPngText } from '../../electron/engine/io/png-metadata.ts';
 import { saveSafetensors } from '../../electron/engine/io/safetensors.ts';
 import { modelParams } from '../../electron/engine/nn/models.ts';
@@ -13,13 +13,6 @@ import { TINY_VAE, writeSafetensorsFile, writeSd1File } from '../engine/families
 
 let root: string;
 const f = (...n: string[]) => path.join(root, ...n);
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  return { code, stdout, stderr };
-}
 
 beforeAll(async () => {
   root = await fsp.mkdtemp(path.join(os.tmpdir(), 'ldm-cli-networks-'));

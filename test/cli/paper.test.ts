@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../electron/cli/main.ts';
+import { cli } from './helpers.ts';
 import { readPngText } from '../../electron/engine/io/png-metadata.ts';
 import { writeTinyRelease } from '../engine/families/ldm-fixtures.ts';
 
@@ -15,13 +15,6 @@ beforeAll(async () => {
   await writeTinyRelease('vq-f4', null, join(dir, 'vq.safetensors'));
   await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 200, g: 40, b: 90 } } }).png().toFile(join(dir, 'in.png'));
 });
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  return { code, stdout, stderr };
-}
 
 describe('ldm paper', () => {
   it('--info names the release and what was assumed', async () => {

@@ -1,13 +1,6 @@
 // `ldm tokenize`: ids per chunk and the "N/75" count, in text and JSON.
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../electron/cli/main.ts';
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  return { code, stdout, stderr };
-}
+import { cli } from './helpers.ts';
 
 describe('ldm tokenize', () => {
   it('prints the count and the ids up to the end token', async () => {

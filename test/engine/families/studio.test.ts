@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../electron/cli/main.ts';
+import { cli } from '../../cli/helpers.ts';
 import { sha256Files } from '../../../electron/engine/families/index.ts';
 import { readGenerationParams } from '../../../electron/engine/io/generation-params.ts';
 import { createStudio } from '../../../electron/services/studio.ts';
@@ -15,13 +15,6 @@ import { writeDiffusersFolder, writeSafetensorsFile, writeSd1File, writeSd2File 
 
 let root: string;
 const f = (n: string) => path.join(root, n);
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  return { code, stdout, stderr };
-}
 
 beforeAll(async () => {
   root = await fsp.mkdtemp(path.join(os.tmpdir(), 'ldm-sdstudio-'));

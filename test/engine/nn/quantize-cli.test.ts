@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../electron/cli/main.ts';
+import { cli } from '../../cli/helpers.ts';
 
 let root: string;
 beforeAll(async () => {
@@ -14,13 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fsp.rm(root, { recursive: true, force: true });
 });
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  return { code, stdout, stderr };
-}
 
 async function pixels(file: string): Promise<Buffer> {
   return sharp(file).removeAlpha().raw().toBuffer();
