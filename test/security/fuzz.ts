@@ -6,23 +6,12 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { rng } from '../rng.ts';
 import { dispatch } from '../../electron/api/dispatch.ts';
 import { ImageError, normalizeImage, probeImage } from '../../electron/engine/io/image.ts';
 import { encodeSafetensors, parseSafetensors, SafetensorsError } from '../../electron/engine/io/safetensors.ts';
 import { tensor } from '../../electron/engine/tensor.ts';
 import type { Studio } from '../../electron/services/studio.ts';
-
-/** mulberry32: a small seeded generator, so a failing case is reproduced by its seed and index. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [0x00, 0x01, 0x7f, 0x80, 0xff, 0xfe, 0x10, 0x40];
 

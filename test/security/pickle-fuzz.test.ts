@@ -9,22 +9,11 @@ import { CheckpointError, openCheckpoint } from '../../electron/engine/io/checkp
 import { PickleError, readPickle } from '../../electron/engine/io/pickle.ts';
 import { ZipArchive } from '../../electron/engine/io/zip.ts';
 import { torchZip } from '../engine/io/ckpt-writer.ts';
+import { rng } from '../rng.ts';
 
 const FIXTURES = new URL('../fixtures/ckpt/', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'ldm-pickle-fuzz-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** mulberry32: a small seeded generator, so a failing case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Opcodes worth inserting: the allowed set plus the forbidden ones, so mutations reach every branch.
 const OPCODES = [

@@ -4,18 +4,9 @@ import { toModelProto } from '../../../electron/engine/onnx/serialize.ts';
 import { createSession, type Session } from '../../../electron/engine/onnx/runtime.ts';
 import { buildGradientGraph, type GradientOptions } from '../../../electron/engine/autodiff/index.ts';
 import { numel, type TensorData } from '../../../electron/engine/tensor.ts';
+import { rng } from '../../rng.ts';
 
-/** mulberry32: small seeded uniform generator for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 export const normal = (u: () => number) => (): number => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
 

@@ -1,4 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { rng } from '../../rng.ts';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -254,18 +255,6 @@ describe('safetensors validation (the attacks of ldm-facts.md §6)', () => {
   });
 });
 
-// A small deterministic PRNG for the mutation test (independent of the engine RNG on purpose).
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A well-formed header with one field of one entry set to a hostile value, re-encoded with its true length. */
 function structuralMutation(b: Uint8Array, rnd: () => number): Uint8Array {
   const int = (n: number) => Math.floor(rnd() * n);
@@ -329,7 +318,7 @@ function structuralMutation(b: Uint8Array, rnd: () => number): Uint8Array {
 describe('safetensors randomised mutation', () => {
   it('gives a SafetensorsError (or a consistent result), never another error or a huge allocation', () => {
     const base = encodeSafetensors(sampleTensors(), { k: 'v' });
-    const rnd = mulberry32(12345);
+    const rnd = rng(12345);
     const int = (n: number) => Math.floor(rnd() * n);
     const interesting = [0, 1, 7, 8, 0x7f, 0x80, 0xff, 0x22, 0x5b, 0x7b, 0x7d, 0x2c, 0x3a, 0x30, 0x39];
     const n = Number(new DataView(base.buffer).getBigUint64(0, true));
