@@ -12,6 +12,7 @@ import { ImageError, normalizeImage, probeImage } from '../../electron/engine/io
 import { encodeSafetensors, parseSafetensors, SafetensorsError } from '../../electron/engine/io/safetensors.ts';
 import { tensor } from '../../electron/engine/tensor.ts';
 import type { Studio } from '../../electron/services/studio.ts';
+import { crc32 } from '../../electron/engine/io/png-metadata.ts';
 
 const INTERESTING = [0x00, 0x01, 0x7f, 0x80, 0xff, 0xfe, 0x10, 0x40];
 
@@ -64,17 +65,6 @@ export function mutatePngStructurally(input: Uint8Array, r: () => number): Uint8
     pos += 12 + len;
   }
   return b;
-}
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const x of bytes) c = CRC_TABLE[(c ^ x) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 export interface FuzzReport {
