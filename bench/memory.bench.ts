@@ -4,15 +4,16 @@
 // process, so its peak resident memory (VmHWM) is its own.
 // Usage: npm run bench -- --only memory [--threads 2] [--quick]   (quick: 32² UNet latent, 256² VAE)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { peakRssMiB, timedRuns, writeRandomWeights } from './lib.ts';
 import { SD_V1_AUTOENCODER, SD_V1_UNET } from '../electron/engine/nn/config.ts';
 import { buildUNetGraph, buildVaeDecoderGraph } from '../electron/engine/nn/models.ts';
 import type { Graph } from '../electron/engine/onnx/graph.ts';
 import { createSession } from '../electron/engine/onnx/runtime.ts';
-import { readSafetensorsHeader, saveSafetensors } from '../electron/engine/io/safetensors.ts';
+import { readSafetensorsHeader } from '../electron/engine/io/safetensors.ts';
 import { safetensorsWeights, toModelProto } from '../electron/engine/onnx/serialize.ts';
 import type { TensorData } from '../electron/engine/tensor.ts';
 
@@ -43,8 +44,6 @@ function feeds(net: Net): Record<string, TensorData> {
     : { latent_sample: fill([1, 4, latent, latent]) };
 }
 
-const rssPeakMiB = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
-
 /** Child: one case, two runs (the memory pattern only shows from the second), then its figures as JSON. */
 async function runCase(c: Case, weightsFile: string): Promise<void> {
   const header = await readSafetensorsHeader(weightsFile);
@@ -54,37 +53,14 @@ async function runCase(c: Case, weightsFile: string): Promise<void> {
   });
   const buildS = (performance.now() - t0) / 1000;
   const f = feeds(c.net);
-  const times: number[] = [];
-  let checksum = 0;
-  for (let i = 0; i < 2; i++) {
-    const t = performance.now();
-    const out = Object.values(await session.run(f))[0]!.data as Float32Array;
-    times.push((performance.now() - t) / 1000);
-    checksum = out.reduce((a, v) => a + v, 0);
-  }
+  const { times, checksum } = await timedRuns(session, f, 2);
   await session.release();
-  console.log(JSON.stringify({ buildS, times, peakMiB: rssPeakMiB(), checksum }));
+  console.log(JSON.stringify({ buildS, times, peakMiB: peakRssMiB(), checksum }));
 }
 
 /** Random weights for a network, written once and shared by its cases. */
 async function writeWeights(net: Net, dir: string): Promise<string> {
-  const g = build(net, false);
-  const tensors = new Map<string, TensorData>();
-  let s = 1;
-  for (const [name, p] of g.params) {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    const scale = name.endsWith('.bias') || name.includes('norm') ? 0.01 : 1 / Math.sqrt(n / p.shape[0]!);
-    for (let i = 0; i < n; i++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      data[i] = ((s / 4294967296) * 2 - 1) * scale;
-    }
-    if (name.includes('norm') && name.endsWith('.weight')) data.fill(1);
-    tensors.set(name, { dtype: 'float32', shape: p.shape, data });
-  }
-  const file = path.join(dir, `${net}.safetensors`);
-  await saveSafetensors(file, tensors);
-  return file;
+  return writeRandomWeights(build(net, false), path.join(dir, `${net}.safetensors`), 1, 'float32');
 }
 
 async function main(): Promise<void> {

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { peakRssMiB, writeRandomFp16Weights } from './lib.ts';
+import { peakRssMiB, writeRandomWeights } from './lib.ts';
 import { readSafetensorsHeader } from '../electron/engine/io/safetensors.ts';
 import { SD_V1_UNET } from '../electron/engine/nn/config.ts';
 import { buildUNetGraph } from '../electron/engine/nn/models.ts';
@@ -70,7 +70,7 @@ async function unetCase(weights: WeightPrecision, file: string): Promise<UNetRes
 /** Random SD v1 UNet weights stored as fp16 (scaled like torch's default init), written once. */
 async function writeUNetWeights(dir: string): Promise<string> {
   const g = buildUNetGraph(SD_V1_UNET, { batch: 2, height: latent, width: latent, contextLength: 77 });
-  return writeRandomFp16Weights(g, path.join(dir, 'unet.safetensors'), 1);
+  return writeRandomWeights(g, path.join(dir, 'unet.safetensors'), 1);
 }
 
 function child<T>(here: string, kind: string, weights: WeightPrecision, extra: string[] = []): T | string {

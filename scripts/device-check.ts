@@ -14,7 +14,7 @@ import type { Graph } from '../electron/engine/onnx/graph.ts';
 import { availableProviders, createSession, fusedAttentionFor, type Provider } from '../electron/engine/onnx/runtime.ts';
 import { safetensorsWeights, toModelProto } from '../electron/engine/onnx/serialize.ts';
 import type { TensorData } from '../electron/engine/tensor.ts';
-import { peakRssMiB, writeRandomFp16Weights } from '../bench/lib.ts';
+import { peakRssMiB, timedRuns, writeRandomWeights } from '../bench/lib.ts';
 
 const args = process.argv.slice(2);
 const latent = args.includes('--quick') ? 32 : 64;
@@ -38,7 +38,7 @@ const feeds = (net: Net): Record<string, TensorData> => net === 'unet'
   : { latent_sample: fill([1, 4, latent, latent]) };
 
 async function writeWeights(net: Net, dir: string): Promise<string> {
-  return writeRandomFp16Weights(build(net, 'cpu', 'fp32'), path.join(dir, `${net}.safetensors`), 7);
+  return writeRandomWeights(build(net, 'cpu', 'fp32'), path.join(dir, `${net}.safetensors`), 7);
 }
 
 
@@ -60,14 +60,7 @@ async function main(): Promise<void> {
             const buildS = (performance.now() - t0) / 1000;
             if (session.provider !== p) throw new Error(`onnxruntime ran it on ${session.provider}`);
             const f = feeds(net);
-            const times: number[] = [];
-            let checksum = 0;
-            for (let i = 0; i < 4; i++) {
-              const t = performance.now();
-              const out = Object.values(await session.run(f))[0]!.data as Float32Array;
-              times.push((performance.now() - t) / 1000);
-              checksum = out.reduce((a, v) => a + v, 0);
-            }
+            const { times, checksum } = await timedRuns(session, f, 4);
             await session.release();
             const steady = times.slice(1).sort((a, b) => a - b)[1]!;
             rows.push(`${row} ${buildS.toFixed(1).padStart(7)} ${times[0]!.toFixed(2).padStart(7)} ${steady.toFixed(3).padStart(10)} ${peakRssMiB().toFixed(0).padStart(14)}   ${checksum.toPrecision(7)}`);
