@@ -111,7 +111,7 @@ export class Graph {
    * Linear layers' weights as onnxruntime's blockwise-quantised MatMulNBits (inference graphs; set
    * before building; see nn/quantize.ts). null: float weights, as training graphs always have.
    */
-  weightQuant: { readonly bits: 4 | 8; readonly blockSize: number } | null = null;
+  weightQuant: { readonly bits: 4 | 8; readonly blockSize: number; readonly accuracyLevel?: number } | null = null;
 
   private readonly values = new Map<string, Value>();
   private readonly producers = new Map<string, Node>();
@@ -577,7 +577,7 @@ export class Graph {
    * quantised along K as uint8 `b` [N, ⌈K/block⌉, block·bits/8] (codes packed low bits first) with
    * `scales` [N·⌈K/block⌉]; no zero points: each code's zero is 2^(bits−1). → [..., N]. Inference only.
    */
-  matMulNBits(a: Value, b: Value, scales: Value, n: number, bits: number, blockSize: number): Value {
+  matMulNBits(a: Value, b: Value, scales: Value, n: number, bits: number, blockSize: number, accuracyLevel = 0): Value {
     const k = a.shape[a.shape.length - 1]!;
     const blocks = Math.ceil(k / blockSize);
     if (b.dtype !== 'uint8' || b.shape.length !== 3 || b.shape[0] !== n || b.shape[1] !== blocks || b.shape[2] !== (blockSize * bits) / 8) {
@@ -586,7 +586,8 @@ export class Graph {
     if (scales.dtype !== a.dtype || scales.shape.length !== 1 || scales.shape[0] !== n * blocks) {
       this.fail('MatMulNBits', [a, b, scales], `scales must be ${a.dtype} [${n * blocks}]`);
     }
-    const attrs = { K: attr.int(k), N: attr.int(n), bits: attr.int(bits), block_size: attr.int(blockSize) };
+    const attrs: Record<string, Attr> = { K: attr.int(k), N: attr.int(n), bits: attr.int(bits), block_size: attr.int(blockSize) };
+    if (accuracyLevel) attrs.accuracy_level = attr.int(accuracyLevel); // 4: activations quantised to int8 per block inside the kernel
     return this.emit('MatMulNBits', [a, b, scales], attrs, [{ dtype: a.dtype, shape: [...a.shape.slice(0, -1), n] }], MS_DOMAIN)[0]!;
   }
 
