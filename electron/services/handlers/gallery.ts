@@ -1,0 +1,56 @@
+// gallery.* requests: a generation's image, thumbnail or mask, and saving an edited picture to history.
+import sharp from 'sharp';
+import { StudioError } from '../../api/contract.ts';
+import type { ImageVariant } from '../../api/gallery.ts';
+import type { Generation } from '../../api/history.ts';
+import { toPng } from '../../engine/io/image.ts';
+import { storeGeneration } from '../record.ts';
+import type { DomainHandlers, StudioContext } from './context.ts';
+
+export function galleryHandlers({ emit, gallery, history }: StudioContext): DomainHandlers<'gallery'> {
+  return {
+    'gallery.image': async ({ id, variant }) => {
+      const g = history.get(id);
+      const bytes = await history.readFile(g, fileOf(g, variant));
+      const meta = await sharp(bytes).metadata();
+      return { mime: `image/${meta.format}`, base64: bytes.toString('base64'), width: meta.width ?? 0, height: meta.height ?? 0, path: currentPath(g, variant) };
+    },
+    'gallery.path': async ({ id, variant }) => ({ path: currentPath(history.get(id), variant) }),
+    'gallery.save': async ({ base64, prompt, parentId, maskBase64 }) => {
+      const parent = parentId ? history.get(parentId) : null;
+      const png = await toPng(Buffer.from(base64, 'base64')).catch((err: Error) => {
+        throw new StudioError(`The image cannot be read: ${err.message}`, 'bad_image');
+      });
+      const meta = await sharp(png).metadata();
+      const gen = await storeGeneration(history, gallery, {
+        kind: 'upload',
+        prompt: prompt || parent?.prompt || '',
+        negativePrompt: parent?.negativePrompt ?? '',
+        sampler: null,
+        steps: null,
+        guidance: null,
+        seed: null,
+        width: meta.width ?? 0,
+        height: meta.height ?? 0,
+        model: parent?.model ?? { id: null, name: null, hash: null },
+        png,
+        mask: maskBase64 ? Buffer.from(maskBase64, 'base64') : null,
+        parentId,
+      });
+      emit('history.changed', { change: 'added', ids: [gen.id] });
+      return { id: gen.id };
+    },
+  };
+}
+
+function fileOf(g: Generation, variant: ImageVariant): string {
+  const rel = variant === 'thumbnail' ? g.thumbnailPath : variant === 'mask' ? g.maskPath : g.imagePath;
+  if (!rel) throw new StudioError(`Generation ${g.id} has no ${variant}.`, 'not_found');
+  return rel;
+}
+
+/** Where the file lies now, relative to the data folder (deleted generations' files are in trash/). */
+function currentPath(g: Generation, variant: ImageVariant): string {
+  const rel = fileOf(g, variant);
+  return g.trashedAt === null ? rel : `trash/${rel}`;
+}
