@@ -94,6 +94,11 @@ export class PathPolicy {
     this.allowed = [paths.root, ...allowedDirs].map((d) => realOrSelf(resolve(d)));
   }
 
+  /** The folders a client may name, as real paths: the data folder, `--allow` folders, then dialog picks. */
+  roots(): string[] {
+    return [...new Set([...this.allowed, ...this.picked])];
+  }
+
   /** A path the user picked in a dialog (the desktop shell calls this): it and what lies under it are allowed. */
   pick(p: string): void {
     this.picked.add(realOrSelf(resolve(p)));

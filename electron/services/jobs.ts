@@ -165,13 +165,23 @@ export class JobQueue {
     return u ? { ...job, ...u } : job;
   }
 
-  list(statuses: readonly JobStatus[] | undefined, limit: number): Job[] {
-    const rows = statuses?.length
-      ? (this.db
-          .prepare(`SELECT * FROM jobs WHERE status IN (${statuses.map(() => '?').join(',')}) ORDER BY seq DESC LIMIT ?`)
-          .all(...statuses, limit) as JobRow[])
-      : (this.db.prepare('SELECT * FROM jobs ORDER BY seq DESC LIMIT ?').all(limit) as JobRow[]);
+  /** The newest jobs first, of these statuses and kinds (all when left out). */
+  list(statuses: readonly JobStatus[] | undefined, limit: number, kinds?: readonly Job['kind'][]): Job[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    for (const [column, values] of [['status', statuses], ['kind', kinds]] as const) {
+      if (!values?.length) continue;
+      where.push(`${column} IN (${values.map(() => '?').join(',')})`);
+      args.push(...values);
+    }
+    const rows = this.db.prepare(`SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`).all(...args, limit) as JobRow[];
     return rows.map((r) => this.withUnsaved(fromRow(r)));
+  }
+
+  /** The loss a training job recorded last (null before its first step). */
+  lastLoss(jobId: string): number | null {
+    const row = this.db.prepare('SELECT loss FROM job_losses WHERE job_id = ? ORDER BY step DESC LIMIT 1').get(jobId) as { loss: number } | undefined;
+    return row?.loss ?? null;
   }
 
   losses(jobId: string): LossPoint[] {
