@@ -1,7 +1,7 @@
 // onnxruntime-node sessions: execution-provider choice with an honest report of what runs, thread
 // settings, TensorData in and out, and a cache of sessions keyed by a hash of the model.
 import * as ort from 'onnxruntime-node';
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { numel, type DType, type TensorData } from '../tensor.ts';
@@ -15,10 +15,9 @@ export interface SessionOptions {
   /** Intra-op threads; default: onnxruntime's choice (one per physical core). */
   threads?: number;
   /**
-   * The safetensors file that the model's external data (serialize.ts 'external' mode) points into.
-   * ONNX Runtime refuses absolute or escaping locations, so the model is written beside this file
-   * (hidden, named by its hash) and loaded from there; where that folder is read-only the file is
-   * read into memory and handed over instead.
+   * The file that the model's external data (serialize.ts 'external' mode) points into, by its base name.
+   * The model is loaded from memory and onnxruntime told the file's folder, so nothing is written
+   * beside the user's checkpoint and the weights are read (mapped) from where they lie.
    */
   weightsFile?: string;
   /** onnxruntime graph optimisation level; default 'all'. */
@@ -189,24 +188,12 @@ async function open(model: Uint8Array | string, provider: Provider, opts: Sessio
     o.intraOpNumThreads = opts.threads;
     o.interOpNumThreads = 1;
   }
-  if (typeof model === 'string' || !opts.weightsFile) return ort.InferenceSession.create(model as Uint8Array, o);
-  return openBesideWeights(model, opts.weightsFile, o);
-}
-
-async function openBesideWeights(model: Uint8Array, weightsFile: string, o: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
-  const dir = path.dirname(path.resolve(weightsFile));
-  const file = path.join(dir, `.${path.basename(weightsFile)}.${modelHash(model).slice(0, 16)}.onnx`);
-  try {
-    if (!existsSync(file)) {
-      const tmp = `${file}.${process.pid}.tmp`;
-      await fsp.writeFile(tmp, model);
-      await fsp.rename(tmp, file);
-    }
-  } catch {
-    const data = await fsp.readFile(weightsFile);
-    return ort.InferenceSession.create(model, { ...o, externalData: [{ path: path.basename(weightsFile), data }] });
+  if (typeof model !== 'string' && opts.weightsFile) {
+    // External data is resolved against this folder instead of the model file's (which it has none of):
+    // onnxruntime refuses absolute locations and ones that leave the model's folder, even by a symlink.
+    o.extra = { session: { model_external_initializers_file_folder_path: path.dirname(path.resolve(opts.weightsFile)) } };
   }
-  return ort.InferenceSession.create(file, o);
+  return ort.InferenceSession.create(model as Uint8Array, o);
 }
 
 export async function createSession(model: Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {

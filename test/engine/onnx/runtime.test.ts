@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -9,6 +9,7 @@ import { RuntimeError, SessionCache, autoProviderCandidates, availableProviders,
 import { readSafetensorsHeader, saveSafetensors } from '../../../electron/engine/io/safetensors.ts';
 import { floatToHalf, halfToFloat, type TensorData } from '../../../electron/engine/tensor.ts';
 import { rng } from './ref.ts';
+import { folderState } from '../../folder-state.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ldm-onnx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -107,12 +108,12 @@ describe('runtime', () => {
     expect(ext.length).toBeLessThan(2000); // weights stay in the safetensors file
     const s = await createSession(ext, { provider: 'cpu', weightsFile: file });
     expect((await s.run({ x })).y!.data).toEqual(embOut);
-    // the model was written beside the weights, named by its hash, and is reused
-    const besides = readdirSync(dir).filter((f) => f.endsWith('.onnx'));
-    expect(besides).toEqual([`.model.safetensors.${modelHash(ext).slice(0, 16)}.onnx`]);
+    // nothing is written beside the weights: the folder holds exactly what it held, unchanged
+    const before = folderState(dir);
     const again = await createSession(ext, { provider: 'cpu', weightsFile: file });
     expect((await again.run({ x })).y!.data).toEqual(embOut);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.onnx'))).toHaveLength(1);
+    expect(folderState(dir)).toEqual(before);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.onnx'))).toEqual([]);
     for (const sess of [fromInputs, emb, s, again]) await sess.release();
   });
 
@@ -129,19 +130,23 @@ describe('runtime', () => {
     await emb.release();
   });
 
-  it('falls back to handing the weights over in memory when the model cannot be written beside them', async () => {
-    const sub = path.join(dir, 'blocked');
+  it('reads weights in place from a read-only folder', async () => {
+    const sub = path.join(dir, 'readonly');
     mkdirSync(sub);
     const file = path.join(sub, 'w.safetensors');
     await saveSafetensors(file, weights);
-    const ext = toModelProto(model(), safetensorsWeights(await readSafetensorsHeader(file), 'w.safetensors'));
-    // A folder where the temp file would go makes the write fail even for root (read-only media in real use).
-    const target = path.join(sub, `.w.safetensors.${modelHash(ext).slice(0, 16)}.onnx`);
-    mkdirSync(`${target}.${process.pid}.tmp`);
-    const s = await createSession(ext, { provider: 'cpu', weightsFile: file });
-    const emb = await createSession(toModelProto(model(), { kind: 'embedded', get: (n) => weights.get(n)! }), { provider: 'cpu' });
-    expect((await s.run({ x })).y!.data).toEqual((await emb.run({ x })).y!.data);
-    expect(existsSync(target)).toBe(false);
+    chmodSync(sub, 0o555);
+    try {
+      const ext = toModelProto(model(), safetensorsWeights(await readSafetensorsHeader(file), 'w.safetensors'));
+      const s = await createSession(ext, { provider: 'cpu', weightsFile: file });
+      const emb = await createSession(toModelProto(model(), { kind: 'embedded', get: (n) => weights.get(n)! }), { provider: 'cpu' });
+      expect((await s.run({ x })).y!.data).toEqual((await emb.run({ x })).y!.data);
+      expect(readdirSync(sub)).toEqual(['w.safetensors']);
+      await s.release();
+      await emb.release();
+    } finally {
+      chmodSync(sub, 0o755);
+    }
   });
 
   it('checks feeds and fetches with clear errors', async () => {
