@@ -30,6 +30,10 @@ export function imagenetClassNames(): readonly string[] {
 export function imagenetClassIndex(text: string): number | null {
   const t = text.trim();
   if (/^\d+$/.test(t)) return Number(t);
-  const i = imagenetClassNames().findIndex((n) => n.toLowerCase() === t.toLowerCase());
+  const names = imagenetClassNames();
+  // exact case first: 'Cardigan' (264, the corgi) and 'cardigan' (474, the sweater) are both classes
+  const exact = names.indexOf(t);
+  if (exact >= 0) return exact;
+  const i = names.findIndex((n) => n.toLowerCase() === t.toLowerCase());
   return i < 0 ? null : i;
 }

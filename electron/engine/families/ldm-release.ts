@@ -9,7 +9,7 @@
 //   the BERT-like τθ), model_ema.* (EMA copy, names without dots, + num_updates/decay), and the DDPM
 //   buffers (betas, alphas_cumprod, …) from which the noise schedule is read.
 import type { AutoencoderConfig, ClassEmbedderConfig, UNetConfig } from '../nn/config.ts';
-import { ConfigError, validateAutoencoderConfig } from '../nn/config.ts';
+import { autoencoderFactor, ConfigError, validateAutoencoderConfig } from '../nn/config.ts';
 import type { LdmBertConfig } from '../nn/ldm-bert.ts';
 import type { Shape } from '../tensor.ts';
 import { type Fail, type Lookup, type UNetAttention, inferAutoencoderShape, inferUNetLevels, need as needShape, validatedUNetConfig } from './shapes.ts';
@@ -268,10 +268,11 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
     task = 'unconditional';
     release = `unconditional LDM (${aeName})`;
     label = `unconditional LDM (CelebA-HQ/FFHQ/LSUN style), ${aeName} first stage`;
-  } else if (concat === 3 && unetIn === 6) {
+  } else if (concat === 3) {
+    // the low-res RGB picture at latent size, whatever the first stage (bsr_sr: VQ-f4; a KL-f4 one alike)
     task = 'super-resolution';
-    release = 'bsr_sr';
-    label = `super-resolution ×4 LDM (bsr_sr: low-res image concatenated), ${aeName} first stage`;
+    release = ae.kind === 'vq' && latent === 3 ? 'bsr_sr' : 'super-resolution LDM';
+    label = `super-resolution ×${autoencoderFactor(ae)} LDM (${release === 'bsr_sr' ? 'bsr_sr: ' : ''}low-res image concatenated), ${aeName} first stage`;
   } else if (concat === latent + 1) {
     task = 'inpainting';
     release = 'inpainting_big';

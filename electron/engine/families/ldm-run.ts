@@ -47,13 +47,18 @@ export async function readShapes(file: string): Promise<Map<string, Shape>> {
 }
 
 /** The release's yaml beside the file: <stem>.yaml, or config.yaml in the same folder (the CompVis download layout). */
-async function yamlBeside(file: string): Promise<{ yaml: ReleaseYaml; from: string | null }> {
+export function yamlPathBeside(file: string): string | null {
   const dir = path.dirname(file);
   for (const name of [`${path.basename(file, path.extname(file))}.yaml`, 'config.yaml']) {
     const p = path.join(dir, name);
-    if (existsSync(p)) return { yaml: readReleaseYaml(await fsp.readFile(p, 'utf8')), from: p };
+    if (existsSync(p)) return p;
   }
-  return { yaml: {}, from: null };
+  return null;
+}
+
+async function yamlBeside(file: string): Promise<{ yaml: ReleaseYaml; from: string | null }> {
+  const from = yamlPathBeside(file);
+  return from ? { yaml: readReleaseYaml(await fsp.readFile(from, 'utf8')), from } : { yaml: {}, from: null };
 }
 
 function toFloat32(dtype: string, shape: Shape, bytes: Uint8Array): TensorData<'float32'> {
@@ -194,8 +199,8 @@ export interface OpenLdmOptions {
   readonly ema?: boolean;
 }
 
-/** Opens one of the paper's releases for its job. */
-export async function openLdmRelease(file: string, o: OpenLdmOptions = {}): Promise<OpenedLdm> {
+/** Which release a file is (its shapes, and the yaml beside it), without reading the weights. */
+export async function describeLdmFile(file: string): Promise<{ release: LdmRelease; yaml: ReleaseYaml; notes: string[] }> {
   const { yaml, from } = await yamlBeside(file);
   let release: LdmRelease;
   try {
@@ -206,6 +211,27 @@ export async function openLdmRelease(file: string, o: OpenLdmOptions = {}): Prom
   }
   const notes = [...release.notes];
   if (from) notes.push(`settings read from ${path.basename(from)}`);
+  return { release, yaml, notes };
+}
+
+/**
+ * The release file a models folder holds (resources/models/<name>/ as the paper's layout is saved there:
+ * one .safetensors, its yaml beside it optionally); null when the folder has none or several.
+ */
+export async function releaseFileIn(dir: string): Promise<string | null> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return null;
+  }
+  const files = names.filter((n) => /\.safetensors$/i.test(n));
+  return files.length === 1 ? path.join(dir, files[0]!) : null;
+}
+
+/** Opens one of the paper's releases for its job. */
+export async function openLdmRelease(file: string, o: OpenLdmOptions = {}): Promise<OpenedLdm> {
+  const { release, yaml, notes } = await describeLdmFile(file);
   const buffers = new Map<string, TensorData<'float32'>>();
   const weights = await withTensors(file, release, o.ema === true, async (all, emaSwapped): Promise<RunnerWeights> => {
     if (o.ema) notes.push(emaSwapped ? `the UNet's ${emaSwapped} tensors taken from the EMA copy (model_ema.*)` : 'no EMA copy in the file: the model\'s own weights are used');
@@ -247,7 +273,17 @@ export async function openLdmRelease(file: string, o: OpenLdmOptions = {}): Prom
   return { release: { ...release, scaleFactor }, model, notes };
 }
 
-const DEFAULTS: SamplingDefaults = { sampler: 'ddim', steps: 50, guidance: 1, width: 256, height: 256 };
+/**
+ * What the studio offers for each release before the user changes anything: DDIM as the paper's
+ * scripts, 50 steps (100 for super-resolution, as its notebook), guidance 5 for text (txt2img.py's
+ * --scale) and 3 for ImageNet classes where the model has its "no class" entry (the cin256-v2 notebook),
+ * the release's training size (inpainting_big: 512).
+ */
+export function releaseDefaults(r: LdmRelease): SamplingDefaults {
+  const guidance = r.task === 'text-to-image' ? 5 : r.task === 'class-conditional' && r.unconditionalClass !== null ? 3 : 1;
+  const side = r.task === 'inpainting' ? 512 : 256;
+  return { sampler: 'ddim', steps: r.task === 'super-resolution' ? 100 : 50, guidance, width: side, height: side };
+}
 
 /**
  * A paper release as a DiffusionModel: the context is a class embedding (class-conditional) or nothing
@@ -260,7 +296,7 @@ export class LdmModel implements DiffusionModel {
   readonly downscale: number;
   readonly unetInChannels: number;
   readonly preview = null;
-  readonly defaults: SamplingDefaults = DEFAULTS;
+  readonly defaults: SamplingDefaults;
   private readonly sessions = new Map<string, Promise<Session>>();
   /** Concat conditioning of the current job: [1, concatChannels, h, w]. */
   private concat: Float32Array | null = null;
@@ -275,6 +311,7 @@ export class LdmModel implements DiffusionModel {
     this.latentChannels = release.autoencoder.embedDim;
     this.downscale = autoencoderFactor(release.autoencoder);
     this.unetInChannels = this.latentChannels; // the denoising loop sees the latents; concat is added here
+    this.defaults = releaseDefaults(release);
   }
 
   private async run(key: string, build: () => Graph, feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
@@ -342,12 +379,19 @@ export class LdmModel implements DiffusionModel {
     return n;
   }
 
+  /** ε for the latents x [B, C, h, w] (the job's concat conditioning appended here), or for x that already carries it [B, C + concat, h, w]. */
   async predictNoise(x: TensorData<'float32'>, timestep: number, context: TensorData<'float32'>): Promise<TensorData<'float32'>> {
     const unet = this.release.unet!;
     const [b, c, h, w] = x.shape as [number, number, number, number];
     let sample = x;
-    if (this.release.concatChannels > 0) {
-      if (!this.concat) throw new LdmReleaseError(`${this.name} (${this.release.release}) needs its conditioning image for this job`);
+    if (this.release.concatChannels > 0 && c === this.latentChannels) {
+      if (!this.concat) {
+        throw new LdmReleaseError(
+          this.release.task === 'super-resolution'
+            ? `${this.name} is a super-resolution model: it upscales a picture (Upscale ×4, \`ldm upscale\`) and cannot make one from a prompt`
+            : `${this.name} (${this.release.release}) needs its conditioning image for this job`,
+        );
+      }
       const k = this.release.concatChannels;
       const data = new Float32Array(b * (c + k) * h * w);
       for (let i = 0; i < b; i++) {

@@ -73,7 +73,7 @@ export interface OutpaintOptions extends Omit<InpaintOptions, 'mask'> {
   readonly bottom?: number;
 }
 
-export type PipelineKind = 'txt2img' | 'img2img' | 'inpaint';
+export type PipelineKind = 'txt2img' | 'img2img' | 'inpaint' | 'upscale';
 
 /** Everything that reproduces one image; written into its PNG `parameters` chunk. Seed extras only when used. */
 export interface GenerationRecord extends SeedOptions {

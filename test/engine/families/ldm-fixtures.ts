@@ -19,6 +19,11 @@ export const TINY_KL_F8: AutoencoderConfig = {
   kind: 'kl', ch: 32, chMult: [1, 1, 1, 2], numResBlocks: 1, attnResolutions: [32], resolution: 256,
   inChannels: 3, outCh: 3, zChannels: 4, embedDim: 4,
 };
+/** kl-f4 style (a KL first stage with f=4), here with 4 latent channels as a home-trained one may have. */
+export const TINY_KL_F4: AutoencoderConfig = {
+  kind: 'kl', ch: 32, chMult: [1, 1, 2], numResBlocks: 1, attnResolutions: [], resolution: 256,
+  inChannels: 3, outCh: 3, zChannels: 4, embedDim: 4,
+};
 const unet = (o: Partial<UNetConfig>): UNetConfig => ({
   inChannels: 3, outChannels: 3, modelChannels: 32, channelMult: [1, 2], numResBlocks: 1, attentionResolutions: [2],
   numHeadChannels: 32, transformerDepth: 1, contextDim: null, ...o,
@@ -30,6 +35,8 @@ export const TINY_CIN: UNetConfig = unet({ contextDim: 32 });
 export const TINY_CLASSES: ClassEmbedderConfig = { nClasses: 1001, embedDim: 32 };
 /** bsr_sr style: low-res image concatenated (3 + 3 channels). */
 export const TINY_SR: UNetConfig = unet({ inChannels: 6, legacyAttention: true });
+/** A super-resolution model of bsr_sr's layout on a KL-f4 first stage (4 latent channels + 3 low-res). */
+export const TINY_SR_KL: UNetConfig = unet({ inChannels: 7, outChannels: 4, legacyAttention: true });
 /** inpainting_big style: masked-image latents + mask concatenated (3 + 3 + 1). */
 export const TINY_INPAINT: UNetConfig = unet({ inChannels: 7, numHeadChannels: undefined, numHeads: 8, contextDim: null });
 
@@ -76,7 +83,7 @@ function ddpmBuffers(start: number, end: number): Map<string, TensorData<'float3
   ]);
 }
 
-export type TinyRelease = 'vq-f4' | 'kl-f8' | 'uncond' | 'cin' | 'sr' | 'inpaint' | 'txt2img';
+export type TinyRelease = 'vq-f4' | 'kl-f8' | 'uncond' | 'cin' | 'sr' | 'sr-kl' | 'inpaint' | 'txt2img';
 
 const made = new Map<string, Map<string, TensorData>>();
 
@@ -98,15 +105,15 @@ function makeStateDict(kind: TinyRelease, seed: number): Map<string, TensorData>
     out.set('loss.perceptual_loss.lin0.model.1.weight', tensor('float32', [1, 64, 1, 1], new Float32Array(64).fill(0.1)));
     return out;
   }
-  const u = { uncond: TINY_UNCOND, cin: TINY_CIN, sr: TINY_SR, inpaint: TINY_INPAINT, txt2img: TINY_TXT2IMG }[kind];
+  const u = { uncond: TINY_UNCOND, cin: TINY_CIN, sr: TINY_SR, 'sr-kl': TINY_SR_KL, inpaint: TINY_INPAINT, txt2img: TINY_TXT2IMG }[kind];
   const weights = randomFor({
-    autoencoder: kind === 'txt2img' ? TINY_KL_F8 : TINY_VQ_F4,
+    autoencoder: kind === 'txt2img' ? TINY_KL_F8 : kind === 'sr-kl' ? TINY_KL_F4 : TINY_VQ_F4,
     unet: u,
     ...(kind === 'cin' ? { classEmbedder: TINY_CLASSES } : {}),
     ...(kind === 'txt2img' ? { bert: TINY_BERT } : {}),
   }, seed);
   const out = new Map<string, TensorData>(weights);
-  const [start, end] = kind === 'txt2img' ? [0.00085, 0.012] : [0.0015, kind === 'sr' ? 0.0155 : 0.0195];
+  const [start, end] = kind === 'txt2img' ? [0.00085, 0.012] : [0.0015, kind === 'sr' || kind === 'sr-kl' ? 0.0155 : 0.0195];
   for (const [k, v] of ddpmBuffers(start, end)) out.set(k, v);
   // the EMA copy LitEma keeps: module names with the dots removed, plus its two buffers
   out.set('model_ema.decay', tensor('float32', [], Float32Array.of(0.9999)));
