@@ -6,20 +6,10 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
 import type { Param } from '../onnx/graph.ts';
-import {
-  ConfigError,
-  SD_V1_SCALE_FACTOR,
-  autoencoderFactor,
-  type AutoencoderConfig,
-  type ClassEmbedderConfig,
-  type TextEncoderConfig,
-  type UNetConfig,
-  validateAutoencoderConfig,
-  validateClassEmbedderConfig,
-  validateTextEncoderConfig,
-  validateUNetConfig,
-} from '../nn/config.ts';
+import { addProblem, finiteNumber, firstProblem, nonEmptyString, positiveInt, positiveNumber, record, whenFieldsValid } from '../schema.ts';
+import { type AutoencoderConfig, type ClassEmbedderConfig, CONFIG_SCHEMAS, type TextEncoderConfig, type UNetConfig } from '../nn/config.ts';
 import { modelParams } from '../nn/models.ts';
 import type { TensorData } from '../tensor.ts';
 import { writeBytesAtomic } from './atomic.ts';
@@ -43,7 +33,7 @@ export const BUILTIN_TOKENIZER = 'clip-bpe';
 const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024; // a vocabulary inline can be a few MB, never more
 
 export type ModelKind = 'txt2img' | 'class2img' | 'inpaint' | 'unconditional' | 'autoencoder';
-const KINDS: readonly ModelKind[] = ['txt2img', 'class2img', 'inpaint', 'unconditional', 'autoencoder'];
+const KINDS = ['txt2img', 'class2img', 'inpaint', 'unconditional', 'autoencoder'] as const satisfies readonly ModelKind[];
 
 export interface Architecture {
   autoencoder: AutoencoderConfig;
@@ -138,168 +128,148 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function finite(v: unknown, where: string, positive = false): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0)) {
-    fail(`model.json: ${where} must be a ${positive ? 'positive' : 'finite'} number, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
+// One schema per section of model.json; checks that join sections (the architecture against the kind,
+// the tokenizer against the text encoder and the files) run once every section is valid.
 
-function str(v: unknown, where: string): string {
-  if (typeof v !== 'string' || v === '') fail(`model.json: ${where} must be a non-empty string, got ${JSON.stringify(v)}`);
-  return v;
-}
+/** A file name inside the package folder: no separators, no '..', so a manifest can never point outside. */
+const fileName = z.custom<string>(
+  (v) => typeof v === 'string' && v !== '' && !v.includes('/') && !v.includes('\\') && v !== '.' && v !== '..' && !v.includes('\0'),
+  { error: 'a plain file name inside the package folder' },
+);
 
-function posInt(v: unknown, where: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(`model.json: ${where} must be a positive integer, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-// A file name inside the package folder: no separators, no '..', so a manifest can never point outside.
 function checkFileName(name: unknown, where: string): string {
-  const s = str(name, where);
-  if (s.includes('/') || s.includes('\\') || s === '.' || s === '..' || s.includes('\0')) {
-    fail(`model.json: ${where} "${s}" must be a plain file name inside the package folder`);
-  }
-  return s;
+  const problem = firstProblem(fileName, name, where);
+  if (problem) fail(problem);
+  return name as string;
 }
 
-function checkArchitecture(kind: ModelKind, a: unknown): Architecture {
-  if (!isRecord(a)) fail('model.json: architecture must be an object with the network configs');
-  const wrap = <T>(f: () => T): T => {
-    try {
-      return f();
-    } catch (err) {
-      if (err instanceof ConfigError) fail(`model.json: architecture.${err.message}`);
-      throw err;
-    }
-  };
-  if (a.autoencoder === undefined) fail('model.json: architecture.autoencoder is missing');
-  const ae = wrap(() => validateAutoencoderConfig(a.autoencoder, 'autoencoder'));
-  const unet = a.unet === undefined ? undefined : wrap(() => validateUNetConfig(a.unet, 'unet'));
-  const te = a.textEncoder === undefined ? undefined : wrap(() => validateTextEncoderConfig(a.textEncoder, 'textEncoder'));
-  const ce = a.classEmbedder === undefined ? undefined : wrap(() => validateClassEmbedderConfig(a.classEmbedder, 'classEmbedder'));
-  if (kind === 'autoencoder') {
-    if (unet || te || ce) fail('model.json: kind "autoencoder" holds only architecture.autoencoder');
-    return { autoencoder: ae };
+const architectureSchema = record(
+  {
+    autoencoder: CONFIG_SCHEMAS.autoencoder,
+    unet: CONFIG_SCHEMAS.unet.optional(),
+    textEncoder: CONFIG_SCHEMAS.textEncoder.optional(),
+    classEmbedder: CONFIG_SCHEMAS.classEmbedder.optional(),
+  },
+  'an object with the network configs',
+);
+
+const fileSchema = record({
+  path: fileName,
+  role: z.enum(['weights', 'tokenizer', 'card', 'other'], { error: 'weights, tokenizer, card or other' }),
+  bytes: z.int({ error: 'a byte count' }).min(0, { error: 'a byte count' }),
+  sha256: z.string({ error: '64 hex digits' }).regex(/^[0-9a-f]{64}$/, { error: '64 hex digits' }),
+}).superRefine((f, ctx) => {
+  if (f.path === MODEL_JSON) return addProblem(ctx, 'model.json does not list itself', 'path');
+  if (f.role === 'weights' && !f.path.endsWith('.safetensors')) addProblem(ctx, `weights file "${f.path}" must be a .safetensors file`);
+}, whenFieldsValid);
+
+const filesSchema = z.array(fileSchema, { error: 'a list of {path, role, bytes, sha256}' }).superRefine((files, ctx) => {
+  const twice = files.find((f, i) => files.findIndex((g) => g.path === f.path) !== i);
+  if (twice) addProblem(ctx, `"${twice.path}" is listed twice`);
+}, whenFieldsValid);
+
+const tokenizerSchema = record({
+  type: nonEmptyString,
+  maxLength: positiveInt,
+  vocabulary: z.array(z.string({ error: 'a string' }), { error: 'a list of strings' }).optional(),
+  file: fileName.optional(),
+}).superRefine((t, ctx) => {
+  if (t.vocabulary !== undefined && t.file !== undefined) return addProblem(ctx, 'give exactly one of vocabulary (inline) or file');
+  if (t.vocabulary === undefined && t.file === undefined && t.type !== BUILTIN_TOKENIZER) {
+    addProblem(ctx, `give exactly one of vocabulary (inline) or file (only type "${BUILTIN_TOKENIZER}" has a built-in vocabulary)`);
   }
-  if (!unet) fail(`model.json: kind "${kind}" needs architecture.unet`);
+}, whenFieldsValid);
+
+/** rgb = weights·z + bias: judged whole, as its size depends on the autoencoder's latent channels. */
+const previewSchema = (channels: number) =>
+  z.custom<LatentPreview>(
+    (p) =>
+      isRecord(p) && Array.isArray(p.weights) && Array.isArray(p.bias) && p.weights.length === 3 && p.bias.length === 3 &&
+      p.weights.every((r) => Array.isArray(r) && r.length === channels && r.every((x) => Number.isFinite(x))) &&
+      p.bias.every((x) => Number.isFinite(x)),
+    { error: `{weights: 3 rows of ${channels} numbers, bias: 3 numbers}` },
+  );
+
+const schedulerSchema = record({
+  betaSchedule: z.enum(['scaled_linear', 'linear', 'cosine'], { error: 'scaled_linear, linear or cosine' }),
+  betaStart: positiveNumber,
+  betaEnd: positiveNumber,
+  trainTimesteps: positiveInt,
+  prediction: z.enum(['epsilon', 'v_prediction'], { error: 'epsilon or v_prediction' }),
+});
+
+const samplingSchema = record({
+  sampler: nonEmptyString,
+  steps: positiveInt,
+  guidance: finiteNumber,
+  width: positiveInt,
+  height: positiveInt,
+});
+
+const manifestSchema = record({
+  name: nonEmptyString,
+  kind: z.enum(KINDS, { error: `one of ${KINDS.join(', ')}` }),
+  architecture: architectureSchema,
+  files: filesSchema,
+  tokenizer: tokenizerSchema.optional(),
+  latentScaleFactor: positiveNumber,
+  latentPreview: z.unknown(),
+  scheduler: schedulerSchema.optional(),
+  sampling: samplingSchema.optional(),
+  provenance: record({}, 'an object (who made the model, from what data, how)'),
+  license: nonEmptyString,
+}).superRefine((m, ctx) => {
+  const arch = m.architecture as Architecture; // the config schemas check what the interfaces say
+  const problem = architectureProblem(m.kind, arch) ?? tokenizerProblem(m.tokenizer as TokenizerSpec | undefined, arch.textEncoder, m.files);
+  if (problem) return addProblem(ctx, problem);
+  if (m.latentPreview !== undefined) {
+    const preview = firstProblem(previewSchema(arch.autoencoder.embedDim), m.latentPreview, 'latentPreview');
+    if (preview) addProblem(ctx, preview);
+  }
+}, whenFieldsValid);
+
+/** What the model's kind asks of its networks: channels in and out, and who supplies the context. */
+function architectureProblem(kind: ModelKind, a: Architecture): string | null {
+  const { autoencoder: ae, unet, textEncoder: te, classEmbedder: ce } = a;
+  if (kind === 'autoencoder') return unet || te || ce ? 'kind "autoencoder" holds only architecture.autoencoder' : null;
+  if (!unet) return `kind "${kind}" needs architecture.unet`;
   const z = ae.embedDim;
   const wantIn = kind === 'inpaint' ? 2 * z + 1 : z;
-  if (unet.inChannels !== wantIn) {
-    fail(`model.json: architecture.unet.inChannels is ${unet.inChannels} but a ${kind} model over ${z} latent channels needs ${wantIn}`);
-  }
-  if (unet.outChannels !== z) fail(`model.json: architecture.unet.outChannels is ${unet.outChannels} but the autoencoder has ${z} latent channels`);
+  if (unet.inChannels !== wantIn) return `architecture.unet.inChannels is ${unet.inChannels} but a ${kind} model over ${z} latent channels needs ${wantIn}`;
+  if (unet.outChannels !== z) return `architecture.unet.outChannels is ${unet.outChannels} but the autoencoder has ${z} latent channels`;
   const ctxWidth = te?.width ?? ce?.embedDim;
-  if (te && ce) fail('model.json: give either architecture.textEncoder or architecture.classEmbedder, not both');
-  if (kind === 'txt2img' && !te) fail('model.json: kind "txt2img" needs architecture.textEncoder');
-  if (kind === 'class2img' && !ce && !unet.numClasses) fail('model.json: kind "class2img" needs architecture.classEmbedder or unet.numClasses');
+  if (te && ce) return 'give either architecture.textEncoder or architecture.classEmbedder, not both';
+  if (kind === 'txt2img' && !te) return 'kind "txt2img" needs architecture.textEncoder';
+  if (kind === 'class2img' && !ce && !unet.numClasses) return 'kind "class2img" needs architecture.classEmbedder or unet.numClasses';
   if (ctxWidth !== undefined && unet.contextDim !== ctxWidth) {
-    fail(`model.json: the conditioning encoder outputs width ${ctxWidth} but architecture.unet.contextDim is ${unet.contextDim ?? 'not set'}`);
+    return `the conditioning encoder outputs width ${ctxWidth} but architecture.unet.contextDim is ${unet.contextDim ?? 'not set'}`;
   }
-  if (ctxWidth === undefined && unet.contextDim) fail('model.json: architecture.unet.contextDim is set but no textEncoder or classEmbedder provides a context');
-  return { autoencoder: ae, unet, textEncoder: te, classEmbedder: ce };
+  if (ctxWidth === undefined && unet.contextDim) return 'architecture.unet.contextDim is set but no textEncoder or classEmbedder provides a context';
+  return null;
 }
 
-function checkTokenizer(t: unknown, te: TextEncoderConfig | undefined, files: PackageFile[]): TokenizerSpec | undefined {
-  if (t === undefined) {
-    if (te) fail('model.json: tokenizer is missing (the text encoder needs one)');
-    return undefined;
+/** The tokenizer against the text encoder it feeds and the files that carry its vocabulary. */
+function tokenizerProblem(t: TokenizerSpec | undefined, te: TextEncoderConfig | undefined, files: PackageFile[]): string | null {
+  if (!files.some((f) => f.role === 'weights')) return 'files lists no weights (.safetensors) file';
+  if (t === undefined) return te ? 'tokenizer is missing (the text encoder needs one)' : null;
+  if (te && t.maxLength !== te.maxLength) return `tokenizer.maxLength ${t.maxLength} differs from architecture.textEncoder.maxLength ${te.maxLength}`;
+  if (te && t.vocabulary && t.vocabulary.length > te.vocabSize) {
+    return `tokenizer.vocabulary has ${t.vocabulary.length} entries but the text encoder embeds only ${te.vocabSize}`;
   }
-  if (!isRecord(t)) fail('model.json: tokenizer must be an object');
-  str(t.type, 'tokenizer.type');
-  const maxLength = posInt(t.maxLength, 'tokenizer.maxLength');
-  if (te && maxLength !== te.maxLength) fail(`model.json: tokenizer.maxLength ${maxLength} differs from architecture.textEncoder.maxLength ${te.maxLength}`);
-  if (t.vocabulary !== undefined && t.file !== undefined) fail('model.json: tokenizer needs exactly one of vocabulary (inline) or file');
-  if (t.vocabulary === undefined && t.file === undefined) {
-    if (t.type === BUILTIN_TOKENIZER) return t as TokenizerSpec; // the CLIP BPE vocabulary the studio ships
-    fail(`model.json: tokenizer needs exactly one of vocabulary (inline) or file (only type "${BUILTIN_TOKENIZER}" has a built-in vocabulary)`);
-  }
-  if (t.vocabulary !== undefined) {
-    if (!Array.isArray(t.vocabulary) || !t.vocabulary.every((w) => typeof w === 'string')) {
-      fail('model.json: tokenizer.vocabulary must be a list of strings');
-    }
-    if (te && t.vocabulary.length > te.vocabSize) {
-      fail(`model.json: tokenizer.vocabulary has ${t.vocabulary.length} entries but the text encoder embeds only ${te.vocabSize}`);
-    }
-  } else {
-    const f = checkFileName(t.file, 'tokenizer.file');
-    if (!files.some((x) => x.path === f)) fail(`model.json: tokenizer.file "${f}" is not listed in files`);
-  }
-  return t as TokenizerSpec;
+  if (t.file !== undefined && !files.some((x) => x.path === t.file)) return `tokenizer.file "${t.file}" is not listed in files`;
+  return null;
 }
 
-function checkPreview(p: unknown, channels: number): LatentPreview | undefined {
-  if (p === undefined) return undefined;
-  const bad = (): never =>
-    fail(`model.json: latentPreview must be {weights: 3 rows of ${channels} numbers, bias: 3 numbers}, got ${JSON.stringify(p)}`);
-  if (!isRecord(p) || !Array.isArray(p.weights) || !Array.isArray(p.bias) || p.weights.length !== 3 || p.bias.length !== 3) bad();
-  const rows = (p as { weights: unknown[] }).weights;
-  for (const r of rows) if (!Array.isArray(r) || r.length !== channels || !r.every((x) => Number.isFinite(x))) bad();
-  if (!(p as { bias: unknown[] }).bias.every((x) => Number.isFinite(x))) bad();
-  return p as unknown as LatentPreview;
-}
-
-function checkFiles(v: unknown): PackageFile[] {
-  if (!Array.isArray(v)) fail('model.json: files must be a list of {path, role, bytes, sha256}');
-  const seen = new Set<string>();
-  return v.map((f, i) => {
-    if (!isRecord(f)) fail(`model.json: files[${i}] must be an object`);
-    const p = checkFileName(f.path, `files[${i}].path`);
-    if (p === MODEL_JSON) fail(`model.json: files[${i}] must not list model.json itself`);
-    if (seen.has(p)) fail(`model.json: files lists "${p}" twice`);
-    seen.add(p);
-    if (!['weights', 'tokenizer', 'card', 'other'].includes(f.role as string)) {
-      fail(`model.json: files[${i}].role must be weights, tokenizer, card or other, got ${JSON.stringify(f.role)}`);
-    }
-    if (f.role === 'weights' && !p.endsWith('.safetensors')) fail(`model.json: weights file "${p}" must be a .safetensors file`);
-    if (typeof f.bytes !== 'number' || !Number.isInteger(f.bytes) || f.bytes < 0) fail(`model.json: files[${i}].bytes must be a byte count`);
-    if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) fail(`model.json: files[${i}].sha256 must be 64 hex digits`);
-    return f as unknown as PackageFile;
-  });
-}
-
-/** Checks a parsed model.json (no file access). */
+/** Checks a parsed model.json (no file access). Format and version come first: they say whether this schema applies. */
 export function validateManifest(m: unknown): ModelManifest {
   if (!isRecord(m)) fail('model.json must hold a JSON object');
   if (m.format !== MODEL_FORMAT) fail(`model.json: format must be "${MODEL_FORMAT}", got ${JSON.stringify(m.format)}`);
   if (m.version !== MODEL_VERSION) {
     fail(`model.json: unknown version ${JSON.stringify(m.version)}; this build reads version ${MODEL_VERSION} (a newer studio may read it)`);
   }
-  str(m.name, 'name');
-  if (!KINDS.includes(m.kind as ModelKind)) fail(`model.json: kind must be one of ${KINDS.join(', ')}, got ${JSON.stringify(m.kind)}`);
-  const kind = m.kind as ModelKind;
-  const arch = checkArchitecture(kind, m.architecture);
-  const files = checkFiles(m.files);
-  if (!files.some((f) => f.role === 'weights')) fail('model.json: files lists no weights (.safetensors) file');
-  checkTokenizer(m.tokenizer, arch.textEncoder, files);
-  finite(m.latentScaleFactor, 'latentScaleFactor', true);
-  checkPreview(m.latentPreview, arch.autoencoder.embedDim);
-  if (m.scheduler !== undefined) {
-    const s = m.scheduler;
-    if (!isRecord(s)) fail('model.json: scheduler must be an object');
-    if (!['scaled_linear', 'linear', 'cosine'].includes(s.betaSchedule as string)) {
-      fail(`model.json: scheduler.betaSchedule must be scaled_linear, linear or cosine, got ${JSON.stringify(s.betaSchedule)}`);
-    }
-    finite(s.betaStart, 'scheduler.betaStart', true);
-    finite(s.betaEnd, 'scheduler.betaEnd', true);
-    posInt(s.trainTimesteps, 'scheduler.trainTimesteps');
-    if (s.prediction !== 'epsilon' && s.prediction !== 'v_prediction') {
-      fail(`model.json: scheduler.prediction must be epsilon or v_prediction, got ${JSON.stringify(s.prediction)}`);
-    }
-  }
-  if (m.sampling !== undefined) {
-    const s = m.sampling;
-    if (!isRecord(s)) fail('model.json: sampling must be an object');
-    str(s.sampler, 'sampling.sampler');
-    posInt(s.steps, 'sampling.steps');
-    finite(s.guidance, 'sampling.guidance');
-    posInt(s.width, 'sampling.width');
-    posInt(s.height, 'sampling.height');
-  }
-  if (!isRecord(m.provenance)) fail('model.json: provenance must be an object (who made the model, from what data, how)');
-  str(m.license, 'license');
-  return m as unknown as ModelManifest;
+  const problem = firstProblem(manifestSchema, m);
+  if (problem) fail(`model.json: ${problem}`);
+  return m as unknown as ModelManifest; // as given: options the schema does not name are kept
 }
 
 // ------------------------------------------------------------------------------------ folder checks

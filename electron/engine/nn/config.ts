@@ -1,5 +1,7 @@
 // Architecture configurations of the models (camelCase versions of the LDM yaml keys) and their
 // validation. A config is plain JSON: it is stored as-is in a model package's model.json.
+import { z } from 'zod';
+import { addProblem, boolean, firstProblem, positiveInt, positiveIntList, positiveNumber, record, whenFieldsValid } from '../schema.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -66,38 +68,6 @@ export interface ClassEmbedderConfig {
   embedDim: number;
 }
 
-function isPosInt(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v > 0;
-}
-
-function requirePosInt(obj: Record<string, unknown>, key: string, where: string): number {
-  const v = obj[key];
-  if (!isPosInt(v)) throw new ConfigError(`${where}.${key} must be a positive integer, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function requirePosIntList(obj: Record<string, unknown>, key: string, where: string, allowEmpty: boolean): number[] {
-  const v = obj[key];
-  if (!Array.isArray(v) || (!allowEmpty && v.length === 0) || !v.every(isPosInt)) {
-    throw new ConfigError(
-      `${where}.${key} must be a ${allowEmpty ? '' : 'non-empty '}list of positive integers, got ${JSON.stringify(v)}`,
-    );
-  }
-  return v as number[];
-}
-
-function requireObject(cfg: unknown, where: string): Record<string, unknown> {
-  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) {
-    throw new ConfigError(`${where} must be an object, got ${JSON.stringify(cfg)}`);
-  }
-  return cfg as Record<string, unknown>;
-}
-
-function optionalPosInt(obj: Record<string, unknown>, key: string, where: string): number | undefined {
-  if (obj[key] === undefined || obj[key] === null) return undefined;
-  return requirePosInt(obj, key, where);
-}
-
 export function unetHeads(cfg: UNetConfig, channels: number): { heads: number; headDim: number } {
   if (cfg.numHeadChannels !== undefined) {
     return { heads: channels / cfg.numHeadChannels, headDim: cfg.numHeadChannels };
@@ -106,93 +76,108 @@ export function unetHeads(cfg: UNetConfig, channels: number): { heads: number; h
   return { heads, headDim: channels / heads };
 }
 
-export function validateUNetConfig(cfg: unknown, where = 'unet'): UNetConfig {
-  const o = requireObject(cfg, where);
-  for (const k of ['inChannels', 'outChannels', 'modelChannels', 'numResBlocks', 'transformerDepth']) requirePosInt(o, k, where);
-  const mult = requirePosIntList(o, 'channelMult', where, false);
-  const rates = requirePosIntList(o, 'attentionResolutions', where, true);
-  const groups = optionalPosInt(o, 'normGroups', where) ?? 32;
-  const heads = optionalPosInt(o, 'numHeads', where);
-  const headCh = optionalPosInt(o, 'numHeadChannels', where);
-  optionalPosInt(o, 'contextDim', where);
-  optionalPosInt(o, 'numClasses', where);
-  if (o.linearProjection !== undefined && typeof o.linearProjection !== 'boolean') {
-    throw new ConfigError(`${where}.linearProjection must be true or false, got ${JSON.stringify(o.linearProjection)}`);
-  }
-  if ((heads === undefined) === (headCh === undefined)) {
-    throw new ConfigError(`${where}: give exactly one of numHeads or numHeadChannels`);
-  }
-  const mc = o.modelChannels as number;
+// One schema per network. Field errors come first, in the order the fields are listed; the cross-field
+// checks (channel splits, rates) run once the fields are valid.
+
+const optionalPositiveInt = positiveInt.nullish();
+
+const unetSchema = record({
+  inChannels: positiveInt,
+  outChannels: positiveInt,
+  modelChannels: positiveInt,
+  numResBlocks: positiveInt,
+  transformerDepth: positiveInt,
+  channelMult: positiveIntList(true),
+  attentionResolutions: positiveIntList(false),
+  normGroups: optionalPositiveInt,
+  numHeads: optionalPositiveInt,
+  numHeadChannels: optionalPositiveInt,
+  contextDim: optionalPositiveInt,
+  numClasses: optionalPositiveInt,
+  linearProjection: boolean.optional(),
+}).superRefine((o, ctx) => {
+  const problem = (message: string, field?: string) => addProblem(ctx, message, field);
+  const heads = o.numHeads ?? undefined;
+  const headCh = o.numHeadChannels ?? undefined;
+  if ((heads === undefined) === (headCh === undefined)) return problem('give exactly one of numHeads or numHeadChannels');
+  const { modelChannels: mc, channelMult: mult, attentionResolutions: rates } = o;
+  const groups = o.normGroups ?? 32;
   const validRates = new Set(mult.map((_, i) => 2 ** i));
-  for (const r of rates) {
-    if (!validRates.has(r)) {
-      throw new ConfigError(`${where}.attentionResolutions: rate ${r} is not one of the UNet's rates ${[...validRates].join(', ')}`);
-    }
-  }
-  const channels = new Set([mc, ...mult.map((m) => m * mc)]);
-  for (const c of channels) {
-    if (c % groups !== 0) throw new ConfigError(`${where}: ${c} channels are not divisible by normGroups ${groups}`);
-  }
+  const badRate = rates.find((r) => !validRates.has(r));
+  if (badRate !== undefined) return problem(`rate ${badRate} is not one of the UNet's rates ${[...validRates].join(', ')}`, 'attentionResolutions');
+  const badGroups = [mc, ...mult.map((m) => m * mc)].find((c) => c % groups !== 0);
+  if (badGroups !== undefined) return problem(`${badGroups} channels are not divisible by normGroups ${groups}`);
   mult.forEach((m, i) => {
     if (!rates.includes(2 ** i) && i !== mult.length - 1) return; // the middle block always attends
     const c = m * mc;
     const h = headCh ?? heads!;
-    if (c % h !== 0) {
-      throw new ConfigError(
-        `${where}: level ${i} has ${c} channels, not divisible by ${headCh !== undefined ? 'numHeadChannels' : 'numHeads'} ${h}`,
-      );
-    }
+    if (c % h !== 0) problem(`level ${i} has ${c} channels, not divisible by ${headCh !== undefined ? 'numHeadChannels' : 'numHeads'} ${h}`);
   });
-  return o as unknown as UNetConfig;
+}, whenFieldsValid);
+
+const autoencoderSchema = record({
+  kind: z.enum(['kl', 'vq'], { error: '"kl" or "vq"' }),
+  ch: positiveInt,
+  numResBlocks: positiveInt,
+  resolution: positiveInt,
+  inChannels: positiveInt,
+  outCh: positiveInt,
+  zChannels: positiveInt,
+  embedDim: positiveInt,
+  chMult: positiveIntList(true),
+  attnResolutions: positiveIntList(false),
+  normGroups: optionalPositiveInt,
+  nEmbed: positiveInt.optional(),
+  beta: z.number({ error: 'a non-negative number' }).min(0, { error: 'a non-negative number' }).optional(),
+}).superRefine((o, ctx) => {
+  const problem = (message: string, field?: string) => addProblem(ctx, message, field);
+  const groups = o.normGroups ?? 32;
+  const badGroups = [1, ...o.chMult].map((m) => m * o.ch).find((c) => c % groups !== 0);
+  if (badGroups !== undefined) return problem(`${badGroups} channels are not divisible by normGroups ${groups}`);
+  if (o.kind === 'vq' && o.nEmbed === undefined) return problem('a "vq" autoencoder needs its codebook size, a positive integer', 'nEmbed');
+  const f = 2 ** (o.chMult.length - 1);
+  if (o.resolution % f !== 0) problem(`${o.resolution} is not divisible by the downsampling factor ${f}`, 'resolution');
+}, whenFieldsValid);
+
+const textEncoderSchema = record({
+  vocabSize: positiveInt,
+  maxLength: positiveInt,
+  width: positiveInt,
+  layers: positiveInt,
+  heads: positiveInt,
+  mlpWidth: positiveInt,
+  activation: z.enum(['gelu', 'quick_gelu'], { error: '"gelu" or "quick_gelu"' }),
+  causal: boolean,
+  eps: positiveNumber.optional(),
+}).superRefine((o, ctx) => {
+  if (o.width % o.heads !== 0) addProblem(ctx, `width ${o.width} is not divisible by heads ${o.heads}`);
+}, whenFieldsValid);
+
+const classEmbedderSchema = record({ nClasses: positiveInt, embedDim: positiveInt });
+
+/** The schemas of model.json's architecture section (io/model-package.ts nests them). */
+export const CONFIG_SCHEMAS = { unet: unetSchema, autoencoder: autoencoderSchema, textEncoder: textEncoderSchema, classEmbedder: classEmbedderSchema };
+
+function validated<T>(schema: z.ZodType, cfg: unknown, where: string): T {
+  const problem = firstProblem(schema, cfg, where);
+  if (problem) throw new ConfigError(problem);
+  return cfg as T; // the config as given: unknown keys are kept, nothing is copied
+}
+
+export function validateUNetConfig(cfg: unknown, where = 'unet'): UNetConfig {
+  return validated(unetSchema, cfg, where);
 }
 
 export function validateAutoencoderConfig(cfg: unknown, where = 'autoencoder'): AutoencoderConfig {
-  const o = requireObject(cfg, where);
-  if (o.kind !== 'kl' && o.kind !== 'vq') {
-    throw new ConfigError(`${where}.kind must be "kl" or "vq", got ${JSON.stringify(o.kind)}`);
-  }
-  for (const k of ['ch', 'numResBlocks', 'resolution', 'inChannels', 'outCh', 'zChannels', 'embedDim']) requirePosInt(o, k, where);
-  const mult = requirePosIntList(o, 'chMult', where, false);
-  requirePosIntList(o, 'attnResolutions', where, true);
-  const groups = optionalPosInt(o, 'normGroups', where) ?? 32;
-  for (const m of [1, ...mult]) {
-    const c = m * (o.ch as number);
-    if (c % groups !== 0) throw new ConfigError(`${where}: ${c} channels are not divisible by normGroups ${groups}`);
-  }
-  if (o.kind === 'vq') {
-    requirePosInt(o, 'nEmbed', where);
-    if (o.beta !== undefined && !(typeof o.beta === 'number' && o.beta >= 0)) {
-      throw new ConfigError(`${where}.beta must be a non-negative number, got ${JSON.stringify(o.beta)}`);
-    }
-  }
-  const f = 2 ** (mult.length - 1);
-  if ((o.resolution as number) % f !== 0) {
-    throw new ConfigError(`${where}.resolution ${o.resolution} is not divisible by the downsampling factor ${f}`);
-  }
-  return o as unknown as AutoencoderConfig;
+  return validated(autoencoderSchema, cfg, where);
 }
 
 export function validateTextEncoderConfig(cfg: unknown, where = 'textEncoder'): TextEncoderConfig {
-  const o = requireObject(cfg, where);
-  for (const k of ['vocabSize', 'maxLength', 'width', 'layers', 'heads', 'mlpWidth']) requirePosInt(o, k, where);
-  if (o.activation !== 'gelu' && o.activation !== 'quick_gelu') {
-    throw new ConfigError(`${where}.activation must be "gelu" or "quick_gelu", got ${JSON.stringify(o.activation)}`);
-  }
-  if (typeof o.causal !== 'boolean') throw new ConfigError(`${where}.causal must be true or false, got ${JSON.stringify(o.causal)}`);
-  if ((o.width as number) % (o.heads as number) !== 0) {
-    throw new ConfigError(`${where}.width ${o.width} is not divisible by heads ${o.heads}`);
-  }
-  if (o.eps !== undefined && !(typeof o.eps === 'number' && o.eps > 0)) {
-    throw new ConfigError(`${where}.eps must be a positive number, got ${JSON.stringify(o.eps)}`);
-  }
-  return o as unknown as TextEncoderConfig;
+  return validated(textEncoderSchema, cfg, where);
 }
 
 export function validateClassEmbedderConfig(cfg: unknown, where = 'classEmbedder'): ClassEmbedderConfig {
-  const o = requireObject(cfg, where);
-  requirePosInt(o, 'nClasses', where);
-  requirePosInt(o, 'embedDim', where);
-  return o as unknown as ClassEmbedderConfig;
+  return validated(classEmbedderSchema, cfg, where);
 }
 
 /** Downsampling factor f of an autoencoder: image H×W → latent H/f × W/f. */

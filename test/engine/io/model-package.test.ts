@@ -7,6 +7,7 @@ import {
   ModelPackageError,
   loadModelPackage,
   saveModelPackage,
+  validateManifest,
   validateModelPackage,
 } from '../../../electron/engine/io/model-package.ts';
 import { encodeSafetensors } from '../../../electron/engine/io/safetensors.ts';
@@ -152,6 +153,42 @@ describe('model packages', () => {
     dir = await fresh();
     await fsp.appendFile(path.join(dir, 'model.safetensors'), 'x');
     await rejects(dir, /model.safetensors is \d+ bytes but model.json says \d+/);
+  });
+
+  it('reads model.json through one schema per section: the first problem names its field, the rule and the value', () => {
+    const manifest = (edit: (m: Record<string, any>) => void = () => {}): Record<string, any> => {
+      const m = structuredClone({ format: 'latent-diffusion-studio/model', version: 1, ...DESC, files: [{ path: 'model.safetensors', role: 'weights', bytes: 1, sha256: 'a'.repeat(64) }] }) as Record<string, any>;
+      edit(m);
+      return m;
+    };
+    const problem = (edit: (m: Record<string, any>) => void) => {
+      try {
+        validateManifest(manifest(edit));
+        return 'accepted';
+      } catch (err) {
+        expect(err).toBeInstanceOf(ModelPackageError);
+        return (err as Error).message;
+      }
+    };
+    // Options the schema does not name stay, and the manifest comes back as given (nothing copied).
+    const m = manifest((x) => (x.architecture.unet.futureOption = 1));
+    expect(validateManifest(m)).toBe(m);
+    expect(m.scheduler.timestepSpacing).toBe('leading');
+
+    expect(problem((x) => (x.architecture.unet.numHeads = 0))).toBe('model.json: architecture.unet.numHeads must be a positive integer, got 0');
+    expect(problem((x) => (x.architecture.textEncoder.width = 2 ** 60))).toMatch(/architecture.textEncoder.width must be a positive integer, got \d+/);
+    expect(problem((x) => (x.architecture.unet.attentionResolutions = [8]))).toBe("model.json: architecture.unet.attentionResolutions: rate 8 is not one of the UNet's rates 1, 2");
+    expect(problem((x) => (x.architecture.textEncoder.width = 13))).toBe('model.json: architecture.textEncoder: width 13 is not divisible by heads 2');
+    expect(problem((x) => (x.tokenizer.vocabulary = ['a', 7]))).toBe('model.json: tokenizer.vocabulary[1] must be a string, got 7');
+    expect(problem((x) => (x.files[0].sha256 = 'xyz'))).toBe('model.json: files[0].sha256 must be 64 hex digits, got "xyz"');
+    expect(problem((x) => x.files.push({ ...x.files[0] }))).toBe('model.json: files: "model.safetensors" is listed twice');
+    expect(problem((x) => (x.scheduler.betaSchedule = 'squaredcos'))).toBe('model.json: scheduler.betaSchedule must be scaled_linear, linear or cosine, got "squaredcos"');
+    expect(problem((x) => (x.sampling = null))).toBe('model.json: sampling must be an object, got null');
+    expect(problem((x) => (x.latentScaleFactor = 0))).toBe('model.json: latentScaleFactor must be a positive number, got 0');
+    // Fields come first, in the order of model.json's sections; the checks across sections after them.
+    expect(problem((x) => ((x.license = ''), (x.architecture.unet.contextDim = 16)))).toBe('model.json: license must be a non-empty string, got ""');
+    expect(problem((x) => (x.kind = 'inpaint'))).toBe('model.json: architecture.unet.inChannels is 4 but a inpaint model over 4 latent channels needs 9');
+    expect(problem((x) => (x.tokenizer.maxLength = 3))).toBe('model.json: tokenizer.maxLength 3 differs from architecture.textEncoder.maxLength 6');
   });
 
   it('reports missing tensors, wrong shapes and corrupted files in the weights', async () => {
