@@ -114,7 +114,7 @@ describe('Train view: folder browser, runs, samples', () => {
     await expect.poll(() => longRun.getAttribute('aria-pressed')).toBe('true');
     // Its first loss reaches its row in the list (and the chart) while it trains.
     await expect.poll(() => longRun.textContent(), { timeout: 150_000 }).toMatch(/loss \d/);
-    await run().getByRole('button', { name: 'Pause' }).click();
+    await run().getByRole('button', { name: 'Pause', exact: true }).click();
     const status = page.getByTestId('train-status');
     await expect.poll(() => status.textContent(), { timeout: 60_000 }).toBe('Paused');
     await expect.poll(() => page.getByTestId('job-activity').textContent()).toMatch(/Paused: Training \d+\/5000/);
@@ -130,9 +130,9 @@ describe('Train view: folder browser, runs, samples', () => {
     await expect.poll(() => run().locator('path.raw').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+)+$/);
     await expect.poll(() => page.getByTestId('job-activity').textContent()).toMatch(/Paused: Training/);
 
-    await run().getByRole('button', { name: 'Cancel' }).click();
+    await run().getByRole('button', { name: 'Cancel', exact: true }).click();
     await expect.poll(() => status.textContent(), { timeout: 60_000 }).toBe('Cancelled');
-    expect(await run().getByRole('button', { name: 'Resume' }).count()).toBe(1);
+    expect(await run().getByRole('button', { name: 'Resume', exact: true }).count()).toBe(1);
     // The finished run is one click away, with its samples.
     await runs.getByRole('button', { name: /^sampled/ }).click();
     await expect.poll(() => status.textContent()).toBe('Finished');

@@ -87,14 +87,14 @@ describe('train in Chromium against the real backend', () => {
     expect(await status.textContent()).toBe('Training');
     await expect.poll(() => run.locator('path.raw').getAttribute('d'), { timeout: 60_000 }).toMatch(/^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+)+$/);
     await studio.screenshot('train');
-    await run.getByRole('button', { name: 'Cancel' }).click();
+    await run.getByRole('button', { name: 'Cancel', exact: true }).click();
     await expect.poll(() => status.textContent(), { timeout: 60_000 }).toBe('Cancelled');
     const [cancelled] = await studio.backend.handlers['jobs.list']({ limit: 1 });
     expect(cancelled).toMatchObject({ kind: 'train', status: 'cancelled' });
     // Resume goes on from the last checkpoint.
-    await run.getByRole('button', { name: 'Resume' }).click();
+    await run.getByRole('button', { name: 'Resume', exact: true }).click();
     await expect.poll(() => status.textContent(), { timeout: 60_000 }).toMatch(/Queued|Training|Finished/);
-    await run.getByRole('button', { name: 'Cancel' }).click().catch(() => {});
+    await run.getByRole('button', { name: 'Cancel', exact: true }).click().catch(() => {});
     await expect.poll(() => status.textContent(), { timeout: 60_000 }).toMatch(/Cancelled|Finished/);
     expect(studio.pageErrors).toEqual([]);
   }, 300_000);
