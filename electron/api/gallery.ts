@@ -1,6 +1,7 @@
 // Gallery: the image files behind the history.
 import { z } from 'zod';
 import { request } from './contract.ts';
+import { imageSource } from './jobs.ts';
 
 export const imageVariant = z.enum(['image', 'thumbnail', 'mask']);
 
@@ -12,13 +13,16 @@ export const galleryRequests = {
   ),
   /** Where the file lies relative to the data folder, for a transport that serves files (web: /files/<path>). */
   'gallery.path': request(z.object({ id: z.string(), variant: imageVariant.default('image') }), z.object({ path: z.string() })),
-  /** Saves an image from the canvas into the gallery and history (kind 'upload', or an edit of `parentId`). */
+  /**
+   * Saves an image from the canvas into the gallery and history (kind 'upload', or an edit of `parentId`).
+   * The picture and its mask are image sources: inline base64, or web mode's `{ uploadId }` for large ones.
+   */
   'gallery.save': request(
     z.object({
-      base64: z.string().min(1),
+      image: imageSource,
       prompt: z.string().default(''),
       parentId: z.string().nullable().default(null),
-      maskBase64: z.string().nullable().default(null),
+      mask: imageSource.nullable().default(null),
     }),
     z.object({ id: z.string() }),
   ),

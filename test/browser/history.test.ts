@@ -18,7 +18,7 @@ describe('history in Chromium against the real backend', () => {
       ['a snowy cat on a roof', [220, 220, 230]],
       ['a red cat', [180, 30, 40]],
     ] as const) {
-      ids[prompt] = (await save({ base64: await solidPng(rgb[0], rgb[1], rgb[2]), prompt, parentId: null, maskBase64: null })).id;
+      ids[prompt] = (await save({ image: { base64: await solidPng(rgb[0], rgb[1], rgb[2]) }, prompt, parentId: null, mask: null })).id;
     }
     await studio.page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'History' }).click();
   });
@@ -117,7 +117,7 @@ describe('a long history in Chromium', () => {
     studio = await launchStudio({ withModel: false });
     const base64 = await solidPng(40, 90, 160);
     for (let i = 0; i < N; i++) {
-      await studio.backend.handlers['gallery.save']({ base64, prompt: `tile number ${i}`, parentId: null, maskBase64: null });
+      await studio.backend.handlers['gallery.save']({ image: { base64 }, prompt: `tile number ${i}`, parentId: null, mask: null });
     }
     await studio.page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'History' }).click();
   }, 120_000);

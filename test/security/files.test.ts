@@ -34,7 +34,7 @@ describe('hostile files and paths', () => {
   const call = (name: string, input: object) => dispatch(studio, name, input);
 
   it('imports only rows whose files are the gallery\'s own, and says why each other row was refused', async () => {
-    const good = await call('gallery.save', { base64: (await png(8, 8)).toString('base64'), prompt: 'kept' });
+    const good = await call('gallery.save', { image: { base64: (await png(8, 8)).toString('base64') }, prompt: 'kept' });
     expect(good.ok).toBe(true);
     const exported = await call('history.export', { withImages: true });
     const line = JSON.parse(readFileSync((exported as { output: { path: string } }).output.path, 'utf8').trim()) as Record<string, unknown>;
@@ -128,13 +128,13 @@ describe('hostile files and paths', () => {
     const imp = (await call('history.importImages', { paths: [join(allowed, 'bomb.png')] })) as { output: { errors: { message: string }[] } };
     expect(imp.output.errors[0]!.message).toMatch(/16384x16384, 268435456 pixels, over the limit/);
     // Canvas upload and its mask.
-    expect((await call('gallery.save', { base64: bigBomb.toString('base64'), prompt: '' })).ok).toBe(false);
-    const maskBomb = (await call('gallery.save', { base64: ok, prompt: '', maskBase64: bombPng(20000, 20000).toString('base64') })) as { ok: boolean; error?: { message: string } };
+    expect((await call('gallery.save', { image: { base64: bigBomb.toString('base64') }, prompt: '' })).ok).toBe(false);
+    const maskBomb = (await call('gallery.save', { image: { base64: ok }, prompt: '', mask: { base64: bombPng(20000, 20000).toString('base64') } })) as { ok: boolean; error?: { message: string } };
     expect(maskBomb.ok).toBe(false);
     expect(maskBomb.error!.message).toMatch(/mask .*(largest side|over the limit)/);
     // SVG and GIF are not pictures the gallery takes.
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>');
-    expect(((await call('gallery.save', { base64: svg.toString('base64'), prompt: '' })) as { error: { message: string } }).error.message).toMatch(/svg; images must be PNG, JPEG or WebP/);
+    expect(((await call('gallery.save', { image: { base64: svg.toString('base64') }, prompt: '' })) as { error: { message: string } }).error.message).toMatch(/svg; images must be PNG, JPEG or WebP/);
     // img2img and inpaint: the job fails before the worker with the reason; the 4096 cap holds for the input's size.
     const jobs = [
       { ...txt2img('bomb'), kind: 'img2img', init: { base64: bomb.toString('base64') }, strength: 0.5 },

@@ -40,7 +40,7 @@ describe('mutation fuzzer', () => {
       tmp = tempDir('ldm-fuzz-');
       studio = await createStudio({ dataDir: join(tmp.dir, 'data'), transport: 'web', embeddedModelsDir: join(tmp.dir, 'none') });
       for (const [i, size] of [16, 24].entries()) {
-        await dispatch(studio, 'gallery.save', { base64: (await png(size, size)).toString('base64'), prompt: `seed row ${i}`, maskBase64: (await png(size, size)).toString('base64') });
+        await dispatch(studio, 'gallery.save', { image: { base64: (await png(size, size)).toString('base64') }, prompt: `seed row ${i}`, mask: { base64: (await png(size, size)).toString('base64') } });
       }
     });
     afterAll(async () => {

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import sharp from 'sharp';
 import { createStudio, type Studio } from '../../electron/services/studio.ts';
 import { startWebServer, type WebServer } from '../../electron/web/server.ts';
 
@@ -70,8 +71,10 @@ function rpc(url: string, name: string, input: object = {}, headers: Record<stri
     const ws = new WebSocket(url, { headers });
     ws.on('open', () => ws.send(JSON.stringify({ t: 'req', id: 1, name, input })));
     ws.on('message', (data) => {
+      const msg = JSON.parse(data.toString());
+      if (msg.t === 'evt') return; // events (history.changed…) may arrive before the answer
       ws.close();
-      resolve(JSON.parse(data.toString()));
+      resolve(msg);
     });
     ws.on('error', reject);
   });
@@ -191,5 +194,19 @@ describe('web mode against hostile clients', () => {
     const bad = await rpc(url, 'jobs.submit', { spec: { kind: 'img2img', modelId: 'x', prompt: '', init: { uploadId: '../history.db' } } });
     expect(bad.error.code).toBe('invalid_input');
     expect(existsSync(path.join(studio.paths.root, 'history.db'))).toBe(true);
+  });
+
+  it('saves a canvas picture sent as an upload (pictures too large for one message), with its mask', async () => {
+    const send = async (bytes: Buffer) => {
+      const res = await fetch(`http://127.0.0.1:${server.port}/upload?token=${server.token}`, { method: 'POST', body: bytes });
+      return ((await res.json()) as { uploadId: string }).uploadId;
+    };
+    const picture = await sharp({ create: { width: 640, height: 384, channels: 3, background: { r: 10, g: 200, b: 30 } } }).png().toBuffer();
+    const mask = await sharp({ create: { width: 640, height: 384, channels: 3, background: { r: 255, g: 255, b: 255 } } }).png().toBuffer();
+    const saved = await rpc(url, 'gallery.save', { image: { uploadId: await send(picture) }, prompt: 'uploaded canvas', mask: { uploadId: await send(mask) } });
+    expect(saved.ok).toBe(true);
+    const record = await studio.handlers['history.get']({ id: saved.output.id });
+    expect([record.params.width, record.params.height, record.prompt]).toEqual([640, 384, 'uploaded canvas']);
+    expect(record.maskPath).not.toBeNull();
   });
 });

@@ -71,10 +71,10 @@ describe('edits', () => {
   it('saves a canvas image as an edit of its parent, with the parent prompt', async () => {
     const base = await waitForJob(studio, (await studio.handlers['jobs.submit']({ spec: txt2img('a lake') })).id);
     const png = await sharp({ create: { width: 24, height: 16, channels: 4, background: { r: 0, g: 0, b: 255, alpha: 1 } } }).png().toBuffer();
-    const { id } = await studio.handlers['gallery.save']({ base64: png.toString('base64'), prompt: '', parentId: base.generationIds[0]!, maskBase64: null });
+    const { id } = await studio.handlers['gallery.save']({ image: { base64: png.toString('base64') }, prompt: '', parentId: base.generationIds[0]!, mask: null });
     const g = await studio.handlers['history.get']({ id });
     expect(g).toMatchObject({ kind: 'upload', prompt: 'a lake', parentId: base.generationIds[0], params: { width: 24, height: 16 } });
     expect((await studio.handlers['gallery.path']({ id, variant: 'thumbnail' })).path).toMatch(/^gallery\/thumbnails\/.*\.webp$/);
-    await expect(studio.handlers['gallery.save']({ base64: 'bm90IGFuIGltYWdl', prompt: '', parentId: null, maskBase64: null })).rejects.toThrow(/cannot be read/);
+    await expect(studio.handlers['gallery.save']({ image: { base64: 'bm90IGFuIGltYWdl' }, prompt: '', parentId: null, mask: null })).rejects.toThrow(/cannot be read/);
   });
 });

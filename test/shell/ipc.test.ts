@@ -83,7 +83,7 @@ describe('shell IPC binding', () => {
     const seen: unknown[] = [];
     const off = client.on('history.changed', (p) => seen.push(p));
     const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC';
-    const { id } = await client.invoke('gallery.save', { base64: png, prompt: 'one pixel' });
+    const { id } = await client.invoke('gallery.save', { image: { base64: png }, prompt: 'one pixel' });
     expect(seen).toEqual([{ change: 'added', ids: [id] }]);
     off();
     expect(bus.sent.some(([channel, name]) => channel === 'studio:event' && name === 'history.changed')).toBe(true);

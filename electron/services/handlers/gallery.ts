@@ -5,9 +5,10 @@ import type { ImageVariant } from '../../api/gallery.ts';
 import type { Generation } from '../../api/history.ts';
 import { toPng } from '../../engine/io/image.ts';
 import { storeGeneration } from '../record.ts';
-import type { DomainHandlers, StudioContext } from './context.ts';
+import { imageBytes, type DomainHandlers, type StudioContext } from './context.ts';
 
-export function galleryHandlers({ emit, gallery, history }: StudioContext): DomainHandlers<'gallery'> {
+export function galleryHandlers(ctx: StudioContext): DomainHandlers<'gallery'> {
+  const { emit, gallery, history } = ctx;
   return {
     'gallery.image': async ({ id, variant }) => {
       const g = history.get(id);
@@ -16,9 +17,9 @@ export function galleryHandlers({ emit, gallery, history }: StudioContext): Doma
       return { mime: `image/${meta.format}`, base64: bytes.toString('base64'), width: meta.width ?? 0, height: meta.height ?? 0, path: currentPath(g, variant) };
     },
     'gallery.path': async ({ id, variant }) => ({ path: currentPath(history.get(id), variant) }),
-    'gallery.save': async ({ base64, prompt, parentId, maskBase64 }) => {
+    'gallery.save': async ({ image, prompt, parentId, mask }) => {
       const parent = parentId ? history.get(parentId) : null;
-      const png = await toPng(Buffer.from(base64, 'base64')).catch((err: Error) => {
+      const png = await toPng(await imageBytes(ctx, image)).catch((err: Error) => {
         throw new StudioError(`The image cannot be read: ${err.message}`, 'bad_image');
       });
       const meta = await sharp(png).metadata();
@@ -34,7 +35,7 @@ export function galleryHandlers({ emit, gallery, history }: StudioContext): Doma
         height: meta.height ?? 0,
         model: parent?.model ?? { id: null, name: null, hash: null },
         png,
-        mask: maskBase64 ? Buffer.from(maskBase64, 'base64') : null,
+        mask: mask ? await imageBytes(ctx, mask) : null,
         parentId,
       });
       emit('history.changed', { change: 'added', ids: [gen.id] });
