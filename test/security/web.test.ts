@@ -198,7 +198,7 @@ describe('web mode against hostile clients', () => {
 
   it('saves a canvas picture sent as an upload (pictures too large for one message), with its mask', async () => {
     const send = async (bytes: Buffer) => {
-      const res = await fetch(`http://127.0.0.1:${server.port}/upload?token=${server.token}`, { method: 'POST', body: bytes });
+      const res = await fetch(`http://127.0.0.1:${server.port}/upload?token=${server.token}`, { method: 'POST', body: new Uint8Array(bytes) });
       return ((await res.json()) as { uploadId: string }).uploadId;
     };
     const picture = await sharp({ create: { width: 640, height: 384, channels: 3, background: { r: 10, g: 200, b: 30 } } }).png().toBuffer();
