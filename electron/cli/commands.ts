@@ -11,6 +11,7 @@ import { WEIGHT_PRECISIONS, type WeightPrecision } from '../engine/nn/quantize.t
 import { img2img } from '../engine/pipelines/img2img.ts';
 import { inpaint, outpaint } from '../engine/pipelines/inpaint.ts';
 import { LoadedModel, type RuntimeOptions } from '../engine/pipelines/loaded-model.ts';
+import { dataWeightCacheDir } from '../engine/pipelines/weight-cache.ts';
 import { openVaeFile, withVae } from '../engine/pipelines/vae-override.ts';
 import { openModel, parsePrediction } from '../engine/families/index.ts';
 import { MAX_SEED } from '../engine/pipelines/common.ts';
@@ -188,7 +189,10 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
   const seed = (f.seed as number | undefined) ?? randomInt(0, MAX_SEED - n + 2);
   // Open the data folder before the long work, so a wrong --data fails at once.
   const recorder = f.data !== undefined ? await openDataRecorder(f.data as string) : null;
-  const runtime = { threads: f.threads as number | undefined, provider: provider(f.provider as string | undefined), weights: weightPrecision(f.weights as string | undefined) };
+  const runtime = {
+    threads: f.threads as number | undefined, provider: provider(f.provider as string | undefined), weights: weightPrecision(f.weights as string | undefined),
+    weightCache: f.data !== undefined ? { dir: dataWeightCacheDir(f.data as string) } : undefined,
+  };
   const adapters = await parseAdapters((f.lora as string[] | undefined) ?? []);
   // <lora:NAME:W> tags and embedding names in the prompts (A1111's extra networks).
   const named = await promptAdapters([prompt, (f.negative as string | undefined) ?? ''], (f['lora-dir'] as string[] | undefined) ?? [], (f.embeddings as string[] | undefined) ?? []);

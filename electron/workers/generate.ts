@@ -14,7 +14,8 @@ import type { RunJob, WorkerModel } from './protocol.ts';
 
 /** How a worker gets its models: the base model, and the base with LoRAs/embeddings merged in. */
 export interface ModelLoaders<M extends DiffusionModel> {
-  base(model: WorkerModel): Promise<M>;
+  /** cacheDir: where fp16/bf16 weights are kept widened to float32 (the studio's data folder), when the job says. */
+  base(model: WorkerModel, cacheDir?: string): Promise<M>;
   adapt(base: M, loras: RunJob['loras']): Promise<M>;
   /** The execution provider the model runs on, when the loader can tell. */
   provider?(model: M): Promise<string>;
@@ -38,7 +39,7 @@ export function generateHandlers<M extends DiffusionModel>(loaders: ModelLoaders
     const key = job.loras.length ? `${baseKey}|${job.loras.map((l) => `${l.hash}@${l.strength}`).join(',')}` : baseKey;
     const t0 = performance.now();
     const loadsBefore = ctx.models.loads;
-    const base = () => ctx.models.get(baseKey, () => loaders.base(job.model));
+    const base = () => ctx.models.get(baseKey, () => loaders.base(job.model, job.cacheDir));
     const model = await (job.loras.length ? ctx.models.get(key, async () => loaders.adapt(await base(), job.loras)) : base());
     const spec = job.spec as GenerateSpec;
     if (ctx.models.loads > loadsBefore && loaders.warmUp && spec.kind === 'txt2img') {

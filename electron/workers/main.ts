@@ -9,12 +9,12 @@ import { serveJobs } from './host.ts';
 import { trainHandler } from './train.ts';
 
 const loaders: ModelLoaders<LoadedModel> = {
-  async base(model) {
+  async base(model, cacheDir) {
     if (model.format === 'onnx') {
       throw new Error(`"${model.name}" is an ONNX export; this build samples safetensors models (model packages, SD 1.x/2.x files, diffusers folders)`);
     }
     const prediction = model.prediction ? parsePrediction(model.prediction) : undefined;
-    const runtime = { weights: model.weights };
+    const runtime = { weights: model.weights, weightCache: cacheDir ? { dir: cacheDir } : undefined };
     const opened = (await openModel(model.path, { hash: model.hash.slice(0, 10), prediction, ...runtime })).model;
     return model.vaePath ? new LoadedModel(await withVae(opened.spec, await openVaeFile(model.vaePath)), runtime) : opened;
   },

@@ -34,6 +34,8 @@ export interface RunJob {
   skipImages: number;
   /** A folder for this job's checkpoints and outputs (training). */
   workDir: string;
+  /** The weights cache folder (fp16/bf16 checkpoints widened to float32 once; engine/pipelines/weight-cache.ts); default: the OS temp folder. */
+  cacheDir?: string;
 }
 
 export type ToWorker =

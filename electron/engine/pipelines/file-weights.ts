@@ -1,15 +1,15 @@
 // Weights of one network from files a model family mapped (SD single files, diffusers folders):
-// float32 and float16 tensors of one file are used in place as ONNX external data (fp16 stays fp16 on
-// disk and is widened by a Cast that onnxruntime folds at load); anything else (bf16, several files)
-// is widened to float32 once into a temporary file, tensor by tensor, so no JS copy is kept.
+// float32 tensors of one file are used in place as ONNX external data; anything else (fp16, bf16, several
+// files) is widened to float32 once into a file of the weights cache (weight-cache.ts), tensor by tensor,
+// so no JS copy is kept and onnxruntime maps the widened weights instead of converting them at every start.
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Param } from '../onnx/graph.ts';
 import type { WeightMode } from '../onnx/serialize.ts';
 import { bf16ToFloat, halfToFloat, numel } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
 import type { SafetensorsEntry } from '../io/safetensors.ts';
+import { cachedWeightsFile, type WeightCacheOptions } from './weight-cache.ts';
 
 /** Where one parameter's bytes lie: a byte range inside a safetensors entry (a whole tensor, or rows of a fused one). */
 export interface TensorSlice {
@@ -32,7 +32,7 @@ export interface ResolvedWeights {
   readonly tempDir?: string;
 }
 
-const IN_PLACE = new Set(['F32', 'F16']);
+
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
 
 /** Where every parameter of the network lies; a clear error for the first one the file lacks or sizes wrongly. */
@@ -55,60 +55,38 @@ export function locateAll(model: string, params: ReadonlyMap<string, Param>, loc
   return out;
 }
 
+/**
+ * The network's weights as ONNX external data: in place when they are float32 in one file, else from
+ * the weights cache (widened to float32 on first use, reused by later starts, sizes and processes).
+ */
 export async function resolveFileWeights(
   model: string,
   params: ReadonlyMap<string, Param>,
   locate: Locate,
   network: string,
+  cache: WeightCacheOptions = {},
 ): Promise<ResolvedWeights> {
   const slices = locateAll(model, params, locate, network);
   const files = new Set([...slices.values()].map((s) => s.file));
-  if (files.size === 1 && [...slices.values()].every((s) => IN_PLACE.has(s.entry.dtype))) {
+  if (files.size === 1 && [...slices.values()].every((s) => s.entry.dtype === 'F32')) {
     const file = [...files][0]!;
     const mode: WeightMode = {
       kind: 'external',
       file: path.basename(file),
       locate(name) {
         const s = slices.get(name)!;
-        return { offset: s.entry.offset + s.start, length: s.length, dtype: s.entry.dtype === 'F16' ? 'float16' : 'float32' };
+        return { offset: s.entry.offset + s.start, length: s.length, dtype: 'float32' };
       },
     };
     return { mode, weightsFile: file };
   }
-  return widenToTemp(slices);
-}
-
-/** Writes every parameter as float32 into one temporary raw file and points the graph into it. */
-async function widenToTemp(slices: ReadonlyMap<string, TensorSlice>): Promise<ResolvedWeights> {
-  const tempDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ldm-weights-'));
-  const file = path.join(tempDir, 'weights.bin');
-  const where = new Map<string, { offset: number; length: number }>();
-  const out = await fsp.open(file, 'w');
-  const inputs = new Map<string, fsp.FileHandle>();
-  try {
-    let offset = 0;
-    for (const [name, s] of slices) {
-      let fh = inputs.get(s.file);
-      if (!fh) inputs.set(s.file, (fh = await fsp.open(s.file, 'r')));
-      const values = await readSliceAsFloat32(fh, s);
-      await out.write(new Uint8Array(values.buffer), 0, values.byteLength, offset);
-      where.set(name, { offset, length: values.byteLength });
-      offset += values.byteLength;
-    }
-  } catch (err) {
-    await out.close();
-    await fsp.rm(tempDir, { recursive: true, force: true });
-    throw err;
-  } finally {
-    for (const fh of inputs.values()) await fh.close();
-  }
-  await out.close();
+  const { file, where } = await cachedWeightsFile(slices, cache);
   const mode: WeightMode = {
     kind: 'external',
     file: path.basename(file),
     locate: (name) => ({ ...where.get(name)!, dtype: 'float32' }),
   };
-  return { mode, weightsFile: file, tempDir };
+  return { mode, weightsFile: file };
 }
 
 /** One slice's values widened to float32. */

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { readSafetensorsHeader, saveSafetensors } from '../io/safetensors.ts';
 import { readAllAsFloat32, locateAll, resolveFileWeights, type Locate, type NetworkName, type ResolvedWeights } from './file-weights.ts';
 export type { Locate, NetworkName, TensorSlice } from './file-weights.ts';
+import type { WeightCacheOptions } from './weight-cache.ts';
 import { WordTokenizer } from '../io/tokenizer.ts';
 import type { TextTokenizer } from '../io/tokenizers/types.ts';
 import { applyEmphasis, emptyChunk, preparePrompt, type PromptChunk } from '../text/index.ts';
@@ -88,6 +89,8 @@ export interface RuntimeOptions {
   readonly weights?: WeightPrecision;
   /** VAE decode/encode in tiles above a picture size (default: above 512², 512-pixel tiles, 128 overlap); false: never. */
   readonly vaeTiling?: VaeTiling | false;
+  /** Where weights a file stores as fp16/bf16 are kept widened to float32 (weight-cache.ts; default: the OS temp folder). */
+  readonly weightCache?: WeightCacheOptions;
 }
 
 /** Which weights each graph reads. */
@@ -352,7 +355,7 @@ export class LoadedModel implements DiffusionModel {
     let m = this.weightModes.get(key);
     if (!m) {
       m = w.kind === 'files'
-        ? resolveFileWeights(this.spec.name, modelParams({ [network]: this.spec[network] }), w.networks[network], network)
+        ? resolveFileWeights(this.spec.name, modelParams({ [network]: this.spec[network] }), w.networks[network], network, this.runtime.weightCache)
         : resolveWeights(this.spec, this.runtime.maxEmbeddedBytes ?? 2 ** 30);
       this.weightModes.set(key, m);
     }

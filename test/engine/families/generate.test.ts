@@ -1,7 +1,7 @@
 // Sampling SD-family files end to end through the pipelines: the same weights give the same network
 // outputs whatever the layout (SD 1.x file, diffusers folder, OpenCLIP tower vs CLIPTextModel names),
 // fp16/bf16 stay close to fp32, v-prediction and the 9-channel inpainting variant run.
-import { existsSync, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,10 +52,11 @@ async function outputs(m: LoadedModel) {
 
 describe('SD families sample', () => {
   it('an SD 1.x file and the diffusers folder of the same weights give the same outputs; fp16 and bf16 close', async () => {
-    const a = await openModel(f('sd1.safetensors'), rt);
-    const b = await openModel(f('diffusers'), rt);
-    const h = await openModel(f('sd1-f16.safetensors'), rt);
-    const bf = await openModel(f('sd1-bf16.safetensors'), rt);
+    const cached = { ...rt, weightCache: { dir: f('cache') } };
+    const a = await openModel(f('sd1.safetensors'), cached);
+    const b = await openModel(f('diffusers'), cached);
+    const h = await openModel(f('sd1-f16.safetensors'), cached);
+    const bf = await openModel(f('sd1-bf16.safetensors'), cached);
     const [oa, ob, oh, obf] = [await outputs(a.model), await outputs(b.model), await outputs(h.model), await outputs(bf.model)];
     for (const k of ['context', 'eps', 'img'] as const) {
       expect(maxDiff(oa[k], ob[k]), k).toBeLessThan(1e-5);
@@ -63,12 +64,15 @@ describe('SD families sample', () => {
       expect(maxDiff(oa[k], obf[k]), k).toBeLessThan(0.2);
     }
     expect(a.model.hash).toMatch(/^[0-9a-f]{10}$/);
-    // bf16 cannot back float32 initializers in place: widened once into a temporary file, removed on release.
-    const temp = [...(bf.model as unknown as { weightModes: Map<string, Promise<{ tempDir?: string }>> }).weightModes.values()];
-    const dirs = (await Promise.all(temp)).map((t) => t.tempDir).filter((d): d is string => !!d);
-    expect(dirs.length).toBeGreaterThan(0);
+    // fp16 and bf16 cannot back float32 initializers in place: widened once into the weights cache (one file
+    // per network), kept after release and reused by the next start; float32 files are read in place.
     for (const m of [a, b, h, bf]) await m.model.release();
-    expect(dirs.some((d) => existsSync(d))).toBe(false);
+    const files = await fsp.readdir(f('cache'));
+    expect(files.filter((n) => n.endsWith('.f32'))).toHaveLength(6);
+    const again = await openModel(f('sd1-f16.safetensors'), cached);
+    expect(maxDiff((await outputs(again.model)).eps, oh.eps)).toBe(0);
+    await again.model.release();
+    expect(await fsp.readdir(f('cache'))).toEqual(files);
   });
 
   it('SD 2.x: the OpenCLIP tower (fused in_proj, penultimate layer + final LN) equals the CLIPTextModel graph of the same weights', async () => {
