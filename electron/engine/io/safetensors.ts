@@ -63,129 +63,67 @@ export interface EncodeOptions {
 export type TensorMap = ReadonlyMap<string, TensorData> | Readonly<Record<string, TensorData>>;
 
 // ---------------------------------------------------------------------------------------------
-// Strict JSON: JSON.parse silently keeps the last of duplicate keys, so the header is parsed here.
+// The header JSON: JSON.parse for its syntax and values, then one scan for what JSON.parse lets through
+// (test/engine/io/safetensors-json.test.ts): a key given twice, of which JSON.parse silently keeps the
+// last while another reader may take the first; a string escaping a lone surrogate, which is not
+// Unicode (the reference's serde_json refuses it, and our writer never writes one); nesting deeper
+// than MAX_JSON_DEPTH.
 
-class JsonReader {
-  private i = 0;
-  constructor(private readonly s: string) {}
+/** Lone UTF-16 surrogates cannot be written as UTF-8; TextEncoder would silently replace them. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-  parseDocument(): unknown {
-    this.ws();
-    if (this.s[this.i] !== '{') throw this.err('the header JSON must start with "{"');
-    const v = this.value(0);
-    this.ws();
-    if (this.i !== this.s.length) throw this.err('unexpected characters after the header JSON object');
-    return v;
+function headerError(msg: string): SafetensorsError {
+  return new SafetensorsError(`invalid safetensors header: ${msg}`);
+}
+
+/** `text` is valid JSON: a `"` starts a string, which ends at the next `"` not escaped by a backslash. */
+function stringEnd(text: string, open: number): number {
+  let end = text.indexOf('"', open + 1);
+  for (;;) {
+    let backslashes = 0;
+    while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return end;
+    end = text.indexOf('"', end + 1);
   }
+}
 
-  private err(msg: string): SafetensorsError {
-    return new SafetensorsError(`invalid safetensors header: ${msg} (at JSON offset ${this.i})`);
-  }
+const COLON = /\s*:/y; // after a string in an object: it was a key
 
-  private ws(): void {
-    const s = this.s;
-    while (this.i < s.length) {
-      const c = s.charCodeAt(this.i);
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) this.i++;
-      else break;
-    }
-  }
-
-  private value(depth: number): unknown {
-    if (depth > MAX_JSON_DEPTH) throw this.err(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
-    this.ws();
-    const c = this.s[this.i];
-    if (c === '{') return this.object(depth);
-    if (c === '[') return this.array(depth);
-    if (c === '"') return this.string();
-    if (c === 't') return this.literal('true', true);
-    if (c === 'f') return this.literal('false', false);
-    if (c === 'n') return this.literal('null', null);
-    return this.number();
-  }
-
-  private object(depth: number): Record<string, unknown> {
-    this.i++; // {
-    const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-    const seen = new Set<string>();
-    this.ws();
-    if (this.s[this.i] === '}') {
-      this.i++;
-      return out;
-    }
-    for (;;) {
-      this.ws();
-      if (this.s[this.i] !== '"') throw this.err('expected a string key');
-      const key = this.string();
-      if (seen.has(key)) throw this.err(`duplicate key ${JSON.stringify(key.slice(0, 200))}`);
-      seen.add(key);
-      this.ws();
-      if (this.s[this.i] !== ':') throw this.err('expected ":"');
-      this.i++;
-      out[key] = this.value(depth + 1);
-      this.ws();
-      const c = this.s[this.i++];
-      if (c === '}') return out;
-      if (c !== ',') throw this.err('expected "," or "}"');
-    }
-  }
-
-  private array(depth: number): unknown[] {
-    this.i++; // [
-    const out: unknown[] = [];
-    this.ws();
-    if (this.s[this.i] === ']') {
-      this.i++;
-      return out;
-    }
-    for (;;) {
-      out.push(this.value(depth + 1));
-      this.ws();
-      const c = this.s[this.i++];
-      if (c === ']') return out;
-      if (c !== ',') throw this.err('expected "," or "]"');
-    }
-  }
-
-  private string(): string {
-    const start = this.i;
-    this.i++; // opening quote
-    const s = this.s;
-    let escaped = false;
-    while (this.i < s.length) {
-      const c = s.charCodeAt(this.i);
-      if (c === 0x5c) {
-        escaped = true;
-        this.i += 2;
-        continue;
+function checkHeaderJson(text: string): void {
+  const structure = /[{}[\]"]/g;
+  const keysOf: (Set<string> | null)[] = []; // each open container's keys (null: an array)
+  for (let m = structure.exec(text); m; m = structure.exec(text)) {
+    const c = m[0];
+    if (c === '{' || c === '[') {
+      keysOf.push(c === '{' ? new Set() : null);
+      if (keysOf.length > MAX_JSON_DEPTH) throw headerError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels (at JSON offset ${m.index})`);
+    } else if (c === '}' || c === ']') {
+      keysOf.pop();
+    } else {
+      const end = stringEnd(text, m.index);
+      structure.lastIndex = end + 1;
+      const raw = text.slice(m.index, end + 1);
+      const s = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1); // UTF-8 text has no lone surrogate unescaped
+      if (LONE_SURROGATE.test(s)) throw headerError(`the string ${raw.slice(0, 200)} is not valid Unicode (a lone surrogate)`);
+      const keys = keysOf.at(-1);
+      COLON.lastIndex = end + 1;
+      if (keys && COLON.test(text)) {
+        if (keys.has(s)) throw headerError(`duplicate key ${JSON.stringify(s.slice(0, 200))} (at JSON offset ${m.index})`);
+        keys.add(s);
       }
-      if (c === 0x22) break;
-      if (c < 0x20) throw this.err('control character in a string');
-      this.i++;
-    }
-    if (this.i >= s.length) throw this.err('unterminated string');
-    this.i++; // closing quote
-    const raw = s.slice(start, this.i);
-    if (!escaped) return raw.slice(1, -1);
-    try {
-      return JSON.parse(raw) as string;
-    } catch {
-      throw this.err('invalid escape in a string');
     }
   }
+}
 
-  private literal<T>(word: string, v: T): T {
-    if (!this.s.startsWith(word, this.i)) throw this.err('unexpected token');
-    this.i += word.length;
-    return v;
+function parseJsonObject(text: string): Record<string, unknown> {
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch (err) {
+    throw headerError(`the JSON does not parse: ${(err as Error).message}`);
   }
-
-  private number(): number {
-    const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(this.s.slice(this.i, this.i + 64));
-    if (!m) throw this.err('unexpected token');
-    this.i += m[0].length;
-    return Number(m[0]);
-  }
+  checkHeaderJson(text);
+  return root as Record<string, unknown>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,7 +176,7 @@ function parseHeaderJson(json: Uint8Array, fileLength: number): SafetensorsHeade
     throw new SafetensorsError('invalid safetensors header: the JSON is not valid UTF-8');
   }
   if (!text.startsWith('{')) throw new SafetensorsError('invalid safetensors header: the JSON must start with "{"');
-  const root = new JsonReader(text).parseDocument() as Record<string, unknown>;
+  const root = parseJsonObject(text);
 
   const headerBytes = json.length;
   const dataStart = 8 + headerBytes;
@@ -504,9 +442,6 @@ function rawBytes(t: TensorData): Uint8Array {
   const d = t.data;
   return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
-
-/** Lone UTF-16 surrogates cannot be written as UTF-8; TextEncoder would silently replace them. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function planTensor(name: string, t: TensorData, opts: EncodeOptions): PlannedTensor {
   if (name === '' || name === '__metadata__' || LONE_SURROGATE.test(name)) {
