@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { request } from './contract.ts';
 import { submittedSpec } from './jobs.ts';
 
-export const generationKind = z.enum(['txt2img', 'img2img', 'inpaint', 'import', 'upload']);
+export const generationKind = z.enum(['txt2img', 'img2img', 'inpaint', 'upscale', 'import', 'upload']);
 
 export const loraRef = z.object({
   /** Model id in the registry, or the file name for imported images. */

@@ -72,6 +72,22 @@ export const inpaintSpec = z.object({
    */
   parentId: z.string().min(1).nullable().optional(),
 });
+/**
+ * "Upscale ×4": a picture through a super-resolution model (the paper's bsr_sr, or any model of that kind:
+ * the low-res picture concatenated to the latents); the output is the model's first-stage factor larger.
+ */
+export const upscaleSpec = z.object({
+  kind: z.literal('upscale'),
+  modelId: z.string().min(1),
+  init: imageSource,
+  sampler: z.string(),
+  steps: z.number().int().min(1).max(1000),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).nullable().default(null),
+  batchCount: z.number().int().min(1).max(100).default(1),
+  eta: z.number().min(0).max(1).default(0),
+  /** The history image this upscales when `init` is raw bytes (the canvas); with `init: { generationId }` that one is the parent. */
+  parentId: z.string().min(1).nullable().optional(),
+});
 export const trainSpec = z.object({
   kind: z.literal('train'),
   baseModelId: z.string().min(1),
@@ -106,7 +122,7 @@ export const trainSpec = z.object({
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
 });
 
-export const jobSpec = z.discriminatedUnion('kind', [txt2imgSpec, img2imgSpec, inpaintSpec, trainSpec]);
+export const jobSpec = z.discriminatedUnion('kind', [txt2imgSpec, img2imgSpec, inpaintSpec, upscaleSpec, trainSpec]);
 
 /** What a client submits: a job spec whose sampling fields may be left to the model's defaults. */
 const modelDefaulted = { sampler: true, steps: true, guidance: true, width: true, height: true } as const;
@@ -114,6 +130,7 @@ export const submittedSpec = z.discriminatedUnion('kind', [
   txt2imgSpec.partial(modelDefaulted),
   img2imgSpec.partial(modelDefaulted),
   inpaintSpec.partial(modelDefaulted),
+  upscaleSpec.partial({ sampler: true, steps: true }),
   trainSpec,
 ]);
 
@@ -121,7 +138,7 @@ export const jobStatus = z.enum(['queued', 'running', 'paused', 'completed', 'fa
 
 export const job = z.object({
   id: z.string(),
-  kind: z.enum(['txt2img', 'img2img', 'inpaint', 'train']),
+  kind: z.enum(['txt2img', 'img2img', 'inpaint', 'upscale', 'train']),
   status: jobStatus,
   spec: jobSpec,
   createdAt: z.number(),
@@ -180,6 +197,7 @@ export type Txt2imgSpec = z.output<typeof txt2imgSpec>;
 export type Img2imgSpec = z.output<typeof img2imgSpec>;
 export type InpaintSpec = z.output<typeof inpaintSpec>;
 export type TrainSpec = z.output<typeof trainSpec>;
+export type UpscaleSpec = z.output<typeof upscaleSpec>;
 export type GenerateSpec = Txt2imgSpec | Img2imgSpec | InpaintSpec;
 export type ImageSource = z.output<typeof imageSource>;
 export type Job = z.output<typeof job>;

@@ -23,11 +23,16 @@ export const samplingDefaults = z.object({
 export const modelTraits = z.object({
   /** The family module that opens it ('package', 'sd1', 'sd2', …). */
   family: z.string(),
-  /** What it makes: 'txt2img', 'inpaint', 'class2img', 'unconditional'. */
+  /**
+   * What it makes: 'txt2img', 'inpaint', 'class2img' (a class instead of a prompt), 'unconditional' (no
+   * prompt), 'upscale' (super-resolution: an `upscale` job), 'autoencoder'.
+   */
   task: z.string(),
   prediction: predictionType,
   /** Class-conditional models: how many classes it knows. */
   classCount: z.number().int().nullable(),
+  /** Class-conditional models trained on ImageNet: the class names by index (what the Generate view offers). */
+  classNames: z.array(z.string()).nullable().optional(),
   defaults: samplingDefaults,
 });
 

@@ -5,7 +5,11 @@
 import { stat } from 'node:fs/promises';
 import type { ModelInfo, ModelTraits } from '../api/models.ts';
 import { openFamilyModel, type Prediction } from '../engine/families/index.ts';
+import { imagenetClassNames } from '../engine/families/ldm-classes.ts';
+import type { LdmTask } from '../engine/families/ldm-release.ts';
+import { describeLdmFile, releaseDefaults } from '../engine/families/ldm-run.ts';
 import { validateModelPackage } from '../engine/io/model-package.ts';
+import { isReleaseFile } from '../engine/pipelines/release.ts';
 
 const cache = new Map<string, { mtimeMs: number; traits: ModelTraits | null }>();
 
@@ -26,7 +30,38 @@ export async function modelTraits(m: Pick<ModelInfo, 'kind' | 'format' | 'path' 
   return traits;
 }
 
+/** The studio's word for each task of the paper's releases (the job or form that fits it). */
+const RELEASE_TASKS: Record<LdmTask, string> = {
+  'text-to-image': 'txt2img',
+  'class-conditional': 'class2img',
+  unconditional: 'unconditional',
+  'super-resolution': 'upscale',
+  inpainting: 'inpaint',
+  autoencoder: 'autoencoder',
+};
+
+/** One of the latent diffusion paper's releases: its task, ImageNet class names, the defaults of its scripts. */
+async function releaseTraits(path: string): Promise<ModelTraits | null> {
+  try {
+    const { release } = await describeLdmFile(path);
+    const classes = release.classEmbedder?.nClasses ?? null;
+    // cin256(-v2): 1,000 ImageNet classes (+ the "no class" entry)
+    const imagenet = classes !== null && classes - (release.unconditionalClass !== null ? 1 : 0) === 1000;
+    return {
+      family: 'ldm-release',
+      task: RELEASE_TASKS[release.task],
+      prediction: 'epsilon',
+      classCount: classes,
+      classNames: imagenet ? [...imagenetClassNames()] : null,
+      defaults: releaseDefaults(release),
+    };
+  } catch {
+    return null;
+  }
+}
+
 async function readTraits(path: string, isPackage: boolean, prediction?: Prediction): Promise<ModelTraits | null> {
+  if (!isPackage && (await isReleaseFile(path))) return releaseTraits(path);
   try {
     const opened = await openFamilyModel(path, { prediction });
     const classes = isPackage ? await packageClassCount(path) : null;

@@ -3,11 +3,13 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, extname, isAbsolute, join, relative } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative } from 'node:path';
 import { StudioError } from '../api/contract.ts';
 import type { ModelInfo, ModelKind, ModelValidation } from '../api/models.ts';
 import { convertCheckpoint, openCheckpoint } from '../engine/io/checkpoint.ts';
-import { paperReleaseLine } from '../engine/families/ldm-paper.ts';
+import { paperRelease } from '../engine/families/ldm-paper.ts';
+import { describeLdmFile, releaseFileIn, yamlPathBeside } from '../engine/families/ldm-run.ts';
+import { isReleaseFile } from '../engine/pipelines/release.ts';
 import { validateModelPackage, type ValidatedPackage } from '../engine/io/model-package.ts';
 import { checkModel } from '../engine/families/index.ts';
 import { readSafetensorsHeader } from '../engine/io/safetensors.ts';
@@ -105,8 +107,13 @@ export class ModelRegistry {
     if (!existsSync(dir)) return [];
     const problems: string[] = [];
     for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (!entry.isDirectory() || !existsSync(join(path, 'model.json'))) continue;
+      const folder = join(dir, entry.name);
+      if (!entry.isDirectory()) continue;
+      // a model package, or one of the paper's releases saved in its own layout (<name>/<file>.safetensors)
+      const release = existsSync(join(folder, 'model.json')) ? null : await releaseFileIn(folder);
+      if (!release && !existsSync(join(folder, 'model.json'))) continue;
+      if (release && !(await isReleaseFile(release))) continue;
+      const path = release ?? folder;
       const id = `embedded:${entry.name}`;
       const known = this.db.prepare('SELECT path FROM models WHERE id = ?').get(id) as { path: string } | undefined;
       if (known?.path === path) continue;
@@ -143,6 +150,7 @@ export class ModelRegistry {
     try {
       await cp(path, tmp, { recursive: true, errorOnExist: true });
       await rename(tmp, dest);
+      await copyReleaseYaml(path, dest);
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
       throw new StudioError(`Could not copy the model into the data folder: ${(err as Error).message}`, 'io');
@@ -174,10 +182,12 @@ export class ModelRegistry {
     }
     const dtypes = Object.entries(r.dtypes).map(([t, n]) => `${n} ${t}`).join(', ');
     const description = [
+      ...(converted.description ? [`${converted.description}.`] : []),
       `Converted from ${basename(path)} (sha256 ${original.hash}) to safetensors: ${r.tensors} tensors (${dtypes})${r.stateDictKey ? ` from its '${r.stateDictKey}'` : ''}.`,
       ...r.notes.map((n) => `${n[0]!.toUpperCase()}${n.slice(1)}.`),
     ].join(' ');
     const size = (await stat(dest)).size;
+    await copyReleaseYaml(path, dest);
     this.insert(id, dest, 'imported', name ?? d.name, null, { ...converted, name: d.name, description, hash: { hash: original.hash, size } });
     return this.get(id);
   }
@@ -326,12 +336,12 @@ async function safetensorsKeys(file: string): Promise<string[]> {
 async function describeCheckpoint(file: string): Promise<Described> {
   let keys: string[];
   let notes: string[];
-  let paper: string | null;
+  let paper: ReturnType<typeof paperRelease>;
   try {
     const ckpt = await openCheckpoint(file);
     keys = ckpt.tensors.map((t) => t.name);
     notes = ckpt.notes;
-    paper = paperReleaseLine(new Map(ckpt.tensors.map((t) => [t.name, t.shape])));
+    paper = paperRelease(new Map(ckpt.tensors.map((t) => [t.name, t.shape])));
     await ckpt.close();
   } catch (err) {
     throw new ModelValidationError(
@@ -339,14 +349,31 @@ async function describeCheckpoint(file: string): Promise<Described> {
       'not a checkpoint this studio can read safely: convert it to .safetensors with a tool you trust',
     );
   }
-  if (paper) throw new ModelValidationError(`${basename(file)}: ${paper}`, 'one of the latent diffusion paper\'s releases: the studio runs these with `ldm paper FILE`, not as an imported model');
+  if (paper && 'problem' in paper) throw new ModelValidationError(`${basename(file)}: ${paper.problem}`, 'one of the latent diffusion paper\'s releases, of a kind the studio cannot run');
   const d = classifyKeys(keys, file);
-  return { ...d, warnings: [`a PyTorch checkpoint: importing converts its ${keys.length} tensors to .safetensors (the original is not changed)`, ...notes] };
+  return { ...d, description: paper ? paper.release.label : d.description, warnings: [`a PyTorch checkpoint: importing converts its ${keys.length} tensors to .safetensors (the original is not changed)`, ...notes] };
 }
 
 async function describeSafetensors(file: string): Promise<Described> {
   const d = classifyKeys(await safetensorsKeys(file), file);
-  return d.kind === 'ldm' ? withFamily(d, file) : d;
+  if (d.kind !== 'ldm') return d;
+  return (await isReleaseFile(file)) ? withRelease(d, file) : withFamily(d, file);
+}
+
+/** One of the latent diffusion paper's releases (pipelines/release.ts runs them): its label, what was assumed. */
+async function withRelease(d: Described, file: string): Promise<Described> {
+  try {
+    const { release, notes } = await describeLdmFile(file);
+    return { ...d, description: d.description ?? release.label, warnings: [...d.warnings, ...notes] };
+  } catch (err) {
+    throw new ModelValidationError((err as Error).message, 'one of the latent diffusion paper\'s releases, of a kind the studio cannot run');
+  }
+}
+
+/** The release's yaml beside the original (its settings the shapes cannot tell) goes beside the copy. */
+async function copyReleaseYaml(original: string, copy: string): Promise<void> {
+  const yaml = /\.(safetensors|ckpt|pt|pth)$/i.test(original) ? yamlPathBeside(original) : null;
+  if (yaml && (await isReleaseFile(copy))) await cp(yaml, join(dirname(copy), `${basename(copy, extname(copy))}.yaml`));
 }
 
 /** A diffusion model as its family sees it: SDXL, a bad SD file … refused with the family's line; its notes as warnings. */

@@ -14,7 +14,7 @@ import { APP_VERSION } from './system.ts';
 
 /** Field names follow the pipelines' GenerationRecord, so `{ ...generated.record, png }` fits. */
 export interface GenerationInput extends SeedOptions {
-  kind: 'txt2img' | 'img2img' | 'inpaint' | 'upload';
+  kind: 'txt2img' | 'img2img' | 'inpaint' | 'upscale' | 'upload';
   prompt: string;
   negativePrompt: string;
   sampler: string | null;

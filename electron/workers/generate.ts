@@ -68,7 +68,7 @@ export function generateHandlers<M extends DiffusionModel>(loaders: ModelLoaders
 }
 
 /** Progress over the whole batch; previews are PNG-encoded off the step loop but sent in step order. */
-function progressReporter(ctx: JobContext, batchCount: number, index: number) {
+export function progressReporter(ctx: JobContext, batchCount: number, index: number) {
   let queue: Promise<void> = Promise.resolve();
   return {
     report(e: ProgressEvent): void {

@@ -6,6 +6,7 @@ import { LoadedModel } from '../engine/pipelines/loaded-model.ts';
 import { openVaeFile, withVae } from '../engine/pipelines/vae-override.ts';
 import { generateHandlers, type ModelLoaders } from './generate.ts';
 import { serveJobs } from './host.ts';
+import { withReleases } from './release.ts';
 import { trainHandler } from './train.ts';
 
 const loaders: ModelLoaders<LoadedModel> = {
@@ -24,4 +25,4 @@ const loaders: ModelLoaders<LoadedModel> = {
   warmUp: (m, size, report) => m.warmUp(size.width, size.height, size.guided, (network, i, n, ms) => report(`loaded ${network} (${i}/${n}, ${(ms / 1000).toFixed(1)} s)`)),
 };
 
-serveJobs({ ...generateHandlers(loaders), train: trainHandler });
+serveJobs(withReleases({ ...generateHandlers(loaders), train: trainHandler }));

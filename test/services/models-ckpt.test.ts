@@ -6,8 +6,8 @@ import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSafetensors } from '../../electron/engine/io/safetensors.ts';
-import { f32Tensor, torchSave } from '../engine/io/ckpt-writer.ts';
-import { writeTinyRelease } from '../engine/families/ldm-fixtures.ts';
+import { f32Tensor, torchSave, type Py } from '../engine/io/ckpt-writer.ts';
+import { tinyStateDict, writeTinyRelease } from '../engine/families/ldm-fixtures.ts';
 import { useTestStudio } from './helpers.ts';
 
 const FIXTURES = new URL('../fixtures/ckpt/', import.meta.url).pathname;
@@ -52,13 +52,24 @@ describe('models registry: PyTorch checkpoints', () => {
     expect(await t.studio.handlers['models.list']({})).toHaveLength(1);
   });
 
-  it("names a paper release (which runs with ldm paper, not in the studio's pipelines) and leaves nothing behind", async () => {
+  it("imports a paper release as a release; one of a kind it cannot run is named and leaves nothing behind", async () => {
     const file = join(t.tmp.dir, 'cin256-v2.ckpt');
     await writeTinyRelease('cin', file, null);
     const v = await t.studio.handlers['models.validate']({ path: file });
-    expect(v.ok).toBe(false);
-    expect(v.errors[0]).toMatch(/cin256-v2\.ckpt: this is one of the paper's releases: class-conditional LDM .*run it with `ldm paper FILE`/);
-    await expect(t.studio.handlers['models.import']({ path: file })).rejects.toThrow(/paper's releases/);
-    expect(readdirSync(join(t.dataDir, 'models'))).toEqual([]);
+    expect(v).toMatchObject({ ok: true, kind: 'ldm', format: 'safetensors' });
+    const m = await t.studio.handlers['models.import']({ path: file });
+    expect(m.description).toMatch(/^class-conditional LDM \(1001 classes/);
+
+    // the UNet without its first stage: named, refused, nothing left in models/
+    const partial = join(t.tmp.dir, 'unet-only.ckpt');
+    const entries: [string, Py][] = [...tinyStateDict('cin')]
+      .filter(([k]) => !k.startsWith('first_stage_model.'))
+      .map(([k, x]) => [k, { $tensor: { storage: { dtype: x.dtype === 'int32' ? 'I32' : 'F32', bytes: new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength) }, shape: [...x.shape] } }]);
+    writeFileSync(partial, torchSave({ $dict: [['state_dict', { $odict: entries }]] }, 'archive'));
+    const bad = await t.studio.handlers['models.validate']({ path: partial });
+    expect(bad.ok).toBe(false);
+    expect(bad.errors[0]).toMatch(/unet-only\.ckpt: this looks like one of the paper's releases, but: an LDM UNet .* without its first stage/);
+    await expect(t.studio.handlers['models.import']({ path: partial })).rejects.toThrow(/without its first stage/);
+    expect(readdirSync(join(t.dataDir, 'models')).filter((n) => !n.startsWith(m.id))).toEqual([]);
   });
 });

@@ -66,6 +66,10 @@ export function historyHandlers({ paths, allowed, emit, history, models }: Studi
 function reuse(models: ModelRegistry, g: Generation): SubmittedSpec {
   const modelId = g.model.id ?? models.findByHash(g.model.hash)?.id;
   if (!modelId) throw new StudioError(`The model of this image (${g.model.name ?? 'unknown'}) is not in the registry; import it first.`, 'not_found');
+  if (g.kind === 'upscale') {
+    if (!g.parentId) throw new StudioError('This upscaled picture does not say which picture it came from, so it cannot be made again.', 'invalid_input');
+    return { kind: 'upscale', modelId, init: { generationId: g.parentId }, sampler: g.params.sampler ?? undefined, steps: g.params.steps ?? undefined, seed: g.params.seed, batchCount: 1, eta: g.params.eta ?? 0 };
+  }
   const common = {
     modelId,
     prompt: g.prompt,

@@ -2,7 +2,7 @@
 // hooks: what a job runs with, where its images and trained models are recorded.
 import { join } from 'node:path';
 import { StudioError } from '../../api/contract.ts';
-import type { GenerateSpec, Job, JobSpec, SubmittedSpec } from '../../api/jobs.ts';
+import type { GenerateSpec, Job, JobSpec, SubmittedSpec, UpscaleSpec } from '../../api/jobs.ts';
 import { imageSeeds, seedRecord } from '../../engine/diffusion/noise.ts';
 import { recogniseModel } from '../../engine/families/index.ts';
 import type { ImageMessage, RunJob } from '../../workers/protocol.ts';
@@ -12,6 +12,7 @@ import { modelTraits, withSamplingDefaults } from '../model-traits.ts';
 import type { ModelRegistry } from '../models.ts';
 import { promptNetworks, type PromptNetwork } from '../prompt-networks.ts';
 import { storeGeneration } from '../record.ts';
+import { completeUpscale, upscaleRecord } from '../upscale-job.ts';
 import { imageBytes, type DomainHandlers, type StudioContext, type StudioServices } from './context.ts';
 
 export function jobsHandlers(ctx: StudioContext): DomainHandlers<'jobs'> {
@@ -39,11 +40,12 @@ export function jobQueueHooks(ctx: StudioServices, queue: () => JobQueue): Queue
     async prepare(job: Job): Promise<RunJob> {
       const spec = job.spec;
       const model = models.get(spec.kind === 'train' ? spec.baseModelId : spec.modelId);
-      const loras = spec.kind === 'train' ? [] : jobAdapters(models, spec).map((a) => ({ ...models.toWorkerModel(a.model), strength: a.strength, textStrength: a.textStrength }));
-      const init = spec.kind === 'img2img' || spec.kind === 'inpaint' ? await imageBytes(ctx, spec.init) : null;
+      const loras = spec.kind === 'train' || spec.kind === 'upscale' ? [] : jobAdapters(models, spec).map((a) => ({ ...models.toWorkerModel(a.model), strength: a.strength, textStrength: a.textStrength }));
+      const init = spec.kind === 'img2img' || spec.kind === 'inpaint' || spec.kind === 'upscale' ? await imageBytes(ctx, spec.init) : null;
       const mask = spec.kind === 'inpaint' ? await imageBytes(ctx, spec.mask) : null;
       // Pictures through the one decode path, and a memory estimate against this computer's (admission.ts).
-      const admitted = spec.kind === 'train' ? null : await admitGeneration(spec, models.toWorkerModel(model), loras, init, mask, queue().workerStats().pids.generate !== null);
+      // (an upscale's estimate is taken at the input picture's size)
+      const admitted = spec.kind === 'train' ? null : await admitGeneration(spec.kind === 'upscale' ? { kind: spec.kind, width: 0, height: 0 } : spec, models.toWorkerModel(model), loras, init, mask, queue().workerStats().pids.generate !== null);
       if (admitted) estimates.set(job.id, admitted.estimate.total);
       return {
         type: 'run',
@@ -59,6 +61,14 @@ export function jobQueueHooks(ctx: StudioServices, queue: () => JobQueue): Queue
       };
     },
     async storeImage(job: Job, msg: ImageMessage): Promise<string> {
+      if (job.spec.kind === 'upscale') {
+        const spec = job.spec;
+        const record = await upscaleRecord(spec, models.get(spec.modelId), msg, await imageBytes(ctx, spec.init).catch(() => null));
+        const gen = await storeGeneration(history, gallery, { ...record, png: msg.png, parentId: parentOf(spec), jobId: job.id });
+        if (msg.provider) ctx.lastProvider = msg.provider;
+        emit('history.changed', { change: 'added', ids: [gen.id] });
+        return gen.id;
+      }
       const spec = job.spec as GenerateSpec;
       const model = models.get(spec.modelId);
       const gen = await storeGeneration(history, gallery, {
@@ -114,7 +124,10 @@ function checkSpec({ models, allowed, history }: StudioServices, spec: JobSpec):
   const model = models.get(spec.kind === 'train' ? spec.baseModelId : spec.modelId);
   if (model.kind !== 'ldm') throw new StudioError(`"${model.name}" is a ${model.kind}, not a diffusion model; pick one of kind ldm.`, 'invalid_input');
   if (spec.kind === 'train') allowed.readable(spec.datasetDir, 'training folder'); // as training.scan: only folders the user allowed
-  if (spec.kind !== 'train') {
+  if (spec.kind === 'upscale') {
+    if ('generationId' in spec.init) history.get(spec.init.generationId);
+    if (spec.parentId) history.get(spec.parentId);
+  } else if (spec.kind !== 'train') {
     for (const l of spec.loras) {
       const m = models.get(l.modelId);
       if (m.kind !== 'lora' && m.kind !== 'embedding') throw new StudioError(`"${m.name}" is a ${m.kind}, not a LoRA or an embedding.`, 'invalid_input');
@@ -131,7 +144,9 @@ function checkSpec({ models, allowed, history }: StudioServices, spec: JobSpec):
 async function completeSpec(models: ModelRegistry, spec: SubmittedSpec): Promise<JobSpec> {
   if (spec.kind === 'train') return spec;
   const model = models.get(spec.modelId);
+  if (spec.kind === 'upscale') return completeUpscale(model, spec);
   const traits = await modelTraits(model);
+  if (traits?.task === 'upscale') throw new StudioError(`"${model.name}" is a super-resolution model: it upscales pictures (Upscale ×4), it does not make them from a prompt.`, 'invalid_input');
   if (traits) return withSamplingDefaults(spec, traits.defaults);
   if (model.kind === 'ldm' && model.format !== 'onnx') {
     // No family opens it (SDXL, a damaged file …): the family's one line, before the job is queued.
@@ -146,8 +161,8 @@ async function completeSpec(models: ModelRegistry, spec: SubmittedSpec): Promise
 }
 
 /** The history image an edit continues: its init generation, else the parent an inpaint names. */
-function parentOf(spec: GenerateSpec): string | null {
+function parentOf(spec: GenerateSpec | UpscaleSpec): string | null {
   if (spec.kind === 'txt2img') return null;
   if ('generationId' in spec.init) return spec.init.generationId;
-  return spec.kind === 'inpaint' ? (spec.parentId ?? null) : null;
+  return spec.kind === 'inpaint' || spec.kind === 'upscale' ? (spec.parentId ?? null) : null;
 }

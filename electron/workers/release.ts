@@ -1,0 +1,64 @@
+// Jobs on the paper's released LDMs inside a worker. txt2img, img2img and inpaint go through the ordinary
+// generation handler with the release opened as a ReleaseModel (engine/pipelines/release.ts); `upscale`
+// runs a super-resolution release on a picture. Which models are releases is read from the file's header.
+import type { UpscaleSpec } from '../api/jobs.ts';
+import { isReleaseFile, openRelease, upscale, type ReleaseModel } from '../engine/pipelines/release.ts';
+import { decodeRgb, encodePng, generateHandlers, progressReporter, type ModelLoaders } from './generate.ts';
+import type { JobHandler, JobHandlers } from './host.ts';
+import type { WorkerModel } from './protocol.ts';
+
+const releaseLoaders: ModelLoaders<ReleaseModel> = {
+  base: (m) => openRelease(m.path, m.name, m.hash.slice(0, 10)),
+  async adapt(base, loras) {
+    if (loras.length) throw new Error(`${base.name} is one of the latent diffusion paper's models; LoRAs and embeddings (${loras.map((l) => l.name).join(', ')}) apply to Stable Diffusion models only`);
+    return base;
+  },
+};
+
+const known = new Map<string, Promise<boolean>>();
+
+/** Whether the job's model is one of the paper's releases (decided once per file). */
+function isRelease(m: WorkerModel): Promise<boolean> {
+  if (m.format !== 'safetensors') return Promise.resolve(false);
+  let r = known.get(m.path);
+  if (!r) known.set(m.path, (r = isReleaseFile(m.path)));
+  return r;
+}
+
+const modelKey = (m: WorkerModel): string => `release|${m.hash}`;
+
+const upscaleJob: JobHandler = async (job, ctx) => {
+  const spec = job.spec as UpscaleSpec;
+  if (!(await isRelease(job.model))) {
+    throw new Error(`"${job.model.name}" is not a super-resolution model; Upscale ×4 needs one such as the paper's bsr_sr`);
+  }
+  if (!job.init) throw new Error('upscale needs the picture to upscale');
+  const t0 = performance.now();
+  const loadsBefore = ctx.models.loads;
+  const key = modelKey(job.model);
+  const model = await ctx.models.get(key, () => releaseLoaders.base(job.model));
+  const loadMs = ctx.models.loads > loadsBefore ? Math.round(performance.now() - t0) : 0;
+  ctx.models.retain((k) => k === key);
+  const image = await decodeRgb(job.init);
+  for (let i = job.skipImages; i < spec.batchCount; i++) {
+    const start = performance.now();
+    const progress = progressReporter(ctx, spec.batchCount, i);
+    const seed = job.seed + i;
+    const [img] = await upscale(model, { image, seed, steps: spec.steps, sampler: spec.sampler, eta: spec.eta, signal: ctx.signal, onProgress: progress.report });
+    const png = await encodePng(img!.image);
+    await progress.flushed();
+    ctx.image(i, png, seed, { loadMs: i === job.skipImages ? loadMs : 0, sampleMs: Math.round(performance.now() - start) }, null);
+  }
+  return { output: null };
+};
+
+/** The worker's handlers with jobs on the paper's releases routed to them, and the `upscale` job. */
+export function withReleases(handlers: JobHandlers): JobHandlers {
+  const releases = generateHandlers(releaseLoaders);
+  const route = (kind: 'txt2img' | 'img2img' | 'inpaint'): JobHandler => async (job, ctx) => {
+    const h = (await isRelease(job.model)) ? releases[kind] : handlers[kind];
+    if (!h) throw new Error(`this worker does not run ${kind} jobs`);
+    return h(job, ctx);
+  };
+  return { ...handlers, txt2img: route('txt2img'), img2img: route('img2img'), inpaint: route('inpaint'), upscale: upscaleJob };
+}
