@@ -24,6 +24,7 @@ import type { CliIo, Command } from './command.ts';
 import { defaultOf, listPackageDirs, modelsDir, resolveModelPath } from './model-dir.ts';
 import { promptAdapters } from './networks.ts';
 import { ProgressBar } from './progress.ts';
+import { PROVIDER_FLAG, providerChoice } from './provider.ts';
 import { convertCommand } from './convert.ts';
 import { paperCommand } from './paper.ts';
 import { infoCommand } from './info.ts';
@@ -61,7 +62,7 @@ const GENERATE_FLAGS: FlagSpecs = {
   out: { type: 'string', short: 'o', arg: 'FILE', help: 'output PNG; with --n > 1, NAME-<seed>.png each (default <command>-<seed>.png)' },
   data: { type: 'string', arg: 'DIR', help: 'also record the images in this studio data folder (history and gallery)' },
   threads: { type: 'int', help: 'CPU threads for onnxruntime' },
-  provider: { type: 'string', arg: 'NAME', help: 'execution provider: auto, cpu, cuda, dml, coreml, webgpu' },
+  ...PROVIDER_FLAG,
   weights: { type: 'string', arg: 'fp32|int8|int4', help: "the UNet's and text encoder's linear weights: fp32 (default), or quantised at load to int8/int4 (less memory, small error)" },
   quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
 };
@@ -190,7 +191,7 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
   // Open the data folder before the long work, so a wrong --data fails at once.
   const recorder = f.data !== undefined ? await openDataRecorder(f.data as string) : null;
   const runtime = {
-    threads: f.threads as number | undefined, provider: provider(f.provider as string | undefined), weights: weightPrecision(f.weights as string | undefined),
+    threads: f.threads as number | undefined, provider: providerChoice(f.provider as string | undefined), weights: weightPrecision(f.weights as string | undefined),
     weightCache: f.data !== undefined ? { dir: dataWeightCacheDir(f.data as string) } : undefined,
   };
   const adapters = await parseAdapters((f.lora as string[] | undefined) ?? []);
@@ -326,7 +327,6 @@ function num(p: Parsed, flag: string): number | undefined {
   return p.flags[flag] as number | undefined;
 }
 
-const PROVIDERS = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
 /** --rng, --variation-seed/-strength, --resize-seed-from, --ensd → the pipelines' SeedOptions (A1111's seed settings). */
 function seedFlags(f: Parsed['flags']): SeedOptions {
   const rng = f.rng as string | undefined;
@@ -342,12 +342,6 @@ function seedFlags(f: Parsed['flags']): SeedOptions {
     resizeSeedFrom: f['resize-seed-from'] as { width: number; height: number } | undefined,
     ensd,
   };
-}
-
-function provider(v: string | undefined): (typeof PROVIDERS)[number] | undefined {
-  if (v === undefined) return undefined;
-  if (!(PROVIDERS as readonly string[]).includes(v)) throw new UsageError(`--provider must be one of ${PROVIDERS.join(', ')}, got '${v}'`);
-  return v as (typeof PROVIDERS)[number];
 }
 
 function weightPrecision(v: string | undefined): WeightPrecision | undefined {

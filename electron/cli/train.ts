@@ -5,13 +5,13 @@ import * as path from 'node:path';
 import { FINETUNE_METHODS, METHOD_CATALOG, methodInfo, type FinetuneMethod } from '../engine/finetune/methods/catalog.ts';
 import { LORA_TARGETS, type LoraTarget } from '../engine/finetune/lora.ts';
 import { FINETUNE_DEFAULTS, finetune, type FinetuneProgress } from '../engine/finetune/train.ts';
-import type { Provider } from '../engine/onnx/runtime.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
 import type { Command } from './command.ts';
 import type { CliIo } from './command.ts';
 import { parsePrediction, type Prediction } from '../engine/families/index.ts';
 import { resolveModelPath } from './model-dir.ts';
 import { renderBar, type ProgressStream } from './progress.ts';
+import { PROVIDER_FLAG, providerChoice } from './provider.ts';
 
 const d = FINETUNE_DEFAULTS;
 
@@ -46,7 +46,7 @@ const TRAIN_FLAGS: FlagSpecs = {
   'hold-out': { type: 'int', help: 'pictures held out to report the held-out loss before and after (default 0)' },
   seed: { type: 'int', help: `seed of the run (default ${d.seed})` },
   threads: { type: 'int', help: 'CPU threads for onnxruntime' },
-  provider: { type: 'string', help: 'execution provider: auto, cpu, cuda, dml, coreml, webgpu' },
+  ...PROVIDER_FLAG,
   quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
 };
 
@@ -73,7 +73,7 @@ async function train(argv: readonly string[], io: CliIo): Promise<void> {
   if (writesFile && !/\.safetensors$/i.test(out)) throw new UsageError(`--out must name a .safetensors file for --method ${method}, got '${out}'`);
   const targets = (f.targets as string | undefined)?.split(',').map((t) => t.trim()).filter(Boolean) as LoraTarget[] | undefined;
   for (const t of targets ?? []) if (!LORA_TARGETS.includes(t)) throw new UsageError(`--targets: unknown '${t}'; use ${LORA_TARGETS.join(', ')}`);
-  const prov = f.provider as string | undefined;
+  const provider = providerChoice(f.provider as string | undefined);
   const bar = f.quiet ? null : new TrainBar(io.stderr);
   const sample = f.sample as string | undefined;
   let prediction: Prediction | undefined;
@@ -113,7 +113,7 @@ async function train(argv: readonly string[], io: CliIo): Promise<void> {
     holdOut: f['hold-out'] as number | undefined,
     seed: f.seed as number | undefined,
     threads: f.threads as number | undefined,
-    provider: prov as Provider | 'auto' | undefined,
+    provider,
     signal: io.signal,
     onProgress: (e) => bar?.update(e),
   }).finally(() => bar?.finish());

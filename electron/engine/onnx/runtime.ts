@@ -7,7 +7,15 @@ import * as path from 'node:path';
 import { numel, type DType, type TensorData } from '../tensor.ts';
 import { modelHash } from './serialize.ts';
 
-export type Provider = 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
+/**
+ * The execution providers the engine can run on, best first, cpu (always there) last: the one list.
+ * availableProviders, 'auto', system.info, the CLI's --provider and its help read it.
+ */
+export const PROVIDERS = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+/** What a user may ask for: a provider by name, or 'auto'. */
+export const PROVIDER_CHOICES = ['auto', ...PROVIDERS] as const;
+export type ProviderChoice = (typeof PROVIDER_CHOICES)[number];
 
 export interface SessionOptions {
   /** 'auto' (default): the best accelerator that initialises (cuda, dml, coreml; webgpu only by name), else cpu. */
@@ -28,6 +36,12 @@ export interface SessionOptions {
    * (VAE decoder 2.2 → 3.5 GB) at equal speed (bench/memory.bench.ts).
    */
   memoryPattern?: boolean;
+  /**
+   * Whether onnxruntime pre-packs constant weights of MatMul/Gemm at session start (default true). Off,
+   * a session over mapped external weights starts in about a second and holds no second copy of the
+   * linear layers' weights, at a small cost per run (bench/sd.bench.ts).
+   */
+  prepack?: boolean;
 }
 
 /**
@@ -43,8 +57,6 @@ export class RuntimeError extends Error {
   override name = 'RuntimeError';
 }
 
-const ORT_NAME: Record<Provider, string> = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', coreml: 'coreml', webgpu: 'webgpu' };
-
 function bindingDir(): string {
   const req = createRequire(import.meta.url);
   const pkg = path.dirname(req.resolve('onnxruntime-node/package.json'));
@@ -53,15 +65,10 @@ function bindingDir(): string {
 
 /** Providers this installation can try, best first, cpu last. Trying may still fail (no device, no driver). */
 export function availableProviders(): Provider[] {
-  const listed = new Set(ort.listSupportedBackends().map((b) => b.name));
-  const out: Provider[] = [];
+  const listed = new Set(ort.listSupportedBackends().map((b) => b.name)); // onnxruntime's names are ours
   const cudaLib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
-  if (listed.has('cuda') && existsSync(path.join(bindingDir(), cudaLib))) out.push('cuda');
-  if (listed.has('dml')) out.push('dml');
-  if (listed.has('coreml')) out.push('coreml');
-  if (listed.has('webgpu')) out.push('webgpu');
-  out.push('cpu');
-  return out;
+  const installed = (p: Provider) => p === 'cpu' || (listed.has(p) && (p !== 'cuda' || existsSync(path.join(bindingDir(), cudaLib))));
+  return PROVIDERS.filter(installed);
 }
 
 const failedProviders = new Map<Provider, string>();
@@ -174,7 +181,7 @@ export class Session {
 
 async function open(model: Uint8Array | string, provider: Provider, opts: SessionOptions, quiet: boolean): Promise<ort.InferenceSession> {
   const o: ort.InferenceSession.SessionOptions = {
-    executionProviders: [ORT_NAME[provider]],
+    executionProviders: [provider],
     graphOptimizationLevel: opts.optimization ?? 'all',
     executionMode: 'sequential',
     enableMemPattern: opts.memoryPattern ?? true,
@@ -188,11 +195,14 @@ async function open(model: Uint8Array | string, provider: Provider, opts: Sessio
     o.intraOpNumThreads = opts.threads;
     o.interOpNumThreads = 1;
   }
+  const config: Record<string, string> = {};
   if (typeof model !== 'string' && opts.weightsFile) {
     // External data is resolved against this folder instead of the model file's (which it has none of):
     // onnxruntime refuses absolute locations and ones that leave the model's folder, even by a symlink.
-    o.extra = { session: { model_external_initializers_file_folder_path: path.dirname(path.resolve(opts.weightsFile)) } };
+    config.model_external_initializers_file_folder_path = path.dirname(path.resolve(opts.weightsFile));
   }
+  if (opts.prepack === false) config.disable_prepacking = '1';
+  if (Object.keys(config).length) o.extra = { session: config };
   return ort.InferenceSession.create(model as Uint8Array, o);
 }
 
@@ -233,7 +243,7 @@ export function providerFailures(): ReadonlyMap<Provider, string> {
 
 /** Cache key for a model under given options. */
 export function sessionKey(model: Uint8Array, opts: SessionOptions = {}): string {
-  return `${modelHash(model)}|${opts.provider ?? 'auto'}|${opts.threads ?? 0}|${opts.optimization ?? 'all'}|${opts.weightsFile ?? ''}`;
+  return `${modelHash(model)}|${opts.provider ?? 'auto'}|${opts.threads ?? 0}|${opts.optimization ?? 'all'}|${opts.weightsFile ?? ''}|${opts.prepack ?? true}`;
 }
 
 /**
