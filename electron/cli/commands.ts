@@ -31,6 +31,7 @@ import { infoCommand } from './info.ts';
 import { serveCommand } from './serve.ts';
 import { tokenizeCommand } from './tokenize.ts';
 import { trainCommand } from './train.ts';
+import { upscaleCommand } from './upscale.ts';
 
 export type { Command } from './command.ts';
 
@@ -164,6 +165,7 @@ export const COMMANDS: Record<string, Command> = {
   info: infoCommand,
   convert: convertCommand,
   paper: paperCommand,
+  upscale: upscaleCommand,
 };
 
 /** What a command hands back besides the images, for the data folder's history. */

@@ -1,0 +1,106 @@
+// `ldm upscale IN --out OUT`: "Upscale ×4" from the terminal, with any super-resolution model in the
+// paper's layout (bsr_sr, or one of our own with a KL first stage): --model FILE (.safetensors or .ckpt,
+// read by the restricted reader) or the NAME of a folder in resources/models/; without --model, the first
+// super-resolution model installed there.
+import { randomInt } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { writeBytesAtomic } from '../engine/io/atomic.ts';
+import { formatParameters } from '../engine/io/generation-params.ts';
+import { encodePng } from '../engine/io/image.ts';
+import { sha256Files } from '../engine/families/index.ts';
+import { describeLdmFile, releaseFileIn } from '../engine/families/ldm-run.ts';
+import { MAX_SEED } from '../engine/pipelines/common.ts';
+import { imageToTensor } from '../engine/pipelines/image.ts';
+import { generationParams } from '../engine/pipelines/output.ts';
+import { isReleaseFile, openRelease, upscale } from '../engine/pipelines/release.ts';
+import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
+import type { CliIo, Command } from './command.ts';
+import { readImageFile } from './image-files.ts';
+import { exists, modelsDir } from './model-dir.ts';
+import { ProgressBar } from './progress.ts';
+
+const UPSCALE_FLAGS: FlagSpecs = {
+  out: { type: 'string', short: 'o', arg: 'FILE', help: 'output PNG (required)' },
+  model: { type: 'string', arg: 'FILE|NAME', help: 'a super-resolution model (.safetensors or .ckpt in the paper\'s layout, e.g. bsr_sr), or a folder name in resources/models/; default: the first one installed there' },
+  steps: { type: 'int', help: "DDIM steps (default: the model's, 100 for bsr_sr)" },
+  seed: { type: 'int', help: `seed (0…${MAX_SEED}; default random)` },
+  sampler: { type: 'string', arg: 'NAME', help: 'sampler (default ddim, as the paper)' },
+  eta: { type: 'number', help: 'DDIM eta (default 0)' },
+  quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
+};
+
+export const upscaleCommand: Command = {
+  summary: 'upscale a picture ×4 with a super-resolution model (the paper\'s bsr_sr or one like it)',
+  args: 'IN --out OUT.png [--model FILE|NAME] [--steps N] [--seed S]',
+  flags: UPSCALE_FLAGS,
+  run: upscaleCli,
+};
+
+/** Whether a release file is a super-resolution model (shapes only). */
+async function isSuperResolution(file: string): Promise<boolean> {
+  if (!(await isReleaseFile(file))) return false;
+  return (await describeLdmFile(file).catch(() => null))?.release.task === 'super-resolution';
+}
+
+/** --model FILE or NAME, or the first super-resolution release in resources/models/. */
+async function resolveSrModel(model: string | undefined): Promise<string> {
+  if (model !== undefined) {
+    if (/\.(safetensors|ckpt|pt|pth)$/i.test(model)) {
+      if (!(await exists(model))) throw new UsageError(`--model ${model}: no such file`);
+      return model;
+    }
+    const named = model.includes('/') || model.includes('\\') ? null : await releaseFileIn(path.join(modelsDir(), model));
+    const inFolder = named ?? (await releaseFileIn(model));
+    if (inFolder) return inFolder;
+    throw new UsageError(`--model ${model}: not a model file, and no folder of that name in ${modelsDir()} holds one`);
+  }
+  let names: string[] = [];
+  try {
+    names = (await fsp.readdir(modelsDir())).sort();
+  } catch {
+    // no models folder: said below
+  }
+  for (const n of names) {
+    const file = await releaseFileIn(path.join(modelsDir(), n));
+    if (file && (await isSuperResolution(file))) return file;
+  }
+  throw new UsageError(`no super-resolution model is installed in ${modelsDir()}; pass --model FILE (e.g. the paper's bsr_sr .ckpt)`);
+}
+
+async function upscaleCli(argv: readonly string[], io: CliIo): Promise<void> {
+  const p = parseCommandLine(argv, UPSCALE_FLAGS);
+  if (p.positionals.length !== 1) throw new UsageError("'ldm upscale' takes one picture: ldm upscale IN.png --out OUT.png");
+  const f = p.flags as Record<string, unknown>;
+  const out = f.out as string | undefined;
+  if (!out) throw new UsageError('--out FILE.png is required');
+  if (!/\.png$/i.test(out)) throw new UsageError(`--out must name a .png file, got '${out}'`);
+  const image = await readImageFile(p.positionals[0]!);
+  const file = await resolveSrModel(f.model as string | undefined);
+  const seed = (f.seed as number | undefined) ?? randomInt(0, MAX_SEED);
+  const name = path.basename(file, path.extname(file));
+  const model = await openRelease(file, name, (await sha256Files([file])).slice(0, 10));
+  const bar = f.quiet ? null : new ProgressBar(io.stderr);
+  try {
+    if (model.release.task !== 'super-resolution') throw new UsageError(`--model ${file} is a ${model.release.label}, not a super-resolution model`);
+    const [made] = await upscale(model, {
+      image,
+      seed,
+      steps: f.steps as number | undefined,
+      sampler: f.sampler as string | undefined,
+      eta: f.eta as number | undefined,
+      signal: io.signal,
+      onProgress: bar ? (e) => bar.update(e) : undefined,
+    });
+    bar?.finish();
+    const { image: big, record } = made!;
+    const params = generationParams(record);
+    const by = Math.round((big.width / image.width) * 100) / 100;
+    const text = formatParameters({ ...params, extras: { ...params.extras, 'Postprocess upscale by': String(by), 'Postprocess upscaler': name } });
+    await writeBytesAtomic(out, await encodePng(imageToTensor(big), { text: { parameters: text } }));
+    io.stdout.write(`${out}: ${image.width}×${image.height} → ${big.width}×${big.height} with ${name} (${record.steps} steps, seed ${seed})\n`);
+  } finally {
+    bar?.finish();
+    await model.close();
+  }
+}
