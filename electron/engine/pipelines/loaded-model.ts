@@ -80,9 +80,10 @@ export interface RuntimeOptions {
    */
   readonly maxEmbeddedBytes?: number;
   /**
-   * onnxruntime's graph optimisation level for the model's sessions. Default 'basic' (constant folding and
-   * simple fusions): measured on an SD-shaped UNet here, 'all' took 3× longer to build a session with no
-   * faster steps, and a 512² SD 1.x UNet session is minutes to build on 2 cores.
+   * onnxruntime's graph optimisation level for the model's sessions. Default 'disabled': the graphs are
+   * written already fused (MultiHeadAttention, Gemm) and hold no Casts to fold, and any optimisation
+   * makes onnxruntime read every mapped external weight into its own memory at session start
+   * (bench/sd.bench.ts: an SD 1.x UNet session then starts in seconds, not minutes, at equal step time).
    */
   readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** The UNet's and text encoder's linear weights: float, or quantised at load (int8/int4: less memory; nn/quantize.ts). */
@@ -91,6 +92,25 @@ export interface RuntimeOptions {
   readonly vaeTiling?: VaeTiling | false;
   /** Where weights a file stores as fp16/bf16 are kept widened to float32 (weight-cache.ts; default: the OS temp folder). */
   readonly weightCache?: WeightCacheOptions;
+  /**
+   * Whether the networks' sessions stay built across a generation's phases (text encoder → UNet → VAE):
+   * 'keep' (no rebuild next time), 'stage' (before a session is built the other networks' idle sessions
+   * are released, so one network's weights and activations are resident at a time), or 'auto' (default):
+   * stage when the computer's available memory is under STAGE_BELOW_BYTES as a session is about to be built.
+   */
+  readonly sessions?: SessionPolicy;
+  /** onnxruntime's pre-packing of MatMul/Gemm weights (runtime.ts SessionOptions.prepack); default: off. */
+  readonly prepack?: boolean;
+}
+
+export type SessionPolicy = 'auto' | 'keep' | 'stage';
+
+/** Below this much available memory, 'auto' stages the sessions (an SD 1.x generation kept whole needs ~6 GB). */
+export const STAGE_BELOW_BYTES = 8 * 2 ** 30;
+
+/** The one rule for staging: whether to release the other networks' sessions before building one. */
+export function stagesSessions(policy: SessionPolicy, availableBytes: number): boolean {
+  return policy === 'stage' || (policy === 'auto' && availableBytes < STAGE_BELOW_BYTES);
 }
 
 /** Which weights each graph reads. */
@@ -288,9 +308,12 @@ export class LoadedModel implements DiffusionModel {
       ['unet', `${b}x${h}x${w}:${L}`, () => buildUNetGraph(this.spec.unet, { batch: b, height: h, width: w, contextLength: L, fusedAttention: this.fused, weightQuant: this.quant })],
       ['vae_decoder', `1x${h}x${w}`, () => buildVaeDecoderGraph(this.spec.autoencoder, 1, h, w, { fusedAttention: this.fused })],
     ];
+    // Staged, only the first session is built; the others' weights are prepared (widened into the cache).
+    const staged = this.staged();
     for (const [i, [network, key, build]] of steps.entries()) {
       const t0 = performance.now();
-      await this.entry(network, key, build).session;
+      if (staged && i > 0) await this.weights(NETWORK_OF[network]!);
+      else await this.entry(network, key, build).session;
       onNetwork?.(network, i + 1, steps.length, performance.now() - t0);
     }
   }
@@ -328,11 +351,22 @@ export class LoadedModel implements DiffusionModel {
   private entry(network: string, shapeKey: string, build: () => Graph): LiveSession {
     const current = this.live.get(network);
     if (current?.key === shapeKey) return current;
+    // Staged: the other networks' sessions go before this one is built (those still running go when they finish).
+    const others = this.staged() ? [...this.live].filter(([n]) => n !== network) : [];
+    for (const [n] of others) this.live.delete(n);
     const session = (async () => {
+      await Promise.all(others.map(([, e]) => this.retire(e)));
       const { mode, weightsFile } = await this.weights(NETWORK_OF[network]!);
       const graph = build();
       const bytes = toModelProto(graph, quantizedWeights(graph, mode, weightsFile));
-      return createSession(bytes, { provider: this.runtime.provider, threads: this.runtime.threads, weightsFile, memoryPattern: false, optimization: this.runtime.optimization ?? 'basic' });
+      return createSession(bytes, {
+        provider: this.runtime.provider,
+        threads: this.runtime.threads,
+        weightsFile,
+        memoryPattern: false,
+        prepack: this.runtime.prepack ?? false,
+        optimization: this.runtime.optimization ?? 'disabled',
+      });
     })();
     const e: LiveSession = { key: shapeKey, session, users: 0, retired: false };
     this.live.set(network, e);
@@ -341,6 +375,15 @@ export class LoadedModel implements DiffusionModel {
     });
     if (current) void this.retire(current);
     return e;
+  }
+
+  private staged(): boolean {
+    return stagesSessions(this.runtime.sessions ?? 'auto', os.freemem());
+  }
+
+  /** The networks whose sessions are built now (text_encoder, unet, vae_encoder, vae_decoder). */
+  liveNetworks(): string[] {
+    return [...this.live.keys()];
   }
 
   private async retire(e: LiveSession): Promise<void> {
