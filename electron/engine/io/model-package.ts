@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { betaScheduleFromModelJson } from '../diffusion/schedule.ts';
 import type { Param } from '../onnx/graph.ts';
 import { addProblem, finiteNumber, firstProblem, nonEmptyString, positiveInt, positiveNumber, record, whenFieldsValid } from '../schema.ts';
 import { type AutoencoderConfig, type ClassEmbedderConfig, CONFIG_SCHEMAS, type TextEncoderConfig, type UNetConfig } from '../nn/config.ts';
@@ -51,7 +52,7 @@ export interface TokenizerSpec {
 }
 
 export interface SchedulerDefaults {
-  betaSchedule: 'scaled_linear' | 'linear' | 'cosine';
+  betaSchedule: 'scaled_linear' | 'linear' | 'sqrt_linear' | 'cosine' | 'squaredcos_cap_v2'; // CompVis's names ('linear' is scaled-linear) and diffusers' cosine
   betaStart: number;
   betaEnd: number;
   trainTimesteps: number;
@@ -191,12 +192,24 @@ const previewSchema = (channels: number) =>
   );
 
 const schedulerSchema = record({
-  betaSchedule: z.enum(['scaled_linear', 'linear', 'cosine'], { error: 'scaled_linear, linear or cosine' }),
+  betaSchedule: z.custom<SchedulerDefaults['betaSchedule']>((v) => typeof v === 'string' && samplersRun(v), {
+    error: 'scaled_linear (CompVis "linear"), sqrt_linear (linear β) or cosine',
+  }),
   betaStart: positiveNumber,
   betaEnd: positiveNumber,
   trainTimesteps: positiveInt,
   prediction: z.enum(['epsilon', 'v_prediction'], { error: 'epsilon or v_prediction' }),
 });
+
+/** The schedule names the samplers read (diffusion/schedule.ts is the one rule). */
+function samplersRun(name: string): boolean {
+  try {
+    betaScheduleFromModelJson(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const samplingSchema = record({
   sampler: nonEmptyString,

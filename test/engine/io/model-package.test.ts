@@ -182,7 +182,8 @@ describe('model packages', () => {
     expect(problem((x) => (x.tokenizer.vocabulary = ['a', 7]))).toBe('model.json: tokenizer.vocabulary[1] must be a string, got 7');
     expect(problem((x) => (x.files[0].sha256 = 'xyz'))).toBe('model.json: files[0].sha256 must be 64 hex digits, got "xyz"');
     expect(problem((x) => x.files.push({ ...x.files[0] }))).toBe('model.json: files: "model.safetensors" is listed twice');
-    expect(problem((x) => (x.scheduler.betaSchedule = 'squaredcos'))).toBe('model.json: scheduler.betaSchedule must be scaled_linear, linear or cosine, got "squaredcos"');
+    expect(problem((x) => (x.scheduler.betaSchedule = 'squaredcos'))).toBe('model.json: scheduler.betaSchedule must be scaled_linear (CompVis "linear"), sqrt_linear (linear β) or cosine, got "squaredcos"');
+    expect(problem((x) => (x.scheduler.betaSchedule = 'sqrt_linear'))).toBe('accepted'); // what the diffusers family writes for linear β
     expect(problem((x) => (x.sampling = null))).toBe('model.json: sampling must be an object, got null');
     expect(problem((x) => (x.latentScaleFactor = 0))).toBe('model.json: latentScaleFactor must be a positive number, got 0');
     // Fields come first, in the order of model.json's sections; the checks across sections after them.
