@@ -5,6 +5,7 @@ import { StudioError } from '../../api/contract.ts';
 import type { GenerateSpec, Job, JobSpec, SubmittedSpec, UpscaleSpec } from '../../api/jobs.ts';
 import { imageSeeds, seedRecord } from '../../engine/diffusion/noise.ts';
 import { recogniseModel } from '../../engine/families/index.ts';
+import { dataWeightCacheDir } from '../../engine/pipelines/weight-cache.ts';
 import type { ImageMessage, RunJob } from '../../workers/protocol.ts';
 import { admitGeneration, exitEvidence } from '../admission.ts';
 import type { JobQueue, QueueHooks } from '../jobs.ts';
@@ -58,6 +59,7 @@ export function jobQueueHooks(ctx: StudioServices, queue: () => JobQueue): Queue
         seed: spec.seed ?? 0,
         skipImages: job.generationIds.length,
         workDir: join(ctx.paths.training, job.id),
+        cacheDir: dataWeightCacheDir(ctx.paths.root),
       };
     },
     async storeImage(job: Job, msg: ImageMessage): Promise<string> {
