@@ -36,7 +36,7 @@ describe("the user's checkpoint folder", () => {
     expect(await widened(f('cli-data', 'cache', 'weights'))).toHaveLength(3); // text encoder, UNet, VAE of the fp16 file
   }, 120_000);
 
-  it("is unchanged after a generation in the studio's worker, as is the data folder's models folder", async () => {
+  it("is unchanged after a generation in the studio's worker, as is the data folder's models folder; the weights cache is in the data folder", async () => {
     const studio = await createStudio({ dataDir: f('data'), transport: 'web', embeddedModelsDir: await probeModels(root), allowedDirs: [root] });
     try {
       const m = await studio.handlers['models.import']({ path: f('Downloads', 'tiny-sd1.safetensors') });
@@ -45,6 +45,7 @@ describe("the user's checkpoint folder", () => {
       const job = await waitForJob(studio, (await studio.handlers['jobs.submit']({ spec })).id, undefined, 120_000);
       expect(job.error).toBeNull();
       expect([folderState(f('Downloads')), folderState(f('data', 'models'))]).toEqual(before);
+      expect(await widened(f('data', 'cache', 'weights'))).toHaveLength(3); // the fp16 file's networks, widened once
     } finally {
       await studio.close();
     }
