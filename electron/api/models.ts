@@ -33,6 +33,11 @@ export const modelTraits = z.object({
   classCount: z.number().int().nullable(),
   /** Class-conditional models trained on ImageNet: the class names by index (what the Generate view offers). */
   classNames: z.array(z.string()).nullable().optional(),
+  /**
+   * Picture sides the model takes are multiples of this many pixels: the autoencoder's downscale factor
+   * times 2 for each time the UNet halves the latents (16 for the embedded model, 64 for SD 1.x).
+   */
+  sizeStep: z.number().int().optional(),
   defaults: samplingDefaults,
 });
 

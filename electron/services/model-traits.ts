@@ -9,6 +9,8 @@ import { imagenetClassNames } from '../engine/families/ldm-classes.ts';
 import type { LdmTask } from '../engine/families/ldm-release.ts';
 import { describeLdmFile, releaseDefaults } from '../engine/families/ldm-run.ts';
 import { validateModelPackage } from '../engine/io/model-package.ts';
+import { autoencoderFactor, type AutoencoderConfig } from '../engine/nn/config.ts';
+import { StudioError } from '../api/contract.ts';
 import { isReleaseFile } from '../engine/pipelines/release.ts';
 
 const cache = new Map<string, { mtimeMs: number; traits: ModelTraits | null }>();
@@ -65,7 +67,7 @@ async function readTraits(path: string, isPackage: boolean, prediction?: Predict
   try {
     const opened = await openFamilyModel(path, { prediction });
     const classes = isPackage ? await packageClassCount(path) : null;
-    return { family: opened.family, task: opened.kind, prediction: opened.prediction, classCount: classes, defaults: { ...opened.defaults } };
+    return { family: opened.family, task: opened.kind, prediction: opened.prediction, classCount: classes, sizeStep: sizeStepOf(opened), defaults: { ...opened.defaults } };
   } catch {
     // Families sample text-conditioned models; a class-conditional or unconditional package still has defaults.
     if (!isPackage) return null;
@@ -77,12 +79,33 @@ async function readTraits(path: string, isPackage: boolean, prediction?: Predict
         task: m.kind,
         prediction: m.scheduler?.prediction === 'v_prediction' ? 'v_prediction' : 'epsilon',
         classCount: m.architecture.classEmbedder?.nClasses ?? m.architecture.unet?.numClasses ?? null,
+        sizeStep: m.architecture.unet ? sizeStepOf({ autoencoder: m.architecture.autoencoder, unet: m.architecture.unet }) : undefined,
         defaults: m.sampling ?? { sampler: 'ddim', steps: 25, guidance: 7.5, width: res, height: res },
       };
     } catch {
       return null;
     }
   }
+}
+
+/** The step of the picture sides a model takes: the autoencoder's factor × 2 for each UNet downsampling. */
+export function sizeStepOf(c: { autoencoder: AutoencoderConfig; unet: { channelMult: readonly number[] } }): number {
+  return autoencoderFactor(c.autoencoder) * 2 ** (c.unet.channelMult.length - 1);
+}
+
+/**
+ * Refuses a picture size the model cannot draw (a side not a multiple of its size step) with the nearest
+ * sizes it can, before the job is queued; the UNet would otherwise fail at its first step.
+ */
+export function checkModelSize(name: string, traits: Pick<ModelTraits, 'sizeStep'>, width: number, height: number): void {
+  const step = traits.sizeStep;
+  if (!step || (width % step === 0 && height % step === 0)) return;
+  const down = (v: number) => Math.max(step, Math.floor(v / step) * step);
+  const up = (v: number) => Math.ceil(v / step) * step;
+  throw new StudioError(
+    `"${name}" draws sizes in steps of ${step} px, so ${width}×${height} cannot be drawn: use ${down(width)}×${down(height)} or ${up(width)}×${up(height)}.`,
+    'invalid_input',
+  );
 }
 
 async function packageClassCount(path: string): Promise<number | null> {

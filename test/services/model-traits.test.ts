@@ -26,6 +26,7 @@ describe('model traits and model-driven sampling defaults', () => {
       task: 'txt2img',
       prediction: 'epsilon',
       classCount: null,
+      sizeStep: 16,
       defaults: { sampler: 'ddim', steps: 4, guidance: 1, width: 16, height: 16 },
     });
     expect((await studio.handlers['models.get']({ id: probe!.id })).traits).toEqual(probe!.traits);
@@ -38,9 +39,9 @@ describe('model traits and model-driven sampling defaults', () => {
     expect(job.spec).toMatchObject({ sampler: 'ddim', steps: 4, guidance: 1, width: 16, height: 16 });
     await studio.handlers['jobs.cancel']({ id: job.id });
 
-    const given = await dispatch(studio, 'jobs.submit', { spec: { kind: 'txt2img', modelId: 'embedded:probe', prompt: 'a fox', steps: 2, width: 24 } });
+    const given = await dispatch(studio, 'jobs.submit', { spec: { kind: 'txt2img', modelId: 'embedded:probe', prompt: 'a fox', steps: 2, width: 32 } });
     const spec = (given as { output: Job }).output.spec;
-    expect(spec).toMatchObject({ sampler: 'ddim', steps: 2, guidance: 1, width: 24, height: 16 });
+    expect(spec).toMatchObject({ sampler: 'ddim', steps: 2, guidance: 1, width: 32, height: 16 });
     await studio.handlers['jobs.cancel']({ id: (given as { output: Job }).output.id });
   });
 });

@@ -33,12 +33,9 @@ describe('the studio worker', () => {
     expect(await raw(Buffer.from(gb!.base64, 'base64'))).toEqual(await raw(pa));
   }, 180_000);
 
-  it('fails a job the model cannot sample (a size it cannot take) with the pipeline reason', async () => {
-    const job = await t.studio.handlers['jobs.submit']({ spec: txt2img('x', { width: 24, height: 24 }) });
-    const done = await waitForJob(t.studio, job.id, undefined, 120_000);
-    expect(done.status).toBe('failed');
-    expect(done.error).toMatch(/latent size 3×3 must be divisible/);
-  }, 180_000);
+  it('refuses a size the model cannot take at submit, with the sizes it can (services/model-traits.ts checkModelSize)', async () => {
+    await expect(t.studio.handlers['jobs.submit']({ spec: txt2img('x', { width: 24, height: 24 }) })).rejects.toThrow(/draws sizes in steps of 16 px, so 24×24 cannot be drawn: use 16×16 or 32×32/);
+  });
 
   it('fine-tunes a LoRA on a folder, registers it, and generates with it at a strength', async () => {
     const data = join(t.tmp.dir, 'pictures');

@@ -9,7 +9,7 @@ import { dataWeightCacheDir } from '../../engine/pipelines/weight-cache.ts';
 import type { ImageMessage, RunJob } from '../../workers/protocol.ts';
 import { admitGeneration, exitEvidence } from '../admission.ts';
 import type { JobQueue, QueueHooks } from '../jobs.ts';
-import { modelTraits, withSamplingDefaults } from '../model-traits.ts';
+import { checkModelSize, modelTraits, withSamplingDefaults } from '../model-traits.ts';
 import type { ModelRegistry } from '../models.ts';
 import { promptNetworks, type PromptNetwork } from '../prompt-networks.ts';
 import { storeGeneration } from '../record.ts';
@@ -149,7 +149,12 @@ async function completeSpec(models: ModelRegistry, spec: SubmittedSpec): Promise
   if (spec.kind === 'upscale') return completeUpscale(model, spec);
   const traits = await modelTraits(model);
   if (traits?.task === 'upscale') throw new StudioError(`"${model.name}" is a super-resolution model: it upscales pictures (Upscale ×4), it does not make them from a prompt.`, 'invalid_input');
-  if (traits) return withSamplingDefaults(spec, traits.defaults);
+  if (traits) {
+    const full = withSamplingDefaults(spec, traits.defaults);
+    // txt2img draws at the asked size; img2img and inpaint at their picture's (checked by the pipeline).
+    if (full.kind === 'txt2img') checkModelSize(model.name, traits, full.width, full.height);
+    return full;
+  }
   if (model.kind === 'ldm' && model.format !== 'onnx') {
     // No family opens it (SDXL, a damaged file …): the family's one line, before the job is queued.
     const problem = await recogniseModel(model.path).then(() => null, (err: Error) => err.message);

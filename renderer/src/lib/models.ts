@@ -28,6 +28,18 @@ export function modelSummary(m: ModelInfo): string {
 }
 
 /**
+ * Why a size cannot be drawn, with the nearest sizes that can: sides must be multiples of the model's size
+ * step (traits.sizeStep; 8 when the model does not say). Null when the size is fine.
+ */
+export function sizeProblem(traits: ModelTraits | null | undefined, width: number, height: number): string | null {
+  const step = traits?.sizeStep ?? 8;
+  if (width >= step && height >= step && width % step === 0 && height % step === 0) return null;
+  const down = (v: number) => Math.max(step, Math.floor(v / step) * step);
+  const up = (v: number) => Math.max(step, Math.ceil(v / step) * step);
+  return `This model draws sizes in steps of ${step} px: use ${down(width)}×${down(height)} or ${up(width)}×${up(height)}.`;
+}
+
+/**
  * A warning when the size asked for is far from the model's native size: the pixel ratio is the cost of
  * each step (more still where attention runs), and a model drawn far from its training size repeats or
  * breaks up its subject. Null when the size is within a factor of two of the native area.
