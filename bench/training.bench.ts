@@ -2,7 +2,9 @@
 // (shared/reference/training-budget.md: mc 64, mult [1,2,2], 1 res block, attention at 8² and 4²,
 // head ch 32, context 128) split into forward+backward (onnxruntime) and the optimiser update
 // (AdamW + EMA in JS), against the forward alone; AdamW throughput; peak resident memory.
-// Run: npx tsx bench/training.bench.ts [--threads N] [--quick] [--batch B] [--size LATENT_PX]
+// --recompute: the gradient graph with activation recomputation (gradient checkpointing per ResBlock and
+// transformer block); run once with and once without it (separate processes) to compare time and peak.
+// Run: npx tsx bench/training.bench.ts [--threads N] [--quick] [--batch B] [--size LATENT_PX] [--recompute]
 import { buildDiffusionLossGraph } from '../electron/engine/nn/losses.ts';
 import type { UNetConfig } from '../electron/engine/nn/config.ts';
 import { buildGradientGraph } from '../electron/engine/autodiff/index.ts';
@@ -23,6 +25,7 @@ const threads = flag('threads', 2);
 const batch = flag('batch', quick ? 8 : 32);
 const size = flag('size', 16);
 const steps = quick ? 2 : 4;
+const recompute = args.includes('--recompute');
 
 const unet: UNetConfig = {
   inChannels: 4, outChannels: 4, modelChannels: 64, channelMult: [1, 2, 2], numResBlocks: 1,
@@ -34,9 +37,9 @@ const rss = () => `${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`;
 let t0 = performance.now();
 const lossGraph = buildDiffusionLossGraph(unet, { batch, height: size, width: size, latentChannels: 4, contextLength: 16 });
 const trained = [...lossGraph.graph.params.keys()];
-const grad = buildGradientGraph(lossGraph.graph, lossGraph.loss, trained);
+const grad = buildGradientGraph(lossGraph.graph, lossGraph.loss, trained, { recompute });
 const nParams = trained.reduce((s, k) => s + numel(lossGraph.graph.params.get(k)!.shape), 0);
-console.log(`UNet ${(nParams / 1e6).toFixed(2)} M params, batch ${batch}, latent ${size}², ${threads} threads; `
+console.log(`UNet ${(nParams / 1e6).toFixed(2)} M params, batch ${batch}, latent ${size}², ${threads} threads, recomputation ${recompute ? 'on' : 'off'}; `
   + `graphs built in ${(performance.now() - t0).toFixed(0)} ms (forward ${lossGraph.graph.nodes.length} nodes, training ${grad.nodes.length})`);
 
 const feeds: Record<string, TensorData> = {};

@@ -2,7 +2,9 @@
 // topological order, asking the rule of each op for the gradients of its inputs. It knows no op itself.
 import { Graph, broadcastShapes, type Node, type Value } from '../onnx/graph.ts';
 import { isFloat } from '../onnx/dtypes.ts';
+import { pruneToOutputs } from '../onnx/prune.ts';
 import { numel } from '../tensor.ts';
+import { findBlocks, recomputeBlock, weightsOf, type Block } from './recompute.ts';
 import { RULES, type GradientOptions, type RuleContext } from './rules.ts';
 import { AutodiffError, fmt, sameShape, zeros } from './util.ts';
 
@@ -37,6 +39,9 @@ export function buildGradientGraph(forward: Graph, loss: Value, wrt: string[], o
   const active = (name: string): boolean => live.has(name) && dependsOnWrt.has(name);
 
   const g = copyForward(forward, liveNodes, live);
+  // With recomputation, the backward rules of a block's nodes read copies of its inner values computed
+  // again from the block's inputs (recompute.ts) instead of the forward's.
+  const blocks = options.recompute ? findBlocks(liveNodes, lossV.name) : new Map<Node, Block>();
   // Contributions may be compact: same rank as the value, size 1 on axes it would only repeat along
   // (a reduction's gradient). They are summed with broadcasting and expanded only where a rule needs
   // the full tensor, which saves whole-tensor passes in every normalisation.
@@ -59,6 +64,7 @@ export function buildGradientGraph(forward: Graph, loss: Value, wrt: string[], o
     return full;
   };
 
+  let previous: Block | null = null;
   g.scoped('grad', () => {
     contributions.set(lossV.name, [g.constant(new Array(numel(lossV.shape)).fill(1), lossV.shape, lossV.dtype)]);
     for (let i = liveNodes.length - 1; i >= 0; i--) {
@@ -71,10 +77,18 @@ export function buildGradientGraph(forward: Graph, loss: Value, wrt: string[], o
       if (!rule) {
         throw new AutodiffError(`no gradient rule for op ${node.op} (node '${node.name}'); supported: ${Object.keys(RULES).sort().join(', ')}`);
       }
+      const block = blocks.get(node);
+      const again = block ? recomputeBlock(g, block, () => [
+        compactGradient(node.outputs[flows.indexOf(true)]!)!,
+        // the weight gradients of the block recomputed last: its copies die before these are made
+        ...(previous ? weightsOf(g, previous).map((w) => compactGradient(w)).filter((v): v is Value => v !== null) : []),
+      ]) : null;
+      if (block) previous = block;
+      const valueOf = (name: string): Value => again?.get(name) ?? g.value(name);
       const ctx: RuleContext = {
         g, node, options,
-        inputs: node.inputs.map((x) => (x === '' ? null : g.value(x))),
-        outputs: node.outputs.map((o) => g.value(o)),
+        inputs: node.inputs.map((x) => (x === '' ? null : valueOf(x))),
+        outputs: node.outputs.map(valueOf),
         grad: (k) => (flows[k] ? fullGradient(node.outputs[k]!) : null),
         compactGrad: (k) => (flows[k] ? compactGradient(node.outputs[k]!) : null),
         needs: (k) => needs[k] === true,
@@ -89,9 +103,10 @@ export function buildGradientGraph(forward: Graph, loss: Value, wrt: string[], o
         if (!fits || d.dtype !== x.dtype) {
           throw new AutodiffError(`gradient rule for ${node.op} (node '${node.name}') gave ${d.dtype}${fmt(d.shape)} for input ${k}, which is ${x.dtype}${fmt(x.shape)}`);
         }
-        const list = contributions.get(x.name) ?? [];
+        // by the forward value's name (a recomputed block's rules see copies of its inner values)
+        const list = contributions.get(node.inputs[k]!) ?? [];
         list.push(d);
-        contributions.set(x.name, list);
+        contributions.set(node.inputs[k]!, list);
       });
     }
   });
@@ -102,7 +117,8 @@ export function buildGradientGraph(forward: Graph, loss: Value, wrt: string[], o
     const d = g.scoped('grad', () => (active(name) ? fullGradient(name) : null) ?? zeros(g, v.dtype, v.shape));
     g.output(d, `grad:${name}`);
   }
-  return g;
+  // Recomputed nodes no rule read (e.g. a block's last node, whose output was kept) are dropped.
+  return blocks.size ? pruneToOutputs(g, g.outputs.map((o) => o.name), g.name) : g;
 }
 
 function checkLoss(forward: Graph, loss: Value): Value {

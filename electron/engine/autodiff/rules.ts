@@ -14,6 +14,14 @@ export interface GradientOptions {
   conv?: ConvForms;
   /** Values treated as constants: no gradient flows through them (e.g. a straight-through estimator). */
   stopGradient?: readonly string[];
+  /**
+   * Activation recomputation (gradient checkpointing) at block granularity: the forward nodes of each
+   * block (the nodes whose output is named inside one `Graph.scoped` scope, e.g. a ResBlock or a
+   * transformer block of nn/unet.ts) keep only the block's inputs and outputs alive; the values inside
+   * are computed again from them when the backward pass reaches the block. Same gradients, less memory,
+   * about one more forward pass of time. Default off.
+   */
+  recompute?: boolean;
 }
 
 export interface RuleContext {

@@ -44,7 +44,13 @@ interface Ctx {
   groups: number;
 }
 
+// Each ResBlock and transformer block is built in its own Graph scope: its values are named
+// `<block>/…`, which is what the autodiff's recomputation (gradient checkpointing) takes as a block.
 function resBlock(c: Ctx, name: string, x: Value, emb: Value, inCh: number, outCh: number): Value {
+  return c.g.scoped(name, () => resBlockIn(c, name, x, emb, inCh, outCh));
+}
+
+function resBlockIn(c: Ctx, name: string, x: Value, emb: Value, inCh: number, outCh: number): Value {
   const { g } = c;
   const embCh = c.cfg.modelChannels * 4;
   let h = conv2d(g, join(name, 'in_layers.2'), g.silu(groupNorm(g, join(name, 'in_layers.0'), x, c.groups, UNET_EPS)), inCh, outCh, {
@@ -61,6 +67,10 @@ function resBlock(c: Ctx, name: string, x: Value, emb: Value, inCh: number, outC
 
 // BasicTransformerBlock: x += attn1(norm1 x); x += attn2(norm2 x, context); x += ff(norm3 x).
 function transformerBlock(c: Ctx, name: string, x: Value, context: Value | undefined, dim: number): Value {
+  return c.g.scoped(name, () => transformerBlockIn(c, name, x, context, dim));
+}
+
+function transformerBlockIn(c: Ctx, name: string, x: Value, context: Value | undefined, dim: number): Value {
   const { g, cfg } = c;
   const { heads, headDim } = unetHeads(cfg, dim);
   const att = { queryDim: dim, contextDim: cfg.contextDim ?? dim, heads, headDim };
