@@ -1,6 +1,7 @@
-// `npm run train:default -- [--stage autoencoder|ldm|decoder|package|all] [--minutes N]`
+// `npm run train:default -- [--stage autoencoder|ldm|decoder|package|all|sr-autoencoder|sr|sr-package] [--minutes N]`
 // Trains the embedded model in stages with the engine's own trainer. Every stage resumes from its
-// checkpoint under training/embedded/, so a run can be interrupted at any moment and continued.
+// checkpoint under training/embedded/ (training/embedded-sr/ for the ×4 super-resolution model, stages
+// sr-autoencoder, sr and sr-package, which 'all' leaves out), so a run can be interrupted at any moment and continued.
 import { parseArgs } from 'node:util';
 import { trainAutoencoder, trainDecoder } from './embedded/train-autoencoder.ts';
 
@@ -14,7 +15,10 @@ const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${values.minutes}`);
 const stage = values.stage!;
 const stages = ['autoencoder', 'ldm', 'decoder', 'package'];
-if (stage !== 'all' && !stages.includes(stage)) throw new Error(`--stage must be one of ${stages.join(', ')} or all`);
+const srStages = ['sr-autoencoder', 'sr', 'sr-package'];
+if (stage !== 'all' && !stages.includes(stage) && !srStages.includes(stage)) {
+  throw new Error(`--stage must be one of ${[...stages, ...srStages].join(', ')} or all`);
+}
 
 if (stage === 'autoencoder' || stage === 'all') {
   const t = await trainAutoencoder({ minutes });
@@ -31,4 +35,16 @@ if (stage === 'decoder' || stage === 'all') {
 if (stage === 'package' || stage === 'all') {
   const { packageEmbeddedModel } = await import('./embedded/package.ts');
   await packageEmbeddedModel();
+}
+if (stage === 'sr-autoencoder') {
+  const { trainSrAutoencoder } = await import('./embedded/train-sr.ts');
+  await trainSrAutoencoder({ minutes });
+}
+if (stage === 'sr') {
+  const { trainSr } = await import('./embedded/train-sr.ts');
+  await trainSr({ minutes });
+}
+if (stage === 'sr-package') {
+  const { packageSrModel } = await import('./embedded/package-sr.ts');
+  await packageSrModel();
 }

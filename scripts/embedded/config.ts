@@ -53,3 +53,34 @@ export const UNET: UNetConfig = {
 
 export const AE_TRAINING = { batch: 16, lr: 4.5e-4, klWeight: 1e-6, gradientWeight: 0.5 };
 export const LDM_TRAINING = { batch: 32, lr: 4e-4, warmup: 200, captionDropout: 0.1, emaDecay: 0.999, minSnrGamma: 5 };
+
+// The ×4 super-resolution LDM (the paper's LDM-SR, bsr_sr layout): 32² pictures → 128² through an
+// f=4 KL autoencoder whose latent of a 128² picture is 32², so the low-resolution picture is
+// concatenated to the latents as it is. Trained on random latent crops, sampled whole. The paper's
+// layout has no place for a GroupNorm group count (CompVis's Normalize is always 32 groups), so the SR
+// model's autoencoder is the embedded one (16 groups) fine-tuned at 128² with 32 groups.
+export const SR_MODEL_NAME = 'emoji-sr-x4';
+export const SR_WORK_DIR = 'training/embedded-sr';
+export const SR_IMAGE_SIZE = 128;
+
+export const SR_AUTOENCODER: AutoencoderConfig = { ...AUTOENCODER, resolution: 128, normGroups: 32 };
+
+export const SR_UNET: UNetConfig = {
+  inChannels: AUTOENCODER.embedDim + 3,
+  outChannels: AUTOENCODER.embedDim,
+  modelChannels: 64,
+  channelMult: [1, 2, 2],
+  numResBlocks: 1,
+  attentionResolutions: [],
+  numHeadChannels: 32,
+  transformerDepth: 1,
+  contextDim: null,
+  normGroups: 32,
+  legacyAttention: true,
+};
+
+/** bsr_sr's noise schedule (CompVis "linear", β from 0.0015 to 0.0155 over 1000 steps). */
+export const SR_SCHEDULE = { kind: 'scaled_linear' as const, betaStart: 0.0015, betaEnd: 0.0155, trainTimesteps: 1000 };
+export const SR_TRAINING = { batch: 16, crop: 16, lr: 4e-4, warmup: 200, emaDecay: 0.999, minSnrGamma: 5 };
+/** The autoencoder's fine-tune at 128²: random 64² crops (latent 16²). */
+export const SR_AE_TRAINING = { batch: 8, crop: 64, lr: 2e-4, warmup: 50 };

@@ -90,16 +90,18 @@ export async function autoencoderPsnr(
   weights: ReadonlyMap<string, Float32Array>,
   cfg: AutoencoderConfig = AUTOENCODER,
   size = IMAGE_SIZE,
+  data?: EmojiDataset,
+  threads = 2,
 ): Promise<{ psnr: number; count: number }> {
-  const ds = await loadEmojiDataset(size, CACHE_DIR);
+  const ds = data ?? await loadEmojiDataset(size, CACHE_DIR);
   const held = indicesOf(ds, true);
   const b = 16;
   const embedded = { kind: 'embedded' as const, get: (name: string) => ({ dtype: 'float32' as const, shape: [weights.get(name)!.length], data: weights.get(name)! }) };
   const encG = buildVaeEncoderGraph(cfg, b, size, size);
   const decG = buildVaeDecoderGraph(cfg, b, size / autoencoderFactor(cfg), size / autoencoderFactor(cfg));
   const shaped = (g: typeof encG) => ({ kind: 'embedded' as const, get: (name: string) => ({ ...embedded.get(name), shape: g.params.get(name)!.shape }) });
-  const enc = await createSession(toModelProto(encG, shaped(encG)), { threads: 2 });
-  const dec = await createSession(toModelProto(decG, shaped(decG)), { threads: 2 });
+  const enc = await createSession(toModelProto(encG, shaped(encG)), { threads });
+  const dec = await createSession(toModelProto(decG, shaped(decG)), { threads });
   const n = 3 * size * size;
   let mse = 0;
   let count = 0;

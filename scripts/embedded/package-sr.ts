@@ -1,0 +1,279 @@
+// Stage 'sr-package': the ×4 super-resolution model saved in the paper's CompVis layout (bsr_sr style:
+// model.diffusion_model.* = the UNet's EMA weights, first_stage_model.* = the KL f=4 autoencoder
+// fine-tuned at 128² with 32 groups, the DDPM buffers betas/alphas_cumprod and scale_factor; a small yaml
+// beside it), so the studio opens it as one of the paper's releases. It is then measured through the
+// studio's own upscale pipeline on held-out emoji against bicubic ×4 and the truth (PSNR, SSIM), a
+// samples.png (LR / bicubic / ours / truth) and a model card are written, and the package is copied to
+// resources/models/<name>/ only when it beats bicubic on held-out PSNR or SSIM.
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { makeSchedule } from '../../electron/engine/diffusion/schedule.ts';
+import { saveSafetensors } from '../../electron/engine/io/safetensors.ts';
+import { autoencoderParams, unetParams } from '../../electron/engine/nn/models.ts';
+import { openRelease, upscale } from '../../electron/engine/pipelines/release.ts';
+import { floatToHalf, halfToFloat, tensor, type TensorData } from '../../electron/engine/tensor.ts';
+import { loadCheckpoint } from '../../electron/engine/training/index.ts';
+import { AE_TRAINING, CACHE_DIR, SR_AE_TRAINING, SR_AUTOENCODER, SR_IMAGE_SIZE, SR_MODEL_NAME, SR_SCHEDULE, SR_TRAINING, SR_UNET, SR_WORK_DIR } from './config.ts';
+import { autoencoderPsnr } from './train-autoencoder.ts';
+import { embeddedAutoencoderWeights, SR_CHECKPOINT, SR_THREADS, srAutoencoderWeights, srLatentCache } from './train-sr.ts';
+import { interleavedToPlanar, loadSrDataset, mse, planarToInterleaved, psnrOf, resizePlanar, ssim, type SrDataset } from './sr-data.ts';
+
+export const SR_PACKAGE_DIR = path.join('resources/models', SR_MODEL_NAME);
+const STAGING_DIR = path.join(SR_WORK_DIR, 'package');
+const FILE = `${SR_MODEL_NAME}.safetensors`;
+/** Sampling used for the figures and the samples (the release's defaults in the studio may differ). */
+export const SR_EVAL = { sampler: 'ddim', steps: 50, seed: 1 };
+
+function half(shape: number[], data: Float32Array): TensorData<'float16'> {
+  return tensor('float16', shape, Uint16Array.from(data, (v) => floatToHalf(v)));
+}
+
+/** The release's tensors: weights as float16, the DDPM buffers as float32. */
+export async function assembleSrRelease(): Promise<{ tensors: Map<string, TensorData>; unetStep: number; aeStep: number; scaleFactor: number }> {
+  const ck = await loadCheckpoint(SR_CHECKPOINT);
+  const unet = ck.ema?.shadow ?? ck.params;
+  const ae = await srAutoencoderWeights();
+  const ds = await loadSrDataset(SR_IMAGE_SIZE, CACHE_DIR);
+  const { scaleFactor } = await srLatentCache(ds, ae, console.log);
+  const tensors = new Map<string, TensorData>();
+  for (const [name, p] of unetParams(SR_UNET)) {
+    const data = unet.get(name);
+    if (!data) throw new Error(`${SR_CHECKPOINT} has no ${name}`);
+    tensors.set(name, half([...p.shape], data));
+  }
+  for (const [name, p] of autoencoderParams(SR_AUTOENCODER)) {
+    const data = ae.weights.get(name);
+    if (!data) throw new Error(`the autoencoder has no ${name}`);
+    tensors.set(name, half([...p.shape], data));
+  }
+  const schedule = makeSchedule(SR_SCHEDULE);
+  tensors.set('betas', tensor('float32', [schedule.trainTimesteps], Float32Array.from(schedule.betas)));
+  tensors.set('alphas_cumprod', tensor('float32', [schedule.trainTimesteps], Float32Array.from(schedule.alphasCumprod)));
+  tensors.set('scale_factor', tensor('float32', [], Float32Array.of(scaleFactor)));
+  return { tensors, unetStep: ck.step, aeStep: ae.step, scaleFactor };
+}
+
+function releaseYaml(scaleFactor: number): string {
+  return `# ${SR_MODEL_NAME}: ×4 super-resolution LDM (paper §4.4, bsr_sr layout), trained by npm run train:default -- --stage sr
+model:
+  target: ldm.models.diffusion.ddpm.LatentDiffusion
+  params:
+    linear_start: ${SR_SCHEDULE.betaStart}
+    linear_end: ${SR_SCHEDULE.betaEnd}
+    timesteps: ${SR_SCHEDULE.trainTimesteps}
+    first_stage_key: image
+    cond_stage_key: LR_image
+    image_size: ${SR_IMAGE_SIZE / 4}
+    channels: ${SR_AUTOENCODER.embedDim}
+    concat_mode: true
+    cond_stage_trainable: false
+    scale_factor: ${scaleFactor}
+    unet_config:
+      target: ldm.modules.diffusionmodules.openaimodel.UNetModel
+      params:
+        in_channels: ${SR_UNET.inChannels}
+        out_channels: ${SR_UNET.outChannels}
+        model_channels: ${SR_UNET.modelChannels}
+        attention_resolutions: []
+        num_res_blocks: ${SR_UNET.numResBlocks}
+        channel_mult: [${SR_UNET.channelMult.join(', ')}]
+        num_head_channels: ${SR_UNET.numHeadChannels}
+    first_stage_config:
+      target: ldm.models.autoencoder.AutoencoderKL
+      params:
+        embed_dim: ${SR_AUTOENCODER.embedDim}
+        ddconfig:
+          double_z: true
+          z_channels: ${SR_AUTOENCODER.zChannels}
+          resolution: ${SR_IMAGE_SIZE}
+          in_channels: 3
+          out_ch: 3
+          ch: ${SR_AUTOENCODER.ch}
+          ch_mult: [${SR_AUTOENCODER.chMult.join(', ')}]
+          num_res_blocks: ${SR_AUTOENCODER.numResBlocks}
+          attn_resolutions: []
+    cond_stage_config: __is_first_stage__
+`;
+}
+
+export interface SrScores {
+  count: number;
+  ours: { psnr: number; ssim: number };
+  bicubic: { psnr: number; ssim: number };
+  /** Autoencoder round trip of the truth (the ceiling of any LDM on this first stage). */
+  autoencoderPsnr: number;
+  secondsPerImage: number;
+}
+
+/** Held-out pictures: the LR / bicubic / ours / truth of each, through the studio's upscale pipeline. */
+export async function evaluateSr(file: string, ds: SrDataset, indices: number[], onEach?: (i: number, bicubic: Uint8Array, ours: Uint8Array) => void): Promise<Omit<SrScores, 'autoencoderPsnr'>> {
+  const model = await openRelease(file, SR_MODEL_NAME, '');
+  const size = SR_IMAGE_SIZE;
+  const low = ds.lowSize;
+  const hn = 3 * size * size;
+  const ln = 3 * low * low;
+  const sum = { op: 0, os: 0, bp: 0, bs: 0 };
+  const t0 = Date.now();
+  try {
+    for (const i of indices) {
+      const lr = ds.low.subarray(i * ln, (i + 1) * ln);
+      const truth = ds.high.pixels.subarray(i * hn, (i + 1) * hn);
+      const [out] = await upscale(model, { image: { width: low, height: low, data: planarToInterleaved(lr, low) }, seed: SR_EVAL.seed, steps: SR_EVAL.steps, sampler: SR_EVAL.sampler, previewEvery: 0 });
+      const ours = interleavedToPlanar(out!.image.data, size);
+      const bicubic = await resizePlanar(lr, low, size, 'cubic');
+      sum.op += psnrOf(mse(ours, truth));
+      sum.os += ssim(ours, truth, size);
+      sum.bp += psnrOf(mse(bicubic, truth));
+      sum.bs += ssim(bicubic, truth, size);
+      onEach?.(i, bicubic, ours);
+    }
+  } finally {
+    await model.close();
+  }
+  const n = indices.length;
+  return {
+    count: n,
+    ours: { psnr: sum.op / n, ssim: sum.os / n },
+    bicubic: { psnr: sum.bp / n, ssim: sum.bs / n },
+    secondsPerImage: (Date.now() - t0) / 1000 / n,
+  };
+}
+
+/** LR (nearest ×4) | bicubic | ours | truth, one held-out emoji a row. */
+async function samplesPng(file: string, ds: SrDataset, rows: { i: number; bicubic: Uint8Array; ours: Uint8Array }[]): Promise<void> {
+  const s = SR_IMAGE_SIZE;
+  const gap = 4;
+  const W = 4 * s + 3 * gap;
+  const H = rows.length * s + (rows.length - 1) * gap;
+  const canvas = Buffer.alloc(W * H * 3, 255);
+  const hn = 3 * s * s;
+  const low = ds.lowSize;
+  const ln = 3 * low * low;
+  rows.forEach((r, row) => {
+    const lr = ds.low.subarray(r.i * ln, (r.i + 1) * ln);
+    const nearest = new Uint8Array(hn);
+    for (let c = 0; c < 3; c++) for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) {
+      nearest[c * s * s + y * s + x] = lr[c * low * low + Math.floor(y / 4) * low + Math.floor(x / 4)]!;
+    }
+    [nearest, r.bicubic, r.ours, ds.high.pixels.subarray(r.i * hn, (r.i + 1) * hn)].forEach((img, col) => {
+      for (let y = 0; y < s; y++) for (let x = 0; x < s; x++) for (let c = 0; c < 3; c++) {
+        canvas[((row * (s + gap) + y) * W + col * (s + gap) + x) * 3 + c] = img[c * s * s + y * s + x]!;
+      }
+    });
+  });
+  await sharp(canvas, { raw: { width: W, height: H, channels: 3 } }).png().toFile(file);
+}
+
+function card(o: { scores: SrScores; unetStep: number; aeStep: number; scaleFactor: number; shippedPsnr: number; params: number; bytes: number; cpuMinutes: string; sampleNames: string[] }): string {
+  const { scores: s } = o;
+  const f = (v: number) => v.toFixed(2);
+  const g = (v: number) => v.toFixed(4);
+  return `# ${SR_MODEL_NAME}
+
+A ×4 super-resolution latent diffusion model (Rombach et al. 2022, §4.4, the paper's LDM-SR): 32×32
+pictures → 128×128. Trained from scratch by this project, with its own ONNX trainer, on CPU, on emoji.
+It is saved in the paper's CompVis layout (bsr_sr style), so the studio opens it as one of the paper's
+releases: "Upscale ×4" in the studio, \`ldm upscale\`, or \`ldm paper ${FILE} --image IN.png --out OUT.png\`.
+
+## Architecture
+- First stage: the embedded model's (emoji-ldm-32) KL autoencoder, f=4, 4 latent channels, fine-tuned
+  at 128² with the paper's 32 GroupNorm groups (${o.aeStep} steps; the embedded model uses 16, which the
+  paper's layout cannot say); a 128² picture is a 32×32×4 latent; scale factor ${o.scaleFactor.toFixed(4)}
+  (1/std of the training latents), stored in the file as \`scale_factor\`.
+- UNet (\`model.diffusion_model.*\`): ${SR_UNET.inChannels} input channels = 4 latent + 3 of the low-resolution
+  picture in [−1, 1] concatenated (concat_mode), ${SR_UNET.modelChannels} model channels, mult [${SR_UNET.channelMult.join(', ')}],
+  ${SR_UNET.numResBlocks} res block per level, the paper's AttentionBlock in the middle only, ${SR_UNET.numHeadChannels} channels per head; no text.
+- Noise schedule: bsr_sr's (CompVis "linear", β ${SR_SCHEDULE.betaStart} → ${SR_SCHEDULE.betaEnd}, ${SR_SCHEDULE.trainTimesteps} steps), ε-prediction,
+  stored as the DDPM buffers \`betas\` and \`alphas_cumprod\`. \`${SR_MODEL_NAME}.yaml\` beside the file says the same.
+- ${(o.params / 1e6).toFixed(2)}M parameters in all, stored as fp16 (${(o.bytes / 2 ** 20).toFixed(1)} MiB).
+
+## Data and licences
+Noto Emoji as SVG from the npm package \`@svgmoji/noto@3.2.0\` (artwork Apache-2.0, Google; package MIT),
+rendered at 128×128 on white with \`@resvg/resvg-js@2.6.2\` (MPL-2.0, a build tool only); the
+low-resolution inputs are the same pictures shrunk to 32×32 with Lanczos-3 (as the embedded model's
+data is made). Captions are not used. The held-out split is the embedded model's (about 5% of concepts,
+all tones of an emoji, by a hash of the name); 275 of the 3,781 emoji have no SVG there (or crash the
+renderer) and are left out. No images are shipped, only weights.
+
+## Training
+\`npm run train:default -- --stage sr-autoencoder\`, then \`--stage sr\`, then \`--stage sr-package\` (each resumes
+from its checkpoint under training/embedded-sr/). One onnxruntime thread, on a 2-core machine shared with
+other work.
+- Latents of all pictures computed once with the fine-tuned encoder (posterior mean and std, cached); each step samples z from the posterior.
+- Autoencoder: ${o.aeStep} steps from the embedded model's weights on random ${SR_AE_TRAINING.crop}² crops of the 128² pictures
+  (random flip), batch ${SR_AE_TRAINING.batch}, AdamW lr ${SR_AE_TRAINING.lr}, L1 + ${AE_TRAINING.gradientWeight}·L1 on image gradients + ${AE_TRAINING.klWeight}·KL.
+- UNet: ${o.unetStep} steps on random ${SR_TRAINING.crop}² latent crops (64² pixels; SR is local) with a random horizontal flip,
+  batch ${SR_TRAINING.batch}, AdamW lr ${SR_TRAINING.lr} with ${SR_TRAINING.warmup} warm-up steps, min-SNR-γ=${SR_TRAINING.minSnrGamma} weighting, EMA ${SR_TRAINING.emaDecay}
+  (the EMA weights are shipped). Sampling takes the whole 32² latent.
+- CPU time: ${o.cpuMinutes}.
+
+## Metrics (held-out emoji, ${s.count} pictures)
+Ours: the studio's upscale pipeline, ${SR_EVAL.sampler.toUpperCase()} ${SR_EVAL.steps} steps, seed ${SR_EVAL.seed}. Bicubic: ×4 Catmull-Rom (sharp's
+'cubic'). PSNR is the mean over pictures of each picture's PSNR on 8-bit RGB; SSIM as scikit-image's
+(Gaussian 11×11, σ 1.5, averaged over R, G, B).
+
+| | PSNR (dB) | SSIM |
+|---|---|---|
+| bicubic ×4 | ${f(s.bicubic.psnr)} | ${g(s.bicubic.ssim)} |
+| **ours** | **${f(s.ours.psnr)}** | **${g(s.ours.ssim)}** |
+
+The first stage bounds what any LDM on it can reach: its round trip of the held-out truth scores
+${f(s.autoencoderPsnr)} dB (the embedded model's autoencoder at 128², with its own 16 groups: ${f(o.shippedPsnr)} dB).
+Time per picture on this machine (2 threads, shared): ${s.secondsPerImage.toFixed(2)} s.
+
+## Samples
+\`samples.png\`: one held-out emoji a row; columns: the 32² input (shown ×4, nearest), bicubic ×4, ours,
+the 128² truth. Rows: ${o.sampleNames.join('; ')}.
+
+## Limits
+Trained for about an hour and a half of one shared CPU core: a small model that sharpens edges of
+flat emoji-like art. It knows nothing of photographs, and its first stage (an autoencoder trained
+on emoji) limits fine detail. Continue \`npm run train:default -- --stage sr\` to improve it.
+`;
+}
+
+export interface SrPackageOptions {
+  /** Held-out pictures to measure (default all). */
+  count?: number;
+  cpuMinutes?: string;
+}
+
+export async function packageSrModel(o: SrPackageOptions = {}): Promise<SrScores & { shipped: boolean }> {
+  const { tensors, unetStep, aeStep, scaleFactor } = await assembleSrRelease();
+  rmSync(STAGING_DIR, { recursive: true, force: true });
+  mkdirSync(STAGING_DIR, { recursive: true });
+  const file = path.join(STAGING_DIR, FILE);
+  await saveSafetensors(file, tensors, { format: 'pt', source: `${SR_MODEL_NAME}: npm run train:default -- --stage sr` });
+  writeFileSync(path.join(STAGING_DIR, `${SR_MODEL_NAME}.yaml`), releaseYaml(scaleFactor));
+  const ds = await loadSrDataset(SR_IMAGE_SIZE, CACHE_DIR);
+  const held = ds.high.samples.flatMap((s, i) => (s.heldOut ? [i] : []));
+  const indices = held.slice(0, o.count ?? held.length);
+  const shownAt = new Set(indices.filter((_, k) => k % Math.max(1, Math.floor(indices.length / 6)) === 0).slice(0, 6));
+  const shown: { i: number; bicubic: Uint8Array; ours: Uint8Array }[] = [];
+  const r = await evaluateSr(file, ds, indices, (i, bicubic, ours) => {
+    if (shownAt.has(i)) shown.push({ i, bicubic, ours });
+  });
+  const aeWeights = new Map([...tensors].filter(([n]) => n.startsWith('first_stage_model.')).map(([n, t]) => [n, Float32Array.from(t.data as Uint16Array, (h) => halfToFloat(h))]));
+  const ae = await autoencoderPsnr(aeWeights, SR_AUTOENCODER, SR_IMAGE_SIZE, ds.high, SR_THREADS);
+  const shippedAe = await autoencoderPsnr(await embeddedAutoencoderWeights(), { ...SR_AUTOENCODER, normGroups: 16 }, SR_IMAGE_SIZE, ds.high, SR_THREADS);
+  const scores: SrScores = { ...r, autoencoderPsnr: ae.psnr };
+  await samplesPng(path.join(STAGING_DIR, 'samples.png'), ds, shown);
+  const params = [...tensors].filter(([n]) => n.includes('.')).reduce((a, [, t]) => a + t.data.length, 0);
+  const bytes = readFileSync(file).length;
+  writeFileSync(path.join(STAGING_DIR, 'README.md'), card({
+    scores, unetStep, aeStep, scaleFactor, shippedPsnr: shippedAe.psnr, params, bytes,
+    cpuMinutes: o.cpuMinutes ?? 'see the stage logs',
+    sampleNames: shown.map((s) => ds.high.samples[s.i]!.caption),
+  }));
+  const shipped = r.ours.psnr > r.bicubic.psnr || r.ours.ssim > r.bicubic.ssim;
+  console.log(`${SR_MODEL_NAME}: ${r.count} held-out pictures, ours PSNR ${r.ours.psnr.toFixed(2)} dB SSIM ${r.ours.ssim.toFixed(4)}; bicubic PSNR ${r.bicubic.psnr.toFixed(2)} dB SSIM ${r.bicubic.ssim.toFixed(4)}; autoencoder ${ae.psnr.toFixed(2)} dB (the embedded one at 128²: ${shippedAe.psnr.toFixed(2)})`);
+  if (shipped) {
+    rmSync(SR_PACKAGE_DIR, { recursive: true, force: true });
+    cpSync(STAGING_DIR, SR_PACKAGE_DIR, { recursive: true });
+    console.log(`${SR_PACKAGE_DIR}: written (${(bytes / 2 ** 20).toFixed(1)} MiB)`);
+  } else {
+    console.log(`not shipped: it does not beat bicubic ×4 on held-out PSNR or SSIM; the package is in ${STAGING_DIR}`);
+  }
+  return { ...scores, shipped };
+}
