@@ -8,7 +8,8 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { makeSchedule } from '../../electron/engine/diffusion/schedule.ts';
+import { makeSchedule, type ScheduleConfig } from '../../electron/engine/diffusion/schedule.ts';
+import type { AutoencoderConfig, UNetConfig } from '../../electron/engine/nn/config.ts';
 import { saveSafetensors } from '../../electron/engine/io/safetensors.ts';
 import { autoencoderParams, unetParams } from '../../electron/engine/nn/models.ts';
 import { openRelease, upscale } from '../../electron/engine/pipelines/release.ts';
@@ -29,28 +30,40 @@ function half(shape: number[], data: Float32Array): TensorData<'float16'> {
   return tensor('float16', shape, Uint16Array.from(data, (v) => floatToHalf(v)));
 }
 
-/** The release's tensors: weights as float16, the DDPM buffers as float32. */
+/**
+ * A super-resolution LDM in the paper's layout: the UNet under model.diffusion_model.*, the autoencoder
+ * under first_stage_model.* (weights as float16), and the DDPM buffers betas, alphas_cumprod and
+ * scale_factor as float32.
+ */
+export function srReleaseTensors(
+  unetCfg: UNetConfig, unet: ReadonlyMap<string, Float32Array>,
+  aeCfg: AutoencoderConfig, ae: ReadonlyMap<string, Float32Array>,
+  scaleFactor: number, schedule: ScheduleConfig,
+): Map<string, TensorData> {
+  const tensors = new Map<string, TensorData>();
+  const add = (params: Map<string, { shape: readonly number[] }>, from: ReadonlyMap<string, Float32Array>, what: string) => {
+    for (const [name, p] of params) {
+      const data = from.get(name);
+      if (!data) throw new Error(`the ${what} has no ${name}`);
+      tensors.set(name, half([...p.shape], data));
+    }
+  };
+  add(unetParams(unetCfg), unet, 'UNet');
+  add(autoencoderParams(aeCfg), ae, 'autoencoder');
+  const s = makeSchedule(schedule);
+  tensors.set('betas', tensor('float32', [s.trainTimesteps], Float32Array.from(s.betas)));
+  tensors.set('alphas_cumprod', tensor('float32', [s.trainTimesteps], Float32Array.from(s.alphasCumprod)));
+  tensors.set('scale_factor', tensor('float32', [], Float32Array.of(scaleFactor)));
+  return tensors;
+}
+
+/** The trained model's release tensors: the UNet's EMA weights and the 128² autoencoder. */
 export async function assembleSrRelease(): Promise<{ tensors: Map<string, TensorData>; unetStep: number; aeStep: number; scaleFactor: number }> {
   const ck = await loadCheckpoint(SR_CHECKPOINT);
-  const unet = ck.ema?.shadow ?? ck.params;
   const ae = await srAutoencoderWeights();
   const ds = await loadSrDataset(SR_IMAGE_SIZE, CACHE_DIR);
   const { scaleFactor } = await srLatentCache(ds, ae, console.log);
-  const tensors = new Map<string, TensorData>();
-  for (const [name, p] of unetParams(SR_UNET)) {
-    const data = unet.get(name);
-    if (!data) throw new Error(`${SR_CHECKPOINT} has no ${name}`);
-    tensors.set(name, half([...p.shape], data));
-  }
-  for (const [name, p] of autoencoderParams(SR_AUTOENCODER)) {
-    const data = ae.weights.get(name);
-    if (!data) throw new Error(`the autoencoder has no ${name}`);
-    tensors.set(name, half([...p.shape], data));
-  }
-  const schedule = makeSchedule(SR_SCHEDULE);
-  tensors.set('betas', tensor('float32', [schedule.trainTimesteps], Float32Array.from(schedule.betas)));
-  tensors.set('alphas_cumprod', tensor('float32', [schedule.trainTimesteps], Float32Array.from(schedule.alphasCumprod)));
-  tensors.set('scale_factor', tensor('float32', [], Float32Array.of(scaleFactor)));
+  const tensors = srReleaseTensors(SR_UNET, ck.ema?.shadow ?? ck.params, SR_AUTOENCODER, ae.weights, scaleFactor, SR_SCHEDULE);
   return { tensors, unetStep: ck.step, aeStep: ae.step, scaleFactor };
 }
 
