@@ -72,10 +72,12 @@ describe('Train view: folder browser, runs, samples', () => {
     const method = form().getByRole('combobox', { name: 'Method' });
     const rank = form().getByRole('spinbutton', { name: 'Rank' });
     const alpha = form().getByRole('spinbutton', { name: 'Alpha' });
+    const layers = form().getByRole('combobox', { name: 'Layers' });
     for (const [label, shown] of [['Textual inversion', 0], ['Full fine-tune', 0], ['LoRA', 1]] as const) {
       await method.selectOption({ label });
-      await expect.poll(async () => [await rank.count(), await alpha.count()]).toEqual([shown, shown]);
+      await expect.poll(async () => [await rank.count(), await alpha.count(), await layers.count()]).toEqual([shown, shown, shown]);
     }
+    expect(await layers.inputValue()).toBe('auto');
   });
 
   it('trains with two sample prompts: the samples of each step in a grid, the loss chart with its axes', async () => {
@@ -85,9 +87,12 @@ describe('Train view: folder browser, runs, samples', () => {
     await form().getByRole('spinbutton', { name: 'Resolution' }).fill('32');
     await form().getByRole('textbox', { name: /Sample prompts/ }).fill('a red fox\na cat');
     await form().getByRole('spinbutton', { name: /Sample every/ }).fill('2');
+    await form().getByRole('combobox', { name: 'Layers' }).selectOption({ label: 'Attention + feed-forward' });
     await form().getByRole('button', { name: 'Start training' }).click();
     const status = page.getByTestId('train-status');
     await expect.poll(() => status.textContent(), { timeout: 200_000 }).toBe('Finished');
+    const [sampled] = await studio.backend.handlers['training.runs']({ limit: 1 });
+    expect(sampled!.job.spec).toMatchObject({ outputName: 'sampled', targets: ['attn', 'ff'], samplePrompts: ['a red fox', 'a cat'], sampleEvery: 2 });
     const grid = run().getByRole('table', { name: 'Samples over steps' });
     await expect.poll(() => grid.getByRole('columnheader').allTextContents(), { timeout: 30_000 }).toEqual(['step', 'a red fox', 'a cat']);
     expect((await grid.getByRole('rowheader').allTextContents()).map((t) => t.trim())).toEqual(['2', '4']);
