@@ -1,5 +1,6 @@
 // The ×4 super-resolution stage's pieces (scripts/embedded): the 128² data from SVG, the measures
-// against an independent numpy reference, the training crops, and the release layout the studio opens.
+// against an independent numpy reference, the training crops, and the release layout the studio opens;
+// and the inpainting stage's masks and widened first convolution.
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,6 +14,7 @@ import type { RgbImage } from '../../electron/engine/pipelines/image.ts';
 import { emojiKey, renderSvg, splitSprite } from '../../scripts/embedded/emoji-svg.ts';
 import { srReleaseTensors } from '../../scripts/embedded/package-sr.ts';
 import { mse, psnrOf, ssim, type SrDataset } from '../../scripts/embedded/sr-data.ts';
+import { INPAINT_UNET, inpaintStartWeights, randomMask } from '../../scripts/embedded/train-inpaint.ts';
 import { srCropBatch, type SrLatents } from '../../scripts/embedded/train-sr.ts';
 
 describe('emoji SVG set', () => {
@@ -137,5 +139,35 @@ describe('release layout', () => {
     } finally {
       await model.close();
     }
+  });
+});
+
+describe('inpainting stage (prepared)', () => {
+  it('draws masks of every kind, inside the picture, from the seed alone', () => {
+    const rng = new Rng(11);
+    const masks = Array.from({ length: 60 }, () => randomMask(rng, 32));
+    const covered = masks.map((m) => m.reduce((a, v) => a + v, 0) / m.length);
+    expect(masks.every((m) => m.every((v) => v === 0 || v === 1))).toBe(true);
+    expect(covered.some((c) => c === 1)).toBe(true); // the whole picture now and then
+    expect(covered.filter((c) => c > 0 && c < 1).length).toBeGreaterThan(45);
+    // an outpainting border touches an edge on a whole side
+    const fullSide = (m: Float32Array) => [0, 31].some((y) => m.subarray(y * 32, y * 32 + 32).every((v) => v === 1))
+      || [0, 31].some((x) => Array.from({ length: 32 }, (_, y) => m[y * 32 + x]).every((v) => v === 1));
+    expect(masks.filter((m, i) => covered[i]! < 1 && fullSide(m)).length).toBeGreaterThan(5);
+    const again = new Rng(11);
+    expect(Array.from(randomMask(again, 32))).toEqual(Array.from(masks[0]!));
+  });
+
+  it('widens the first convolution to 9 channels, the text model\'s 4 kept and the new 5 zero', () => {
+    const cfg = { ...INPAINT_UNET, modelChannels: 2 };
+    const old = Float32Array.from({ length: 2 * 4 * 9 }, (_, i) => i + 1);
+    const w = inpaintStartWeights(new Map([['model.diffusion_model.input_blocks.0.0.weight', old], ['other', Float32Array.of(7)]]), cfg, 4);
+    const wide = w.get('model.diffusion_model.input_blocks.0.0.weight')!;
+    expect(wide.length).toBe(2 * 9 * 9);
+    for (let o = 0; o < 2; o++) {
+      expect(Array.from(wide.subarray(o * 81, o * 81 + 36))).toEqual(Array.from(old.subarray(o * 36, o * 36 + 36)));
+      expect(wide.subarray(o * 81 + 36, o * 81 + 81).every((v) => v === 0)).toBe(true);
+    }
+    expect(w.get('other')).toEqual(Float32Array.of(7));
   });
 });
