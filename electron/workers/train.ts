@@ -21,6 +21,8 @@ export const trainHandler: JobHandler = async (job, ctx) => {
   const out = methodInfo(spec.method)!.output === 'file' ? join(job.workDir, `${stem}.safetensors`) : join(job.workDir, stem);
   const result = await finetune({
     base: job.model.path,
+    // the registry hashed a single file already (a package's manifest lists its own)
+    baseSha256: job.model.format === 'safetensors' && /^[0-9a-f]{64}$/.test(job.model.hash) ? job.model.hash : undefined,
     prediction: job.model.prediction ? parsePrediction(job.model.prediction) : undefined,
     data: spec.datasetDir,
     out,

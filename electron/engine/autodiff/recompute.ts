@@ -105,3 +105,31 @@ export function recomputeBlock(g: Graph, b: Block, after: () => Value[]): Map<st
   b.again = again;
   return again;
 }
+
+/** Ops whose output onnxruntime lets share its input's buffer. */
+const ALIASING = new Set(['Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
+
+/**
+ * Bytes of the forward values a backward pass keeps, roughly: every float value the forward nodes make
+ * (views excepted), or with recomputation those outside blocks' inner values plus the largest block's
+ * inner values (the one being recomputed). For choosing recomputation and estimating a run's memory.
+ */
+export function activationBytes(forward: Graph, loss: string, recompute: boolean): number {
+  const size = (name: string) => {
+    const v = forward.value(name);
+    return v.dtype === 'float32' ? 4 * v.shape.reduce((a, b) => a * b, 1) : v.dtype === 'float16' ? 2 * v.shape.reduce((a, b) => a * b, 1) : 0;
+  };
+  const counted = forward.nodes.filter((n) => !ALIASING.has(n.op));
+  if (!recompute) return counted.reduce((s, n) => s + n.outputs.reduce((t, o) => t + size(o), 0), 0);
+  const blocks = new Set(findBlocks(forward.nodes, loss).values());
+  const inner = new Set([...blocks].flatMap((b) => [...b.inner]));
+  let kept = 0;
+  for (const n of counted) for (const o of n.outputs) if (!inner.has(o)) kept += size(o);
+  let largest = 0;
+  for (const b of blocks) {
+    let sum = 0;
+    for (const n of b.nodes) if (!ALIASING.has(n.op)) for (const o of n.outputs) if (b.inner.has(o)) sum += size(o);
+    largest = Math.max(largest, sum);
+  }
+  return kept + largest;
+}

@@ -11,6 +11,7 @@ import { textEncoderForward } from '../nn/text-encoder.ts';
 import { unetForward } from '../nn/unet.ts';
 import { FinetuneError } from './errors.ts';
 import type { LoraModule } from './lora.ts';
+import { chooseRecompute, type TrainingMemory } from './memory.ts';
 import type { FinetuneMethodModule, MethodSetup } from './methods/method.ts';
 
 export { FinetuneError } from './errors.ts';
@@ -29,11 +30,26 @@ export interface FinetuneGraphOptions {
   readonly latentChannels: number;
   /** Base model weights (LDM names); frozen ones become initializers. */
   readonly base: ReadonlyMap<string, Float32Array>;
+  /**
+   * Frozen weights stay params of the graph (the trainer then serialises them from its `frozen` source,
+   * e.g. external data in the base's file) instead of constants read from `base`.
+   */
+  readonly frozenAsParams?: boolean;
+  /**
+   * Activation recomputation per block (autodiff `recompute`): less memory, about one more forward pass.
+   * 'auto' (default): on when the estimated step memory exceeds `memoryBudget` (finetune/memory.ts).
+   */
+  readonly recompute?: boolean | 'auto';
+  readonly memoryBudget?: number;
+  /** With an EMA of the trained weights (counted in the estimate). */
+  readonly ema?: boolean;
 }
 
 export interface FinetuneGraph {
   /** Gradient graph: outputs `loss` and `grad:<name>` for each trained param. */
   readonly graph: Graph;
+  /** The step's estimated memory, and whether activations are recomputed. */
+  readonly memory: TrainingMemory;
   readonly trained: readonly string[];
   /** The layers the method adapted with LoRA branches (none for other methods). */
   readonly loraModules: readonly LoraModule[];
@@ -73,8 +89,9 @@ export function buildFinetuneGraph(o: FinetuneGraphOptions): FinetuneGraph {
 
   const trained = [...g.params.keys()].filter((name) => o.method.isTrained(name, o.base));
   if (trained.length === 0) throw new FinetuneError(`nothing to train: the ${o.method.name} graph has no trainable weights (no LoRA target matched?)`);
-  freeze(g, new Set(trained), o.base);
-  return { graph: buildGradientGraph(g, loss, trained), trained, loraModules: modules };
+  const memory = chooseRecompute(g, loss.name, new Set(trained), o.recompute ?? 'auto', o.memoryBudget, o.ema);
+  if (!o.frozenAsParams) freeze(g, new Set(trained), o.base);
+  return { graph: buildGradientGraph(g, loss, trained, { recompute: memory.recompute }), memory, trained, loraModules: modules };
 }
 
 function freeze(g: Graph, trained: ReadonlySet<string>, base: ReadonlyMap<string, Float32Array>): void {

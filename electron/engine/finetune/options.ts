@@ -64,6 +64,15 @@ export interface FinetuneOptions {
   readonly limits?: ImageLimits;
   readonly threads?: number;
   readonly provider?: Provider | 'auto';
+  /** The base's sha256 when known (the model registry's for a single file): saves hashing the file again. */
+  readonly baseSha256?: string;
+  /**
+   * Activation recomputation (gradient checkpointing) per UNet block: less memory for about one more
+   * forward pass per step. 'auto' (default): on when the step's estimate exceeds `memoryBudget`.
+   */
+  readonly recompute?: boolean | 'auto';
+  /** Bytes a training step may plan for before recomputing (default half the machine's memory). */
+  readonly memoryBudget?: number;
   readonly signal?: AbortSignal;
   /** Called at every step boundary; the run continues when it resolves (pause/resume). A pending pause checkpoints first. */
   readonly pause?: () => Promise<void>;

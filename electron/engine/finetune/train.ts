@@ -18,6 +18,8 @@ import { batchFeeds, encodeCaptions, pictureLatent, scheduleOf, shuffled } from 
 import { FINETUNE_DEFAULTS } from './defaults.ts';
 import { FinetuneError } from './errors.ts';
 import { buildFinetuneGraph } from './graph.ts';
+import type { TrainingMemory } from './memory.ts';
+import type { ExternalWeights } from '../onnx/serialize.ts';
 import { finetuneMethod } from './methods/index.ts';
 import type { FinetuneOptions, FinetuneResult } from './options.ts';
 import { sampleImages, writeResult, type DatasetSummary } from './output.ts';
@@ -45,7 +47,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   check(o.minSnrGamma === undefined || (o.minSnrGamma >= 0 && Number.isFinite(o.minSnrGamma)), `min-SNR γ must be a number ≥ 0 (0 = off), got ${o.minSnrGamma}`);
   check(warmup >= 0 && warmup < 1, `warm-up must be a fraction from 0 to below 1, got ${warmup}`);
   // Options the method does not need are checked only by the methods that read them.
-  const opened = await openTrainingBase(o.base, { threads: o.threads, provider: o.provider }, o.prediction);
+  const opened = await openTrainingBase(o.base, { threads: o.threads, provider: o.provider }, o.prediction, { sha256: o.baseSha256 });
   const { manifest, prediction } = opened;
   let setup;
   try {
@@ -128,10 +130,15 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     const k = sizes?.[item]!.join('x');
     return k === shapes[0]!.join('x') ? undefined : k;
   };
+  // A file-backed base's frozen UNet stays in its file (external data, fp16 widened once into the weights
+  // cache) when only UNet weights train; otherwise the frozen weights are embedded as constants.
+  const frozen = opened.frozenUNet && !method.trainsText(setup) ? await opened.frozenUNet() : null;
   const graphAt = ([gh, gw]: readonly [number, number]) => buildFinetuneGraph({
     method, setup, prediction, unet: spec.unet, textEncoder: spec.textEncoder, batch, height: gh, width: gw, latentChannels: c, base: baseWeights,
+    frozenAsParams: frozen !== null, recompute: o.recompute ?? 'auto', memoryBudget: o.memoryBudget, ema: o.ema !== undefined,
   });
   const fg = graphAt(shapes[0]!);
+  progress({ phase: 'data', step: 0, total: o.steps, message: trainingMemoryLine(fg.memory) });
   const start = method.initialParams(fg.trained, baseWeights, spec.textEncoder);
   const runKey = createHash('sha256')
     .update(JSON.stringify({ method: o.method, baseSha, data: ds.hash, size, batch, accumulate, lr, warmup, lora: setup.lora, steps: o.steps, ema: o.ema, noise: o.noiseOffset, minSnr: o.minSnrGamma, holdOut, seed: o.seed, ...(prediction === 'v_prediction' ? { prediction } : {}), ...(o.buckets ? { buckets: o.buckets } : {}) }))
@@ -146,7 +153,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     ema: o.ema ? { decay: o.ema } : undefined,
     seed: o.seed ?? FINETUNE_DEFAULTS.seed,
     params: start,
-    session: { threads: o.threads, provider: o.provider },
+    // onnxruntime's memory pattern doubled a training step's memory at equal speed (bench/training.bench.ts)
+    session: { threads: o.threads, provider: o.provider, memoryPattern: false, weightsFile: frozen?.weightsFile },
+    frozen: frozen?.mode as ExternalWeights | undefined,
     checkpoint: { file: ckFile, every: o.saveEvery ?? FINETUNE_DEFAULTS.saveEvery },
   };
   let trainer: Trainer;
@@ -234,6 +243,13 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     await trainer.close().catch(() => undefined);
     await base.release();
   }
+}
+
+/** The estimate said before training starts, e.g. "training step ≈ 6.1 GiB (weights 3.2, activations 1.9, recomputed per block)". */
+export function trainingMemoryLine(m: TrainingMemory): string {
+  const g = (b: number) => (b / 2 ** 30).toFixed(1);
+  return `training step ≈ ${g(m.total)} GiB of memory (frozen weights ${g(m.weights)}, trained ${g(m.trained)}, activations ${g(m.activations)}`
+    + `${m.recompute ? ', recomputed per block to fit' : ''})`;
 }
 
 /** A batch within one bucket: a random training picture, then `batch` pictures drawn from its bucket. */
