@@ -42,6 +42,18 @@ describe('refused globals and calls (nothing runs)', () => {
     expect(existsSync(canary)).toBe(false);
   });
 
+  it('numpy arrays and torch.device are rebuilt only in their own harmless forms', async () => {
+    const reconstruct = (cls: string): Py => ({ $reduce: { global: 'numpy.core.multiarray _reconstruct', args: [{ $global: cls }, { $tuple: [0] }, { $raw: Uint8Array.of(0x43, 1, 0x62) } as Py] } });
+    await expect(openCheckpoint(ckptFile(withPayload(reconstruct('os system'))))).rejects.toThrow(/`os\.system`/);
+    await expect(openCheckpoint(ckptFile(withPayload(reconstruct('collections OrderedDict'))))).rejects.toThrow(/only allowed as _reconstruct\(numpy\.ndarray/);
+    await expect(openCheckpoint(ckptFile(withPayload({ $reduce: { global: 'numpy ndarray', args: [{ $tuple: [2] }] } })))).rejects.toThrow(/`numpy\.ndarray`, which is only allowed as a name/);
+    await expect(openCheckpoint(ckptFile(withPayload({ $reduce: { global: 'torch device', args: ['cuda; rm -rf /'] } })))).rejects.toThrow(/torch\.device expects a device type/);
+    const ok = await openCheckpoint(ckptFile(withPayload({ $reduce: { global: 'torch device', args: ['cuda', 1] } })));
+    expect(ok.metadata.payload).toBe('cuda:1');
+    await ok.close();
+    expect(existsSync(canary)).toBe(false);
+  });
+
   it('a name-only global (Lightning callback type) may label a dict but not be called', async () => {
     const label = { $global: 'pytorch_lightning.callbacks.model_checkpoint ModelCheckpoint' };
     const ok = await openCheckpoint(ckptFile(withPayload({ $dict: [[label, { $dict: [['best', 1]] }]] })));

@@ -5,7 +5,7 @@
 
 import { promises as fsp } from 'node:fs';
 import { writeAll, writeFileAtomic } from './atomic.ts';
-import { isTensor, isTuple, PickleError, readPickle, STORAGE_BYTES } from './pickle.ts';
+import { isTensor, isTuple, numpyArrayValue, PickleError, readPickle, STORAGE_BYTES } from './pickle.ts';
 import type { PickleValue, StorageDType, TensorRef } from './pickle.ts';
 import { readSafetensorsHeader } from './safetensors.ts';
 import { ZipArchive, ZipError } from './zip.ts';
@@ -175,6 +175,8 @@ function plainJson(v: PickleValue): string | undefined {
     seen.add(x);
     if (Array.isArray(x)) return x.map((y) => conv(y, depth + 1));
     if (isTuple(x)) return x.items.map((y) => conv(y, depth + 1));
+    const array = numpyArrayValue(x); // a small numeric numpy array (a loss history, a grid): its values
+    if (array) return array.value;
     if (x instanceof Map) {
       const o: Record<string, unknown> = {};
       for (const [k, y] of x) {

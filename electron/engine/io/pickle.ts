@@ -128,11 +128,24 @@ const CALLABLE: Record<string, Rebuild> = {
   'numpy.dtype': (args) => inert('numpy.dtype', args),
   'numpy.core.multiarray.scalar': numpyScalar,
   'numpy._core.multiarray.scalar': numpyScalar,
+  // numpy arrays: _reconstruct(ndarray, (0,), b'b') makes an empty array, BUILD then gives its state
+  // (version, shape, dtype, fortran order, raw bytes); kept as that data, never constructed.
+  'numpy.core.multiarray._reconstruct': numpyReconstruct,
+  'numpy._core.multiarray._reconstruct': numpyReconstruct,
+  // torch.device('cuda', 0) / ('cpu'): its name as a string ('cuda:0').
+  'torch.device': (args) => {
+    const [type, index] = args;
+    if (typeof type !== 'string' || !/^[a-z_]{1,16}(:\d{1,4})?$/.test(type) || args.length > 2 || (index !== undefined && index !== null && (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0))) {
+      throw new PickleError('torch.device expects a device type and an optional index');
+    }
+    return typeof index === 'number' ? `${type}:${index}` : type;
+  },
   'argparse.Namespace': (args) => inert('argparse.Namespace', args),
 };
 
 /** Globals allowed only as names (never called). */
 const NAME_ONLY = new Set([
+  'numpy.ndarray',
   'pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint',
   'pytorch_lightning.callbacks.early_stopping.EarlyStopping',
   'lightning.pytorch.callbacks.model_checkpoint.ModelCheckpoint',
@@ -212,6 +225,66 @@ function numpyScalar(args: PickleValue[]): PickleValue {
     case 'b1': need(1); return raw[0] !== 0;
     default: return inert('numpy.scalar', args);
   }
+}
+
+function numpyReconstruct(args: PickleValue[]): InertObject {
+  const [cls, shape, tag] = args;
+  if (!isGlobal(cls) || cls.name !== 'numpy.ndarray' || !isTuple(shape) || !(tag instanceof Uint8Array)) {
+    throw new PickleError('numpy _reconstruct is only allowed as _reconstruct(numpy.ndarray, (0,), b"b")');
+  }
+  return inert('numpy.ndarray', []);
+}
+
+const NUMPY_KINDS: Record<string, { bytes: number; read: (v: DataView, at: number) => number | boolean }> = {
+  f8: { bytes: 8, read: (v, at) => v.getFloat64(at, true) },
+  f4: { bytes: 4, read: (v, at) => v.getFloat32(at, true) },
+  f2: { bytes: 2, read: (v, at) => halfBits(v.getUint16(at, true)) },
+  i8: { bytes: 8, read: (v, at) => Number(v.getBigInt64(at, true)) },
+  i4: { bytes: 4, read: (v, at) => v.getInt32(at, true) },
+  i2: { bytes: 2, read: (v, at) => v.getInt16(at, true) },
+  i1: { bytes: 1, read: (v, at) => v.getInt8(at) },
+  u8: { bytes: 8, read: (v, at) => Number(v.getBigUint64(at, true)) },
+  u4: { bytes: 4, read: (v, at) => v.getUint32(at, true) },
+  u2: { bytes: 2, read: (v, at) => v.getUint16(at, true) },
+  u1: { bytes: 1, read: (v, at) => v.getUint8(at) },
+  b1: { bytes: 1, read: (v, at) => v.getUint8(at) !== 0 },
+};
+
+function halfBits(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/**
+ * A numpy array read from the file (its BUILD state) as nested lists of numbers (0-dim: the number), when it is a small
+ * little-endian numeric one in C order; null otherwise (object arrays, big-endian, over `maxElements`).
+ */
+export function numpyArrayValue(v: PickleValue, maxElements = 4096): { value: unknown } | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Map || v instanceof Uint8Array || v.kind !== 'object' || v.type !== 'numpy.ndarray') return null;
+  const st = v.state;
+  if (!isTuple(st) || st.items.length !== 5) return null;
+  const [, shapeV, dtype, fortran, raw] = st.items;
+  if (!isTuple(shapeV) || !shapeV.items.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0) || fortran !== false || !(raw instanceof Uint8Array)) return null;
+  if (typeof dtype !== 'object' || dtype === null || Array.isArray(dtype) || dtype instanceof Map || dtype instanceof Uint8Array || dtype.kind !== 'object' || dtype.type !== 'numpy.dtype') return null;
+  const code = dtype.args[0];
+  const order = isTuple(dtype.state) ? dtype.state.items[1] : '<';
+  const kind = typeof code === 'string' ? NUMPY_KINDS[code] : undefined;
+  if (!kind || (order !== '<' && order !== '|')) return null;
+  const shape = shapeV.items as number[];
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n > maxElements || raw.length !== n * kind.bytes) return null;
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const flat = Array.from({ length: n }, (_, i) => kind.read(view, i * kind.bytes));
+  const nest = (dims: number[], at: number): unknown[] => {
+    if (dims.length <= 1) return flat.slice(at, at + (dims[0] ?? 1));
+    const step = dims.slice(1).reduce((a, b) => a * b, 1);
+    return Array.from({ length: dims[0]! }, (_, i) => nest(dims.slice(1), at + i * step));
+  };
+  return { value: shape.length === 0 ? flat[0] : nest(shape, 0) };
 }
 
 export interface PickleLimits {

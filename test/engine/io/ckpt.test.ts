@@ -107,6 +107,16 @@ describe('checkpoint contents besides tensors', () => {
     expect(loaded.tensors.get('model_ema.num_updates')!.shape).toEqual([]);
   });
 
+  it('numpy arrays, numpy scalars and torch.device (a real torch.save file) are read as data, as torch gives them back', async () => {
+    const out = join(dir, 'numpy-device.safetensors');
+    const r = await convertCheckpoint(join(FIXTURES, 'numpy-device.ckpt'), out);
+    expect(r.notes).toEqual([]);
+    const expected = JSON.parse(readFileSync(join(FIXTURES, 'numpy-device.json'), 'utf8')) as Record<string, unknown>;
+    const { metadata } = await readSafetensorsHeader(out);
+    for (const [k, v] of Object.entries(expected)) expect(metadata[k], k).toBe(typeof v === 'string' ? v : JSON.stringify(v));
+    expect(metadata).toMatchObject({ loss_history: '[0.5,0.25,0.125]', grid: '[[1,2],[3,4]]', device: 'cuda:0', map_location: 'cpu' });
+  });
+
   it('a top-level state dict is used as it is', async () => {
     const ckpt = await openCheckpoint(join(FIXTURES, 'plain.pt'));
     expect(ckpt.stateDictKey).toBe('');
