@@ -1,7 +1,7 @@
-// `npm run train:default -- [--stage autoencoder|ldm|decoder|package|all|sr-autoencoder|sr|sr-package|inpaint] [--minutes N]`
+// `npm run train:default -- [--stage autoencoder|ldm|decoder|package|all|sr-decoder|sr|sr-package|inpaint] [--minutes N]`
 // Trains the embedded model in stages with the engine's own trainer. Every stage resumes from its
 // checkpoint under training/embedded/ (training/embedded-sr/ for the ×4 super-resolution model, stages
-// sr-autoencoder, sr and sr-package; training/embedded-inpaint/ for the inpainting fine-tune, stage
+// sr-decoder, sr and sr-package; training/embedded-inpaint/ for the inpainting fine-tune, stage
 // inpaint; 'all' leaves these out), so a run can be interrupted at any moment and continued.
 import { parseArgs } from 'node:util';
 import { trainAutoencoder, trainDecoder } from './embedded/train-autoencoder.ts';
@@ -16,7 +16,7 @@ const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${values.minutes}`);
 const stage = values.stage!;
 const stages = ['autoencoder', 'ldm', 'decoder', 'package'];
-const srStages = ['sr-autoencoder', 'sr', 'sr-package', 'inpaint'];
+const srStages = ['sr-decoder', 'sr', 'sr-package', 'inpaint'];
 if (stage !== 'all' && !stages.includes(stage) && !srStages.includes(stage)) {
   throw new Error(`--stage must be one of ${[...stages, ...srStages].join(', ')} or all`);
 }
@@ -37,9 +37,9 @@ if (stage === 'package' || stage === 'all') {
   const { packageEmbeddedModel } = await import('./embedded/package.ts');
   await packageEmbeddedModel();
 }
-if (stage === 'sr-autoencoder') {
-  const { trainSrAutoencoder } = await import('./embedded/train-sr.ts');
-  await trainSrAutoencoder({ minutes });
+if (stage === 'sr-decoder') {
+  const { trainSrDecoder } = await import('./embedded/train-sr.ts');
+  await trainSrDecoder({ minutes });
 }
 if (stage === 'sr') {
   const { trainSr } = await import('./embedded/train-sr.ts');

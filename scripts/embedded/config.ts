@@ -57,12 +57,15 @@ export const LDM_TRAINING = { batch: 32, lr: 4e-4, warmup: 200, captionDropout: 
 // The ×4 super-resolution LDM (the paper's LDM-SR, bsr_sr layout): 32² pictures → 128² through an
 // f=4 KL autoencoder whose latent of a 128² picture is 32², so the low-resolution picture is
 // concatenated to the latents as it is. Trained on random latent crops, sampled whole. The paper's
-// layout has no place for a GroupNorm group count (CompVis's Normalize is always 32 groups), so the SR
-// model's autoencoder is the embedded one (16 groups) fine-tuned at 128² with 32 groups.
+// layout has no place for a GroupNorm group count (CompVis's Normalize is always 32 groups) and the
+// embedded autoencoder has 16: the UNet is built with 32, and the decoder is fine-tuned at 128² with 32
+// on the latents of the embedded encoder (16 groups), which makes the training latents. Upscaling runs
+// only the UNet and the decoder.
 export const SR_MODEL_NAME = 'emoji-sr-x4';
 export const SR_WORK_DIR = 'training/embedded-sr';
 export const SR_IMAGE_SIZE = 128;
 
+/** The autoencoder as the release file holds it (read with 32 groups). */
 export const SR_AUTOENCODER: AutoencoderConfig = { ...AUTOENCODER, resolution: 128, normGroups: 32 };
 
 export const SR_UNET: UNetConfig = {
@@ -82,5 +85,5 @@ export const SR_UNET: UNetConfig = {
 /** bsr_sr's noise schedule (CompVis "linear", β from 0.0015 to 0.0155 over 1000 steps). */
 export const SR_SCHEDULE = { kind: 'scaled_linear' as const, betaStart: 0.0015, betaEnd: 0.0155, trainTimesteps: 1000 };
 export const SR_TRAINING = { batch: 16, crop: 16, lr: 4e-4, warmup: 200, emaDecay: 0.999, minSnrGamma: 5 };
-/** The autoencoder's fine-tune at 128²: random 64² crops (latent 16²). */
-export const SR_AE_TRAINING = { batch: 8, crop: 64, lr: 2e-4, warmup: 50 };
+/** The decoder's fine-tune at 128² with 32 groups: random 16² latent crops (64² pixels). */
+export const SR_DECODER_TRAINING = { batch: 8, crop: 16, lr: 2e-4, warmup: 50 };

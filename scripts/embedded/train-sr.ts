@@ -1,7 +1,7 @@
-// Stages 'sr-autoencoder' and 'sr': the ×4 super-resolution LDM (paper §4.4, concat conditioning).
-// The embedded model's f=4 KL autoencoder (from its shipped package) is fine-tuned at 128² with the
-// paper's 32 GroupNorm groups (config.ts says why), then encodes every 128² picture once (posterior mean
-// and std, cached); the UNet sees the noisy latents with the 32² low-resolution picture concatenated and
+// Stages 'sr' and 'sr-decoder': the ×4 super-resolution LDM (paper §4.4, concat conditioning). The
+// embedded model's f=4 KL encoder (from its shipped package) encodes every 128² picture once (posterior
+// mean and std, cached); the decoder is fine-tuned on those latents at 128² with the paper's 32 GroupNorm
+// groups (config.ts says why); the UNet sees the noisy latents with the 32² low-resolution picture concatenated and
 // learns ε on random crops (SR is local: a step costs a crop, sampling takes the whole picture), with
 // min-SNR-γ weighting and an EMA copy. Resumable from training/embedded-sr/sr.ckpt.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,20 +10,22 @@ import { buildGradientGraph } from '../../electron/engine/autodiff/index.ts';
 import { makeSchedule } from '../../electron/engine/diffusion/schedule.ts';
 import { loadSafetensors } from '../../electron/engine/io/safetensors.ts';
 import { autoencoderFactor } from '../../electron/engine/nn/config.ts';
-import { buildAutoencoderLossGraph, buildDiffusionLossGraph } from '../../electron/engine/nn/losses.ts';
+import { vaeDecode } from '../../electron/engine/nn/autoencoder.ts';
+import { buildDiffusionLossGraph } from '../../electron/engine/nn/losses.ts';
+import { Graph, type Value } from '../../electron/engine/onnx/graph.ts';
 import { buildVaeEncoderGraph } from '../../electron/engine/nn/models.ts';
 import { timestepEmbedding } from '../../electron/engine/nn/unet.ts';
 import { createSession } from '../../electron/engine/onnx/runtime.ts';
 import { toModelProto } from '../../electron/engine/onnx/serialize.ts';
 import type { Rng } from '../../electron/engine/diffusion/rng.ts';
 import { loadCheckpoint, Trainer } from '../../electron/engine/training/index.ts';
-import { AE_TRAINING, CACHE_DIR, MODEL_NAME, SR_AE_TRAINING, SR_AUTOENCODER, SR_IMAGE_SIZE, SR_SCHEDULE, SR_TRAINING, SR_UNET, SR_WORK_DIR } from './config.ts';
+import { AE_TRAINING, AUTOENCODER, CACHE_DIR, MODEL_NAME, SR_AUTOENCODER, SR_DECODER_TRAINING, SR_IMAGE_SIZE, SR_SCHEDULE, SR_TRAINING, SR_UNET, SR_WORK_DIR } from './config.ts';
 import { loadSrDataset, toSigned, type SrDataset } from './sr-data.ts';
 import type { StageOptions } from './train-autoencoder.ts';
 
 export const SR_CHECKPOINT = path.join(SR_WORK_DIR, 'sr.ckpt');
-/** The autoencoder fine-tuned at 128² with 32 groups (stage 'sr-autoencoder'). */
-export const SR_AE_CHECKPOINT = path.join(SR_WORK_DIR, 'autoencoder-128.ckpt');
+/** The decoder fine-tuned at 128² with 32 groups on the embedded encoder's latents (stage 'sr-decoder'). */
+export const SR_DECODER_CHECKPOINT = path.join(SR_WORK_DIR, 'decoder-128.ckpt');
 const LATENTS_FILE = path.join(SR_WORK_DIR, 'latents-128.bin');
 const LATENTS_META = path.join(SR_WORK_DIR, 'latents-128.json');
 /** The runs share a 2-core machine: one intra-op thread. */
@@ -39,11 +41,13 @@ export async function embeddedAutoencoderWeights(): Promise<Map<string, Float32A
   return out;
 }
 
-/** The SR model's autoencoder: the 128² fine-tune when it exists, else the embedded one (step 0). */
+/** The SR model's autoencoder: the embedded one with the 128² decoder when it exists (its step; 0 = none yet). */
 export async function srAutoencoderWeights(): Promise<{ weights: Map<string, Float32Array>; step: number }> {
-  if (!existsSync(SR_AE_CHECKPOINT)) return { weights: await embeddedAutoencoderWeights(), step: 0 };
-  const ck = await loadCheckpoint(SR_AE_CHECKPOINT);
-  return { weights: ck.params, step: ck.step };
+  const weights = await embeddedAutoencoderWeights();
+  if (!existsSync(SR_DECODER_CHECKPOINT)) return { weights, step: 0 };
+  const ck = await loadCheckpoint(SR_DECODER_CHECKPOINT);
+  for (const [name, data] of ck.params) weights.set(name, data);
+  return { weights, step: ck.step };
 }
 
 export interface SrLatents {
@@ -55,24 +59,25 @@ export interface SrLatents {
 }
 
 /**
- * Encodes the 128² set once with the autoencoder (cached for the autoencoder step it was made with); the
- * scale factor is 1/std of the training latents.
+ * Encodes the 128² set once with the embedded encoder (16 groups, as it was trained); the scale factor
+ * is 1/std of the training latents.
  */
-export async function srLatentCache(ds: SrDataset, ae: { weights: ReadonlyMap<string, Float32Array>; step: number }, log: (line: string) => void): Promise<SrLatents> {
-  const f = autoencoderFactor(SR_AUTOENCODER);
+export async function srLatentCache(ds: SrDataset, log: (line: string) => void): Promise<SrLatents> {
+  const f = autoencoderFactor(AUTOENCODER);
   const size = SR_IMAGE_SIZE / f;
-  const channels = SR_AUTOENCODER.embedDim;
+  const channels = AUTOENCODER.embedDim;
   const per = channels * size * size;
   const count = ds.high.samples.length;
   if (existsSync(LATENTS_FILE) && existsSync(LATENTS_META)) {
-    const meta = JSON.parse(readFileSync(LATENTS_META, 'utf8')) as { scaleFactor: number; count: number; aeStep: number };
+    const meta = JSON.parse(readFileSync(LATENTS_META, 'utf8')) as { scaleFactor: number; count: number };
     const b = readFileSync(LATENTS_FILE);
-    if (meta.count === count && meta.aeStep === ae.step) return { moments: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4), scaleFactor: meta.scaleFactor, channels, size };
+    if (meta.count === count) return { moments: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4), scaleFactor: meta.scaleFactor, channels, size };
   }
   const batch = 16;
-  const g = buildVaeEncoderGraph(SR_AUTOENCODER, batch, SR_IMAGE_SIZE, SR_IMAGE_SIZE);
+  const ae = await embeddedAutoencoderWeights();
+  const g = buildVaeEncoderGraph(AUTOENCODER, batch, SR_IMAGE_SIZE, SR_IMAGE_SIZE);
   const enc = await createSession(
-    toModelProto(g, { kind: 'embedded', get: (name) => ({ dtype: 'float32', shape: g.params.get(name)!.shape, data: ae.weights.get(name)! }) }),
+    toModelProto(g, { kind: 'embedded', get: (name) => ({ dtype: 'float32', shape: g.params.get(name)!.shape, data: ae.get(name)! }) }),
     { threads: SR_THREADS },
   );
   const moments = new Float32Array(count * 2 * per);
@@ -109,7 +114,7 @@ export async function srLatentCache(ds: SrDataset, ae: { weights: ReadonlyMap<st
   const scaleFactor = 1 / Math.sqrt(sq / cnt - mean * mean);
   mkdirSync(SR_WORK_DIR, { recursive: true });
   writeFileSync(LATENTS_FILE, moments);
-  writeFileSync(LATENTS_META, JSON.stringify({ scaleFactor, count, aeStep: ae.step }));
+  writeFileSync(LATENTS_META, JSON.stringify({ scaleFactor, count }));
   return { moments, scaleFactor, channels, size };
 }
 
@@ -157,7 +162,7 @@ export async function trainSr(o: StageOptions): Promise<void> {
   const log = o.log ?? console.log;
   mkdirSync(SR_WORK_DIR, { recursive: true });
   const ds = await loadSrDataset(SR_IMAGE_SIZE, CACHE_DIR, log);
-  const lat = await srLatentCache(ds, await srAutoencoderWeights(), log);
+  const lat = await srLatentCache(ds, log);
   const { batch, crop, lr, warmup, emaDecay, minSnrGamma } = SR_TRAINING;
   const c = lat.channels;
   const lg = buildDiffusionLossGraph(SR_UNET, { batch, height: crop, width: crop, latentChannels: c, weighted: true });
@@ -219,35 +224,66 @@ export async function trainSr(o: StageOptions): Promise<void> {
 }
 
 
-/** Random size×size crops of the 128² pictures in [−1, 1], each flipped left–right at random. */
-export function pictureCropBatch(ds: SrDataset, indices: readonly number[], crop: number, rng: Rng): Float32Array {
-  const s = ds.high.size;
-  const b = indices.length;
-  const out = new Float32Array(b * 3 * crop * crop);
-  const offs = rng.integers(2 * b, s - crop + 1);
-  const flips = rng.uniform(b);
-  for (let k = 0; k < b; k++) {
-    const base = indices[k]! * 3 * s * s;
-    const flip = flips[k]! < 0.5;
-    for (let c = 0; c < 3; c++) for (let y = 0; y < crop; y++) for (let x = 0; x < crop; x++) {
-      const sx = offs[2 * k + 1]! + (flip ? crop - 1 - x : x);
-      out[((k * 3 + c) * crop + y) * crop + x] = ds.high.pixels[base + c * s * s + (offs[2 * k]! + y) * s + sx]! / 127.5 - 1;
-    }
-  }
-  return out;
+/**
+ * The decoder's loss on cached latents: `latent_sample` [B, C, h, w] (a posterior sample, unscaled) →
+ * picture, against `image` [B, 3, 4h, 4w]: mean L1 + gradientWeight · L1 of the image gradients, as the
+ * embedded autoencoder was trained (no encoder in the graph, so a step costs the decoder only).
+ */
+export function buildDecoderLossGraph(batch: number, latentSize: number, gradientWeight: number): { graph: Graph; loss: Value } {
+  const g = new Graph('decoder_loss');
+  const f = autoencoderFactor(SR_AUTOENCODER);
+  const n = latentSize * f;
+  const z = g.input('latent_sample', 'float32', [batch, SR_AUTOENCODER.embedDim, latentSize, latentSize]);
+  const image = g.input('image', 'float32', [batch, 3, n, n]);
+  const recon = vaeDecode(g, SR_AUTOENCODER, z);
+  const all = [0, 1, 2, 3];
+  const meanAbs = (a: Value, b: Value) => g.reduceMean(g.abs(g.sub(a, b)), all, false);
+  const grads = (x: Value): [Value, Value] => [
+    g.sub(g.slice(x, [1], [n], [3]), g.slice(x, [0], [n - 1], [3])),
+    g.sub(g.slice(x, [1], [n], [2]), g.slice(x, [0], [n - 1], [2])),
+  ];
+  const [ix, iy] = grads(image);
+  const [rx, ry] = grads(recon);
+  const loss = g.output(g.add(meanAbs(image, recon), g.mul(g.add(meanAbs(ix, rx), meanAbs(iy, ry)), gradientWeight)), 'loss');
+  return { graph: g, loss };
 }
 
-/**
- * Stage 'sr-autoencoder': the embedded autoencoder fine-tuned, encoder and decoder, on random crops of
- * the 128² pictures with the paper's 32 GroupNorm groups (its loss: L1 + image-gradient L1 + KL).
- */
-export async function trainSrAutoencoder(o: StageOptions): Promise<void> {
+/** Random crops of posterior samples (unscaled) and the matching crops of the 128² pictures in [−1, 1]. */
+export function decoderCropBatch(ds: SrDataset, lat: SrLatents, indices: readonly number[], crop: number, rng: Rng): { z: Float32Array; image: Float32Array } {
+  const { channels: c, size: s } = lat;
+  const hs = ds.high.size;
+  const f = hs / s;
+  const per = c * s * s;
+  const pc = crop * f;
+  const b = indices.length;
+  const z = new Float32Array(b * c * crop * crop);
+  const image = new Float32Array(b * 3 * pc * pc);
+  const offs = rng.integers(2 * b, s - crop + 1);
+  const post = rng.normal(z.length);
+  for (let k = 0; k < b; k++) {
+    const i = indices[k]!;
+    const oy = offs[2 * k]!;
+    const ox = offs[2 * k + 1]!;
+    for (let ch = 0; ch < c; ch++) for (let y = 0; y < crop; y++) for (let x = 0; x < crop; x++) {
+      const src = i * 2 * per + ch * s * s + (oy + y) * s + ox + x;
+      const o = ((k * c + ch) * crop + y) * crop + x;
+      z[o] = lat.moments[src]! + lat.moments[src + per]! * post[o]!;
+    }
+    for (let ch = 0; ch < 3; ch++) for (let y = 0; y < pc; y++) for (let x = 0; x < pc; x++) {
+      image[((k * 3 + ch) * pc + y) * pc + x] = ds.high.pixels[i * 3 * hs * hs + ch * hs * hs + (oy * f + y) * hs + ox * f + x]! / 127.5 - 1;
+    }
+  }
+  return { z, image };
+}
+
+/** Stage 'sr-decoder': the decoder fine-tuned at 128² with 32 groups on random crops of the cached latents. */
+export async function trainSrDecoder(o: StageOptions): Promise<void> {
   const log = o.log ?? console.log;
   mkdirSync(SR_WORK_DIR, { recursive: true });
   const ds = await loadSrDataset(SR_IMAGE_SIZE, CACHE_DIR, log);
-  const { batch, crop, lr, warmup } = SR_AE_TRAINING;
-  const { klWeight, gradientWeight } = AE_TRAINING;
-  const lg = buildAutoencoderLossGraph(SR_AUTOENCODER, { batch, height: crop, width: crop, klWeight, gradientWeight });
+  const lat = await srLatentCache(ds, log);
+  const { batch, crop, lr, warmup } = SR_DECODER_TRAINING;
+  const lg = buildDecoderLossGraph(batch, crop, AE_TRAINING.gradientWeight);
   const graph = buildGradientGraph(lg.graph, lg.loss, [...lg.graph.params.keys()]);
   const opts = {
     graph,
@@ -257,30 +293,29 @@ export async function trainSrAutoencoder(o: StageOptions): Promise<void> {
     clipNorm: 1,
     seed: 4005,
     session: { threads: SR_THREADS },
-    checkpoint: { file: SR_AE_CHECKPOINT, every: 50 },
+    checkpoint: { file: SR_DECODER_CHECKPOINT, every: 50 },
   };
-  const trainer = existsSync(SR_AE_CHECKPOINT)
-    ? await Trainer.resume(opts, SR_AE_CHECKPOINT)
-    : await Trainer.create({ ...opts, params: await embeddedAutoencoderWeights() });
+  const ae = await embeddedAutoencoderWeights();
+  const start = new Map([...lg.graph.params.keys()].map((n) => [n, Float32Array.from(ae.get(n)!)]));
+  const trainer = existsSync(SR_DECODER_CHECKPOINT) ? await Trainer.resume(opts, SR_DECODER_CHECKPOINT) : await Trainer.create({ ...opts, params: start });
   const train = ds.high.samples.flatMap((s, i) => (s.heldOut ? [] : [i]));
-  log(`sr-autoencoder: ${train.length} training pictures, crops ${crop}², ${trainer.trained.length} tensors, resuming at step ${trainer.step}`);
+  log(`sr-decoder: ${train.length} training pictures, latent crops ${crop}² (${crop * 4}² pixels), ${trainer.trained.length} tensors, resuming at step ${trainer.step}`);
   const f = autoencoderFactor(SR_AUTOENCODER);
-  const zShape = [batch, SR_AUTOENCODER.embedDim, crop / f, crop / f];
   const deadline = Date.now() + o.minutes * 60_000;
   let t0 = Date.now();
   let lossAvg = 0;
   while (Date.now() < deadline) {
     const pick = Array.from(trainer.rng.integers(batch, train.length), (j) => train[j]!);
-    const image = pictureCropBatch(ds, pick, crop, trainer.rng);
+    const { z, image } = decoderCropBatch(ds, lat, pick, crop, trainer.rng);
     const r = await trainer.trainStep({
-      image: { dtype: 'float32', shape: [batch, 3, crop, crop], data: image },
-      noise: { dtype: 'float32', shape: zShape, data: trainer.rng.normal(zShape.reduce((a, b) => a * b, 1)) },
+      latent_sample: { dtype: 'float32', shape: [batch, lat.channels, crop, crop], data: z },
+      image: { dtype: 'float32', shape: [batch, 3, crop * f, crop * f], data: image },
     });
     lossAvg += r.loss;
     if (r.step % 20 === 0) {
       const dt = (Date.now() - t0) / 20 / 1000;
       t0 = Date.now();
-      log(`sr-autoencoder step ${r.step} loss ${(lossAvg / 20).toFixed(4)} grad ${r.gradNorm.toFixed(3)} lr ${r.lr.toExponential(2)} ${dt.toFixed(2)} s/step`);
+      log(`sr-decoder step ${r.step} loss ${(lossAvg / 20).toFixed(4)} grad ${r.gradNorm.toFixed(3)} lr ${r.lr.toExponential(2)} ${dt.toFixed(2)} s/step`);
       lossAvg = 0;
     }
   }
