@@ -6,6 +6,7 @@ export const KIND_LABELS = {
   txt2img: 'Text to image',
   img2img: 'Image to image',
   inpaint: 'Inpaint',
+  upscale: 'Upscale ×4',
   upload: 'Saved from canvas',
   import: 'Imported',
   train: 'Training',
@@ -14,7 +15,7 @@ export const KIND_LABELS = {
 export type KindName = keyof typeof KIND_LABELS;
 
 /** The kinds a picture in the History can have, in the order the filter lists them. */
-export const PICTURE_KINDS: readonly Exclude<KindName, 'train'>[] = ['txt2img', 'img2img', 'inpaint', 'upload', 'import'];
+export const PICTURE_KINDS: readonly Exclude<KindName, 'train'>[] = ['txt2img', 'img2img', 'inpaint', 'upscale', 'upload', 'import'];
 
 export function kindLabel(kind: string): string {
   return (KIND_LABELS as Record<string, string>)[kind] ?? kind;
