@@ -6,6 +6,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { StudioError } from '../api/contract.ts';
 import { ImageError, MAX_JOB_SIDE, normalizeImage } from '../engine/io/image.ts';
+import { readSafetensorsHeader } from '../engine/io/safetensors.ts';
 import { kernelOomVerdict, type ExitEvidence } from '../workers/adapter.ts';
 import type { WorkerModel } from '../workers/protocol.ts';
 
@@ -55,18 +56,27 @@ export async function modelShape(model: Pick<WorkerModel, 'path' | 'format'>): P
   }
 }
 
-/** Bytes of a model's weight files (a package folder's files, or the one file). */
-export async function weightBytes(path: string): Promise<number> {
+/**
+ * Bytes a model's weights take once loaded as float32 (onnxruntime's copy): a safetensors file counts
+ * 4 bytes per float value whatever its stored dtype (fp16 files are widened), other files their size;
+ * folders (packages, diffusers) are summed two levels deep.
+ */
+export async function weightBytes(path: string, depth = 2): Promise<number> {
   const st = await stat(path).catch(() => null);
   if (!st) return 0;
-  if (!st.isDirectory()) return st.size;
-  let total = 0;
-  for (const name of await readdir(path)) {
-    const s = await stat(join(path, name)).catch(() => null);
-    if (s?.isFile()) total += s.size;
+  if (!st.isDirectory()) {
+    if (!/\.safetensors$/i.test(path)) return st.size;
+    const header = await readSafetensorsHeader(path).catch(() => null);
+    if (!header) return st.size;
+    return header.entries.reduce((sum, e) => sum + (FLOAT_BYTES[e.dtype] ? (4 * e.length) / FLOAT_BYTES[e.dtype]! : e.length), 0);
   }
+  if (depth === 0) return 0;
+  let total = 0;
+  for (const name of await readdir(path)) total += await weightBytes(join(path, name), depth - 1);
   return total;
 }
+
+const FLOAT_BYTES: Partial<Record<string, number>> = { F32: 4, F16: 2, BF16: 2 };
 
 export interface MemoryEstimate {
   total: number;
@@ -77,24 +87,38 @@ export interface MemoryEstimate {
 
 /** The runtime, the worker process and the text encoder's small activations. */
 const BASE_BYTES = 512 * 2 ** 20;
+/** onnxruntime's own per-session overhead on top of the float32 weights (pre-packed kernels, arenas). */
+const WEIGHT_OVERHEAD = 1.1;
 
 /**
- * A simple, deliberately generous estimate of a generation's peak memory, in bytes:
- *   weights   2 × the weight files (fp16 files are widened to float32; the runtime keeps its own copy)
- *   attention tokens² × 4 bytes × heads × 2 (scores and softmax) × 2 (the CFG batch), at the finest
- *             attention level, tokens = (width / factor / rate) × (height / factor / rate)
+ * A generation's peak memory, in bytes, calibrated against measured peaks (bench/sd.bench.ts: SD 1.x at
+ * 512² with CFG from an fp16 file, 5.4 GiB; this gives 5.3 GiB):
+ *   weights   the float32 weights (weightBytes) × 1.1
+ *   attention with fused attention (onnxruntime's MultiHeadAttention, the CPU default): q, k, v and the
+ *             output at the finest attention level, tokens × 2 (CFG) × 4 tensors × 640 channels × 4 bytes;
+ *             with plain MatMul+Softmax: tokens² × 4 bytes × heads × 2 (scores, softmax) × 2 (CFG)
  *   decode    width × height × 128 channels × 4 bytes × 3 live buffers (the autoencoder's last level)
  *   + 512 MiB for the runtime and the process.
- * For SD 1.x at 512² this gives 7.3 GB from fp16 weights (11.5 GB from a 4.3 GB fp32 file) against the
- * 7.5 GB peak RSS measured (environment.md); at 4096² the attention term alone is 8 TiB: refused.
+ * At 4096² the decode term alone is 24 GiB (and plain attention 8 TiB): refused on most machines.
  */
-export function estimateMemory(o: { weightBytes: number; width: number; height: number; shape: ModelShape }): MemoryEstimate {
+export function estimateMemory(o: { weightBytes: number; width: number; height: number; shape: ModelShape; fusedAttention?: boolean }): MemoryEstimate {
   const rate = Math.min(...o.shape.attentionRates);
   const tokens = o.shape.attentionRates.length === 0 ? 0 : (o.width / o.shape.factor / rate) * (o.height / o.shape.factor / rate);
-  const weights = 2 * o.weightBytes;
-  const attention = tokens * tokens * 4 * o.shape.heads * 2 * 2;
+  const weights = WEIGHT_OVERHEAD * o.weightBytes;
+  const attention = o.fusedAttention === false ? tokens * tokens * 4 * o.shape.heads * 2 * 2 : tokens * 2 * 4 * 640 * 4;
   const decode = o.width * o.height * 128 * 4 * 3;
   return { total: weights + attention + decode + BASE_BYTES, weights, attention, decode };
+}
+
+/** The memory this computer has and what is free now (a warm worker's weights count as free). */
+export function availableMemory(e: Pick<MemoryEstimate, 'weights'>, o: { warm: boolean; total?: number; free?: number } = { warm: false }): { total: number; free: number } {
+  const total = o.total ?? os.totalmem();
+  return { total, free: Math.min(total, (o.free ?? os.freemem()) + (o.warm ? e.weights : 0)) };
+}
+
+/** "needs about 5.3 GiB of memory (19.2 GiB free of 23.4 GiB)": the line the CLI and the status bar show before a job. */
+export function describeEstimate(e: MemoryEstimate, available: { total: number; free: number }): string {
+  return `needs about ${gib(e.total)} of memory (${gib(available.free)} free of ${gib(available.total)})`;
 }
 
 const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
@@ -104,12 +128,11 @@ const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
  * now (a warm worker already holds the weights, so they count as free when `warm`).
  */
 export function checkMemory(e: MemoryEstimate, what: string, o: { warm: boolean; total?: number; free?: number } = { warm: false }): void {
-  const total = o.total ?? os.totalmem();
-  const free = (o.free ?? os.freemem()) + (o.warm ? e.weights : 0);
+  const { total, free } = availableMemory(e, o);
   if (e.total > 0.9 * total) {
     throw new StudioError(
       `${what} would need about ${gib(e.total)} of memory (weights ${gib(e.weights)}, attention ${gib(e.attention)}, decoding ${gib(e.decode)}); ` +
-        `this computer has ${gib(total)}. Use a smaller size.`,
+        `this computer has ${gib(total)}, of which a job may use ${gib(0.9 * total)}. Use a smaller size.`,
       'out_of_memory',
     );
   }
