@@ -1,11 +1,12 @@
 // Jobs on the paper's released LDMs inside a worker. txt2img, img2img and inpaint go through the ordinary
 // generation handler with the release opened as a ReleaseModel (engine/pipelines/release.ts); `upscale`
 // runs a super-resolution release on a picture. Which models are releases is read from the file's header.
+import sharp from 'sharp';
 import type { UpscaleSpec } from '../api/jobs.ts';
-import { isReleaseFile, openRelease, upscale, type ReleaseModel } from '../engine/pipelines/release.ts';
+import { isReleaseFile, openRelease, releaseSizeMultiple, upscale, type ReleaseModel } from '../engine/pipelines/release.ts';
 import { decodeRgb, encodePng, generateHandlers, progressReporter, type ModelLoaders } from './generate.ts';
-import type { JobHandler, JobHandlers } from './host.ts';
-import type { WorkerModel } from './protocol.ts';
+import type { JobContext, JobHandler, JobHandlers } from './host.ts';
+import type { RunJob, WorkerModel } from './protocol.ts';
 
 const releaseLoaders: ModelLoaders<ReleaseModel> = {
   base: (m) => openRelease(m.path, m.name, m.hash.slice(0, 10)),
@@ -52,9 +53,42 @@ const upscaleJob: JobHandler = async (job, ctx) => {
   return { output: null };
 };
 
+/**
+ * img2img and inpaint on a release: a picture whose sides are not multiples of what the UNet takes
+ * (inpainting_big: 32) is padded right and bottom (edges repeated; the mask with "keep"), and each result
+ * is cropped back to the picture's size before it reaches the studio.
+ */
+function padPictures(handler: JobHandler): JobHandler {
+  return async (job, ctx) => {
+    if (!job.init) return handler(job, ctx);
+    const m = await releaseSizeMultiple(job.model.path);
+    const { width = 0, height = 0 } = await sharp(job.init).metadata();
+    const right = (m - (width % m)) % m;
+    const bottom = (m - (height % m)) % m;
+    if (right === 0 && bottom === 0) return handler(job, ctx);
+    const extend = (bytes: Uint8Array, copy: boolean) =>
+      sharp(bytes).removeAlpha().extend(copy ? { right, bottom, extendWith: 'copy' } : { right, bottom, background: { r: 0, g: 0, b: 0 } }).png().toBuffer();
+    const padded: RunJob = { ...job, init: await extend(job.init, true), mask: job.mask ? await extend(job.mask, false) : null };
+    let sent = Promise.resolve();
+    const cropped: JobContext = {
+      signal: ctx.signal,
+      models: ctx.models,
+      progress: (p) => ctx.progress(p),
+      waitIfPaused: () => ctx.waitIfPaused(),
+      image: (index, png, seed, timings, provider) => {
+        sent = sent.then(async () => ctx.image(index, await sharp(png).extract({ left: 0, top: 0, width, height }).png().toBuffer(), seed, timings, provider));
+      },
+    };
+    const result = await handler(padded, cropped);
+    await sent;
+    return result;
+  };
+}
+
 /** The worker's handlers with jobs on the paper's releases routed to them, and the `upscale` job. */
 export function withReleases(handlers: JobHandlers): JobHandlers {
-  const releases = generateHandlers(releaseLoaders);
+  const generate = generateHandlers(releaseLoaders);
+  const releases: JobHandlers = { txt2img: generate.txt2img, img2img: padPictures(generate.img2img!), inpaint: padPictures(generate.inpaint!) };
   const route = (kind: 'txt2img' | 'img2img' | 'inpaint'): JobHandler => async (job, ctx) => {
     const h = (await isRelease(job.model)) ? releases[kind] : handlers[kind];
     if (!h) throw new Error(`this worker does not run ${kind} jobs`);

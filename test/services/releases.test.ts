@@ -88,10 +88,12 @@ describe('the paper\'s releases in the studio', () => {
   }, 60_000);
 
   it('inpaints with inpainting_big (the Canvas\'s job), samples the unconditional model, upscales with a KL-f4 SR model, and cancels', async () => {
-    const init = await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 200, g: 40, b: 90 } } }).png().toBuffer();
-    const maskPx = Buffer.alloc(32 * 32 * 3);
-    for (let p = 0; p < 32 * 32; p++) if (p % 32 < 16) maskPx.fill(255, p * 3, p * 3 + 3);
-    const mask = await sharp(maskPx, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer();
+    // 36×28: not a multiple of what the UNet takes (8), so the worker pads it and crops the result
+    const [W, H] = [36, 28];
+    const init = await sharp({ create: { width: W, height: H, channels: 3, background: { r: 200, g: 40, b: 90 } } }).png().toBuffer();
+    const maskPx = Buffer.alloc(W * H * 3);
+    for (let p = 0; p < W * H; p++) if (p % W < 16) maskPx.fill(255, p * 3, p * 3 + 3);
+    const mask = await sharp(maskPx, { raw: { width: W, height: H, channels: 3 } }).png().toBuffer();
     const inpaint = { kind: 'inpaint' as const, modelId: models.inpainting_big!.id, prompt: '', negativePrompt: '', seed: 1, batchCount: 1, eta: 0, loras: [], steps: 2, width: 32, height: 32, init: { base64: init.toString('base64') }, mask: { base64: mask.toString('base64') }, strength: 1, feather: 0 };
     const uncond = { kind: 'txt2img' as const, modelId: models.celeba!.id, prompt: '', negativePrompt: '', seed: 2, batchCount: 1, eta: 0, loras: [], steps: 2, width: 32, height: 32 };
     const small = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 10, g: 200, b: 90 } } }).png().toBuffer();
@@ -102,8 +104,10 @@ describe('the paper\'s releases in the studio', () => {
     ];
     const [a, b, c] = await Promise.all(jobs.map((j) => waitForJob(studio, j.id, undefined, 60_000)));
     expect([a!.error, b!.error, c!.error]).toEqual([null, null, null]);
-    const { data } = await sharp(await png(a!.generationIds[0]!)).raw().toBuffer({ resolveWithObject: true });
-    for (let p = 0; p < 32 * 32; p++) if (p % 32 >= 16) expect([data[p * 3], data[p * 3 + 1], data[p * 3 + 2]]).toEqual([200, 40, 90]); // kept
+    const { data, info } = await sharp(await png(a!.generationIds[0]!)).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([W, H]);
+    for (let p = 0; p < W * H; p++) if (p % W >= 16) expect([data[p * 3], data[p * 3 + 1], data[p * 3 + 2]]).toEqual([200, 40, 90]); // kept
+    expect(data.subarray(0, 16 * 3).some((v, i) => v !== [200, 40, 90][i % 3])).toBe(true); // the masked area redrawn
     expect((await studio.handlers['history.get']({ id: b!.generationIds[0]! })).params).toMatchObject({ width: 32, height: 32 });
     expect((await studio.handlers['history.get']({ id: c!.generationIds[0]! })).params).toMatchObject({ width: 32, height: 32 });
 

@@ -7,8 +7,9 @@
 // - upscale: any concat-conditioned super-resolution release (bsr_sr, VQ-f4; a KL first stage alike): the
 //   low-res picture in [−1, 1] is concatenated to the latents at every step, the output is f× larger.
 import { readSafetensorsHeader } from '../io/safetensors.ts';
+import { autoencoderFactor } from '../nn/config.ts';
 import { isPaperLayout } from '../families/ldm-paper.ts';
-import { openLdmRelease, type LdmModel } from '../families/ldm-run.ts';
+import { describeLdmFile, openLdmRelease, type LdmModel } from '../families/ldm-run.ts';
 import type { LdmRelease } from '../families/ldm-release.ts';
 import { tensor, type TensorData } from '../tensor.ts';
 import { initialLatents, resolveOptions, runBatch } from './common.ts';
@@ -25,6 +26,11 @@ export async function isReleaseFile(file: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The multiple of pixels a release samples at: its first stage's factor × its UNet's downsampling. */
+export function sizeMultiple(r: LdmRelease): number {
+  return autoencoderFactor(r.autoencoder) * 2 ** ((r.unet?.channelMult.length ?? 1) - 1);
 }
 
 /** A release as a DiffusionModel with the studio's name and hash for it. */
@@ -55,7 +61,7 @@ export class ReleaseModel implements DiffusionModel {
 
   /** Picture sides must be multiples of this: the first stage's factor × the UNet's downsampling. */
   get sizeMultiple(): number {
-    return this.downscale * 2 ** (this.release.unet!.channelMult.length - 1);
+    return sizeMultiple(this.release);
   }
 
   async encodeText(prompts: readonly string[]): Promise<TensorData<'float32'>> {
@@ -112,6 +118,11 @@ export class ReleaseModel implements DiffusionModel {
 export async function openRelease(file: string, name: string, hash: string): Promise<ReleaseModel> {
   const { model } = await openLdmRelease(file);
   return new ReleaseModel(model, name, hash);
+}
+
+/** The sampling multiple of a release file (shapes only). */
+export async function releaseSizeMultiple(file: string): Promise<number> {
+  return sizeMultiple((await describeLdmFile(file)).release);
 }
 
 export interface UpscaleOptions extends Omit<GenerateOptions, 'prompt' | 'negativePrompt' | 'guidance' | 'width' | 'height' | 'clipSkip'> {
