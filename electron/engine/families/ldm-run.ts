@@ -189,6 +189,28 @@ async function spill(tensors: SourceTensor[], file: string): Promise<void> {
   }
 }
 
+/**
+ * Removes the spilled weights of processes that are gone: a worker stopped with SIGKILL (the idle stop)
+ * never runs its close, and a multi-GB file must not stay behind in the temporary folder.
+ */
+async function sweepSpills(): Promise<void> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(os.tmpdir());
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^ldm-paper-(\d+)-/.exec(n);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') await fsp.rm(path.join(os.tmpdir(), n), { recursive: true, force: true });
+    }
+  }
+}
+
 export interface OpenLdmOptions {
   /**
    * Weights above this many bytes as float32 (default 1 GiB) are written once to a temporary safetensors
@@ -243,7 +265,8 @@ export async function openLdmRelease(file: string, o: OpenLdmOptions = {}): Prom
       for (const t of graph) tensors.set(t.name, await t.read());
       return { kind: 'memory', tensors };
     }
-    const tempDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ldm-paper-'));
+    await sweepSpills();
+    const tempDir = await fsp.mkdtemp(path.join(os.tmpdir(), `ldm-paper-${process.pid}-`));
     try {
       const spilled = path.join(tempDir, 'weights.safetensors');
       await spill(graph, spilled);

@@ -244,8 +244,12 @@ it('the families registry names a paper release and sends it to `ldm paper`', as
   await expect(recogniseModel(file('vq-f4', 'safetensors'))).rejects.toThrow(/VQ autoencoder \(16-entry codebook\), f=4/);
 });
 
-it('weights over the limit go once to a temporary safetensors file read in place: same samples, removed on close', async () => {
-  const { existsSync } = await import('node:fs');
+it('weights over the limit go once to a temporary safetensors file read in place: same samples, removed on close (or by the next open, once their process is gone)', async () => {
+  const { existsSync, mkdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  // a spill left by a killed worker (pid 2^22 + 1 is above Linux's pid_max: no such process)
+  const stale = join(tmpdir(), `ldm-paper-${2 ** 22 + 1}-x`);
+  mkdirSync(stale, { recursive: true });
   const small = await openLdmRelease(file('uncond', 'ckpt'));
   const big = await openLdmRelease(file('uncond', 'ckpt'), { maxEmbeddedBytes: 1000 });
   expect(big.notes.join('\n')).toMatch(/written once to a temporary safetensors file/);
@@ -254,6 +258,7 @@ it('weights over the limit go once to a temporary safetensors file read in place
   expect(maxDiff(a.data, b.data)).toBeLessThan(1e-6);
   const temp = (big.model as unknown as { weights: { tempDir: string } }).weights.tempDir;
   expect(existsSync(temp)).toBe(true);
+  expect(existsSync(stale)).toBe(false);
   await small.model.close();
   await big.model.close();
   expect(existsSync(temp)).toBe(false);
