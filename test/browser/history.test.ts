@@ -85,7 +85,7 @@ describe('history in Chromium against the real backend', () => {
     expect(await img.evaluate((el) => [getComputedStyle(el).objectFit, getComputedStyle(el).imageRendering])).toEqual(['contain', 'pixelated']);
     expect(await tiles().first().textContent()).toContain('Saved from canvas');
     const kinds = await page.getByRole('combobox', { name: 'Filter by kind' }).locator('option').allTextContents();
-    expect(kinds).toEqual(['All kinds', 'Text to image', 'Image to image', 'Inpaint', 'Saved from canvas', 'Imported']);
+    expect(kinds).toEqual(['All kinds', 'Text to image', 'Image to image', 'Inpaint', 'Upscale ×4', 'Saved from canvas', 'Imported']);
   });
 
   it('empties the trash after asking, deleting for good', async () => {
