@@ -7,6 +7,8 @@
 //     of the package, or the bundled bert-base-uncased);
 //   a folder with tokenizer/vocab.json + merges.txt (diffusers) or those two files itself: CLIP BPE from
 //     them; with tokenizer/vocab.txt or vocab.txt: WordPiece from it;
+//   a .safetensors file whose text encoder is the latent diffusion paper's BERT-style τθ
+//     (cond_stage_model.transformer.token_emb: txt2img-f8-large): the bundled bert-base-uncased;
 //   anything else (no model, a single-file checkpoint): the bundled CLIP vocabulary.
 // `name` forces one: 'clip' (SD 1.x, pads with the end token), 'openclip' (SD 2.x, pads with 0), 'bert'.
 
@@ -76,7 +78,7 @@ export function promptTokenizerFor(location?: string, name?: TokenizerName): Pro
   }
   if (location === undefined) return byName('clip');
   if (!fs.existsSync(location)) throw new TokenizerError(`no model at ${location}`);
-  if (!fs.statSync(location).isDirectory()) return byName('clip');
+  if (!fs.statSync(location).isDirectory()) return hasBertTextEncoder(location) ? byName('bert') : byName('clip');
   if (isFile(path.join(location, 'model.json'))) return fromPackage(location);
   for (const dir of [path.join(location, 'tokenizer'), location]) {
     if (isFile(path.join(dir, 'vocab.json')) && isFile(path.join(dir, 'merges.txt'))) {
@@ -87,6 +89,23 @@ export function promptTokenizerFor(location?: string, name?: TokenizerName): Pro
     }
   }
   return byName('clip');
+}
+
+/** Whether a .safetensors file's header names the paper's BERT-style text encoder (header only, read once per change). */
+function hasBertTextEncoder(file: string): boolean {
+  if (!/\.safetensors$/i.test(file)) return false;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = Buffer.alloc(8);
+    if (fs.readSync(fd, size, 0, 8, 0) !== 8) return false;
+    const n = Number(size.readBigUInt64LE(0));
+    if (n > MAX_MODEL_JSON) return false;
+    const header = Buffer.alloc(n);
+    if (fs.readSync(fd, header, 0, n, 8) !== n) return false;
+    return header.includes('"cond_stage_model.transformer.token_emb.weight"');
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export interface PromptTokenReport {

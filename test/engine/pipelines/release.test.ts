@@ -10,6 +10,7 @@ import { rgbImage, type RgbImage } from '../../../electron/engine/pipelines/imag
 import { isReleaseFile, openRelease, padToMultiple, upscale, type ReleaseModel } from '../../../electron/engine/pipelines/release.ts';
 import { txt2img } from '../../../electron/engine/pipelines/txt2img.ts';
 import { tensor } from '../../../electron/engine/tensor.ts';
+import { promptTokenizerFor } from '../../../electron/engine/text/token-count.ts';
 import { writeTinyRelease, type TinyRelease } from '../families/ldm-fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ldm-release-pipes-'));
@@ -24,6 +25,7 @@ const open = async (k: TinyRelease) => {
 beforeAll(async () => {
   for (const k of ['cin', 'sr', 'sr-kl', 'inpaint'] as const) await writeTinyRelease(k, null, file(k));
   await writeTinyRelease('vq-f4', null, file('vq-f4'));
+  await writeTinyRelease('txt2img', null, file('txt2img'));
 });
 afterAll(async () => {
   for (const m of opened) await m.close();
@@ -120,6 +122,14 @@ describe('the paper\'s releases in the pipelines', () => {
     expect(m.release.label).toMatch(/super-resolution ×4 LDM .*kl-f4 first stage/);
     const [a] = await upscale(m, { image: picture(8, 8, 3), seed: 1, steps: 2 });
     expect([a!.image.width, a!.image.height]).toEqual([32, 32]);
+  });
+
+  it('text-to-image (LDM-KL-8-G) is a text model: its prompts are counted with bert-base-uncased, others with CLIP', async () => {
+    expect(promptTokenizerFor(file('txt2img')).label).toBe('bert-base-uncased WordPiece');
+    expect(promptTokenizerFor(file('cin')).label).toBe('CLIP BPE (SD 1.x)');
+    const m = await open('txt2img');
+    const [a] = await txt2img(m, { prompt: 'a red fox', seed: 1, steps: 2, width: 64, height: 64, guidance: 5 });
+    expect(a!.record).toMatchObject({ prompt: 'a red fox', guidance: 5, width: 64 });
   });
 
   it('pads by repeating the right and bottom edges', () => {
