@@ -5,6 +5,11 @@
 // a short LoRA does to pictures: trained on horizontal magenta/green stripes captioned "heart", how
 // striped the pictures generated for "heart" are at LoRA strengths 0, 0.5 and 1.
 // Run: npx tsx bench/finetune.bench.ts [--steps N] [--batch B] [--threads N] [--images N] [--quality-steps N] [--quick]
+//
+// --sd: LoRA on an SD 1.x single file of random fp16 weights (written here, in CompVis names) at 512²,
+// batch 1, a few steps, with and without activation recomputation, each in its own process (its peak
+// RSS is its own). SD-size: run under the shared lock (flock /tmp/sd-size.lock …).
+//   npx tsx bench/finetune.bench.ts --sd [--steps 3] [--size 512] [--recompute on,off] [--keep DIR]
 import { existsSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,6 +22,12 @@ import { txt2img } from '../electron/engine/pipelines/txt2img.ts';
 import { saveModelPackage } from '../electron/engine/io/model-package.ts';
 import { randomWeights } from '../electron/engine/nn/models.ts';
 import { AUTOENCODER, IMAGE_SIZE, UNET, textEncoderConfig } from '../scripts/embedded/config.ts';
+import { spawnSync } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { modelParams } from '../electron/engine/nn/models.ts';
+import { SD_V1_AUTOENCODER, SD_V1_TEXT_ENCODER, SD_V1_UNET } from '../electron/engine/nn/config.ts';
+import { floatToHalf } from '../electron/engine/tensor.ts';
+import { peakRssMiB } from './lib.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number): number => {
@@ -29,6 +40,10 @@ const batch = flag('batch', 4);
 const threads = flag('threads', 2);
 const images = flag('images', 16);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+if (args.includes('--sd')) {
+  await sdBench();
+  process.exit(0);
+}
 const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'finetune-bench-'));
 
 async function embeddedModel(): Promise<{ dir: string; what: string }> {
@@ -129,3 +144,91 @@ await baseModel.release();
 console.log(`stripes LoRA, ${qualitySteps} steps (${q.seconds.toFixed(0)} s), held-out loss ${q.heldOutLoss!.before.toFixed(4)} → ${q.heldOutLoss!.after.toFixed(4)}; `
   + `stripe anisotropy (mean |∂y| / mean |∂x|; training pictures ∞, 1 = none) of "heart" pictures: ${row.join(', ')}`);
 await fsp.rm(root, { recursive: true, force: true });
+
+// ---- LoRA on SD 1.x (--sd)
+
+/** An SD 1.x single file of random fp16 weights (norm scales 1), streamed: a repeated 1 MiB block of small values. */
+async function writeSd1(file: string): Promise<void> {
+  const entries = [...modelParams({ unet: SD_V1_UNET, autoencoder: SD_V1_AUTOENCODER, textEncoder: SD_V1_TEXT_ENCODER })].map(([name, p]) => ({ name, shape: [...p.shape] }));
+  const header: Record<string, unknown> = { __metadata__: {} };
+  let offset = 0;
+  for (const e of entries) {
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    header[e.name] = { dtype: 'F16', shape: e.shape, data_offsets: [offset, offset + 2 * n] };
+    offset += 2 * n;
+  }
+  let json = JSON.stringify(header);
+  while ((json.length + 8) % 8) json += ' ';
+  const block = new Uint16Array(1 << 19);
+  let r = 1;
+  for (let i = 0; i < block.length; i++) block[i] = floatToHalf(((r = (Math.imul(r, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.07);
+  const ones = new Uint16Array(block.length).fill(floatToHalf(1));
+  const out = createWriteStream(file);
+  const write = (b: Uint8Array) => new Promise<void>((res, rej) => (out.write(b, (e) => (e ? rej(e) : res()))));
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64LE(BigInt(json.length));
+  await write(head);
+  await write(Buffer.from(json));
+  for (const e of entries) {
+    let n = e.shape.reduce((a, b) => a * b, 1);
+    const src = e.shape.length === 1 && e.name.endsWith('.weight') ? ones : block;
+    while (n > 0) {
+      const k = Math.min(n, src.length);
+      await write(new Uint8Array(src.buffer, 0, 2 * k));
+      n -= k;
+    }
+  }
+  await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
+}
+
+async function sdBench(): Promise<void> {
+  const size = flag('size', 512);
+  const sdSteps = flag('steps', 3);
+  const child = args.indexOf('--child');
+  if (child >= 0) {
+    // one case in this process: --child FILE DATA ON|OFF
+    const [file, dataDir, mode] = args.slice(child + 1, child + 4) as [string, string, string];
+    const out = path.join(path.dirname(dataDir), `lora-${mode}.safetensors`);
+    await fsp.rm(`${out}.work`, { recursive: true, force: true }); // no resuming from another size's checkpoint
+    const times: number[] = [];
+    let memoryLine = '';
+    let last = performance.now();
+    const t0 = last;
+    await finetune({
+      base: file, data: dataDir, method: 'lora', steps: sdSteps, batchSize: 1, threads, resolution: size, minSide: 32,
+      saveEvery: sdSteps + 1, recompute: mode === 'on', out,
+      onProgress: (e) => {
+        if (e.phase === 'data' && e.message?.startsWith('training step')) memoryLine = e.message;
+        if (e.phase !== 'train') return;
+        const now = performance.now();
+        times.push((now - last) / 1000);
+        last = now;
+      },
+    });
+    const steady = times.slice(1);
+    console.log(`recompute ${mode.padEnd(3)}: ${(steady.reduce((a, b) => a + b, 0) / Math.max(1, steady.length)).toFixed(1)} s/step (steps 2…${sdSteps}; `
+      + `first step incl. set-up ${(times[0]! + 0).toFixed(1)} s, run ${((performance.now() - t0) / 1000).toFixed(0)} s), peak RSS ${peakRssMiB().toFixed(0)} MiB; ${memoryLine}`);
+    return;
+  }
+  const keep = args.indexOf('--keep');
+  const dir = keep >= 0 ? args[keep + 1]! : await fsp.mkdtemp(path.join(os.tmpdir(), 'finetune-sd-bench-'));
+  await fsp.mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'sd1-random.safetensors');
+  if (!existsSync(file)) {
+    const t = performance.now();
+    await writeSd1(file);
+    console.log(`wrote ${file} (${((await fsp.stat(file)).size / 2 ** 30).toFixed(2)} GiB fp16) in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+  }
+  const dataDir = path.join(dir, 'data');
+  await fsp.mkdir(dataDir, { recursive: true });
+  const src = path.join(repo, 'node_modules/emoji-datasource-google/img/google/64');
+  for (const f of (await fsp.readdir(src)).filter((f) => f.endsWith('.png')).sort().slice(0, 4)) await fsp.copyFile(path.join(src, f), path.join(dataDir, f));
+  console.log(`LoRA (rank 16 defaults) on SD 1.x random fp16 weights, ${size}², batch 1, ${sdSteps} steps, ${threads} threads, ${os.totalmem() / 2 ** 30 | 0} GiB machine`);
+  const modes = (args.includes('--recompute') ? args[args.indexOf('--recompute') + 1]! : 'on,off').split(',');
+  for (const mode of modes) {
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--sd', '--size', String(size), '--steps', String(sdSteps), '--threads', String(threads), '--child', file, dataDir, mode],
+      { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) console.log(`recompute ${mode}: the process ended with ${r.status ?? r.signal}`);
+  }
+  if (keep < 0) await fsp.rm(dir, { recursive: true, force: true });
+}

@@ -36,5 +36,10 @@ export const systemRequests = {
 };
 
 export const systemEvents = {
-  'system.status': z.object({ activeJobs: z.number().int(), message: z.string().optional() }),
+  'system.status': z.object({
+    activeJobs: z.number().int(),
+    message: z.string().optional(),
+    /** The memory estimate of the job about to start ("A 512x512 txt2img job needs about 5.3 GiB of memory (…)"). */
+    memory: z.string().optional(),
+  }),
 };

@@ -208,6 +208,12 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
   const embeddingFiles = new Set(named.filter((a) => a.kind === 'embedding').map((a) => a.file));
   const loras = adapters.filter((a) => !embeddingFiles.has(a.file)).map((a) => ({ name: a.name, hash: a.hash, strength: a.strength }));
   try {
+    // The memory estimate before the work starts, refused with the figure when it cannot fit (services/admission.ts).
+    const [ew, eh] = [size?.width ?? (f.width as number | undefined) ?? model.spec.defaults.width, size?.height ?? (f.height as number | undefined) ?? model.spec.defaults.height];
+    const { availableMemory, checkMemory, describeEstimate, estimateForModel } = await import('../services/admission.ts');
+    const estimate = estimateForModel(model.spec, ew, eh);
+    if (!f.quiet) io.stderr.write(`${ew}x${eh} ${command}: ${describeEstimate(estimate, availableMemory(estimate))}\n`);
+    checkMemory(estimate, `A ${ew}x${eh} ${command} job`);
     const base: GenerateOptions = {
       prompt,
       negativePrompt: f.negative as string | undefined,

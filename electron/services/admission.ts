@@ -7,8 +7,11 @@ import { join } from 'node:path';
 import { StudioError } from '../api/contract.ts';
 import { ImageError, MAX_JOB_SIDE, normalizeImage } from '../engine/io/image.ts';
 import { readSafetensorsHeader } from '../engine/io/safetensors.ts';
+import { modelParams } from '../engine/nn/models.ts';
+import type { ModelConfigs } from '../engine/pipelines/loaded-model.ts';
 import { kernelOomVerdict, type ExitEvidence } from '../workers/adapter.ts';
 import type { WorkerModel } from '../workers/protocol.ts';
+import { releaseModelShape } from './model-traits.ts';
 
 const JOB_IMAGE_LIMITS = { maxDimension: MAX_JOB_SIDE, maxPixels: MAX_JOB_SIDE * MAX_JOB_SIDE };
 
@@ -38,7 +41,7 @@ const SD_SHAPE: ModelShape = { factor: 8, attentionRates: [1, 2, 4], heads: 8 };
 
 /** Reads the shape from a model package's model.json; other formats are taken as SD-like (the larger case). */
 export async function modelShape(model: Pick<WorkerModel, 'path' | 'format'>): Promise<ModelShape> {
-  if (model.format !== 'package') return SD_SHAPE;
+  if (model.format !== 'package') return (await releaseModelShape(model.path)) ?? SD_SHAPE;
   try {
     const m = JSON.parse(await readFile(join(model.path, 'model.json'), 'utf8')) as {
       architecture?: { autoencoder?: { chMult?: number[] }; unet?: { attentionResolutions?: number[]; numHeads?: number; numHeadChannels?: number; modelChannels?: number; channelMult?: number[] } };
@@ -110,6 +113,17 @@ export function estimateMemory(o: { weightBytes: number; width: number; height: 
   return { total: weights + attention + decode + BASE_BYTES, weights, attention, decode };
 }
 
+/** The estimate for a model already opened (the CLI): its weights counted from its configs. */
+export function estimateForModel(spec: ModelConfigs, width: number, height: number): MemoryEstimate {
+  let values = 0;
+  for (const p of modelParams({ unet: spec.unet, autoencoder: spec.autoencoder, textEncoder: spec.textEncoder }).values()) values += p.shape.reduce((a, b) => a * b, 1);
+  const u = spec.unet;
+  const rates = u.attentionResolutions;
+  const channels = u.modelChannels * (u.channelMult[Math.round(Math.log2(rates.length ? Math.min(...rates) : 1))] ?? 1);
+  const heads = u.numHeads ?? (u.numHeadChannels ? Math.max(1, Math.round(channels / u.numHeadChannels)) : SD_SHAPE.heads);
+  return estimateMemory({ weightBytes: 4 * values, width, height, shape: { factor: 2 ** (spec.autoencoder.chMult.length - 1), attentionRates: rates, heads } });
+}
+
 /** The memory this computer has and what is free now (a warm worker's weights count as free). */
 export function availableMemory(e: Pick<MemoryEstimate, 'weights'>, o: { warm: boolean; total?: number; free?: number } = { warm: false }): { total: number; free: number } {
   const total = o.total ?? os.totalmem();
@@ -152,16 +166,20 @@ export async function admitGeneration(
   init: Uint8Array | null,
   mask: Uint8Array | null,
   warm: boolean,
-): Promise<{ init: Buffer | null; mask: Buffer | null; estimate: MemoryEstimate }> {
+): Promise<{ init: Buffer | null; mask: Buffer | null; estimate: MemoryEstimate; line: string }> {
   const pic = init ? await jobPicture(init, 'the init image') : null;
   const m = mask ? await jobPicture(mask, 'the mask') : null;
-  const width = pic?.width ?? spec.width;
-  const height = pic?.height ?? spec.height;
+  const shape = await modelShape(model);
+  // an upscale makes a picture the first stage's factor larger than its input
+  const scale = spec.kind === 'upscale' ? shape.factor : 1;
+  const width = (pic?.width ?? spec.width) * scale;
+  const height = (pic?.height ?? spec.height) * scale;
   let weights = await weightBytes(model.path);
   for (const l of loras) weights += await weightBytes(l.path);
-  const estimate = estimateMemory({ weightBytes: weights, width, height, shape: await modelShape(model) });
-  checkMemory(estimate, `A ${width}x${height} ${spec.kind} job`, { warm });
-  return { init: pic?.png ?? null, mask: m?.png ?? null, estimate };
+  const estimate = estimateMemory({ weightBytes: weights, width, height, shape });
+  const what = `A ${width}x${height} ${spec.kind} job`;
+  checkMemory(estimate, what, { warm });
+  return { init: pic?.png ?? null, mask: m?.png ?? null, estimate, line: `${what} ${describeEstimate(estimate, availableMemory(estimate, { warm }))}` };
 }
 
 /** What is known when a job's worker was killed: its estimate, the machine's memory, the kernel log. */

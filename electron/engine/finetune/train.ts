@@ -6,6 +6,7 @@
 // seeds, loss reported as progress, pause at step boundaries and cancel by AbortSignal.
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '../diffusion/rng.ts';
 import { bucketDefaults, bucketMetadata, type BucketTable } from '../io/buckets.ts';
@@ -139,6 +140,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   });
   const fg = graphAt(shapes[0]!);
   progress({ phase: 'data', step: 0, total: o.steps, message: trainingMemoryLine(fg.memory) });
+  const machine = os.totalmem();
+  check(fg.memory.total <= 0.9 * machine, `this training run would need about ${(fg.memory.total / 2 ** 30).toFixed(1)} GiB of memory${fg.memory.recompute ? ' even with activations recomputed' : ''}, `
+    + `and this computer has ${(machine / 2 ** 30).toFixed(1)} GiB (a run may use ${(0.9 * machine / 2 ** 30).toFixed(1)}); lower the batch size or the resolution`);
   const start = method.initialParams(fg.trained, baseWeights, spec.textEncoder);
   const runKey = createHash('sha256')
     .update(JSON.stringify({ method: o.method, baseSha, data: ds.hash, size, batch, accumulate, lr, warmup, lora: setup.lora, steps: o.steps, ema: o.ema, noise: o.noiseOffset, minSnr: o.minSnrGamma, holdOut, seed: o.seed, ...(prediction === 'v_prediction' ? { prediction } : {}), ...(o.buckets ? { buckets: o.buckets } : {}) }))

@@ -48,6 +48,7 @@ export function jobQueueHooks(ctx: StudioServices, queue: () => JobQueue): Queue
       // (an upscale's estimate is taken at the input picture's size)
       const admitted = spec.kind === 'train' ? null : await admitGeneration(spec.kind === 'upscale' ? { kind: spec.kind, width: 0, height: 0 } : spec, models.toWorkerModel(model), loras, init, mask, queue().workerStats().pids.generate !== null);
       if (admitted) estimates.set(job.id, admitted.estimate.total);
+      if (admitted) emit('system.status', { activeJobs: queue().list(['running', 'queued'], 1000).length, memory: admitted.line }); // the status bar's estimate
       return {
         type: 'run',
         jobId: job.id,

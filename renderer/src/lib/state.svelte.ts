@@ -22,6 +22,8 @@ export const app = $state({
   infoError: null as string | null,
   jobs: {} as Record<string, Job>,
   statusMessage: null as string | null,
+  /** The memory estimate of the last job before it started (system.status). */
+  memory: null as string | null,
   /** False while web mode's socket is down (it reconnects on its own). */
   connected: true,
   notices: [] as Notice[],
