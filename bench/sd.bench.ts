@@ -1,20 +1,29 @@
 // Stable Diffusion at full size (not a test; prints figures): writes an SD 1.x (and with --sd2 an SD 2.x
 // 768-v) single file of random fp16 weights in the exact CompVis / OpenCLIP layout, then measures what a
-// user waits for: hashing, opening (family + config inference), building the sessions, seconds per
-// denoising step with CFG, a session rebuild for a new size, and the process's peak resident memory.
+// user waits for, each case in its own process (so its peak resident memory is its own):
+//   cold   first start: the fp16 weights widened into an empty weights cache, sessions built, sampled;
+//   warm   second start (the cache filled by the first): start-to-first-step, s/step, decode, peak RSS;
+// each case then encodes the prompts and runs one UNet call at a new size (size − 64) to show what a size
+// change costs (sessions: weights cache mapped, nothing widened or constant-folded again).
 //
 //   npx tsx bench/sd.bench.ts [--sd2] [--size 512] [--steps 2] [--threads 2] [--keep DIR]
+//        [--cases cold,warm] [--sessions auto|keep|stage] [--prepack] [--opt disabled|basic] [--weights fp32|int8|int4]
 //
-// Memory: peak RSS of this process (maxRSS), which includes the file writer's buffers (small) and
-// Node itself (~60 MB).
-import { createWriteStream, promises as fsp } from 'node:fs';
+// Memory: peak RSS (VmHWM) of the case's process; it counts the mapped weight pages onnxruntime touched
+// (file-backed: the kernel can drop them under pressure, unlike the sessions' own allocations).
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openModel, sha256Files } from '../electron/engine/families/index.ts';
 import { SD_V1_AUTOENCODER, SD_V1_TEXT_ENCODER, SD_V1_UNET, type TextEncoderConfig, type UNetConfig } from '../electron/engine/nn/config.ts';
 import { modelParams } from '../electron/engine/nn/models.ts';
 import { txt2img } from '../electron/engine/pipelines/txt2img.ts';
-import { floatToHalf } from '../electron/engine/tensor.ts';
+import { floatToHalf, tensor } from '../electron/engine/tensor.ts';
+import type { SessionPolicy } from '../electron/engine/pipelines/loaded-model.ts';
+import type { WeightPrecision } from '../electron/engine/nn/quantize.ts';
+import { fileURLToPath } from 'node:url';
+import { peakRssMiB } from './lib.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string, d: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : d);
@@ -101,12 +110,86 @@ async function writeFile(file: string): Promise<number> {
 }
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
-const rss = () => process.resourceUsage().maxRSS * 1024;
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+interface Case {
+  file: string;
+  hash: string;
+  cacheDir: string;
+  sessions: SessionPolicy;
+  prepack: boolean;
+  opt: 'disabled' | 'basic';
+  weights: WeightPrecision;
+}
+
+interface CaseResult {
+  anonMiB: number;
+  openMs: number;
+  buildMs: number;
+  build: string[];
+  firstStepMs: number;
+  stepMs: number[];
+  decodeMs: number;
+  peakMiB: number;
+  newSizeFirstStepMs: number;
+  peakEndMiB: number;
+  live: string[];
+}
+
+/**
+ * The largest anonymous resident memory seen (RssAnon, sampled every 100 ms while onnxruntime runs on its
+ * own threads): the memory the process holds, without the mapped weight pages the kernel may drop and re-read.
+ */
+function anonSampler(): { stop(): number } {
+  let max = 0;
+  const sample = () => {
+    max = Math.max(max, Number(/RssAnon:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024);
+  };
+  const timer = setInterval(sample, 100);
+  return { stop: () => (clearInterval(timer), sample(), max) };
+}
+
+/** One generation (start to first step, steps, decode), then one step at a new size; in this process. */
+async function runCase(c: Case): Promise<CaseResult> {
+  const anon = anonSampler();
+  const t0 = performance.now();
+  const { model } = await openModel(c.file, {
+    hash: c.hash, provider: 'cpu', threads, weightCache: { dir: c.cacheDir }, sessions: c.sessions, prepack: c.prepack, optimization: c.opt, weights: c.weights,
+  });
+  const openMs = performance.now() - t0;
+  // The sessions this policy builds up front (staged: the text encoder's; the others' weights prepared).
+  const build: string[] = [];
+  await model.warmUp(size, size, true, (net, _i, _n, ms) => build.push(`${net} ${(ms / 1000).toFixed(1)}`));
+  const buildMs = performance.now() - t0 - openMs;
+  const marks: number[] = [];
+  const gen = (s: number, n: number) => txt2img(model, {
+    prompt: 'a photograph of an astronaut riding a horse', seed: 1, steps: n, sampler: 'euler', width: s, height: s, previewEvery: 0,
+    onProgress: () => marks.push(performance.now()),
+  });
+  await gen(size, steps);
+  const end = performance.now();
+  const stepMs = marks.slice(1).map((m, i) => m - marks[i]!);
+  const result = { anonMiB: anon.stop(), openMs, buildMs, build, firstStepMs: marks[0]! - t0, stepMs, decodeMs: end - marks[marks.length - 1]!, peakMiB: peakRssMiB(), live: model.liveNetworks() };
+  marks.length = 0;
+  const t1 = performance.now();
+  // A new size: the text encoded again and one UNet call (batch 2) at (size − 64)², no decode.
+  const context = await model.encodeText(['', 'a photograph of an astronaut riding a horse']);
+  const l = (size - 64) / 8;
+  await model.predictNoise(tensor('float32', [2, 4, l, l], new Float32Array(2 * 4 * l * l).fill(0.1)), 500, context);
+  const newSizeFirstStepMs = performance.now() - t1;
+  await model.release();
+  return { ...result, newSizeFirstStepMs, peakEndMiB: peakRssMiB() };
+}
+
+if (args.includes('--case')) {
+  console.log(JSON.stringify(await runCase(JSON.parse(flag('--case', '')) as Case)));
+  process.exit(0);
+}
 
 const dir = args.includes('--keep') ? flag('--keep', '') : await fsp.mkdtemp(path.join(os.tmpdir(), 'ldm-sd-bench-'));
 await fsp.mkdir(dir, { recursive: true });
 const file = path.join(dir, sd2 ? 'sd2-768-v-random.safetensors' : 'sd1-random.safetensors');
+const cacheDir = path.join(dir, 'weights-cache');
 try {
   let t = performance.now();
   const bytes = (await fsp.stat(file).catch(() => null))?.size ?? (await writeFile(file));
@@ -115,34 +198,40 @@ try {
   const hash = (await sha256Files([file])).slice(0, 10);
   console.log(`A1111 hash ${hash}: ${sec(performance.now() - t)} (once per file; the registry caches it)`);
   t = performance.now();
-  const { model, opened } = await openModel(file, { hash, provider: 'cpu', threads });
+  const { opened } = await openModel(file, { hash, provider: 'cpu', threads });
   console.log(`open (header, family ${opened.family}, configs from shapes): ${sec(performance.now() - t)}; predicts ${opened.prediction}`);
-  t = performance.now();
-  await model.warmUp(size, size, true, (net, i, n, ms) => console.log(`  session ${i}/${n} ${net}: ${sec(ms)}, peak RSS ${mb(rss())}`));
-  console.log(`load (all sessions for ${size}² with CFG): ${sec(performance.now() - t)}, peak RSS ${mb(rss())}`);
-  const times: number[] = [];
-  let last = performance.now();
-  await txt2img(model, {
-    prompt: 'a photograph of an astronaut riding a horse',
-    seed: 1,
-    steps,
-    sampler: 'euler',
-    width: size,
-    height: size,
-    previewEvery: 0,
-    onProgress: () => {
-      const now = performance.now();
-      times.push(now - last);
-      last = now;
-    },
-  });
-  console.log(`s/step at ${size}² (batch 2, CFG): ${times.map((x) => (x / 1000).toFixed(2)).join(', ')} (first includes text encoding)`);
-  console.log(`peak RSS after sampling: ${mb(rss())}`);
-  t = performance.now();
-  await model.warmUp(size - 64, size - 64, true);
-  console.log(`new size ${size - 64}² → UNet and VAE sessions rebuilt: ${sec(performance.now() - t)}`);
-  await model.release();
-  console.log(`peak RSS at the end: ${mb(rss())}`);
+  const base: Case = {
+    file, hash, cacheDir,
+    sessions: flag('--sessions', 'auto') as SessionPolicy,
+    prepack: args.includes('--prepack'),
+    opt: flag('--opt', 'disabled') as Case['opt'],
+    weights: flag('--weights', 'fp32') as WeightPrecision,
+  };
+  console.log(`${size}², batch 2 (CFG), ${steps} euler steps, ${threads} threads; sessions ${base.sessions}, prepack ${base.prepack ? 'on' : 'off'}, optimisation ${base.opt}, weights ${base.weights}; load average ${os.loadavg()[0]!.toFixed(1)}`);
+  console.log('case   open s   sessions s   start→1st step s   s/step        decode s   peak RSS MiB   ' + `new size ${size - 64}²: text+UNet s   sessions left   peak at end MiB`);
+  const here = fileURLToPath(import.meta.url);
+  for (const name of flag('--cases', 'cold,warm').split(',')) {
+    if (name === 'cold') await fsp.rm(cacheDir, { recursive: true, force: true });
+    const child = spawnSync(process.execPath, [...process.execArgv, here, ...(sd2 ? ['--sd2'] : []), '--size', String(size), '--steps', String(steps), '--threads', String(threads), '--case', JSON.stringify(base)], {
+      encoding: 'utf8', maxBuffer: 1 << 24,
+    });
+    const line = child.stdout.trim().split('\n').pop() ?? '';
+    if (child.status !== 0 || !line.startsWith('{')) {
+      console.log(`${name}: failed (${child.status ?? child.signal}): ${child.stderr.slice(-2000)}`);
+      continue;
+    }
+    const r = JSON.parse(line) as CaseResult;
+    console.log([
+      name.padEnd(5), (r.openMs / 1000).toFixed(2).padStart(7), (r.buildMs / 1000).toFixed(2).padStart(11), (r.firstStepMs / 1000).toFixed(2).padStart(18),
+      r.stepMs.map((x) => (x / 1000).toFixed(2)).join(', ').padStart(13), (r.decodeMs / 1000).toFixed(2).padStart(10),
+      r.peakMiB.toFixed(0).padStart(14), (r.newSizeFirstStepMs / 1000).toFixed(2).padStart(26), r.live.join('+').padStart(15), r.peakEndMiB.toFixed(0).padStart(17),
+    ].join(' '));
+    console.log(`       sessions built up front (s): ${r.build.join(', ')}; peak anonymous memory (RssAnon) ${r.anonMiB?.toFixed(0)} MiB; load average ${os.loadavg()[0]!.toFixed(1)}`);
+  }
+  const cached = await fsp.readdir(cacheDir).catch(() => []);
+  let cacheBytes = 0;
+  for (const n of cached) cacheBytes += (await fsp.stat(path.join(cacheDir, n))).size;
+  console.log(`weights cache: ${cached.length} files, ${mb(cacheBytes)}`);
 } finally {
   if (!args.includes('--keep')) await fsp.rm(dir, { recursive: true, force: true });
 }
