@@ -62,6 +62,23 @@ async function releaseTraits(path: string): Promise<ModelTraits | null> {
   }
 }
 
+/** What the memory estimate needs of a release (services/admission.ts ModelShape); null for other files. */
+export async function releaseModelShape(path: string): Promise<{ factor: number; attentionRates: number[]; heads: number } | null> {
+  if (!(await isReleaseFile(path))) return null;
+  try {
+    const { release } = await describeLdmFile(path);
+    const u = release.unet;
+    if (!u) return null;
+    const rates = u.attentionResolutions;
+    const finest = rates.length ? Math.min(...rates) : 1;
+    const channels = u.modelChannels * (u.channelMult[Math.round(Math.log2(finest))] ?? 1);
+    const heads = u.numHeads ?? (u.numHeadChannels ? Math.max(1, Math.round(channels / u.numHeadChannels)) : 8);
+    return { factor: autoencoderFactor(release.autoencoder), attentionRates: [...rates], heads };
+  } catch {
+    return null;
+  }
+}
+
 async function readTraits(path: string, isPackage: boolean, prediction?: Prediction): Promise<ModelTraits | null> {
   if (!isPackage && (await isReleaseFile(path))) return releaseTraits(path);
   try {
