@@ -157,8 +157,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     ema: o.ema ? { decay: o.ema } : undefined,
     seed: o.seed ?? FINETUNE_DEFAULTS.seed,
     params: start,
-    // onnxruntime's memory pattern doubled a training step's memory at equal speed (bench/training.bench.ts)
-    session: { threads: o.threads, provider: o.provider, memoryPattern: false, weightsFile: frozen?.weightsFile },
+    session: { threads: o.threads, provider: o.provider, weightsFile: frozen?.weightsFile },
     frozen: frozen?.mode as ExternalWeights | undefined,
     checkpoint: { file: ckFile, every: o.saveEvery ?? FINETUNE_DEFAULTS.saveEvery },
   };
