@@ -55,6 +55,7 @@ async function releaseTraits(path: string): Promise<ModelTraits | null> {
       prediction: 'epsilon',
       classCount: classes,
       classNames: imagenet ? [...imagenetClassNames()] : null,
+      ...(release.unet ? { sizeStep: sizeStepOf({ autoencoder: release.autoencoder, unet: release.unet }) } : {}),
       defaults: releaseDefaults(release),
     };
   } catch {

@@ -49,6 +49,7 @@ describe('the paper\'s releases in the studio', () => {
     const traits = (id: string) => list.find((m) => m.id === id)!.traits!;
     expect(traits(models.cin256!.id)).toMatchObject({ family: 'ldm-release', task: 'class2img', classCount: 1001, defaults: { sampler: 'ddim', guidance: 3 } });
     expect(traits(models.cin256!.id).classNames).toHaveLength(1000);
+    expect(traits(models.cin256!.id).sizeStep).toBe(8); // VQ-f4 × a UNet that halves once
     expect(traits(models.cin256!.id).classNames![388]).toBe('giant panda');
     expect(traits(models.bsr_sr!.id)).toMatchObject({ task: 'upscale', classNames: null, defaults: { steps: 100 } });
     expect(traits(models.inpainting_big!.id).task).toBe('inpaint');
