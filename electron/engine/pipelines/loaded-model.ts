@@ -99,7 +99,7 @@ export interface RuntimeOptions {
    * stage when the computer's available memory is under STAGE_BELOW_BYTES as a session is about to be built.
    */
   readonly sessions?: SessionPolicy;
-  /** onnxruntime's pre-packing of MatMul/Gemm weights (runtime.ts SessionOptions.prepack); default: off. */
+  /** onnxruntime's pre-packing of MatMul/Gemm weights (runtime.ts SessionOptions.prepack); default: off for float weights, on for int8/int4. */
   readonly prepack?: boolean;
 }
 
@@ -364,7 +364,8 @@ export class LoadedModel implements DiffusionModel {
         threads: this.runtime.threads,
         weightsFile,
         memoryPattern: false,
-        prepack: this.runtime.prepack ?? false,
+        // Quantised MatMulNBits needs its weights pre-packed (measured ×3.3 slower per step without).
+        prepack: this.runtime.prepack ?? this.quant !== null,
         optimization: this.runtime.optimization ?? 'disabled',
       });
     })();
