@@ -6,9 +6,10 @@
 //   masked picture and mask concatenated in its own order (first-stage encoding, then the mask);
 // - upscale: any concat-conditioned super-resolution release (bsr_sr, VQ-f4; a KL first stage alike): the
 //   low-res picture in [−1, 1] is concatenated to the latents at every step, the output is f× larger.
-import { readSafetensorsHeader } from '../io/safetensors.ts';
 import { autoencoderFactor } from '../nn/config.ts';
-import { isPaperLayout } from '../families/ldm-paper.ts';
+import { FAMILIES, probe } from '../families/index.ts';
+import { isPaperLayout, ldmPaperReleases } from '../families/ldm-paper.ts';
+import { UNSUPPORTED } from '../families/unsupported.ts';
 import { describeLdmFile, openLdmRelease, type LdmModel } from '../families/ldm-run.ts';
 import type { LdmRelease } from '../families/ldm-release.ts';
 import { tensor, type TensorData } from '../tensor.ts';
@@ -18,14 +19,25 @@ import { imageToTensor, rgbImage, tensorToImage, type RgbImage } from './image.t
 import type { DiffusionModel, SamplingDefaults } from './model.ts';
 import type { GeneratedImage, GenerateOptions } from './types.ts';
 
-/** Whether a .safetensors file holds one of the paper's releases (header only). */
+/**
+ * Whether a .safetensors file holds one of the paper's releases (header only): the paper's layout, and no
+ * model family or earlier detector claims it (an SDXL UNet has that layout too, without cond_stage_model).
+ */
 export async function isReleaseFile(file: string): Promise<boolean> {
   if (!/\.safetensors$/i.test(file)) return false;
+  let source;
   try {
-    return isPaperLayout(new Map((await readSafetensorsHeader(file)).entries.map((e) => [e.name, e.shape])));
+    source = await probe(file);
   } catch {
     return false;
   }
+  if (!source.tensors || !isPaperLayout(new Map([...source.tensors].map(([k, e]) => [k, e.shape])))) return false;
+  if (FAMILIES.some((f) => f.recognise(source))) return false;
+  for (const u of UNSUPPORTED) {
+    if (u === ldmPaperReleases) return true;
+    if (u.detect(source)) return false;
+  }
+  return true;
 }
 
 /** The multiple of pixels a release samples at: its first stage's factor × its UNet's downsampling. */

@@ -9,6 +9,7 @@ import { inpaint } from '../../../electron/engine/pipelines/inpaint.ts';
 import { rgbImage, type RgbImage } from '../../../electron/engine/pipelines/image.ts';
 import { isReleaseFile, openRelease, padToMultiple, upscale, type ReleaseModel } from '../../../electron/engine/pipelines/release.ts';
 import { txt2img } from '../../../electron/engine/pipelines/txt2img.ts';
+import { saveSafetensors } from '../../../electron/engine/io/safetensors.ts';
 import { tensor } from '../../../electron/engine/tensor.ts';
 import { promptTokenizerFor } from '../../../electron/engine/text/token-count.ts';
 import { writeTinyRelease, type TinyRelease } from '../families/ldm-fixtures.ts';
@@ -47,6 +48,13 @@ describe('the paper\'s releases in the pipelines', () => {
     expect(await isReleaseFile(file('cin'))).toBe(true);
     expect(await isReleaseFile(file('vq-f4'))).toBe(true);
     expect(await isReleaseFile(join(dir, 'missing.safetensors'))).toBe(false);
+    // an SDXL UNet has the paper's UNet names too, but its conditioner says what it is
+    const xl = join(dir, 'xl.safetensors');
+    await saveSafetensors(xl, new Map([
+      ['model.diffusion_model.input_blocks.0.0.weight', tensor('float32', [4, 4, 1, 1])],
+      ['conditioner.embedders.0.transformer.text_model.embeddings.position_ids', tensor('float32', [1, 2])],
+    ]));
+    expect(await isReleaseFile(xl)).toBe(false);
   });
 
   it('class-conditional: the class by name or index gives the same picture; the empty negative prompt is class 1000', async () => {
