@@ -1,5 +1,6 @@
 // Generate refuses a size the model cannot draw (sides off its size step) where the size is typed, says
 // which sizes it can draw, submits nothing, and the message goes when the size is fixed.
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchStudio, type Studio } from './harness.ts';
 
@@ -31,6 +32,21 @@ describe('Generate: sizes from the model', () => {
     await form.getByRole('button', { name: 'Generate', exact: true }).click();
     await expect.poll(async () => (await studio.backend.handlers['jobs.list']({ limit: 10 })).map((j) => j.spec.kind === 'txt2img' && j.spec.width)).toEqual([32]);
     await page.getByTestId('selected-result').waitFor({ timeout: 120_000 });
+
+    // img2img draws at its init picture's own size: a picture off the step is named, with what to do.
+    await form.getByRole('radio', { name: 'Image to image' }).click();
+    const drop = (png: Buffer) =>
+      form.evaluate((el, b64) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'init.png', { type: 'image/png' }));
+        el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }, png.toString('base64'));
+    await drop(await sharp({ create: { width: 40, height: 40, channels: 3, background: '#3366cc' } }).png().toBuffer());
+    await expect.poll(() => problem.textContent()).toBe('This model draws sizes in steps of 16 px and the init picture is 40×40: scale or crop it to 32×32 or 48×48 first.');
+    await form.getByRole('button', { name: 'Generate', exact: true }).click();
+    expect(await studio.backend.handlers['jobs.list']({ limit: 10 })).toHaveLength(1);
+    await drop(await sharp({ create: { width: 48, height: 32, channels: 3, background: '#3366cc' } }).png().toBuffer());
+    await expect.poll(() => problem.count()).toBe(0);
     expect(studio.pageErrors).toEqual([]);
   }, 150_000);
 });

@@ -29,14 +29,18 @@ export function modelSummary(m: ModelInfo): string {
 
 /**
  * Why a size cannot be drawn, with the nearest sizes that can: sides must be multiples of the model's size
- * step (traits.sizeStep; 8 when the model does not say). Null when the size is fine.
+ * step (traits.sizeStep; 8 when the model does not say). img2img draws at its init picture's own size, so
+ * with a `picture` that size is checked instead. Null when the size is fine.
  */
-export function sizeProblem(traits: ModelTraits | null | undefined, width: number, height: number): string | null {
+export function sizeProblem(traits: ModelTraits | null | undefined, width: number, height: number, picture?: { width: number; height: number } | null): string | null {
   const step = traits?.sizeStep ?? 8;
-  if (width >= step && height >= step && width % step === 0 && height % step === 0) return null;
+  const [w, h] = picture ? [picture.width, picture.height] : [width, height];
+  if (w >= step && h >= step && w % step === 0 && h % step === 0) return null;
   const down = (v: number) => Math.max(step, Math.floor(v / step) * step);
   const up = (v: number) => Math.max(step, Math.ceil(v / step) * step);
-  return `This model draws sizes in steps of ${step} px: use ${down(width)}×${down(height)} or ${up(width)}×${up(height)}.`;
+  const sizes = `${down(w)}×${down(h)} or ${up(w)}×${up(h)}`;
+  if (picture) return `This model draws sizes in steps of ${step} px and the init picture is ${w}×${h}: scale or crop it to ${sizes} first.`;
+  return `This model draws sizes in steps of ${step} px: use ${sizes}.`;
 }
 
 /**
