@@ -283,6 +283,8 @@ export interface SrPackageOptions {
   /** Held-out pictures to measure (default all). */
   count?: number;
   cpuMinutes?: string;
+  /** Copy into resources/models/ when it beats bicubic (default true; false for a look at a run in progress). */
+  ship?: boolean;
 }
 
 export async function packageSrModel(o: SrPackageOptions = {}): Promise<SrScores & { shipped: boolean }> {
@@ -313,14 +315,15 @@ export async function packageSrModel(o: SrPackageOptions = {}): Promise<SrScores
     cpuMinutes: o.cpuMinutes ?? 'see the stage logs',
     sampleNames: shown.map((s) => ds.high.samples[s.i]!.caption),
   }));
-  const shipped = r.ours.psnr > r.bicubic.psnr || r.ours.ssim > r.bicubic.ssim;
+  const better = r.ours.psnr > r.bicubic.psnr || r.ours.ssim > r.bicubic.ssim;
+  const shipped = better && o.ship !== false;
   console.log(`${SR_MODEL_NAME}: ${r.count} held-out pictures, ours PSNR ${r.ours.psnr.toFixed(2)} dB SSIM ${r.ours.ssim.toFixed(4)}; bicubic PSNR ${r.bicubic.psnr.toFixed(2)} dB SSIM ${r.bicubic.ssim.toFixed(4)}; autoencoder ${ae.psnr.toFixed(2)} dB (the embedded one at 128²: ${shippedAe.psnr.toFixed(2)})`);
   if (shipped) {
     rmSync(SR_PACKAGE_DIR, { recursive: true, force: true });
     cpSync(STAGING_DIR, SR_PACKAGE_DIR, { recursive: true });
     console.log(`${SR_PACKAGE_DIR}: written (${(bytes / 2 ** 20).toFixed(1)} MiB)`);
   } else {
-    console.log(`not shipped: it does not beat bicubic ×4 on held-out PSNR or SSIM; the package is in ${STAGING_DIR}`);
+    console.log(`not shipped${better ? ' (ship: false)' : ': it does not beat bicubic ×4 on held-out PSNR or SSIM'}; the package is in ${STAGING_DIR}`);
   }
   return { ...scores, shipped };
 }
