@@ -46,6 +46,7 @@ const TRAIN_FLAGS: FlagSpecs = {
   'hold-out': { type: 'int', help: 'pictures held out to report the held-out loss before and after (default 0)' },
   seed: { type: 'int', help: `seed of the run (default ${d.seed})` },
   threads: { type: 'int', help: 'CPU threads for onnxruntime' },
+  recompute: { type: 'string', help: 'activation recomputation (gradient checkpointing): on, off or auto (default auto: on when a step would need over half the memory)' },
   ...PROVIDER_FLAG,
   quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
 };
@@ -113,6 +114,7 @@ async function train(argv: readonly string[], io: CliIo): Promise<void> {
     holdOut: f['hold-out'] as number | undefined,
     seed: f.seed as number | undefined,
     threads: f.threads as number | undefined,
+    recompute: recomputeChoice(f.recompute as string | undefined),
     provider,
     signal: io.signal,
     onProgress: (e) => bar?.update(e),
@@ -165,4 +167,10 @@ class TrainBar {
     if (this.drawn) this.out.write('\n');
     this.drawn = false;
   }
+}
+
+function recomputeChoice(v: string | undefined): boolean | 'auto' {
+  if (v === undefined || v === 'auto') return 'auto';
+  if (v === 'on' || v === 'off') return v === 'on';
+  throw new UsageError(`--recompute must be on, off or auto, got '${v}'`);
 }
