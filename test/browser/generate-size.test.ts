@@ -32,6 +32,8 @@ describe('Generate: sizes from the model', () => {
     await form.getByRole('button', { name: 'Generate', exact: true }).click();
     await expect.poll(async () => (await studio.backend.handlers['jobs.list']({ limit: 10 })).map((j) => j.spec.kind === 'txt2img' && j.spec.width)).toEqual([32]);
     await page.getByTestId('selected-result').waitFor({ timeout: 120_000 });
+    // The status bar says what the job was estimated to need before it started (services/admission.ts).
+    expect(await page.getByTestId('memory-estimate').textContent()).toMatch(/^32x\d+ txt2img job needs about \d+\.\d GiB of memory \(\d+\.\d GiB free of \d+\.\d GiB\)$/);
 
     // img2img draws at its init picture's own size: a picture off the step is named, with what to do.
     await form.getByRole('radio', { name: 'Image to image' }).click();
