@@ -7,7 +7,7 @@
 // change costs (sessions: weights cache mapped, nothing widened or constant-folded again).
 //
 //   npx tsx bench/sd.bench.ts [--sd2] [--size 512] [--steps 2] [--threads 2] [--keep DIR]
-//        [--cases cold,warm] [--sessions auto|keep|stage] [--prepack] [--opt disabled|basic] [--weights fp32|int8|int4]
+//        [--cases cold,warm] [--sessions auto|keep|stage] [--prepack on|off] [--opt disabled|basic] [--weights fp32|int8|int4]
 //
 // Memory: peak RSS (VmHWM) of the case's process; it counts the mapped weight pages onnxruntime touched
 // (file-backed: the kernel can drop them under pressure, unlike the sessions' own allocations).
@@ -117,7 +117,7 @@ interface Case {
   hash: string;
   cacheDir: string;
   sessions: SessionPolicy;
-  prepack: boolean;
+  prepack?: boolean;
   opt: 'disabled' | 'basic';
   weights: WeightPrecision;
 }
@@ -203,11 +203,11 @@ try {
   const base: Case = {
     file, hash, cacheDir,
     sessions: flag('--sessions', 'auto') as SessionPolicy,
-    prepack: args.includes('--prepack'),
+    prepack: args.includes('--prepack') ? flag('--prepack', 'on') === 'on' : undefined,
     opt: flag('--opt', 'disabled') as Case['opt'],
     weights: flag('--weights', 'fp32') as WeightPrecision,
   };
-  console.log(`${size}², batch 2 (CFG), ${steps} euler steps, ${threads} threads; sessions ${base.sessions}, prepack ${base.prepack ? 'on' : 'off'}, optimisation ${base.opt}, weights ${base.weights}; load average ${os.loadavg()[0]!.toFixed(1)}`);
+  console.log(`${size}², batch 2 (CFG), ${steps} euler steps, ${threads} threads; sessions ${base.sessions}, prepack ${base.prepack === undefined ? 'default (on when kept)' : base.prepack ? 'on' : 'off'}, optimisation ${base.opt}, weights ${base.weights}; load average ${os.loadavg()[0]!.toFixed(1)}`);
   console.log('case   open s   sessions s   start→1st step s   s/step        decode s   peak RSS MiB   ' + `new size ${size - 64}²: text+UNet s   sessions left   peak at end MiB`);
   const here = fileURLToPath(import.meta.url);
   for (const name of flag('--cases', 'cold,warm').split(',')) {

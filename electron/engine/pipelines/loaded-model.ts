@@ -99,7 +99,7 @@ export interface RuntimeOptions {
    * stage when the computer's available memory is under STAGE_BELOW_BYTES as a session is about to be built.
    */
   readonly sessions?: SessionPolicy;
-  /** onnxruntime's pre-packing of MatMul/Gemm weights (runtime.ts SessionOptions.prepack); default: off for float weights, on for int8/int4. */
+  /** onnxruntime's pre-packing of MatMul/Gemm weights (runtime.ts SessionOptions.prepack); default: on, except for float weights in staged sessions. */
   readonly prepack?: boolean;
 }
 
@@ -352,7 +352,8 @@ export class LoadedModel implements DiffusionModel {
     const current = this.live.get(network);
     if (current?.key === shapeKey) return current;
     // Staged: the other networks' sessions go before this one is built (those still running go when they finish).
-    const others = this.staged() ? [...this.live].filter(([n]) => n !== network) : [];
+    const staged = this.staged();
+    const others = staged ? [...this.live].filter(([n]) => n !== network) : [];
     for (const [n] of others) this.live.delete(n);
     const session = (async () => {
       await Promise.all(others.map(([, e]) => this.retire(e)));
@@ -364,8 +365,11 @@ export class LoadedModel implements DiffusionModel {
         threads: this.runtime.threads,
         weightsFile,
         memoryPattern: false,
-        // Quantised MatMulNBits needs its weights pre-packed (measured ×3.3 slower per step without).
-        prepack: this.runtime.prepack ?? this.quant !== null,
+        // Pre-packing copies the linear layers' weights into onnxruntime's layout at session start: faster
+        // steps (a few %), but seconds per build and a second copy in memory. Kept sessions pre-pack; staged
+        // ones (memory short, rebuilt every generation) read the mapped weights as they are. Quantised
+        // MatMulNBits always pre-packs (measured ×3.3 slower per step without).
+        prepack: this.runtime.prepack ?? (this.quant !== null || !staged),
         optimization: this.runtime.optimization ?? 'disabled',
       });
     })();
