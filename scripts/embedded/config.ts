@@ -84,6 +84,11 @@ export const SR_UNET: UNetConfig = {
 
 /** bsr_sr's noise schedule (CompVis "linear", β from 0.0015 to 0.0155 over 1000 steps). */
 export const SR_SCHEDULE = { kind: 'scaled_linear' as const, betaStart: 0.0015, betaEnd: 0.0155, trainTimesteps: 1000 };
-export const SR_TRAINING = { batch: 16, crop: 16, lr: 4e-4, warmup: 200, emaDecay: 0.999, minSnrGamma: 5 };
+/**
+ * min-SNR-γ weighting for the first vLossFrom steps, then the v-prediction loss written for ε
+ * (ε-MSE / ᾱ, capped at maxWeight): min-SNR leaves the model free to be vague about x0 at high noise,
+ * where for SR the low-resolution picture already says it, and samples drifted in colour.
+ */
+export const SR_TRAINING = { batch: 16, crop: 16, lr: 4e-4, warmup: 200, emaDecay: 0.999, minSnrGamma: 5, vLossFrom: 2300, maxWeight: 50 };
 /** The decoder's fine-tune at 128² with 32 groups: random 16² latent crops (64² pixels). */
 export const SR_DECODER_TRAINING = { batch: 8, crop: 16, lr: 2e-4, warmup: 50 };

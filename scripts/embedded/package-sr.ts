@@ -246,8 +246,10 @@ other work.
 - Decoder: ${o.aeStep} steps from the embedded model's weights on random ${SR_DECODER_TRAINING.crop}² latent crops (${SR_DECODER_TRAINING.crop * 4}² pixels),
   batch ${SR_DECODER_TRAINING.batch}, AdamW lr ${SR_DECODER_TRAINING.lr}, L1 + ${AE_TRAINING.gradientWeight}·L1 on image gradients, the encoder frozen.
 - UNet: ${o.unetStep} steps on random ${SR_TRAINING.crop}² latent crops (64² pixels; SR is local) with a random horizontal flip,
-  batch ${SR_TRAINING.batch}, AdamW lr ${SR_TRAINING.lr} with ${SR_TRAINING.warmup} warm-up steps, min-SNR-γ=${SR_TRAINING.minSnrGamma} weighting, EMA ${SR_TRAINING.emaDecay}
-  (the EMA weights are shipped). Sampling takes the whole 32² latent.
+  batch ${SR_TRAINING.batch}, AdamW lr ${SR_TRAINING.lr} with ${SR_TRAINING.warmup} warm-up steps, EMA ${SR_TRAINING.emaDecay} (the EMA weights are shipped).
+  ε-prediction; the loss weighted by min-SNR-γ=${SR_TRAINING.minSnrGamma} for the first ${SR_TRAINING.vLossFrom} steps, then as the v-prediction loss
+  (ε-MSE/ᾱ, capped at ${SR_TRAINING.maxWeight}): min-SNR lets the model be vague about x0 at high noise, where for SR the
+  low-resolution picture already says it, and its samples drifted in colour. Sampling takes the whole 32² latent.
 - CPU time: ${o.cpuMinutes}.
 
 ## Metrics (held-out emoji, ${s.count} pictures)

@@ -3,7 +3,8 @@
 // mean and std, cached); the decoder is fine-tuned on those latents at 128² with the paper's 32 GroupNorm
 // groups (config.ts says why); the UNet sees the noisy latents with the 32² low-resolution picture concatenated and
 // learns ε on random crops (SR is local: a step costs a crop, sampling takes the whole picture), with
-// min-SNR-γ weighting and an EMA copy. Resumable from training/embedded-sr/sr.ckpt.
+// min-SNR-γ weighting, then the v-prediction loss (config.ts says why), and an EMA copy. Resumable
+// from training/embedded-sr/sr.ckpt.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildGradientGraph } from '../../electron/engine/autodiff/index.ts';
@@ -163,7 +164,7 @@ export async function trainSr(o: StageOptions): Promise<void> {
   mkdirSync(SR_WORK_DIR, { recursive: true });
   const ds = await loadSrDataset(SR_IMAGE_SIZE, CACHE_DIR, log);
   const lat = await srLatentCache(ds, log);
-  const { batch, crop, lr, warmup, emaDecay, minSnrGamma } = SR_TRAINING;
+  const { batch, crop, lr, warmup, emaDecay, minSnrGamma, vLossFrom, maxWeight } = SR_TRAINING;
   const c = lat.channels;
   const lg = buildDiffusionLossGraph(SR_UNET, { batch, height: crop, width: crop, latentChannels: c, weighted: true });
   const graph = buildGradientGraph(lg.graph, lg.loss, [...lg.graph.params.keys()]);
@@ -200,7 +201,7 @@ export async function trainSr(o: StageOptions): Promise<void> {
       sa[b] = Math.sqrt(ab);
       sb[b] = Math.sqrt(1 - ab);
       const snr = ab / (1 - ab);
-      weights[b] = Math.min(snr, minSnrGamma) / snr;
+      weights[b] = trainer.step >= vLossFrom ? Math.min(1 / ab, maxWeight) : Math.min(snr, minSnrGamma) / snr;
     }
     const r = await trainer.trainStep({
       latents: { dtype: 'float32', shape, data: latents },
