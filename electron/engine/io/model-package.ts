@@ -226,7 +226,7 @@ const manifestSchema = record({
   files: filesSchema,
   tokenizer: tokenizerSchema.optional(),
   latentScaleFactor: positiveNumber,
-  latentPreview: z.unknown(),
+  latentPreview: z.unknown().optional(),
   scheduler: schedulerSchema.optional(),
   sampling: samplingSchema.optional(),
   provenance: record({}, 'an object (who made the model, from what data, how)'),

@@ -139,6 +139,10 @@ describe('model packages', () => {
     await rejects(dir, /tokenizer is missing/);
 
     dir = await fresh();
+    await editJson(dir, (m) => delete m.latentPreview); // optional: a package without a preview projection loads
+    expect((await loadModelPackage(dir, { checkHashes: false })).manifest.latentPreview).toBeUndefined();
+
+    dir = await fresh();
     await editJson(dir, (m) => (m.latentPreview.weights = [[1, 2, 3]]));
     await rejects(dir, /latentPreview must be \{weights: 3 rows of 4 numbers/);
 
