@@ -52,8 +52,8 @@ describe('ldm generate', () => {
       '--cfg', '4.5', '--size', '32x32', '--model', modelDir, '--out', out);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(out);
-    // Not a terminal: one progress line per finished image instead of a redrawn bar.
-    expect(r.stderr).toMatch(/^image 1\/1: 3 steps, 3\/3 done/);
+    // Not a terminal: the memory estimate, then one progress line per finished image instead of a redrawn bar.
+    expect(r.stderr).toMatch(/^32x32 txt2img: needs about [\d.]+ GiB of memory \([\d.]+ GiB free of [\d.]+ GiB\)\nimage 1\/1: 3 steps, 3\/3 done/);
     const png = await fsp.readFile(out);
     const meta = await sharp(png).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['png', 32, 32]);
