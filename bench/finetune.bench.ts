@@ -23,11 +23,9 @@ import { saveModelPackage } from '../electron/engine/io/model-package.ts';
 import { randomWeights } from '../electron/engine/nn/models.ts';
 import { AUTOENCODER, IMAGE_SIZE, UNET, textEncoderConfig } from '../scripts/embedded/config.ts';
 import { spawnSync } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { modelParams } from '../electron/engine/nn/models.ts';
 import { SD_V1_AUTOENCODER, SD_V1_TEXT_ENCODER, SD_V1_UNET } from '../electron/engine/nn/config.ts';
-import { floatToHalf } from '../electron/engine/tensor.ts';
-import { peakRssMiB } from './lib.ts';
+import { peakRssMiB, writeStreamedFp16 } from './lib.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number): number => {
@@ -147,38 +145,9 @@ await fsp.rm(root, { recursive: true, force: true });
 
 // ---- LoRA on SD 1.x (--sd)
 
-/** An SD 1.x single file of random fp16 weights (norm scales 1), streamed: a repeated 1 MiB block of small values. */
+/** An SD 1.x single file of random fp16 weights, streamed. */
 async function writeSd1(file: string): Promise<void> {
-  const entries = [...modelParams({ unet: SD_V1_UNET, autoencoder: SD_V1_AUTOENCODER, textEncoder: SD_V1_TEXT_ENCODER })].map(([name, p]) => ({ name, shape: [...p.shape] }));
-  const header: Record<string, unknown> = { __metadata__: {} };
-  let offset = 0;
-  for (const e of entries) {
-    const n = e.shape.reduce((a, b) => a * b, 1);
-    header[e.name] = { dtype: 'F16', shape: e.shape, data_offsets: [offset, offset + 2 * n] };
-    offset += 2 * n;
-  }
-  let json = JSON.stringify(header);
-  while ((json.length + 8) % 8) json += ' ';
-  const block = new Uint16Array(1 << 19);
-  let r = 1;
-  for (let i = 0; i < block.length; i++) block[i] = floatToHalf(((r = (Math.imul(r, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.07);
-  const ones = new Uint16Array(block.length).fill(floatToHalf(1));
-  const out = createWriteStream(file);
-  const write = (b: Uint8Array) => new Promise<void>((res, rej) => (out.write(b, (e) => (e ? rej(e) : res()))));
-  const head = Buffer.alloc(8);
-  head.writeBigUInt64LE(BigInt(json.length));
-  await write(head);
-  await write(Buffer.from(json));
-  for (const e of entries) {
-    let n = e.shape.reduce((a, b) => a * b, 1);
-    const src = e.shape.length === 1 && e.name.endsWith('.weight') ? ones : block;
-    while (n > 0) {
-      const k = Math.min(n, src.length);
-      await write(new Uint8Array(src.buffer, 0, 2 * k));
-      n -= k;
-    }
-  }
-  await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
+  await writeStreamedFp16(file, [...modelParams({ unet: SD_V1_UNET, autoencoder: SD_V1_AUTOENCODER, textEncoder: SD_V1_TEXT_ENCODER })].map(([name, p]) => ({ name, shape: [...p.shape] })));
 }
 
 async function sdBench(): Promise<void> {

@@ -12,18 +12,18 @@
 // Memory: peak RSS (VmHWM) of the case's process; it counts the mapped weight pages onnxruntime touched
 // (file-backed: the kernel can drop them under pressure, unlike the sessions' own allocations).
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openModel, sha256Files } from '../electron/engine/families/index.ts';
 import { SD_V1_AUTOENCODER, SD_V1_TEXT_ENCODER, SD_V1_UNET, type TextEncoderConfig, type UNetConfig } from '../electron/engine/nn/config.ts';
 import { modelParams } from '../electron/engine/nn/models.ts';
 import { txt2img } from '../electron/engine/pipelines/txt2img.ts';
-import { floatToHalf, tensor } from '../electron/engine/tensor.ts';
+import { tensor } from '../electron/engine/tensor.ts';
 import type { SessionPolicy } from '../electron/engine/pipelines/loaded-model.ts';
 import type { WeightPrecision } from '../electron/engine/nn/quantize.ts';
 import { fileURLToPath } from 'node:url';
-import { peakRssMiB } from './lib.ts';
+import { peakRssMiB, writeStreamedFp16 } from './lib.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string, d: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : d);
@@ -71,42 +71,9 @@ function layout(): { name: string; shape: number[] }[] {
   return out;
 }
 
-/** Random fp16 weights, streamed: a repeated 1 MiB block of N(0, 0.02)-ish values (norm scales 1). */
-async function writeFile(file: string): Promise<number> {
-  const entries = layout();
-  const header: Record<string, unknown> = { __metadata__: sd2 ? { 'modelspec.prediction_type': 'v' } : {} };
-  let offset = 0;
-  for (const e of entries) {
-    const n = e.shape.reduce((a, b) => a * b, 1);
-    header[e.name] = { dtype: 'F16', shape: e.shape, data_offsets: [offset, offset + 2 * n] };
-    offset += 2 * n;
-  }
-  let json = JSON.stringify(header);
-  while ((json.length + 8) % 8) json += ' ';
-  const block = new Uint16Array(1 << 19);
-  let s = 1;
-  for (let i = 0; i < block.length; i++) block[i] = floatToHalf(((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.07);
-  const one = floatToHalf(1);
-  const out = createWriteStream(file);
-  let failed: Error | null = null;
-  out.on('error', (err) => (failed = err));
-  const write = (b: Uint8Array) =>
-    new Promise<void>((res, rej) => (failed ? rej(failed) : out.write(b) ? res() : out.once('drain', () => (failed ? rej(failed) : res()))));
-  const head = Buffer.alloc(8);
-  head.writeBigUInt64LE(BigInt(json.length));
-  await write(head);
-  await write(Buffer.from(json));
-  for (const e of entries) {
-    let n = e.shape.reduce((a, b) => a * b, 1);
-    const norm = e.shape.length === 1 && e.name.endsWith('.weight');
-    while (n > 0) {
-      const k = Math.min(n, block.length);
-      await write(norm ? new Uint8Array(new Uint16Array(k).fill(one).buffer) : new Uint8Array(block.buffer, 0, 2 * k));
-      n -= k;
-    }
-  }
-  await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
-  return offset + 8 + json.length;
+/** Random fp16 weights for the chosen layout, streamed (SD 2.x files say they predict v). */
+function writeFile(file: string): Promise<number> {
+  return writeStreamedFp16(file, layout(), sd2 ? { 'modelspec.prediction_type': 'v' } : {});
 }
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
