@@ -239,7 +239,7 @@ all tones of an emoji, by a hash of the name); 275 of the 3,781 emoji have no SV
 renderer) and are left out. No images are shipped, only weights.
 
 ## Training
-\`npm run train:default -- --stage sr-autoencoder\`, then \`--stage sr\`, then \`--stage sr-package\` (each resumes
+\`npm run train:default -- --stage sr-decoder\`, then \`--stage sr\`, then \`--stage sr-package\` (each resumes
 from its checkpoint under training/embedded-sr/). One onnxruntime thread, on a 2-core machine shared with
 other work.
 - Latents of all pictures computed once with the embedded encoder (posterior mean and std, cached); each step samples z from the posterior.
@@ -275,9 +275,9 @@ The encoder in the file is the embedded model's, trained with 16 GroupNorm group
 (and so the studio) reads every autoencoder with 32, so encoding a picture with this file does not give
 the latents the UNet was trained on. Upscaling never encodes (it runs the UNet and the decoder only);
 use emoji-ldm-32 to encode.
-Trained for about an hour and a half of one shared CPU core: a small model that sharpens edges of
-flat emoji-like art. It knows nothing of photographs, and its first stage (an autoencoder trained
-on emoji) limits fine detail. Continue \`npm run train:default -- --stage sr\` to improve it.
+Trained for about an hour of one shared CPU core, on emoji only: it knows nothing of photographs, and
+its first stage (an autoencoder trained on emoji) bounds the detail it can restore (the figure above).
+Continue \`npm run train:default -- --stage sr\` to improve it.
 `;
 }
 
