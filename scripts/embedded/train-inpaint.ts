@@ -19,6 +19,7 @@ import { createSession } from '../../electron/engine/onnx/runtime.ts';
 import { toModelProto } from '../../electron/engine/onnx/serialize.ts';
 import { Trainer } from '../../electron/engine/training/index.ts';
 import { AUTOENCODER, CACHE_DIR, CONTEXT_LENGTH, IMAGE_SIZE, LDM_TRAINING, MODEL_NAME, UNET, textEncoderConfig } from './config.ts';
+import { stepLogger } from './step-log.ts';
 import { loadEmojiDataset, sampleAsFloat } from './emoji-dataset.ts';
 import type { StageOptions } from './train-autoencoder.ts';
 
@@ -140,8 +141,7 @@ export async function trainInpaint(o: StageOptions): Promise<void> {
   const per = c * h * h;
   const empty = BigInt64Array.from(tok.encode(''), (v) => BigInt(v));
   const deadline = Date.now() + o.minutes * 60_000;
-  let t0 = Date.now();
-  let lossAvg = 0;
+  const report = stepLogger('inpaint', log);
   while (Date.now() < deadline) {
     const rng = trainer.rng;
     const pick = Array.from(rng.integers(batch, train.length), (j) => train[j]!);
@@ -186,13 +186,7 @@ export async function trainInpaint(o: StageOptions): Promise<void> {
       input_ids: { dtype: 'int64', shape: [batch, CONTEXT_LENGTH], data: ids },
       loss_weights: { dtype: 'float32', shape: [batch], data: weights },
     });
-    lossAvg += r.loss;
-    if (r.step % 25 === 0) {
-      const dt = (Date.now() - t0) / 25 / 1000;
-      t0 = Date.now();
-      log(`inpaint step ${r.step} loss ${(lossAvg / 25).toFixed(4)} grad ${r.gradNorm.toFixed(3)} lr ${r.lr.toExponential(2)} ${dt.toFixed(2)} s/step`);
-      lossAvg = 0;
-    }
+    report(r);
   }
   await encoder.release();
   await trainer.save();

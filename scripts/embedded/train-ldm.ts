@@ -16,6 +16,7 @@ import { toModelProto } from '../../electron/engine/onnx/serialize.ts';
 import { createSession } from '../../electron/engine/onnx/runtime.ts';
 import { loadCheckpoint, Trainer } from '../../electron/engine/training/index.ts';
 import { AUTOENCODER, CACHE_DIR, CONTEXT_LENGTH, IMAGE_SIZE, LDM_TRAINING, UNET, WORK_DIR, textEncoderConfig } from './config.ts';
+import { stepLogger } from './step-log.ts';
 import { loadEmojiDataset, sampleAsFloat } from './emoji-dataset.ts';
 import { AE_CHECKPOINT, type StageOptions } from './train-autoencoder.ts';
 
@@ -146,8 +147,7 @@ export async function trainLdm(o: StageOptions): Promise<void> {
   const ids = new BigInt64Array(batch * CONTEXT_LENGTH);
   const empty = tok.encode('');
   const deadline = Date.now() + o.minutes * 60_000;
-  let t0 = Date.now();
-  let lossAvg = 0;
+  const report = stepLogger('ldm', log);
   while (Date.now() < deadline) {
     const rng = trainer.rng;
     const pick = rng.integers(batch, train.length);
@@ -177,13 +177,7 @@ export async function trainLdm(o: StageOptions): Promise<void> {
       input_ids: { dtype: 'int64', shape: [batch, CONTEXT_LENGTH], data: ids },
       loss_weights: { dtype: 'float32', shape: [batch], data: weights },
     });
-    lossAvg += r.loss;
-    if (r.step % 25 === 0) {
-      const dt = (Date.now() - t0) / 25 / 1000;
-      t0 = Date.now();
-      log(`ldm step ${r.step} loss ${(lossAvg / 25).toFixed(4)} grad ${r.gradNorm.toFixed(3)} lr ${r.lr.toExponential(2)} ${dt.toFixed(2)} s/step`);
-      lossAvg = 0;
-    }
+    report(r);
   }
   await trainer.save();
   await trainer.close();

@@ -22,6 +22,7 @@ import type { Rng } from '../../electron/engine/diffusion/rng.ts';
 import { loadCheckpoint, Trainer } from '../../electron/engine/training/index.ts';
 import { AE_TRAINING, AUTOENCODER, CACHE_DIR, MODEL_NAME, SR_AUTOENCODER, SR_DECODER_TRAINING, SR_IMAGE_SIZE, SR_SCHEDULE, SR_TRAINING, SR_UNET, SR_WORK_DIR } from './config.ts';
 import { loadSrDataset, toSigned, type SrDataset } from './sr-data.ts';
+import { stepLogger } from './step-log.ts';
 import type { StageOptions } from './train-autoencoder.ts';
 
 export const SR_CHECKPOINT = path.join(SR_WORK_DIR, 'sr.ckpt');
@@ -188,8 +189,7 @@ export async function trainSr(o: StageOptions): Promise<void> {
   const weights = new Float32Array(batch);
   const shape = [batch, c, crop, crop];
   const deadline = Date.now() + o.minutes * 60_000;
-  let t0 = Date.now();
-  let lossAvg = 0;
+  const report = stepLogger('sr', log);
   while (Date.now() < deadline) {
     const rng = trainer.rng;
     const pick = Array.from(rng.integers(batch, train.length), (j) => train[j]!);
@@ -212,13 +212,7 @@ export async function trainSr(o: StageOptions): Promise<void> {
       timestep_embedding: timestepEmbedding(Array.from(ts), SR_UNET.modelChannels),
       loss_weights: { dtype: 'float32', shape: [batch], data: weights },
     });
-    lossAvg += r.loss;
-    if (r.step % 25 === 0) {
-      const dt = (Date.now() - t0) / 25 / 1000;
-      t0 = Date.now();
-      log(`sr step ${r.step} loss ${(lossAvg / 25).toFixed(4)} grad ${r.gradNorm.toFixed(3)} lr ${r.lr.toExponential(2)} ${dt.toFixed(2)} s/step`);
-      lossAvg = 0;
-    }
+    report(r);
   }
   await trainer.save();
   await trainer.close();
@@ -303,8 +297,7 @@ export async function trainSrDecoder(o: StageOptions): Promise<void> {
   log(`sr-decoder: ${train.length} training pictures, latent crops ${crop}² (${crop * 4}² pixels), ${trainer.trained.length} tensors, resuming at step ${trainer.step}`);
   const f = autoencoderFactor(SR_AUTOENCODER);
   const deadline = Date.now() + o.minutes * 60_000;
-  let t0 = Date.now();
-  let lossAvg = 0;
+  const report = stepLogger('sr-decoder', log, 20);
   while (Date.now() < deadline) {
     const pick = Array.from(trainer.rng.integers(batch, train.length), (j) => train[j]!);
     const { z, image } = decoderCropBatch(ds, lat, pick, crop, trainer.rng);
@@ -312,13 +305,7 @@ export async function trainSrDecoder(o: StageOptions): Promise<void> {
       latent_sample: { dtype: 'float32', shape: [batch, lat.channels, crop, crop], data: z },
       image: { dtype: 'float32', shape: [batch, 3, crop * f, crop * f], data: image },
     });
-    lossAvg += r.loss;
-    if (r.step % 20 === 0) {
-      const dt = (Date.now() - t0) / 20 / 1000;
-      t0 = Date.now();
-      log(`sr-decoder step ${r.step} loss ${(lossAvg / 20).toFixed(4)} grad ${r.gradNorm.toFixed(3)} lr ${r.lr.toExponential(2)} ${dt.toFixed(2)} s/step`);
-      lossAvg = 0;
-    }
+    report(r);
   }
   await trainer.save();
   await trainer.close();
