@@ -16,6 +16,7 @@ import { toModelProto } from '../../electron/engine/onnx/serialize.ts';
 import { createSession } from '../../electron/engine/onnx/runtime.ts';
 import { loadCheckpoint, Trainer } from '../../electron/engine/training/index.ts';
 import { AUTOENCODER, CACHE_DIR, CONTEXT_LENGTH, IMAGE_SIZE, LDM_TRAINING, UNET, WORK_DIR, textEncoderConfig } from './config.ts';
+import { latentScaleFactor } from './latent-scale.ts';
 import { stepLogger } from './step-log.ts';
 import { loadEmojiDataset, sampleAsFloat } from './emoji-dataset.ts';
 import { AE_CHECKPOINT, type StageOptions } from './train-autoencoder.ts';
@@ -70,21 +71,7 @@ export async function latentCache(): Promise<LatentCache> {
     }
   }
   await enc.release();
-  // scale = 1 / std of the (sampled) latents over the training set, as the paper prescribes
-  let sum = 0;
-  let sq = 0;
-  let cnt = 0;
-  for (let i = 0; i < count; i++) {
-    if (ds.samples[i]!.heldOut) continue;
-    for (let k = 0; k < per; k++) {
-      const v = moments[i * 2 * per + k]!;
-      sum += v;
-      sq += v * v;
-      cnt++;
-    }
-  }
-  const mean = sum / cnt;
-  const scaleFactor = 1 / Math.sqrt(sq / cnt - mean * mean);
+  const scaleFactor = latentScaleFactor(moments, count, per, (i) => ds.samples[i]!.heldOut);
   writeFileSync(LATENTS_FILE, moments);
   writeFileSync(LATENTS_META, JSON.stringify({ scaleFactor, aeStep: ck.step }));
   return { moments, scaleFactor, channels, size };

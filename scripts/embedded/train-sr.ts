@@ -22,6 +22,7 @@ import type { Rng } from '../../electron/engine/diffusion/rng.ts';
 import { loadCheckpoint, Trainer } from '../../electron/engine/training/index.ts';
 import { AE_TRAINING, AUTOENCODER, CACHE_DIR, MODEL_NAME, SR_AUTOENCODER, SR_DECODER_TRAINING, SR_IMAGE_SIZE, SR_SCHEDULE, SR_TRAINING, SR_UNET, SR_WORK_DIR } from './config.ts';
 import { loadSrDataset, toSigned, type SrDataset } from './sr-data.ts';
+import { latentScaleFactor } from './latent-scale.ts';
 import { stepLogger } from './step-log.ts';
 import type { StageOptions } from './train-autoencoder.ts';
 
@@ -100,20 +101,7 @@ export async function srLatentCache(ds: SrDataset, log: (line: string) => void):
     if ((s / batch) % 20 === 0) log(`sr: encoded ${Math.min(s + batch, count)} of ${count} pictures (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   }
   await enc.release();
-  let sum = 0;
-  let sq = 0;
-  let cnt = 0;
-  for (let i = 0; i < count; i++) {
-    if (ds.high.samples[i]!.heldOut) continue;
-    for (let k = 0; k < per; k++) {
-      const v = moments[i * 2 * per + k]!;
-      sum += v;
-      sq += v * v;
-      cnt++;
-    }
-  }
-  const mean = sum / cnt;
-  const scaleFactor = 1 / Math.sqrt(sq / cnt - mean * mean);
+  const scaleFactor = latentScaleFactor(moments, count, per, (i) => ds.high.samples[i]!.heldOut);
   mkdirSync(SR_WORK_DIR, { recursive: true });
   writeFileSync(LATENTS_FILE, moments);
   writeFileSync(LATENTS_META, JSON.stringify({ scaleFactor, count }));
