@@ -13,7 +13,7 @@ import { PipelineError } from './errors.ts';
 import type { TensorSlice } from './file-weights.ts';
 
 export interface WeightCacheOptions {
-  /** The cache folder; default: `ldm-weights-cache` in the OS temp folder. The studio uses `<data folder>/cache/weights`. */
+  /** The cache folder; default: the user's cache folder (defaultWeightCacheDir). The studio uses `<data folder>/cache/weights`. */
   readonly dir?: string;
   /** Bytes the cache may hold (default 16 GiB: two SD models); the least recently used files beyond it are removed. */
   readonly maxBytes?: number;
@@ -27,8 +27,18 @@ const ALIGN = 4096;
 const STALE_TMP_MS = 3600_000;
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
 
-export function defaultWeightCacheDir(): string {
-  return path.join(os.tmpdir(), 'ldm-weights-cache');
+/**
+ * The user's cache folder for weights when no data folder is named (the CLI without --data): not the OS temp
+ * folder, which is often a RAM-backed tmpfs where gigabytes of widened weights would hold memory until reboot.
+ * Linux `$XDG_CACHE_HOME` or `~/.cache`, macOS `~/Library/Caches`, Windows `%LOCALAPPDATA%`.
+ */
+export function defaultWeightCacheDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, home = os.homedir()): string {
+  const join = platform === 'win32' ? path.win32.join : path.posix.join;
+  const base =
+    platform === 'win32' ? (env.LOCALAPPDATA ?? join(home, 'AppData', 'Local'))
+    : platform === 'darwin' ? join(home, 'Library', 'Caches')
+    : env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(home, '.cache');
+  return join(base, 'latent-diffusion-studio', 'weights');
 }
 
 /** The weights cache of a studio data folder. */

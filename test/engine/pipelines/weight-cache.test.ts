@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensorsHeader } from '../../../electron/engine/io/safetensors.ts';
 import type { TensorSlice } from '../../../electron/engine/pipelines/file-weights.ts';
-import { cachedWeightsFile } from '../../../electron/engine/pipelines/weight-cache.ts';
+import { cachedWeightsFile, defaultWeightCacheDir } from '../../../electron/engine/pipelines/weight-cache.ts';
 import { bf16ToFloat, halfToFloat } from '../../../electron/engine/tensor.ts';
 import { writeSafetensorsFile, type Dtype } from '../families/tiny-sd.ts';
 
@@ -80,5 +80,16 @@ describe('weights cache', () => {
     await fsp.truncate(file, (await fsp.stat(file)).size - 5000);
     await expect(cachedWeightsFile(src, { dir })).rejects.toThrow(/trunc\.safetensors: the file ends inside tensor a; it is truncated/);
     expect(await cached(dir)).toEqual([]);
+  });
+});
+
+describe('the default weights cache folder', () => {
+  it("is the user's cache folder on each platform, never the (often RAM-backed) temp folder", () => {
+    expect(defaultWeightCacheDir({}, 'linux', '/home/ada')).toBe('/home/ada/.cache/latent-diffusion-studio/weights');
+    expect(defaultWeightCacheDir({ XDG_CACHE_HOME: '/var/cache/ada' }, 'linux', '/home/ada')).toBe('/var/cache/ada/latent-diffusion-studio/weights');
+    expect(defaultWeightCacheDir({ XDG_CACHE_HOME: 'relative' }, 'linux', '/home/ada')).toBe('/home/ada/.cache/latent-diffusion-studio/weights');
+    expect(defaultWeightCacheDir({}, 'darwin', '/Users/ada')).toBe('/Users/ada/Library/Caches/latent-diffusion-studio/weights');
+    expect(defaultWeightCacheDir({ LOCALAPPDATA: 'C:\\Users\\ada\\AppData\\Local' }, 'win32', 'C:\\Users\\ada')).toBe('C:\\Users\\ada\\AppData\\Local\\latent-diffusion-studio\\weights');
+    expect(defaultWeightCacheDir().startsWith(os.tmpdir())).toBe(false);
   });
 });
