@@ -4,7 +4,6 @@
 // unconditional and class-conditional LDMs, ×4 upscaling (bsr_sr) and inpainting (inpainting_big), all
 // through the engine's graphs, samplers and denoising loop.
 import { existsSync, promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { openCheckpoint } from '../io/checkpoint.ts';
 import { writeAll } from '../io/atomic.ts';
@@ -18,6 +17,7 @@ import { timestepEmbedding } from '../nn/unet.ts';
 import { createSession, type Session } from '../onnx/runtime.ts';
 import { safetensorsWeights, toModelProto } from '../onnx/serialize.ts';
 import { denoise } from '../pipelines/denoise.ts';
+import { defaultWeightCacheDir } from '../pipelines/weight-cache.ts';
 import type { DiffusionModel, SamplingDefaults } from '../pipelines/model.ts';
 import { createImageSampler, createNoiseSource } from '../pipelines/sampling.ts';
 import { bf16ToFloat, halfToFloat, tensor, type Shape, type TensorData } from '../tensor.ts';
@@ -190,13 +190,21 @@ async function spill(tensors: SourceTensor[], file: string): Promise<void> {
 }
 
 /**
+ * Where spilled weights go: beside the user's weights cache, not the OS temp folder (often a RAM-backed
+ * tmpfs, where gigabytes would hold memory).
+ */
+function spillRoot(): string {
+  return path.join(path.dirname(defaultWeightCacheDir()), 'spill');
+}
+
+/**
  * Removes the spilled weights of processes that are gone: a worker stopped with SIGKILL (the idle stop)
- * never runs its close, and a multi-GB file must not stay behind in the temporary folder.
+ * never runs its close, and a multi-GB file must not stay behind.
  */
 async function sweepSpills(): Promise<void> {
   let names: string[];
   try {
-    names = await fsp.readdir(os.tmpdir());
+    names = await fsp.readdir(spillRoot());
   } catch {
     return;
   }
@@ -206,7 +214,7 @@ async function sweepSpills(): Promise<void> {
     try {
       process.kill(Number(m[1]), 0);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') await fsp.rm(path.join(os.tmpdir(), n), { recursive: true, force: true });
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') await fsp.rm(path.join(spillRoot(), n), { recursive: true, force: true });
     }
   }
 }
@@ -266,7 +274,8 @@ export async function openLdmRelease(file: string, o: OpenLdmOptions = {}): Prom
       return { kind: 'memory', tensors };
     }
     await sweepSpills();
-    const tempDir = await fsp.mkdtemp(path.join(os.tmpdir(), `ldm-paper-${process.pid}-`));
+    await fsp.mkdir(spillRoot(), { recursive: true });
+    const tempDir = await fsp.mkdtemp(path.join(spillRoot(), `ldm-paper-${process.pid}-`));
     try {
       const spilled = path.join(tempDir, 'weights.safetensors');
       await spill(graph, spilled);
