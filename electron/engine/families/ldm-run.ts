@@ -17,7 +17,7 @@ import { timestepEmbedding } from '../nn/unet.ts';
 import { createSession, type Session } from '../onnx/runtime.ts';
 import { safetensorsWeights, toModelProto } from '../onnx/serialize.ts';
 import { denoise } from '../pipelines/denoise.ts';
-import { defaultWeightCacheDir } from '../pipelines/weight-cache.ts';
+import { makeScratchDir, scratchRoot } from '../pipelines/weight-cache.ts';
 import type { DiffusionModel, SamplingDefaults } from '../pipelines/model.ts';
 import { createImageSampler, createNoiseSource } from '../pipelines/sampling.ts';
 import { bf16ToFloat, halfToFloat, tensor, type Shape, type TensorData } from '../tensor.ts';
@@ -190,21 +190,13 @@ async function spill(tensors: SourceTensor[], file: string): Promise<void> {
 }
 
 /**
- * Where spilled weights go: beside the user's weights cache, not the OS temp folder (often a RAM-backed
- * tmpfs, where gigabytes would hold memory).
- */
-function spillRoot(): string {
-  return path.join(path.dirname(defaultWeightCacheDir()), 'spill');
-}
-
-/**
  * Removes the spilled weights of processes that are gone: a worker stopped with SIGKILL (the idle stop)
  * never runs its close, and a multi-GB file must not stay behind.
  */
 async function sweepSpills(): Promise<void> {
   let names: string[];
   try {
-    names = await fsp.readdir(spillRoot());
+    names = await fsp.readdir(scratchRoot());
   } catch {
     return;
   }
@@ -214,7 +206,7 @@ async function sweepSpills(): Promise<void> {
     try {
       process.kill(Number(m[1]), 0);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') await fsp.rm(path.join(spillRoot(), n), { recursive: true, force: true });
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') await fsp.rm(path.join(scratchRoot(), n), { recursive: true, force: true });
     }
   }
 }
@@ -274,8 +266,7 @@ export async function openLdmRelease(file: string, o: OpenLdmOptions = {}): Prom
       return { kind: 'memory', tensors };
     }
     await sweepSpills();
-    await fsp.mkdir(spillRoot(), { recursive: true });
-    const tempDir = await fsp.mkdtemp(path.join(spillRoot(), `ldm-paper-${process.pid}-`));
+    const tempDir = await makeScratchDir(`ldm-paper-${process.pid}-`);
     try {
       const spilled = path.join(tempDir, 'weights.safetensors');
       await spill(graph, spilled);

@@ -2,8 +2,7 @@
 // chosen strength, and textual-inversion embeddings appended to the vocabulary and the token table.
 // The merge happens once, when the adapted model is built; its sessions are then as fast as the base
 // model's. Callers cache the returned model per (base, adapters, strengths), as the worker does.
-import { promises as fsp, rmSync } from 'node:fs';
-import * as os from 'node:os';
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TokenizerSpec } from '../io/model-package.ts';
 import { loadSafetensors, readSafetensorsHeader, saveSafetensors } from '../io/safetensors.ts';
@@ -15,6 +14,7 @@ import { tensor, type TensorData } from '../tensor.ts';
 import { checkEmbeddingWidth, embeddingFromTensors } from '../io/embeddings.ts';
 import { LoraError, loraLayerWeights, mergeLora } from './lora.ts';
 import { EMBEDDING_PARAM, extendTokenizer, TOKEN_EMBEDDING, TOKEN_METADATA } from './ti.ts';
+import { makeScratchDir } from '../pipelines/weight-cache.ts';
 
 /** An adapter file that cannot be applied to this model: the message names the file and the reason. */
 export class AdapterError extends Error {
@@ -121,7 +121,7 @@ async function mergeIntoFiles(spec: ModelSpec, loras: readonly AppliedAdapter[])
   }
   const weights = await readAllAsFloat32(slices);
   for (const a of loras) mergeOne(weights, a, spec, layers);
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ldm-lora-'));
+  const dir = await makeScratchDir('ldm-lora-');
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'merged.safetensors');
   await saveSafetensors(file, new Map([...weights].map(([k, v]) => [k, tensor('float32', params.get(k)!.shape, v)])));

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { readSafetensorsHeader, saveSafetensors } from '../io/safetensors.ts';
 import { readAllAsFloat32, locateAll, resolveFileWeights, type Locate, type NetworkName, type ResolvedWeights } from './file-weights.ts';
 export type { Locate, NetworkName, TensorSlice } from './file-weights.ts';
-import type { WeightCacheOptions } from './weight-cache.ts';
+import { makeScratchDir, type WeightCacheOptions } from './weight-cache.ts';
 import { WordTokenizer } from '../io/tokenizer.ts';
 import type { TextTokenizer } from '../io/tokenizers/types.ts';
 import { applyEmphasis, emptyChunk, preparePrompt, type PromptChunk } from '../text/index.ts';
@@ -90,7 +90,7 @@ export interface RuntimeOptions {
   readonly weights?: WeightPrecision;
   /** VAE decode/encode in tiles above a picture size (default: above 512², 512-pixel tiles, 128 overlap); false: never. */
   readonly vaeTiling?: VaeTiling | false;
-  /** Where weights a file stores as fp16/bf16 are kept widened to float32 (weight-cache.ts; default: the OS temp folder). */
+  /** Where weights a file stores as fp16/bf16 are kept widened to float32 (weight-cache.ts; default: the user's cache folder). */
   readonly weightCache?: WeightCacheOptions;
   /**
    * Whether the networks' sessions stay built across a generation's phases (text encoder → UNet → VAE):
@@ -441,7 +441,7 @@ async function resolveWeights(spec: ModelSpec, maxEmbeddedBytes: number): Promis
 
 /** Writes the weights to a temporary safetensors file and points the graphs into it. */
 async function spill(tensors: ReadonlyMap<string, unknown>, inMemory: Extract<WeightMode, { kind: 'embedded' }>): Promise<ResolvedWeights> {
-  const tempDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ldm-weights-'));
+  const tempDir = await makeScratchDir('ldm-weights-');
   const file = path.join(tempDir, 'weights.safetensors');
   await saveSafetensors(file, new Map([...tensors.keys()].map((k) => [k, inMemory.get(k)])));
   return { mode: safetensorsWeights(await readSafetensorsHeader(file), path.basename(file)), weightsFile: file, tempDir };

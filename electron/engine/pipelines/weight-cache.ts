@@ -41,6 +41,22 @@ export function defaultWeightCacheDir(env: NodeJS.ProcessEnv = process.env, plat
   return join(base, 'latent-diffusion-studio', 'weights');
 }
 
+/**
+ * A new folder for weights written for one process (spills of large in-memory weights, merged LoRA layers):
+ * under the user's cache folder beside the weights cache, not the OS temp folder (often a RAM-backed tmpfs
+ * where gigabytes would hold memory). The caller removes it when done.
+ */
+export async function makeScratchDir(prefix: string): Promise<string> {
+  const root = scratchRoot();
+  await fsp.mkdir(root, { recursive: true });
+  return fsp.mkdtemp(path.join(root, prefix));
+}
+
+/** Where makeScratchDir's folders are made. */
+export function scratchRoot(): string {
+  return path.join(path.dirname(defaultWeightCacheDir()), 'scratch');
+}
+
 /** The weights cache of a studio data folder. */
 export function dataWeightCacheDir(dataDir: string): string {
   return path.join(dataDir, 'cache', 'weights');

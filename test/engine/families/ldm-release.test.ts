@@ -247,10 +247,9 @@ it('the families registry names a paper release and sends it to `ldm paper`', as
 it('weights over the limit go once to a temporary safetensors file read in place: same samples, removed on close (or by the next open, once their process is gone)', async () => {
   const { existsSync, mkdirSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
-  const { dirname } = await import('node:path');
-  const { defaultWeightCacheDir } = await import('../../../electron/engine/pipelines/weight-cache.ts');
+  const { scratchRoot } = await import('../../../electron/engine/pipelines/weight-cache.ts');
   // a spill left by a killed worker (pid 2^22 + 1 is above Linux's pid_max: no such process)
-  const stale = join(dirname(defaultWeightCacheDir()), 'spill', `ldm-paper-${2 ** 22 + 1}-x`);
+  const stale = join(scratchRoot(), `ldm-paper-${2 ** 22 + 1}-x`);
   mkdirSync(stale, { recursive: true });
   const small = await openLdmRelease(file('uncond', 'ckpt'));
   const big = await openLdmRelease(file('uncond', 'ckpt'), { maxEmbeddedBytes: 1000 });

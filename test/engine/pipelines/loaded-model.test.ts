@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, LoadedModel } from '../../../electron/engine/pipelines/loaded-model.ts';
 import { txt2img } from '../../../electron/engine/pipelines/txt2img.ts';
 import { saveTinyPackage, tinySpec, tinyWeights, TINY_VOCAB } from './tiny-model.ts';
+import { scratchRoot } from '../../../electron/engine/pipelines/weight-cache.ts';
 
 let root: string;
 beforeAll(async () => {
@@ -50,7 +51,7 @@ describe('loadModel', () => {
     const spec = tinySpec({ kind: 'memory', tensors: tinyWeights(5) });
     const small = new LoadedModel(spec, { provider: 'cpu', threads: 1 });
     const big = new LoadedModel(spec, { provider: 'cpu', threads: 1, maxEmbeddedBytes: 0 });
-    const spills = async () => (await fsp.readdir(os.tmpdir())).filter((d) => d.startsWith('ldm-weights-'));
+    const spills = async () => (await fsp.readdir(scratchRoot()).catch(() => [] as string[])).filter((d) => d.startsWith('ldm-weights-'));
     const before = await spills();
     const [a] = await txt2img(small, opts);
     const [b] = await txt2img(big, opts);
