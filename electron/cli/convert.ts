@@ -1,10 +1,9 @@
 // `ldm convert IN.ckpt --out OUT.safetensors`: a PyTorch checkpoint read by the restricted reader (nothing
 // in it is run; a file that asks to run code is refused, naming what it asked for) and written as
 // safetensors, tensors as they are stored, non-tensor entries (global_step, …) in the metadata.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import * as path from 'node:path';
 import { convertCheckpoint } from '../engine/io/checkpoint.ts';
+import { sha256Files } from '../engine/io/hash.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
 import type { Command } from './command.ts';
 import type { CliIo } from './command.ts';
@@ -20,12 +19,6 @@ export const convertCommand: Command = {
   run: convert,
 };
 
-async function sha256(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 async function convert(argv: readonly string[], io: CliIo): Promise<void> {
   const p = parseCommandLine(argv, CONVERT_FLAGS);
   if (p.positionals.length !== 1) throw new UsageError("'ldm convert' takes one checkpoint file: ldm convert IN.ckpt --out OUT.safetensors");
@@ -33,7 +26,7 @@ async function convert(argv: readonly string[], io: CliIo): Promise<void> {
   const out = (p.flags.out as string | undefined) ?? input.replace(/\.(ckpt|pt|pth|bin)$/i, '') + '.safetensors';
   if (!out.toLowerCase().endsWith('.safetensors')) throw new UsageError(`--out ${out}: the output must be a .safetensors file`);
   if (path.resolve(out) === path.resolve(input)) throw new UsageError('--out must differ from the input');
-  const hash = await sha256(input);
+  const hash = await sha256Files([input]);
   const r = await convertCheckpoint(input, out, { converted_from: path.basename(input), converted_from_sha256: hash });
   const dtypes = Object.entries(r.dtypes).map(([d, n]) => `${n} ${d}`).join(', ');
   io.stdout.write(`${out}: ${r.tensors} tensors (${dtypes}), ${r.bytes} bytes, from ${r.stateDictKey ? `'${r.stateDictKey}' of ` : ''}${path.basename(input)} (sha256 ${hash.slice(0, 12)}…)\n`);

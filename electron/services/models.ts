@@ -1,7 +1,8 @@
 // The models registry: embedded model packages, imported models and models trained here, with hash,
 // size, kind and licence; validation before anything is imported.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { sha256Files } from '../engine/io/hash.ts';
 import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative } from 'node:path';
 import { StudioError } from '../api/contract.ts';
@@ -458,13 +459,7 @@ function isInside(path: string, dir: string): boolean {
 }
 
 async function hashFiles(files: readonly string[]): Promise<{ hash: string; size: number }> {
-  const h = createHash('sha256');
   let size = 0;
-  for (const f of files) {
-    for await (const chunk of createReadStream(f)) {
-      h.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
-  }
-  return { hash: h.digest('hex'), size };
+  for (const f of files) size += (await stat(f)).size;
+  return { hash: await sha256Files(files), size };
 }

@@ -2,10 +2,12 @@
 // family whether it is theirs, describe it or open it as a LoadedModel. Nothing outside this folder
 // branches on a family's name. Adding a family: write its module (types.ts: ModelFamily) and add it to
 // FAMILIES, before any family whose files it could also match.
-import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { sha256Files } from '../io/hash.ts';
 import { readSafetensorsHeader } from '../io/safetensors.ts';
+
+export { sha256Files };
 import { LoadedModel, type RuntimeOptions } from '../pipelines/loaded-model.ts';
 import { diffusers } from './diffusers.ts';
 import { packageFamily } from './package.ts';
@@ -128,21 +130,6 @@ export async function openModel(file: string, o: OpenModelOptions = {}): Promise
   return { model, opened };
 }
 
-/** sha256 of the files' bytes in order (one file: A1111's full "Model hash" source). */
-export async function sha256Files(files: readonly string[], onProgress?: (done: number, total: number) => void): Promise<string> {
-  const h = createHash('sha256');
-  let total = 0;
-  for (const f of files) total += (await fsp.stat(f)).size;
-  let done = 0;
-  for (const f of files) {
-    for await (const chunk of createReadStream(f, { highWaterMark: 4 << 20 })) {
-      h.update(chunk as Buffer);
-      done += (chunk as Buffer).length;
-      onProgress?.(done, total);
-    }
-  }
-  return h.digest('hex');
-}
 
 /** The prediction setting as users type it (--prediction v|eps, the Models view). */
 export function parsePrediction(v: string): Prediction {

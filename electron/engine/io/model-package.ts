@@ -3,8 +3,8 @@
 // and *.safetensors weights named as in LDM/SD checkpoints. Validation reads only model.json and the
 // safetensors headers, so a big model is checked without loading it; errors name the missing or
 // wrong piece.
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import { sha256Files } from './hash.ts';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { betaScheduleFromModelJson } from '../diffusion/schedule.ts';
@@ -345,17 +345,6 @@ function locateParams(dir: string, params: Map<string, Param>, headers: [string,
   return { tensors: located, unused };
 }
 
-async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  const fh = await fsp.open(file, 'r');
-  try {
-    for await (const chunk of fh.createReadStream()) h.update(chunk as Buffer);
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-  return h.digest('hex');
-}
-
 export interface ValidateOptions {
   /** Also hash every file against model.json (reads every byte; off by default). */
   checkHashes?: boolean;
@@ -374,7 +363,7 @@ export async function validateModelPackage(dir: string, opts: ValidateOptions = 
       fail(`${abs}: ${f.role} file ${f.path} listed in model.json is missing`);
     }
     if (size !== f.bytes) fail(`${abs}: ${f.path} is ${size} bytes but model.json says ${f.bytes} (damaged or replaced?)`);
-    if (opts.checkHashes && (await sha256File(file)) !== f.sha256) fail(`${abs}: ${f.path} does not match its sha256 in model.json`);
+    if (opts.checkHashes && (await sha256Files([file])) !== f.sha256) fail(`${abs}: ${f.path} does not match its sha256 in model.json`);
   }
   const headers: [string, SafetensorsHeader][] = [];
   for (const f of manifest.files.filter((x) => x.role === 'weights')) {
@@ -447,7 +436,7 @@ export async function saveModelPackage(
   const files: PackageFile[] = [];
   for (const f of written) {
     const file = path.join(dir, f.path);
-    files.push({ ...f, bytes: (await fsp.stat(file)).size, sha256: await sha256File(file) });
+    files.push({ ...f, bytes: (await fsp.stat(file)).size, sha256: await sha256Files([file]) });
   }
   const manifest: ModelManifest = { format: MODEL_FORMAT, version: MODEL_VERSION, ...desc, architecture: arch, files };
   validateManifest(manifest);
