@@ -104,6 +104,17 @@ export function halfToFloat(h: number): number {
   return s ? -v : v;
 }
 
+let halfValues: Float32Array | null = null;
+
+/** All 65,536 half values as float32, so widening fp16 weights is one table read per element. */
+export function halfTable(): Float32Array {
+  if (!halfValues) {
+    halfValues = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) halfValues[i] = halfToFloat(i);
+  }
+  return halfValues;
+}
+
 export function floatToHalf(v: number): number {
   f32[0] = v;
   const x = u32[0]!;

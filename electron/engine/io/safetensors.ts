@@ -8,7 +8,7 @@
 
 import { promises as fsp } from 'node:fs';
 import { writeAll, writeFileAtomic } from './atomic.ts';
-import { floatToHalf, halfToFloat, numel } from '../tensor.ts';
+import { floatToHalf, halfTable, halfToFloat, numel } from '../tensor.ts';
 import type { DType, Shape, TensorData } from '../tensor.ts';
 
 export class SafetensorsError extends Error {
@@ -248,16 +248,6 @@ function parseHeaderJson(json: Uint8Array, fileLength: number): SafetensorsHeade
 // Decoding raw bytes to TensorData.
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-let halfLookup: Float32Array | null = null;
-/** All 65536 half values, so widening an F16 checkpoint is one table read per element. */
-function halfTable(): Float32Array {
-  if (!halfLookup) {
-    halfLookup = new Float32Array(65536);
-    for (let i = 0; i < 65536; i++) halfLookup[i] = halfToFloat(i);
-  }
-  return halfLookup;
-}
 
 function f8e4m3ToFloat(b: number): number {
   const s = b & 0x80 ? -1 : 1;

@@ -8,7 +8,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Graph, Value } from '../onnx/graph.ts';
 import type { EmbeddedWeights, ExternalWeights, WeightMode } from '../onnx/serialize.ts';
-import { halfToFloat, tensor, type TensorData } from '../tensor.ts';
+import { halfTable, tensor, type TensorData } from '../tensor.ts';
 import { ModelInputError } from './config.ts';
 
 /** How a model's linear-layer weights are held for sampling. */
@@ -187,15 +187,10 @@ function readFloat(mode: EmbeddedWeights | ExternalWeights, name: string, weight
   throw new ModelInputError(`cannot quantise weight '${name}': it is stored as ${loc.dtype}`);
 }
 
-let halfTable: Float32Array | null = null;
-
 /** fp16 → fp32 through a 65,536-entry table (SD weights are mostly fp16; a call per value is slow). */
 function widenHalf(h: Uint16Array): Float32Array {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let i = 0; i < 65536; i++) halfTable[i] = halfToFloat(i);
-  }
+  const t = halfTable();
   const out = new Float32Array(h.length);
-  for (let i = 0; i < h.length; i++) out[i] = halfTable[h[i]!]!;
+  for (let i = 0; i < h.length; i++) out[i] = t[h[i]!]!;
   return out;
 }

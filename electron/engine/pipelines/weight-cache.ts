@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { bf16ToFloat, halfToFloat } from '../tensor.ts';
+import { bf16ToFloat, halfTable } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
 import type { TensorSlice } from './file-weights.ts';
 
@@ -120,9 +120,6 @@ async function checkFreeSpace(dir: string, bytes: number): Promise<void> {
 
 const gb = (b: number) => `${(b / 2 ** 30).toFixed(2)} GB`;
 
-/** fp16 bit pattern → float32, for every pattern. */
-let halfTable: Float32Array | null = null;
-
 async function writeWidened(file: string, slices: ReadonlyMap<string, TensorSlice>, where: CacheLayout, total: number): Promise<void> {
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
   const out = await fsp.open(tmp, 'w');
@@ -146,7 +143,7 @@ async function writeWidened(file: string, slices: ReadonlyMap<string, TensorSlic
         } else {
           const bits = new Uint16Array(raw.buffer, 0, values);
           if (s.entry.dtype === 'F16') {
-            const t = (halfTable ??= Float32Array.from({ length: 65536 }, (_, i) => halfToFloat(i)));
+            const t = halfTable();
             for (let i = 0; i < values; i++) wide[i] = t[bits[i]!]!;
           } else {
             for (let i = 0; i < values; i++) wide[i] = bf16ToFloat(bits[i]!);
