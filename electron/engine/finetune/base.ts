@@ -11,8 +11,7 @@ import { openModel, recogniseModel, sha256Files, type Prediction } from '../fami
 import { loadModelPackage, type ModelManifest } from '../io/model-package.ts';
 import { modelParams } from '../nn/models.ts';
 import { LoadedModel, loadAllWeights, type RuntimeOptions } from '../pipelines/loaded-model.ts';
-import { locateAll, resolveFileWeights, type ResolvedWeights, type TensorSlice } from '../pipelines/file-weights.ts';
-import { bf16ToFloat, halfToFloat } from '../tensor.ts';
+import { locateAll, resolveFileWeights, widenSlice, type ResolvedWeights, type TensorSlice } from '../pipelines/file-weights.ts';
 import { FinetuneError } from './errors.ts';
 
 export interface TrainingBase {
@@ -111,10 +110,5 @@ function readSlice(s: TensorSlice): Float32Array {
   } finally {
     closeSync(fd);
   }
-  if (s.entry.dtype === 'F32') return new Float32Array(raw.buffer);
-  const widen = s.entry.dtype === 'F16' ? halfToFloat : bf16ToFloat;
-  const half = new Uint16Array(raw.buffer);
-  const out = new Float32Array(half.length);
-  for (let i = 0; i < half.length; i++) out[i] = widen(half[i]!);
-  return out;
+  return widenSlice(raw, s);
 }

@@ -6,7 +6,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { Param } from '../onnx/graph.ts';
 import type { WeightMode } from '../onnx/serialize.ts';
-import { bf16ToFloat, halfToFloat, numel } from '../tensor.ts';
+import { bf16ToFloat, halfTable, numel } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
 import type { SafetensorsEntry } from '../io/safetensors.ts';
 import { cachedWeightsFile, type WeightCacheOptions } from './weight-cache.ts';
@@ -94,18 +94,25 @@ export async function readSliceAsFloat32(fh: fsp.FileHandle, s: TensorSlice): Pr
   const raw = new Uint8Array(s.length);
   const { bytesRead } = await fh.read(raw, 0, s.length, s.entry.offset + s.start);
   if (bytesRead !== s.length) throw new PipelineError(`${s.file}: the file ends inside tensor ${s.entry.name}; it is truncated`);
-  const view = new DataView(raw.buffer);
+  return widenSlice(raw, s);
+}
+
+/** A slice's raw little-endian bytes as float32 values (F32 as is; F16 through the table; BF16). */
+export function widenSlice(raw: Uint8Array, s: TensorSlice): Float32Array {
   switch (s.entry.dtype) {
     case 'F32':
-      return new Float32Array(raw.buffer);
+      return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
     case 'F16': {
-      const v = new Float32Array(s.length / 2);
-      for (let i = 0; i < v.length; i++) v[i] = halfToFloat(view.getUint16(2 * i, true));
+      const bits = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
+      const t = halfTable();
+      const v = new Float32Array(bits.length);
+      for (let i = 0; i < v.length; i++) v[i] = t[bits[i]!]!;
       return v;
     }
     case 'BF16': {
-      const v = new Float32Array(s.length / 2);
-      for (let i = 0; i < v.length; i++) v[i] = bf16ToFloat(view.getUint16(2 * i, true));
+      const bits = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
+      const v = new Float32Array(bits.length);
+      for (let i = 0; i < v.length; i++) v[i] = bf16ToFloat(bits[i]!);
       return v;
     }
     default:
