@@ -16,7 +16,7 @@ const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${values.minutes}`);
 const stage = values.stage!;
 const stages = ['autoencoder', 'ldm', 'decoder', 'package'];
-const srStages = ['sr-decoder', 'sr', 'sr-package', 'inpaint'];
+const srStages = ['classifier', 'sr-decoder', 'sr', 'sr-package', 'inpaint'];
 if (stage !== 'all' && !stages.includes(stage) && !srStages.includes(stage)) {
   throw new Error(`--stage must be one of ${[...stages, ...srStages].join(', ')} or all`);
 }
@@ -52,4 +52,8 @@ if (stage === 'sr-package') {
 if (stage === 'inpaint') {
   const { trainInpaint } = await import('./embedded/train-inpaint.ts');
   await trainInpaint({ minutes });
+}
+if (stage === 'classifier') {
+  const { trainClassifier } = await import('./embedded/train-classifier.ts');
+  await trainClassifier({ minutes });
 }
