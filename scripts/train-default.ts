@@ -2,7 +2,8 @@
 // Trains the embedded model in stages with the engine's own trainer. Every stage resumes from its
 // checkpoint under training/embedded/ (training/embedded-sr/ for the ×4 super-resolution model, stages
 // sr-decoder, sr and sr-package; training/embedded-inpaint/ for the inpainting fine-tune, stage
-// inpaint; 'all' leaves these out), so a run can be interrupted at any moment and continued.
+// inpaint; training/embedded-class/ for the class-conditional LDM, stages class-ldm and class-package;
+// 'all' leaves these out), so a run can be interrupted at any moment and continued.
 import { parseArgs } from 'node:util';
 import { trainAutoencoder, trainDecoder } from './embedded/train-autoencoder.ts';
 
@@ -16,7 +17,7 @@ const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${values.minutes}`);
 const stage = values.stage!;
 const stages = ['autoencoder', 'ldm', 'decoder', 'package'];
-const srStages = ['classifier', 'sr-decoder', 'sr', 'sr-package', 'inpaint'];
+const srStages = ['classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr', 'sr-package', 'inpaint'];
 if (stage !== 'all' && !stages.includes(stage) && !srStages.includes(stage)) {
   throw new Error(`--stage must be one of ${[...stages, ...srStages].join(', ')} or all`);
 }
@@ -52,6 +53,14 @@ if (stage === 'sr-package') {
 if (stage === 'inpaint') {
   const { trainInpaint } = await import('./embedded/train-inpaint.ts');
   await trainInpaint({ minutes });
+}
+if (stage === 'class-ldm') {
+  const { trainClassLdm } = await import('./embedded/train-class.ts');
+  await trainClassLdm({ minutes });
+}
+if (stage === 'class-package') {
+  const { packageClassModel } = await import('./embedded/package-class.ts');
+  await packageClassModel();
 }
 if (stage === 'classifier') {
   const { trainClassifier } = await import('./embedded/train-classifier.ts');

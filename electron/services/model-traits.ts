@@ -42,7 +42,7 @@ const RELEASE_TASKS: Record<LdmTask, string> = {
   autoencoder: 'autoencoder',
 };
 
-/** One of the latent diffusion paper's releases: its task, ImageNet class names, the defaults of its scripts. */
+/** One of the latent diffusion paper's releases: its task, class names (its yaml's, or ImageNet's), the defaults of its scripts. */
 async function releaseTraits(path: string): Promise<ModelTraits | null> {
   try {
     const { release } = await describeLdmFile(path);
@@ -54,7 +54,7 @@ async function releaseTraits(path: string): Promise<ModelTraits | null> {
       task: RELEASE_TASKS[release.task],
       prediction: 'epsilon',
       classCount: classes,
-      classNames: imagenet ? [...imagenetClassNames()] : null,
+      classNames: release.classNames ? [...release.classNames] : imagenet ? [...imagenetClassNames()] : null,
       ...(release.unet ? { sizeStep: sizeStepOf({ autoencoder: release.autoencoder, unet: release.unet }) } : {}),
       defaults: releaseDefaults(release),
     };

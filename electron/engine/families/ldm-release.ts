@@ -35,6 +35,10 @@ export interface LdmRelease {
   readonly bert: LdmBertConfig | null;
   /** The class index that means "no class" (cin256-v2 has 1001 classes: 1000 is the unconditional one). */
   readonly unconditionalClass: number | null;
+  /** Class-conditional: the class names from the yaml's class_names (absent: ImageNet's, for cin256). */
+  readonly classNames?: readonly string[];
+  /** The picture side the model was trained at (the yaml's image_size × the first stage's factor), when the yaml says. */
+  readonly imageSide?: number;
   /** Channels the UNet takes besides the latents (super-resolution: the low-res image; inpainting: masked image + mask). */
   readonly concatChannels: number;
   readonly scaleFactor: number;
@@ -52,6 +56,15 @@ export interface ReleaseYaml {
   numHeadChannels?: number;
   linearStart?: number;
   linearEnd?: number;
+  /** The latent side the model was trained at (image_size). */
+  imageSize?: number;
+  /**
+   * GroupNorm groups of the UNet and the first stage (norm_num_groups, as diffusers names it). Not a
+   * CompVis key: its Normalize is always 32 groups; this project's own models (16 groups) write it.
+   */
+  normGroups?: number;
+  /** A class-conditional model's class names (class_names: a one-line list of quoted strings; not a CompVis key). */
+  classNames?: string[];
 }
 
 /** The few scalar keys of a CompVis config we use (a flat read: the configs nest them under unique names). */
@@ -63,7 +76,7 @@ export function readReleaseYaml(text: string): ReleaseYaml {
     return Number.isFinite(v) ? v : undefined;
   };
   const out: ReleaseYaml = {};
-  const set = <K extends keyof ReleaseYaml>(k: K, v: number | undefined): void => {
+  const set = (k: 'scaleFactor' | 'linearStart' | 'linearEnd', v: number | undefined): void => {
     if (v !== undefined) out[k] = v;
   };
   set('scaleFactor', num('scale_factor'));
@@ -73,6 +86,23 @@ export function readReleaseYaml(text: string): ReleaseYaml {
   if (headCh !== undefined && headCh > 0) out.numHeadChannels = headCh;
   set('linearStart', num('linear_start'));
   set('linearEnd', num('linear_end'));
+  const size = num('image_size');
+  if (size !== undefined && Number.isInteger(size) && size > 0) out.imageSize = size;
+  const groups = num('norm_num_groups');
+  if (groups !== undefined && Number.isInteger(groups) && groups > 0) out.normGroups = groups;
+  const names = /^\s*class_names:\s*(\[.*\])\s*$/m.exec(text);
+  if (names) {
+    let list: unknown;
+    try {
+      list = JSON.parse(names[1]!);
+    } catch {
+      throw new LdmReleaseError('the yaml\'s class_names must be a one-line list of quoted names, e.g. class_names: ["face-smiling", "animal-mammal"]');
+    }
+    if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && x.trim() !== '') || new Set(list).size !== list.length) {
+      throw new LdmReleaseError('the yaml\'s class_names must list distinct, non-empty names');
+    }
+    out.classNames = list as string[];
+  }
   return out;
 }
 
@@ -171,6 +201,7 @@ function inferUNet(get: Get, yaml: ReleaseYaml, notes: string[], defaultHeads: {
     transformerDepth: Math.max(depth, 1),
     contextDim,
     ...(legacy ? { legacyAttention: true } : {}),
+    ...(yaml.normGroups ? { normGroups: yaml.normGroups } : {}),
   };
   return validatedUNetConfig(get, p, levels, attention, (m) => new LdmReleaseError(`the UNet's shapes do not fit: ${m}`));
 }
@@ -218,7 +249,8 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
   if (!get(`${FIRST_STAGE}.encoder.conv_in.weight`)) {
     throw new LdmReleaseError(`an LDM UNet (${UNET}.*) without its first stage (${FIRST_STAGE}.*): the file holds only part of the model`);
   }
-  const { cfg: ae } = inferFirstStage(get, FIRST_STAGE);
+  const inferred = inferFirstStage(get, FIRST_STAGE).cfg;
+  const ae = yaml.normGroups ? { ...inferred, normGroups: yaml.normGroups } : inferred;
   const aeName = firstStageName(ae);
   const bert = get('cond_stage_model.transformer.token_emb.weight');
   const classEmb = get('cond_stage_model.embedding.weight');
@@ -258,9 +290,15 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
   } else if (classEmb) {
     task = 'class-conditional';
     classEmbedder = { nClasses: classEmb[0]!, embedDim: classEmb[1]! };
-    unconditionalClass = classEmb[0]! === 1001 ? 1000 : null;
-    release = classEmb[0]! === 1001 ? 'cin256-v2' : classEmb[0]! === 1000 ? 'cin256' : 'class-conditional LDM';
-    label = `class-conditional LDM (${classEmb[0]} classes${unconditionalClass !== null ? ', class 1000 = none, for guidance' : ''}), ${aeName} first stage`;
+    const named = yaml.classNames?.length;
+    if (named !== undefined && named !== classEmb[0]! && named !== classEmb[0]! - 1) {
+      throw new LdmReleaseError(`the yaml names ${named} classes but the class embedding has ${classEmb[0]} rows (one per class, and optionally a last "no class" row)`);
+    }
+    // the "no class" row: cin256-v2's class 1000, or the last row when the yaml names one class fewer
+    unconditionalClass = named !== undefined ? (named === classEmb[0]! - 1 ? named : null) : classEmb[0]! === 1001 ? 1000 : null;
+    release = named !== undefined ? 'class-conditional LDM' : classEmb[0]! === 1001 ? 'cin256-v2' : classEmb[0]! === 1000 ? 'cin256' : 'class-conditional LDM';
+    const classes = named ?? classEmb[0]!;
+    label = `class-conditional LDM (${classes} classes${unconditionalClass !== null ? `, class ${unconditionalClass} = none, for guidance` : ''}), ${aeName} first stage`;
   } else if (cond > 0) {
     const first = names.find((n) => n.startsWith('cond_stage_model.'))!;
     throw new LdmReleaseError(`an LDM with a conditioning model we do not know (${cond} tensors under cond_stage_model, e.g. ${first}); ${aeName} first stage`);
@@ -281,6 +319,7 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
   } else {
     throw new LdmReleaseError(`an LDM whose UNet takes ${unetIn} channels for ${latent}-channel latents (${aeName}); no released task concatenates ${concat}`);
   }
+  if (yaml.normGroups) notes.push(`GroupNorm with ${yaml.normGroups} groups (norm_num_groups from the yaml)`);
   if (yaml.scaleFactor !== undefined) {
     scale = yaml.scaleFactor;
     notes.push(`scale factor ${scale} from the yaml`);
@@ -310,6 +349,8 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
     classEmbedder,
     bert: bertCfg,
     unconditionalClass,
+    ...(classEmbedder && yaml.classNames ? { classNames: yaml.classNames } : {}),
+    ...(yaml.imageSize ? { imageSide: yaml.imageSize * autoencoderFactor(ae) } : {}),
     concatChannels: concat,
     scaleFactor: scale,
     notes,

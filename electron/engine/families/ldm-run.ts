@@ -296,15 +296,25 @@ export async function openLdmRelease(file: string, o: OpenLdmOptions = {}): Prom
   return { release: { ...release, scaleFactor }, model, notes };
 }
 
+/** A class given as an index ('12') or one of the model's own class names (exact case first, then any case). */
+export function namedClassIndex(names: readonly string[], text: string): number | null {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return Number(t);
+  const exact = names.indexOf(t);
+  if (exact >= 0) return exact;
+  const i = names.findIndex((n) => n.toLowerCase() === t.toLowerCase());
+  return i < 0 ? null : i;
+}
+
 /**
  * What the studio offers for each release before the user changes anything: DDIM as the paper's
  * scripts, 50 steps (100 for super-resolution, as its notebook), guidance 5 for text (txt2img.py's
- * --scale) and 3 for ImageNet classes where the model has its "no class" entry (the cin256-v2 notebook),
- * the release's training size (inpainting_big: 512).
+ * --scale) and 3 for classes where the model has its "no class" entry (the cin256-v2 notebook),
+ * the release's training size (its yaml's image_size × f, else 256; inpainting_big: 512).
  */
 export function releaseDefaults(r: LdmRelease): SamplingDefaults {
   const guidance = r.task === 'text-to-image' ? 5 : r.task === 'class-conditional' && r.unconditionalClass !== null ? 3 : 1;
-  const side = r.task === 'inpainting' ? 512 : 256;
+  const side = r.task === 'inpainting' ? 512 : (r.imageSide ?? 256);
   return { sampler: 'ddim', steps: r.task === 'super-resolution' ? 100 : 50, guidance, width: side, height: side };
 }
 
@@ -396,9 +406,13 @@ export class LdmModel implements DiffusionModel {
   }
 
   private classIndex(p: string): number {
-    const n = imagenetClassIndex(p);
+    const names = this.release.classNames;
+    const n = names ? namedClassIndex(names, p) : imagenetClassIndex(p);
     const max = this.release.classEmbedder!.nClasses;
-    if (n === null || n >= max) throw new LdmReleaseError(`${this.name} takes a class index from 0 to ${max - 1} or an ImageNet class name, got '${p}'`);
+    if (n === null || n >= max) {
+      const hint = names ? `one of its ${names.length} class names (${names.slice(0, 3).join(', ')}, …)` : 'an ImageNet class name';
+      throw new LdmReleaseError(`${this.name} takes a class index from 0 to ${max - 1} or ${hint}, got '${p}'`);
+    }
     return n;
   }
 
