@@ -68,6 +68,11 @@ export const modelInfo = z.object({
   weights: weightPrecision.optional(),
   /** Filled by models.list / models.get for diffusion models. */
   traits: modelTraits.nullable().optional(),
+  /**
+   * Filled by models.list / models.get: the model inpaint jobs on this one run on, its inpainting
+   * counterpart (a package of kind 'inpaint' naming it as base, services/inpaint-model.ts); null: itself.
+   */
+  inpaintedBy: z.object({ id: z.string(), name: z.string() }).nullable().optional(),
 });
 
 export const modelValidation = z.object({

@@ -22,9 +22,11 @@ import { openDataRecorder } from './data-hook.ts';
 import { readFileBytes, readImageFile, writeGeneratedPng } from './image-files.ts';
 import type { CliIo, Command } from './command.ts';
 import { defaultOf, listPackageDirs, modelsDir, resolveModelPath } from './model-dir.ts';
+import { inpaintingPackageFor } from '../services/inpaint-model.ts';
 import { promptAdapters } from './networks.ts';
 import { ProgressBar } from './progress.ts';
 import { PROVIDER_FLAG, providerChoice } from './provider.ts';
+import { CLASS_FLAG, classGeneration, wantsClass } from './class-generate.ts';
 import { convertCommand } from './convert.ts';
 import { paperCommand } from './paper.ts';
 import { infoCommand } from './info.ts';
@@ -32,6 +34,7 @@ import { serveCommand } from './serve.ts';
 import { tokenizeCommand } from './tokenize.ts';
 import { trainCommand } from './train.ts';
 import { upscaleCommand } from './upscale.ts';
+import { evalCommand } from './eval.ts';
 
 export type { Command } from './command.ts';
 
@@ -73,10 +76,11 @@ const FEATHER_FLAG: FlagSpecs = { feather: { type: 'number', help: 'mask feather
 
 export const COMMANDS: Record<string, Command> = {
   generate: {
-    summary: 'text to image',
-    args: '"PROMPT"',
-    flags: GENERATE_FLAGS,
-    run: (argv, io) => generation('txt2img', argv, GENERATE_FLAGS, io, (model, base) => txt2img(model, base)),
+    summary: 'text to image (or a class, with a class-conditional model: --class NAME)',
+    args: '"PROMPT" | --class NAME',
+    flags: { ...GENERATE_FLAGS, ...CLASS_FLAG },
+    run: (argv, io) =>
+      wantsClass(argv) ? classGeneration(argv, COMMANDS.generate!.flags, io) : generation('txt2img', argv, GENERATE_FLAGS, io, (model, base) => txt2img(model, base)),
   },
   img2img: {
     summary: 'redraw a picture under a prompt',
@@ -166,6 +170,7 @@ export const COMMANDS: Record<string, Command> = {
   convert: convertCommand,
   paper: paperCommand,
   upscale: upscaleCommand,
+  eval: evalCommand,
 };
 
 /** What a command hands back besides the images, for the data folder's history. */
@@ -201,8 +206,8 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
   const named = await promptAdapters([prompt, (f.negative as string | undefined) ?? ''], (f['lora-dir'] as string[] | undefined) ?? [], (f.embeddings as string[] | undefined) ?? []);
   adapters.push(...named.filter((a) => !adapters.some((b) => b.file === a.file)));
   const bar = f.quiet ? null : new ProgressBar(io.stderr);
-  const base = await openCliModel(f.model as string | undefined, f.prediction as string | undefined, runtime, io, !f.quiet);
   const vae = f.vae as string | undefined;
+  const base = await openCliModel(await cliModelFor(command, f.model as string | undefined, adapters.length > 0 || vae !== undefined, io, !f.quiet), f.prediction as string | undefined, runtime, io, !f.quiet);
   const model = await withAdapters(vae ? new LoadedModel(await withVae(base.spec, await openVaeFile(vae)), runtime) : base, adapters, runtime);
   const side: SideOutputs = {};
   const embeddingFiles = new Set(named.filter((a) => a.kind === 'embedding').map((a) => a.file));
@@ -248,6 +253,21 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
     await model.release();
     await recorder?.close();
   }
+}
+
+/**
+ * The model a command runs on: --model (or the default), or for inpaint/outpaint its inpainting
+ * counterpart among the installed packages and the model's neighbours (services/inpaint-model.ts), said on
+ * stderr; `adds`: LoRAs, embeddings or a VAE are merged, and the model picked is used as it is.
+ */
+async function cliModelFor(command: string, model: string | undefined, adds: boolean, io: CliIo, verbose: boolean): Promise<string> {
+  const file = await resolveModelPath(model);
+  if ((command !== 'inpaint' && command !== 'outpaint') || adds) return file;
+  const candidates = [...(await listPackageDirs(modelsDir())), ...(await listPackageDirs(path.dirname(path.resolve(file))))];
+  const inpainter = await inpaintingPackageFor(file, candidates);
+  if (!inpainter) return file;
+  if (verbose) io.stderr.write(`${command}: using ${path.basename(inpainter)}, the inpainting model for ${path.basename(file)}\n`);
+  return inpainter;
 }
 
 /**

@@ -97,16 +97,10 @@ export async function loadEmojiDataset(size: number, cacheDir: string): Promise<
       return { size, samples: meta.samples, pixels: new Uint8Array(readFileSync(cacheFile)) };
     }
   }
-  const dir = path.join(packageDir(), 'img/google/64');
   const plane = size * size;
   const pixels = new Uint8Array(samples.length * 3 * plane);
   for (let i = 0; i < samples.length; i++) {
-    const rgb = await sharp(path.join(dir, samples[i]!.file))
-      .flatten({ background: '#ffffff' })
-      .resize(size, size, { kernel: size < 64 ? 'lanczos3' : 'nearest', fit: 'fill' })
-      .removeAlpha()
-      .raw()
-      .toBuffer();
+    const rgb = await renderEmoji(samples[i]!.file, size);
     const base = i * 3 * plane;
     for (let p = 0; p < plane; p++) {
       pixels[base + p] = rgb[p * 3]!;
@@ -127,4 +121,14 @@ export function sampleAsFloat(ds: EmojiDataset, i: number, out?: Float32Array, o
   const src = ds.pixels.subarray(i * n, (i + 1) * n);
   for (let k = 0; k < n; k++) dst[offset + k] = src[k]! / 127.5 - 1;
   return dst;
+}
+
+/** One emoji picture of the set at size×size, RGB on white, interleaved (how the cached set is made). */
+export async function renderEmoji(file: string, size: number): Promise<Buffer> {
+  return sharp(path.join(packageDir(), 'img/google/64', file))
+    .flatten({ background: '#ffffff' })
+    .resize(size, size, { kernel: size < 64 ? 'lanczos3' : 'nearest', fit: 'fill' })
+    .removeAlpha()
+    .raw()
+    .toBuffer();
 }

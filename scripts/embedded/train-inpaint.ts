@@ -30,15 +30,17 @@ export const INPAINT_UNET: UNetConfig = { ...UNET, inChannels: 2 * LATENT_CHANNE
 export const INPAINT_TRAINING = { batch: 32, lr: 1e-4, warmup: 100, captionDropout: 0.1, emaDecay: 0.999, minSnrGamma: 5 };
 const FIRST_CONV = 'model.diffusion_model.input_blocks.0.0.weight';
 
+export type MaskKind = 'box' | 'strokes' | 'border' | 'whole';
+
 /**
  * A random mask [size²] (1 = repaint): a box (40%), 1–4 brush strokes (30%), an outpainting border on
- * one to four sides (25%), or the whole picture (5%).
+ * one to four sides (25%), or the whole picture (5%); or one of the kind asked for (the evaluation's masks).
  */
-export function randomMask(rng: Rng, size: number): Float32Array {
+export function randomMask(rng: Rng, size: number, only?: MaskKind): Float32Array {
   const m = new Float32Array(size * size);
   const u = () => rng.uniform(1)[0]!;
   const int = (lo: number, hi: number) => lo + Math.floor(u() * (hi - lo + 1));
-  const kind = u();
+  const kind = only === undefined ? u() : { box: 0, strokes: 0.4, border: 0.7, whole: 0.95 }[only];
   if (kind < 0.4) {
     const w = int(Math.round(size / 4), Math.round((3 * size) / 4));
     const h = int(Math.round(size / 4), Math.round((3 * size) / 4));

@@ -95,6 +95,11 @@ export interface ModelManifest {
   provenance: Record<string, unknown>;
   license: string;
   files: PackageFile[];
+  /**
+   * The model this one was made from, by name (an inpainting model fine-tuned from a text model names
+   * that model): the studio and `ldm inpaint` inpaint with it for that model (services/inpaint-model.ts).
+   */
+  baseModel?: string;
 }
 
 /** What a caller describes; format, version and files are filled in by saveModelPackage. */
@@ -231,6 +236,7 @@ const manifestSchema = record({
   sampling: samplingSchema.optional(),
   provenance: record({}, 'an object (who made the model, from what data, how)'),
   license: nonEmptyString,
+  baseModel: nonEmptyString.optional(),
 }).superRefine((m, ctx) => {
   const arch = m.architecture as Architecture; // the config schemas check what the interfaces say
   const problem = architectureProblem(m.kind, arch) ?? tokenizerProblem(m.tokenizer as TokenizerSpec | undefined, arch.textEncoder, m.files);

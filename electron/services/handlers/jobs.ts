@@ -3,12 +3,14 @@
 import { join } from 'node:path';
 import { StudioError } from '../../api/contract.ts';
 import type { GenerateSpec, Job, JobSpec, SubmittedSpec, UpscaleSpec } from '../../api/jobs.ts';
+import type { ModelInfo } from '../../api/models.ts';
 import { imageSeeds, seedRecord } from '../../engine/diffusion/noise.ts';
 import { recogniseModel } from '../../engine/families/index.ts';
 import { dataWeightCacheDir } from '../../engine/pipelines/weight-cache.ts';
 import type { ImageMessage, RunJob } from '../../workers/protocol.ts';
 import { admitGeneration, exitEvidence } from '../admission.ts';
 import type { JobQueue, QueueHooks } from '../jobs.ts';
+import { inpaintingModel } from '../inpaint-model.ts';
 import { checkModelSize, modelTraits, withSamplingDefaults } from '../model-traits.ts';
 import type { ModelRegistry } from '../models.ts';
 import { promptNetworks, type PromptNetwork } from '../prompt-networks.ts';
@@ -40,7 +42,7 @@ export function jobQueueHooks(ctx: StudioServices, queue: () => JobQueue): Queue
   return {
     async prepare(job: Job): Promise<RunJob> {
       const spec = job.spec;
-      const model = models.get(spec.kind === 'train' ? spec.baseModelId : spec.modelId);
+      const model = spec.kind === 'train' ? models.get(spec.baseModelId) : await jobModel(models, spec);
       const loras = spec.kind === 'train' || spec.kind === 'upscale' ? [] : jobAdapters(models, spec).map((a) => ({ ...models.toWorkerModel(a.model), strength: a.strength, textStrength: a.textStrength }));
       const init = spec.kind === 'img2img' || spec.kind === 'inpaint' || spec.kind === 'upscale' ? await imageBytes(ctx, spec.init) : null;
       const mask = spec.kind === 'inpaint' ? await imageBytes(ctx, spec.mask) : null;
@@ -73,7 +75,7 @@ export function jobQueueHooks(ctx: StudioServices, queue: () => JobQueue): Queue
         return gen.id;
       }
       const spec = job.spec as GenerateSpec;
-      const model = models.get(spec.modelId);
+      const model = await jobModel(models, spec);
       const gen = await storeGeneration(history, gallery, {
         kind: spec.kind,
         prompt: spec.prompt,
@@ -114,6 +116,12 @@ export function jobQueueHooks(ctx: StudioServices, queue: () => JobQueue): Queue
     progress: (p) => emit('jobs.progress', p),
     exitEvidence: (job, pid) => exitEvidence(estimates.get(job.id), pid),
   };
+}
+
+/** The model a job runs on: the one picked, or for inpainting its inpainting counterpart (services/inpaint-model.ts). */
+async function jobModel(models: ModelRegistry, spec: GenerateSpec | UpscaleSpec): Promise<ModelInfo> {
+  const picked = models.get(spec.modelId);
+  return spec.kind === 'inpaint' ? inpaintingModel(models, picked, jobAdapters(models, spec).length > 0) : picked;
 }
 
 /** The job's LoRAs/embeddings, then those its prompts name (<lora:name:w> tags, embedding names as words), each once. */

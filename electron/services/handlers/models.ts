@@ -1,15 +1,22 @@
 // models.* requests: the registry's list, import, settings, details and deletion.
 import { StudioError } from '../../api/contract.ts';
+import type { ModelInfo } from '../../api/models.ts';
+import { inpaintingModel } from '../inpaint-model.ts';
 import { readModelDetails } from '../model-details.ts';
 import { modelTraits } from '../model-traits.ts';
 import type { DomainHandlers, StudioContext } from './context.ts';
 
 export function modelsHandlers({ allowed, emit, models, queue }: StudioContext): DomainHandlers<'models'> {
+  const inpaintedBy = async (m: ModelInfo) => {
+    if (m.kind !== 'ldm') return null;
+    const used = await inpaintingModel(models, m);
+    return used.id === m.id ? null : { id: used.id, name: used.name };
+  };
   return {
-    'models.list': async ({ kind }) => Promise.all(models.list(kind).map(async (m) => ({ ...m, traits: await modelTraits(m) }))),
+    'models.list': async ({ kind }) => Promise.all(models.list(kind).map(async (m) => ({ ...m, traits: await modelTraits(m), inpaintedBy: await inpaintedBy(m) }))),
     'models.get': async ({ id }) => {
       const m = models.get(id);
-      return { ...m, traits: await modelTraits(m) };
+      return { ...m, traits: await modelTraits(m), inpaintedBy: await inpaintedBy(m) };
     },
     'models.validate': async ({ path }) => {
       try {
