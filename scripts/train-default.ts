@@ -1,8 +1,8 @@
 // `npm run train:default -- [--stage autoencoder|ldm|decoder|package|all|sr-decoder|sr|sr-package|inpaint] [--minutes N]`
 // Trains the embedded model in stages with the engine's own trainer. Every stage resumes from its
 // checkpoint under training/embedded/ (training/embedded-sr/ for the ×4 super-resolution model, stages
-// sr-decoder, sr and sr-package; training/embedded-inpaint/ for the inpainting fine-tune, stage
-// inpaint; training/embedded-class/ for the class-conditional LDM, stages class-ldm and class-package;
+// sr-decoder, sr and sr-package; training/embedded-inpaint/ for the inpainting fine-tune, stages
+// inpaint and inpaint-package; training/embedded-class/ for the class-conditional LDM, stages class-ldm and class-package;
 // 'all' leaves these out), so a run can be interrupted at any moment and continued.
 import { parseArgs } from 'node:util';
 import { trainAutoencoder, trainDecoder } from './embedded/train-autoencoder.ts';
@@ -17,7 +17,7 @@ const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${values.minutes}`);
 const stage = values.stage!;
 const stages = ['autoencoder', 'ldm', 'decoder', 'package'];
-const srStages = ['classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr', 'sr-package', 'inpaint'];
+const srStages = ['classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr', 'sr-package', 'inpaint', 'inpaint-package'];
 if (stage !== 'all' && !stages.includes(stage) && !srStages.includes(stage)) {
   throw new Error(`--stage must be one of ${[...stages, ...srStages].join(', ')} or all`);
 }
@@ -53,6 +53,10 @@ if (stage === 'sr-package') {
 if (stage === 'inpaint') {
   const { trainInpaint } = await import('./embedded/train-inpaint.ts');
   await trainInpaint({ minutes });
+}
+if (stage === 'inpaint-package') {
+  const { packageInpaintModel } = await import('./embedded/package-inpaint.ts');
+  await packageInpaintModel();
 }
 if (stage === 'class-ldm') {
   const { trainClassLdm } = await import('./embedded/train-class.ts');
