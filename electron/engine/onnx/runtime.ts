@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { numel, type DType, type TensorData } from '../tensor.ts';
 import { modelHash } from './serialize.ts';
+import type { Float16Options } from './float16.ts';
 
 /**
  * The execution providers the engine can run on, best first, cpu (always there) last: the one list.
@@ -28,8 +29,22 @@ export interface SessionOptions {
    * beside the user's checkpoint and the weights are read (mapped) from where they lie.
    */
   weightsFile?: string;
-  /** onnxruntime graph optimisation level; default 'all'. */
-  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** onnxruntime graph optimisation level on the CPU; default 'all'. */
+  optimization?: OptimizationLevel;
+  /**
+   * The level on GPU providers; default 'all'. The reason CPU sessions over mapped weights run 'disabled'
+   * (any level copies every mapped weight into onnxruntime's host memory) does not apply where the weights
+   * are copied to the device anyway, and 'all' folds float16.ts's weight Casts and fuses for the GPU.
+   */
+  acceleratorOptimization?: OptimizationLevel;
+  /**
+   * Outputs onnxruntime should leave in device memory (IO binding), where the provider supports it
+   * (deviceOutputsFor): run() then gives them as DeviceTensor, which a later run takes as an input without
+   * a copy to the host and back. Elsewhere they come back as ordinary tensors (the fallback).
+   */
+  deviceOutputs?: readonly string[];
+  /** The precision a ModelFor builds in, whatever the provider (default: precisionFor each provider tried). */
+  precision?: GraphPrecision;
   /**
    * onnxruntime's memory pattern (default on): it plans one arena block per run from the first run's
    * allocations. Off for the sampling networks: at SD size it grew the UNet's peak from 6.0 to 7.5 GB
@@ -42,6 +57,37 @@ export interface SessionOptions {
    * linear layers' weights, at a small cost per run (bench/sd.bench.ts).
    */
   prepack?: boolean;
+}
+
+export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+/** The precision inference graphs are built in for a provider: float16.ts's variant on GPU providers. */
+export type GraphPrecision = 'float32' | 'float16';
+
+/**
+ * float16 graphs on GPU providers (half the weights' memory and bandwidth, tensor cores), float32 on the
+ * CPU: its float16 kernels are few, and onnxruntime runs the rest by casting around them (slower, no gain).
+ */
+export function precisionFor(provider: Provider): GraphPrecision {
+  return provider === 'cpu' ? 'float32' : 'float16';
+}
+
+/**
+ * What stays float32 in a provider's float16 graphs besides the inputs, outputs and normalisation
+ * statistics: Softmax where the provider's float16 kernel may accumulate in float16 (WebGPU's shaders use
+ * the tensor's type; CoreML's is not documented). CUDA and DirectML accumulate float16 Softmax in float32.
+ */
+export function float16OptionsFor(provider: Provider): Float16Options {
+  return { keepFloat32: provider === 'webgpu' || provider === 'coreml' ? ['Softmax'] : [] };
+}
+
+/**
+ * Whether onnxruntime-node can leave this provider's outputs in device memory. In onnxruntime-node 1.30
+ * only WebGPU's buffers can be handed to JavaScript ('gpu-buffer'); CUDA, DirectML and CoreML outputs are
+ * always copied to the host.
+ */
+export function deviceOutputsFor(provider: Provider): boolean {
+  return provider === 'webgpu';
 }
 
 /**
@@ -87,7 +133,22 @@ const ORT_TYPES: Partial<Record<string, DType>> = {
   float32: 'float32', float16: 'float16', float64: 'float64', int64: 'int64', int32: 'int32', int8: 'int8', uint8: 'uint8', bool: 'bool',
 };
 
-function toOrt(name: string, t: TensorData): ort.Tensor {
+/**
+ * A tensor that onnxruntime left in device memory (SessionOptions.deviceOutputs): feed it to a later run
+ * of a session on the same provider. onnxruntime-node 1.30 cannot download it; ask for the output on the
+ * host instead where its values are needed. Dispose it when done (device memory is not garbage-collected).
+ */
+export class DeviceTensor {
+  constructor(readonly inner: ort.Tensor, readonly provider: Provider) {}
+  get dtype(): string { return this.inner.type; }
+  get shape(): readonly number[] { return this.inner.dims; }
+  dispose(): void { this.inner.dispose(); }
+}
+
+export type Feed = TensorData | DeviceTensor;
+
+function toOrt(name: string, t: Feed): ort.Tensor {
+  if (t instanceof DeviceTensor) return t.inner;
   if (t.data.length !== numel(t.shape)) {
     throw new RuntimeError(`input '${name}': ${t.data.length} values for shape [${t.shape.join(', ')}]`);
   }
@@ -103,7 +164,7 @@ function fromOrt(name: string, v: ort.OnnxValue): TensorData {
 
 interface TensorMeta { type: string; shape: readonly (number | string)[] }
 
-function checkAgainst(what: string, t: TensorData, meta: TensorMeta): void {
+function checkAgainst(what: string, t: Feed, meta: TensorMeta): void {
   const shapeOk = meta.shape.length === t.shape.length && meta.shape.every((d, i) => typeof d !== 'number' || d === t.shape[i]);
   if (meta.type !== t.dtype || !shapeOk) {
     throw new RuntimeError(`${what} is ${t.dtype}[${t.shape.join(', ')}] but the model expects ${meta.type}[${meta.shape.join(', ')}]`);
@@ -116,8 +177,13 @@ export class Session {
   private readonly inputs = new Map<string, TensorMeta>();
   private readonly outputs = new Map<string, TensorMeta>();
   private released = false;
+  /** Outputs this session leaves in device memory (SessionOptions.deviceOutputs, where the provider can). */
+  readonly deviceOutputs: ReadonlySet<string>;
 
-  constructor(private readonly inner: ort.InferenceSession, readonly provider: Provider) {
+  constructor(private readonly inner: ort.InferenceSession, readonly provider: Provider, deviceOutputs: readonly string[] = [],
+    /** The precision of the graph it runs (createSession with a ModelFor picks it per provider). */
+    readonly precision: GraphPrecision = 'float32') {
+    this.deviceOutputs = new Set(deviceOutputsFor(provider) ? deviceOutputs : []);
     this.inputNames = [...inner.inputNames];
     this.outputNames = [...inner.outputNames];
     for (const m of inner.inputMetadata) if (m.isTensor) this.inputs.set(m.name, { type: m.type, shape: m.shape });
@@ -133,7 +199,26 @@ export class Session {
     for (const o of fetches) if (!this.outputNames.includes(o)) throw new RuntimeError(`unknown output '${o}' (the model gives ${this.outputNames.join(', ')})`);
     const res = await this.exec(feeds, fetches);
     const out: Record<string, TensorData> = {};
-    for (const o of fetches) out[o] = fromOrt(o, res[o]!);
+    for (const o of fetches) {
+      if (this.deviceOutputs.has(o)) throw new RuntimeError(`output '${o}' stays on the device; use runOnDevice`);
+      out[o] = fromOrt(o, res[o]!);
+    }
+    return out;
+  }
+
+  /**
+   * Runs the model, taking device tensors as inputs and giving the outputs named in deviceOutputs as
+   * DeviceTensor where the provider keeps them on the device (elsewhere as ordinary tensors).
+   */
+  async runOnDevice(feeds: Record<string, Feed>, outputs?: string[]): Promise<Record<string, TensorData | DeviceTensor>> {
+    const fetches = outputs ?? this.outputNames;
+    for (const o of fetches) if (!this.outputNames.includes(o)) throw new RuntimeError(`unknown output '${o}' (the model gives ${this.outputNames.join(', ')})`);
+    const res = await this.exec(feeds, fetches);
+    const out: Record<string, TensorData | DeviceTensor> = {};
+    for (const o of fetches) {
+      const v = res[o] as ort.Tensor;
+      out[o] = v.location === 'gpu-buffer' ? new DeviceTensor(v, this.provider) : fromOrt(o, v);
+    }
     return out;
   }
 
@@ -152,7 +237,7 @@ export class Session {
     await this.exec(feeds, fetches);
   }
 
-  private async exec(feeds: Record<string, TensorData>, fetches: string[] | Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+  private async exec(feeds: Record<string, Feed>, fetches: string[] | Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
     if (this.released) throw new RuntimeError('session was released');
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const name of this.inputNames) {
@@ -182,7 +267,7 @@ export class Session {
 async function open(model: Uint8Array | string, provider: Provider, opts: SessionOptions, quiet: boolean): Promise<ort.InferenceSession> {
   const o: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
-    graphOptimizationLevel: opts.optimization ?? 'all',
+    graphOptimizationLevel: (provider === 'cpu' ? opts.optimization : opts.acceleratorOptimization) ?? 'all',
     executionMode: 'sequential',
     enableMemPattern: opts.memoryPattern ?? true,
     logSeverityLevel: quiet ? 4 : 3,
@@ -202,11 +287,37 @@ async function open(model: Uint8Array | string, provider: Provider, opts: Sessio
     config.model_external_initializers_file_folder_path = path.dirname(path.resolve(opts.weightsFile));
   }
   if (opts.prepack === false) config.disable_prepacking = '1';
+  if (opts.deviceOutputs?.length && deviceOutputsFor(provider)) {
+    o.preferredOutputLocation = Object.fromEntries(opts.deviceOutputs.map((n) => [n, 'gpu-buffer' as const]));
+  }
   if (Object.keys(config).length) o.extra = { session: config };
   return ort.InferenceSession.create(model as Uint8Array, o);
 }
 
-export async function createSession(model: Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
+/** A model built for the provider it will run on: graph precision (precisionFor) and its weights file. */
+export interface ProviderModel {
+  readonly model: Uint8Array;
+  /** The file its external data points into (SessionOptions.weightsFile), when it has any. */
+  readonly weightsFile?: string;
+}
+
+/**
+ * Builds the model for a graph precision and provider; createSession calls it for each provider it tries
+ * (a GPU that fails to start, then the CPU: float32 again).
+ */
+export type ModelFor = (precision: GraphPrecision, provider: Provider) => Promise<ProviderModel>;
+
+/**
+ * A session on the requested provider ('auto': the best that starts, cpu last). The model is bytes, a
+ * path, or a ModelFor that builds it in the precision each provider tried wants.
+ */
+export async function createSession(model: Uint8Array | string | ModelFor, opts: SessionOptions = {}): Promise<Session> {
+  const start = async (p: Provider, quiet: boolean): Promise<Session> => {
+    if (typeof model !== 'function') return new Session(await open(model, p, opts, quiet), p, opts.deviceOutputs);
+    const precision = opts.precision ?? precisionFor(p);
+    const { model: bytes, weightsFile } = await model(precision, p);
+    return new Session(await open(bytes, p, { ...opts, weightsFile: weightsFile ?? opts.weightsFile }, quiet), p, opts.deviceOutputs, precision);
+  };
   const want = opts.provider ?? 'auto';
   if (want !== 'auto') {
     if (!availableProviders().includes(want)) {
@@ -216,7 +327,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
       throw new RuntimeError(`execution provider '${want}' is not available in this installation${hint}; available: ${availableProviders().join(', ')}`);
     }
     try {
-      return new Session(await open(model, want, opts, false), want);
+      return await start(want, false);
     } catch (err) {
       throw new RuntimeError(`execution provider '${want}' failed to start: ${(err as Error).message}`);
     }
@@ -224,13 +335,13 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
   for (const p of autoProviderCandidates()) {
     if (p === 'cpu') break;
     try {
-      return new Session(await open(model, p, opts, true), p);
+      return await start(p, true);
     } catch (err) {
       failedProviders.set(p, (err as Error).message);
     }
   }
   try {
-    return new Session(await open(model, 'cpu', opts, false), 'cpu');
+    return await start('cpu', false);
   } catch (err) {
     throw new RuntimeError(`onnxruntime could not load the model: ${(err as Error).message}`);
   }

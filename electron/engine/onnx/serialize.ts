@@ -74,14 +74,18 @@ function checkedWeight(graph: Graph, name: string, t: TensorData | undefined): T
   return t;
 }
 
-/** Stored-as-float16 weights of a float32 param are widened by a Cast at load time (SD checkpoints are mostly fp16). */
-const WIDENS = (stored: DType, wanted: DType): boolean => stored === 'float16' && wanted === 'float32';
+/**
+ * Stored-as-float16 weights of a float32 param are widened by a Cast at load time (SD checkpoints are mostly
+ * fp16); float32 weights of a float16 param (float16.ts graphs) are narrowed the same way.
+ */
+const CONVERTS = (stored: DType, wanted: DType): boolean =>
+  (stored === 'float16' && wanted === 'float32') || (stored === 'float32' && wanted === 'float16');
 
 function externalInitializer(graph: Graph, name: string, weights: ExternalWeights,
   casts: onnx.INodeProto[]): onnx.ITensorProto {
   const p = graph.params.get(name)!;
   const loc = weights.locate(name);
-  if (loc.dtype !== p.dtype && !WIDENS(loc.dtype, p.dtype)) {
+  if (loc.dtype !== p.dtype && !CONVERTS(loc.dtype, p.dtype)) {
     throw new SerializeError(`weight '${name}' is stored as ${loc.dtype} in ${weights.file} but the graph expects ${p.dtype}; `
       + `build the graph with that dtype or use embedded weights converted on load`);
   }
@@ -92,7 +96,7 @@ function externalInitializer(graph: Graph, name: string, weights: ExternalWeight
   let stored = name;
   if (loc.dtype !== p.dtype) {
     stored = `${name}::${loc.dtype}`;
-    if (graph.has(stored)) throw new SerializeError(`cannot widen '${name}': the graph already has a value named '${stored}'`);
+    if (graph.has(stored)) throw new SerializeError(`cannot convert '${name}': the graph already has a value named '${stored}'`);
     casts.push({ opType: 'Cast', name: `Cast_${stored}`, input: [stored], output: [name], attribute: [{ name: 'to', type: ATTR_TYPE.INT, i: ONNX_DTYPE[p.dtype] }] });
   }
   return {

@@ -26,7 +26,9 @@ import {
 import { timestepEmbedding } from '../nn/unet.ts';
 import type { Graph } from '../onnx/graph.ts';
 import { quantizedWeights, weightQuantFor, type WeightPrecision, type WeightQuant } from '../nn/quantize.ts';
-import { createSession, fusedAttentionFor, type Provider, type Session } from '../onnx/runtime.ts';
+import { createSession, float16OptionsFor, fusedAttentionFor, type GraphPrecision, type Provider, type Session } from '../onnx/runtime.ts';
+import { float16Weights, toFloat16 } from '../onnx/float16.ts';
+import { float16FileWeights } from './float16-weights.ts';
 import { safetensorsWeights, toModelProto, type WeightMode } from '../onnx/serialize.ts';
 import { tensor, type TensorData } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
@@ -101,6 +103,8 @@ export interface RuntimeOptions {
   readonly sessions?: SessionPolicy;
   /** onnxruntime's pre-packing of MatMul/Gemm weights (runtime.ts SessionOptions.prepack); default: on, except for float weights in staged sessions. */
   readonly prepack?: boolean;
+  /** The networks' graph precision; default: per provider (runtime.ts precisionFor: float16 on GPU providers, float32 on the CPU). */
+  readonly precision?: GraphPrecision;
 }
 
 export type SessionPolicy = 'auto' | 'keep' | 'stage';
@@ -357,13 +361,18 @@ export class LoadedModel implements DiffusionModel {
     for (const [n] of others) this.live.delete(n);
     const session = (async () => {
       await Promise.all(others.map(([, e]) => this.retire(e)));
-      const { mode, weightsFile } = await this.weights(NETWORK_OF[network]!);
-      const graph = build();
-      const bytes = toModelProto(graph, quantizedWeights(graph, mode, weightsFile));
-      return createSession(bytes, {
+      // Built for the provider that starts: float16 on GPU providers (onnx/float16.ts), float32 on the CPU.
+      const model = async (precision: GraphPrecision, provider: Provider) => {
+        const half = precision === 'float16';
+        const { mode, weightsFile } = (half && this.halfWeights(network)) || await this.weights(NETWORK_OF[network]!);
+        const graph = half ? toFloat16(build(), float16OptionsFor(provider)) : build();
+        const weights = quantizedWeights(graph, mode, weightsFile);
+        return { model: toModelProto(graph, half ? float16Weights(weights, graph) : weights), weightsFile };
+      };
+      return createSession(model, {
+        precision: this.runtime.precision,
         provider: this.runtime.provider,
         threads: this.runtime.threads,
-        weightsFile,
         memoryPattern: false,
         // Pre-packing copies the linear layers' weights into onnxruntime's layout at session start: faster
         // steps (a few %), but seconds per build and a second copy in memory. Kept sessions pre-pack; staged
@@ -380,6 +389,14 @@ export class LoadedModel implements DiffusionModel {
     });
     if (current) void this.retire(current);
     return e;
+  }
+
+  /** The network's float16 weights in place (an fp16 checkpoint), for a float16 graph of float weights; else null. */
+  private halfWeights(network: string): ResolvedWeights | null {
+    const w = this.spec.weights;
+    if (w.kind !== 'files' || this.quant) return null;
+    const net = NETWORK_OF[network]!;
+    return float16FileWeights(this.spec.name, modelParams({ [net]: this.spec[net] }), w.networks[net], net);
   }
 
   private staged(): boolean {
