@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# SD-size benchmark on whichever GPU provider onnxruntime loads on this machine (issue 13), in one table:
-# SD v1 UNet (batch 2, 64² latent: one CFG step at 512²) fp32 and int8, and the SD VAE decoder to 512²,
-# random fp16 weights. Stops after 8 minutes. Usage: scripts/device-check.sh [--quick] [--cpu]
-#   --quick  32² latent (256² pictures)     --cpu  measure the CPU provider instead
+# SD-size benchmark on whichever GPU provider onnxruntime loads on this machine (issue 13 goal 5), in one
+# table: the SD v1 UNet (one CFG step at 512²), VAE decoder (512²) and text encoder, random fp16 weights,
+# each as the float32 graph and the float16 variant: build, s/call, peak device memory, float16 error.
+# Stops within 8 minutes (cases past the deadline are listed as skipped).
+# Usage: scripts/device-check.sh [--cpu] [--tiny] [--provider cuda|dml|coreml|webgpu]
+#   --cpu   measure the CPU provider instead      --tiny  small networks: a dry run in seconds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules ]; then
@@ -10,4 +12,4 @@ if [ ! -d node_modules ]; then
   exit 1
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-exec timeout --signal=INT 480 node --import tsx scripts/device-check.ts "$@"
+exec timeout --signal=INT --kill-after=20 470 node --import tsx scripts/device-check.ts --deadline 440 "$@"
