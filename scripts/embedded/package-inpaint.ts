@@ -112,7 +112,8 @@ function figureLines(cmp: Comparison): string[] {
 
 /** Rows: 3 pictures of each mask kind; columns: the input (mask in magenta), blending, ours, truth; 3×. */
 async function samplesGrid(cmp: Comparison, file: string): Promise<void> {
-  const rows = ['box', 'strokes', 'border'].flatMap((k) => cmp.results.filter((r) => r.kind === k).slice(0, 3));
+  const spread = <T>(xs: T[], n: number) => Array.from({ length: Math.min(n, xs.length) }, (_, i) => xs[Math.floor((i * xs.length) / Math.min(n, xs.length))]!);
+  const rows = ['box', 'strokes', 'border'].flatMap((k) => spread(cmp.results.filter((r) => r.kind === k), 3));
   const S = 32;
   const up = 3;
   const gap = 4;
@@ -176,7 +177,7 @@ Licence of the weights: Apache-2.0.
 \`npm run train:default -- --stage inpaint\` (resumes from training/embedded-inpaint/inpaint.ckpt), then
 \`npm run train:default -- --stage inpaint-package\`, which measures and writes this folder.
 - ${steps} steps, batch ${t.batch}, AdamW lr ${t.lr} with ${t.warmup} warm-up steps, min-SNR-γ=${t.minSnrGamma},
-  ${t.captionDropout * 100}% caption dropout, EMA ${t.emaDecay} (the EMA weights are shipped).
+  ${t.captionDropout * 100}% caption dropout, EMA ${t.emaDecay} (the EMA weights are shipped); ${t.earlier}.
 - Masks drawn at random for every picture: a box (40%), 1–4 brush strokes (30%), an outpainting border on 1–4
   sides (25%) or the whole picture (5%); the masked picture has 0 (mid-grey) under the mask, as the studio's
   pipeline feeds it.
@@ -184,11 +185,14 @@ Licence of the weights: Apache-2.0.
 
 ## Metrics: held-out emoji, held-out masks
 ${cmp.pictures} held-out pictures (no skin-tone variants), each with one mask drawn by the training stage's mask
-maker from a seed training never used, kinds in turn: box (${count('box')}), strokes (${count('strokes')}),
-border (${count('border')}; the outside pre-filled from the picture's edges, as the Canvas sends it). Both methods
-run through the studio's inpaint pipeline with the text model's defaults (DDIM 25 steps, guidance 3), strength
-1, feather ${FEATHER}, the same prompt (the picture's caption) and seed. "Blending" is what the studio did before
-this model: \`${MODEL_NAME}\` with the known region re-noised and blended into the latents at every step.
+maker from a seed training never used, kinds in turn: box (${count('box')}), strokes (${count('strokes')}) and
+border (${count('border')}). The content under the mask is taken away before either method sees it, so neither
+can copy the answer: masked pixels take the colour of the nearest kept pixel, and border masks (outpainting) are
+pre-filled from the picture's edges as the Canvas pre-fills an extension. Both methods run through the studio's
+inpaint pipeline (electron/engine/pipelines/inpaint.ts) with the text model's defaults (DDIM 25 steps, guidance
+3), strength 1, feather ${FEATHER}, the same prompt (the picture's caption) and seed. "Blending" is what the
+studio did before this model: \`${MODEL_NAME}\` with the known region re-noised and blended into the latents at
+every step. Code: scripts/embedded/inpaint-eval.ts.
 - inside: mean squared error over the masked pixels (0–255 RGB) against the truth, and its PSNR;
 - seam: mean |Δ result − Δ truth| (0–255) over neighbouring pixel pairs touching the masked pixels within
   ${SEAM_BAND} px of the mask's border: a colour step at the join that the truth does not have counts here.
