@@ -31,8 +31,10 @@ export const modelTraits = z.object({
   prediction: predictionType,
   /** Class-conditional models: how many classes it knows. */
   classCount: z.number().int().nullable(),
-  /** Class-conditional models trained on ImageNet: the class names by index (what the Generate view offers). */
+  /** Class-conditional models: the class names by index (what the Generate view offers): ImageNet's, or the model's own. */
   classNames: z.array(z.string()).nullable().optional(),
+  /** What the class names are, for the class picker's wording: 'ImageNet classes', or 'classes'. */
+  classSet: z.string().nullable().optional(),
   /**
    * Picture sides the model takes are multiples of this many pixels: the autoencoder's downscale factor
    * times 2 for each time the UNet halves the latents (16 for the embedded model, 64 for SD 1.x).

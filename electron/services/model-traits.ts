@@ -55,6 +55,7 @@ async function releaseTraits(path: string): Promise<ModelTraits | null> {
       prediction: 'epsilon',
       classCount: classes,
       classNames: release.classNames ? [...release.classNames] : imagenet ? [...imagenetClassNames()] : null,
+      classSet: release.classNames ? 'classes' : imagenet ? 'ImageNet classes' : null,
       ...(release.unet ? { sizeStep: sizeStepOf({ autoencoder: release.autoencoder, unet: release.unet }) } : {}),
       defaults: releaseDefaults(release),
     };

@@ -29,7 +29,7 @@ export const CLASS_PACKAGE_DIR = path.join('resources/models', CLASS_MODEL_NAME)
 const STAGING_DIR = path.join(CLASS_WORK_DIR, 'package');
 const FILE = `${CLASS_MODEL_NAME}.safetensors`;
 /** Sampling for the figures and samples.png (the studio's defaults for the model are DDIM 50, guidance 3). */
-export const CLASS_EVAL = { sampler: 'ddim', steps: 25, guidance: 3, seeds: [1, 2] };
+export const CLASS_EVAL = { sampler: 'ddim', steps: 20, guidance: 3, perClass: 2 };
 /** samples.png's rows. */
 export const SAMPLE_CLASSES = ['face-smiling', 'heart', 'animal-mammal', 'food-fruit', 'transport-air', 'sky & weather', 'country-flag', 'clothing'];
 
@@ -119,12 +119,16 @@ export async function writeClassRelease(dir: string, weights: ReadonlyMap<string
   return file;
 }
 
-/** Pictures of each prompt (a class name, '' for "no class", or a caption) for the given seeds. */
-async function draw(model: DiffusionModel, prompts: readonly string[], negative: string, guidance: number): Promise<RgbImage[][]> {
+/**
+ * Pictures for each prompt (a class name, '' for "no class", or a caption): prompt k is drawn with seeds
+ * seedBase + k·perPrompt … + perPrompt − 1, so a prompt list of the same length drawn with another model or
+ * prompt gets the same noise for the same k.
+ */
+async function draw(model: DiffusionModel, prompts: readonly string[], guidance: number, perPrompt: number, seedBase: number): Promise<RgbImage[][]> {
   const out: RgbImage[][] = [];
-  for (const p of prompts) {
+  for (let k = 0; k < prompts.length; k++) {
     const imgs = await txt2img(model, {
-      prompt: p, negativePrompt: negative, seed: CLASS_EVAL.seeds[0]!, batchCount: CLASS_EVAL.seeds.length,
+      prompt: prompts[k]!, negativePrompt: '', seed: seedBase + k * perPrompt, batchCount: perPrompt,
       steps: CLASS_EVAL.steps, sampler: CLASS_EVAL.sampler, guidance, width: IMAGE_SIZE, height: IMAGE_SIZE, previewEvery: 0,
     });
     out.push(imgs.map((g) => g.image));
@@ -141,80 +145,103 @@ export interface ClassScore {
   count: number;
 }
 
+export interface DistributionScore {
+  fid: number;
+  kid: number;
+  precision: number;
+  recall: number;
+  n: number;
+}
+
 export interface ClassScores {
-  classifierHeldOutAccuracy: number | null;
+  classifierHeldOutAccuracy: number;
+  /** Per class, CLASS_EVAL.perClass pictures; all scored against the class asked for. */
   conditional: ClassScore;
   conditionalNoGuidance: ClassScore;
-  /** "No class" samples of the same seeds, scored against the same targets (the chance level). */
+  /** "No class" pictures of the same seeds, scored against the same targets (the chance level of a picture). */
   unconditional: ClassScore;
-  /** emoji-ldm-32 prompted with the class's words (e.g. "face smiling"), guidance 3. */
+  /** emoji-ldm-32 prompted with the class's words (e.g. "face smiling"), guidance 3, same seeds. */
   textModel: ClassScore;
+  /** Against the held-out emoji, one sample per held-out picture (conditional: its class). */
+  fid: { conditional: DistributionScore; unconditional: DistributionScore; textModel: DistributionScore };
   secondsPerImage: number;
 }
 
-/** The emoji classifier's verdict on pictures drawn for `targets` (class names with '-'); null when no classifier is installed. */
-async function scorer(): Promise<{ score: (targets: readonly string[], images: RgbImage[][]) => Promise<ClassScore>; heldOut: number | null; close: () => Promise<void> } | null> {
-  let mod: typeof import('../../electron/engine/eval/classifier.ts');
-  try {
-    mod = await import('../../electron/engine/eval/classifier.ts');
-  } catch {
-    return null;
+type Classifier = Awaited<ReturnType<typeof import('../../electron/engine/eval/classifier.ts').loadEmojiClassifier>>;
+
+/** The classifier's verdict on pictures drawn for `targets` (class names with '-'). */
+async function score(clf: Classifier, targets: readonly string[], images: RgbImage[][]): Promise<ClassScore> {
+  let hit = 0;
+  let hit5 = 0;
+  let prob = 0;
+  let n = 0;
+  for (let k = 0; k < targets.length; k++) {
+    const want = clf.classIndex(targets[k]!);
+    if (want < 0) throw new Error(`the classifier has no class ${classWords(targets[k]!)}`);
+    for (const p of await clf.classify(images[k]!)) {
+      const pr = p.probabilities;
+      const rank = pr.reduce((r, v) => r + (v > pr[want]! ? 1 : 0), 0);
+      hit += rank === 0 ? 1 : 0;
+      hit5 += rank < 5 ? 1 : 0;
+      prob += pr[want]!;
+      n++;
+    }
   }
-  let clf;
-  try {
-    clf = await mod.loadEmojiClassifier();
-  } catch {
-    return null;
-  }
-  return {
-    heldOut: clf.manifest.heldOutAccuracy ?? null,
-    close: () => clf.close(),
-    async score(targets, images) {
-      let hit = 0;
-      let hit5 = 0;
-      let prob = 0;
-      let n = 0;
-      for (let k = 0; k < targets.length; k++) {
-        const want = clf.classIndex(classWords(targets[k]!));
-        if (want < 0) throw new Error(`the classifier has no class ${classWords(targets[k]!)}`);
-        for (const p of await clf.classify(images[k]!)) {
-          const pr = p.probabilities;
-          const rank = pr.reduce((r, v) => r + (v > pr[want]! ? 1 : 0), 0);
-          hit += rank === 0 ? 1 : 0;
-          hit5 += rank < 5 ? 1 : 0;
-          prob += pr[want]!;
-          n++;
-        }
-      }
-      return { accuracy: hit / n, top5: hit5 / n, probability: prob / n, count: n };
-    },
-  };
+  return { accuracy: hit / n, top5: hit5 / n, probability: prob / n, count: n };
 }
 
-/** Class-conditional vs "no class" samples (and vs the text model), judged by the emoji classifier. */
+/**
+ * Class-conditional vs "no class" samples (and vs the text model given the class's words), judged by the
+ * emoji classifier (top-1 on the class asked for) and against the held-out emoji in its features (FID,
+ * KID, precision/recall); null when no classifier is installed.
+ */
 export async function scoreClassModel(file: string, names: readonly string[], log: (s: string) => void = console.log): Promise<ClassScores | null> {
-  const judge = await scorer();
-  if (!judge) {
-    log('no emoji classifier installed (resources/models/emoji-classifier): accuracy not measured');
+  let mod: typeof import('../../electron/engine/eval/classifier.ts');
+  let clf: Classifier;
+  try {
+    mod = await import('../../electron/engine/eval/classifier.ts');
+    clf = await mod.loadEmojiClassifier();
+  } catch (err) {
+    log(`no emoji classifier (${(err as Error).message}): accuracy not measured`);
     return null;
   }
+  const { measureSamples } = await import('../../electron/engine/eval/evaluate.ts');
+  const held = await mod.loadHeldOutEmoji();
   const model = await openRelease(file, CLASS_MODEL_NAME, '');
   const text = await loadModel(path.join('resources/models', MODEL_NAME));
+  const per = CLASS_EVAL.perClass;
+  const g = CLASS_EVAL.guidance;
   try {
     const t0 = Date.now();
-    const cond = await draw(model, names, '', CLASS_EVAL.guidance);
-    const seconds = (Date.now() - t0) / 1000 / (names.length * CLASS_EVAL.seeds.length);
-    const conditional = await judge.score(names, cond);
-    log(`class-conditional, guidance ${CLASS_EVAL.guidance}: top-1 ${(conditional.accuracy * 100).toFixed(1)}%`);
-    const conditionalNoGuidance = await judge.score(names, await draw(model, names, '', 1));
-    const none = await draw(model, [''], '', 1);
-    const unconditional = await judge.score(names, names.map(() => none[0]!));
-    const textModel = await judge.score(names, await draw(text, names.map(classWords), '', CLASS_EVAL.guidance));
-    return { classifierHeldOutAccuracy: judge.heldOut, conditional, conditionalNoGuidance, unconditional, textModel, secondsPerImage: seconds };
+    const conditional = await score(clf, names, await draw(model, names, g, per, 1));
+    const secondsPerImage = (Date.now() - t0) / 1000 / (names.length * per);
+    log(`class-conditional, guidance ${g}: top-1 ${(conditional.accuracy * 100).toFixed(1)}% (${secondsPerImage.toFixed(2)} s per picture)`);
+    const conditionalNoGuidance = await score(clf, names, await draw(model, names, 1, per, 1));
+    const unconditional = await score(clf, names, await draw(model, names.map(() => ''), 1, per, 1));
+    log(`"no class": top-1 ${(unconditional.accuracy * 100).toFixed(1)}%`);
+    const textModel = await score(clf, names, await draw(text, names.map(classWords), g, per, 1));
+    // FID set: one sample per held-out picture, for its class (held-out labels are class words)
+    const byWords = new Map(names.map((n) => [classWords(n), n]));
+    const heldClasses = held.labels.map((l) => byWords.get(l) ?? null);
+    if (heldClasses.some((c) => c === null)) throw new Error('a held-out label is not one of the model\'s classes');
+    const distribution = async (m: DiffusionModel, prompts: string[], guidance: number): Promise<DistributionScore> => {
+      const imgs = (await draw(m, prompts, guidance, 1, 10_000)).map((x) => x[0]!);
+      const r = await measureSamples(imgs, held.labels, clf, held);
+      return { fid: r.fid, kid: r.kid, precision: r.precision, recall: r.recall, n: r.n };
+    };
+    const fid = {
+      conditional: await distribution(model, heldClasses as string[], g),
+      unconditional: await distribution(model, heldClasses.map(() => ''), 1),
+      textModel: await distribution(text, (heldClasses as string[]).map(classWords), g),
+    };
+    log(`FID against ${held.images.length} held-out emoji: class-conditional ${fid.conditional.fid.toFixed(1)}, "no class" ${fid.unconditional.fid.toFixed(1)}, text model ${fid.textModel.fid.toFixed(1)}`);
+    const heldPreds = await clf.classify(held.images);
+    const classifierHeldOutAccuracy = heldPreds.filter((p, i) => p.label === held.labels[i]).length / held.images.length;
+    return { classifierHeldOutAccuracy, conditional, conditionalNoGuidance, unconditional, textModel, fid, secondsPerImage };
   } finally {
     await model.close();
     await text.release();
-    await judge.close();
+    await clf.close();
   }
 }
 
@@ -274,7 +301,7 @@ export async function packageClassModel(log: (s: string) => void = console.log):
   return scores;
 }
 
-/** The training's wall-clock minutes, from the run log's s/step figures (one niced thread). */
+/** The training's wall-clock minutes, from the run log's s/step figures (each line averages 25 steps). */
 function cpuMinutes(): string {
   const logFile = path.join(CLASS_WORK_DIR, 'run.log');
   if (!existsSync(logFile)) return 'unknown';
@@ -289,20 +316,31 @@ function pct(s: ClassScore): string {
 function card(o: { scores: ClassScores | null; step: number; textSteps: number; scaleFactor: number; names: readonly string[]; params: number; bytes: number; cpuMinutes: string }): string {
   const s = o.scores;
   const n = o.names.length;
+  const d = (x: DistributionScore) => `${x.fid.toFixed(1)} | ${(x.kid * 1000).toFixed(1)} | ${x.precision.toFixed(2)} | ${x.recall.toFixed(2)}`;
   const metrics = s
-    ? `Each of the ${n} classes drawn with seeds ${CLASS_EVAL.seeds.join(', ')} (${s.conditional.count} pictures per row), DDIM ${CLASS_EVAL.steps} steps,
-through the studio's own pipeline, and judged by the emoji classifier (resources/models/emoji-classifier${s.classifierHeldOutAccuracy !== null ? `, ${(s.classifierHeldOutAccuracy * 100).toFixed(1)}% top-1 on held-out real emoji` : ''}).
-"No class" pictures are the same seeds drawn with the "no class" entry and scored against the same target classes:
-they show the chance level of the seeds' pictures. Chance for a uniform guess is ${(100 / n).toFixed(1)}%.
+    ? `Each of the ${n} classes drawn ${CLASS_EVAL.perClass} times (class k with seeds ${CLASS_EVAL.perClass}k + 1 … ${CLASS_EVAL.perClass}k + ${CLASS_EVAL.perClass}), DDIM ${CLASS_EVAL.steps} steps, through the
+studio's own pipeline (scripts/embedded/package-class.ts), and judged by the shipped emoji classifier
+(resources/models/emoji-classifier: ${(s.classifierHeldOutAccuracy * 100).toFixed(1)}% top-1 on the held-out real emoji). "No class" pictures are drawn
+with the same seeds from the "no class" entry and scored against the same target classes: they give the chance
+level of a picture from this model. A uniform guess would be right ${(100 / n).toFixed(1)}% of the time.
 
-| samples | top-1 | top-5 | p(target class) |
+| samples (${s.conditional.count} each) | top-1 | top-5 | p(class asked for) |
 |---|---|---|---|
 | class-conditional, guidance ${CLASS_EVAL.guidance} | ${pct(s.conditional)} |
 | class-conditional, guidance 1 | ${pct(s.conditionalNoGuidance)} |
-| "no class" (unconditional) | ${pct(s.unconditional)} |
-| emoji-ldm-32 prompted with the class's words, guidance ${CLASS_EVAL.guidance} | ${pct(s.textModel)} |
+| "no class" (unconditional), same seeds | ${pct(s.unconditional)} |
+| ${MODEL_NAME} prompted with the class's words, guidance ${CLASS_EVAL.guidance} | ${pct(s.textModel)} |
 
-About ${s.secondsPerImage.toFixed(2)} s per picture with guidance on this machine (shared, loaded).`
+Against the ${s.fid.conditional.n} held-out emoji (concepts never trained on), one sample per held-out picture (the class-conditional
+ones for that picture's class), in the classifier's penultimate features (\`ldm eval\`'s metrics; small sets, so compare rows, not papers):
+
+| samples | FID | KID ×10³ | precision | recall |
+|---|---|---|---|---|
+| class-conditional, guidance ${CLASS_EVAL.guidance} | ${d(s.fid.conditional)} |
+| "no class" (unconditional) | ${d(s.fid.unconditional)} |
+| ${MODEL_NAME} prompted with the class's words, guidance ${CLASS_EVAL.guidance} | ${d(s.fid.textModel)} |
+
+About ${s.secondsPerImage.toFixed(2)} s per 32² picture with guidance (${CLASS_EVAL.steps} steps) on this shared, loaded machine.`
     : 'Not measured: no emoji classifier was installed when it was packaged.';
   return `# ${CLASS_MODEL_NAME}
 
@@ -335,7 +373,7 @@ No images are shipped, only weights. Licence of the weights: Apache-2.0.
 - ${o.step} steps of the UNet and the class table together, batch ${CLASS_TRAINING.batch}, AdamW lr ${CLASS_TRAINING.lr} with ${CLASS_TRAINING.warmup} warm-up steps,
   min-SNR-γ=${CLASS_TRAINING.minSnrGamma}, EMA ${CLASS_TRAINING.emaDecay} (shipped), ${CLASS_TRAINING.classDropout * 100}% of labels dropped to "no class". Classes drawn ∝ √(pictures in the class),
   so the small subcategories are seen (person-role has 492 pictures, animal-amphibian 1).
-- About ${o.cpuMinutes} minutes on one niced CPU thread, while other training and work shared the 2-core machine.
+- About ${o.cpuMinutes} minutes of wall clock on one niced CPU thread, while other training and work shared the 2-core machine.
 
 ## Metrics (this machine: 2 CPU cores)
 ${metrics}

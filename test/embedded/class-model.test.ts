@@ -1,0 +1,113 @@
+// The shipped class-conditional model (resources/models/emoji-class-ldm-32, trained by
+// `npm run train:default -- --stage class-ldm`): it opens as one of the paper's class-conditional
+// releases with the emoji subcategories as its classes and a "no class" entry, the studio offers those
+// names, it is deterministic per seed, the class steers what it draws (the shipped emoji classifier names
+// the class asked for more often than for "no class" pictures of the same seeds), and
+// `ldm generate --model emoji-class-ldm-32 --class NAME` writes the picture.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEmojiClassifier } from '../../electron/engine/eval/classifier.ts';
+import { readGenerationParams } from '../../electron/engine/io/generation-params.ts';
+import { openRelease, type ReleaseModel } from '../../electron/engine/pipelines/release.ts';
+import { txt2img } from '../../electron/engine/pipelines/txt2img.ts';
+import { modelTraits } from '../../electron/services/model-traits.ts';
+import { emojiClasses } from '../../scripts/embedded/class-data.ts';
+import { listEmojiSamples } from '../../scripts/embedded/emoji-dataset.ts';
+import { cli } from '../cli/helpers.ts';
+
+const FILE = path.resolve('resources/models/emoji-class-ldm-32/emoji-class-ldm-32.safetensors');
+const CLASSIFIER = path.resolve('resources/models/emoji-classifier/classifier.json');
+/** Classes with a distinctive look, and seeds: each drawn with and without its class. */
+const CLASSES = ['face-smiling', 'heart', 'country-flag', 'animal-mammal'];
+const SEEDS = [11, 12];
+const STEPS = 12;
+
+describe.skipIf(!existsSync(FILE))('emoji-class-ldm-32', () => {
+  let model: ReleaseModel;
+  const names = emojiClasses(listEmojiSamples()).names;
+  const tmp = mkdtempSync(path.join(tmpdir(), 'ldm-class-'));
+
+  beforeAll(async () => {
+    model = await openRelease(FILE, 'emoji-class-ldm-32', '');
+  });
+  afterAll(async () => {
+    await model?.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const draw = async (cls: string, seed: number, guidance = 3) => {
+    const imgs = await txt2img(model, { prompt: cls, negativePrompt: '', seed, batchCount: 1, steps: STEPS, sampler: 'ddim', guidance, previewEvery: 0 });
+    return imgs[0]!.image;
+  };
+
+  it('opens as a class-conditional release whose classes are the emoji subcategories, plus "no class"; the studio offers them', async () => {
+    expect(names.length).toBeGreaterThan(90);
+    expect(model.release.task).toBe('class-conditional');
+    expect(model.release.classNames).toEqual(names);
+    expect(model.release.classEmbedder!.nClasses).toBe(names.length + 1);
+    expect(model.release.unconditionalClass).toBe(names.length);
+    expect(model.defaults).toMatchObject({ width: 32, height: 32, guidance: 3 });
+    const traits = await modelTraits({ kind: 'ldm', format: 'safetensors', path: FILE, prediction: null });
+    expect(traits).toMatchObject({ family: 'ldm-release', task: 'class2img', classCount: names.length + 1, classSet: 'classes' });
+    expect(traits!.classNames).toEqual(names);
+    expect(traits!.classNames).toContain('face-smiling');
+  });
+
+  it('is deterministic per seed, and a class is taken by name or index', async () => {
+    const a = await draw('face-smiling', 5);
+    expect(Buffer.from((await draw('face-smiling', 5)).data).equals(Buffer.from(a.data))).toBe(true);
+    expect(Buffer.from((await draw(String(names.indexOf('face-smiling')), 5)).data).equals(Buffer.from(a.data))).toBe(true);
+    expect(Buffer.from((await draw('face-smiling', 6)).data).equals(Buffer.from(a.data))).toBe(false);
+    await expect(draw('no-such-class', 5)).rejects.toThrow(/takes a class index from 0 to 98 or one of its 98 class names/);
+  });
+
+  it.skipIf(!existsSync(CLASSIFIER))('draws the class asked for: the emoji classifier names it more often than for "no class" pictures of the same seeds', async () => {
+    const clf = await loadEmojiClassifier();
+    try {
+      let conditional = 0;
+      let unconditional = 0;
+      let pCond = 0;
+      let pNone = 0;
+      for (const seed of SEEDS) {
+        const none = (await clf.classify([await draw('', seed, 1)]))[0]!;
+        for (const cls of CLASSES) {
+          const want = clf.classIndex(cls);
+          expect(want).toBeGreaterThanOrEqual(0);
+          const got = (await clf.classify([await draw(cls, seed)]))[0]!;
+          conditional += got.index === want ? 1 : 0;
+          unconditional += none.index === want ? 1 : 0;
+          pCond += got.probabilities[want]!;
+          pNone += none.probabilities[want]!;
+        }
+      }
+      const n = SEEDS.length * CLASSES.length;
+      expect(conditional / n).toBeGreaterThanOrEqual(0.5);
+      expect(conditional).toBeGreaterThan(unconditional + 2);
+      expect(pCond / n).toBeGreaterThan(2 * (pNone / n));
+    } finally {
+      await clf.close();
+    }
+  });
+
+  it('ldm generate --model emoji-class-ldm-32 --class NAME writes the picture with the class as its prompt; a wrong class is refused by name', async () => {
+    const out = path.join(tmp, 'heart.png');
+    const r = await cli('generate', '--model', 'emoji-class-ldm-32', '--class', 'heart', '--steps', String(STEPS), '--seed', '7', '--out', out, '-q');
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe(out);
+    const png = readFileSync(out);
+    expect(await sharp(png).metadata()).toMatchObject({ width: 32, height: 32 });
+    expect(readGenerationParams(png)).toMatchObject({ prompt: 'heart', seed: 7, steps: STEPS, width: 32, height: 32, model: 'emoji-class-ldm-32' });
+    const same = await draw('heart', 7);
+    const { data } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    expect(Buffer.from(data).equals(Buffer.from(same.data))).toBe(true);
+
+    const bad = await cli('generate', '--model', 'emoji-class-ldm-32', '--class', 'hearts', '--out', out);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--class hearts: emoji-class-ldm-32\.safetensors takes a class index from 0 to 97 or one of alphanum/);
+    expect((await cli('generate', 'a red heart', '--model', 'emoji-class-ldm-32', '--class', 'heart')).stderr).toMatch(/give either a prompt or --class, not both/);
+    expect((await cli('generate', '--model', 'emoji-ldm-32', '--class', 'heart')).stderr).toMatch(/--class needs a class-conditional model; model\.safetensors is not a model in the paper's layout/);
+  });
+});
