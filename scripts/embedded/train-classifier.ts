@@ -22,7 +22,7 @@ import {
 import { buildClassifierLossGraph, type ClassifierArch } from '../../electron/engine/eval/classifier-net.ts';
 import { saveSafetensors } from '../../electron/engine/io/safetensors.ts';
 import type { RgbImage } from '../../electron/engine/pipelines/image.ts';
-import { Trainer } from '../../electron/engine/training/index.ts';
+import { loadCheckpoint, Trainer } from '../../electron/engine/training/index.ts';
 import { CACHE_DIR, IMAGE_SIZE } from './config.ts';
 import { loadEmojiDataset, type EmojiDataset } from './emoji-dataset.ts';
 import { stepLogger } from './step-log.ts';
@@ -101,11 +101,8 @@ export async function trainClassifier(o: StageOptions): Promise<void> {
     report(r);
   }
   await trainer.save();
-  const weights = trainer.exportParams();
-  const steps = trainer.step;
-  const cpu = priorCpu + cpuSeconds(cpu0);
   await trainer.close();
-  await packageClassifier(ds, arch, classes, weights, steps, cpu, log);
+  await packageClassifier(CLASSIFIER_CHECKPOINT, CLASSIFIER_OUT_DIR, log);
 }
 
 function cpuSeconds(since: NodeJS.CpuUsage): number {
@@ -130,12 +127,22 @@ function augment(ds: EmojiDataset, i: number, dx: number, dy: number, flip: bool
   }
 }
 
-async function packageClassifier(ds: EmojiDataset, arch: ClassifierArch, classes: string[], weights: Map<string, Float32Array>,
-  steps: number, cpu: number, log: (line: string) => void): Promise<void> {
-  mkdirSync(CLASSIFIER_OUT_DIR, { recursive: true });
+/**
+ * Packages a checkpoint's EMA weights with the held-out set into outDir (classifier.json, .safetensors,
+ * heldout.json, heldout.rgb) and measures them there, through the loader everyone uses.
+ */
+export async function packageClassifier(checkpoint: string, outDir: string, log: (line: string) => void = console.log): Promise<void> {
+  const ds = await loadEmojiDataset(IMAGE_SIZE, CACHE_DIR);
+  const classes = classifierClasses(ds);
+  const arch: ClassifierArch = { ...CLASSIFIER_ARCH, widths: [...CLASSIFIER_ARCH.widths], classes: classes.length };
+  const ck = await loadCheckpoint(checkpoint);
+  const weights = new Map([...ck.params].map(([k, v]) => [k, ck.ema?.shadow.get(k) ?? v]));
+  const steps = ck.step;
+  const cpu = Number(ck.extra.cpuSeconds ?? 0);
+  mkdirSync(outDir, { recursive: true });
   const params = buildClassifierLossGraph(arch, 1).graph.params;
   const tensors = new Map([...weights].map(([k, v]) => [k, { dtype: 'float32' as const, shape: [...params.get(k)!.shape], data: v }]));
-  await saveSafetensors(path.join(CLASSIFIER_OUT_DIR, CLASSIFIER_WEIGHTS), tensors, { format: CLASSIFIER_FORMAT });
+  await saveSafetensors(path.join(outDir, CLASSIFIER_WEIGHTS), tensors, { format: CLASSIFIER_FORMAT });
   const held = ds.samples.flatMap((smp, i) => (smp.heldOut ? [i] : []));
   const heldMeta: HeldOutManifest = {
     size: ds.size,
@@ -144,13 +151,13 @@ async function packageClassifier(ds: EmojiDataset, arch: ClassifierArch, classes
   const heldImages = held.map((i) => datasetImage(ds, i));
   const pixels = new Uint8Array(heldImages.length * ds.size * ds.size * 3);
   heldImages.forEach((img, k) => pixels.set(img.data, k * img.data.length));
-  writeFileSync(path.join(CLASSIFIER_OUT_DIR, HELD_OUT_PIXELS), pixels);
-  writeFileSync(path.join(CLASSIFIER_OUT_DIR, HELD_OUT_JSON), JSON.stringify(heldMeta) + '\n');
+  writeFileSync(path.join(outDir, HELD_OUT_PIXELS), pixels);
+  writeFileSync(path.join(outDir, HELD_OUT_JSON), JSON.stringify(heldMeta) + '\n');
   const manifest: ClassifierManifest = { format: CLASSIFIER_FORMAT, arch, classes, steps };
-  writeFileSync(path.join(CLASSIFIER_OUT_DIR, CLASSIFIER_JSON), JSON.stringify(manifest, null, 1) + '\n');
+  writeFileSync(path.join(outDir, CLASSIFIER_JSON), JSON.stringify(manifest, null, 1) + '\n');
 
   // Measured through the shipped files and the loader everyone uses.
-  const clf = await loadEmojiClassifier(CLASSIFIER_OUT_DIR);
+  const clf = await loadEmojiClassifier(outDir);
   const accuracy = async (idx: number[]) => {
     const preds = await clf.classify(idx.map((i) => datasetImage(ds, i)));
     const top1 = preds.filter((p, k) => p.label === subcategoryOf(ds.samples[idx[k]!]!.caption, ds.samples[idx[k]!]!.concept)).length;
@@ -161,9 +168,9 @@ async function packageClassifier(ds: EmojiDataset, arch: ClassifierArch, classes
   const trainAccuracy = await accuracy(trainSet);
   await clf.close();
   const final: ClassifierManifest = { ...manifest, heldOutAccuracy, trainAccuracy };
-  writeFileSync(path.join(CLASSIFIER_OUT_DIR, CLASSIFIER_JSON), JSON.stringify(final, null, 1) + '\n');
+  writeFileSync(path.join(outDir, CLASSIFIER_JSON), JSON.stringify(final, null, 1) + '\n');
   const heldClasses = new Set(heldMeta.samples.map((x) => x.label)).size;
   log(`classifier: step ${steps}, ${(cpu / 60).toFixed(1)} CPU-min; held-out accuracy ${(100 * heldOutAccuracy).toFixed(1)}% ` +
     `(${held.length} pictures of ${heldClasses} classes; chance ${(100 / classes.length).toFixed(1)}%), training accuracy ${(100 * trainAccuracy).toFixed(1)}% ` +
-    `(every 8th training picture) → ${CLASSIFIER_OUT_DIR}`);
+    `(every 8th training picture) → ${outDir}`);
 }
