@@ -4,7 +4,7 @@
 // names, it is deterministic per seed, the class steers what it draws (the shipped emoji classifier names
 // the class asked for more often than for "no class" pictures of the same seeds), and
 // `ldm generate --model emoji-class-ldm-32 --class NAME` writes the picture.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
@@ -14,16 +14,18 @@ import { readGenerationParams } from '../../electron/engine/io/generation-params
 import { openRelease, type ReleaseModel } from '../../electron/engine/pipelines/release.ts';
 import { txt2img } from '../../electron/engine/pipelines/txt2img.ts';
 import { modelTraits } from '../../electron/services/model-traits.ts';
+import { createStudio } from '../../electron/services/studio.ts';
 import { emojiClasses } from '../../scripts/embedded/class-data.ts';
 import { listEmojiSamples } from '../../scripts/embedded/emoji-dataset.ts';
 import { cli } from '../cli/helpers.ts';
+import { waitForJob } from '../services/helpers.ts';
 
 const FILE = path.resolve('resources/models/emoji-class-ldm-32/emoji-class-ldm-32.safetensors');
 const CLASSIFIER = path.resolve('resources/models/emoji-classifier/classifier.json');
 /** Classes with a distinctive look, and seeds: each drawn with and without its class. */
 const CLASSES = ['face-smiling', 'heart', 'country-flag', 'animal-mammal'];
 const SEEDS = [11, 12];
-const STEPS = 12;
+const STEPS = 8;
 
 describe.skipIf(!existsSync(FILE))('emoji-class-ldm-32', () => {
   let model: ReleaseModel;
@@ -110,4 +112,25 @@ describe.skipIf(!existsSync(FILE))('emoji-class-ldm-32', () => {
     expect((await cli('generate', 'a red heart', '--model', 'emoji-class-ldm-32', '--class', 'heart')).stderr).toMatch(/give either a prompt or --class, not both/);
     expect((await cli('generate', '--model', 'emoji-ldm-32', '--class', 'heart')).stderr).toMatch(/--class needs a class-conditional model; model\.safetensors is not a model in the paper's layout/);
   });
+
+  it('the studio lists it from the embedded models folder with its class names, and a class job draws the class (as the CLI does)', async () => {
+    const embedded = path.join(tmp, 'embedded');
+    cpSync(path.dirname(FILE), path.join(embedded, 'emoji-class-ldm-32'), { recursive: true });
+    const studio = await createStudio({ dataDir: path.join(tmp, 'data'), transport: 'web', embeddedModelsDir: embedded, allowedDirs: [tmp] });
+    try {
+      const m = (await studio.handlers['models.list']({})).find((x) => x.id === 'embedded:emoji-class-ldm-32')!;
+      expect(m).toMatchObject({ kind: 'ldm', format: 'safetensors', source: 'embedded' });
+      expect(m.traits).toMatchObject({ task: 'class2img', classSet: 'classes', defaults: { width: 32, height: 32, guidance: 3 } });
+      expect(m.traits!.classNames).toEqual(names);
+      const spec = { kind: 'txt2img' as const, modelId: m.id, prompt: 'heart', negativePrompt: '', seed: 7, batchCount: 1, eta: 0, loras: [], steps: STEPS };
+      const job = await waitForJob(studio, (await studio.handlers['jobs.submit']({ spec })).id, undefined, 60_000);
+      expect(job.error).toBeNull();
+      const bytes = Buffer.from((await studio.handlers['gallery.image']({ id: job.generationIds[0]!, variant: 'image' }))!.base64, 'base64');
+      expect(readGenerationParams(bytes)).toMatchObject({ prompt: 'heart', seed: 7, cfg: 3, width: 32, height: 32 });
+      const { data } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+      expect(Buffer.from(data).equals(Buffer.from((await draw('heart', 7)).data))).toBe(true);
+    } finally {
+      await studio.close();
+    }
+  }, 60_000);
 });
