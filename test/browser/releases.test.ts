@@ -1,6 +1,7 @@
 // The paper's releases in the real renderer (Chromium against the real backend): a class-conditional model
 // swaps the prompt for a searchable ImageNet class picker; "Upscale ×4" on a result is disabled with the
 // reason until a super-resolution model is imported, then upscales the picture into the results.
+import { cpSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyRelease } from '../engine/families/ldm-fixtures.ts';
@@ -69,4 +70,25 @@ describe('the paper\'s releases in Chromium', () => {
     await studio.screenshot('generate-upscaled');
     expect(studio.pageErrors).toEqual([]);
   }, 300_000);
+
+  const emojiClass = path.resolve('resources/models/emoji-class-ldm-32');
+  it.skipIf(!existsSync(emojiClass))('offers a model\'s own class names: the shipped emoji-class-ldm-32 lists the emoji subcategories', async () => {
+    const { page, backend } = studio;
+    const dir = path.join(studio.dataDir, '..', 'emoji-class');
+    cpSync(emojiClass, dir, { recursive: true });
+    const m = await backend.handlers['models.import']({ path: path.join(dir, 'emoji-class-ldm-32.safetensors') });
+    const form = page.getByRole('form', { name: 'Generation parameters' });
+    await expect.poll(() => page.locator(`#gen-model option[value="${m.id}"]`).count(), { timeout: 30_000 }).toBe(1);
+    await form.getByLabel('Model').selectOption(m.id);
+    await expect.poll(() => form.getByTestId('chosen-class').textContent()).toMatch(/No class chosen: search the 98 classes/);
+    const search = form.getByRole('combobox', { name: 'Search classes' });
+    await search.fill('smiling');
+    const list = form.getByRole('listbox', { name: 'Classes' });
+    await expect.poll(() => list.getByRole('option').allTextContents()).toEqual(['31 face-smiling']);
+    await list.getByRole('button', { name: /face-smiling/ }).click();
+    await expect.poll(() => form.getByTestId('chosen-class').textContent()).toMatch(/face-smiling\s*#31/);
+    expect(await form.getByRole('spinbutton', { name: 'Width' }).inputValue()).toBe('32');
+    expect(studio.pageErrors).toEqual([]);
+  }, 120_000);
 });
+
