@@ -238,7 +238,8 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
       previewEvery: 0,
       // Each image is written as soon as it is made, so Ctrl-C or a failure later keeps it.
       onImage: async (made) => {
-        const img = loras.length ? { ...made, record: { ...made.record, loras } } : made;
+        const provider = await model.runsOn();
+        const img = { ...made, record: { ...made.record, provider, ...(loras.length ? { loras } : {}) } };
         const { seed: s, variationSeed: v } = img.record;
         const file = outputFile(out, command, v === undefined ? String(s) : `${s}-v${v}`, n);
         const png = await writeGeneratedPng(file, img);

@@ -21,7 +21,7 @@ const loaders: ModelLoaders<LoadedModel> = {
   },
   // LoRAs and embeddings are merged into the weights once, here; the cached model is then as fast as the base.
   adapt: (base, loras) => withAdapters(base, loras.map((l) => ({ file: l.path, strength: l.strength, textStrength: l.textStrength, name: l.name })), base.runtimeOptions),
-  provider: (m) => m.provider(),
+  provider: (m) => m.runsOn(),
   warmUp: (m, size, report) => m.warmUp(size.width, size.height, size.guided, (network, i, n, ms) => report(`loaded ${network} (${i}/${n}, ${(ms / 1000).toFixed(1)} s)`)),
 };
 

@@ -59,6 +59,8 @@ describe('ldm generate', () => {
     expect([meta.format, meta.width, meta.height]).toEqual(['png', 32, 32]);
     const p = parseParameters(readPngText(png).get('parameters')!);
     expect(p).toMatchObject({ prompt: 'a red heart', negative: 'blue square', steps: 3, sampler: 'Euler a', cfg: 4.5, seed: 7, width: 32, height: 32, model: 'tiny' });
+    // The provider that ran it (with ' fp16' on GPU providers, whose graphs are the float16 variant).
+    expect(p.extras).toMatchObject({ Provider: 'cpu' });
   });
 
   it('--n writes one file per seed, and any one of them regenerates alone byte for byte', async () => {

@@ -192,6 +192,16 @@ export class LoadedModel implements DiffusionModel {
   }
 
   /**
+   * What the model runs on, for the status bar and the PNG parameters: the provider, with ' fp16' when its
+   * graphs are the float16 variant (GPU providers; onnx/float16.ts).
+   */
+  async runsOn(): Promise<string> {
+    const live = this.live.get('text_encoder') ?? this.live.get('unet') ?? [...this.live.values()][0];
+    const session = live ? await live.session : await this.entry('text_encoder', `1:${this.spec.textEncoder.layers}`, () => buildTextEncoderGraph(this.spec.textEncoder, 1, 0, { weightQuant: this.quant })).session;
+    return session.precision === 'float16' ? `${session.provider} fp16` : session.provider;
+  }
+
+  /**
    * Prompts → context [B, L, D]. With a sub-word tokenizer every prompt becomes 77-token chunks (the
    * prompts of one call padded to the same count with empty chunks), each chunk encoded on its own,
    * joined along the tokens and weighted by its emphasis: L = 77 · chunks.

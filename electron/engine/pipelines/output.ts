@@ -29,6 +29,8 @@ export interface ParamsSource extends SeedOptions {
   readonly model: { readonly name: string | null; readonly hash: string | null };
   readonly loras?: GenerationRecord['loras'];
   readonly clipSkip?: number | null;
+  /** The execution provider that ran the model ('cuda fp16', 'cpu'; LoadedModel.runsOn), written as `Provider`. */
+  readonly provider?: string | null;
 }
 
 export function generationParams(r: ParamsSource): GenerationParams {
@@ -36,6 +38,7 @@ export function generationParams(r: ParamsSource): GenerationParams {
   if (r.eta) extras.Eta = String(r.eta);
   if (r.feather !== undefined && r.feather !== null) extras['Mask blur'] = String(r.feather);
   // A1111's form: "name: hash, …" (quoted by the formatter, as it contains ':').
+  if (r.provider) extras.Provider = r.provider;
   if (r.loras?.length) extras['Lora hashes'] = r.loras.map((l) => `${l.name}: ${(l.hash ?? '').slice(0, 12)}`).join(', ');
   // As A1111 ≥ 1.9 writes them: `Sampler: DPM++ 2M, Schedule type: Karras`.
   const choice = r.sampler === null ? null : samplerFromLabel(r.sampler, r.scheduleType);

@@ -216,6 +216,8 @@ describe('float16 through the pipelines (forced on the CPU)', () => {
     // 8-bit pixels: the mean difference is a fraction of a level, no pixel far off.
     expect(sum / a!.image.data.length).toBeLessThan(1);
     expect(maxDiff(a!.image.data, b!.image.data)).toBeLessThanOrEqual(16);
+    // What the status bar and the PNG parameters say it ran on.
+    expect([await f32.runsOn(), await f16.runsOn()]).toEqual(['cpu', 'cpu fp16']);
     await Promise.all([f32.release(), f16.release()]);
   }, 60_000);
 
