@@ -96,11 +96,11 @@ async function paper(argv: readonly string[], io: CliIo): Promise<void> {
       }
       default:
         if (r.task === 'text-to-image' && o.prompt === undefined) throw new UsageError(`${r.release} needs --prompt TEXT`);
-        if (r.task === 'class-conditional' && o.classLabel === undefined) throw new UsageError(`${r.release} needs --class N (an ImageNet class index or name)`);
+        if (r.task === 'class-conditional' && o.classLabel === undefined) throw new UsageError(`${r.release} needs --class N (a class index or name${r.classNames ? '' : ', ImageNet\'s'})`);
         result = await sampleLdm(model, o);
         what = 'sampled';
     }
-    const cls = o.classLabel !== undefined && /^\d+$/.test(String(o.classLabel)) ? imagenetClassNames()[Number(o.classLabel)] : o.classLabel;
+    const cls = o.classLabel !== undefined && /^\d+$/.test(String(o.classLabel)) ? (r.classNames ?? imagenetClassNames())[Number(o.classLabel)] : o.classLabel;
     const head = o.prompt ?? (cls !== undefined ? `class ${o.classLabel}${cls !== o.classLabel ? ` (${cls})` : ''}` : '');
     const parameters = `${head}\nSteps: ${o.steps ?? 50}, Sampler: ${o.sampler ?? 'DDIM'}, CFG scale: ${o.guidance ?? 1}, Seed: ${o.seed}, Size: ${result.shape[3]}x${result.shape[2]}, Model: ${model.name}, Release: ${r.release}`;
     await writePng(out, result, parameters);
