@@ -17,7 +17,7 @@ const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${values.minutes}`);
 const stage = values.stage!;
 const stages = ['autoencoder', 'ldm', 'decoder', 'package'];
-const srStages = ['classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr', 'sr-package', 'inpaint', 'inpaint-package'];
+const srStages = ['classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr-encoder', 'sr', 'sr-package', 'inpaint', 'inpaint-package'];
 if (stage !== 'all' && !stages.includes(stage) && !srStages.includes(stage)) {
   throw new Error(`--stage must be one of ${[...stages, ...srStages].join(', ')} or all`);
 }
@@ -41,6 +41,10 @@ if (stage === 'package' || stage === 'all') {
 if (stage === 'sr-decoder') {
   const { trainSrDecoder } = await import('./embedded/train-sr.ts');
   await trainSrDecoder({ minutes });
+}
+if (stage === 'sr-encoder') {
+  const { trainSrEncoder } = await import('./embedded/train-sr.ts');
+  await trainSrEncoder({ minutes });
 }
 if (stage === 'sr') {
   const { trainSr } = await import('./embedded/train-sr.ts');

@@ -85,6 +85,11 @@ export const upscaleSpec = z.object({
   seed: z.number().int().min(0).max(2 ** 32 - 1).nullable().default(null),
   batchCount: z.number().int().min(1).max(100).default(1),
   eta: z.number().min(0).max(1).default(0),
+  /**
+   * 1: sample from pure noise (the paper's way); below 1: start from the picture enlarged (Lanczos) and
+   * noised to this strength, as img2img does. Absent: the model's own default (its yaml's upscale_strength, else 1).
+   */
+  strength: z.number().min(0.05).max(1).optional(),
   /** The history image this upscales when `init` is raw bytes (the canvas); with `init: { generationId }` that one is the parent. */
   parentId: z.string().min(1).nullable().optional(),
 });

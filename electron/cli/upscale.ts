@@ -27,12 +27,13 @@ const UPSCALE_FLAGS: FlagSpecs = {
   seed: { type: 'int', help: `seed (0…${MAX_SEED}; default random)` },
   sampler: { type: 'string', arg: 'NAME', help: 'sampler (default ddim, as the paper)' },
   eta: { type: 'number', help: 'DDIM eta (default 0)' },
+  strength: { type: 'number', help: "1 = sample from noise (the paper's way); below 1 = start from the picture enlarged and noised that far (default: the model's, else 1)" },
   quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
 };
 
 export const upscaleCommand: Command = {
   summary: 'upscale a picture ×4 with a super-resolution model (the paper\'s bsr_sr or one like it)',
-  args: 'IN --out OUT.png [--model FILE|NAME] [--steps N] [--seed S]',
+  args: 'IN --out OUT.png [--model FILE|NAME] [--steps N] [--seed S] [--strength X]',
   flags: UPSCALE_FLAGS,
   run: upscaleCli,
 };
@@ -89,6 +90,7 @@ async function upscaleCli(argv: readonly string[], io: CliIo): Promise<void> {
       steps: f.steps as number | undefined,
       sampler: f.sampler as string | undefined,
       eta: f.eta as number | undefined,
+      strength: f.strength as number | undefined,
       signal: io.signal,
       onProgress: bar ? (e) => bar.update(e) : undefined,
     });

@@ -25,8 +25,12 @@ import type { SrLatents } from './train-sr.ts';
 export const SR_PACKAGE_DIR = path.join('resources/models', SR_MODEL_NAME);
 const STAGING_DIR = path.join(SR_WORK_DIR, 'package');
 const FILE = `${SR_MODEL_NAME}.safetensors`;
-/** Sampling used for the figures and the samples (the release's defaults in the studio may differ). */
-export const SR_EVAL = { sampler: 'ddim', steps: 50, seed: 1 };
+/**
+ * Sampling used for the figures and the samples. `strength` is the model's default "Upscale ×4" start
+ * (written to its yaml as upscale_strength): from the picture enlarged and noised that far, because
+ * from pure noise (strength 1) this small UNet drifts in colour; the card reports both.
+ */
+export const SR_EVAL = { sampler: 'ddim', steps: 50, seed: 1, strength: 0.6 };
 
 function half(shape: number[], data: Float32Array): TensorData<'float16'> {
   return tensor('float16', shape, Uint16Array.from(data, (v) => floatToHalf(v)));
@@ -60,13 +64,13 @@ export function srReleaseTensors(
 }
 
 /** The trained model's release tensors: the UNet's EMA weights and the 128² autoencoder. */
-export async function assembleSrRelease(): Promise<{ tensors: Map<string, TensorData>; unetStep: number; aeStep: number; scaleFactor: number }> {
+export async function assembleSrRelease(): Promise<{ tensors: Map<string, TensorData>; unetStep: number; aeStep: number; encoderStep: number; scaleFactor: number }> {
   const ck = await loadCheckpoint(SR_CHECKPOINT);
   const ae = await srAutoencoderWeights();
   const ds = await loadSrDataset(SR_IMAGE_SIZE, CACHE_DIR);
   const { scaleFactor } = await srLatentCache(ds, console.log);
   const tensors = srReleaseTensors(SR_UNET, ck.ema?.shadow ?? ck.params, SR_AUTOENCODER, ae.weights, scaleFactor, SR_SCHEDULE);
-  return { tensors, unetStep: ck.step, aeStep: ae.step, scaleFactor };
+  return { tensors, unetStep: ck.step, aeStep: ae.step, encoderStep: ae.encoderStep, scaleFactor };
 }
 
 function releaseYaml(scaleFactor: number): string {
@@ -109,12 +113,15 @@ model:
           num_res_blocks: ${SR_AUTOENCODER.numResBlocks}
           attn_resolutions: []
     cond_stage_config: __is_first_stage__
+    upscale_strength: ${SR_EVAL.strength}
 `;
 }
 
 export interface SrScores {
   count: number;
   ours: { psnr: number; ssim: number };
+  /** The same model sampled from pure noise (strength 1, the paper's way). */
+  fromNoise: { psnr: number; ssim: number };
   bicubic: { psnr: number; ssim: number };
   /** Autoencoder round trip of the truth (the ceiling of any LDM on this first stage). */
   autoencoderPsnr: number;
@@ -151,6 +158,12 @@ export async function decoderPsnr(cfg: AutoencoderConfig, weights: ReadonlyMap<s
 
 /** Held-out pictures: the LR / bicubic / ours / truth of each, through the studio's upscale pipeline. */
 export async function evaluateSr(file: string, ds: SrDataset, indices: number[], onEach?: (i: number, bicubic: Uint8Array, ours: Uint8Array) => void): Promise<Omit<SrScores, 'autoencoderPsnr'>> {
+  const noise = await evaluateSrAt(file, ds, indices, 1);
+  const r = await evaluateSrAt(file, ds, indices, SR_EVAL.strength, onEach);
+  return { ...r, fromNoise: noise.ours };
+}
+
+async function evaluateSrAt(file: string, ds: SrDataset, indices: number[], strength: number, onEach?: (i: number, bicubic: Uint8Array, ours: Uint8Array) => void): Promise<Omit<SrScores, 'autoencoderPsnr' | 'fromNoise'>> {
   const model = await openRelease(file, SR_MODEL_NAME, '');
   const size = SR_IMAGE_SIZE;
   const low = ds.lowSize;
@@ -162,7 +175,7 @@ export async function evaluateSr(file: string, ds: SrDataset, indices: number[],
     for (const i of indices) {
       const lr = ds.low.subarray(i * ln, (i + 1) * ln);
       const truth = ds.high.pixels.subarray(i * hn, (i + 1) * hn);
-      const [out] = await upscale(model, { image: { width: low, height: low, data: planarToInterleaved(lr, low) }, seed: SR_EVAL.seed, steps: SR_EVAL.steps, sampler: SR_EVAL.sampler, previewEvery: 0 });
+      const [out] = await upscale(model, { image: { width: low, height: low, data: planarToInterleaved(lr, low) }, seed: SR_EVAL.seed, steps: SR_EVAL.steps, sampler: SR_EVAL.sampler, strength, previewEvery: 0 });
       const ours = interleavedToPlanar(out!.image.data, size);
       const bicubic = await resizePlanar(lr, low, size, 'cubic');
       sum.op += psnrOf(mse(ours, truth));
@@ -208,7 +221,7 @@ async function samplesPng(file: string, ds: SrDataset, rows: { i: number; bicubi
   await sharp(canvas, { raw: { width: W, height: H, channels: 3 } }).png().toFile(file);
 }
 
-function card(o: { scores: SrScores; unetStep: number; aeStep: number; scaleFactor: number; shippedPsnr: number; params: number; bytes: number; cpuMinutes: string; sampleNames: string[] }): string {
+function card(o: { scores: SrScores; unetStep: number; aeStep: number; encoderStep: number; scaleFactor: number; shippedPsnr: number; params: number; bytes: number; cpuMinutes: string; sampleNames: string[] }): string {
   const { scores: s } = o;
   const f = (v: number) => v.toFixed(2);
   const g = (v: number) => v.toFixed(4);
@@ -221,7 +234,8 @@ releases: "Upscale ×4" in the studio, \`ldm upscale\`, or \`ldm paper ${FILE} -
 
 ## Architecture
 - First stage: the embedded model's (emoji-ldm-32) KL autoencoder, f=4, 4 latent channels, its decoder
-  fine-tuned at 128² with the paper's 32 GroupNorm groups (${o.aeStep} steps); a 128² picture is a 32×32×4 latent; scale factor ${o.scaleFactor.toFixed(4)}
+  fine-tuned at 128² with the paper's 32 GroupNorm groups (${o.aeStep} steps) and its encoder re-fitted with 32 groups to
+  give the embedded encoder's latents (${o.encoderStep} steps); a 128² picture is a 32×32×4 latent; scale factor ${o.scaleFactor.toFixed(4)}
   (1/std of the training latents), stored in the file as \`scale_factor\`.
 - UNet (\`model.diffusion_model.*\`): ${SR_UNET.inChannels} input channels = 4 latent + 3 of the low-resolution
   picture in [−1, 1] concatenated (concat_mode), ${SR_UNET.modelChannels} model channels, mult [${SR_UNET.channelMult.join(', ')}],
@@ -239,12 +253,14 @@ all tones of an emoji, by a hash of the name); 275 of the 3,781 emoji have no SV
 renderer) and are left out. No images are shipped, only weights.
 
 ## Training
-\`npm run train:default -- --stage sr-decoder\`, then \`--stage sr\`, then \`--stage sr-package\` (each resumes
+\`npm run train:default -- --stage sr-decoder\`, \`--stage sr-encoder\`, then \`--stage sr\`, then \`--stage sr-package\` (each resumes
 from its checkpoint under training/embedded-sr/). One onnxruntime thread, on a 2-core machine shared with
 other work.
 - Latents of all pictures computed once with the embedded encoder (posterior mean and std, cached); each step samples z from the posterior.
 - Decoder: ${o.aeStep} steps from the embedded model's weights on random ${SR_DECODER_TRAINING.crop}² latent crops (${SR_DECODER_TRAINING.crop * 4}² pixels),
   batch ${SR_DECODER_TRAINING.batch}, AdamW lr ${SR_DECODER_TRAINING.lr}, L1 + ${AE_TRAINING.gradientWeight}·L1 on image gradients, the encoder frozen.
+- Encoder: ${o.encoderStep} steps from the embedded weights, now with 32 groups, on whole 128² training pictures, batch 8,
+  AdamW lr 1e-4: MSE to the cached means + 0.1 · MSE to the log-variances of the embedded (16-group) encoder.
 - UNet: ${o.unetStep} steps on random ${SR_TRAINING.crop}² latent crops (64² pixels; SR is local) with a random horizontal flip,
   batch ${SR_TRAINING.batch}, AdamW lr ${SR_TRAINING.lr} with ${SR_TRAINING.warmup} warm-up steps, EMA ${SR_TRAINING.emaDecay} (the EMA weights are shipped).
   ε-prediction; the loss weighted by min-SNR-γ=${SR_TRAINING.minSnrGamma} for the first ${SR_TRAINING.vLossFrom} steps, then as the v-prediction loss
@@ -253,14 +269,17 @@ other work.
 - CPU time: ${o.cpuMinutes}.
 
 ## Metrics (held-out emoji, ${s.count} pictures)
-Ours: the studio's upscale pipeline, ${SR_EVAL.sampler.toUpperCase()} ${SR_EVAL.steps} steps, seed ${SR_EVAL.seed}. Bicubic: ×4 Catmull-Rom (sharp's
+Ours: the studio's upscale pipeline, ${SR_EVAL.sampler.toUpperCase()} ${SR_EVAL.steps} steps, seed ${SR_EVAL.seed}, at the model's default strength
+${SR_EVAL.strength} (the picture enlarged with Lanczos-3, encoded, noised to step ⌊50·(1 − ${SR_EVAL.strength})⌋ and denoised with the
+low-resolution picture concatenated), and from pure noise (strength 1, the paper's sampling). Bicubic: ×4 Catmull-Rom (sharp's
 'cubic'). PSNR is the mean over pictures of each picture's PSNR on 8-bit RGB; SSIM as scikit-image's
 (Gaussian 11×11, σ 1.5, averaged over R, G, B).
 
 | | PSNR (dB) | SSIM |
 |---|---|---|
 | bicubic ×4 | ${f(s.bicubic.psnr)} | ${g(s.bicubic.ssim)} |
-| **ours** | **${f(s.ours.psnr)}** | **${g(s.ours.ssim)}** |
+| ours, from noise (strength 1) | ${f(s.fromNoise.psnr)} | ${g(s.fromNoise.ssim)} |
+| **ours, strength ${SR_EVAL.strength} (default)** | **${f(s.ours.psnr)}** | **${g(s.ours.ssim)}** |
 
 The first stage bounds what any LDM on it can reach: decoding the held-out pictures' latents with the
 shipped decoder scores ${f(s.autoencoderPsnr)} dB (the embedded model's own decoder at 128²: ${f(o.shippedPsnr)} dB).
@@ -268,13 +287,9 @@ Time per picture on this machine (2 threads, shared): ${s.secondsPerImage.toFixe
 
 ## Samples
 \`samples.png\`: one held-out emoji a row; columns: the 32² input (shown ×4, nearest), bicubic ×4, ours,
-the 128² truth. Rows: ${o.sampleNames.join('; ')}.
+the 128² truth; ours at the default strength. Rows: ${o.sampleNames.join('; ')}.
 
 ## Limits
-The encoder in the file is the embedded model's, trained with 16 GroupNorm groups; the paper's layout
-(and so the studio) reads every autoencoder with 32, so encoding a picture with this file does not give
-the latents the UNet was trained on. Upscaling never encodes (it runs the UNet and the decoder only);
-use emoji-ldm-32 to encode.
 Trained for about an hour of one shared CPU core, on emoji only: it knows nothing of photographs, and
 its first stage (an autoencoder trained on emoji) bounds the detail it can restore (the figure above).
 Continue \`npm run train:default -- --stage sr\` to improve it.
@@ -290,7 +305,7 @@ export interface SrPackageOptions {
 }
 
 export async function packageSrModel(o: SrPackageOptions = {}): Promise<SrScores & { shipped: boolean }> {
-  const { tensors, unetStep, aeStep, scaleFactor } = await assembleSrRelease();
+  const { tensors, unetStep, aeStep, encoderStep, scaleFactor } = await assembleSrRelease();
   rmSync(STAGING_DIR, { recursive: true, force: true });
   mkdirSync(STAGING_DIR, { recursive: true });
   const file = path.join(STAGING_DIR, FILE);
@@ -313,7 +328,7 @@ export async function packageSrModel(o: SrPackageOptions = {}): Promise<SrScores
   const params = [...tensors].filter(([n]) => n.includes('.')).reduce((a, [, t]) => a + t.data.length, 0);
   const bytes = readFileSync(file).length;
   writeFileSync(path.join(STAGING_DIR, 'README.md'), card({
-    scores, unetStep, aeStep, scaleFactor, shippedPsnr: shippedAe.psnr, params, bytes,
+    scores, unetStep, aeStep, encoderStep, scaleFactor, shippedPsnr: shippedAe.psnr, params, bytes,
     cpuMinutes: o.cpuMinutes ?? 'see the stage logs',
     sampleNames: shown.map((s) => ds.high.samples[s.i]!.caption),
   }));

@@ -11,7 +11,7 @@ import { buildGradientGraph } from '../../electron/engine/autodiff/index.ts';
 import { makeSchedule } from '../../electron/engine/diffusion/schedule.ts';
 import { loadSafetensors } from '../../electron/engine/io/safetensors.ts';
 import { autoencoderFactor } from '../../electron/engine/nn/config.ts';
-import { vaeDecode } from '../../electron/engine/nn/autoencoder.ts';
+import { vaeDecode, vaeEncode } from '../../electron/engine/nn/autoencoder.ts';
 import { buildDiffusionLossGraph } from '../../electron/engine/nn/losses.ts';
 import { Graph, type Value } from '../../electron/engine/onnx/graph.ts';
 import { buildVaeEncoderGraph } from '../../electron/engine/nn/models.ts';
@@ -44,13 +44,31 @@ export async function embeddedAutoencoderWeights(): Promise<Map<string, Float32A
   return out;
 }
 
-/** The SR model's autoencoder: the embedded one with the 128² decoder when it exists (its step; 0 = none yet). */
-export async function srAutoencoderWeights(): Promise<{ weights: Map<string, Float32Array>; step: number }> {
+/**
+ * The encoder re-fitted with 32 groups to give the embedded encoder's latents (stage 'sr-encoder'): the
+ * release layout runs every GroupNorm with 32 groups, and the embedded encoder was trained with 16.
+ */
+export const SR_ENCODER_CHECKPOINT = path.join(SR_WORK_DIR, 'encoder-128.ckpt');
+
+/**
+ * The SR model's autoencoder: the embedded one with the 128² decoder and the 32-group encoder where they
+ * exist (the decoder's step; 0 = none yet; and the encoder's).
+ */
+export async function srAutoencoderWeights(): Promise<{ weights: Map<string, Float32Array>; step: number; encoderStep: number }> {
   const weights = await embeddedAutoencoderWeights();
-  if (!existsSync(SR_DECODER_CHECKPOINT)) return { weights, step: 0 };
-  const ck = await loadCheckpoint(SR_DECODER_CHECKPOINT);
-  for (const [name, data] of ck.params) weights.set(name, data);
-  return { weights, step: ck.step };
+  let step = 0;
+  let encoderStep = 0;
+  if (existsSync(SR_DECODER_CHECKPOINT)) {
+    const ck = await loadCheckpoint(SR_DECODER_CHECKPOINT);
+    for (const [name, data] of ck.params) weights.set(name, data);
+    step = ck.step;
+  }
+  if (existsSync(SR_ENCODER_CHECKPOINT)) {
+    const ck = await loadCheckpoint(SR_ENCODER_CHECKPOINT);
+    for (const [name, data] of ck.params) weights.set(name, data);
+    encoderStep = ck.step;
+  }
+  return { weights, step, encoderStep };
 }
 
 export interface SrLatents {
@@ -292,6 +310,75 @@ export async function trainSrDecoder(o: StageOptions): Promise<void> {
     const r = await trainer.trainStep({
       latent_sample: { dtype: 'float32', shape: [batch, lat.channels, crop, crop], data: z },
       image: { dtype: 'float32', shape: [batch, 3, crop * f, crop * f], data: image },
+    });
+    report(r);
+  }
+  await trainer.save();
+  await trainer.close();
+}
+
+/**
+ * The encoder's distillation loss: the 32-group encoder's moments on whole 128² pictures against the
+ * cached moments of the embedded (16-group) encoder: MSE of the means + 0.1 · MSE of the log-variances.
+ */
+export function buildEncoderLossGraph(batch: number): { graph: Graph; loss: Value } {
+  const g = new Graph('encoder_distill');
+  const n = SR_IMAGE_SIZE;
+  const s = n / autoencoderFactor(SR_AUTOENCODER);
+  const c = SR_AUTOENCODER.embedDim;
+  const image = g.input('image', 'float32', [batch, 3, n, n]);
+  const target = g.input('target_moments', 'float32', [batch, 2 * c, s, s]);
+  const moments = vaeEncode(g, SR_AUTOENCODER, image);
+  const all = [0, 1, 2, 3];
+  const sq = (a: Value, b: Value) => g.reduceMean(g.mul(g.sub(a, b), g.sub(a, b)), all, false);
+  const part = (v: Value, from: number) => g.slice(v, [from], [from + c], [1]);
+  const loss = g.output(g.add(sq(part(moments, 0), part(target, 0)), g.mul(sq(part(moments, c), part(target, c)), 0.1)), 'loss');
+  return { graph: g, loss };
+}
+
+/** Stage 'sr-encoder': the encoder re-fitted with 32 groups, from the embedded weights, on the training pictures. */
+export async function trainSrEncoder(o: StageOptions): Promise<void> {
+  const log = o.log ?? console.log;
+  mkdirSync(SR_WORK_DIR, { recursive: true });
+  const ds = await loadSrDataset(SR_IMAGE_SIZE, CACHE_DIR, log);
+  const lat = await srLatentCache(ds, log);
+  const batch = 8;
+  const lg = buildEncoderLossGraph(batch);
+  const graph = buildGradientGraph(lg.graph, lg.loss, [...lg.graph.params.keys()]);
+  const opts = {
+    graph,
+    lr: 1e-4,
+    schedule: { kind: 'warmup' as const, warmupSteps: 50 },
+    adam: { weightDecay: 0 },
+    clipNorm: 1,
+    seed: 4006,
+    session: { threads: SR_THREADS },
+    checkpoint: { file: SR_ENCODER_CHECKPOINT, every: 50 },
+  };
+  const ae = await embeddedAutoencoderWeights();
+  const start = new Map([...lg.graph.params.keys()].map((n) => [n, Float32Array.from(ae.get(n)!)]));
+  const trainer = existsSync(SR_ENCODER_CHECKPOINT) ? await Trainer.resume(opts, SR_ENCODER_CHECKPOINT) : await Trainer.create({ ...opts, params: start });
+  const train = ds.high.samples.flatMap((s, i) => (s.heldOut ? [] : [i]));
+  log(`sr-encoder: ${train.length} training pictures at ${SR_IMAGE_SIZE}², ${trainer.trained.length} tensors, resuming at step ${trainer.step}`);
+  const { channels: c, size: s } = lat;
+  const per = c * s * s;
+  const n = 3 * SR_IMAGE_SIZE * SR_IMAGE_SIZE;
+  const deadline = Date.now() + o.minutes * 60_000;
+  const report = stepLogger('sr-encoder', log, 20);
+  while (Date.now() < deadline) {
+    const pick = Array.from(trainer.rng.integers(batch, train.length), (j) => train[j]!);
+    const image = new Float32Array(batch * n);
+    const target = new Float32Array(batch * 2 * per);
+    pick.forEach((i, k) => {
+      toSigned(ds.high.pixels.subarray(i * n, (i + 1) * n), image, k * n);
+      const m = lat.moments.subarray(i * 2 * per, (i + 1) * 2 * per);
+      target.set(m.subarray(0, per), k * 2 * per);
+      // the cache holds std; the encoder outputs log-variance
+      for (let j = 0; j < per; j++) target[k * 2 * per + per + j] = 2 * Math.log(m[per + j]!);
+    });
+    const r = await trainer.trainStep({
+      image: { dtype: 'float32', shape: [batch, 3, SR_IMAGE_SIZE, SR_IMAGE_SIZE], data: image },
+      target_moments: { dtype: 'float32', shape: [batch, 2 * c, s, s], data: target },
     });
     report(r);
   }

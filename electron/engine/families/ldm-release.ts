@@ -39,6 +39,8 @@ export interface LdmRelease {
   readonly classNames?: readonly string[];
   /** The picture side the model was trained at (the yaml's image_size × the first stage's factor), when the yaml says. */
   readonly imageSide?: number;
+  /** Super-resolution: the strength "Upscale ×4" starts from when the job names none (the yaml's upscale_strength; absent: 1, from noise). */
+  readonly upscaleStrength?: number;
   /** Channels the UNet takes besides the latents (super-resolution: the low-res image; inpainting: masked image + mask). */
   readonly concatChannels: number;
   readonly scaleFactor: number;
@@ -63,6 +65,8 @@ export interface ReleaseYaml {
    * CompVis key: its Normalize is always 32 groups; this project's own models (16 groups) write it.
    */
   normGroups?: number;
+  /** Super-resolution: the default upscale strength (upscale_strength, in (0, 1]; not a CompVis key: this project's SR model writes it). */
+  upscaleStrength?: number;
   /** A class-conditional model's class names (class_names: a one-line list of quoted strings; not a CompVis key). */
   classNames?: string[];
 }
@@ -90,6 +94,8 @@ export function readReleaseYaml(text: string): ReleaseYaml {
   if (size !== undefined && Number.isInteger(size) && size > 0) out.imageSize = size;
   const groups = num('norm_num_groups');
   if (groups !== undefined && Number.isInteger(groups) && groups > 0) out.normGroups = groups;
+  const strength = num('upscale_strength');
+  if (strength !== undefined && strength > 0 && strength <= 1) out.upscaleStrength = strength;
   const names = /^\s*class_names:\s*(\[.*\])\s*$/m.exec(text);
   if (names) {
     let list: unknown;
@@ -350,6 +356,7 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
     bert: bertCfg,
     unconditionalClass,
     ...(classEmbedder && yaml.classNames ? { classNames: yaml.classNames } : {}),
+    ...(task === 'super-resolution' && yaml.upscaleStrength ? { upscaleStrength: yaml.upscaleStrength } : {}),
     ...(yaml.imageSize ? { imageSide: yaml.imageSize * autoencoderFactor(ae) } : {}),
     concatChannels: concat,
     scaleFactor: scale,

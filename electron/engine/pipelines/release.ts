@@ -6,6 +6,7 @@
 //   masked picture and mask concatenated in its own order (first-stage encoding, then the mask);
 // - upscale: any concat-conditioned super-resolution release (bsr_sr, VQ-f4; a KL first stage alike): the
 //   low-res picture in [−1, 1] is concatenated to the latents at every step, the output is f× larger.
+import { resizeTensor } from '../io/image.ts';
 import { autoencoderFactor } from '../nn/config.ts';
 import { FAMILIES, probe } from '../families/index.ts';
 import { isPaperLayout, ldmPaperReleases } from '../families/ldm-paper.ts';
@@ -13,7 +14,7 @@ import { UNSUPPORTED } from '../families/unsupported.ts';
 import { describeLdmFile, openLdmRelease, type LdmModel } from '../families/ldm-run.ts';
 import type { LdmRelease } from '../families/ldm-release.ts';
 import { tensor, type TensorData } from '../tensor.ts';
-import { initialLatents, resolveOptions, runBatch } from './common.ts';
+import { initialLatents, resolveOptions, runBatch, startIndexFor, strengthIn } from './common.ts';
 import { PipelineError } from './errors.ts';
 import { imageToTensor, rgbImage, tensorToImage, type RgbImage } from './image.ts';
 import type { DiffusionModel, SamplingDefaults } from './model.ts';
@@ -140,6 +141,12 @@ export async function releaseSizeMultiple(file: string): Promise<number> {
 export interface UpscaleOptions extends Omit<GenerateOptions, 'prompt' | 'negativePrompt' | 'guidance' | 'width' | 'height' | 'clipSkip'> {
   /** The low-res picture; the output is f× larger on each side (bsr_sr: ×4). */
   readonly image: RgbImage;
+  /**
+   * 1 (default, the paper's way): sample from pure noise. Below 1: start from the picture's Lanczos ×f
+   * latents noised to that strength, as img2img does, so the low frequencies come from the input.
+   * Absent: the model's default (its yaml's upscale_strength), else 1.
+   */
+  readonly strength?: number;
 }
 
 /**
@@ -156,11 +163,15 @@ export async function upscale(model: ReleaseModel, o: UpscaleOptions): Promise<G
   const options: GenerateOptions = { ...o, prompt: '', guidance: 1, width: padded.width * f, height: padded.height * f };
   const r = resolveOptions(model, options);
   const low = imageToTensor(padded).data;
-  const results = await runBatch(model, r, options, { kind: 'upscale', strength: null, feather: null, startIndex: 0 }, async (job) => {
+  const strength = strengthIn(o.strength ?? model.release.upscaleStrength ?? 1);
+  const startIndex = strength === 1 ? 0 : startIndexFor(r.steps, strength);
+  const known = startIndex === 0 ? null : (await model.encodeImage(resizeTensor(imageToTensor(padded), padded.width * f, padded.height * f, { fit: 'fill' }))).data;
+  const spec = { kind: 'upscale', strength: strength === 1 ? null : strength, feather: null, startIndex } as const;
+  const results = await runBatch(model, r, options, spec, async (job) => {
     const noise = job.rng.normal(job.shape.reduce((a, b) => a * b, 1));
     model.ldm.setConcat(low);
     try {
-      const latents = await job.denoise(initialLatents(job, 0, noise, null), 0, undefined);
+      const latents = await job.denoise(initialLatents(job, startIndex, noise, known), startIndex, undefined);
       return crop(tensorToImage(await model.decodeLatents(latents)), width * f, height * f);
     } finally {
       model.ldm.setConcat(null);

@@ -63,6 +63,13 @@ describe('recognising the releases from their shapes', () => {
     expect(r.scaleFactor).toBe(0.22765929);
   });
 
+  it("a super-resolution model's yaml may set its default upscale strength (upscale_strength, in (0, 1]); other tasks ignore it", () => {
+    expect(readReleaseYaml('    upscale_strength: 0.6\n')).toEqual({ upscaleStrength: 0.6 });
+    expect(readReleaseYaml('    upscale_strength: 1.5\n')).toEqual({});
+    expect(recogniseLdmRelease(shapesOf(tinyStateDict('sr')), { upscaleStrength: 0.6 }).upscaleStrength).toBe(0.6);
+    expect(recogniseLdmRelease(shapesOf(tinyStateDict('uncond')), { upscaleStrength: 0.6 }).upscaleStrength).toBeUndefined();
+  });
+
   it('LDM-KL-8-G: the τθ inferred from its shapes (8 heads of 64 in the release: 1 here), scale factor 0.18215 by name', () => {
     const r = recogniseLdmRelease(shapesOf(tinyStateDict('txt2img')));
     expect(r.bert).toEqual(TINY_BERT);

@@ -132,6 +132,21 @@ describe('the paper\'s releases in the pipelines', () => {
     expect([a!.image.width, a!.image.height]).toEqual([32, 32]);
   });
 
+  it('Upscale strength below 1 starts from the enlarged picture: fewer steps, recorded, deterministic, refused out of range', async () => {
+    const m = await open('sr-kl');
+    const low = picture(8, 8, 3);
+    const steps: number[] = [];
+    const [weak] = await upscale(m, { image: low, seed: 1, steps: 10, strength: 0.3, onProgress: (e) => steps.push(e.step) });
+    const [noise] = await upscale(m, { image: low, seed: 1, steps: 10 });
+    const [again] = await upscale(m, { image: low, seed: 1, steps: 10, strength: 0.3 });
+    expect(weak!.record).toMatchObject({ kind: 'upscale', strength: 0.3 });
+    expect(noise!.record.strength).toBeNull();
+    expect(steps.length).toBeLessThan(10); // ⌊10·0.3⌋ denoising steps (+ the start)
+    expect(Buffer.from(weak!.image.data).equals(Buffer.from(again!.image.data))).toBe(true);
+    expect(maxDiff(weak!.image.data, noise!.image.data)).toBeGreaterThan(0);
+    await expect(upscale(m, { image: low, seed: 1, steps: 2, strength: 1.5 })).rejects.toThrow(/strength/);
+  });
+
   it('text-to-image (LDM-KL-8-G) is a text model: its prompts are counted with bert-base-uncased, others with CLIP', async () => {
     expect(promptTokenizerFor(file('txt2img')).label).toBe('bert-base-uncased WordPiece');
     expect(promptTokenizerFor(file('cin')).label).toBe('CLIP BPE (SD 1.x)');
