@@ -3,7 +3,7 @@
 // its parameters with the reference implementation's initialisation, and returns the output value.
 import type { Graph, ParamInit, Value } from '../onnx/graph.ts';
 import { ModelInputError } from './config.ts';
-import { quantizedMatMul } from './quantize.ts';
+import { quantizedConvWeight, quantizedMatMul } from './quantize.ts';
 
 export function join(prefix: string, name: string | number): string {
   return prefix === '' ? String(name) : `${prefix}.${name}`;
@@ -79,7 +79,10 @@ export function conv2d(g: Graph, name: string, x: Value, inChannels: number, out
   }
   const k = o.kernel;
   const init = o.zeroInit ? ZEROS : torchDefaultInit(inChannels * k * k);
-  const w = g.param(join(name, 'weight'), [outChannels, inChannels, k, k], init);
+  // weight-only quantised graphs hold the kernel as int8 per output channel (nn/quantize.ts)
+  const w = g.weightQuant
+    ? quantizedConvWeight(g, join(name, 'weight'), [outChannels, inChannels, k, k])
+    : g.param(join(name, 'weight'), [outChannels, inChannels, k, k], init);
   const b = o.bias === false ? undefined : g.param(join(name, 'bias'), [outChannels], init);
   const p = o.padding ?? 0;
   const pads = typeof p === 'number' ? [p, p, p, p] : [...p];

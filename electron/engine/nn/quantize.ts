@@ -4,6 +4,10 @@
 // w ≈ (q − 2^(bits−1))·s: symmetric, the zero point MatMulNBits assumes when none is given. The
 // graph runs them with onnxruntime's com.microsoft MatMulNBits (Graph.matMulNBits); the codes are
 // made at load from the float (fp32/fp16) weights, embedded in the model, and the floats dropped.
+// Convolutions (most of a UNet's weights) keep one scale per output channel, codes int8 at every
+// precision (q = round(w / s), s = max|w| / 127 over the channel), and run as DequantizeLinear → Conv:
+// onnxruntime dequantises each kernel just before its Conv and frees it after (optimisation 'disabled'
+// folds nothing), so only the int8 codes stay resident.
 import { closeSync, openSync, readSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Graph, Value } from '../onnx/graph.ts';
@@ -90,13 +94,32 @@ export function dequantizeBlockwise(qz: Quantized, n: number, k: number, q: Weig
   return out;
 }
 
+/** Per-output-channel symmetric int8 codes of a row-major [n, k] matrix (a conv kernel [O, I·kh·kw]): scales [n]. */
+export function quantizePerChannel(w: ArrayLike<number>, n: number, k: number): { data: Int8Array; scales: Float32Array } {
+  if (w.length !== n * k) throw new ModelInputError(`quantize: ${w.length} values given for a [${n}, ${k}] weight`);
+  const data = new Int8Array(n * k);
+  const scales = new Float32Array(n);
+  for (let r = 0; r < n; r++) {
+    let max = 0;
+    for (let i = r * k; i < (r + 1) * k; i++) max = Math.max(max, Math.abs(w[i]!));
+    const scale = max / 127;
+    scales[r] = scale;
+    const inv = scale > 0 ? 1 / scale : 0;
+    for (let i = r * k; i < (r + 1) * k; i++) data[i] = Math.max(-127, Math.min(127, Math.round(w[i]! * inv)));
+  }
+  return { data, scales };
+}
+
 interface QuantizedParam {
   /** The float weight [n, k] it is made from (the checkpoint's name). */
   readonly source: string;
   readonly n: number;
   readonly k: number;
-  readonly quant: WeightQuant;
+  /** Blockwise (MatMulNBits), or 'channel': int8 per output channel (convolutions, shape `shape`). */
+  readonly quant: WeightQuant | 'channel';
   readonly part: 'data' | 'scales';
+  /** The codes' shape (per-channel: the kernel's [O, I, kh, kw]). */
+  readonly shape?: readonly number[];
 }
 
 const quantizedOf = new WeakMap<Graph, Map<string, QuantizedParam>>();
@@ -125,6 +148,25 @@ export function quantizedMatMul(g: Graph, weightName: string, x: Value, n: numbe
 }
 
 /**
+ * The kernel `weightName` [O, I, kh, kw] of a convolution as int8 codes per output channel, dequantised
+ * by DequantizeLinear right before the Conv: declares the codes and scales as frozen params made from
+ * `weightName` at load. Answers the float kernel value the Conv takes.
+ */
+export function quantizedConvWeight(g: Graph, weightName: string, shape: readonly number[]): Value {
+  const [n, ...rest] = shape as [number, ...number[]];
+  const k = rest.reduce((a, b) => a * b, 1);
+  let table = quantizedOf.get(g);
+  if (!table) quantizedOf.set(g, (table = new Map()));
+  const dataName = `${weightName}#c8`;
+  const scalesName = `${weightName}#cscales`;
+  const codes = g.param(dataName, shape, { kind: 'zeros' }, { trainable: false, dtype: 'int8' });
+  const s = g.param(scalesName, [n], { kind: 'zeros' }, { trainable: false });
+  table.set(dataName, { source: weightName, n, k, quant: 'channel', part: 'data', shape });
+  table.set(scalesName, { source: weightName, n, k, quant: 'channel', part: 'scales', shape });
+  return g.dequantizeLinear(codes, s, 0);
+}
+
+/**
  * The weights of a graph built with weightQuant: its quantised params are made from their float
  * sources (read from `mode` one weight at a time: in memory, or from `weightsFile` for external
  * weights) and embedded; every other param comes from `mode` as before.
@@ -135,11 +177,12 @@ export function quantizedWeights(g: Graph, mode: WeightMode, weightsFile?: strin
   if (mode.kind !== 'embedded' && mode.kind !== 'external') {
     throw new ModelInputError(`quantised weights need frozen weights (embedded or external), not '${mode.kind}': training graphs are never quantised`);
   }
-  const made = new Map<string, Quantized>();
-  const quantized = (p: QuantizedParam): Quantized => {
+  const made = new Map<string, { data: Uint8Array | Int8Array; scales: Float32Array; blocks?: number }>();
+  const quantized = (p: QuantizedParam) => {
     let qz = made.get(p.source);
     if (!qz) {
-      qz = quantizeBlockwise(readFloat(mode, p.source, weightsFile), p.n, p.k, p.quant);
+      const w = readFloat(mode, p.source, weightsFile);
+      qz = p.quant === 'channel' ? quantizePerChannel(w, p.n, p.k) : quantizeBlockwise(w, p.n, p.k, p.quant);
       made.set(p.source, qz);
     }
     return qz;
@@ -150,7 +193,10 @@ export function quantizedWeights(g: Graph, mode: WeightMode, weightsFile?: strin
       const p = table.get(name);
       if (!p) return undefined;
       const qz = quantized(p);
-      if (p.part === 'data') return tensor('uint8', [p.n, qz.blocks, (p.quant.blockSize * p.quant.bits) / 8], qz.data);
+      if (p.part === 'data') {
+        if (p.quant === 'channel') return tensor('int8', p.shape!, qz.data as Int8Array);
+        return tensor('uint8', [p.n, qz.blocks!, (p.quant.blockSize * p.quant.bits) / 8], qz.data as Uint8Array);
+      }
       // the codes are declared (so serialised) first: both halves are taken now, drop the cache entry
       made.delete(p.source);
       return tensor('float32', [qz.scales.length], qz.scales);
@@ -160,7 +206,7 @@ export function quantizedWeights(g: Graph, mode: WeightMode, weightsFile?: strin
 }
 
 /** One float weight as float32, from memory or from its byte range in the weights file (fp16 widened). */
-function readFloat(mode: EmbeddedWeights | ExternalWeights, name: string, weightsFile: string | undefined): Float32Array {
+export function readFloat(mode: EmbeddedWeights | ExternalWeights, name: string, weightsFile: string | undefined): Float32Array {
   if (mode.kind === 'embedded') {
     const t: TensorData = mode.get(name);
     if (t.dtype === 'float32') return t.data as Float32Array;

@@ -591,6 +591,19 @@ export class Graph {
     return this.emit('MatMulNBits', [a, b, scales], attrs, [{ dtype: a.dtype, shape: [...a.shape.slice(0, -1), n] }], MS_DOMAIN)[0]!;
   }
 
+  /**
+   * DequantizeLinear per axis, symmetric (no zero point): int8 `q` times `scale` [q.shape[axis]] along
+   * `axis` → float32 of q's shape. Weight-only quantised convolutions (nn/quantize.ts); inference only.
+   */
+  dequantizeLinear(q: Value, scale: Value, axis: number): Value {
+    const a = normAxis(axis, q.shape.length, () => `DequantizeLinear: input ${q.name}${fmt(q.shape)}`);
+    if (q.dtype !== 'int8') this.fail('DequantizeLinear', [q, scale], 'codes must be int8 (no zero point: symmetric)');
+    if (scale.dtype !== 'float32' || scale.shape.length !== 1 || scale.shape[0] !== q.shape[a]) {
+      this.fail('DequantizeLinear', [q, scale], `scale must be float32 [${q.shape[a]}]`);
+    }
+    return this.one('DequantizeLinear', [q, scale], { axis: attr.int(a) }, 'float32', q.shape);
+  }
+
   softmax(x: Value, axis = -1): Value {
     const a = normAxis(axis, x.shape.length, () => `Softmax: input ${x.name}${fmt(x.shape)}`);
     if (!isFloat(x.dtype)) this.fail('Softmax', [x], 'needs a floating-point input');

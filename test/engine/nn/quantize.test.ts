@@ -6,11 +6,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { saveSafetensors, readSafetensorsHeader } from '../../../electron/engine/io/safetensors.ts';
-import { linear } from '../../../electron/engine/nn/layers.ts';
+import { conv2d, linear } from '../../../electron/engine/nn/layers.ts';
 import { buildTextEncoderGraph, buildUNetGraph } from '../../../electron/engine/nn/models.ts';
 import {
   dequantizeBlockwise,
   quantizeBlockwise,
+  quantizePerChannel,
   quantizedParams,
   quantizedWeights,
   weightQuantFor,
@@ -92,6 +93,41 @@ describe('blockwise quantisation', () => {
   });
 });
 
+describe('int8 per-channel convolutions (DequantizeLinear → Conv)', () => {
+  it('codes each output channel with its own scale max|w|/127, zero stays zero', () => {
+    const w = Float32Array.from([0.5, -1, 0.25, 0, 0, 0, 3, -0.03, 1.5]);
+    const { data, scales } = quantizePerChannel(w, 3, 3);
+    expect([...scales].map((s) => s * 127)).toEqual([expect.closeTo(1, 6), 0, expect.closeTo(3, 6)]);
+    expect([...data]).toEqual([64, -127, 32, 0, 0, 0, 127, -1, 64]); // 0.5·127 = 63.5 rounds up; −0.03·127/3 = −1.27
+  });
+
+  it('onnxruntime computes the conv with the dequantised kernel, within 1% of the float conv', async () => {
+    const [cin, cout] = [6, 10];
+    const build = (q: WeightQuant | null) => {
+      const g = new Graph('conv');
+      g.weightQuant = q;
+      g.output(conv2d(g, 'c', g.input('x', 'float32', [2, cin, 7, 5]), cin, cout, { kernel: 3, padding: 1 }), 'y');
+      return g;
+    };
+    const g = build(weightQuantFor('int4'));
+    expect(g.nodes.map((n) => n.op).slice(0, 2)).toEqual(['DequantizeLinear', 'Conv']);
+    expect(g.params.has('c.weight')).toBe(false);
+    expect(g.params.get('c.weight#c8')?.dtype).toBe('int8');
+    const plain = build(null);
+    const w = weightsFor(plain, 7);
+    const x = randomTensor([2, cin, 7, 5], 8);
+    const exact = (await run(plain, memoryMode(plain, w), { x })).y!.data as Float32Array;
+    const y = (await run(g, memoryMode(g, w), { x })).y!.data as Float32Array;
+    const { data, scales } = quantizePerChannel(w.get('c.weight')!, cout, cin * 9);
+    const deq = new Map(w).set('c.weight', Float32Array.from(data, (v, i) => v * scales[Math.floor(i / (cin * 9))]!));
+    const want = (await run(plain, memoryMode(plain, deq), { x })).y!.data as Float32Array;
+    expect(maxDiff(y, want)).toBeLessThan(1e-5);
+    const rel = rms(y.map((v, i) => v - exact[i]!)) / rms(exact);
+    expect(rel).toBeGreaterThan(0);
+    expect(rel).toBeLessThan(0.01);
+  });
+});
+
 describe('MatMulNBits linear layers', () => {
   for (const bits of [8, 4] as const) {
     it(`int${bits}: onnxruntime computes x · dequant(W)ᵀ + b (K not a whole number of blocks)`, async () => {
@@ -147,6 +183,10 @@ describe('MatMulNBits linear layers', () => {
       const linears = qg.nodes.filter((x) => x.op === 'MatMulNBits').length;
       expect(linears).toBeGreaterThan(10);
       expect(qg.nodes.filter((x) => x.op === 'Gemm').length).toBe(0);
+      // every convolution's kernel is int8 codes too: no float kernel left in the graph
+      const convs = qg.nodes.filter((x) => x.op === 'Conv').length;
+      expect(qg.nodes.filter((x) => x.op === 'DequantizeLinear').length).toBe(convs);
+      expect([...qg.params.values()].filter((p) => p.dtype === 'float32' && p.shape.length === 4)).toEqual([]);
       const out = (await run(qg, ext, feeds, file)).out_sample!.data as Float32Array;
       expect(rms(out.map((v, i) => v - base[i]!)) / rms(base)).toBeLessThan(0.02);
     } finally {
