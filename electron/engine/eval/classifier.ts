@@ -45,8 +45,10 @@ export interface ClassifierManifest {
   classes: string[];
   /** What it was measured at when packaged (the card says how). */
   heldOutAccuracy?: number;
+  heldOutTop5?: number;
   trainAccuracy?: number;
   steps?: number;
+  cpuMinutes?: number;
 }
 
 /** heldout.json; the pixels are heldout.rgb: count × size × size × 3 bytes, RGB interleaved, row-major. */
