@@ -23,7 +23,7 @@ import { loadCheckpoint } from '../../electron/engine/training/index.ts';
 import { CLASS_MODEL_NAME, CLASS_WORK_DIR, classWords, emojiClasses } from './class-data.ts';
 import { AUTOENCODER, CACHE_DIR, IMAGE_SIZE, MODEL_NAME, UNET } from './config.ts';
 import { loadEmojiDataset } from './emoji-dataset.ts';
-import { CLASS_CHECKPOINT, CLASS_TABLE, CLASS_TRAINING, classEmbedderFor, loadTextModel } from './train-class.ts';
+import { CLASS_CHECKPOINT, CLASS_TABLE, CLASS_TRAINING, classEmbedderFor, classTableFromText, loadTextModel } from './train-class.ts';
 
 export const CLASS_PACKAGE_DIR = path.join('resources/models', CLASS_MODEL_NAME);
 const STAGING_DIR = path.join(CLASS_WORK_DIR, 'package');
@@ -162,8 +162,10 @@ export interface ClassScores {
   unconditional: ClassScore;
   /** emoji-ldm-32 prompted with the class's words (e.g. "face smiling"), guidance 3, same seeds. */
   textModel: ClassScore;
+  /** The same model at step 0 (text model's UNet, class rows from its text encoder), guidance 3, same seeds. */
+  initial: ClassScore;
   /** Against the held-out emoji, one sample per held-out picture (conditional: its class). */
-  fid: { conditional: DistributionScore; unconditional: DistributionScore; textModel: DistributionScore };
+  fid: { conditional: DistributionScore; unconditional: DistributionScore };
   secondsPerImage: number;
 }
 
@@ -190,12 +192,80 @@ async function score(clf: Classifier, targets: readonly string[], images: RgbIma
   return { accuracy: hit / n, top5: hit5 / n, probability: prob / n, count: n };
 }
 
+/** The pictures the figures are measured on, drawn once per checkpoint step and cached (32² RGB each). */
+export interface EvalPictures {
+  step: number;
+  /** names × perClass each: class k with seeds perClass·k + 1 … */
+  conditional: RgbImage[][];
+  conditionalNoGuidance: RgbImage[][];
+  unconditional: RgbImage[][];
+  textModel: RgbImage[][];
+  initial: RgbImage[][];
+  /** One per held-out picture (the held-out split, in data-set order): for its class, and "no class". */
+  heldConditional: RgbImage[];
+  heldUnconditional: RgbImage[];
+  secondsPerImage: number;
+}
+
+const PICTURES_FILE = path.join(CLASS_WORK_DIR, 'eval-pictures.bin');
+const PICTURES_META = path.join(CLASS_WORK_DIR, 'eval-pictures.json');
+const SETS = ['conditional', 'conditionalNoGuidance', 'unconditional', 'textModel', 'initial'] as const;
+
+/** Draws (or reads back, for the same step) every picture the figures need, through the studio's pipeline. */
+export async function evalPictures(step: number, file: string, initialFile: string, names: readonly string[], heldClasses: readonly string[], log: (s: string) => void): Promise<EvalPictures> {
+  const per = CLASS_EVAL.perClass;
+  const px = IMAGE_SIZE * IMAGE_SIZE * 3;
+  const counts = { grid: names.length * per, held: heldClasses.length };
+  if (existsSync(PICTURES_META) && existsSync(PICTURES_FILE)) {
+    const meta = JSON.parse(readFileSync(PICTURES_META, 'utf8')) as { step: number; grid: number; held: number; secondsPerImage: number; eval: typeof CLASS_EVAL };
+    if (meta.step === step && meta.grid === counts.grid && meta.held === counts.held && JSON.stringify(meta.eval) === JSON.stringify(CLASS_EVAL)) {
+      const bytes = readFileSync(PICTURES_FILE);
+      let at = 0;
+      const next = (): RgbImage => ({ width: IMAGE_SIZE, height: IMAGE_SIZE, data: new Uint8Array(bytes.subarray((at++) * px, at * px)) });
+      const grid = () => names.map(() => Array.from({ length: per }, next));
+      const sets = Object.fromEntries(SETS.map((k) => [k, grid()])) as Record<(typeof SETS)[number], RgbImage[][]>;
+      const heldConditional = heldClasses.map(next);
+      const heldUnconditional = heldClasses.map(next);
+      log(`class-package: eval pictures of step ${step} read from ${PICTURES_FILE}`);
+      return { step, ...sets, heldConditional, heldUnconditional, secondsPerImage: meta.secondsPerImage };
+    }
+  }
+  const model = await openRelease(file, CLASS_MODEL_NAME, '');
+  const text = await loadModel(path.join('resources/models', MODEL_NAME));
+  const start = await openRelease(initialFile, CLASS_MODEL_NAME, '');
+  const g = CLASS_EVAL.guidance;
+  try {
+    const t0 = Date.now();
+    const conditional = await draw(model, names, g, per, 1);
+    const secondsPerImage = (Date.now() - t0) / 1000 / counts.grid;
+    log(`class-package: ${counts.grid} class-conditional pictures, ${secondsPerImage.toFixed(2)} s each`);
+    const conditionalNoGuidance = await draw(model, names, 1, per, 1);
+    const unconditional = await draw(model, names.map(() => ''), 1, per, 1);
+    const textModel = await draw(text, names.map(classWords), g, per, 1);
+    const initial = await draw(start, names, g, per, 1);
+    log('class-package: grids drawn; now one picture per held-out emoji');
+    const heldConditional = (await draw(model, heldClasses, g, 1, 10_000)).map((x) => x[0]!);
+    const heldUnconditional = (await draw(model, heldClasses.map(() => ''), 1, 1, 10_000)).map((x) => x[0]!);
+    const out: EvalPictures = { step, conditional, conditionalNoGuidance, unconditional, textModel, initial, heldConditional, heldUnconditional, secondsPerImage };
+    const all = [...SETS.flatMap((k) => out[k].flat()), ...heldConditional, ...heldUnconditional];
+    const bytes = new Uint8Array(all.length * px);
+    all.forEach((img, i) => bytes.set(img.data, i * px));
+    writeFileSync(PICTURES_FILE, bytes);
+    writeFileSync(PICTURES_META, JSON.stringify({ step, ...counts, secondsPerImage, eval: CLASS_EVAL }));
+    return out;
+  } finally {
+    await model.close();
+    await start.close();
+    await text.release();
+  }
+}
+
 /**
- * Class-conditional vs "no class" samples (and vs the text model given the class's words), judged by the
- * emoji classifier (top-1 on the class asked for) and against the held-out emoji in its features (FID,
- * KID, precision/recall); null when no classifier is installed.
+ * Class-conditional vs "no class" pictures (and vs the text model given the class's words, and the model at
+ * step 0), judged by the emoji classifier (top-1 on the class asked for) and against the held-out emoji in
+ * its features (FID, KID, precision/recall); null when no classifier is installed.
  */
-export async function scoreClassModel(file: string, names: readonly string[], log: (s: string) => void = console.log): Promise<ClassScores | null> {
+export async function scoreClassModel(pics: EvalPictures, names: readonly string[], log: (s: string) => void = console.log): Promise<ClassScores | null> {
   let mod: typeof import('../../electron/engine/eval/classifier.ts');
   let clf: Classifier;
   try {
@@ -205,42 +275,27 @@ export async function scoreClassModel(file: string, names: readonly string[], lo
     log(`no emoji classifier (${(err as Error).message}): accuracy not measured`);
     return null;
   }
-  const { measureSamples } = await import('../../electron/engine/eval/evaluate.ts');
-  const held = await mod.loadHeldOutEmoji();
-  const model = await openRelease(file, CLASS_MODEL_NAME, '');
-  const text = await loadModel(path.join('resources/models', MODEL_NAME));
-  const per = CLASS_EVAL.perClass;
-  const g = CLASS_EVAL.guidance;
   try {
-    const t0 = Date.now();
-    const conditional = await score(clf, names, await draw(model, names, g, per, 1));
-    const secondsPerImage = (Date.now() - t0) / 1000 / (names.length * per);
-    log(`class-conditional, guidance ${g}: top-1 ${(conditional.accuracy * 100).toFixed(1)}% (${secondsPerImage.toFixed(2)} s per picture)`);
-    const conditionalNoGuidance = await score(clf, names, await draw(model, names, 1, per, 1));
-    const unconditional = await score(clf, names, await draw(model, names.map(() => ''), 1, per, 1));
-    log(`"no class": top-1 ${(unconditional.accuracy * 100).toFixed(1)}%`);
-    const textModel = await score(clf, names, await draw(text, names.map(classWords), g, per, 1));
-    // FID set: one sample per held-out picture, for its class (held-out labels are class words)
-    const byWords = new Map(names.map((n) => [classWords(n), n]));
-    const heldClasses = held.labels.map((l) => byWords.get(l) ?? null);
-    if (heldClasses.some((c) => c === null)) throw new Error('a held-out label is not one of the model\'s classes');
-    const distribution = async (m: DiffusionModel, prompts: string[], guidance: number): Promise<DistributionScore> => {
-      const imgs = (await draw(m, prompts, guidance, 1, 10_000)).map((x) => x[0]!);
+    const { measureSamples } = await import('../../electron/engine/eval/evaluate.ts');
+    const held = await mod.loadHeldOutEmoji();
+    const scored: ClassScore[] = [];
+    for (const k of SETS) scored.push(await score(clf, names, pics[k]));
+    const [conditional, conditionalNoGuidance, unconditional, textModel, initial] = scored;
+    log(`top-1: class-conditional ${(conditional!.accuracy * 100).toFixed(1)}%, "no class" ${(unconditional!.accuracy * 100).toFixed(1)}%, step 0 ${(initial!.accuracy * 100).toFixed(1)}%, text model ${(textModel!.accuracy * 100).toFixed(1)}%`);
+    if (held.images.length !== pics.heldConditional.length) throw new Error(`the classifier's held-out set has ${held.images.length} pictures, the model's ${pics.heldConditional.length}`);
+    const distribution = async (imgs: RgbImage[]): Promise<DistributionScore> => {
       const r = await measureSamples(imgs, held.labels, clf, held);
       return { fid: r.fid, kid: r.kid, precision: r.precision, recall: r.recall, n: r.n };
     };
-    const fid = {
-      conditional: await distribution(model, heldClasses as string[], g),
-      unconditional: await distribution(model, heldClasses.map(() => ''), 1),
-      textModel: await distribution(text, (heldClasses as string[]).map(classWords), g),
-    };
-    log(`FID against ${held.images.length} held-out emoji: class-conditional ${fid.conditional.fid.toFixed(1)}, "no class" ${fid.unconditional.fid.toFixed(1)}, text model ${fid.textModel.fid.toFixed(1)}`);
+    const fid = { conditional: await distribution(pics.heldConditional), unconditional: await distribution(pics.heldUnconditional) };
+    log(`FID against ${held.images.length} held-out emoji: class-conditional ${fid.conditional.fid.toFixed(1)}, "no class" ${fid.unconditional.fid.toFixed(1)}`);
     const heldPreds = await clf.classify(held.images);
     const classifierHeldOutAccuracy = heldPreds.filter((p, i) => p.label === held.labels[i]).length / held.images.length;
-    return { classifierHeldOutAccuracy, conditional, conditionalNoGuidance, unconditional, textModel, fid, secondsPerImage };
+    return {
+      classifierHeldOutAccuracy, conditional: conditional!, conditionalNoGuidance: conditionalNoGuidance!, unconditional: unconditional!,
+      textModel: textModel!, initial: initial!, fid, secondsPerImage: pics.secondsPerImage,
+    };
   } finally {
-    await model.close();
-    await text.release();
     await clf.close();
   }
 }
@@ -277,7 +332,7 @@ export async function packageClassModel(log: (s: string) => void = console.log):
   const ck = await loadCheckpoint(CLASS_CHECKPOINT);
   const text = await loadTextModel();
   const ds = await loadEmojiDataset(IMAGE_SIZE, CACHE_DIR);
-  const { names } = emojiClasses(ds.samples);
+  const { names, labelOf } = emojiClasses(ds.samples);
   const trained = ck.ema?.shadow ?? ck.params;
   const weights = new Map<string, Float32Array>();
   for (const name of autoencoderParams(AUTOENCODER).keys()) weights.set(name, text.weights.get(name)!);
@@ -290,7 +345,13 @@ export async function packageClassModel(log: (s: string) => void = console.log):
   const file = await writeClassRelease(STAGING_DIR, weights, names, text.scale, { steps: String(ck.step) });
   log(`class-package: ${FILE} at step ${ck.step} (${(statSync(file).size / 2 ** 20).toFixed(1)} MiB)`);
   await samplesPng(file, path.join(STAGING_DIR, 'samples.png'));
-  const scores = await scoreClassModel(file, names, log);
+  const startWeights = new Map(weights);
+  for (const name of unetParams(UNET).keys()) startWeights.set(name, text.weights.get(name)!);
+  startWeights.set(CLASS_TABLE, await classTableFromText(names, text));
+  const initialFile = await writeClassRelease(path.join(CLASS_WORK_DIR, 'step0'), startWeights, names, text.scale);
+  const heldClasses = ds.samples.flatMap((smp, i) => (smp.heldOut ? [names[labelOf[i]!]!] : []));
+  const pictures = await evalPictures(ck.step, file, initialFile, names, heldClasses, log);
+  const scores = await scoreClassModel(pictures, names, log);
   writeFileSync(path.join(STAGING_DIR, 'scores.json'), JSON.stringify(scores, null, 1));
   const params = countParams(modelParams({ autoencoder: AUTOENCODER, unet: UNET, classEmbedder: classEmbedderFor(names.length) }));
   writeFileSync(path.join(STAGING_DIR, 'README.md'), card({ scores, step: ck.step, textSteps: text.step, scaleFactor: text.scale, names, params, bytes: statSync(file).size, cpuMinutes: cpuMinutes() }));
@@ -328,6 +389,7 @@ level of a picture from this model. A uniform guess would be right ${(100 / n).t
 |---|---|---|---|
 | class-conditional, guidance ${CLASS_EVAL.guidance} | ${pct(s.conditional)} |
 | class-conditional, guidance 1 | ${pct(s.conditionalNoGuidance)} |
+| the same at step 0 (${MODEL_NAME}'s UNet, class rows from its text encoder), guidance ${CLASS_EVAL.guidance} | ${pct(s.initial)} |
 | "no class" (unconditional), same seeds | ${pct(s.unconditional)} |
 | ${MODEL_NAME} prompted with the class's words, guidance ${CLASS_EVAL.guidance} | ${pct(s.textModel)} |
 
@@ -338,7 +400,6 @@ ones for that picture's class), in the classifier's penultimate features (\`ldm 
 |---|---|---|---|---|
 | class-conditional, guidance ${CLASS_EVAL.guidance} | ${d(s.fid.conditional)} |
 | "no class" (unconditional) | ${d(s.fid.unconditional)} |
-| ${MODEL_NAME} prompted with the class's words, guidance ${CLASS_EVAL.guidance} | ${d(s.fid.textModel)} |
 
 About ${s.secondsPerImage.toFixed(2)} s per 32² picture with guidance (${CLASS_EVAL.steps} steps) on this shared, loaded machine.`
     : 'Not measured: no emoji classifier was installed when it was packaged.';
