@@ -375,8 +375,10 @@ export class LoadedModel implements DiffusionModel {
       const model = async (precision: GraphPrecision, provider: Provider) => {
         const half = precision === 'float16';
         const { mode, weightsFile } = (half && this.halfWeights(network)) || await this.weights(NETWORK_OF[network]!);
-        const graph = half ? toFloat16(build(), float16OptionsFor(provider)) : build();
-        const weights = quantizedWeights(graph, mode, weightsFile);
+        const built = build();
+        // Quantised weights are made for the graph they were declared in (the same names in its float16 variant).
+        const graph = half ? toFloat16(built, float16OptionsFor(provider)) : built;
+        const weights = quantizedWeights(built, mode, weightsFile);
         return { model: toModelProto(graph, half ? float16Weights(weights, graph) : weights), weightsFile };
       };
       return createSession(model, {
