@@ -90,6 +90,8 @@ export const upscaleSpec = z.object({
    * noised to this strength, as img2img does. Absent: the model's own default (its yaml's upscale_strength, else 1).
    */
   strength: z.number().min(0.05).max(1).optional(),
+  /** Rounds of back-projection onto the picture after decoding (0–10). Absent: the model's default (upscale_back_projection, else 0). */
+  backProjection: z.number().int().min(0).max(10).optional(),
   /** The history image this upscales when `init` is raw bytes (the canvas); with `init: { generationId }` that one is the parent. */
   parentId: z.string().min(1).nullable().optional(),
 });

@@ -27,6 +27,7 @@ const UPSCALE_FLAGS: FlagSpecs = {
   seed: { type: 'int', help: `seed (0…${MAX_SEED}; default random)` },
   sampler: { type: 'string', arg: 'NAME', help: 'sampler (default ddim, as the paper)' },
   eta: { type: 'number', help: 'DDIM eta (default 0)' },
+  'back-projection': { type: 'int', arg: 'N', help: "rounds of back-projection after decoding, so the result shrunk back gives the input (0–10; default: the model's, else 0)" },
   strength: { type: 'number', help: "1 = sample from noise (the paper's way); below 1 = start from the picture enlarged and noised that far (default: the model's, else 1)" },
   quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
 };
@@ -91,6 +92,7 @@ async function upscaleCli(argv: readonly string[], io: CliIo): Promise<void> {
       sampler: f.sampler as string | undefined,
       eta: f.eta as number | undefined,
       strength: f.strength as number | undefined,
+      backProjection: f['back-projection'] as number | undefined,
       signal: io.signal,
       onProgress: bar ? (e) => bar.update(e) : undefined,
     });

@@ -45,7 +45,7 @@ const upscaleJob: JobHandler = async (job, ctx) => {
     const start = performance.now();
     const progress = progressReporter(ctx, spec.batchCount, i);
     const seed = job.seed + i;
-    const [img] = await upscale(model, { image, seed, steps: spec.steps, sampler: spec.sampler, eta: spec.eta, strength: spec.strength, signal: ctx.signal, onProgress: progress.report });
+    const [img] = await upscale(model, { image, seed, steps: spec.steps, sampler: spec.sampler, eta: spec.eta, strength: spec.strength, backProjection: spec.backProjection, signal: ctx.signal, onProgress: progress.report });
     const png = await encodePng(img!.image);
     await progress.flushed();
     ctx.image(i, png, seed, { loadMs: i === job.skipImages ? loadMs : 0, sampleMs: Math.round(performance.now() - start) }, null);

@@ -4,7 +4,7 @@
 // beside it), so the studio opens it as one of the paper's releases. It is then measured through the
 // studio's own upscale pipeline on held-out emoji against bicubic ×4 and the truth (PSNR, SSIM), a
 // samples.png (LR / bicubic / ours / truth) and a model card are written, and the package is copied to
-// resources/models/<name>/ only when it beats bicubic on held-out PSNR or SSIM.
+// resources/models/<name>/ only when it beats bicubic ×4 (back-projected alike) on both held-out PSNR and SSIM.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -18,6 +18,7 @@ import { openRelease, upscale } from '../../electron/engine/pipelines/release.ts
 import { floatToHalf, halfToFloat, tensor, type TensorData } from '../../electron/engine/tensor.ts';
 import { loadCheckpoint } from '../../electron/engine/training/index.ts';
 import { AE_TRAINING, AUTOENCODER, CACHE_DIR, SR_AUTOENCODER, SR_DECODER_TRAINING, SR_IMAGE_SIZE, SR_MODEL_NAME, SR_SCHEDULE, SR_TRAINING, SR_UNET, SR_WORK_DIR } from './config.ts';
+import { backProject } from '../../electron/engine/pipelines/back-projection.ts';
 import { embeddedAutoencoderWeights, SR_CHECKPOINT, SR_THREADS, srAutoencoderWeights, srLatentCache } from './train-sr.ts';
 import { interleavedToPlanar, loadSrDataset, mse, planarToInterleaved, psnrOf, resizePlanar, ssim, toBytes, type SrDataset } from './sr-data.ts';
 import type { SrLatents } from './train-sr.ts';
@@ -26,11 +27,12 @@ export const SR_PACKAGE_DIR = path.join('resources/models', SR_MODEL_NAME);
 const STAGING_DIR = path.join(SR_WORK_DIR, 'package');
 const FILE = `${SR_MODEL_NAME}.safetensors`;
 /**
- * Sampling used for the figures and the samples. `strength` is the model's default "Upscale ×4" start
- * (written to its yaml as upscale_strength): from the picture enlarged and noised that far, because
- * from pure noise (strength 1) this small UNet drifts in colour; the card reports both.
+ * Sampling used for the figures and the samples. `strength` and `backProjection` are the model's defaults
+ * for "Upscale ×4" (written to its yaml as upscale_strength and upscale_back_projection): start from the
+ * picture enlarged and noised that far, and back-project the result onto the input, because from pure
+ * noise this small UNet drifts in colour. The card reports the paper's sampling too.
  */
-export const SR_EVAL = { sampler: 'ddim', steps: 50, seed: 1, strength: 0.6 };
+export const SR_EVAL = { sampler: 'ddim', steps: 50, seed: 1, strength: 0.6, backProjection: 3 };
 
 function half(shape: number[], data: Float32Array): TensorData<'float16'> {
   return tensor('float16', shape, Uint16Array.from(data, (v) => floatToHalf(v)));
@@ -114,15 +116,18 @@ model:
           attn_resolutions: []
     cond_stage_config: __is_first_stage__
     upscale_strength: ${SR_EVAL.strength}
+    upscale_back_projection: ${SR_EVAL.backProjection}
 `;
 }
 
 export interface SrScores {
   count: number;
   ours: { psnr: number; ssim: number };
-  /** The same model sampled from pure noise (strength 1, the paper's way). */
+  /** The same model sampled from pure noise without back-projection (the paper's way). */
   fromNoise: { psnr: number; ssim: number };
   bicubic: { psnr: number; ssim: number };
+  /** Bicubic ×4 with the same rounds of back-projection as ours. */
+  bicubicBackProjected: { psnr: number; ssim: number };
   /** Autoencoder round trip of the truth (the ceiling of any LDM on this first stage). */
   autoencoderPsnr: number;
   secondsPerImage: number;
@@ -156,43 +161,53 @@ export async function decoderPsnr(cfg: AutoencoderConfig, weights: ReadonlyMap<s
   return sum / indices.length;
 }
 
-/** Held-out pictures: the LR / bicubic / ours / truth of each, through the studio's upscale pipeline. */
+/**
+ * Held-out pictures through the studio's upscale pipeline: ours at the model's defaults and from pure
+ * noise without back-projection (the paper's sampling), against bicubic ×4 alone and with the same
+ * back-projection (a fair baseline for it).
+ */
 export async function evaluateSr(file: string, ds: SrDataset, indices: number[], onEach?: (i: number, bicubic: Uint8Array, ours: Uint8Array) => void): Promise<Omit<SrScores, 'autoencoderPsnr'>> {
-  const noise = await evaluateSrAt(file, ds, indices, 1);
-  const r = await evaluateSrAt(file, ds, indices, SR_EVAL.strength, onEach);
-  return { ...r, fromNoise: noise.ours };
-}
-
-async function evaluateSrAt(file: string, ds: SrDataset, indices: number[], strength: number, onEach?: (i: number, bicubic: Uint8Array, ours: Uint8Array) => void): Promise<Omit<SrScores, 'autoencoderPsnr' | 'fromNoise'>> {
   const model = await openRelease(file, SR_MODEL_NAME, '');
   const size = SR_IMAGE_SIZE;
   const low = ds.lowSize;
   const hn = 3 * size * size;
   const ln = 3 * low * low;
-  const sum = { op: 0, os: 0, bp: 0, bs: 0 };
-  const t0 = Date.now();
+  const zero = () => ({ psnr: 0, ssim: 0 });
+  const sum = { ours: zero(), fromNoise: zero(), bicubic: zero(), bicubicBackProjected: zero() };
+  const add = (k: keyof typeof sum, img: Uint8Array, truth: Uint8Array) => {
+    sum[k].psnr += psnrOf(mse(img, truth));
+    sum[k].ssim += ssim(img, truth, size);
+  };
+  let seconds = 0;
   try {
     for (const i of indices) {
-      const lr = ds.low.subarray(i * ln, (i + 1) * ln);
+      const image = { width: low, height: low, data: planarToInterleaved(ds.low.subarray(i * ln, (i + 1) * ln), low) };
       const truth = ds.high.pixels.subarray(i * hn, (i + 1) * hn);
-      const [out] = await upscale(model, { image: { width: low, height: low, data: planarToInterleaved(lr, low) }, seed: SR_EVAL.seed, steps: SR_EVAL.steps, sampler: SR_EVAL.sampler, strength, previewEvery: 0 });
+      const t0 = Date.now();
+      const [out] = await upscale(model, { image, seed: SR_EVAL.seed, steps: SR_EVAL.steps, sampler: SR_EVAL.sampler, previewEvery: 0 });
+      seconds += (Date.now() - t0) / 1000;
+      const [noise] = await upscale(model, { image, seed: SR_EVAL.seed, steps: SR_EVAL.steps, sampler: SR_EVAL.sampler, strength: 1, backProjection: 0, previewEvery: 0 });
       const ours = interleavedToPlanar(out!.image.data, size);
-      const bicubic = await resizePlanar(lr, low, size, 'cubic');
-      sum.op += psnrOf(mse(ours, truth));
-      sum.os += ssim(ours, truth, size);
-      sum.bp += psnrOf(mse(bicubic, truth));
-      sum.bs += ssim(bicubic, truth, size);
+      const bicubic = await resizePlanar(ds.low.subarray(i * ln, (i + 1) * ln), low, size, 'cubic');
+      const bicubicImage = { width: size, height: size, data: planarToInterleaved(bicubic, size) };
+      add('ours', ours, truth);
+      add('fromNoise', interleavedToPlanar(noise!.image.data, size), truth);
+      add('bicubic', bicubic, truth);
+      add('bicubicBackProjected', interleavedToPlanar(backProject(bicubicImage, image, SR_EVAL.backProjection).data, size), truth);
       onEach?.(i, bicubic, ours);
     }
   } finally {
     await model.close();
   }
   const n = indices.length;
+  const mean = (v: { psnr: number; ssim: number }) => ({ psnr: v.psnr / n, ssim: v.ssim / n });
   return {
     count: n,
-    ours: { psnr: sum.op / n, ssim: sum.os / n },
-    bicubic: { psnr: sum.bp / n, ssim: sum.bs / n },
-    secondsPerImage: (Date.now() - t0) / 1000 / n,
+    ours: mean(sum.ours),
+    fromNoise: mean(sum.fromNoise),
+    bicubic: mean(sum.bicubic),
+    bicubicBackProjected: mean(sum.bicubicBackProjected),
+    secondsPerImage: seconds / n,
   };
 }
 
@@ -269,17 +284,19 @@ other work.
 - CPU time: ${o.cpuMinutes}.
 
 ## Metrics (held-out emoji, ${s.count} pictures)
-Ours: the studio's upscale pipeline, ${SR_EVAL.sampler.toUpperCase()} ${SR_EVAL.steps} steps, seed ${SR_EVAL.seed}, at the model's default strength
+Ours: the studio's upscale pipeline, ${SR_EVAL.sampler.toUpperCase()} ${SR_EVAL.steps} steps, seed ${SR_EVAL.seed}, at the model's defaults: strength
 ${SR_EVAL.strength} (the picture enlarged with Lanczos-3, encoded, noised to step ⌊50·(1 − ${SR_EVAL.strength})⌋ and denoised with the
-low-resolution picture concatenated), and from pure noise (strength 1, the paper's sampling). Bicubic: ×4 Catmull-Rom (sharp's
+low-resolution picture concatenated), then ${SR_EVAL.backProjection} rounds of back-projection onto the input (Irani & Peleg: shrink with
+Lanczos-3, enlarge the error bilinearly, add); and with the paper's sampling (from pure noise, no back-projection). Bicubic: ×4 Catmull-Rom (sharp's
 'cubic'). PSNR is the mean over pictures of each picture's PSNR on 8-bit RGB; SSIM as scikit-image's
 (Gaussian 11×11, σ 1.5, averaged over R, G, B).
 
 | | PSNR (dB) | SSIM |
 |---|---|---|
 | bicubic ×4 | ${f(s.bicubic.psnr)} | ${g(s.bicubic.ssim)} |
-| ours, from noise (strength 1) | ${f(s.fromNoise.psnr)} | ${g(s.fromNoise.ssim)} |
-| **ours, strength ${SR_EVAL.strength} (default)** | **${f(s.ours.psnr)}** | **${g(s.ours.ssim)}** |
+| bicubic ×4 + ${SR_EVAL.backProjection} rounds of back-projection | ${f(s.bicubicBackProjected.psnr)} | ${g(s.bicubicBackProjected.ssim)} |
+| ours, the paper's sampling (from noise, no back-projection) | ${f(s.fromNoise.psnr)} | ${g(s.fromNoise.ssim)} |
+| **ours, the defaults (strength ${SR_EVAL.strength}, back-projection ${SR_EVAL.backProjection})** | **${f(s.ours.psnr)}** | **${g(s.ours.ssim)}** |
 
 The first stage bounds what any LDM on it can reach: decoding the held-out pictures' latents with the
 shipped decoder scores ${f(s.autoencoderPsnr)} dB (the embedded model's own decoder at 128²: ${f(o.shippedPsnr)} dB).
@@ -332,15 +349,15 @@ export async function packageSrModel(o: SrPackageOptions = {}): Promise<SrScores
     cpuMinutes: o.cpuMinutes ?? 'see the stage logs',
     sampleNames: shown.map((s) => ds.high.samples[s.i]!.caption),
   }));
-  const better = r.ours.psnr > r.bicubic.psnr || r.ours.ssim > r.bicubic.ssim;
+  const better = r.ours.psnr > r.bicubicBackProjected.psnr && r.ours.ssim > r.bicubicBackProjected.ssim;
   const shipped = better && o.ship !== false;
-  console.log(`${SR_MODEL_NAME}: ${r.count} held-out pictures, ours PSNR ${r.ours.psnr.toFixed(2)} dB SSIM ${r.ours.ssim.toFixed(4)}; bicubic PSNR ${r.bicubic.psnr.toFixed(2)} dB SSIM ${r.bicubic.ssim.toFixed(4)}; autoencoder ${ae.psnr.toFixed(2)} dB (the embedded one at 128²: ${shippedAe.psnr.toFixed(2)})`);
+  console.log(`${SR_MODEL_NAME}: ${r.count} held-out pictures, ours PSNR ${r.ours.psnr.toFixed(2)} dB SSIM ${r.ours.ssim.toFixed(4)} (from noise: ${r.fromNoise.psnr.toFixed(2)} dB); bicubic PSNR ${r.bicubic.psnr.toFixed(2)} dB SSIM ${r.bicubic.ssim.toFixed(4)} (back-projected: ${r.bicubicBackProjected.psnr.toFixed(2)} dB ${r.bicubicBackProjected.ssim.toFixed(4)}); autoencoder ${ae.psnr.toFixed(2)} dB (the embedded one at 128²: ${shippedAe.psnr.toFixed(2)})`);
   if (shipped) {
     rmSync(SR_PACKAGE_DIR, { recursive: true, force: true });
     cpSync(STAGING_DIR, SR_PACKAGE_DIR, { recursive: true });
     console.log(`${SR_PACKAGE_DIR}: written (${(bytes / 2 ** 20).toFixed(1)} MiB)`);
   } else {
-    console.log(`not shipped${better ? ' (ship: false)' : ': it does not beat bicubic ×4 on held-out PSNR or SSIM'}; the package is in ${STAGING_DIR}`);
+    console.log(`not shipped${better ? ' (ship: false)' : ': it does not beat bicubic ×4 (back-projected alike) on both held-out PSNR and SSIM'}; the package is in ${STAGING_DIR}`);
   }
   return { ...scores, shipped };
 }

@@ -41,6 +41,8 @@ export interface LdmRelease {
   readonly imageSide?: number;
   /** Super-resolution: the strength "Upscale ×4" starts from when the job names none (the yaml's upscale_strength; absent: 1, from noise). */
   readonly upscaleStrength?: number;
+  /** Super-resolution: rounds of back-projection onto the input by default (the yaml's upscale_back_projection; absent: 0). */
+  readonly upscaleBackProjection?: number;
   /** Channels the UNet takes besides the latents (super-resolution: the low-res image; inpainting: masked image + mask). */
   readonly concatChannels: number;
   readonly scaleFactor: number;
@@ -67,6 +69,8 @@ export interface ReleaseYaml {
   normGroups?: number;
   /** Super-resolution: the default upscale strength (upscale_strength, in (0, 1]; not a CompVis key: this project's SR model writes it). */
   upscaleStrength?: number;
+  /** Super-resolution: default rounds of back-projection onto the input (upscale_back_projection, 0–10; not a CompVis key). */
+  upscaleBackProjection?: number;
   /** A class-conditional model's class names (class_names: a one-line list of quoted strings; not a CompVis key). */
   classNames?: string[];
 }
@@ -96,6 +100,8 @@ export function readReleaseYaml(text: string): ReleaseYaml {
   if (groups !== undefined && Number.isInteger(groups) && groups > 0) out.normGroups = groups;
   const strength = num('upscale_strength');
   if (strength !== undefined && strength > 0 && strength <= 1) out.upscaleStrength = strength;
+  const rounds = num('upscale_back_projection');
+  if (rounds !== undefined && Number.isInteger(rounds) && rounds >= 0 && rounds <= 10) out.upscaleBackProjection = rounds;
   const names = /^\s*class_names:\s*(\[.*\])\s*$/m.exec(text);
   if (names) {
     let list: unknown;
@@ -357,6 +363,7 @@ export function recogniseLdmRelease(shapes: ReadonlyMap<string, Shape>, yaml: Re
     unconditionalClass,
     ...(classEmbedder && yaml.classNames ? { classNames: yaml.classNames } : {}),
     ...(task === 'super-resolution' && yaml.upscaleStrength ? { upscaleStrength: yaml.upscaleStrength } : {}),
+    ...(task === 'super-resolution' && yaml.upscaleBackProjection !== undefined ? { upscaleBackProjection: yaml.upscaleBackProjection } : {}),
     ...(yaml.imageSize ? { imageSide: yaml.imageSize * autoencoderFactor(ae) } : {}),
     concatChannels: concat,
     scaleFactor: scale,

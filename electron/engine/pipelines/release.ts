@@ -15,6 +15,7 @@ import { describeLdmFile, openLdmRelease, type LdmModel } from '../families/ldm-
 import type { LdmRelease } from '../families/ldm-release.ts';
 import { tensor, type TensorData } from '../tensor.ts';
 import { initialLatents, resolveOptions, runBatch, startIndexFor, strengthIn } from './common.ts';
+import { backProject } from './back-projection.ts';
 import { PipelineError } from './errors.ts';
 import { imageToTensor, rgbImage, tensorToImage, type RgbImage } from './image.ts';
 import type { DiffusionModel, SamplingDefaults } from './model.ts';
@@ -147,6 +148,11 @@ export interface UpscaleOptions extends Omit<GenerateOptions, 'prompt' | 'negati
    * Absent: the model's default (its yaml's upscale_strength), else 1.
    */
   readonly strength?: number;
+  /**
+   * Rounds of back-projection onto the input after decoding (pipelines/back-projection.ts): shrunk
+   * back, the result gives the input. Absent: the model's default (upscale_back_projection), else 0.
+   */
+  readonly backProjection?: number;
 }
 
 /**
@@ -164,6 +170,8 @@ export async function upscale(model: ReleaseModel, o: UpscaleOptions): Promise<G
   const r = resolveOptions(model, options);
   const low = imageToTensor(padded).data;
   const strength = strengthIn(o.strength ?? model.release.upscaleStrength ?? 1);
+  const rounds = o.backProjection ?? model.release.upscaleBackProjection ?? 0;
+  if (!Number.isInteger(rounds) || rounds < 0 || rounds > 10) throw new PipelineError(`back-projection must be a whole number of rounds from 0 to 10, got ${rounds}`);
   const startIndex = strength === 1 ? 0 : startIndexFor(r.steps, strength);
   const known = startIndex === 0 ? null : (await model.encodeImage(resizeTensor(imageToTensor(padded), padded.width * f, padded.height * f, { fit: 'fill' }))).data;
   const spec = { kind: 'upscale', strength: strength === 1 ? null : strength, feather: null, startIndex } as const;
@@ -172,7 +180,7 @@ export async function upscale(model: ReleaseModel, o: UpscaleOptions): Promise<G
     model.ldm.setConcat(low);
     try {
       const latents = await job.denoise(initialLatents(job, startIndex, noise, known), startIndex, undefined);
-      return crop(tensorToImage(await model.decodeLatents(latents)), width * f, height * f);
+      return backProject(crop(tensorToImage(await model.decodeLatents(latents)), width * f, height * f), o.image, rounds);
     } finally {
       model.ldm.setConcat(null);
     }

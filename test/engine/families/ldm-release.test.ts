@@ -63,10 +63,11 @@ describe('recognising the releases from their shapes', () => {
     expect(r.scaleFactor).toBe(0.22765929);
   });
 
-  it("a super-resolution model's yaml may set its default upscale strength (upscale_strength, in (0, 1]); other tasks ignore it", () => {
-    expect(readReleaseYaml('    upscale_strength: 0.6\n')).toEqual({ upscaleStrength: 0.6 });
+  it("a super-resolution model's yaml may set its default upscale strength (upscale_strength, in (0, 1]) and back-projection rounds (upscale_back_projection, 0–10); other tasks ignore them", () => {
+    expect(readReleaseYaml('    upscale_strength: 0.6\n    upscale_back_projection: 3\n')).toEqual({ upscaleStrength: 0.6, upscaleBackProjection: 3 });
+    expect(readReleaseYaml('    upscale_back_projection: 2.5\n')).toEqual({});
     expect(readReleaseYaml('    upscale_strength: 1.5\n')).toEqual({});
-    expect(recogniseLdmRelease(shapesOf(tinyStateDict('sr')), { upscaleStrength: 0.6 }).upscaleStrength).toBe(0.6);
+    expect(recogniseLdmRelease(shapesOf(tinyStateDict('sr')), { upscaleStrength: 0.6, upscaleBackProjection: 0 })).toMatchObject({ upscaleStrength: 0.6, upscaleBackProjection: 0 });
     expect(recogniseLdmRelease(shapesOf(tinyStateDict('uncond')), { upscaleStrength: 0.6 }).upscaleStrength).toBeUndefined();
   });
 

@@ -145,6 +145,9 @@ describe('the paper\'s releases in the pipelines', () => {
     expect(Buffer.from(weak!.image.data).equals(Buffer.from(again!.image.data))).toBe(true);
     expect(maxDiff(weak!.image.data, noise!.image.data)).toBeGreaterThan(0);
     await expect(upscale(m, { image: low, seed: 1, steps: 2, strength: 1.5 })).rejects.toThrow(/strength/);
+    const [projected] = await upscale(m, { image: low, seed: 1, steps: 10, strength: 0.3, backProjection: 2 });
+    expect(maxDiff(projected!.image.data, weak!.image.data)).toBeGreaterThan(0);
+    await expect(upscale(m, { image: low, seed: 1, steps: 2, backProjection: 11 })).rejects.toThrow(/back-projection must be a whole number of rounds from 0 to 10/);
   });
 
   it('text-to-image (LDM-KL-8-G) is a text model: its prompts are counted with bert-base-uncased, others with CLIP', async () => {
