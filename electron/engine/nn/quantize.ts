@@ -163,7 +163,9 @@ export function quantizedConvWeight(g: Graph, weightName: string, shape: readonl
   const s = g.param(scalesName, [n], { kind: 'zeros' }, { trainable: false });
   table.set(dataName, { source: weightName, n, k, quant: 'channel', part: 'data', shape });
   table.set(scalesName, { source: weightName, n, k, quant: 'channel', part: 'scales', shape });
-  return g.dequantizeLinear(codes, s, 0);
+  const kernel = g.dequantizeLinear(codes, s, 0);
+  g.hoist(kernel); // dequantised right before its Conv, not all kernels before the first layer (Graph.hoist)
+  return kernel;
 }
 
 /**

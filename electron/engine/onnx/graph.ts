@@ -249,6 +249,23 @@ export class Graph {
     return values;
   }
 
+  /**
+   * Moves the node that makes `v`, which must read only params and constants, to the front of the graph.
+   * onnxruntime orders the nodes depth first from the outputs, and of a node's inputs it computes the one
+   * made by the later node first: a node of weights alone left in place (a dequantised kernel) would run
+   * before the whole chain that feeds its consumer, so every such tensor would be alive at once. Placed
+   * first, it runs right before the node that reads it and is freed after.
+   */
+  hoist(v: Value): void {
+    const node = this.producers.get(v.name);
+    const at = node ? this.nodes.indexOf(node) : -1;
+    if (!node || at < 0) throw new GraphError(`hoist: '${v.name}' is not made by a node of graph '${this.name}'`);
+    const loose = node.inputs.filter((i) => i !== '' && !this.params.has(i) && !this.constants.has(i));
+    if (loose.length) throw new GraphError(`hoist: node ${node.name} reads ${loose.join(', ')}, not only params and constants`);
+    this.nodes.splice(at, 1);
+    this.nodes.unshift(node);
+  }
+
   private one(op: string, inputs: (Value | null)[], attrs: Record<string, Attr>, dtype: DType, shape: Shape): Value {
     return this.emit(op, inputs, attrs, [{ dtype, shape }])[0]!;
   }

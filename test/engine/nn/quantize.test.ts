@@ -151,6 +151,12 @@ describe('MatMulNBits linear layers', () => {
     });
   }
 
+  it('hoisting refuses a node that reads more than weights', () => {
+    const g = new Graph('h');
+    const y = g.mul(g.input('x', 'float32', [2]), 2);
+    expect(() => g.hoist(y)).toThrow(/reads x, not only params and constants/);
+  });
+
   it('training graphs cannot be quantised: parameters as inputs are refused', () => {
     const g = linearGraph({ bits: 8, blockSize: 32 }, 32, 8);
     expect(() => quantizedWeights(g, { kind: 'inputs' })).toThrow(/never quantised/);
@@ -186,6 +192,9 @@ describe('MatMulNBits linear layers', () => {
       // every convolution's kernel is int8 codes too: no float kernel left in the graph
       const convs = qg.nodes.filter((x) => x.op === 'Conv').length;
       expect(qg.nodes.filter((x) => x.op === 'DequantizeLinear').length).toBe(convs);
+      // and every DequantizeLinear comes first, so onnxruntime dequantises each kernel right before its Conv
+      // (placed beside its Conv, all of them ran before the first layer: a float copy of every kernel at once)
+      expect(qg.nodes.slice(0, convs).every((x) => x.op === 'DequantizeLinear')).toBe(true);
       expect([...qg.params.values()].filter((p) => p.dtype === 'float32' && p.shape.length === 4)).toEqual([]);
       const out = (await run(qg, ext, feeds, file)).out_sample!.data as Float32Array;
       expect(rms(out.map((v, i) => v - base[i]!)) / rms(base)).toBeLessThan(0.02);
