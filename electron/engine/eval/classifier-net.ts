@@ -13,28 +13,29 @@ export interface ClassifierArch {
   widths: number[];
   /** Channels of the last (stride-2) convolution: the feature dimension. */
   featureDim: number;
+  /** GroupNorm groups after every convolution. */
   groups: number;
   classes: number;
 }
 
 const EPS = 1e-5;
 
-function convNormAct(g: Graph, name: string, x: Value, cin: number, cout: number, stride: number): Value {
+function convNormAct(g: Graph, a: ClassifierArch, name: string, x: Value, cin: number, cout: number, stride: number): Value {
   const y = conv2d(g, `${name}.conv`, x, cin, cout, { kernel: 3, stride, padding: 1 });
-  return g.silu(groupNorm(g, `${name}.norm`, y, Math.min(cout, 8), EPS));
+  return g.silu(groupNorm(g, `${name}.norm`, y, a.groups, EPS));
 }
 
 /** image [B, 3, S, S] → features [B, featureDim] (penultimate) and logits [B, classes]. */
 export function classifierForward(g: Graph, a: ClassifierArch, image: Value): { features: Value; logits: Value } {
   const [stem, ...stages] = a.widths;
-  let h = convNormAct(g, 'stem', image, 3, stem!, 1);
+  let h = convNormAct(g, a, 'stem', image, 3, stem!, 1);
   let c = stem!;
   stages.forEach((w, i) => {
-    h = convNormAct(g, `stages.${i}.down`, h, c, w, 2);
-    h = convNormAct(g, `stages.${i}.conv`, h, w, w, 1);
+    h = convNormAct(g, a, `stages.${i}.down`, h, c, w, 2);
+    h = convNormAct(g, a, `stages.${i}.conv`, h, w, w, 1);
     c = w;
   });
-  h = convNormAct(g, 'head', h, c, a.featureDim, 2);
+  h = convNormAct(g, a, 'head', h, c, a.featureDim, 2);
   const features = g.reduceMean(h, [2, 3], false);
   const logits = linear(g, 'fc', features, a.featureDim, a.classes);
   return { features, logits };
