@@ -90,7 +90,8 @@ export class ClipTokenizer implements TextTokenizer {
     this.encoder = encoder;
     this.decoder = [];
     for (const [t, id] of encoder) this.decoder[id] = t;
-    this.ranks = new Map(merges.map(([a, b], i) => [`${a} ${b}`, i]));
+    this.ranks = RANKS.get(merges) ?? new Map(merges.map(([a, b], i) => [`${a} ${b}`, i]));
+    RANKS.set(merges, this.ranks);
     const need = (t: string): number => {
       const id = encoder.get(t);
       if (id === undefined) throw new TokenizerError(`${source} lacks the token ${t}: not a CLIP vocabulary`);
@@ -241,11 +242,27 @@ export class ClipTokenizer implements TextTokenizer {
 /** Parsed merges files, by path: the bundled vocabulary is read once per process. */
 const parsedMergeFiles = new Map<string, { encoder: Map<string, number>; merges: [string, string][] }>();
 
+/** Merge ranks by merges list, shared by the tokenizers made from one parsed file (built once: ~50k entries). */
+const RANKS = new WeakMap<readonly [string, string][], Map<string, number>>();
+
+/**
+ * The version line and the first CLIP_MERGES lines as text: only that much of the file is decoded and split
+ * (the file holds 262,145 lines; a studio start reads it once).
+ */
+function mergesPrefix(bytes: Buffer): string {
+  let end = -1;
+  for (let n = 0; n <= CLIP_MERGES; n++) {
+    end = bytes.indexOf(10, end + 1);
+    if (end < 0) return bytes.toString('utf8');
+  }
+  return bytes.toString('utf8', 0, end);
+}
+
 function readMergesFile(file: string): { encoder: Map<string, number>; merges: [string, string][] } {
   let text: string;
   try {
     const raw = readLimited(file);
-    text = (file.endsWith('.gz') ? zlib.gunzipSync(raw, { maxOutputLength: 8 * MAX_FILE }) : raw).toString('utf8');
+    text = mergesPrefix(file.endsWith('.gz') ? zlib.gunzipSync(raw, { maxOutputLength: 8 * MAX_FILE }) : raw);
   } catch (e) {
     throw new TokenizerError(`cannot read the CLIP merges file ${file}: ${(e as Error).message}`);
   }
@@ -256,7 +273,15 @@ function readMergesFile(file: string): { encoder: Map<string, number>; merges: [
   return { encoder: new Map(vocab.map((t, i) => [t, i])), merges };
 }
 
+/** Whitespace other than the space. */
+const OTHER_SPACE = /[^\S ]/;
+
 function parseMerge(line: string, where: string): [string, string] {
+  // Fast path: two symbols and one space (every line of CLIP's file; its symbols hold no whitespace).
+  const i = line.indexOf(' ');
+  if (i > 0 && i < line.length - 1 && line.indexOf(' ', i + 1) < 0 && !OTHER_SPACE.test(line)) {
+    return [line.slice(0, i), line.slice(i + 1)];
+  }
   const parts = line.split(/\s+/).filter((p) => p.length > 0);
   if (parts.length !== 2) throw new TokenizerError(`${where}: a merge is two symbols separated by a space, got ${JSON.stringify(line.slice(0, 40))}`);
   return [parts[0]!, parts[1]!];
