@@ -1,5 +1,5 @@
 // `ldm generate --class NAME [--model FILE|NAME]`: a class-conditional model (one in the paper's cin
-// layout: cin256-v2, or this project's emoji-class-ldm-32) draws a class instead of a prompt, through
+// layout: cin256-v2, or this project's emoji-ldm-32-class) draws a class instead of a prompt, through
 // the same pipeline and PNG metadata as the studio's class jobs (the prompt is the class; guidance
 // steers away from the model's "no class" entry). Without --model, the first class-conditional model
 // installed in resources/models/.
@@ -20,7 +20,7 @@ import { exists, modelsDir } from './model-dir.ts';
 import { ProgressBar } from './progress.ts';
 
 export const CLASS_FLAG: FlagSpecs = {
-  class: { type: 'string', arg: 'NAME|N', help: "draw a class instead of a prompt, with a class-conditional model (e.g. --model emoji-class-ldm-32 --class face-smiling)" },
+  class: { type: 'string', arg: 'NAME|N', help: "draw a class instead of a prompt, with a class-conditional model (e.g. --model emoji-ldm-32-class --class face-smiling)" },
 };
 
 /** Flags of `ldm generate` that a class-conditional model has no use for. */

@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { EmojiSample } from './emoji-dataset.ts';
 
-export const CLASS_MODEL_NAME = 'emoji-class-ldm-32';
+/** Named after its base, so the text model stays first in the studio's model lists (sorted by name). */
+export const CLASS_MODEL_NAME = 'emoji-ldm-32-class';
 export const CLASS_WORK_DIR = 'training/embedded-class';
 
 interface Entry {

@@ -3,7 +3,7 @@
 // first_stage_model.* = the embedded model's KL f=4 autoencoder, cond_stage_model.embedding.weight = the
 // class table, the DDPM buffers betas/alphas_cumprod and scale_factor; a yaml beside it with the class
 // names, the 16 GroupNorm groups and the training size), so the studio opens it as one of the paper's
-// releases: the Generate view's class picker, `ldm generate --model emoji-class-ldm-32 --class NAME`.
+// releases: the Generate view's class picker, `ldm generate --model emoji-ldm-32-class --class NAME`.
 // Then it is measured through the studio's own pipeline: the emoji classifier's accuracy on
 // class-conditional samples against "no class" samples of the same seeds (and against the text model
 // prompted with the class's words), a samples.png (rows = classes) and the model card.

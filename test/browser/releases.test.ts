@@ -71,12 +71,12 @@ describe('the paper\'s releases in Chromium', () => {
     expect(studio.pageErrors).toEqual([]);
   }, 300_000);
 
-  const emojiClass = path.resolve('resources/models/emoji-class-ldm-32');
-  it.skipIf(!existsSync(emojiClass))('offers a model\'s own class names: the shipped emoji-class-ldm-32 lists the emoji subcategories', async () => {
+  const emojiClass = path.resolve('resources/models/emoji-ldm-32-class');
+  it.skipIf(!existsSync(emojiClass))('offers a model\'s own class names: the shipped emoji-ldm-32-class lists the emoji subcategories', async () => {
     const { page, backend } = studio;
     const dir = path.join(studio.dataDir, '..', 'emoji-class');
     cpSync(emojiClass, dir, { recursive: true });
-    const m = await backend.handlers['models.import']({ path: path.join(dir, 'emoji-class-ldm-32.safetensors') });
+    const m = await backend.handlers['models.import']({ path: path.join(dir, 'emoji-ldm-32-class.safetensors') });
     const form = page.getByRole('form', { name: 'Generation parameters' });
     await expect.poll(() => page.locator(`#gen-model option[value="${m.id}"]`).count(), { timeout: 30_000 }).toBe(1);
     await form.getByLabel('Model').selectOption(m.id);

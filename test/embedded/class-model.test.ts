@@ -1,9 +1,9 @@
-// The shipped class-conditional model (resources/models/emoji-class-ldm-32, trained by
+// The shipped class-conditional model (resources/models/emoji-ldm-32-class, trained by
 // `npm run train:default -- --stage class-ldm`): it opens as one of the paper's class-conditional
 // releases with the emoji subcategories as its classes and a "no class" entry, the studio offers those
 // names, it is deterministic per seed, the class steers what it draws (the shipped emoji classifier names
 // the class asked for more often than for "no class" pictures of the same seeds), and
-// `ldm generate --model emoji-class-ldm-32 --class NAME` writes the picture.
+// `ldm generate --model emoji-ldm-32-class --class NAME` writes the picture.
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -20,20 +20,20 @@ import { listEmojiSamples } from '../../scripts/embedded/emoji-dataset.ts';
 import { cli } from '../cli/helpers.ts';
 import { waitForJob } from '../services/helpers.ts';
 
-const FILE = path.resolve('resources/models/emoji-class-ldm-32/emoji-class-ldm-32.safetensors');
+const FILE = path.resolve('resources/models/emoji-ldm-32-class/emoji-ldm-32-class.safetensors');
 const CLASSIFIER = path.resolve('resources/models/emoji-classifier/classifier.json');
 /** Classes with a distinctive look, and seeds: each drawn with and without its class. */
 const CLASSES = ['face-smiling', 'heart', 'country-flag', 'animal-mammal'];
 const SEEDS = [11, 12];
 const STEPS = 8;
 
-describe.skipIf(!existsSync(FILE))('emoji-class-ldm-32', () => {
+describe.skipIf(!existsSync(FILE))('emoji-ldm-32-class', () => {
   let model: ReleaseModel;
   const names = emojiClasses(listEmojiSamples()).names;
   const tmp = mkdtempSync(path.join(tmpdir(), 'ldm-class-'));
 
   beforeAll(async () => {
-    model = await openRelease(FILE, 'emoji-class-ldm-32', '');
+    model = await openRelease(FILE, 'emoji-ldm-32-class', '');
   });
   afterAll(async () => {
     await model?.close();
@@ -94,31 +94,31 @@ describe.skipIf(!existsSync(FILE))('emoji-class-ldm-32', () => {
     }
   });
 
-  it('ldm generate --model emoji-class-ldm-32 --class NAME writes the picture with the class as its prompt; a wrong class is refused by name', async () => {
+  it('ldm generate --model emoji-ldm-32-class --class NAME writes the picture with the class as its prompt; a wrong class is refused by name', async () => {
     const out = path.join(tmp, 'heart.png');
-    const r = await cli('generate', '--model', 'emoji-class-ldm-32', '--class', 'heart', '--steps', String(STEPS), '--seed', '7', '--out', out, '-q');
+    const r = await cli('generate', '--model', 'emoji-ldm-32-class', '--class', 'heart', '--steps', String(STEPS), '--seed', '7', '--out', out, '-q');
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe(out);
     const png = readFileSync(out);
     expect(await sharp(png).metadata()).toMatchObject({ width: 32, height: 32 });
-    expect(readGenerationParams(png)).toMatchObject({ prompt: 'heart', seed: 7, steps: STEPS, width: 32, height: 32, model: 'emoji-class-ldm-32' });
+    expect(readGenerationParams(png)).toMatchObject({ prompt: 'heart', seed: 7, steps: STEPS, width: 32, height: 32, model: 'emoji-ldm-32-class' });
     const same = await draw('heart', 7);
     const { data } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
     expect(Buffer.from(data).equals(Buffer.from(same.data))).toBe(true);
 
-    const bad = await cli('generate', '--model', 'emoji-class-ldm-32', '--class', 'hearts', '--out', out);
+    const bad = await cli('generate', '--model', 'emoji-ldm-32-class', '--class', 'hearts', '--out', out);
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/--class hearts: emoji-class-ldm-32\.safetensors takes a class index from 0 to 97 or one of alphanum/);
-    expect((await cli('generate', 'a red heart', '--model', 'emoji-class-ldm-32', '--class', 'heart')).stderr).toMatch(/give either a prompt or --class, not both/);
+    expect(bad.stderr).toMatch(/--class hearts: emoji-ldm-32-class\.safetensors takes a class index from 0 to 97 or one of alphanum/);
+    expect((await cli('generate', 'a red heart', '--model', 'emoji-ldm-32-class', '--class', 'heart')).stderr).toMatch(/give either a prompt or --class, not both/);
     expect((await cli('generate', '--model', 'emoji-ldm-32', '--class', 'heart')).stderr).toMatch(/--class needs a class-conditional model; model\.safetensors is not a model in the paper's layout/);
   });
 
   it('the studio lists it from the embedded models folder with its class names, and a class job draws the class (as the CLI does)', async () => {
     const embedded = path.join(tmp, 'embedded');
-    cpSync(path.dirname(FILE), path.join(embedded, 'emoji-class-ldm-32'), { recursive: true });
+    cpSync(path.dirname(FILE), path.join(embedded, 'emoji-ldm-32-class'), { recursive: true });
     const studio = await createStudio({ dataDir: path.join(tmp, 'data'), transport: 'web', embeddedModelsDir: embedded, allowedDirs: [tmp] });
     try {
-      const m = (await studio.handlers['models.list']({})).find((x) => x.id === 'embedded:emoji-class-ldm-32')!;
+      const m = (await studio.handlers['models.list']({})).find((x) => x.id === 'embedded:emoji-ldm-32-class')!;
       expect(m).toMatchObject({ kind: 'ldm', format: 'safetensors', source: 'embedded' });
       expect(m.traits).toMatchObject({ task: 'class2img', classSet: 'classes', defaults: { width: 32, height: 32, guidance: 3 } });
       expect(m.traits!.classNames).toEqual(names);
