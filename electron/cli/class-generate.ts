@@ -16,6 +16,7 @@ import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
 import type { CliIo } from './command.ts';
 import { openDataRecorder } from './data-hook.ts';
 import { writeGeneratedPng } from './image-files.ts';
+import { openUpscaleAfter } from './generate-upscale.ts';
 import { exists, modelsDir } from './model-dir.ts';
 import { ProgressBar } from './progress.ts';
 
@@ -99,6 +100,7 @@ export async function classGeneration(argv: readonly string[], flags: FlagSpecs,
   }
   const seed = (f.seed as number | undefined) ?? randomInt(0, MAX_SEED - n + 2);
   const recorder = f.data !== undefined ? await openDataRecorder(f.data as string) : null;
+  const upscaler = await openUpscaleAfter(f, io);
   const name = path.basename(file, path.extname(file));
   const model = await openRelease(file, name, (await sha256Files([file])).slice(0, 10));
   const bar = f.quiet ? null : new ProgressBar(io.stderr);
@@ -121,8 +123,12 @@ export async function classGeneration(argv: readonly string[], flags: FlagSpecs,
       previewEvery: 0,
       onImage: async (img) => {
         const target = outputFile(out, label, img.record.seed, n);
-        const png = await writeGeneratedPng(target, img);
-        await recorder?.record({ file: target, png, generated: img });
+        if (upscaler) {
+          await upscaler.write(target, img, recorder);
+        } else {
+          const png = await writeGeneratedPng(target, img);
+          await recorder?.record({ file: target, png, generated: img });
+        }
         bar?.finish();
         io.stdout.write(`${target}\n`);
       },
@@ -130,6 +136,7 @@ export async function classGeneration(argv: readonly string[], flags: FlagSpecs,
   } finally {
     bar?.finish();
     await model.close();
+    await upscaler?.close();
     await recorder?.close();
   }
 }

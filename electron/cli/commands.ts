@@ -35,6 +35,7 @@ import { tokenizeCommand } from './tokenize.ts';
 import { trainCommand } from './train.ts';
 import { upscaleCommand } from './upscale.ts';
 import { evalCommand } from './eval.ts';
+import { openUpscaleAfter, UPSCALE_AFTER_FLAGS } from './generate-upscale.ts';
 
 export type { Command } from './command.ts';
 
@@ -78,9 +79,11 @@ export const COMMANDS: Record<string, Command> = {
   generate: {
     summary: 'text to image (or a class, with a class-conditional model: --class NAME)',
     args: '"PROMPT" | --class NAME',
-    flags: { ...GENERATE_FLAGS, ...CLASS_FLAG },
+    flags: { ...GENERATE_FLAGS, ...CLASS_FLAG, ...UPSCALE_AFTER_FLAGS },
     run: (argv, io) =>
-      wantsClass(argv) ? classGeneration(argv, COMMANDS.generate!.flags, io) : generation('txt2img', argv, GENERATE_FLAGS, io, (model, base) => txt2img(model, base)),
+      wantsClass(argv)
+        ? classGeneration(argv, COMMANDS.generate!.flags, io)
+        : generation('txt2img', argv, { ...GENERATE_FLAGS, ...UPSCALE_AFTER_FLAGS }, io, (model, base) => txt2img(model, base)),
   },
   img2img: {
     summary: 'redraw a picture under a prompt',
@@ -197,6 +200,8 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
   const seed = (f.seed as number | undefined) ?? randomInt(0, MAX_SEED - n + 2);
   // Open the data folder before the long work, so a wrong --data fails at once.
   const recorder = f.data !== undefined ? await openDataRecorder(f.data as string) : null;
+  // --upscale: its super-resolution model, found (or said missing) before the long work
+  const upscaler = await openUpscaleAfter(f, io);
   const runtime = {
     threads: f.threads as number | undefined, provider: providerChoice(f.provider as string | undefined), weights: weightPrecision(f.weights as string | undefined),
     weightCache: f.data !== undefined ? { dir: dataWeightCacheDir(f.data as string) } : undefined,
@@ -242,8 +247,12 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
         const img = { ...made, record: { ...made.record, provider, ...(loras.length ? { loras } : {}) } };
         const { seed: s, variationSeed: v } = img.record;
         const file = outputFile(out, command, v === undefined ? String(s) : `${s}-v${v}`, n);
-        const png = await writeGeneratedPng(file, img);
-        await recorder?.record({ file, png, generated: img, mask: side.mask });
+        if (upscaler) {
+          await upscaler.write(file, img, recorder);
+        } else {
+          const png = await writeGeneratedPng(file, img);
+          await recorder?.record({ file, png, generated: img, mask: side.mask });
+        }
         bar?.finish();
         io.stdout.write(`${file}\n`);
       },
@@ -252,6 +261,7 @@ async function generation(command: string, argv: readonly string[], flags: FlagS
   } finally {
     bar?.finish();
     await model.release();
+    await upscaler?.close();
     await recorder?.close();
   }
 }

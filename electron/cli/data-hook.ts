@@ -12,10 +12,15 @@ export interface RecordedImage {
   readonly generated: GeneratedImage;
   /** The inpainting mask as the user gave it (any picture format). */
   readonly mask?: Uint8Array;
+  /** The history item this picture was made from (an upscaled picture's original). */
+  readonly parentId?: string;
+  /** Further `Key: value` facts for the parameters chunk and the history (an upscale's factor and upscaler). */
+  readonly extra?: Record<string, string>;
 }
 
 export interface DataRecorder {
-  record(image: RecordedImage): Promise<void>;
+  /** Records the picture; its history id. */
+  record(image: RecordedImage): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -27,8 +32,8 @@ export async function openDataRecorder(dir: string): Promise<DataRecorder> {
   // Loaded only here: the services bring SQLite, which plain generation does not need.
   const { recordGeneration } = await import('../services/record.ts');
   return {
-    async record({ png, generated, mask }) {
-      await recordGeneration(dir, { ...generated.record, png, mask: mask ?? null });
+    async record({ png, generated, mask, parentId, extra }) {
+      return (await recordGeneration(dir, { ...generated.record, png, mask: mask ?? null, parentId: parentId ?? null, extra })).id;
     },
     async close() {},
   };

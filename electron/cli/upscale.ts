@@ -13,7 +13,7 @@ import { describeLdmFile, releaseFileIn } from '../engine/families/ldm-run.ts';
 import { MAX_SEED } from '../engine/pipelines/common.ts';
 import { imageToTensor } from '../engine/pipelines/image.ts';
 import { generationParams } from '../engine/pipelines/output.ts';
-import { isReleaseFile, openRelease, upscale } from '../engine/pipelines/release.ts';
+import { isReleaseFile, openRelease, upscale, type ReleaseModel } from '../engine/pipelines/release.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
 import type { CliIo, Command } from './command.ts';
 import { readImageFile } from './image-files.ts';
@@ -45,17 +45,20 @@ async function isSuperResolution(file: string): Promise<boolean> {
   return (await describeLdmFile(file).catch(() => null))?.release.task === 'super-resolution';
 }
 
-/** --model FILE or NAME, or the first super-resolution release in resources/models/. */
-async function resolveSrModel(model: string | undefined): Promise<string> {
+/**
+ * --model FILE or NAME, or the first super-resolution release in resources/models/ (also `ldm generate
+ * --upscale`, whose flag is --upscale-model: `flag` names it in the errors).
+ */
+export async function resolveSrModel(model: string | undefined, flag = '--model'): Promise<string> {
   if (model !== undefined) {
     if (/\.(safetensors|ckpt|pt|pth)$/i.test(model)) {
-      if (!(await exists(model))) throw new UsageError(`--model ${model}: no such file`);
+      if (!(await exists(model))) throw new UsageError(`${flag} ${model}: no such file`);
       return model;
     }
     const named = model.includes('/') || model.includes('\\') ? null : await releaseFileIn(path.join(modelsDir(), model));
     const inFolder = named ?? (await releaseFileIn(model));
     if (inFolder) return inFolder;
-    throw new UsageError(`--model ${model}: not a model file, and no folder of that name in ${modelsDir()} holds one`);
+    throw new UsageError(`${flag} ${model}: not a model file, and no folder of that name in ${modelsDir()} holds one`);
   }
   let names: string[] = [];
   try {
@@ -67,7 +70,20 @@ async function resolveSrModel(model: string | undefined): Promise<string> {
     const file = await releaseFileIn(path.join(modelsDir(), n));
     if (file && (await isSuperResolution(file))) return file;
   }
-  throw new UsageError(`no super-resolution model is installed in ${modelsDir()}; pass --model FILE (e.g. the paper's bsr_sr .ckpt)`);
+  throw new UsageError(`no super-resolution model is installed in ${modelsDir()}; pass ${flag} FILE (e.g. the paper's bsr_sr .ckpt)`);
+}
+
+/** The super-resolution model in `file` (named after it), opened; any other model is refused, saying what it is. */
+export async function openSrModel(file: string, flag = '--model'): Promise<ReleaseModel> {
+  const model = await openRelease(file, path.basename(file, path.extname(file)), (await sha256Files([file])).slice(0, 10));
+  if (model.release.task === 'super-resolution') return model;
+  await model.close();
+  throw new UsageError(`${flag} ${file} is a ${model.release.label}, not a super-resolution model`);
+}
+
+/** A1111's Extras keys for an upscaled picture (as its LDSR writes them): the factor and the upscaler. */
+export function upscaleExtras(from: { width: number }, to: { width: number }, upscaler: string): Record<string, string> {
+  return { 'Postprocess upscale by': String(Math.round((to.width / from.width) * 100) / 100), 'Postprocess upscaler': upscaler };
 }
 
 async function upscaleCli(argv: readonly string[], io: CliIo): Promise<void> {
@@ -80,11 +96,10 @@ async function upscaleCli(argv: readonly string[], io: CliIo): Promise<void> {
   const image = await readImageFile(p.positionals[0]!);
   const file = await resolveSrModel(f.model as string | undefined);
   const seed = (f.seed as number | undefined) ?? randomInt(0, MAX_SEED);
-  const name = path.basename(file, path.extname(file));
-  const model = await openRelease(file, name, (await sha256Files([file])).slice(0, 10));
+  const model = await openSrModel(file);
+  const name = model.name;
   const bar = f.quiet ? null : new ProgressBar(io.stderr);
   try {
-    if (model.release.task !== 'super-resolution') throw new UsageError(`--model ${file} is a ${model.release.label}, not a super-resolution model`);
     const [made] = await upscale(model, {
       image,
       seed,
@@ -99,8 +114,7 @@ async function upscaleCli(argv: readonly string[], io: CliIo): Promise<void> {
     bar?.finish();
     const { image: big, record } = made!;
     const params = generationParams(record);
-    const by = Math.round((big.width / image.width) * 100) / 100;
-    const text = formatParameters({ ...params, extras: { ...params.extras, 'Postprocess upscale by': String(by), 'Postprocess upscaler': name } });
+    const text = formatParameters({ ...params, extras: { ...params.extras, ...upscaleExtras(image, big, name) } });
     await writeBytesAtomic(out, await encodePng(imageToTensor(big), { text: { parameters: text } }));
     io.stdout.write(`${out}: ${image.width}×${image.height} → ${big.width}×${big.height} with ${name} (${record.steps} steps, seed ${seed})\n`);
   } finally {
