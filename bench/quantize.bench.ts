@@ -1,11 +1,13 @@
-// Weight-only quantisation (issue 13): fp32 against int8 and int4 linear weights (MatMulNBits), each
+// Weight-only quantisation (issue 13): fp32 against int8 and int4 weights (linear layers through
+// MatMulNBits, int8 or int4; convolutions int8 per output channel through DequantizeLinear → Conv), each
 // case in its own process so its peak resident memory (VmHWM) is its own.
 //  1. The embedded model (resources/models/emoji-ldm-32): txt2img for fixed seeds, PSNR of the final
 //     pictures against fp32, and the sampling time as a ratio to fp32 measured in this run.
 //  2. An SD v1-size UNet with random weights (fp16 file, as most SD checkpoints): build time, one call,
-//     peak RSS and the output's relative error against fp32.
+//     peak RSS and the output's relative error against fp32. The quantised weights are made into a
+//     weights-cache file and mapped, as the studio does for checkpoints (the first build writes it).
 // Times on a shared machine are only comparable within one run: read the ratios.
-// Usage: npm run bench -- --only quantize [--threads 2] [--quick] [--seeds 4] [--steps 20] [--sd-only] [--precisions fp32,int8,int4]
+// Usage: npm run bench -- --only quantize [--threads 2] [--quick] [--seeds 4] [--steps 20] [--sd-only | --embedded-only] [--precisions fp32,int8,int4] [--convs on|off]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -15,7 +17,8 @@ import { peakRssMiB, writeRandomWeights } from './lib.ts';
 import { readSafetensorsHeader } from '../electron/engine/io/safetensors.ts';
 import { SD_V1_UNET } from '../electron/engine/nn/config.ts';
 import { buildUNetGraph } from '../electron/engine/nn/models.ts';
-import { quantizedWeights, weightQuantFor, type WeightPrecision } from '../electron/engine/nn/quantize.ts';
+import { weightQuantFor, type WeightPrecision } from '../electron/engine/nn/quantize.ts';
+import { quantizedWeightsFile } from '../electron/engine/pipelines/quantized-cache.ts';
 import { createSession } from '../electron/engine/onnx/runtime.ts';
 import { safetensorsWeights, toModelProto } from '../electron/engine/onnx/serialize.ts';
 import { loadModel } from '../electron/engine/pipelines/loaded-model.ts';
@@ -30,6 +33,8 @@ const seeds = Number(flag('--seeds')) || 4;
 const steps = Number(flag('--steps')) || 20;
 const latent = quick ? 32 : 64;
 const PRECISIONS = (flag('--precisions') ?? 'fp32,int8,int4').split(',') as WeightPrecision[];
+/** --convs off: the convolutions stay float32 (only the linear layers quantised), for an A/B in one run. */
+const CONVS = flag('--convs') !== 'off';
 const MODEL_DIR = path.resolve('resources/models/emoji-ldm-32');
 
 
@@ -49,9 +54,11 @@ async function embeddedCase(weights: WeightPrecision): Promise<EmbeddedResult> {
 
 async function unetCase(weights: WeightPrecision, file: string): Promise<UNetResult> {
   const t0 = performance.now();
-  const g = buildUNetGraph(SD_V1_UNET, { batch: 2, height: latent, width: latent, contextLength: 77, fusedAttention: true, weightQuant: weightQuantFor(weights) });
+  const g = buildUNetGraph(SD_V1_UNET, { batch: 2, height: latent, width: latent, contextLength: 77, fusedAttention: true, weightQuant: weightQuantFor(weights) && { ...weightQuantFor(weights)!, convs: CONVS } });
   const ext = safetensorsWeights(await readSafetensorsHeader(file), path.basename(file));
-  const session = await createSession(toModelProto(g, quantizedWeights(g, ext, file)), { provider: 'cpu', threads, weightsFile: file, memoryPattern: false, optimization: 'basic' });
+  // fp16 is not a float32 initializer in place: widened (fp32) or quantised into a file beside it
+  const q = await quantizedWeightsFile(g, ext, file, { dir: path.dirname(file) });
+  const session = await createSession(toModelProto(g, q.mode), { provider: 'cpu', threads, weightsFile: q.weightsFile, memoryPattern: false, optimization: weights === 'fp32' ? 'basic' : 'disabled' });
   const buildS = (performance.now() - t0) / 1000;
   const fill = (shape: number[]): TensorData => {
     const n = shape.reduce((a, b) => a * b, 1);
@@ -111,7 +118,7 @@ async function main(): Promise<void> {
   console.log(`load average ${os.loadavg().map((v) => v.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs; ${threads} threads`);
 
   if (!args.includes('--sd-only')) await embeddedTable(here);
-  await sdTable(here);
+  if (!args.includes('--embedded-only')) await sdTable(here);
   console.log(`\nload average after: ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
 }
 

@@ -8,6 +8,10 @@
 //
 //   npx tsx bench/sd.bench.ts [--sd2] [--size 512] [--steps 2] [--threads 2] [--keep DIR]
 //        [--cases cold,warm] [--sessions auto|keep|stage] [--prepack on|off] [--opt disabled|basic] [--weights fp32|int8|int4]
+//        [--split on|off] [--arena on|off] [--new-size on|off]
+//   --weights takes a list (fp32,int8,int4): each precision runs the cases, and its final picture is compared
+//   with the first precision's (PSNR, same seed and prompt); --split: CFG's two halves as two batch-1 UNet
+//   calls (default: when staged); --arena: onnxruntime's CPU memory arena; --new-size off skips the size change.
 //
 // Memory: peak RSS (VmHWM) of the case's process; it counts the mapped weight pages onnxruntime touched
 // (file-backed: the kernel can drop them under pressure, unlike the sessions' own allocations).
@@ -76,6 +80,13 @@ function writeFile(file: string): Promise<number> {
   return writeStreamedFp16(file, layout(), sd2 ? { 'modelspec.prediction_type': 'v' } : {});
 }
 
+/** PSNR in dB of 8-bit pictures (Infinity when identical). */
+function psnr(a: Uint8Array, b: Uint8Array): number {
+  let se = 0;
+  for (let i = 0; i < a.length; i++) se += (a[i]! - b[i]!) ** 2;
+  return se === 0 ? Infinity : 10 * Math.log10((255 * 255) / (se / a.length));
+}
+
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
@@ -87,6 +98,9 @@ interface Case {
   prepack?: boolean;
   opt: 'disabled' | 'basic';
   weights: WeightPrecision;
+  splitBatch?: boolean;
+  memoryArena?: boolean;
+  newSize: boolean;
 }
 
 interface CaseResult {
@@ -101,19 +115,35 @@ interface CaseResult {
   newSizeFirstStepMs: number;
   peakEndMiB: number;
   live: string[];
+  /** Per phase: the largest RSS / RssAnon in MiB. */
+  phases: string;
+  /** The file holding the final picture's RGB bytes. */
+  image: string;
 }
 
 /**
  * The largest anonymous resident memory seen (RssAnon, sampled every 100 ms while onnxruntime runs on its
  * own threads): the memory the process holds, without the mapped weight pages the kernel may drop and re-read.
  */
-function anonSampler(): { stop(): number } {
+function anonSampler(): { stop(): number; enter(phase: string): void; phases(): string } {
   let max = 0;
+  let phase = 'start';
+  const byPhase = new Map<string, { rss: number; anon: number }>();
   const sample = () => {
-    max = Math.max(max, Number(/RssAnon:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024);
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const mib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+    const [rss, anon] = [mib('VmRSS'), mib('RssAnon')];
+    max = Math.max(max, anon);
+    const p = byPhase.get(phase) ?? { rss: 0, anon: 0 };
+    byPhase.set(phase, { rss: Math.max(p.rss, rss), anon: Math.max(p.anon, anon) });
   };
   const timer = setInterval(sample, 100);
-  return { stop: () => (clearInterval(timer), sample(), max) };
+  return {
+    stop: () => (clearInterval(timer), sample(), max),
+    /** From now on samples count for `name` (the largest RSS and RssAnon per phase say where the peak is). */
+    enter: (name) => (sample(), (phase = name)),
+    phases: () => [...byPhase].map(([k, v]) => `${k} ${v.rss.toFixed(0)}/${v.anon.toFixed(0)}`).join(', '),
+  };
 }
 
 /** One generation (start to first step, steps, decode), then one step at a new size; in this process. */
@@ -122,6 +152,7 @@ async function runCase(c: Case): Promise<CaseResult> {
   const t0 = performance.now();
   const { model } = await openModel(c.file, {
     hash: c.hash, provider: 'cpu', threads, weightCache: { dir: c.cacheDir }, sessions: c.sessions, prepack: c.prepack, optimization: c.opt, weights: c.weights,
+    splitBatch: c.splitBatch, memoryArena: c.memoryArena,
   });
   const openMs = performance.now() - t0;
   // The sessions this policy builds up front (staged: the text encoder's; the others' weights prepared).
@@ -131,13 +162,23 @@ async function runCase(c: Case): Promise<CaseResult> {
   const marks: number[] = [];
   const gen = (s: number, n: number) => txt2img(model, {
     prompt: 'a photograph of an astronaut riding a horse', seed: 1, steps: n, sampler: 'euler', width: s, height: s, previewEvery: 0,
-    onProgress: () => marks.push(performance.now()),
+    onProgress: () => {
+      marks.push(performance.now());
+      if (marks.length === n) anon.enter('vae');
+    },
   });
-  await gen(size, steps);
+  anon.enter('text+unet');
+  const [picture] = await gen(size, steps);
   const end = performance.now();
   const stepMs = marks.slice(1).map((m, i) => m - marks[i]!);
-  const result = { anonMiB: anon.stop(), openMs, buildMs, build, firstStepMs: marks[0]! - t0, stepMs, decodeMs: end - marks[marks.length - 1]!, peakMiB: peakRssMiB(), live: model.liveNetworks() };
+  const result = { anonMiB: anon.stop(), openMs, buildMs, build, firstStepMs: marks[0]! - t0, stepMs, decodeMs: end - marks[marks.length - 1]!, peakMiB: peakRssMiB(), live: model.liveNetworks(), phases: anon.phases(),
+    image: path.join(c.cacheDir, '..', `picture-${c.weights}-${process.pid}.rgb`) };
+  await fsp.writeFile(result.image, picture!.image.data);
   marks.length = 0;
+  if (!c.newSize) {
+    await model.release();
+    return { ...result, newSizeFirstStepMs: NaN, peakEndMiB: peakRssMiB() };
+  }
   const t1 = performance.now();
   // A new size: the text encoded again and one UNet call (batch 2) at (size − 64)², no decode.
   const context = await model.encodeText(['', 'a photograph of an astronaut riding a horse']);
@@ -172,14 +213,19 @@ try {
     sessions: flag('--sessions', 'auto') as SessionPolicy,
     prepack: args.includes('--prepack') ? flag('--prepack', 'on') === 'on' : undefined,
     opt: flag('--opt', 'disabled') as Case['opt'],
-    weights: flag('--weights', 'fp32') as WeightPrecision,
+    weights: 'fp32',
+    newSize: flag('--new-size', 'on') === 'on',
+    splitBatch: args.includes('--split') ? flag('--split', 'on') === 'on' : undefined,
+    memoryArena: args.includes('--arena') ? flag('--arena', 'on') === 'on' : undefined,
   };
-  console.log(`${size}², batch 2 (CFG), ${steps} euler steps, ${threads} threads; sessions ${base.sessions}, prepack ${base.prepack === undefined ? 'default (on when kept)' : base.prepack ? 'on' : 'off'}, optimisation ${base.opt}, weights ${base.weights}; load average ${os.loadavg()[0]!.toFixed(1)}`);
-  console.log('case   open s   sessions s   start→1st step s   s/step        decode s   peak RSS MiB   ' + `new size ${size - 64}²: text+UNet s   sessions left   peak at end MiB`);
+  console.log(`${size}², batch 2 (CFG), ${steps} euler steps, ${threads} threads; sessions ${base.sessions}, prepack ${base.prepack === undefined ? 'default (on when kept)' : base.prepack ? 'on' : 'off'}, optimisation ${base.opt}, split CFG ${base.splitBatch === undefined ? 'default (when staged)' : base.splitBatch ? 'on' : 'off'}, arena ${base.memoryArena === false ? 'off' : 'on'}; load average ${os.loadavg()[0]!.toFixed(1)}`);
+  console.log('case  weights   open s   sessions s   start→1st step s   s/step        decode s   peak RSS MiB   ' + `new size ${size - 64}²: text+UNet s   sessions left   peak at end MiB   PSNR dB`);
   const here = fileURLToPath(import.meta.url);
-  for (const name of flag('--cases', 'cold,warm').split(',')) {
+  const precisions = flag('--weights', 'fp32').split(',') as WeightPrecision[];
+  const firstImage = new Map<string, Buffer>();
+  for (const weights of precisions) for (const name of flag('--cases', 'cold,warm').split(',')) {
     if (name === 'cold') await fsp.rm(cacheDir, { recursive: true, force: true });
-    const child = spawnSync(process.execPath, [...process.execArgv, here, ...(sd2 ? ['--sd2'] : []), '--size', String(size), '--steps', String(steps), '--threads', String(threads), '--case', JSON.stringify(base)], {
+    const child = spawnSync(process.execPath, [...process.execArgv, here, ...(sd2 ? ['--sd2'] : []), '--size', String(size), '--steps', String(steps), '--threads', String(threads), '--case', JSON.stringify({ ...base, weights })], {
       encoding: 'utf8', maxBuffer: 1 << 24,
     });
     const line = child.stdout.trim().split('\n').pop() ?? '';
@@ -188,12 +234,17 @@ try {
       continue;
     }
     const r = JSON.parse(line) as CaseResult;
+    const image = await fsp.readFile(r.image);
+    await fsp.rm(r.image, { force: true });
+    const ref = firstImage.get(name);
+    if (!ref) firstImage.set(name, image);
     console.log([
-      name.padEnd(5), (r.openMs / 1000).toFixed(2).padStart(7), (r.buildMs / 1000).toFixed(2).padStart(11), (r.firstStepMs / 1000).toFixed(2).padStart(18),
+      name.padEnd(5), weights.padEnd(7), (r.openMs / 1000).toFixed(2).padStart(7), (r.buildMs / 1000).toFixed(2).padStart(11), (r.firstStepMs / 1000).toFixed(2).padStart(18),
       r.stepMs.map((x) => (x / 1000).toFixed(2)).join(', ').padStart(13), (r.decodeMs / 1000).toFixed(2).padStart(10),
       r.peakMiB.toFixed(0).padStart(14), (r.newSizeFirstStepMs / 1000).toFixed(2).padStart(26), r.live.join('+').padStart(15), r.peakEndMiB.toFixed(0).padStart(17),
+      (ref ? psnr(image, ref).toFixed(1) : '—').padStart(9),
     ].join(' '));
-    console.log(`       sessions built up front (s): ${r.build.join(', ')}; peak anonymous memory (RssAnon) ${r.anonMiB?.toFixed(0)} MiB; load average ${os.loadavg()[0]!.toFixed(1)}`);
+    console.log(`       sessions built up front (s): ${r.build.join(', ')}; peak anonymous memory (RssAnon) ${r.anonMiB?.toFixed(0)} MiB; largest RSS/RssAnon MiB by phase: ${r.phases}; load average ${os.loadavg()[0]!.toFixed(1)}`);
   }
   const cached = await fsp.readdir(cacheDir).catch(() => []);
   let cacheBytes = 0;

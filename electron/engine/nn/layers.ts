@@ -80,7 +80,7 @@ export function conv2d(g: Graph, name: string, x: Value, inChannels: number, out
   const k = o.kernel;
   const init = o.zeroInit ? ZEROS : torchDefaultInit(inChannels * k * k);
   // weight-only quantised graphs hold the kernel as int8 per output channel (nn/quantize.ts)
-  const w = g.weightQuant
+  const w = g.weightQuant && g.weightQuant.convs !== false
     ? quantizedConvWeight(g, join(name, 'weight'), [outChannels, inChannels, k, k])
     : g.param(join(name, 'weight'), [outChannels, inChannels, k, k], init);
   const b = o.bias === false ? undefined : g.param(join(name, 'bias'), [outChannels], init);

@@ -24,6 +24,8 @@ export interface WeightQuant {
   readonly blockSize: number;
   /** MatMulNBits' accuracy_level: 0 computes in float; 4 also quantises the activations to int8 (faster kernels, more error). */
   readonly accuracyLevel?: number;
+  /** Whether the convolutions' kernels are int8 too (per output channel, DequantizeLinear → Conv); default true. */
+  readonly convs?: boolean;
 }
 
 /** Values per scale. 32 keeps int4's error low; MatMulNBits takes powers of two ≥ 16. */

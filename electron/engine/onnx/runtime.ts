@@ -57,6 +57,8 @@ export interface SessionOptions {
    * linear layers' weights, at a small cost per run (bench/sd.bench.ts).
    */
   prepack?: boolean;
+  /** onnxruntime's CPU memory arena (default on): off, each tensor is its own allocation, returned when freed. */
+  memoryArena?: boolean;
 }
 
 export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
@@ -270,6 +272,7 @@ async function open(model: Uint8Array | string, provider: Provider, opts: Sessio
     graphOptimizationLevel: (provider === 'cpu' ? opts.optimization : opts.acceleratorOptimization) ?? 'all',
     executionMode: 'sequential',
     enableMemPattern: opts.memoryPattern ?? true,
+    enableCpuMemArena: opts.memoryArena ?? true,
     logSeverityLevel: quiet ? 4 : 3,
   };
   // Not set: session.set_denormal_as_zero. Measured here it is process-wide and order-dependent (the

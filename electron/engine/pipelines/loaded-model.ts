@@ -26,6 +26,7 @@ import {
 import { timestepEmbedding } from '../nn/unet.ts';
 import type { Graph } from '../onnx/graph.ts';
 import { quantizedWeights, weightQuantFor, type WeightPrecision, type WeightQuant } from '../nn/quantize.ts';
+import { quantizedWeightsFile } from './quantized-cache.ts';
 import { createSession, float16OptionsFor, fusedAttentionFor, type GraphPrecision, type Provider, type Session } from '../onnx/runtime.ts';
 import { float16Weights, toFloat16 } from '../onnx/float16.ts';
 import { float16FileWeights } from './float16-weights.ts';
@@ -105,6 +106,14 @@ export interface RuntimeOptions {
   readonly prepack?: boolean;
   /** The networks' graph precision; default: per provider (runtime.ts precisionFor: float16 on GPU providers, float32 on the CPU). */
   readonly precision?: GraphPrecision;
+  /**
+   * Whether a UNet call on a batch (CFG's unconditional and conditional halves) runs as one batch-1 call
+   * per item, which halves the activations; default: for float weights when staged (memory short).
+   * Quantised convolutions dequantise their kernels at every call, so splitting would do that twice.
+   */
+  readonly splitBatch?: boolean;
+  /** onnxruntime's CPU memory arena (runtime.ts SessionOptions.memoryArena); default: on. */
+  readonly memoryArena?: boolean;
 }
 
 export type SessionPolicy = 'auto' | 'keep' | 'stage';
@@ -258,8 +267,19 @@ export class LoadedModel implements DiffusionModel {
   }
 
   async predictNoise(x: TensorData<'float32'>, timestep: number, context: TensorData<'float32'>): Promise<TensorData<'float32'>> {
-    const [b, , h, w] = x.shape as [number, number, number, number];
+    const [b, c, h, w] = x.shape as [number, number, number, number];
     const L = context.shape[1]!;
+    if (b > 1 && context.shape[0] === b && (this.runtime.splitBatch ?? (this.quant === null && this.staged()))) {
+      // one item at a time through a batch-1 session: half the activations (memory short)
+      const out = new Float32Array(x.data.length);
+      const [xn, cn] = [c * h * w, L * context.shape[2]!];
+      for (let i = 0; i < b; i++) {
+        const xi = tensor('float32', [1, c, h, w], x.data.slice(i * xn, (i + 1) * xn));
+        const ci = tensor('float32', [1, L, context.shape[2]!], context.data.slice(i * cn, (i + 1) * cn));
+        out.set((await this.predictNoise(xi, timestep, ci)).data, i * xn);
+      }
+      return tensor('float32', x.shape, out);
+    }
     const temb = timestepEmbedding(new Array<number>(b).fill(timestep), this.spec.unet.modelChannels);
     const out = await this.run(
       'unet',
@@ -374,11 +394,16 @@ export class LoadedModel implements DiffusionModel {
       // Built for the provider that starts: float16 on GPU providers (onnx/float16.ts), float32 on the CPU.
       const model = async (precision: GraphPrecision, provider: Provider) => {
         const half = precision === 'float16';
-        const { mode, weightsFile } = (half && this.halfWeights(network)) || await this.weights(NETWORK_OF[network]!);
+        const resolved = (half && this.halfWeights(network)) || await this.weights(NETWORK_OF[network]!);
         const built = build();
         // Quantised weights are made for the graph they were declared in (the same names in its float16 variant).
         const graph = half ? toFloat16(built, float16OptionsFor(provider)) : built;
-        const weights = quantizedWeights(built, mode, weightsFile);
+        // A checkpoint's quantised weights are made once into the weights cache and mapped; a package's are embedded.
+        const cached = !half && this.quant && this.spec.weights.kind === 'files' && resolved.mode.kind === 'external' && resolved.weightsFile
+          ? await quantizedWeightsFile(graph, resolved.mode, resolved.weightsFile, this.runtime.weightCache)
+          : null;
+        const { mode, weightsFile } = cached ?? resolved;
+        const weights = cached ? mode : quantizedWeights(built, mode, weightsFile);
         return { model: toModelProto(graph, half ? float16Weights(weights, graph) : weights), weightsFile };
       };
       return createSession(model, {
@@ -392,6 +417,7 @@ export class LoadedModel implements DiffusionModel {
         // MatMulNBits always pre-packs (measured ×3.3 slower per step without).
         prepack: this.runtime.prepack ?? (this.quant !== null || !staged),
         optimization: this.runtime.optimization ?? 'disabled',
+        memoryArena: this.runtime.memoryArena,
       });
     })();
     const e: LiveSession = { key: shapeKey, session, users: 0, retired: false };

@@ -26,6 +26,8 @@ const ALIGN = 4096;
 /** A `.tmp` this old belongs to a writer that died. */
 const STALE_TMP_MS = 3600_000;
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
+/** The suffixes of the cache's files (widened float32; quantised weights, nn/quantize.ts): what eviction counts. */
+const CACHE_SUFFIXES = [SUFFIX, '.q8', '.q4'];
 
 /**
  * The user's cache folder for weights when no data folder is named (the CLI without --data): not the OS temp
@@ -96,6 +98,40 @@ export async function cachedWeightsFile(slices: ReadonlyMap<string, TensorSlice>
   }
   await evict(dir, maxBytes, file);
   return { file, where };
+}
+
+/**
+ * A cache file `name` (a key and one of CACHE_SUFFIXES) of `bytes` bytes: found, or made by `write` into a
+ * temporary file renamed once complete; under the same bound and eviction as the widened weights.
+ */
+export async function cachedFile(name: string, bytes: number, write: (tmp: string) => Promise<void>, opts: WeightCacheOptions = {}): Promise<string> {
+  const dir = opts.dir ?? defaultWeightCacheDir();
+  const maxBytes = opts.maxBytes ?? DEFAULT_CACHE_BYTES;
+  const file = path.join(dir, name);
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new PipelineError(`cannot create the weights cache folder ${dir}: ${(err as Error).message}`);
+  }
+  const found = await fsp.stat(file).catch(() => null);
+  if (found?.size === bytes) {
+    const now = new Date();
+    await fsp.utimes(file, now, now).catch(() => undefined); // last use, for eviction
+  } else {
+    await evict(dir, Math.max(0, maxBytes - bytes), file);
+    await checkFreeSpace(dir, bytes);
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+    try {
+      await write(tmp);
+      await fsp.rename(tmp, file);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new PipelineError(`the disk is full: the weights cache needs ${gb(bytes)} in ${dir}`);
+      throw err;
+    }
+  }
+  await evict(dir, maxBytes, file);
+  return file;
 }
 
 async function cacheKey(slices: ReadonlyMap<string, TensorSlice>): Promise<string> {
@@ -181,7 +217,7 @@ async function evict(dir: string, maxBytes: number, keep: string): Promise<void>
     if (!st?.isFile()) continue;
     if (name.endsWith('.tmp')) {
       if (Date.now() - st.mtimeMs > STALE_TMP_MS) await fsp.rm(file, { force: true }).catch(() => undefined);
-    } else if (name.endsWith(SUFFIX)) {
+    } else if (CACHE_SUFFIXES.some((x) => name.endsWith(x))) {
       files.push({ file, size: st.size, used: st.mtimeMs });
     }
   }
