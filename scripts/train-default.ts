@@ -3,7 +3,7 @@
 // checkpoint under training/embedded/ (training/embedded-sr/ for the ×4 super-resolution model, stages
 // sr-decoder, sr and sr-package; training/embedded-inpaint/ for the inpainting fine-tune, stages
 // inpaint and inpaint-package; training/embedded-class/ for the class-conditional LDM, stages class-ldm and class-package;
-// 'all' leaves these out), so a run can be interrupted at any moment and continued.
+// training/embedded-classifier/ for the emoji classifier of `ldm eval`, stage classifier; 'all' leaves these out), so a run can be interrupted at any moment and continued.
 import { parseArgs } from 'node:util';
 import { trainAutoencoder, trainDecoder } from './embedded/train-autoencoder.ts';
 
