@@ -2,11 +2,11 @@
 // figures. Each case runs in its own process, as a user's start would:
 //   first    the weights cache empty: the file's fp16 weights widened, sessions built, first steps;
 //   second   the same again with the cache filled by the first (what every later start costs).
-// Per case: open (header, family, configs), text encoder (session + one batch-2 encode), UNet session
-// build, the first UNet call (batch 2: one CFG step at 512²) and a second one (the step itself); and,
-// measured apart in the same process, the UNet's graph build, serialisation and onnxruntime session
-// creation. "start → first step" is the time until the first UNet call can begin: open + text + UNet
-// session; "start → first step done" adds the step.
+// Per case, wall and process CPU time of: open (header, family, configs), text encoder (session + one
+// batch-2 encode), the UNet's session as LoadedModel builds it (graph, serialisation, onnxruntime session),
+// then the pipeline's first UNet call (batch 2: one CFG step at 512²). "start → first step" is the time
+// until the first UNet call can begin; "done" adds the step. CPU time is what the work itself costs on
+// this shared machine, where wall time depends on everybody else's load.
 //
 //   flock /tmp/sd-size.lock npx tsx bench/start.bench.ts [--dir DIR] [--size 512] [--threads 2]
 //        [--cases first,second] [--sessions stage|keep] [--out bench/results/start.txt]
@@ -34,55 +34,48 @@ const prompt = 'a photograph of an astronaut riding a horse';
 
 interface Case { file: string; hash: string; cacheDir: string }
 
+interface Phase { wallMs: number; cpuMs: number }
+
 interface Result {
-  openMs: number;
-  textMs: number;
-  unetFirstMs: number;
-  unetStepMs: number;
-  graphMs: number;
-  serializeMs: number;
-  sessionMs: number;
-  sessionPrepackMs: number;
+  open: Phase;
+  text: Phase;
+  unetGraph: Phase;
+  unetSerialise: Phase;
+  unetSession: Phase;
+  /** The first UNet call through the pipeline (its session built again, then one step). */
+  unetFirstCall: Phase;
   peakMiB: number;
 }
 
-const since = (t: number) => performance.now() - t;
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** Wall and process CPU time (all threads: on a loaded machine, the work itself) of one phase. */
+async function timed<T>(fn: () => Promise<T> | T): Promise<[T, Phase]> {
+  const [t, c] = [performance.now(), cpuNow()];
+  const value = await fn();
+  return [value, { wallMs: performance.now() - t, cpuMs: cpuNow() - c }];
+}
 
 async function runCase(c: Case): Promise<Result> {
-  let t = performance.now();
-  const { model, opened } = await openModel(c.file, { hash: c.hash, provider: 'cpu', threads, weightCache: { dir: c.cacheDir }, sessions });
-  const openMs = since(t);
-  t = performance.now();
-  const context = await model.encodeText(['', prompt]);
-  const textMs = since(t);
-  const l = size / 8;
-  const x = tensor('float32', [2, 4, l, l], new Float32Array(2 * 4 * l * l).fill(0.1));
-  t = performance.now();
-  await model.predictNoise(x, 999, context);
-  const unetFirstMs = since(t);
-  t = performance.now();
-  await model.predictNoise(x, 979, context);
-  const unetStepMs = since(t);
-  await model.release();
-  // The UNet session's parts, as LoadedModel builds it (weights cache mapped, optimisation off).
+  const [{ model, opened }, open] = await timed(() => openModel(c.file, { hash: c.hash, provider: 'cpu', threads, weightCache: { dir: c.cacheDir }, sessions }));
+  const [context, text] = await timed(() => model.encodeText(['', prompt]));
+  // The UNet's session as LoadedModel builds it (weights cache mapped, optimisation off, pre-packing as the policy says).
   if (opened.weights.kind !== 'files') throw new Error('an SD file opens as file weights');
   const weights = await resolveFileWeights(opened.name, modelParams({ unet: SD_V1_UNET }), opened.weights.networks.unet, 'unet', { dir: c.cacheDir });
-  t = performance.now();
-  const g = buildUNetGraph(SD_V1_UNET, { batch: 2, height: l, width: l, contextLength: 77, fusedAttention: fusedAttentionFor('cpu') });
-  const graphMs = since(t);
-  t = performance.now();
-  const bytes = toModelProto(g, weights.mode);
-  const serializeMs = since(t);
-  const timed = async (prepack: boolean) => {
-    const t0 = performance.now();
-    const s = await createSession(bytes, { provider: 'cpu', threads, weightsFile: weights.weightsFile, memoryPattern: false, optimization: 'disabled', prepack });
-    const ms = since(t0);
-    await s.release();
-    return ms;
-  };
-  const sessionMs = await timed(false);
-  const sessionPrepackMs = await timed(true);
-  return { openMs, textMs, unetFirstMs, unetStepMs, graphMs, serializeMs, sessionMs, sessionPrepackMs, peakMiB: peakRssMiB() };
+  const l = size / 8;
+  const [g, unetGraph] = await timed(() => buildUNetGraph(SD_V1_UNET, { batch: 2, height: l, width: l, contextLength: 77, fusedAttention: fusedAttentionFor('cpu') }));
+  const [bytes, unetSerialise] = await timed(() => toModelProto(g, weights.mode));
+  const [session, unetSession] = await timed(() => createSession(bytes, {
+    provider: 'cpu', threads, weightsFile: weights.weightsFile, memoryPattern: false, optimization: 'disabled', prepack: sessions === 'keep',
+  }));
+  await session.release();
+  const x = tensor('float32', [2, 4, l, l], new Float32Array(2 * 4 * l * l).fill(0.1));
+  const [, unetFirstCall] = await timed(() => model.predictNoise(x, 999, context));
+  await model.release();
+  return { open, text, unetGraph, unetSerialise, unetSession, unetFirstCall, peakMiB: peakRssMiB() };
 }
 
 if (args.includes('--case')) {
@@ -102,10 +95,12 @@ const hash = (await sha256Files([file])).slice(0, 10);
 const cacheDir = path.join(dir, 'weights-cache');
 const lines: string[] = [
   `SD 1.x random fp16 weights, ${size}² (UNet batch 2: one CFG step), CPU, ${threads} threads, sessions ${sessions}; ${new Date().toISOString()}; load average ${os.loadavg()[0]!.toFixed(1)}`,
-  'case     open s   text s   UNet 1st call s   step s   UNet session s   start→1st step s   start→1st step done s   | UNet graph s   serialise s   session s (prepack)   peak RSS MiB',
+  'Each phase: wall s / process CPU s (all threads). start→1st step = open + text + UNet graph + serialise + session; done = open + text + 1st UNet call.',
+  'case     open          text          UNet graph    serialise     session       start→1st step   1st UNet call   start→1st step done   peak RSS MiB',
 ];
 console.log(lines.join('\n'));
 const here = fileURLToPath(import.meta.url);
+const both = (p: Phase) => `${s(p.wallMs)}/${s(p.cpuMs)}`.padEnd(13);
 for (const name of flag('--cases', 'first,second').split(',')) {
   if (name === 'first') await fsp.rm(cacheDir, { recursive: true, force: true });
   const child = spawnSync(process.execPath, [...process.execArgv, here, '--size', String(size), '--threads', String(threads), '--sessions', sessions, '--case', JSON.stringify({ file, hash, cacheDir })], {
@@ -118,11 +113,11 @@ for (const name of flag('--cases', 'first,second').split(',')) {
     continue;
   }
   const r = JSON.parse(last) as Result;
-  const unetSession = r.unetFirstMs - r.unetStepMs;
+  const sum = (...ps: Phase[]): Phase => ({ wallMs: ps.reduce((a, p) => a + p.wallMs, 0), cpuMs: ps.reduce((a, p) => a + p.cpuMs, 0) });
   lines.push([
-    name.padEnd(7), s(r.openMs).padStart(7), s(r.textMs).padStart(8), s(r.unetFirstMs).padStart(17), s(r.unetStepMs).padStart(8),
-    s(unetSession).padStart(16), s(r.openMs + r.textMs + unetSession).padStart(18), s(r.openMs + r.textMs + r.unetFirstMs).padStart(23), '|',
-    s(r.graphMs).padStart(12), s(r.serializeMs).padStart(13), `${s(r.sessionMs)} (${s(r.sessionPrepackMs)})`.padStart(21), r.peakMiB.toFixed(0).padStart(14),
+    name.padEnd(8), both(r.open), both(r.text), both(r.unetGraph), both(r.unetSerialise), both(r.unetSession),
+    both(sum(r.open, r.text, r.unetGraph, r.unetSerialise, r.unetSession)).padEnd(16), both(r.unetFirstCall).padEnd(15),
+    both(sum(r.open, r.text, r.unetFirstCall)).padEnd(21), r.peakMiB.toFixed(0).padStart(12),
   ].join(' '));
   console.log(lines.at(-1));
 }
