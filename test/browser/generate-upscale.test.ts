@@ -32,12 +32,14 @@ describe('Generate: Upscale ×4 after generating', () => {
     expect(await box.isChecked()).toBe(true);
     expect(await box.locator('..').getAttribute('title')).toMatch(/Upscale each picture ×4 with emoji-sr/);
 
+    await form.getByRole('combobox', { name: 'Prompt' }).fill('a red fox');
     await form.getByRole('spinbutton', { name: 'Steps' }).fill('2');
     await form.getByRole('button', { name: 'Generate' }).click();
     const result = page.getByTestId('selected-result');
     await expect.poll(() => result.evaluate((img: HTMLImageElement) => img.naturalWidth).catch(() => 0), { timeout: 120_000 }).toBe(64);
     const strip = page.getByRole('list', { name: 'Results of this session' }).getByRole('listitem');
     expect(await strip.count()).toBe(2);
+    expect(await page.locator('.cap-prompt').textContent()).toBe('Upscale ×4 of “a red fox”');
     const all = await backend.handlers['history.search']({ query: '', trashed: false, limit: 10, offset: 0 });
     const original = all.items.find((g) => g.kind === 'txt2img')!;
     expect(original.params.width).toBe(16);
