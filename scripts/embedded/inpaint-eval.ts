@@ -189,8 +189,17 @@ export interface Comparison {
   byKind: Record<string, Record<Method, ErrorFigures>>;
   /** Right-band outpainting: mean seam, inside and seam/inside per way of filling, and the truth's. */
   outpaint: Record<'blendGrey' | 'blendEdges' | 'ours' | 'truth', { seam: number; inside: number; ratio: number; insidePsnr?: number }>;
-  /** Per picture, for the samples grid. */
-  results: { caption: string; kind: MaskKind; mask: Float32Array; input: RgbImage; blend: RgbImage; ours: RgbImage; truth: RgbImage }[];
+  /** Per picture, for the samples grid and the paired statistics. */
+  results: { caption: string; kind: MaskKind; mask: Float32Array; input: RgbImage; blend: RgbImage; ours: RgbImage; truth: RgbImage; errors: Record<Method, ErrorFigures> }[];
+}
+
+/** Paired over the pictures: on how many ours has the lower error, and the mean difference (ours − blend) ± its standard error. */
+export function paired(results: Comparison['results'], key: 'insideMse' | 'seam'): { wins: number; n: number; meanDiff: number; stdErr: number } {
+  const d = results.map((r) => r.errors.ours[key] - r.errors.blend[key]);
+  const n = d.length;
+  const mean = d.reduce((a, b) => a + b, 0) / n;
+  const variance = d.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
+  return { wins: d.filter((x) => x < 0).length, n, meanDiff: mean, stdErr: Math.sqrt(variance / n) };
 }
 
 /**
@@ -216,7 +225,8 @@ export async function compareInpainting(blendModel: DiffusionModel, ours: Diffus
       addErrors(sums[k].blend, blend, truth, mask);
       addErrors(sums[k].ours, mine, truth, mask);
     }
-    results.push({ caption, kind, mask, input, blend, ours: mine, truth });
+    const errors = { blend: figures(addErrors(emptySums(), blend, truth, mask)), ours: figures(addErrors(emptySums(), mine, truth, mask)) };
+    results.push({ caption, kind, mask, input, blend, ours: mine, truth, errors });
     const runs = {
       blendGrey: await inpaintOnce(blendModel, caption, canvasInput(truth, band, 'grey'), band, seed),
       blendEdges: await inpaintOnce(blendModel, caption, canvasInput(truth, band, 'edges'), band, seed),
