@@ -46,7 +46,11 @@ export function linear(g: Graph, name: string, x: Value, inFeatures: number, out
   }
   const init = o.zeroInit ? ZEROS : torchDefaultInit(inFeatures);
   let product: (x2: Value, b: Value | undefined) => Value;
-  if (g.weightQuant) {
+  if (g.weightQuant?.linears === 'channel') {
+    // int8 per output row, dequantised right before the Gemm (nn/quantize.ts)
+    const w = quantizedConvWeight(g, join(name, 'weight'), [outFeatures, inFeatures]);
+    product = (x2, b) => g.gemm(x2, w, b, { transB: true });
+  } else if (g.weightQuant) {
     // weight-only quantised (sampling graphs with a low-memory weight setting): see nn/quantize.ts
     const q = g.weightQuant;
     product = (x2, b) => {

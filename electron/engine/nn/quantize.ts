@@ -26,6 +26,11 @@ export interface WeightQuant {
   readonly accuracyLevel?: number;
   /** Whether the convolutions' kernels are int8 too (per output channel, DequantizeLinear → Conv); default true. */
   readonly convs?: boolean;
+  /**
+   * How linear layers run: 'nbits' (default), onnxruntime's MatMulNBits on the blockwise codes; 'channel', int8
+   * codes per output row dequantised right before a float Gemm, as the convolutions are.
+   */
+  readonly linears?: 'nbits' | 'channel';
 }
 
 /** Values per scale. 32 keeps int4's error low; MatMulNBits takes powers of two ≥ 16. */
@@ -33,9 +38,10 @@ export const QUANT_BLOCK_SIZE = 32;
 
 export function weightQuantFor(p: WeightPrecision | undefined): WeightQuant | null {
   if (p === undefined || p === 'fp32') return null;
-  // int8 with accuracy level 4 (activations to int8 per block inside the kernel): onnxruntime's fast
-  // int8 path; level 0 measured 2–4× slower on one SD-size linear layer for ~0.7× the error
-  if (p === 'int8') return { bits: 8, blockSize: QUANT_BLOCK_SIZE, accuracyLevel: 4 };
+  // int8: every weight per output row / channel, dequantised right before a float Gemm/Conv. MatMulNBits
+  // at 8 bits (accuracy level 4) made an SD 1.x step 2.2× slower than fp32 on a quiet machine; this ran
+  // ×0.86 of fp32 in the same run, PSNR 46.9 dB against 44.4 (bench/sd.bench.ts)
+  if (p === 'int8') return { bits: 8, blockSize: QUANT_BLOCK_SIZE, linears: 'channel' };
   if (p === 'int4') return { bits: 4, blockSize: QUANT_BLOCK_SIZE };
   throw new ModelInputError(`unknown weight precision '${String(p)}'; use one of ${WEIGHT_PRECISIONS.join(', ')}`);
 }

@@ -111,7 +111,7 @@ export class Graph {
    * Linear layers' weights as onnxruntime's blockwise-quantised MatMulNBits (inference graphs; set
    * before building; see nn/quantize.ts). null: float weights, as training graphs always have.
    */
-  weightQuant: { readonly bits: 4 | 8; readonly blockSize: number; readonly accuracyLevel?: number; readonly convs?: boolean } | null = null;
+  weightQuant: { readonly bits: 4 | 8; readonly blockSize: number; readonly accuracyLevel?: number; readonly convs?: boolean; readonly linears?: 'nbits' | 'channel' } | null = null;
 
   private readonly values = new Map<string, Value>();
   private readonly producers = new Map<string, Node>();

@@ -11,7 +11,7 @@ import type { Graph } from '../onnx/graph.ts';
 import type { ExternalWeights } from '../onnx/serialize.ts';
 import { BYTES_PER_ELEMENT, numel, type DType, type TensorData } from '../tensor.ts';
 import { PipelineError } from './errors.ts';
-import { cachedFile, type WeightCacheOptions } from './weight-cache.ts';
+import { cachedFile, defaultWeightCacheDir, type WeightCacheOptions } from './weight-cache.ts';
 
 /** Each tensor starts on a page, so onnxruntime can map it without copying. */
 const ALIGN = 4096;
@@ -31,8 +31,12 @@ export async function quantizedWeightsFile(g: Graph, mode: ExternalWeights, weig
     where.set(name, { offset: total, length, dtype: p.dtype });
     total = Math.ceil((total + length) / ALIGN) * ALIGN;
   }
+  // The source: a weights-cache file is named by its content (its times change with every use); any other by path, size and time.
   const st = await fsp.stat(weightsFile);
-  const h = createHash('sha256').update(JSON.stringify({ v: 1, source: [await fsp.realpath(weightsFile), st.size, st.mtimeMs], quant: g.weightQuant }));
+  const real = await fsp.realpath(weightsFile);
+  const dir = await fsp.realpath(cache.dir ?? defaultWeightCacheDir()).catch(() => null);
+  const source = path.dirname(real) === dir ? [path.basename(real), st.size] : [real, st.size, st.mtimeMs];
+  const h = createHash('sha256').update(JSON.stringify({ v: 1, source, quant: g.weightQuant }));
   for (const [name, p] of g.params) {
     const q = table.get(name);
     const from = mode.locate(q ? q.source : name);

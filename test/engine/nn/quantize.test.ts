@@ -128,7 +128,7 @@ describe('int8 per-channel convolutions (DequantizeLinear → Conv)', () => {
   });
 });
 
-describe('MatMulNBits linear layers', () => {
+describe('quantised linear layers', () => {
   for (const bits of [8, 4] as const) {
     it(`int${bits}: onnxruntime computes x · dequant(W)ᵀ + b (K not a whole number of blocks)`, async () => {
       const [k, n] = [80, 24];
@@ -186,16 +186,17 @@ describe('MatMulNBits linear layers', () => {
       };
       const base = (await run(plain, ext, feeds, file)).out_sample!.data as Float32Array;
       const qg = buildUNetGraph(TINY_UNET, { ...opts, weightQuant: weightQuantFor('int8') });
-      const linears = qg.nodes.filter((x) => x.op === 'MatMulNBits').length;
-      expect(linears).toBeGreaterThan(10);
-      expect(qg.nodes.filter((x) => x.op === 'Gemm').length).toBe(0);
-      // every convolution's kernel is int8 codes too: no float kernel left in the graph
+      // int8: linear layers and convolutions hold int8 codes per output row / channel, dequantised right
+      // before a float Gemm / Conv; no float weight matrix or kernel is left in the graph
+      const gemms = qg.nodes.filter((x) => x.op === 'Gemm').length;
       const convs = qg.nodes.filter((x) => x.op === 'Conv').length;
-      expect(qg.nodes.filter((x) => x.op === 'DequantizeLinear').length).toBe(convs);
-      // and every DequantizeLinear comes first, so onnxruntime dequantises each kernel right before its Conv
-      // (placed beside its Conv, all of them ran before the first layer: a float copy of every kernel at once)
-      expect(qg.nodes.slice(0, convs).every((x) => x.op === 'DequantizeLinear')).toBe(true);
-      expect([...qg.params.values()].filter((p) => p.dtype === 'float32' && p.shape.length === 4)).toEqual([]);
+      expect(gemms).toBeGreaterThan(10);
+      expect(qg.nodes.filter((x) => x.op === 'MatMulNBits').length).toBe(0);
+      expect(qg.nodes.filter((x) => x.op === 'DequantizeLinear').length).toBe(convs + gemms);
+      expect([...qg.params.values()].filter((p) => p.dtype === 'float32' && p.shape.length >= 2)).toEqual([]);
+      // and every DequantizeLinear comes first, so onnxruntime dequantises each weight right before its node
+      // (placed beside it, all of them ran before the first layer: a float copy of every weight at once)
+      expect(qg.nodes.slice(0, convs + gemms).every((x) => x.op === 'DequantizeLinear')).toBe(true);
       const out = (await run(qg, ext, feeds, file)).out_sample!.data as Float32Array;
       expect(rms(out.map((v, i) => v - base[i]!)) / rms(base)).toBeLessThan(0.02);
     } finally {
@@ -207,6 +208,7 @@ describe('MatMulNBits linear layers', () => {
     const tokens = { input_ids: ids([2, TINY_TEXT.maxLength], Array.from({ length: 2 * TINY_TEXT.maxLength }, (_, i) => (i * 5) % TINY_TEXT.vocabSize)) };
     const tb = (await run(tp, memoryMode(tp, tw), tokens)).last_hidden_state!.data as Float32Array;
     const tq = buildTextEncoderGraph(TINY_TEXT, 2, 0, { weightQuant: weightQuantFor('int4') });
+    expect(tq.nodes.filter((x) => x.op === 'MatMulNBits').length).toBeGreaterThan(4); // int4: blockwise MatMulNBits
     const to = (await run(tq, memoryMode(tq, tw), tokens)).last_hidden_state!.data as Float32Array;
     const rel = rms(to.map((v, i) => v - tb[i]!)) / rms(tb);
     expect(rel).toBeGreaterThan(0);
