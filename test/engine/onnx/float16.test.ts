@@ -176,26 +176,29 @@ describe('toFloat16', () => {
     expect(relDiff(t32.last_hidden_state!.data as Float32Array, t16.last_hidden_state!.data as Float32Array)).toBeLessThan(1e-2);
   }, 30_000);
 
-  it('keeps quantised linear layers (MatMulNBits) float32 inside a float16 graph', async () => {
+  it('runs quantised weights inside a float16 graph: int4 linear layers (MatMulNBits) stay float32, int8 dequantises to float32 then casts', async () => {
     const opts = { batch: 2, height: 8, width: 8, contextLength: 6, fusedAttention: true };
     const w = weightMap(buildUNetGraph(TINY_UNET, opts), 4);
     const mode = { kind: 'embedded' as const, get: (n: string) => w.get(n)! };
     const feeds = { sample: randomTensor([2, 4, 8, 8], 1), timestep_embedding: randomTensor([2, 16], 2), encoder_hidden_states: randomTensor([2, 6, 12], 3) };
-    const outs: Float32Array[] = [];
-    for (const half of [false, true]) {
-      const built = buildUNetGraph(TINY_UNET, { ...opts, weightQuant: weightQuantFor('int8') });
-      const g = half ? toFloat16(built) : built;
-      const q = quantizedWeights(built, mode);
-      if (half) {
-        const mm = g.nodes.filter((n) => n.op === 'MatMulNBits');
-        expect(mm.length).toBeGreaterThan(0);
-        for (const n of mm) expect(g.value(n.inputs[0]!).dtype).toBe('float32');
+    for (const precision of ['int4', 'int8'] as const) {
+      const outs: Float32Array[] = [];
+      for (const half of [false, true]) {
+        const built = buildUNetGraph(TINY_UNET, { ...opts, weightQuant: weightQuantFor(precision) });
+        const g = half ? toFloat16(built) : built;
+        const q = quantizedWeights(built, mode);
+        if (half) {
+          const mm = g.nodes.filter((n) => n.op === 'MatMulNBits');
+          if (precision === 'int4') expect(mm.length).toBeGreaterThan(0);
+          for (const n of mm) expect(g.value(n.inputs[0]!).dtype).toBe('float32');
+          for (const n of g.nodes.filter((n) => n.op === 'DequantizeLinear')) expect(g.value(n.outputs[0]!).dtype).toBe('float32');
+        }
+        const s = await createSession(toModelProto(g, half ? float16Weights(q, g) : q), { provider: 'cpu', threads: 1 });
+        outs.push((await s.run(feeds)).out_sample!.data as Float32Array);
+        await s.release();
       }
-      const s = await createSession(toModelProto(g, half ? float16Weights(q, g) : q), { provider: 'cpu', threads: 1 });
-      outs.push((await s.run(feeds)).out_sample!.data as Float32Array);
-      await s.release();
+      expect(relDiff(outs[0]!, outs[1]!)).toBeLessThan(1e-2);
     }
-    expect(relDiff(outs[0]!, outs[1]!)).toBeLessThan(1e-2);
   });
 
   it('takes float32 external weights (narrowed by a Cast at load) and float16 ones in place', async () => {
