@@ -4,20 +4,19 @@
 // steers away from the model's "no class" entry). Without --model, the first class-conditional model
 // installed in resources/models/.
 import { randomInt } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { sha256Files } from '../engine/families/index.ts';
-import { describeLdmFile, namedClassIndex, releaseFileIn } from '../engine/families/ldm-run.ts';
+import { describeLdmFile, namedClassIndex } from '../engine/families/ldm-run.ts';
 import { imagenetClassIndex } from '../engine/families/ldm-classes.ts';
 import { MAX_SEED } from '../engine/pipelines/common.ts';
-import { isReleaseFile, openRelease } from '../engine/pipelines/release.ts';
+import { openRelease } from '../engine/pipelines/release.ts';
 import { txt2img } from '../engine/pipelines/txt2img.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
 import type { CliIo } from './command.ts';
 import { openDataRecorder } from './data-hook.ts';
 import { writeGeneratedPng } from './image-files.ts';
 import { openUpscaleAfter } from './generate-upscale.ts';
-import { exists, modelsDir } from './model-dir.ts';
+import { exists, firstInstalledRelease, modelsDir, namedReleaseFile } from './model-dir.ts';
 import { ProgressBar } from './progress.ts';
 
 export const CLASS_FLAG: FlagSpecs = {
@@ -32,11 +31,6 @@ export function wantsClass(argv: readonly string[]): boolean {
   return argv.some((a) => a === '--class' || a.startsWith('--class='));
 }
 
-async function isClassModel(file: string): Promise<boolean> {
-  if (!(await isReleaseFile(file))) return false;
-  return (await describeLdmFile(file).catch(() => null))?.release.task === 'class-conditional';
-}
-
 /** --model FILE, NAME (a folder of resources/models/) or FOLDER; without it, the first class-conditional model installed. */
 async function resolveClassModel(model: string | undefined): Promise<string> {
   if (model !== undefined) {
@@ -45,21 +39,12 @@ async function resolveClassModel(model: string | undefined): Promise<string> {
       if (!(await exists(model))) throw new UsageError(`--model ${model}: no such file`);
       return model;
     }
-    const named = model.includes('/') || model.includes('\\') ? null : await releaseFileIn(path.join(modelsDir(), model));
-    const file = named ?? (await releaseFileIn(model));
+    const file = await namedReleaseFile(model);
     if (file) return file;
     throw new UsageError(`--model ${model}: --class needs a class-conditional model file, and no folder of that name in ${modelsDir()} holds one`);
   }
-  let names: string[] = [];
-  try {
-    names = (await fsp.readdir(modelsDir())).sort();
-  } catch {
-    // no models folder: said below
-  }
-  for (const n of names) {
-    const file = await releaseFileIn(path.join(modelsDir(), n));
-    if (file && (await isClassModel(file))) return file;
-  }
+  const installed = await firstInstalledRelease('class-conditional');
+  if (installed) return installed;
   throw new UsageError(`no class-conditional model is installed in ${modelsDir()}; pass --model FILE`);
 }
 

@@ -3,7 +3,10 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeLdmFile, releaseFileIn } from '../engine/families/ldm-run.ts';
+import type { LdmTask } from '../engine/families/ldm-release.ts';
 import { MODEL_JSON } from '../engine/io/model-package.ts';
+import { isReleaseFile } from '../engine/pipelines/release.ts';
 import { UsageError } from './args.ts';
 
 /** resources/models/ of this checkout or installation; LDM_MODELS_DIR overrides it. */
@@ -76,4 +79,25 @@ export async function exists(file: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A release named by --model: the file in a folder of resources/models/ of that name, or in that folder path (null: neither). */
+export async function namedReleaseFile(model: string): Promise<string | null> {
+  const named = model.includes('/') || model.includes('\\') ? null : await releaseFileIn(path.join(modelsDir(), model));
+  return named ?? (await releaseFileIn(model));
+}
+
+/** The first release in resources/models/ (folders by name) that does `task`, or null. */
+export async function firstInstalledRelease(task: LdmTask): Promise<string | null> {
+  let names: string[] = [];
+  try {
+    names = (await fsp.readdir(modelsDir())).sort();
+  } catch {
+    return null;
+  }
+  for (const n of names) {
+    const file = await releaseFileIn(path.join(modelsDir(), n));
+    if (file && (await isReleaseFile(file)) && (await describeLdmFile(file).catch(() => null))?.release.task === task) return file;
+  }
+  return null;
 }

@@ -3,21 +3,19 @@
 // read by the restricted reader) or the NAME of a folder in resources/models/; without --model, the first
 // super-resolution model installed there.
 import { randomInt } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { writeBytesAtomic } from '../engine/io/atomic.ts';
 import { formatParameters } from '../engine/io/generation-params.ts';
 import { encodePng } from '../engine/io/image.ts';
 import { sha256Files } from '../engine/families/index.ts';
-import { describeLdmFile, releaseFileIn } from '../engine/families/ldm-run.ts';
 import { MAX_SEED } from '../engine/pipelines/common.ts';
 import { imageToTensor } from '../engine/pipelines/image.ts';
 import { generationParams } from '../engine/pipelines/output.ts';
-import { isReleaseFile, openRelease, upscale, type ReleaseModel } from '../engine/pipelines/release.ts';
+import { openRelease, upscale, type ReleaseModel } from '../engine/pipelines/release.ts';
 import { parseCommandLine, UsageError, type FlagSpecs } from './args.ts';
 import type { CliIo, Command } from './command.ts';
 import { readImageFile } from './image-files.ts';
-import { exists, modelsDir } from './model-dir.ts';
+import { exists, firstInstalledRelease, modelsDir, namedReleaseFile } from './model-dir.ts';
 import { ProgressBar } from './progress.ts';
 
 const UPSCALE_FLAGS: FlagSpecs = {
@@ -39,12 +37,6 @@ export const upscaleCommand: Command = {
   run: upscaleCli,
 };
 
-/** Whether a release file is a super-resolution model (shapes only). */
-async function isSuperResolution(file: string): Promise<boolean> {
-  if (!(await isReleaseFile(file))) return false;
-  return (await describeLdmFile(file).catch(() => null))?.release.task === 'super-resolution';
-}
-
 /**
  * --model FILE or NAME, or the first super-resolution release in resources/models/ (also `ldm generate
  * --upscale`, whose flag is --upscale-model: `flag` names it in the errors).
@@ -55,21 +47,12 @@ export async function resolveSrModel(model: string | undefined, flag = '--model'
       if (!(await exists(model))) throw new UsageError(`${flag} ${model}: no such file`);
       return model;
     }
-    const named = model.includes('/') || model.includes('\\') ? null : await releaseFileIn(path.join(modelsDir(), model));
-    const inFolder = named ?? (await releaseFileIn(model));
+    const inFolder = await namedReleaseFile(model);
     if (inFolder) return inFolder;
     throw new UsageError(`${flag} ${model}: not a model file, and no folder of that name in ${modelsDir()} holds one`);
   }
-  let names: string[] = [];
-  try {
-    names = (await fsp.readdir(modelsDir())).sort();
-  } catch {
-    // no models folder: said below
-  }
-  for (const n of names) {
-    const file = await releaseFileIn(path.join(modelsDir(), n));
-    if (file && (await isSuperResolution(file))) return file;
-  }
+  const installed = await firstInstalledRelease('super-resolution');
+  if (installed) return installed;
   throw new UsageError(`no super-resolution model is installed in ${modelsDir()}; pass ${flag} FILE (e.g. the paper's bsr_sr .ckpt)`);
 }
 

@@ -67,24 +67,30 @@ export async function resolveFileWeights(
   cache: WeightCacheOptions = {},
 ): Promise<ResolvedWeights> {
   const slices = locateAll(model, params, locate, network);
-  const files = new Set([...slices.values()].map((s) => s.file));
-  if (files.size === 1 && [...slices.values()].every((s) => s.entry.dtype === 'F32')) {
-    const file = [...files][0]!;
-    const mode: WeightMode = {
-      kind: 'external',
-      file: path.basename(file),
-      locate(name) {
-        const s = slices.get(name)!;
-        return { offset: s.entry.offset + s.start, length: s.length, dtype: 'float32' };
-      },
-    };
-    return { mode, weightsFile: file };
-  }
+  const inPlace = weightsInPlace(slices, 'F32');
+  if (inPlace) return inPlace;
   const { file, where } = await cachedWeightsFile(slices, cache);
   const mode: WeightMode = {
     kind: 'external',
     file: path.basename(file),
     locate: (name) => ({ ...where.get(name)!, dtype: 'float32' }),
+  };
+  return { mode, weightsFile: file };
+}
+
+/** The weights as ONNX external data in place in their file when all are `dtype` in one file, else null. */
+export function weightsInPlace(slices: ReadonlyMap<string, TensorSlice>, dtype: 'F32' | 'F16'): ResolvedWeights | null {
+  const files = new Set([...slices.values()].map((s) => s.file));
+  if (files.size !== 1 || ![...slices.values()].every((s) => s.entry.dtype === dtype)) return null;
+  const file = [...files][0]!;
+  const type = dtype === 'F32' ? 'float32' : 'float16';
+  const mode: WeightMode = {
+    kind: 'external',
+    file: path.basename(file),
+    locate(name) {
+      const s = slices.get(name)!;
+      return { offset: s.entry.offset + s.start, length: s.length, dtype: type };
+    },
   };
   return { mode, weightsFile: file };
 }
