@@ -229,8 +229,8 @@ in magenta, blending with \`${MODEL_NAME}\`, this model, the truth; shown at 3×
 ## What the figures say, and limits
 - Inside the mask and at its border the model is level with blending: it is ahead on the totals above, but
   picture by picture the differences are within about one standard error (see "Paired"), so this is not a
-  measurable improvement on those two errors at this training length (${steps} steps, about an hour of
-  shared CPU). What it invents inside a large mask is as rough as the text model's own pictures.
+  measurable improvement on those two errors at this training length (${steps} steps;
+  the CPU time is above). What it invents inside a large mask is as rough as the text model's own pictures.
 - Outpainting: no grey seam, whatever the extension is pre-filled with (it sees the masked area as 0 and the
   mask itself), where blending depends on the Canvas's edge pre-fill to avoid one.
 - The latent mask follows the convention of SD-inpainting and A1111 (nearest cell, as in training); at 8×8
