@@ -32,7 +32,7 @@ const UPSCALE_FLAGS: FlagSpecs = {
 
 export const upscaleCommand: Command = {
   summary: 'upscale a picture ×4 with a super-resolution model (the paper\'s bsr_sr or one like it)',
-  args: 'IN --out OUT.png [--model FILE|NAME] [--steps N] [--seed S] [--strength X]',
+  args: 'IN --out OUT.png [--model FILE|NAME] [--steps N] [--seed S] [--strength X] [--back-projection N]',
   flags: UPSCALE_FLAGS,
   run: upscaleCli,
 };
