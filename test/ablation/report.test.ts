@@ -1,0 +1,84 @@
+// The f-ablation report (scripts/ablation/report.ts) from evaluation files on disk: rows in variant and
+// CPU-minute order with their figures and reproducing commands, one polyline per variant with its points
+// in CPU-minute order, and the hand-written discussion kept when the page is rewritten.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { AblationEval } from '../../scripts/ablation/evaluate.ts';
+import { DISCUSSION_MARKER, writeAblationReport } from '../../scripts/ablation/report.ts';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'f-ablation-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function record(variant: 'f1' | 'f4', cpuMinutes: number, fid: number, kid: number, steps: number): AblationEval {
+  return {
+    format: 'ldm-studio-ablation-eval/1',
+    variant,
+    factor: variant === 'f1' ? 1 : 4,
+    autoencoderKind: variant === 'f1' ? 'pixel' : 'kl',
+    latent: variant === 'f1' ? { channels: 3, size: 32 } : { channels: 4, size: 8 },
+    scaleFactor: variant === 'f1' ? 1 : 0.9,
+    cpuMinutes,
+    snapshot: { steps, cpuSeconds: cpuMinutes * 60 },
+    autoencoder: variant === 'f1' ? null : { psnr: 24.5, cpuSeconds: 360, steps: 900 },
+    sampling: { n: 250, seed: 0, sampler: 'ddim', steps: 20, guidance: 3, batch: 25, threads: 1, seconds: 70 },
+    metrics: { n: 250, reference: 225, featureDim: 128, fid, kid, precision: 0.5, recall: 0.25, promptFidelity: { correct: 50, total: 250, accuracy: 0.2 }, referenceAccuracy: 0.6, metricSeconds: 1 },
+    evaluatedAt: '2026-11-30T14:00:00Z',
+  };
+}
+
+function save(r: AblationEval, root: string): void {
+  mkdirSync(path.join(root, r.variant), { recursive: true });
+  writeFileSync(path.join(root, r.variant, `eval-${r.cpuMinutes}min.json`), JSON.stringify(r));
+}
+
+describe('f-ablation report', () => {
+  const root = path.join(tmp, 'ablation');
+  const md = path.join(tmp, 'docs', 'f-ablation.md');
+  const svg = path.join(tmp, 'docs', 'f-ablation.svg');
+  // written out of order on purpose: f4 before f1, 10 min before 2.5
+  save(record('f4', 10, 20.5, 0.0123, 3000), root);
+  save(record('f4', 2.5, 40.25, 0.0456, 800), root);
+  save(record('f1', 2.5, 90, 0.2, 120), root);
+
+  it('tabulates every evaluation in variant, then CPU-minute order, with the commands that reproduce it', () => {
+    writeAblationReport({ root, md, svg, log: () => {} });
+    const text = readFileSync(md, 'utf8');
+    const rows = text.split('\n').filter((l) => /^\| f=/.test(l));
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatch(/^\| f=1 \(pixels\) \| 32×32×3 \(pixels\) \| — \| — \| 2\.5 \| 120 \| 90\.00 \| 200\.00 \|/);
+    expect(rows[1]).toMatch(/^\| f=4 KL \| 8×8×4 \| 24\.50 \| 6\.0 \| 2\.5 \| 800 \| 40\.25 \| 45\.60 \| 0\.500 \| 0\.250 \| 20\.0% \|/);
+    expect(rows[2]).toMatch(/^\| f=4 KL \| 8×8×4 \| 24\.50 \| 6\.0 \| 10 \| 3000 \| 20\.50 \| 12\.30 \|/);
+    expect(text).toContain('nice -n 5 npm run train:default -- --stage ablation-eval --variant f4 --at 2.5 --n 250 --seed 0 --batch 25');
+    expect(text).toContain('npm run train:default -- --stage ablation-autoencoder --variant f4');
+    expect(text).not.toContain('--stage ablation-autoencoder --variant f1');
+    expect(text).toContain('- at 2.5 CPU-min: FID f4 40.25 < f1 90.00; KID×10³ f4 45.60 < f1 200.00');
+    expect(text).toContain('](f-ablation.svg)');
+  });
+
+  it('draws one polyline per variant and metric, its points left to right in CPU-minutes, lower values higher up', () => {
+    const text = readFileSync(svg, 'utf8');
+    expect(text.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    const lines = [...text.matchAll(/<polyline data-variant="([^"]+)" points="([^"]+)"/g)].map((m) => ({ variant: m[1]!, pts: m[2]!.split(' ').map((p) => p.split(',').map(Number) as [number, number]) }));
+    expect(lines.map((l) => l.variant)).toEqual(['f1', 'f4', 'f1', 'f4']); // FID panel, then KID panel
+    const f4 = lines[1]!.pts;
+    expect(f4).toHaveLength(2);
+    expect(f4[0]![0]).toBeLessThan(f4[1]![0]); // 2.5 min left of 10 min
+    expect(f4[0]![1]).toBeLessThan(f4[1]![1]); // FID 40 drawn above FID 20.5 (SVG y grows downwards)
+    expect(lines[0]!.pts[0]![1]).toBeLessThan(f4[0]![1]); // f1's FID 90 above f4's 40
+    expect(lines[0]!.pts[0]![0]).toBe(f4[0]![0]); // same CPU-minutes, same x
+    expect(lines[2]!.pts[0]![0]).toBeGreaterThan(lines[0]!.pts[0]![0]); // KID panel to the right
+  });
+
+  it('keeps the hand-written discussion when the page is rewritten with more rows', () => {
+    const text = readFileSync(md, 'utf8');
+    writeFileSync(md, text.slice(0, text.indexOf(DISCUSSION_MARKER) + DISCUSSION_MARKER.length) + '\n## Discussion\n\nOurs, by hand.\n');
+    save(record('f1', 10, 60, 0.1, 500), root);
+    writeAblationReport({ root, md, svg, log: () => {} });
+    const again = readFileSync(md, 'utf8');
+    expect(again.split('\n').filter((l) => /^\| f=/.test(l))).toHaveLength(4);
+    expect(again.endsWith('\n## Discussion\n\nOurs, by hand.\n')).toBe(true);
+    expect(again.match(/## Discussion/g)).toHaveLength(1);
+  });
+});
