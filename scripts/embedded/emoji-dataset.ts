@@ -132,3 +132,12 @@ export async function renderEmoji(file: string, size: number): Promise<Buffer> {
     .raw()
     .toBuffer();
 }
+
+/** Image i as an interleaved RGB picture (the pipelines' RgbImage layout). */
+export function datasetPicture(ds: EmojiDataset, i: number): { width: number; height: number; data: Uint8Array } {
+  const plane = ds.size * ds.size;
+  const src = ds.pixels.subarray(i * 3 * plane, (i + 1) * 3 * plane);
+  const data = new Uint8Array(3 * plane);
+  for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) data[p * 3 + c] = src[c * plane + p]!;
+  return { width: ds.size, height: ds.size, data };
+}

@@ -1,0 +1,214 @@
+// Stage 'ldm-colour' (issue 14, item 5): the embedded text model fine-tuned FROM THE SHIPPED WEIGHTS with
+// colour-caption augmentation, so colour words learn to steer any concept's colour. The training
+// captions name a colour for only ~40 pictures (hearts, squares, circles, books); here half the time a
+// picture whose pixels are mostly one hue gets that hue's colour word in front of its caption
+// ("yellow banana, food fruit"), read from its pixels with the colour measure's own hue code
+// (engine/eval/hue.ts, colour.ts). Everything else is the ldm stage's recipe (ε, min-SNR-γ, caption
+// dropout, EMA). Latents are the shipped encoder's posterior (mean, std), cached once.
+// Resumable from training/embedded-colour/colour.ckpt.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildGradientGraph } from '../../electron/engine/autodiff/index.ts';
+import { Rng } from '../../electron/engine/diffusion/rng.ts';
+import { makeSchedule } from '../../electron/engine/diffusion/schedule.ts';
+import { COLOUR_WORDS, isPersonCaption, nearestColour, type ColourWord } from '../../electron/engine/eval/colour.ts';
+import { pictureHue } from '../../electron/engine/eval/hue.ts';
+import { loadSafetensors } from '../../electron/engine/io/safetensors.ts';
+import { WordTokenizer } from '../../electron/engine/io/tokenizer.ts';
+import { buildDiffusionLossGraph } from '../../electron/engine/nn/losses.ts';
+import { buildVaeEncoderGraph } from '../../electron/engine/nn/models.ts';
+import { timestepEmbedding } from '../../electron/engine/nn/unet.ts';
+import { createSession } from '../../electron/engine/onnx/runtime.ts';
+import { toModelProto } from '../../electron/engine/onnx/serialize.ts';
+import { Trainer } from '../../electron/engine/training/index.ts';
+import { AUTOENCODER, CACHE_DIR, CONTEXT_LENGTH, IMAGE_SIZE, MODEL_NAME, UNET, textEncoderConfig } from './config.ts';
+import { datasetPicture, loadEmojiDataset, sampleAsFloat, type EmojiDataset } from './emoji-dataset.ts';
+import { stepLogger } from './step-log.ts';
+import type { StageOptions } from './train-autoencoder.ts';
+
+export const COLOUR_WORK_DIR = 'training/embedded-colour';
+export const COLOUR_CHECKPOINT = path.join(COLOUR_WORK_DIR, 'colour.ckpt');
+const MOMENTS_FILE = path.join(COLOUR_WORK_DIR, 'latents.bin');
+/** colourCaption: the share of steps' pictures that get their dominant colour word (when they have one). */
+export const COLOUR_TRAINING = { batch: 32, lr: 2e-4, warmup: 100, captionDropout: 0.1, emaDecay: 0.999, minSnrGamma: 5, colourCaption: 0.5 };
+
+/** A picture's colour word when most of it is one hue (≥ 15% of pixels coloured, hue vector ≥ 0.85 long, ≤ 25° off). */
+export function dominantColourWord(img: { width: number; height: number; data: Uint8Array }): ColourWord | null {
+  const h = pictureHue(img);
+  if (h.hue === null || h.coloured < 0.15 || h.concentration < 0.85) return null;
+  const near = nearestColour(h.hue);
+  return near.error <= 25 ? near.word : null;
+}
+
+/** The caption with the colour word in front, or null where it already names a colour or shows a person. */
+export function colourCaption(caption: string, word: ColourWord | null): string | null {
+  if (word === null || isPersonCaption(caption)) return null;
+  if (caption.split(/[ ,:]+/).some((w) => (COLOUR_WORDS as readonly string[]).includes(w) || w === 'brown')) return null;
+  return `${word} ${caption}`;
+}
+
+export interface ShippedModel {
+  dir: string;
+  tok: WordTokenizer;
+  scale: number;
+  weights: Map<string, Float32Array>;
+}
+
+export async function loadShipped(dir = path.join('resources/models', MODEL_NAME)): Promise<ShippedModel> {
+  const spec = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as { tokenizer: unknown; latentScaleFactor: number };
+  const weights = new Map([...(await loadSafetensors(path.join(dir, 'model.safetensors'))).tensors].map(([n, t]) => [n, t.data as Float32Array]));
+  return { dir, tok: WordTokenizer.fromSpec(spec.tokenizer), scale: spec.latentScaleFactor, weights };
+}
+
+/** Posterior mean and std of every picture under the shipped encoder, unscaled: [count, 2, C, h, w] (cached). */
+export async function shippedMoments(ds: EmojiDataset, shipped: ShippedModel): Promise<Float32Array> {
+  if (existsSync(MOMENTS_FILE)) {
+    const b = readFileSync(MOMENTS_FILE);
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  }
+  const batch = 32;
+  const c = AUTOENCODER.embedDim;
+  const h = IMAGE_SIZE / 4;
+  const per = c * h * h;
+  const g = buildVaeEncoderGraph(AUTOENCODER, batch, IMAGE_SIZE, IMAGE_SIZE);
+  const enc = await createSession(toModelProto(g, { kind: 'embedded', get: (n) => ({ dtype: 'float32', shape: g.params.get(n)!.shape, data: shipped.weights.get(n)! }) }), { threads: 1 });
+  const count = ds.samples.length;
+  const moments = new Float32Array(count * 2 * per);
+  const n = 3 * IMAGE_SIZE * IMAGE_SIZE;
+  for (let s = 0; s < count; s += batch) {
+    const x = new Float32Array(batch * n);
+    for (let i = 0; i < batch && s + i < count; i++) sampleAsFloat(ds, s + i, x, i * n);
+    const m = Object.values(await enc.run({ [g.inputs[0]!.name]: { dtype: 'float32', shape: [batch, 3, IMAGE_SIZE, IMAGE_SIZE], data: x } }))[0]!.data as Float32Array;
+    for (let i = 0; i < batch && s + i < count; i++) {
+      for (let k = 0; k < per; k++) {
+        moments[(s + i) * 2 * per + k] = m[i * 2 * per + k]!;
+        moments[(s + i) * 2 * per + per + k] = Math.exp(0.5 * Math.max(-30, Math.min(20, m[i * 2 * per + per + k]!)));
+      }
+    }
+  }
+  await enc.release();
+  mkdirSync(COLOUR_WORK_DIR, { recursive: true });
+  writeFileSync(MOMENTS_FILE, moments);
+  return moments;
+}
+
+/**
+ * The model card's held-out denoising loss, measured as package.ts measures it (unweighted ε-MSE on the
+ * held-out pictures' posterior means, batches of 16 with timesteps spread over 0…999, noise from Rng(777)).
+ */
+export async function heldOutLoss(weights: ReadonlyMap<string, Float32Array>, shipped: ShippedModel, ds: EmojiDataset, moments: Float32Array): Promise<number> {
+  const b = 16;
+  const c = AUTOENCODER.embedDim;
+  const h = IMAGE_SIZE / 4;
+  const lg = buildDiffusionLossGraph(UNET, { batch: b, height: h, width: h, latentChannels: c, textEncoder: textEncoderConfig(shipped.tok.vocabSize) });
+  const g = lg.graph;
+  const s = await createSession(toModelProto(g, { kind: 'embedded', get: (n) => ({ dtype: 'float32', shape: g.params.get(n)!.shape, data: weights.get(n)! }) }), { threads: 1 });
+  const held = ds.samples.flatMap((x, i) => (x.heldOut ? [i] : []));
+  const schedule = makeSchedule();
+  const rng = new Rng(777);
+  const per = c * h * h;
+  let total = 0;
+  let batches = 0;
+  for (let start = 0; start + b <= held.length; start += b) {
+    const lat = new Float32Array(b * per);
+    const ids = new BigInt64Array(b * CONTEXT_LENGTH);
+    const ts = Array.from({ length: b }, (_, k) => Math.floor(((k + 0.5) / b) * 1000));
+    for (let k = 0; k < b; k++) {
+      const i = held[start + k]!;
+      for (let q = 0; q < per; q++) lat[k * per + q] = moments[i * 2 * per + q]! * shipped.scale;
+      ids.set(BigInt64Array.from(shipped.tok.encode(ds.samples[i]!.caption), (v) => BigInt(v)), k * CONTEXT_LENGTH);
+    }
+    const out = await s.run({
+      latents: { dtype: 'float32', shape: [b, c, h, h], data: lat },
+      noise: { dtype: 'float32', shape: [b, c, h, h], data: rng.normal(b * per) },
+      sqrt_alpha_bar: { dtype: 'float32', shape: [b], data: Float32Array.from(ts, (t) => Math.sqrt(schedule.alphasCumprod[t]!)) },
+      sqrt_one_minus_alpha_bar: { dtype: 'float32', shape: [b], data: Float32Array.from(ts, (t) => Math.sqrt(1 - schedule.alphasCumprod[t]!)) },
+      timestep_embedding: timestepEmbedding(ts, UNET.modelChannels),
+      input_ids: { dtype: 'int64', shape: [b, CONTEXT_LENGTH], data: ids },
+    }, ['loss']);
+    total += (out.loss!.data as Float32Array)[0]!;
+    batches++;
+  }
+  await s.release();
+  return total / batches;
+}
+
+export async function trainColour(o: StageOptions): Promise<void> {
+  const log = o.log ?? console.log;
+  mkdirSync(COLOUR_WORK_DIR, { recursive: true });
+  const shipped = await loadShipped();
+  const ds = await loadEmojiDataset(IMAGE_SIZE, CACHE_DIR);
+  const moments = await shippedMoments(ds, shipped);
+  const { batch, lr, warmup, captionDropout, emaDecay, minSnrGamma, colourCaption: colourShare } = COLOUR_TRAINING;
+  const c = AUTOENCODER.embedDim;
+  const h = IMAGE_SIZE / 4;
+  const lg = buildDiffusionLossGraph(UNET, { batch, height: h, width: h, latentChannels: c, textEncoder: textEncoderConfig(shipped.tok.vocabSize), weighted: true });
+  const names = [...lg.graph.params.keys()];
+  const graph = buildGradientGraph(lg.graph, lg.loss, names);
+  const opts = {
+    graph,
+    lr,
+    schedule: { kind: 'warmup' as const, warmupSteps: warmup },
+    adam: { weightDecay: 0.01 },
+    clipNorm: 1,
+    ema: { decay: emaDecay, warmup: false },
+    seed: 6006,
+    session: { threads: 1 },
+    checkpoint: { file: COLOUR_CHECKPOINT, every: 50 },
+  };
+  const trainer = existsSync(COLOUR_CHECKPOINT)
+    ? await Trainer.resume(opts, COLOUR_CHECKPOINT)
+    : await Trainer.create({ ...opts, params: new Map(names.map((n) => [n, Float32Array.from(shipped.weights.get(n)!)])) });
+  const train = ds.samples.flatMap((s, i) => (s.heldOut ? [] : [i]));
+  const coloured = new Map<number, string>();
+  for (const i of train) {
+    const cap = colourCaption(ds.samples[i]!.caption, dominantColourWord(datasetPicture(ds, i)));
+    if (cap !== null) coloured.set(i, cap);
+  }
+  const perWord = Object.fromEntries(COLOUR_WORDS.map((w) => [w, [...coloured.values()].filter((s) => s.startsWith(w + ' ')).length]));
+  log(`ldm-colour: ${train.length} training latents, ${coloured.size} with a colour caption (${JSON.stringify(perWord)}), ${trainer.trained.length} tensors, resuming at step ${trainer.step}`);
+
+  const schedule = makeSchedule();
+  const per = c * h * h;
+  const latents = new Float32Array(batch * per);
+  const sa = new Float32Array(batch);
+  const sb = new Float32Array(batch);
+  const weights = new Float32Array(batch);
+  const ids = new BigInt64Array(batch * CONTEXT_LENGTH);
+  const encode = (t: string) => BigInt64Array.from(shipped.tok.encode(t), (v) => BigInt(v));
+  const empty = encode('');
+  const deadline = Date.now() + o.minutes * 60_000;
+  const report = stepLogger('ldm-colour', log);
+  while (Date.now() < deadline) {
+    const rng = trainer.rng;
+    const pick = rng.integers(batch, train.length);
+    const eps = rng.normal(batch * per);
+    const post = rng.normal(batch * per);
+    const ts = rng.integers(batch, schedule.alphasCumprod.length);
+    const drop = rng.uniform(batch);
+    const useColour = rng.uniform(batch);
+    for (let b = 0; b < batch; b++) {
+      const i = train[pick[b]!]!;
+      for (let k = 0; k < per; k++) latents[b * per + k] = (moments[i * 2 * per + k]! + moments[i * 2 * per + per + k]! * post[b * per + k]!) * shipped.scale;
+      const ab = schedule.alphasCumprod[ts[b]!]!;
+      sa[b] = Math.sqrt(ab);
+      sb[b] = Math.sqrt(1 - ab);
+      const snr = ab / (1 - ab);
+      weights[b] = Math.min(snr, minSnrGamma) / snr;
+      const caption = useColour[b]! < colourShare ? (coloured.get(i) ?? ds.samples[i]!.caption) : ds.samples[i]!.caption;
+      ids.set(drop[b]! < captionDropout ? empty : encode(caption), b * CONTEXT_LENGTH);
+    }
+    const r = await trainer.trainStep({
+      latents: { dtype: 'float32', shape: [batch, c, h, h], data: latents },
+      noise: { dtype: 'float32', shape: [batch, c, h, h], data: eps },
+      sqrt_alpha_bar: { dtype: 'float32', shape: [batch], data: sa },
+      sqrt_one_minus_alpha_bar: { dtype: 'float32', shape: [batch], data: sb },
+      timestep_embedding: timestepEmbedding(Array.from(ts), UNET.modelChannels),
+      input_ids: { dtype: 'int64', shape: [batch, CONTEXT_LENGTH], data: ids },
+      loss_weights: { dtype: 'float32', shape: [batch], data: weights },
+    });
+    report(r);
+  }
+  await trainer.save();
+  await trainer.close();
+}
