@@ -41,6 +41,8 @@ export interface AblationEval {
   /** null for f=1 */
   autoencoder: { psnr: number | null; cpuSeconds: number | null; steps: number | null } | null;
   sampling: { n: number; seed: number; sampler: string; steps: number; guidance: number; batch: number; threads: number; seconds: number };
+  /** The prompts of the grid's first row (samples 0–9). */
+  firstPrompts: string[];
   metrics: Omit<EvalResult, 'samplingSeconds'>;
   evaluatedAt: string;
 }
@@ -126,6 +128,7 @@ export async function evaluateSnapshot(variant: string, cpuMinutes: number, o: E
     snapshot: { steps: snap.steps, cpuSeconds: snap.cpuSeconds },
     autoencoder: meta ? { psnr: meta.autoencoderPsnr ?? null, cpuSeconds: meta.autoencoderCpuSeconds ?? null, steps: meta.autoencoderSteps ?? null } : null,
     sampling: { n, seed, sampler: EVAL_SETTINGS.sampler, steps: EVAL_SETTINGS.steps, guidance: EVAL_SETTINGS.guidance, batch, threads, seconds },
+    firstPrompts: prompts.slice(0, 10),
     metrics,
     evaluatedAt: new Date().toISOString(),
   };

@@ -1,15 +1,18 @@
 // The f-ablation's report: every evaluated snapshot (evaluate.ts's eval-<m>min.json under
 // <ABLATION_DIR>/<variant>/) as a table, the command lines that reproduce each row, and a plot of FID and
 // KID against the LDMs' CPU-minutes (the paper's Fig. 6 at emoji scale), written as SVG by hand.
-// `npm run train:default -- --stage ablation-report` writes docs/f-ablation.md and docs/f-ablation.svg.
+// `npm run train:default -- --stage ablation-report` writes docs/f-ablation.md, docs/f-ablation.svg and
+// docs/f-ablation-samples.png (the first ten samples of each variant's latest snapshot).
 // The part of the .md after DISCUSSION_MARKER is written by a person and kept when the report is rewritten.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { AblationEval } from './evaluate.ts';
-import { ABLATION_DIR, AE_CPU_MINUTES, LDM_CPU_MINUTES, VARIANTS, type VariantName } from './variants.ts';
+import sharp from 'sharp';
+import { evalGridFile, type AblationEval } from './evaluate.ts';
+import { ABLATION_DIR, AE_CPU_MINUTES, LDM_CPU_MINUTES, VARIANTS, variantByName, type VariantName } from './variants.ts';
 
 export const REPORT_MD = 'docs/f-ablation.md';
 export const REPORT_SVG = 'docs/f-ablation.svg';
+export const REPORT_SAMPLES = 'docs/f-ablation-samples.png';
 export const DISCUSSION_MARKER = '<!-- discussion: written by hand; the report generator keeps everything below this line -->';
 
 const ORDER: readonly VariantName[] = VARIANTS.map((v) => v.name);
@@ -79,7 +82,19 @@ function commands(evals: readonly AblationEval[]): string {
   return '```sh\n' + blocks.join('\n\n') + '\n```';
 }
 
-export function fAblationMarkdown(evals: readonly AblationEval[], svgName = path.basename(REPORT_SVG), keep = ''): string {
+/** The variants whose latest snapshot's grid is in the samples picture, top to bottom. */
+function samplesSection(evals: readonly AblationEval[], strip: StripRows | null, pngName: string): string {
+  if (!strip || strip.rows.length === 0) return '';
+  const first = strip.rows[0]!;
+  return `## Samples
+![The first ten samples of each variant's latest snapshot](${pngName})
+
+Rows, top to bottom: ${strip.rows.map((r) => `${LABELS[r.variant]} at ${r.cpuMinutes} CPU-min`).join('; ')}. Columns: samples 0–9 of
+the evaluation (seeds ${first.sampling.seed}–${first.sampling.seed + 9}), drawn for the held-out captions ${first.firstPrompts.map((p) => `"${p}"`).join(', ')}; shown at 2×.
+`;
+}
+
+export function fAblationMarkdown(evals: readonly AblationEval[], svgName = path.basename(REPORT_SVG), keep = '', strip: StripRows | null = null, pngName = path.basename(REPORT_SAMPLES)): string {
   const first = evals[0];
   const s = first?.sampling;
   const m = first?.metrics;
@@ -105,6 +120,7 @@ ${table(evals)}
 Ranking (lower is better):
 ${rankings(evals)}
 
+${samplesSection(evals, strip, pngName)}
 ## Reproduce
 ${commands(evals)}
 
@@ -185,11 +201,40 @@ ${parts.join('\n')}
 `;
 }
 
-/** Reads the evaluations and writes the page and the plot; keeps the hand-written discussion of an existing page. */
-export function writeAblationReport(o: { root?: string; md?: string; svg?: string; log?: (s: string) => void } = {}): AblationEval[] {
+export interface StripRows {
+  rows: AblationEval[];
+}
+
+/** The first row (samples 0–9) of each variant's latest evaluation grid, stacked; variants without a grid are left out. */
+export async function writeSamplesStrip(evals: readonly AblationEval[], root: string, file: string): Promise<StripRows> {
+  const rows: AblationEval[] = [];
+  const pieces: Buffer[] = [];
+  let width = 0;
+  let rowH = 0;
+  for (const name of ORDER) {
+    const latest = evals.filter((r) => r.variant === name).sort((a, b) => b.cpuMinutes - a.cpuMinutes)[0];
+    if (!latest) continue;
+    const grid = evalGridFile(variantByName(name), latest.cpuMinutes, root);
+    if (!existsSync(grid)) continue;
+    const meta = await sharp(grid).metadata();
+    width = meta.width!;
+    rowH = width / 10; // the grid has 10 columns of square cells
+    pieces.push(await sharp(grid).extract({ left: 0, top: 0, width, height: rowH }).removeAlpha().raw().toBuffer());
+    rows.push(latest);
+  }
+  if (rows.length > 0) {
+    await sharp(Buffer.concat(pieces), { raw: { width, height: rowH * rows.length, channels: 3 } }).png().toFile(file);
+  }
+  return { rows };
+}
+
+/** Reads the evaluations and writes the page, the plot and the samples picture; keeps the hand-written discussion of an existing page. */
+export async function writeAblationReport(o: { root?: string; md?: string; svg?: string; samples?: string; log?: (s: string) => void } = {}): Promise<AblationEval[]> {
   const md = o.md ?? REPORT_MD;
   const svg = o.svg ?? REPORT_SVG;
-  const evals = readAblationEvals(o.root ?? ABLATION_DIR);
+  const samples = o.samples ?? REPORT_SAMPLES;
+  const root = o.root ?? ABLATION_DIR;
+  const evals = readAblationEvals(root);
   let keep = '';
   if (existsSync(md)) {
     const old = readFileSync(md, 'utf8');
@@ -198,8 +243,11 @@ export function writeAblationReport(o: { root?: string; md?: string; svg?: strin
   }
   mkdirSync(path.dirname(md), { recursive: true });
   mkdirSync(path.dirname(svg), { recursive: true });
+  mkdirSync(path.dirname(samples), { recursive: true });
   writeFileSync(svg, fAblationSvg(evals));
-  writeFileSync(md, fAblationMarkdown(evals, path.relative(path.dirname(md), svg), keep));
-  (o.log ?? console.log)(`ablation-report: ${evals.length} evaluated snapshots → ${md}, ${svg}`);
+  const strip = await writeSamplesStrip(evals, root, samples);
+  const rel = (f: string) => path.relative(path.dirname(md), f);
+  writeFileSync(md, fAblationMarkdown(evals, rel(svg), keep, strip, rel(samples)));
+  (o.log ?? console.log)(`ablation-report: ${evals.length} evaluated snapshots → ${md}, ${svg}${strip.rows.length ? `, ${samples}` : ''}`);
   return evals;
 }

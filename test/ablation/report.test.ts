@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AblationEval } from '../../scripts/ablation/evaluate.ts';
+import sharp from 'sharp';
+import { writeGrid, type AblationEval } from '../../scripts/ablation/evaluate.ts';
 import { DISCUSSION_MARKER, writeAblationReport } from '../../scripts/ablation/report.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'f-ablation-'));
@@ -23,6 +24,7 @@ function record(variant: 'f1' | 'f4', cpuMinutes: number, fid: number, kid: numb
     snapshot: { steps, cpuSeconds: cpuMinutes * 60 },
     autoencoder: variant === 'f1' ? null : { psnr: 24.5, cpuSeconds: 360, steps: 900 },
     sampling: { n: 150, seed: 0, sampler: 'ddim', steps: 20, guidance: 3, batch: 25, threads: 1, seconds: 70 },
+    firstPrompts: Array.from({ length: 10 }, (_, i) => `caption ${i}`),
     metrics: { n: 150, reference: 225, featureDim: 128, fid, kid, precision: 0.5, recall: 0.25, promptFidelity: { correct: 50, total: 250, accuracy: 0.2 }, referenceAccuracy: 0.6, metricSeconds: 1 },
     evaluatedAt: '2026-11-30T14:00:00Z',
   };
@@ -37,13 +39,14 @@ describe('f-ablation report', () => {
   const root = path.join(tmp, 'ablation');
   const md = path.join(tmp, 'docs', 'f-ablation.md');
   const svg = path.join(tmp, 'docs', 'f-ablation.svg');
+  const samples = path.join(tmp, 'docs', 'f-ablation-samples.png');
   // written out of order on purpose: f4 before f1, 10 min before 2.5
   save(record('f4', 10, 20.5, 0.0123, 3000), root);
   save(record('f4', 2.5, 40.25, 0.0456, 800), root);
   save(record('f1', 2.5, 90, 0.2, 120), root);
 
-  it('tabulates every evaluation in variant, then CPU-minute order, with the commands that reproduce it', () => {
-    writeAblationReport({ root, md, svg, log: () => {} });
+  it('tabulates every evaluation in variant, then CPU-minute order, with the commands that reproduce it', async () => {
+    await writeAblationReport({ root, md, svg, samples, log: () => {} });
     const text = readFileSync(md, 'utf8');
     const rows = text.split('\n').filter((l) => /^\| f=/.test(l));
     expect(rows).toHaveLength(3);
@@ -71,11 +74,22 @@ describe('f-ablation report', () => {
     expect(lines[2]!.pts[0]![0]).toBeGreaterThan(lines[0]!.pts[0]![0]); // KID panel to the right
   });
 
-  it('keeps the hand-written discussion when the page is rewritten with more rows', () => {
+  it('stacks the first row of each variant\'s latest sample grid into one picture', async () => {
+    // f4's latest evaluation (10 min) has a grid of 20 pictures: sample k is grey level 10·k
+    const pics = Array.from({ length: 20 }, (_, k) => ({ width: 32, height: 32, data: new Uint8Array(32 * 32 * 3).fill(10 * k) }));
+    await writeGrid(pics, 10, path.join(root, 'f4', 'eval-10min.png'));
+    await writeAblationReport({ root, md, svg, samples, log: () => {} });
+    const { data, info } = await sharp(samples).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([640, 64]); // one row (f1 has no grid), ten 64-pixel cells
+    expect([0, 3, 9].map((k) => data[(10 * info.width + k * 64 + 5) * info.channels])).toEqual([0, 30, 90]);
+    expect(readFileSync(md, 'utf8')).toContain('Rows, top to bottom: f=4 KL at 10 CPU-min.');
+  });
+
+  it('keeps the hand-written discussion when the page is rewritten with more rows', async () => {
     const text = readFileSync(md, 'utf8');
     writeFileSync(md, text.slice(0, text.indexOf(DISCUSSION_MARKER) + DISCUSSION_MARKER.length) + '\n## Discussion\n\nOurs, by hand.\n');
     save(record('f1', 10, 60, 0.1, 500), root);
-    writeAblationReport({ root, md, svg, log: () => {} });
+    await writeAblationReport({ root, md, svg, samples, log: () => {} });
     const again = readFileSync(md, 'utf8');
     expect(again.split('\n').filter((l) => /^\| f=/.test(l))).toHaveLength(4);
     expect(again.endsWith('\n## Discussion\n\nOurs, by hand.\n')).toBe(true);
