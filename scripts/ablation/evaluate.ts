@@ -47,13 +47,16 @@ export interface AblationEval {
   evaluatedAt: string;
 }
 
-export function evalFile(v: AblationVariant, cpuMinutes: number, root = ABLATION_DIR): string {
-  return path.join(variantDir(v, root), `eval-${cpuMinutes}min.json`);
+/** The row's file; another seed than EVAL_SETTINGS.seed (a repeat measuring sampling noise) gets its own, -seed<S>. */
+export function evalFile(v: AblationVariant, cpuMinutes: number, root = ABLATION_DIR, seed: number = EVAL_SETTINGS.seed): string {
+  return path.join(variantDir(v, root), `eval-${cpuMinutes}min${seedSuffix(seed)}.json`);
 }
 
-export function evalGridFile(v: AblationVariant, cpuMinutes: number, root = ABLATION_DIR): string {
-  return path.join(variantDir(v, root), `eval-${cpuMinutes}min.png`);
+export function evalGridFile(v: AblationVariant, cpuMinutes: number, root = ABLATION_DIR, seed: number = EVAL_SETTINGS.seed): string {
+  return path.join(variantDir(v, root), `eval-${cpuMinutes}min${seedSuffix(seed)}.png`);
 }
+
+const seedSuffix = (seed: number) => (seed === EVAL_SETTINGS.seed ? '' : `-seed${seed}`);
 
 export interface EvaluateOptions {
   n?: number;
@@ -133,8 +136,8 @@ export async function evaluateSnapshot(variant: string, cpuMinutes: number, o: E
     evaluatedAt: new Date().toISOString(),
   };
   mkdirSync(variantDir(v, root), { recursive: true });
-  writeFileSync(evalFile(v, cpuMinutes, root), JSON.stringify(record, null, 2) + '\n');
-  await writeGrid(samples.slice(0, 50), 10, evalGridFile(v, cpuMinutes, root));
+  writeFileSync(evalFile(v, cpuMinutes, root, seed), JSON.stringify(record, null, 2) + '\n');
+  await writeGrid(samples.slice(0, 50), 10, evalGridFile(v, cpuMinutes, root, seed));
   const m = metrics;
   log(`  FID ${m.fid.toFixed(2)}, KID×10³ ${(m.kid * 1e3).toFixed(2)}, precision ${m.precision.toFixed(3)}, recall ${m.recall.toFixed(3)}, prompt fidelity ${m.promptFidelity ? (m.promptFidelity.accuracy * 100).toFixed(1) + '%' : '—'}; sampling ${seconds.toFixed(0)} s`);
   return record;

@@ -35,6 +35,28 @@ export function readAblationEvals(root = ABLATION_DIR): AblationEval[] {
   return out.sort((a, b) => ORDER.indexOf(a.variant) - ORDER.indexOf(b.variant) || a.cpuMinutes - b.cpuMinutes);
 }
 
+/** Repeats of a row with other seeds (eval-<m>min-seed<S>.json): how far FID and KID move by sampling noise alone. */
+export function readAblationRepeats(root = ABLATION_DIR): AblationEval[] {
+  const out: AblationEval[] = [];
+  for (const name of ORDER) {
+    const dir = path.join(root, name);
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) if (/^eval-[\d.]+min-seed\d+\.json$/.test(f)) out.push(JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as AblationEval);
+  }
+  return out.sort((a, b) => ORDER.indexOf(a.variant) - ORDER.indexOf(b.variant) || a.cpuMinutes - b.cpuMinutes || a.sampling.seed - b.sampling.seed);
+}
+
+function noiseSection(evals: readonly AblationEval[], repeats: readonly AblationEval[]): string {
+  const lines = repeats.flatMap((r) => {
+    const main = evals.find((e) => e.variant === r.variant && e.cpuMinutes === r.cpuMinutes);
+    if (!main) return [];
+    const m = r.metrics;
+    const b = main.metrics;
+    return [`- ${LABELS[r.variant]} at ${r.cpuMinutes} CPU-min, seeds ${r.sampling.seed}+i instead of ${main.sampling.seed}+i (same snapshot, prompts and n): FID ${fmt(m.fid, 2)} vs ${fmt(b.fid, 2)}, KID×10³ ${fmt(m.kid * 1e3, 2)} vs ${fmt(b.kid * 1e3, 2)}, precision ${fmt(m.precision, 3)} vs ${fmt(b.precision, 3)}, recall ${fmt(m.recall, 3)} vs ${fmt(b.recall, 3)}.`];
+  });
+  return lines.length ? `\nSampling noise (the same row drawn again with other seeds):\n${lines.join('\n')}\n` : '';
+}
+
 const fmt = (v: number | null | undefined, digits: number): string => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits));
 const minutes = (s: number | null | undefined): string => (s === null || s === undefined ? '—' : (s / 60).toFixed(1));
 
@@ -94,7 +116,7 @@ the evaluation (seeds ${first.sampling.seed}–${first.sampling.seed + 9}), draw
 `;
 }
 
-export function fAblationMarkdown(evals: readonly AblationEval[], svgName = path.basename(REPORT_SVG), keep = '', strip: StripRows | null = null, pngName = path.basename(REPORT_SAMPLES)): string {
+export function fAblationMarkdown(evals: readonly AblationEval[], svgName = path.basename(REPORT_SVG), keep = '', strip: StripRows | null = null, pngName = path.basename(REPORT_SAMPLES), repeats: readonly AblationEval[] = []): string {
   const first = evals[0];
   const s = first?.sampling;
   const m = first?.metrics;
@@ -119,7 +141,7 @@ ${table(evals)}
 
 Ranking (lower is better):
 ${rankings(evals)}
-
+${noiseSection(evals, repeats)}
 ${samplesSection(evals, strip, pngName)}
 ## Reproduce
 ${commands(evals)}
@@ -247,7 +269,7 @@ export async function writeAblationReport(o: { root?: string; md?: string; svg?:
   writeFileSync(svg, fAblationSvg(evals));
   const strip = await writeSamplesStrip(evals, root, samples);
   const rel = (f: string) => path.relative(path.dirname(md), f);
-  writeFileSync(md, fAblationMarkdown(evals, rel(svg), keep, strip, rel(samples)));
+  writeFileSync(md, fAblationMarkdown(evals, rel(svg), keep, strip, rel(samples), readAblationRepeats(root)));
   (o.log ?? console.log)(`ablation-report: ${evals.length} evaluated snapshots → ${md}, ${svg}${strip.rows.length ? `, ${samples}` : ''}`);
   return evals;
 }

@@ -85,6 +85,15 @@ describe('f-ablation report', () => {
     expect(readFileSync(md, 'utf8')).toContain('Rows, top to bottom: f=4 KL at 10 CPU-min.');
   });
 
+  it('reports a repeat of a row with other seeds beside that row, not as a row of its own', async () => {
+    const again = { ...record('f4', 10, 22, 0.0111, 3000), sampling: { ...record('f4', 10, 0, 0, 0).sampling, seed: 1000 } };
+    writeFileSync(path.join(root, 'f4', 'eval-10min-seed1000.json'), JSON.stringify(again));
+    await writeAblationReport({ root, md, svg, samples, log: () => {} });
+    const text = readFileSync(md, 'utf8');
+    expect(text.split('\n').filter((l) => /^\| f=/.test(l))).toHaveLength(3);
+    expect(text).toContain('- f=4 KL at 10 CPU-min, seeds 1000+i instead of 0+i (same snapshot, prompts and n): FID 22.00 vs 20.50, KID×10³ 11.10 vs 12.30');
+  });
+
   it('keeps the hand-written discussion when the page is rewritten with more rows', async () => {
     const text = readFileSync(md, 'utf8');
     writeFileSync(md, text.slice(0, text.indexOf(DISCUSSION_MARKER) + DISCUSSION_MARKER.length) + '\n## Discussion\n\nOurs, by hand.\n');
