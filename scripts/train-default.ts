@@ -3,7 +3,9 @@
 // checkpoint under training/embedded/ (training/embedded-sr/ for the ×4 super-resolution model, stages
 // sr-decoder, sr and sr-package; training/embedded-inpaint/ for the inpainting fine-tune, stages
 // inpaint and inpaint-package; training/embedded-class/ for the class-conditional LDM, stages class-ldm and class-package;
-// training/embedded-classifier/ for the emoji classifier of `ldm eval`, stage classifier; 'all' leaves these out), so a run can be interrupted at any moment and continued.
+// training/embedded-classifier/ for the emoji classifier of `ldm eval`, stage classifier;
+// training/ablation/<variant>/ for the downsampling-factor ablation, stages ablation-autoencoder and ablation-ldm with
+// --variant f1|f2|f4|f8|f4-vq and budgets in CPU minutes (scripts/ablation/variants.ts); 'all' leaves these out), so a run can be interrupted at any moment and continued.
 import { parseArgs } from 'node:util';
 import { trainAutoencoder, trainDecoder } from './embedded/train-autoencoder.ts';
 
@@ -11,13 +13,15 @@ const { values } = parseArgs({
   options: {
     stage: { type: 'string', default: 'all' },
     minutes: { type: 'string', default: '30' },
+    variant: { type: 'string' },
   },
 });
 const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${values.minutes}`);
 const stage = values.stage!;
 const stages = ['autoencoder', 'ldm', 'decoder', 'package'];
-const srStages = ['classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr-encoder', 'sr', 'sr-package', 'inpaint', 'inpaint-package'];
+const ablationStages = ['ablation-autoencoder', 'ablation-ldm'];
+const srStages = [...ablationStages, 'classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr-encoder', 'sr', 'sr-package', 'inpaint', 'inpaint-package'];
 if (stage !== 'all' && !stages.includes(stage) && !srStages.includes(stage)) {
   throw new Error(`--stage must be one of ${[...stages, ...srStages].join(', ')} or all`);
 }
@@ -73,4 +77,14 @@ if (stage === 'class-package') {
 if (stage === 'classifier') {
   const { trainClassifier } = await import('./embedded/train-classifier.ts');
   await trainClassifier({ minutes });
+}
+if (ablationStages.includes(stage)) {
+  const { variantByName } = await import('./ablation/variants.ts');
+  const { trainAblationAutoencoder, trainAblationLdm } = await import('./ablation/train.ts');
+  if (!values.variant) throw new Error(`--stage ${stage} needs --variant f1|f2|f4|f8|f4-vq`);
+  const v = variantByName(values.variant);
+  // --minutes caps this process only (CPU minutes); the variant's budget is in variants.ts.
+  const o = { minutes: process.argv.includes('--minutes') ? minutes : undefined };
+  if (stage === 'ablation-autoencoder') await trainAblationAutoencoder(v, o);
+  else await trainAblationLdm(v, o);
 }
