@@ -5,7 +5,8 @@
 // inpaint and inpaint-package; training/embedded-class/ for the class-conditional LDM, stages class-ldm and class-package;
 // training/embedded-classifier/ for the emoji classifier of `ldm eval`, stage classifier;
 // training/ablation/<variant>/ for the downsampling-factor ablation, stages ablation-autoencoder and ablation-ldm with
-// --variant f1|f2|f4|f8|f4-vq and budgets in CPU minutes (scripts/ablation/variants.ts); 'all' leaves these out), so a run can be interrupted at any moment and continued.
+// --variant f1|f2|f4|f8|f4-vq and budgets in CPU minutes (scripts/ablation/variants.ts),
+// then ablation-eval --variant V --at M and ablation-report (docs/f-ablation.md); 'all' leaves these out), so a run can be interrupted at any moment and continued.
 import { parseArgs } from 'node:util';
 import { trainAutoencoder, trainDecoder } from './embedded/train-autoencoder.ts';
 
@@ -14,6 +15,10 @@ const { values } = parseArgs({
     stage: { type: 'string', default: 'all' },
     minutes: { type: 'string', default: '30' },
     variant: { type: 'string' },
+    at: { type: 'string' },
+    n: { type: 'string' },
+    seed: { type: 'string' },
+    batch: { type: 'string' },
   },
 });
 const minutes = Number(values.minutes);
@@ -21,7 +26,7 @@ if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${
 const stage = values.stage!;
 const stages = ['autoencoder', 'ldm', 'decoder', 'package'];
 const ablationStages = ['ablation-autoencoder', 'ablation-ldm'];
-const srStages = [...ablationStages, 'classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr-encoder', 'sr', 'sr-package', 'inpaint', 'inpaint-package'];
+const srStages = [...ablationStages, 'ablation-eval', 'ablation-report', 'classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr-encoder', 'sr', 'sr-package', 'inpaint', 'inpaint-package'];
 if (stage !== 'all' && !stages.includes(stage) && !srStages.includes(stage)) {
   throw new Error(`--stage must be one of ${[...stages, ...srStages].join(', ')} or all`);
 }
@@ -87,4 +92,15 @@ if (ablationStages.includes(stage)) {
   const o = { minutes: process.argv.includes('--minutes') ? minutes : undefined };
   if (stage === 'ablation-autoencoder') await trainAblationAutoencoder(v, o);
   else await trainAblationLdm(v, o);
+}
+if (stage === 'ablation-eval') {
+  // --at: the snapshot's CPU-minutes; --n/--seed/--batch: see scripts/ablation/evaluate.ts EVAL_SETTINGS
+  const { evaluateSnapshot } = await import('./ablation/evaluate.ts');
+  if (!values.variant || !values.at) throw new Error('--stage ablation-eval needs --variant f1|f2|f4|f8|f4-vq and --at CPU-minutes (a snapshot of SNAPSHOT_CPU_MINUTES in scripts/ablation/variants.ts)');
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  await evaluateSnapshot(values.variant, Number(values.at), { n: num(values.n), seed: num(values.seed), batch: num(values.batch) });
+}
+if (stage === 'ablation-report') {
+  const { writeAblationReport } = await import('./ablation/report.ts');
+  await writeAblationReport();
 }
