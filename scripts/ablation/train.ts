@@ -13,7 +13,7 @@ import { makeSchedule } from '../../electron/engine/diffusion/schedule.ts';
 import { buildAutoencoderLossGraph, buildDiffusionLossGraph } from '../../electron/engine/nn/losses.ts';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph } from '../../electron/engine/nn/models.ts';
 import { timestepEmbedding } from '../../electron/engine/nn/unet.ts';
-import { createSession } from '../../electron/engine/onnx/runtime.ts';
+import { createSession, type SessionOptions } from '../../electron/engine/onnx/runtime.ts';
 import { toModelProto } from '../../electron/engine/onnx/serialize.ts';
 import { Trainer, type Feeds } from '../../electron/engine/training/index.ts';
 import { AE_TRAINING, CACHE_DIR, CONTEXT_LENGTH, IMAGE_SIZE, LDM_TRAINING } from '../embedded/config.ts';
@@ -27,7 +27,7 @@ import {
 } from './variants.ts';
 
 /** One onnxruntime thread: the machine is shared, and the budget is CPU time anyway. */
-const SESSION = { threads: 1 };
+const SESSION: SessionOptions = { threads: 1 };
 
 export function processCpuSeconds(): number {
   const u = process.cpuUsage();
@@ -57,7 +57,8 @@ export interface AblationStageOptions {
 
 // ---- autoencoders ----------------------------------------------------------------------------------
 
-export async function autoencoderTrainer(v: AblationVariant, batch: number, file?: string): Promise<Trainer> {
+/** `session`: tests start quicker without onnxruntime's graph optimisations. */
+export async function autoencoderTrainer(v: AblationVariant, batch: number, file?: string, session = SESSION): Promise<Trainer> {
   const cfg = v.autoencoder;
   if (!cfg) throw new Error(`variant ${v.name} has no autoencoder (pixel space)`);
   const { lr, klWeight, gradientWeight } = AE_TRAINING;
@@ -70,7 +71,7 @@ export async function autoencoderTrainer(v: AblationVariant, batch: number, file
     adam: { beta1: 0.5, beta2: 0.9, weightDecay: 0 },
     clipNorm: 1,
     seed: 1001,
-    session: SESSION,
+    session,
     checkpoint: file ? { file } : undefined,
   };
   return file && existsSync(file) ? Trainer.resume(opts, file) : Trainer.create(opts);
@@ -234,7 +235,7 @@ export async function loadLdmData(v: AblationVariant, root = ABLATION_DIR): Prom
   return { values: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4), layout: meta.layout, per, scaleFactor: meta.scaleFactor, captions, train };
 }
 
-export async function ldmTrainer(v: AblationVariant, tok: AblationTokenizer, batch: number, file?: string): Promise<Trainer> {
+export async function ldmTrainer(v: AblationVariant, tok: AblationTokenizer, batch: number, file?: string, session = SESSION): Promise<Trainer> {
   const { lr, warmup, emaDecay } = LDM_TRAINING;
   const h = v.latentSize;
   const lg = buildDiffusionLossGraph(v.unet, { batch, height: h, width: h, latentChannels: v.latentChannels, textEncoder: ablationTextEncoder(tok), weighted: true });
@@ -247,7 +248,7 @@ export async function ldmTrainer(v: AblationVariant, tok: AblationTokenizer, bat
     clipNorm: 1,
     ema: { decay: emaDecay },
     seed: 2002,
-    session: SESSION,
+    session,
     checkpoint: file ? { file } : undefined,
   };
   return file && existsSync(file) ? Trainer.resume(opts, file) : Trainer.create(opts);
@@ -305,6 +306,8 @@ export interface LdmRunOptions extends AblationStageOptions {
   snapshotMinutes?: readonly number[];
   /** tests: data other than the variant's latents */
   data?: LdmData;
+  /** tests: a quicker session */
+  session?: SessionOptions;
 }
 
 export async function trainAblationLdm(v: AblationVariant, o: LdmRunOptions = {}): Promise<{ step: number; cpuSeconds: number; lastLoss: number }> {
@@ -315,7 +318,7 @@ export async function trainAblationLdm(v: AblationVariant, o: LdmRunOptions = {}
   const tok = shippedTokenizer();
   const batch = o.batch ?? LDM_TRAINING.batch;
   const file = ldmCheckpoint(v, root);
-  const trainer = await ldmTrainer(v, tok, batch, file);
+  const trainer = await ldmTrainer(v, tok, batch, file, o.session);
   const budget = LDM_CPU_MINUTES * 60;
   const snapshots = o.snapshotMinutes ?? SNAPSHOT_CPU_MINUTES;
   const clock = new CpuClock(spentOf(trainer));
