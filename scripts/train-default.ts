@@ -3,7 +3,7 @@
 // checkpoint under training/embedded/ (training/embedded-sr/ for the ×4 super-resolution model, stages
 // sr-decoder, sr and sr-package; training/embedded-inpaint/ for the inpainting fine-tune, stages
 // inpaint and inpaint-package; training/embedded-class/ for the class-conditional LDM, stages class-ldm and class-package;
-// training/embedded-classifier/ for the emoji classifier of `ldm eval`, stage classifier;
+// training/embedded-classifier/ for the emoji classifier of `ldm eval`, stage classifier; training/embedded-colour/ for the colour-caption fine-tune of the shipped text model, stages ldm-colour and ldm-colour-package;
 // training/ablation/<variant>/ for the downsampling-factor ablation, stages ablation-autoencoder and ablation-ldm with
 // --variant f1|f2|f4|f8|f4-vq and budgets in CPU minutes (scripts/ablation/variants.ts),
 // then ablation-eval --variant V --at M and ablation-report (docs/f-ablation.md); 'all' leaves these out), so a run can be interrupted at any moment and continued.
@@ -26,7 +26,7 @@ if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${
 const stage = values.stage!;
 const stages = ['autoencoder', 'ldm', 'decoder', 'package'];
 const ablationStages = ['ablation-autoencoder', 'ablation-ldm'];
-const srStages = [...ablationStages, 'ablation-eval', 'ablation-report', 'classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr-encoder', 'sr', 'sr-package', 'inpaint', 'inpaint-package'];
+const srStages = [...ablationStages, 'ablation-eval', 'ablation-report', 'classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr-encoder', 'sr', 'sr-package', 'inpaint', 'inpaint-package', 'ldm-colour', 'ldm-colour-package'];
 if (stage !== 'all' && !stages.includes(stage) && !srStages.includes(stage)) {
   throw new Error(`--stage must be one of ${[...stages, ...srStages].join(', ')} or all`);
 }
@@ -78,6 +78,14 @@ if (stage === 'class-ldm') {
 if (stage === 'class-package') {
   const { packageClassModel } = await import('./embedded/package-class.ts');
   await packageClassModel();
+}
+if (stage === 'ldm-colour') {
+  const { trainColour } = await import('./embedded/train-colour.ts');
+  await trainColour({ minutes });
+}
+if (stage === 'ldm-colour-package') {
+  const { packageColourCandidate } = await import('./embedded/package-colour.ts');
+  await packageColourCandidate();
 }
 if (stage === 'classifier') {
   const { trainClassifier } = await import('./embedded/train-classifier.ts');
