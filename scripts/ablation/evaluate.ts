@@ -3,7 +3,7 @@
 // prompt i mod 225, seed + i), DDIM 20 steps, classifier-free guidance 3, then FID, KID, precision/recall
 // and prompt fidelity in the shipped emoji classifier's features (engine/eval measureSamples). Sampling
 // runs B pictures per UNet call (batch-sampler.ts), so the pixel-space variant is affordable.
-// `npm run train:default -- --stage ablation-eval --variant f4 --at 10 [--n 150] [--seed 0] [--batch 25]`
+// `npm run train:default -- --stage ablation-eval --variant f4 --at 10 [--n 225] [--seed 0] [--batch 25]`
 // writes <ABLATION_DIR>/<variant>/eval-<m>min.json (what report.ts reads) and eval-<m>min.png (the first
 // 50 samples, 2×).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -19,12 +19,13 @@ import { loadSnapshot, readLatentMeta } from './snapshot.ts';
 import { ABLATION_DIR, SNAPSHOT_CPU_MINUTES, snapshotFile, variantByName, variantDir, type AblationVariant, type VariantName } from './variants.ts';
 
 /**
- * The same for every row of the table: only the snapshot changes. n = 150 (not the 250 aimed for): the
- * pixel-space variant samples at ~3.5 s a picture on one shared thread (20 steps × 2 for guidance at
- * 32²), and all 15 rows had to fit beside the training on a 2-core machine; 150 > the classifier's 128
- * features keeps FID's covariance full rank, and KID (subsets of 150) is unbiased at any n.
+ * The same for every row of the table: only the snapshot changes. n = 225, one sample per held-out
+ * caption (fewer would prompt only the first concepts of the held-out list, which is ordered by category,
+ * and cap recall), not the 250 aimed for: the pixel-space variant samples at ~3.5 s a picture on one shared
+ * thread (20 steps × 2 for guidance at 32²) and every row had to fit beside the training on a 2-core
+ * machine. 225 > the classifier's 128 features keeps FID's covariance full rank; KID is unbiased at any n.
  */
-export const EVAL_SETTINGS = { sampler: 'ddim', steps: 20, guidance: 3, seed: 0, n: 150, batch: 25, threads: 1 } as const;
+export const EVAL_SETTINGS = { sampler: 'ddim', steps: 20, guidance: 3, seed: 0, n: 225, batch: 25, threads: 1 } as const;
 
 /** One evaluated snapshot: what report.ts tabulates and plots. */
 export interface AblationEval {

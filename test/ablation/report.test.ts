@@ -23,9 +23,9 @@ function record(variant: 'f1' | 'f4', cpuMinutes: number, fid: number, kid: numb
     cpuMinutes,
     snapshot: { steps, cpuSeconds: cpuMinutes * 60 },
     autoencoder: variant === 'f1' ? null : { psnr: 24.5, cpuSeconds: 360, steps: 900 },
-    sampling: { n: 150, seed: 0, sampler: 'ddim', steps: 20, guidance: 3, batch: 25, threads: 1, seconds: 70 },
+    sampling: { n: 225, seed: 0, sampler: 'ddim', steps: 20, guidance: 3, batch: 25, threads: 1, seconds: 70 },
     firstPrompts: Array.from({ length: 10 }, (_, i) => `caption ${i}`),
-    metrics: { n: 150, reference: 225, featureDim: 128, fid, kid, precision: 0.5, recall: 0.25, promptFidelity: { correct: 50, total: 250, accuracy: 0.2 }, referenceAccuracy: 0.6, metricSeconds: 1 },
+    metrics: { n: 225, reference: 225, featureDim: 128, fid, kid, precision: 0.5, recall: 0.25, promptFidelity: { correct: 50, total: 250, accuracy: 0.2 }, referenceAccuracy: 0.6, metricSeconds: 1 },
     evaluatedAt: '2026-11-30T14:00:00Z',
   };
 }
@@ -53,7 +53,7 @@ describe('f-ablation report', () => {
     expect(rows[0]).toMatch(/^\| f=1 \(pixels\) \| 32×32×3 \(pixels\) \| — \| — \| 2\.5 \| 120 \| 90\.00 \| 200\.00 \|/);
     expect(rows[1]).toMatch(/^\| f=4 KL \| 8×8×4 \| 24\.50 \| 6\.0 \| 2\.5 \| 800 \| 40\.25 \| 45\.60 \| 0\.500 \| 0\.250 \| 20\.0% \|/);
     expect(rows[2]).toMatch(/^\| f=4 KL \| 8×8×4 \| 24\.50 \| 6\.0 \| 10 \| 3000 \| 20\.50 \| 12\.30 \|/);
-    expect(text).toContain('nice -n 5 npm run train:default -- --stage ablation-eval --variant f4 --at 2.5 --n 150 --seed 0 --batch 25');
+    expect(text).toContain('nice -n 5 npm run train:default -- --stage ablation-eval --variant f4 --at 2.5 --n 225 --seed 0 --batch 25');
     expect(text).toContain('npm run train:default -- --stage ablation-autoencoder --variant f4');
     expect(text).not.toContain('--stage ablation-autoencoder --variant f1');
     expect(text).toContain('- at 2.5 CPU-min: FID f4 40.25 < f1 90.00; KID×10³ f4 45.60 < f1 200.00');
