@@ -172,12 +172,15 @@ export async function packageEmbeddedModel(log: (s: string) => void = console.lo
   writeFileSync(path.join(PACKAGE_DIR, 'README.md'), modelCard(desc, aeSteps, decoderSteps, ldm.step, aePsnr.psnr, heldOutLoss, gen, countParams(modelParams(architecture))));
 }
 
+/** Where the card points for the whole f-ablation (scripts/ablation). */
+const F_ABLATION_LINE = 'The whole ablation (pixel space, f = 2, 4, 8 and VQ at f=4; LDMs trained for equal CPU time; FID and KID per CPU-minute as the paper\'s Fig. 6): docs/f-ablation.md in the repository.';
+
 /** The f=4 vs f=8 run of compare-factors.ts, when its output was saved to training/embedded/factor-comparison.txt. */
 function factorComparison(): string {
   const file = path.join(WORK_DIR, 'factor-comparison.txt');
   if (!existsSync(file)) return '';
   const lines = readFileSync(file, 'utf8').trim().split('\n').filter((l) => l.startsWith('f='));
-  return `## Downsampling factor\nSame recipe, seed and step count for both (scripts/embedded/compare-factors.ts); f=4 was kept:\n${lines.map((l) => `- ${l}`).join('\n')}\n`;
+  return `## Downsampling factor\nSame recipe, seed and step count for both (scripts/embedded/compare-factors.ts); f=4 was kept:\n${lines.map((l) => `- ${l}`).join('\n')}\n\n${F_ABLATION_LINE}\n`;
 }
 
 function modelCard(desc: ModelDescription, aeSteps: number, decoderSteps: number, ldmSteps: number, psnr: number, loss: number, gen: { seconds: number; peakMiB: number }, params: number): string {
