@@ -27,5 +27,5 @@ for (let r = 0; r < GRID_ROWS.length; r++) {
   }
 }
 await model.release();
-await sharp(canvas, { raw: { width: W, height: H, channels: 3 } }).png().toFile(out);
+await sharp(canvas, { raw: { width: W, height: H, channels: 3 } }).png({ palette: true, compressionLevel: 9 }).toFile(out);
 console.log(`${out}: rows ${GRID_ROWS.map((r) => r || '(no colour word)').join(', ')}; columns ${GRID_CONCEPTS.map((c) => c.replace('{c} ', '')).join(' | ')}`);
