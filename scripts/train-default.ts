@@ -3,7 +3,7 @@
 // checkpoint under training/embedded/ (training/embedded-sr/ for the ×4 super-resolution model, stages
 // sr-decoder, sr and sr-package; training/embedded-inpaint/ for the inpainting fine-tune, stages
 // inpaint and inpaint-package; training/embedded-class/ for the class-conditional LDM, stages class-ldm and class-package;
-// training/embedded-classifier/ for the emoji classifier of `ldm eval`, stage classifier; training/embedded-colour/ for the colour-caption fine-tune of the shipped text model, stages ldm-colour and ldm-colour-package;
+// training/embedded-classifier/ for the emoji classifier of `ldm eval`, stage classifier; training/embedded-colour/ for the colour-caption fine-tune of the shipped text model, stages ldm-colour and ldm-colour-package (training/embedded-colour-text/, stages ldm-colour-text and ldm-colour-text-package: text side only);
 // training/ablation/<variant>/ for the downsampling-factor ablation, stages ablation-autoencoder and ablation-ldm with
 // --variant f1|f2|f4|f8|f4-vq and budgets in CPU minutes (scripts/ablation/variants.ts),
 // then ablation-eval --variant V --at M and ablation-report (docs/f-ablation.md); 'all' leaves these out), so a run can be interrupted at any moment and continued.
@@ -26,7 +26,7 @@ if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${
 const stage = values.stage!;
 const stages = ['autoencoder', 'ldm', 'decoder', 'package'];
 const ablationStages = ['ablation-autoencoder', 'ablation-ldm'];
-const srStages = [...ablationStages, 'ablation-eval', 'ablation-report', 'classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr-encoder', 'sr', 'sr-package', 'inpaint', 'inpaint-package', 'ldm-colour', 'ldm-colour-package'];
+const srStages = [...ablationStages, 'ablation-eval', 'ablation-report', 'classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr-encoder', 'sr', 'sr-package', 'inpaint', 'inpaint-package', 'ldm-colour', 'ldm-colour-package', 'ldm-colour-text', 'ldm-colour-text-package'];
 if (stage !== 'all' && !stages.includes(stage) && !srStages.includes(stage)) {
   throw new Error(`--stage must be one of ${[...stages, ...srStages].join(', ')} or all`);
 }
@@ -83,9 +83,13 @@ if (stage === 'ldm-colour') {
   const { trainColour } = await import('./embedded/train-colour.ts');
   await trainColour({ minutes });
 }
-if (stage === 'ldm-colour-package') {
+if (stage === 'ldm-colour-text') {
+  const { trainColour } = await import('./embedded/train-colour.ts');
+  await trainColour({ minutes, textOnly: true });
+}
+if (stage === 'ldm-colour-package' || stage === 'ldm-colour-text-package') {
   const { packageColourCandidate } = await import('./embedded/package-colour.ts');
-  await packageColourCandidate();
+  await packageColourCandidate(stage === 'ldm-colour-text-package');
 }
 if (stage === 'classifier') {
   const { trainClassifier } = await import('./embedded/train-classifier.ts');

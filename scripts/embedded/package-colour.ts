@@ -10,17 +10,17 @@ import { saveModelPackage, type ModelDescription, type ModelManifest } from '../
 import { loadCheckpoint } from '../../electron/engine/training/index.ts';
 import { CACHE_DIR, IMAGE_SIZE } from './config.ts';
 import { loadEmojiDataset } from './emoji-dataset.ts';
-import { COLOUR_CHECKPOINT, COLOUR_TRAINING, COLOUR_WORK_DIR, heldOutLoss, loadShipped, shippedMoments } from './train-colour.ts';
+import { colourRun, COLOUR_TRAINING, heldOutLoss, isTextSide, loadShipped, shippedMoments } from './train-colour.ts';
 
-export const COLOUR_CANDIDATE_DIR = path.join(COLOUR_WORK_DIR, 'candidate');
-
-export async function packageColourCandidate(log: (s: string) => void = console.log): Promise<void> {
+export async function packageColourCandidate(textOnly = false, log: (s: string) => void = console.log): Promise<void> {
+  const run = colourRun(textOnly);
+  const candidateDir = path.join(run.dir, 'candidate');
   const shipped = await loadShipped();
   const ds = await loadEmojiDataset(IMAGE_SIZE, CACHE_DIR);
   const moments = await shippedMoments(ds, shipped);
-  const ck = await loadCheckpoint(COLOUR_CHECKPOINT);
+  const ck = await loadCheckpoint(run.checkpoint);
   const weights = new Map(shipped.weights);
-  for (const [name, w] of ck.params) weights.set(name, ck.ema?.shadow.get(name) ?? w);
+  for (const [name, w] of ck.params) if (!textOnly || isTextSide(name)) weights.set(name, ck.ema?.shadow.get(name) ?? w);
   const manifest = JSON.parse(readFileSync(path.join(shipped.dir, 'model.json'), 'utf8')) as ModelManifest;
   const { format: _f, version: _v, files: _files, ...rest } = manifest;
   const before = rest.provenance as { ldmSteps: number; metrics: Record<string, number> };
@@ -29,17 +29,17 @@ export async function packageColourCandidate(log: (s: string) => void = console.
     provenance: {
       ...rest.provenance,
       ldmSteps: before.ldmSteps + ck.step,
-      colourFineTune: { steps: ck.step, from: `${manifest.name} as shipped (${before.ldmSteps} LDM steps)`, training: COLOUR_TRAINING, stage: 'npm run train:default -- --stage ldm-colour' },
+      colourFineTune: { steps: ck.step, from: `${manifest.name} as shipped (${before.ldmSteps} LDM steps)`, training: COLOUR_TRAINING, trained: textOnly ? 'text encoder and cross-attention keys/values' : 'UNet and text encoder', stage: `npm run train:default -- --stage ${textOnly ? 'ldm-colour-text' : 'ldm-colour'}` },
     },
   };
-  await saveModelPackage(COLOUR_CANDIDATE_DIR, desc, weights, { dtype: 'F16', metadata: { name: manifest.name } });
-  const candidate = await loadShipped(COLOUR_CANDIDATE_DIR);
+  await saveModelPackage(candidateDir, desc, weights, { dtype: 'F16', metadata: { name: manifest.name } });
+  const candidate = await loadShipped(candidateDir);
   const lossShipped = await heldOutLoss(shipped.weights, shipped, ds, moments);
   const lossCandidate = await heldOutLoss(candidate.weights, candidate, ds, moments);
   log(`held-out denoising loss: shipped ${lossShipped.toFixed(4)}, candidate (${ck.step} more steps) ${lossCandidate.toFixed(4)}`);
-  writeFileSync(path.join(COLOUR_WORK_DIR, 'compare.json'), JSON.stringify({ steps: ck.step, heldOutLoss: { shipped: lossShipped, candidate: lossCandidate } }, null, 2));
+  writeFileSync(path.join(run.dir, 'compare.json'), JSON.stringify({ steps: ck.step, heldOutLoss: { shipped: lossShipped, candidate: lossCandidate } }, null, 2));
   // The candidate's card figure: its own held-out loss.
-  const m = JSON.parse(readFileSync(path.join(COLOUR_CANDIDATE_DIR, 'model.json'), 'utf8')) as ModelManifest;
+  const m = JSON.parse(readFileSync(path.join(candidateDir, 'model.json'), 'utf8')) as ModelManifest;
   (m.provenance.metrics as Record<string, number>).heldOutDenoisingLoss = +lossCandidate.toFixed(4);
-  writeFileSync(path.join(COLOUR_CANDIDATE_DIR, 'model.json'), JSON.stringify(m, null, 2) + '\n');
+  writeFileSync(path.join(candidateDir, 'model.json'), JSON.stringify(m, null, 2) + '\n');
 }

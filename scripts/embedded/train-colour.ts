@@ -5,7 +5,7 @@
 // ("yellow banana, food fruit"), read from its pixels with the colour measure's own hue code
 // (engine/eval/hue.ts, colour.ts). Everything else is the ldm stage's recipe (ε, min-SNR-γ, caption
 // dropout, EMA). Latents are the shipped encoder's posterior (mean, std), cached once.
-// Resumable from training/embedded-colour/colour.ckpt.
+// Resumable from training/embedded-colour/colour.ckpt (the text-side variant: training/embedded-colour-text/).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildGradientGraph } from '../../electron/engine/autodiff/index.ts';
@@ -27,7 +27,19 @@ import { stepLogger } from './step-log.ts';
 import type { StageOptions } from './train-autoencoder.ts';
 
 export const COLOUR_WORK_DIR = 'training/embedded-colour';
-export const COLOUR_CHECKPOINT = path.join(COLOUR_WORK_DIR, 'colour.ckpt');
+/** The text-side variant (stage ldm-colour-text): only the text encoder and the cross-attention keys/values train. */
+export const COLOUR_TEXT_WORK_DIR = 'training/embedded-colour-text';
+
+/** Where a variant's checkpoint lives. */
+export function colourRun(textOnly: boolean): { dir: string; checkpoint: string } {
+  const dir = textOnly ? COLOUR_TEXT_WORK_DIR : COLOUR_WORK_DIR;
+  return { dir, checkpoint: path.join(dir, 'colour.ckpt') };
+}
+
+/** The text-side variant's trained params: what reads the caption, so the denoiser cannot memorise more pictures. */
+export function isTextSide(name: string): boolean {
+  return name.startsWith('cond_stage_model.') || /\.attn2\.to_[kv]\./.test(name);
+}
 const MOMENTS_FILE = path.join(COLOUR_WORK_DIR, 'latents.bin');
 /**
  * colourCaption: the share of steps' pictures that get their dominant colour word (when they have one).
@@ -137,9 +149,10 @@ export async function heldOutLoss(weights: ReadonlyMap<string, Float32Array>, sh
   return total / batches;
 }
 
-export async function trainColour(o: StageOptions): Promise<void> {
+export async function trainColour(o: StageOptions & { textOnly?: boolean }): Promise<void> {
   const log = o.log ?? console.log;
-  mkdirSync(COLOUR_WORK_DIR, { recursive: true });
+  const run = colourRun(o.textOnly ?? false);
+  mkdirSync(run.dir, { recursive: true });
   const shipped = await loadShipped();
   const ds = await loadEmojiDataset(IMAGE_SIZE, CACHE_DIR);
   const moments = await shippedMoments(ds, shipped);
@@ -147,7 +160,8 @@ export async function trainColour(o: StageOptions): Promise<void> {
   const c = AUTOENCODER.embedDim;
   const h = IMAGE_SIZE / 4;
   const lg = buildDiffusionLossGraph(UNET, { batch, height: h, width: h, latentChannels: c, textEncoder: textEncoderConfig(shipped.tok.vocabSize), weighted: true });
-  const names = [...lg.graph.params.keys()];
+  const all = [...lg.graph.params.keys()];
+  const names = o.textOnly ? all.filter(isTextSide) : all;
   const graph = buildGradientGraph(lg.graph, lg.loss, names);
   const opts = {
     graph,
@@ -158,10 +172,11 @@ export async function trainColour(o: StageOptions): Promise<void> {
     ema: { decay: emaDecay, warmup: false },
     seed: 6006,
     session: { threads: 1 },
-    checkpoint: { file: COLOUR_CHECKPOINT, every: 50 },
+    checkpoint: { file: run.checkpoint, every: 50 },
+    ...(o.textOnly ? { frozen: { kind: 'embedded' as const, get: (n: string) => ({ dtype: 'float32' as const, shape: lg.graph.params.get(n)!.shape, data: shipped.weights.get(n)! }) } } : {}),
   };
-  const trainer = existsSync(COLOUR_CHECKPOINT)
-    ? await Trainer.resume(opts, COLOUR_CHECKPOINT)
+  const trainer = existsSync(run.checkpoint)
+    ? await Trainer.resume(opts, run.checkpoint)
     : await Trainer.create({ ...opts, params: new Map(names.map((n) => [n, Float32Array.from(shipped.weights.get(n)!)])) });
   const train = ds.samples.flatMap((s, i) => (s.heldOut ? [] : [i]));
   const coloured = new Map<number, string>();
@@ -182,7 +197,7 @@ export async function trainColour(o: StageOptions): Promise<void> {
   const encode = (t: string) => BigInt64Array.from(shipped.tok.encode(t), (v) => BigInt(v));
   const empty = encode('');
   const deadline = Date.now() + o.minutes * 60_000;
-  const report = stepLogger('ldm-colour', log);
+  const report = stepLogger(o.textOnly ? 'ldm-colour-text' : 'ldm-colour', log);
   while (Date.now() < deadline) {
     const rng = trainer.rng;
     const pick = rng.integers(batch, train.length);
