@@ -6,7 +6,7 @@
 // training/embedded-classifier/ for the emoji classifier of `ldm eval`, stage classifier; training/embedded-colour/ for the colour-caption fine-tune of the shipped text model, stages ldm-colour and ldm-colour-package (training/embedded-colour-text/, stages ldm-colour-text and ldm-colour-text-package: text side only);
 // training/ablation/<variant>/ for the downsampling-factor ablation, stages ablation-autoencoder and ablation-ldm with
 // --variant f1|f2|f4|f8|f4-vq and budgets in CPU minutes (scripts/ablation/variants.ts),
-// then ablation-eval --variant V --at M and ablation-report (docs/f-ablation.md); 'all' leaves these out), so a run can be interrupted at any moment and continued.
+// then ablation-eval --variant V --at M, ablation-reconstruction and ablation-report (docs/f-ablation.md); 'all' leaves these out), so a run can be interrupted at any moment and continued.
 import { parseArgs } from 'node:util';
 import { trainAutoencoder, trainDecoder } from './embedded/train-autoencoder.ts';
 
@@ -26,7 +26,7 @@ if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${
 const stage = values.stage!;
 const stages = ['autoencoder', 'ldm', 'decoder', 'package'];
 const ablationStages = ['ablation-autoencoder', 'ablation-ldm'];
-const srStages = [...ablationStages, 'ablation-eval', 'ablation-report', 'classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr-encoder', 'sr', 'sr-package', 'inpaint', 'inpaint-package', 'ldm-colour', 'ldm-colour-package', 'ldm-colour-text', 'ldm-colour-text-package'];
+const srStages = [...ablationStages, 'ablation-eval', 'ablation-reconstruction', 'ablation-report', 'classifier', 'class-ldm', 'class-package', 'sr-decoder', 'sr-encoder', 'sr', 'sr-package', 'inpaint', 'inpaint-package', 'ldm-colour', 'ldm-colour-package', 'ldm-colour-text', 'ldm-colour-text-package'];
 if (stage !== 'all' && !stages.includes(stage) && !srStages.includes(stage)) {
   throw new Error(`--stage must be one of ${[...stages, ...srStages].join(', ')} or all`);
 }
@@ -111,6 +111,10 @@ if (stage === 'ablation-eval') {
   if (!values.variant || !values.at) throw new Error('--stage ablation-eval needs --variant f1|f2|f4|f8|f4-vq and --at CPU-minutes (a snapshot of SNAPSHOT_CPU_MINUTES in scripts/ablation/variants.ts)');
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   await evaluateSnapshot(values.variant, Number(values.at), { n: num(values.n), seed: num(values.seed), batch: num(values.batch) });
+}
+if (stage === 'ablation-reconstruction') {
+  const { measureReconstructions } = await import('./ablation/reconstruction.ts');
+  await measureReconstructions();
 }
 if (stage === 'ablation-report') {
   const { writeAblationReport } = await import('./ablation/report.ts');

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import sharp from 'sharp';
 import { evalGridFile, type AblationEval } from './evaluate.ts';
+import { reconstructionFile, type ReconstructionEval } from './reconstruction.ts';
 import { ABLATION_DIR, AE_CPU_MINUTES, LDM_CPU_MINUTES, VARIANTS, variantByName, type VariantName } from './variants.ts';
 
 export const REPORT_MD = 'docs/f-ablation.md';
@@ -33,6 +34,36 @@ export function readAblationEvals(root = ABLATION_DIR): AblationEval[] {
     }
   }
   return out.sort((a, b) => ORDER.indexOf(a.variant) - ORDER.indexOf(b.variant) || a.cpuMinutes - b.cpuMinutes);
+}
+
+/** Each variant's first-stage floor (reconstruction.ts), where measured. */
+export function readReconstructions(root = ABLATION_DIR): Map<VariantName, ReconstructionEval> {
+  const out = new Map<VariantName, ReconstructionEval>();
+  for (const v of VARIANTS) {
+    const f = reconstructionFile(v, root);
+    if (v.autoencoder && existsSync(f)) out.set(v.name, JSON.parse(readFileSync(f, 'utf8')) as ReconstructionEval);
+  }
+  return out;
+}
+
+function floorTable(evals: readonly AblationEval[], floors: ReadonlyMap<VariantName, ReconstructionEval>): string {
+  if (floors.size === 0) return '';
+  const rows = ORDER.flatMap((name) => {
+    const f = floors.get(name);
+    if (!f) return [];
+    const psnr = evals.find((r) => r.variant === name)?.autoencoder?.psnr;
+    const m = f.metrics;
+    return [`| ${LABELS[name]} | ${fmt(psnr, 2)} | ${fmt(m.fid, 2)} | ${fmt(m.kid * 1e3, 2)} | ${fmt(m.precision, 3)} | ${fmt(m.recall, 3)} | ${m.promptFidelity ? (m.promptFidelity.accuracy * 100).toFixed(1) + '%' : '—'} |`];
+  });
+  return `
+The first stage's floor: the ${floors.values().next().value!.metrics.n} held-out emoji themselves, encoded and decoded by each autoencoder
+(\`--stage ablation-reconstruction\`), measured against the originals in the same way. An LDM cannot beat its
+autoencoder's floor (dashed lines in the plot); pixel space has none (FID 0).
+
+| variant | autoencoder PSNR (dB) | reconstruction FID | KID×10³ | precision | recall | classifier accuracy |
+|---|---|---|---|---|---|---|
+${rows.join('\n')}
+`;
 }
 
 /** Repeats of a row with other seeds (eval-<m>min-seed<S>.json): how far FID and KID move by sampling noise alone. */
@@ -116,7 +147,7 @@ the evaluation (seeds ${first.sampling.seed}–${first.sampling.seed + 9}), draw
 `;
 }
 
-export function fAblationMarkdown(evals: readonly AblationEval[], svgName = path.basename(REPORT_SVG), keep = '', strip: StripRows | null = null, pngName = path.basename(REPORT_SAMPLES), repeats: readonly AblationEval[] = []): string {
+export function fAblationMarkdown(evals: readonly AblationEval[], svgName = path.basename(REPORT_SVG), keep = '', strip: StripRows | null = null, pngName = path.basename(REPORT_SAMPLES), repeats: readonly AblationEval[] = [], floors: ReadonlyMap<VariantName, ReconstructionEval> = new Map()): string {
   const first = evals[0];
   const s = first?.sampling;
   const m = first?.metrics;
@@ -141,7 +172,7 @@ ${table(evals)}
 
 Ranking (lower is better):
 ${rankings(evals)}
-${noiseSection(evals, repeats)}
+${noiseSection(evals, repeats)}${floorTable(evals, floors)}
 ${samplesSection(evals, strip, pngName)}
 ## Reproduce
 ${commands(evals)}
@@ -169,13 +200,15 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 interface Panel {
   title: string;
   value: (r: AblationEval) => number;
+  /** The variant's first-stage floor on this metric (a dashed line). */
+  floor: (f: ReconstructionEval) => number;
 }
 
 /** Two panels, FID and KID×10³ against LDM CPU-minutes, one polyline (with dots) per variant, and a legend. */
-export function fAblationSvg(evals: readonly AblationEval[]): string {
+export function fAblationSvg(evals: readonly AblationEval[], floors: ReadonlyMap<VariantName, ReconstructionEval> = new Map()): string {
   const panels: Panel[] = [
-    { title: 'FID ↓', value: (r) => r.metrics.fid },
-    { title: 'KID×10³ ↓', value: (r) => r.metrics.kid * 1e3 },
+    { title: 'FID ↓', value: (r) => r.metrics.fid, floor: (f) => f.metrics.fid },
+    { title: 'KID×10³ ↓', value: (r) => r.metrics.kid * 1e3, floor: (f) => f.metrics.kid * 1e3 },
   ];
   const W = 360;
   const H = 260;
@@ -186,7 +219,8 @@ export function fAblationSvg(evals: readonly AblationEval[]): string {
   const parts: string[] = [];
   panels.forEach((p, k) => {
     const ox = k * W;
-    const yt = ticks(Math.max(0, ...evals.map(p.value).filter(Number.isFinite)));
+    const floorValues = [...floors].filter(([n]) => evals.some((r) => r.variant === n)).map(([, f]) => p.floor(f));
+    const yt = ticks(Math.max(0, ...[...evals.map(p.value), ...floorValues].filter(Number.isFinite)));
     const yMax = yt[yt.length - 1]!;
     const X = (v: number) => ox + pad.l + (v / xt[xt.length - 1]!) * (W - pad.l - pad.r);
     const Y = (v: number) => pad.t + (1 - v / yMax) * (H - pad.t - pad.b);
@@ -197,6 +231,11 @@ export function fAblationSvg(evals: readonly AblationEval[]): string {
     parts.push(`<line x1="${X(0)}" x2="${X(0)}" y1="${Y(0)}" y2="${Y(yMax)}" stroke="#333"/><line x1="${X(0)}" x2="${X(xt[xt.length - 1]!)}" y1="${Y(0)}" y2="${Y(0)}" stroke="#333"/>`);
     parts.push(`<text x="${ox + pad.l + (W - pad.l - pad.r) / 2}" y="${H - 6}" text-anchor="middle">LDM training CPU-minutes</text>`);
     for (const name of ORDER) {
+      const f = floors.get(name);
+      if (f && evals.some((r) => r.variant === name)) {
+        const y = Y(Math.max(0, p.floor(f))).toFixed(1);
+        parts.push(`<line data-floor="${name}" x1="${X(0)}" x2="${X(xt[xt.length - 1]!)}" y1="${y}" y2="${y}" stroke="${COLOURS[name]}" stroke-dasharray="4 3" stroke-width="1"/>`);
+      }
       const pts = evals.filter((r) => r.variant === name && Number.isFinite(p.value(r))).sort((a, b) => a.cpuMinutes - b.cpuMinutes);
       if (pts.length === 0) continue;
       const xy = pts.map((r) => `${X(r.cpuMinutes).toFixed(1)},${Y(p.value(r)).toFixed(1)}`);
@@ -214,6 +253,7 @@ export function fAblationSvg(evals: readonly AblationEval[]): string {
     const y = H + legendH / 2;
     parts.push(`<line x1="${x}" x2="${x + 24}" y1="${y}" y2="${y}" stroke="${COLOURS[name]}" stroke-width="3"/><text x="${x + 30}" y="${y + 4}">${esc(LABELS[name])}</text>`);
   });
+  if (floors.size > 0) parts.push(`<text x="${W * panels.length - 12}" y="${H + legendH / 2 + 4}" text-anchor="end" fill="#555">dashed: autoencoder floor</text>`);
   const w = W * panels.length;
   const h = H + legendH;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif" font-size="11">
@@ -266,10 +306,11 @@ export async function writeAblationReport(o: { root?: string; md?: string; svg?:
   mkdirSync(path.dirname(md), { recursive: true });
   mkdirSync(path.dirname(svg), { recursive: true });
   mkdirSync(path.dirname(samples), { recursive: true });
-  writeFileSync(svg, fAblationSvg(evals));
+  const floors = readReconstructions(root);
+  writeFileSync(svg, fAblationSvg(evals, floors));
   const strip = await writeSamplesStrip(evals, root, samples);
   const rel = (f: string) => path.relative(path.dirname(md), f);
-  writeFileSync(md, fAblationMarkdown(evals, rel(svg), keep, strip, rel(samples), readAblationRepeats(root)));
+  writeFileSync(md, fAblationMarkdown(evals, rel(svg), keep, strip, rel(samples), readAblationRepeats(root), floors));
   (o.log ?? console.log)(`ablation-report: ${evals.length} evaluated snapshots → ${md}, ${svg}${strip.rows.length ? `, ${samples}` : ''}`);
   return evals;
 }

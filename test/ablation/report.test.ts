@@ -9,6 +9,9 @@ import sharp from 'sharp';
 import { writeGrid, type AblationEval } from '../../scripts/ablation/evaluate.ts';
 import { DISCUSSION_MARKER, writeAblationReport } from '../../scripts/ablation/report.ts';
 
+/** A row of the main table (its second column is the latent's shape). */
+const MAIN_ROW = /^\| f=[^|]+\| (\d+×\d+×\d+|32×32×3 \(pixels\)) \|/;
+
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'f-ablation-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -48,7 +51,7 @@ describe('f-ablation report', () => {
   it('tabulates every evaluation in variant, then CPU-minute order, with the commands that reproduce it', async () => {
     await writeAblationReport({ root, md, svg, samples, log: () => {} });
     const text = readFileSync(md, 'utf8');
-    const rows = text.split('\n').filter((l) => /^\| f=/.test(l));
+    const rows = text.split('\n').filter((l) => MAIN_ROW.test(l));
     expect(rows).toHaveLength(3);
     expect(rows[0]).toMatch(/^\| f=1 \(pixels\) \| 32×32×3 \(pixels\) \| — \| — \| 2\.5 \| 120 \| 90\.00 \| 200\.00 \|/);
     expect(rows[1]).toMatch(/^\| f=4 KL \| 8×8×4 \| 24\.50 \| 6\.0 \| 2\.5 \| 800 \| 40\.25 \| 45\.60 \| 0\.500 \| 0\.250 \| 20\.0% \|/);
@@ -90,8 +93,20 @@ describe('f-ablation report', () => {
     writeFileSync(path.join(root, 'f4', 'eval-10min-seed1000.json'), JSON.stringify(again));
     await writeAblationReport({ root, md, svg, samples, log: () => {} });
     const text = readFileSync(md, 'utf8');
-    expect(text.split('\n').filter((l) => /^\| f=/.test(l))).toHaveLength(3);
+    expect(text.split('\n').filter((l) => MAIN_ROW.test(l))).toHaveLength(3);
     expect(text).toContain('- f=4 KL at 10 CPU-min, seeds 1000+i instead of 0+i (same snapshot, prompts and n): FID 22.00 vs 20.50, KID×10³ 11.10 vs 12.30');
+  });
+
+  it('draws and tabulates an autoencoder\'s floor (its reconstructions\' FID/KID) where one was measured', async () => {
+    const metrics = { ...record('f4', 4, 5.5, 0.0194, 0).metrics };
+    writeFileSync(path.join(root, 'f4', 'reconstruction.json'), JSON.stringify({ variant: 'f4', autoencoderSteps: 1130, metrics }));
+    await writeAblationReport({ root, md, svg, samples, log: () => {} });
+    expect(readFileSync(md, 'utf8')).toContain('| f=4 KL | 24.50 | 5.50 | 19.40 | 0.500 | 0.250 | 20.0% |');
+    const text = readFileSync(svg, 'utf8');
+    const floors = [...text.matchAll(/<line data-floor="([^"]+)"[^>]* y1="([\d.]+)"/g)];
+    expect(floors.map((m) => m[1])).toEqual(['f4', 'f4']); // FID and KID panels; f1 has none
+    const f4 = [...text.matchAll(/<polyline data-variant="f4" points="([^"]+)"/g)][0]![1]!.split(' ').map((q) => Number(q.split(',')[1]));
+    expect(Number(floors[0]![2])).toBeGreaterThan(Math.max(...f4)); // FID 5.5 drawn below both f4 points (20.5, 40.25)
   });
 
   it('keeps the hand-written discussion when the page is rewritten with more rows', async () => {
@@ -100,7 +115,7 @@ describe('f-ablation report', () => {
     save(record('f1', 10, 60, 0.1, 500), root);
     await writeAblationReport({ root, md, svg, samples, log: () => {} });
     const again = readFileSync(md, 'utf8');
-    expect(again.split('\n').filter((l) => /^\| f=/.test(l))).toHaveLength(4);
+    expect(again.split('\n').filter((l) => MAIN_ROW.test(l))).toHaveLength(4);
     expect(again.endsWith('\n## Discussion\n\nOurs, by hand.\n')).toBe(true);
     expect(again.match(/## Discussion/g)).toHaveLength(1);
   });
