@@ -57,8 +57,8 @@ function floorTable(evals: readonly AblationEval[], floors: ReadonlyMap<VariantN
   });
   return `
 The first stage's floor: the ${floors.values().next().value!.metrics.n} held-out emoji themselves, encoded and decoded by each autoencoder
-(\`--stage ablation-reconstruction\`), measured against the originals in the same way. An LDM cannot beat its
-autoencoder's floor (dashed lines in the plot); pixel space has none (FID 0).
+(\`--stage ablation-reconstruction\`), measured against the originals in the same way. Every sample of an LDM is a decoded latent, so it is not
+expected to score better than its autoencoder's floor (dashed lines in the plot); pixel space has none.
 
 | variant | autoencoder PSNR (dB) | reconstruction FID | KID×10³ | precision | recall | classifier accuracy |
 |---|---|---|---|---|---|---|
