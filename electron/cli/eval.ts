@@ -28,6 +28,7 @@ const EVAL_FLAGS: FlagSpecs = {
   classifier: { type: 'string', arg: 'DIR', help: 'the emoji classifier folder (default: resources/models/emoji-classifier)' },
   threads: { type: 'int', help: 'CPU threads for onnxruntime' },
   colour: { type: 'boolean', help: 'measure colour words instead: hue of pictures for colour–concept pairs unseen in training, with and without the word (seeds 1–4, DDIM 25, cfg 3 unless given)' },
+  'colour-weight': { type: 'number', arg: 'W', help: 'with --colour: write the colour word with emphasis, "(red:W) apple" (default 1: plain; the baselines stay plain)' },
   json: { type: 'boolean', help: 'print the result as JSON on stdout' },
   quiet: { type: 'boolean', short: 'q', help: 'no progress on stderr' },
 };

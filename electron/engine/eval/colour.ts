@@ -65,13 +65,18 @@ export interface ColourPrompt {
   kind: 'held-out concept' | 'unseen pair';
 }
 
-/** Every concept × colour word the training captions never paired (see COLOUR_CONCEPTS). */
-export function colourPrompts(concepts = COLOUR_CONCEPTS, words: readonly ColourWord[] = COLOUR_WORDS): ColourPrompt[] {
+/**
+ * Every concept × colour word the training captions never paired (see COLOUR_CONCEPTS). colourWeight ≠ 1
+ * writes the colour word with A1111's emphasis, "(red:1.6) apple, food fruit"; the baselines stay as they are.
+ */
+export function colourPrompts(concepts = COLOUR_CONCEPTS, words: readonly ColourWord[] = COLOUR_WORDS, colourWeight = 1): ColourPrompt[] {
+  if (!(colourWeight > 0) || !Number.isFinite(colourWeight)) throw new Error(`the colour word's weight must be a positive number, got ${colourWeight}`);
+  const written = (w: ColourWord) => (colourWeight === 1 ? w : `(${w}:${colourWeight})`);
   return concepts.flatMap((c) =>
     words
       .filter((w) => !c.seen.includes(w))
       .map((w) => ({
-        prompt: c.template.replace('{c}', w),
+        prompt: c.template.replace('{c}', written(w)),
         baseline: c.template.replace('{c} ', ''),
         colour: w,
         kind: c.heldOut?.includes(w) ? ('held-out concept' as const) : ('unseen pair' as const),
@@ -151,7 +156,10 @@ export function colourRows(details: ColourResult['details']): ColourRow[] {
 export const COLOUR_DEFAULTS = { seeds: [1, 2, 3, 4], steps: 25, guidance: 3, sampler: 'ddim' } as const;
 
 export interface ColourOptions {
+  /** Default: colourPrompts() with colourWeight. */
   prompts?: readonly ColourPrompt[];
+  /** Emphasis of the colour word in the default prompts, "(red:W)" (default 1: the plain word). */
+  colourWeight?: number;
   /** The first seed; prompt pictures use seed … seed + seeds − 1 (default 1). */
   seed?: number;
   /** Pictures per prompt (default 4). */
@@ -169,7 +177,7 @@ export interface ColourOptions {
  * pipeline and reads each picture's hue (see ColourResult).
  */
 export async function measureColour(model: DiffusionModel, o: ColourOptions = {}): Promise<ColourResult> {
-  const prompts = o.prompts ?? colourPrompts();
+  const prompts = o.prompts ?? colourPrompts(COLOUR_CONCEPTS, COLOUR_WORDS, o.colourWeight);
   if (prompts.length === 0) throw new Error('measureColour: no prompts; pass colour prompts or leave prompts out for the default set');
   const seed = o.seed ?? COLOUR_DEFAULTS.seeds[0];
   const count = o.seeds ?? COLOUR_DEFAULTS.seeds.length;

@@ -11,6 +11,7 @@ import { makeScratchDir, type WeightCacheOptions } from './weight-cache.ts';
 import { WordTokenizer } from '../io/tokenizer.ts';
 import type { TextTokenizer } from '../io/tokenizers/types.ts';
 import { applyEmphasis, emptyChunk, preparePrompt, type PromptChunk } from '../text/index.ts';
+import { weightedWordIds } from '../text/word-emphasis.ts';
 import { loadModelPackage, validateModelPackage, type TokenizerSpec, type ValidatedPackage } from '../io/model-package.ts';
 import type { AutoencoderConfig, TextEncoderConfig, UNetConfig } from '../nn/config.ts';
 import { autoencoderFactor } from '../nn/config.ts';
@@ -220,16 +221,23 @@ export class LoadedModel implements DiffusionModel {
     if (this.spec.textTokenizer) return this.encodeChunked(prompts, this.spec.textTokenizer, cfg);
     const L = this.spec.textEncoder.maxLength;
     const ids = new BigInt64Array(prompts.length * L);
-    prompts.forEach((p, b) => {
-      const t = this.spec.tokenize(p);
-      if (t.length !== L) throw new PipelineError(`the tokenizer gave ${t.length} ids for a prompt; the text encoder takes ${L}`);
-      for (let i = 0; i < L; i++) ids[b * L + i] = BigInt(t[i]!);
+    const weighted = prompts.map((p, b) => {
+      const w = weightedWordIds(p, this.spec.tokenize, L);
+      if (w.ids.length !== L) throw new PipelineError(`the tokenizer gave ${w.ids.length} ids for a prompt; the text encoder takes ${L}`);
+      for (let i = 0; i < L; i++) ids[b * L + i] = BigInt(w.ids[i]!);
+      return w.weights;
     });
     const batch = prompts.length;
     const out = await this.run('text_encoder', `${batch}:${cfg.layers}`, () => buildTextEncoderGraph(cfg, batch, 0, { weightQuant: this.quant }), {
       input_ids: tensor('int64', [batch, L], ids),
     });
-    return out.last_hidden_state as TensorData<'float32'>;
+    const hidden = out.last_hidden_state as TensorData<'float32'>;
+    if (weighted.every((w) => w === null)) return hidden;
+    // A1111 emphasis ("(red:1.6) apple"), one window per prompt (text/word-emphasis.ts)
+    const size = hidden.data.length / batch;
+    const context = new Float32Array(hidden.data);
+    weighted.forEach((w, b) => w && context.set(applyEmphasis(hidden.data.subarray(b * size, (b + 1) * size), [w]), b * size));
+    return tensor('float32', hidden.shape, context);
   }
 
   /** The text encoder run to layer −clipSkip (its final LayerNorm still applies, as A1111 does). */
