@@ -18,7 +18,8 @@ import { ClipTokenizer } from '../io/tokenizers/clip.ts';
 import { TokenizerError, type TextTokenizer } from '../io/tokenizers/types.ts';
 import { WordPieceTokenizer } from '../io/tokenizers/wordpiece.ts';
 import { WordTokenizer } from '../io/tokenizer.ts';
-import { preparePrompt } from './index.ts';
+import { isBreak, parsePromptAttention, preparePrompt } from './index.ts';
+import { weightedWordIds } from './word-emphasis.ts';
 import type { LoraTag } from './extra-networks.ts';
 
 export const TOKENIZER_NAMES = ['clip', 'openclip', 'bert'] as const;
@@ -122,14 +123,15 @@ export interface PromptTokenReport {
 
 export function countPromptTokens(prompt: string, tok: PromptTokenizer): PromptTokenReport {
   if (tok.kind === 'word') {
-    // The word tokenizer takes one window of maxLength − 2 words and no emphasis syntax.
-    const words = tok.tokenizer.words(prompt).filter((w) => tok.tokenizer.encode(w)[1] !== tok.tokenizer.end);
+    // The word tokenizer takes one window of maxLength − 2 words; emphasis brackets are not words (word-emphasis.ts).
+    const text = parsePromptAttention(prompt).filter((p) => !isBreak(p)).map((p) => p.text).join(' ');
+    const words = tok.tokenizer.words(text).filter((w) => tok.tokenizer.encode(w)[1] !== tok.tokenizer.end);
     const max = tok.tokenizer.maxLength - 2;
     return {
       tokenizer: tok.label,
       tokenCount: words.length,
       maxTokens: max,
-      chunks: [{ ids: [...tok.tokenizer.encode(prompt)], tokens: Math.min(words.length, max) }],
+      chunks: [{ ids: weightedWordIds(prompt, (t) => tok.tokenizer.encode(t), tok.tokenizer.maxLength).ids, tokens: Math.min(words.length, max) }],
       loras: [],
     };
   }

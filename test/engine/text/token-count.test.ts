@@ -31,6 +31,10 @@ describe('promptTokenizerFor', () => {
     const r = countPromptTokens('a red cat, red cat', tok);
     expect([r.tokenCount, r.maxTokens]).toEqual([4, 6]); // "a" is unknown and dropped
     expect(r.chunks[0]!.ids).toEqual([1, 3, 4, 3, 4, 2, 0, 0]);
+    // emphasis brackets and weights are not words
+    const e = countPromptTokens('a (red:1.6) cat, [red] cat', tok);
+    expect(e.tokenCount).toBe(4);
+    expect(e.chunks[0]!.ids).toEqual([1, 3, 4, 3, 4, 2, 0, 0]);
   });
 
   it('reads a diffusers tokenizer/ folder and a WordPiece vocab.txt', () => {
