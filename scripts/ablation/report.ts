@@ -126,12 +126,14 @@ function rankings(evals: readonly AblationEval[]): string {
     .join('\n');
 }
 
-function commands(evals: readonly AblationEval[]): string {
+function commands(evals: readonly AblationEval[], repeats: readonly AblationEval[] = [], floors = false): string {
   const blocks = ORDER.filter((v) => evals.some((r) => r.variant === v)).map((v) => {
     const lines = [`# ${LABELS[v]}: training (resumable; the LDM writes its snapshots as its CPU time passes them)`, ...trainingCommands(v), '# evaluation, one line per row'];
     for (const r of evals.filter((x) => x.variant === v)) lines.push(evalCommand(r));
     return lines.join('\n');
   });
+  if (repeats.length) blocks.push(['# the seed repeats (sampling noise)', ...repeats.map(evalCommand)].join('\n'));
+  if (floors) blocks.push("# each autoencoder's floor\nnice -n 5 npm run train:default -- --stage ablation-reconstruction");
   return '```sh\n' + blocks.join('\n\n') + '\n```';
 }
 
@@ -175,12 +177,19 @@ ${rankings(evals)}
 ${noiseSection(evals, repeats)}${floorTable(evals, floors)}
 ${samplesSection(evals, strip, pngName)}
 ## Reproduce
-${commands(evals)}
+${commands(evals, repeats, floors.size > 0)}
 
 Then \`npm run train:default -- --stage ablation-report\` rewrites this page and the plot from the evaluations.
 
 ${DISCUSSION_MARKER}
 ${keep || '\n## Discussion\n\n(not written yet)\n'}`;
+}
+
+/** 1, 2, 5 × 10^k from 10^lo to 10^hi. */
+function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let k = lo; k <= hi; k++) for (const m of [1, 2, 5]) if (k < hi || m === 1) out.push(+(m * 10 ** k).toPrecision(6));
+  return out;
 }
 
 /** Nice round tick values covering [0, max]. */
@@ -213,27 +222,30 @@ export function fAblationSvg(evals: readonly AblationEval[], floors: ReadonlyMap
   const W = 360;
   const H = 260;
   const pad = { l: 48, r: 12, t: 28, b: 40 };
-  const legendH = 28;
+  const legendH = 44;
   const xMax = Math.max(LDM_CPU_MINUTES, ...evals.map((r) => r.cpuMinutes));
   const xt = ticks(xMax);
   const parts: string[] = [];
   panels.forEach((p, k) => {
     const ox = k * W;
     const floorValues = [...floors].filter(([n]) => evals.some((r) => r.variant === n)).map(([, f]) => p.floor(f));
-    const yt = ticks(Math.max(0, ...[...evals.map(p.value), ...floorValues].filter(Number.isFinite)));
-    const yMax = yt[yt.length - 1]!;
+    // logarithmic: pixel space sits an order of magnitude above the latent models
+    const positive = [...evals.map(p.value), ...floorValues].filter((v) => Number.isFinite(v) && v > 0);
+    const lo = Math.floor(Math.log10(Math.min(...positive, 10)));
+    const hi = Math.ceil(Math.log10(Math.max(...positive, 10 ** (lo + 1))));
+    const yt = logTicks(lo, hi);
     const X = (v: number) => ox + pad.l + (v / xt[xt.length - 1]!) * (W - pad.l - pad.r);
-    const Y = (v: number) => pad.t + (1 - v / yMax) * (H - pad.t - pad.b);
+    const Y = (v: number) => pad.t + (1 - (Math.log10(Math.max(v, 10 ** lo)) - lo) / (hi - lo)) * (H - pad.t - pad.b);
     parts.push(`<g class="panel" data-metric="${k === 0 ? 'fid' : 'kid'}">`);
     parts.push(`<text x="${ox + W / 2}" y="16" text-anchor="middle" font-weight="bold">${esc(p.title)}</text>`);
     for (const v of yt) parts.push(`<line x1="${X(0)}" x2="${X(xt[xt.length - 1]!)}" y1="${Y(v)}" y2="${Y(v)}" stroke="#ddd"/><text x="${X(0) - 4}" y="${Y(v) + 4}" text-anchor="end">${v}</text>`);
     for (const v of xt) parts.push(`<text x="${X(v)}" y="${H - pad.b + 16}" text-anchor="middle">${v}</text>`);
-    parts.push(`<line x1="${X(0)}" x2="${X(0)}" y1="${Y(0)}" y2="${Y(yMax)}" stroke="#333"/><line x1="${X(0)}" x2="${X(xt[xt.length - 1]!)}" y1="${Y(0)}" y2="${Y(0)}" stroke="#333"/>`);
+    parts.push(`<line x1="${X(0)}" x2="${X(0)}" y1="${Y(10 ** lo)}" y2="${Y(10 ** hi)}" stroke="#333"/><line x1="${X(0)}" x2="${X(xt[xt.length - 1]!)}" y1="${Y(10 ** lo)}" y2="${Y(10 ** lo)}" stroke="#333"/>`);
     parts.push(`<text x="${ox + pad.l + (W - pad.l - pad.r) / 2}" y="${H - 6}" text-anchor="middle">LDM training CPU-minutes</text>`);
     for (const name of ORDER) {
       const f = floors.get(name);
       if (f && evals.some((r) => r.variant === name)) {
-        const y = Y(Math.max(0, p.floor(f))).toFixed(1);
+        const y = Y(p.floor(f)).toFixed(1); // a floor ≤ 0 (KID is unbiased) is drawn on the axis
         parts.push(`<line data-floor="${name}" x1="${X(0)}" x2="${X(xt[xt.length - 1]!)}" y1="${y}" y2="${y}" stroke="${COLOURS[name]}" stroke-dasharray="4 3" stroke-width="1"/>`);
       }
       const pts = evals.filter((r) => r.variant === name && Number.isFinite(p.value(r))).sort((a, b) => a.cpuMinutes - b.cpuMinutes);
@@ -250,10 +262,10 @@ export function fAblationSvg(evals: readonly AblationEval[], floors: ReadonlyMap
   const shown = ORDER.filter((n) => evals.some((r) => r.variant === n));
   shown.forEach((name, i) => {
     const x = 20 + i * 130;
-    const y = H + legendH / 2;
+    const y = H + 14;
     parts.push(`<line x1="${x}" x2="${x + 24}" y1="${y}" y2="${y}" stroke="${COLOURS[name]}" stroke-width="3"/><text x="${x + 30}" y="${y + 4}">${esc(LABELS[name])}</text>`);
   });
-  if (floors.size > 0) parts.push(`<text x="${W * panels.length - 12}" y="${H + legendH / 2 + 4}" text-anchor="end" fill="#555">dashed: autoencoder floor</text>`);
+  if (floors.size > 0) parts.push(`<text x="20" y="${H + 38}" fill="#555">dashed: each autoencoder's floor (its reconstructions of the held-out emoji); logarithmic axes</text>`);
   const w = W * panels.length;
   const h = H + legendH;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif" font-size="11">
