@@ -2,8 +2,8 @@
 // - The rule (services/inpaint-model.ts), on tiny real packages: an 'inpaint' package naming a model as its
 //   base inpaints for it in the studio's jobs, the models list and `ldm inpaint`; nothing else changes.
 // - The shipped model (resources/models/emoji-ldm-32-inpaint, `npm run train:default -- --stage
-//   inpaint-package`): it loads, is deterministic per seed, is level with latent blending with the text model
-//   on held-out emoji with held-out masks, and outpaints without the grey seam.
+//   inpaint-package`): it loads, is deterministic per seed, beats latent blending with the text model inside
+//   held-out masks on held-out emoji and is level at the mask border, and outpaints without the grey seam.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
@@ -154,10 +154,11 @@ describe.skipIf(!existsSync(path.join(SHIPPED, 'model.json')))('emoji-ldm-32-inp
     expect(Buffer.from((await inpaintOnce(ours, caption, truth, mask, 8)).data).equals(Buffer.from(a.data))).toBe(false);
   }, 30_000);
 
-  // Over all 115 held-out pictures (the card) it is ahead of blending on both errors, but within about one
-  // standard error picture by picture; on a few pictures either can be ahead, so this asserts "level with
-  // blending" (within 10%) there, and the outpainting seam, where the difference is large.
-  it('is level with latent blending inside held-out masks and across their border, and outpaints without the grey seam', async () => {
+  // Over all 115 held-out pictures (the card) it is ahead of blending on both errors; the seam error by about
+  // one standard error picture by picture. On these nine it is ahead inside the masks (12.08 vs 11.81 dB at
+  // step 9,650) and level across their border (25.05 vs 24.87), so this asserts better inside, level (within
+  // 5%) at the border, and the outpainting join, where the difference is large.
+  it('beats latent blending inside held-out masks, is level across their border, and outpaints without the grey seam', async () => {
     const sums = { blend: emptySums(), ours: emptySums() };
     const band = rightBandMask();
     let [oursRatio, greyRatio, truthRatio] = [0, 0, 0];
@@ -176,8 +177,8 @@ describe.skipIf(!existsSync(path.join(SHIPPED, 'model.json')))('emoji-ldm-32-inp
       truthRatio += t.seam / t.inside / pictures.length;
     }
     const [b, o] = [figures(sums.blend), figures(sums.ours)];
-    expect(o.insideMse).toBeLessThan(1.1 * b.insideMse);
-    expect(o.seam).toBeLessThan(1.1 * b.seam);
+    expect(o.insideMse).toBeLessThan(b.insideMse);
+    expect(o.seam).toBeLessThan(1.05 * b.seam);
     expect(o.insidePsnr).toBeGreaterThan(10); // a picture, not noise
     expect(oursRatio).toBeLessThan(greyRatio / 2);
     expect(oursRatio).toBeLessThan(1.5 * truthRatio); // no sharper join than the pictures' own edges allow
