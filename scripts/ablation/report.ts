@@ -101,6 +101,18 @@ export function trainingCommands(variant: VariantName): string[] {
   return [...ae, `npm run train:default -- --stage ablation-ldm --variant ${variant}`];
 }
 
+/** The equal budget every variant reached, and which were continued beyond it (to LDM_CPU_MINUTES). */
+function budgetText(evals: readonly AblationEval[]): string {
+  const names = [...new Set(evals.map((e) => e.variant))];
+  const reached = (name: VariantName): number => Math.max(...evals.filter((e) => e.variant === name).map((e) => e.cpuMinutes));
+  const common = names.length ? Math.min(...names.map(reached)) : LDM_CPU_MINUTES;
+  const longer = names.filter((n) => reached(n) > common);
+  if (!longer.length) return `${common} CPU-minutes each`;
+  const labels = longer.map((n) => LABELS[n]);
+  const list = labels.length > 1 ? `${labels.slice(0, -1).join(', ')} and ${labels.at(-1)}` : labels[0];
+  return `${common} CPU-minutes each, and ${list} continued to ${Math.max(...longer.map(reached))}`;
+}
+
 function table(evals: readonly AblationEval[]): string {
   const head = '| variant | latent | autoencoder PSNR (dB) | autoencoder CPU-min | LDM CPU-min | LDM steps | FID ↓ | KID×10³ ↓ | precision ↑ | recall ↑ | prompt fidelity ↑ | sampling s |';
   const rule = '|---|---|---|---|---|---|---|---|---|---|---|---|';
@@ -162,7 +174,7 @@ Text-to-image LDMs trained by this project on the embedded model's data (Noto em
 captions, held-out split, recipe and seeds as emoji-ldm-32), differing only in the first stage: pixel
 space (f=1), KL autoencoders with f = 2, 4, 8, and a VQ autoencoder at f=4. Each autoencoder trained for
 ${AE_CPU_MINUTES} CPU-minutes from scratch; each LDM (the embedded UNet and text encoder, UNet channels set to the
-latent's) for the same ${LDM_CPU_MINUTES} CPU-minutes (user + system time of its process, so the machine's load
+latent's) for the same CPU time, ${budgetText(evals)} (user + system time of its process, so the machine's load
 does not change the budget), with EMA snapshots on the way. Code: scripts/ablation/ (variants.ts, train.ts,
 evaluate.ts, report.ts).
 

@@ -24,7 +24,7 @@ export async function writeStatus(): Promise<string> {
     '',
     `Written ${new Date().toISOString()} by scripts/ablation/status.ts. Budgets: autoencoders ${AE_CPU_MINUTES} CPU min, LDMs ${LDM_CPU_MINUTES} CPU min,`,
     `snapshots at ${SNAPSHOT_CPU_MINUTES.join(', ')} CPU min (scripts/ablation/variants.ts). Load snapshots with loadSnapshot (scripts/ablation/snapshot.ts).`,
-    'NOTE: LDM_CPU_MINUTES was lowered from the planned 10 to fit the shared machine (about half a core for these runs);',
+    'NOTE: LDM_CPU_MINUTES was lowered from the planned 10 to fit the shared machine (first 4, then continued to 8);',
     'read LDM_CPU_MINUTES and SNAPSHOT_CPU_MINUTES from variants.ts rather than assuming 2.5/5/10.',
     '',
     '| variant | autoencoder | held-out PSNR | scale factor | LDM | snapshots |',

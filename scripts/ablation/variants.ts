@@ -41,12 +41,12 @@ export interface AblationVariant {
 export const ABLATION_DIR = 'training/ablation';
 /**
  * The equal CPU budget (user + system of the training process) of every LDM. 10 was planned; the shared
- * 2-core machine gave these runs about half a core, so 4 × 6 autoencoder + 5 × 4 LDM CPU minutes is
- * what fits the afternoon.
+ * 2-core machine first gave these runs about half a core, so they stopped at 4 and were then continued
+ * (resuming from their checkpoints) to 8.
  */
-export const LDM_CPU_MINUTES = 4;
+export const LDM_CPU_MINUTES = 8;
 /** EMA snapshots are saved when an LDM's CPU time passes these. */
-export const SNAPSHOT_CPU_MINUTES: readonly number[] = [1, 2, 4];
+export const SNAPSHOT_CPU_MINUTES: readonly number[] = [1, 2, 4, 8];
 /** The CPU budget of every autoencoder, trained from scratch with AE_TRAINING. */
 export const AE_CPU_MINUTES = 6;
 /** Codebook size of the f4-vq autoencoder. */
