@@ -21,6 +21,7 @@ import { loadEmojiDataset, sampleAsFloat, type EmojiDataset } from '../embedded/
 import { latentScaleFactor } from '../embedded/latent-scale.ts';
 import { stepLogger } from '../embedded/step-log.ts';
 import { ablationTextEncoder, saveSnapshot, shippedTokenizer, type AblationTokenizer } from './snapshot.ts';
+import { noiseLevelFeeds } from '../embedded/noise-feeds.ts';
 import {
   ABLATION_DIR, AE_CPU_MINUTES, LDM_CPU_MINUTES, SNAPSHOT_CPU_MINUTES, autoencoderCheckpoint, latentMetaFile, latentsFile,
   ldmCheckpoint, snapshotFile, variantDir, type AblationVariant, type LatentMeta,
@@ -262,9 +263,6 @@ export function ldmFeeds(v: AblationVariant, data: LdmData, tok: AblationTokeniz
   const h = v.latentSize;
   const c = v.latentChannels;
   const latents = new Float32Array(batch * per);
-  const sa = new Float32Array(batch);
-  const sb = new Float32Array(batch);
-  const weights = new Float32Array(batch);
   const ids = new BigInt64Array(batch * CONTEXT_LENGTH);
   const empty = tok.encode('');
   const pick = rng.integers(batch, data.train.length);
@@ -280,21 +278,14 @@ export function ldmFeeds(v: AblationVariant, data: LdmData, tok: AblationTokeniz
     } else {
       for (let k = 0; k < per; k++) latents[b * per + k] = data.values[i * per + k]! * data.scaleFactor;
     }
-    const ab = schedule.alphasCumprod[ts[b]!]!;
-    sa[b] = Math.sqrt(ab);
-    sb[b] = Math.sqrt(1 - ab);
-    const snr = ab / (1 - ab);
-    weights[b] = Math.min(snr, minSnrGamma) / snr;
     ids.set(drop[b]! < captionDropout ? empty : tok.encode(data.captions[i]!), b * CONTEXT_LENGTH);
   }
   return {
     latents: { dtype: 'float32', shape: [batch, c, h, h], data: latents },
     noise: { dtype: 'float32', shape: [batch, c, h, h], data: eps },
-    sqrt_alpha_bar: { dtype: 'float32', shape: [batch], data: sa },
-    sqrt_one_minus_alpha_bar: { dtype: 'float32', shape: [batch], data: sb },
+    ...noiseLevelFeeds(schedule.alphasCumprod, ts, minSnrGamma),
     timestep_embedding: timestepEmbedding(Array.from(ts), v.unet.modelChannels),
     input_ids: { dtype: 'int64', shape: [batch, CONTEXT_LENGTH], data: ids },
-    loss_weights: { dtype: 'float32', shape: [batch], data: weights },
   };
 }
 

@@ -6,14 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { Rng } from '../../electron/engine/diffusion/rng.ts';
-import { makeSchedule } from '../../electron/engine/diffusion/schedule.ts';
 import { saveModelPackage, type ModelDescription } from '../../electron/engine/io/model-package.ts';
-import { buildDiffusionLossGraph } from '../../electron/engine/nn/losses.ts';
 import { countParams, modelParams } from '../../electron/engine/nn/models.ts';
-import { timestepEmbedding } from '../../electron/engine/nn/unet.ts';
-import { createSession } from '../../electron/engine/onnx/runtime.ts';
-import { toModelProto } from '../../electron/engine/onnx/serialize.ts';
 import { downsampleArea } from '../../electron/engine/pipelines/image.ts';
 import { loadModel } from '../../electron/engine/pipelines/loaded-model.ts';
 import { fitPreviewProjection } from '../../electron/engine/pipelines/preview.ts';
@@ -22,6 +16,7 @@ import { loadCheckpoint } from '../../electron/engine/training/index.ts';
 import { AE_TRAINING, AUTOENCODER, CACHE_DIR, CONTEXT_LENGTH, IMAGE_SIZE, LDM_TRAINING, MODEL_NAME, UNET, WORK_DIR, textEncoderConfig } from './config.ts';
 import { loadEmojiDataset, sampleAsFloat } from './emoji-dataset.ts';
 import { AE_CHECKPOINT, autoencoderPsnr, DECODER_CHECKPOINT } from './train-autoencoder.ts';
+import { heldOutDenoisingLoss } from './held-out-loss.ts';
 import { embeddedTokenizer, latentCache, LDM_CHECKPOINT } from './train-ldm.ts';
 
 export const PACKAGE_DIR = path.join('resources/models', MODEL_NAME);
@@ -38,46 +33,11 @@ export const SAMPLE_PROMPTS = [
 ];
 
 /** Held-out ε-MSE (unweighted) of the shipped weights at fixed timesteps and noise. */
-async function heldOutDenoisingLoss(weights: Map<string, Float32Array>): Promise<number> {
-  const ds = await loadEmojiDataset(IMAGE_SIZE, CACHE_DIR);
+async function heldOutLoss(weights: Map<string, Float32Array>): Promise<number> {
   const cache = await latentCache();
   const tok = await embeddedTokenizer();
-  const b = 16;
-  const { channels: c, size: h } = cache;
-  const lg = buildDiffusionLossGraph(UNET, { batch: b, height: h, width: h, latentChannels: c, textEncoder: textEncoderConfig(tok.vocabSize) });
-  const g = lg.graph;
-  const s = await createSession(
-    toModelProto(g, { kind: 'embedded', get: (n) => ({ dtype: 'float32', shape: g.params.get(n)!.shape, data: weights.get(n)! }) }),
-    { threads: 2 },
-  );
-  const held = ds.samples.flatMap((x, i) => (x.heldOut ? [i] : []));
-  const schedule = makeSchedule();
-  const rng = new Rng(777);
-  const per = c * h * h;
-  let total = 0;
-  let batches = 0;
-  for (let start = 0; start + b <= held.length; start += b) {
-    const lat = new Float32Array(b * per);
-    const ids = new BigInt64Array(b * CONTEXT_LENGTH);
-    const ts = Array.from({ length: b }, (_, k) => Math.floor(((k + 0.5) / b) * 1000));
-    for (let k = 0; k < b; k++) {
-      const i = held[start + k]!;
-      for (let q = 0; q < per; q++) lat[k * per + q] = cache.moments[i * 2 * per + q]! * cache.scaleFactor;
-      ids.set(tok.encode(ds.samples[i]!.caption), k * CONTEXT_LENGTH);
-    }
-    const out = await s.run({
-      latents: { dtype: 'float32', shape: [b, c, h, h], data: lat },
-      noise: { dtype: 'float32', shape: [b, c, h, h], data: rng.normal(b * per) },
-      sqrt_alpha_bar: { dtype: 'float32', shape: [b], data: Float32Array.from(ts, (t) => Math.sqrt(schedule.alphasCumprod[t]!)) },
-      sqrt_one_minus_alpha_bar: { dtype: 'float32', shape: [b], data: Float32Array.from(ts, (t) => Math.sqrt(1 - schedule.alphasCumprod[t]!)) },
-      timestep_embedding: timestepEmbedding(ts, UNET.modelChannels),
-      input_ids: { dtype: 'int64', shape: [b, CONTEXT_LENGTH], data: ids },
-    }, ['loss']);
-    total += (out.loss!.data as Float32Array)[0]!;
-    batches++;
-  }
-  await s.release();
-  return total / batches;
+  const ds = await loadEmojiDataset(IMAGE_SIZE, CACHE_DIR);
+  return heldOutDenoisingLoss({ weights, ds, moments: cache.moments, scaleFactor: cache.scaleFactor, vocabSize: tok.vocabSize, encode: tok.encode, threads: 2 });
 }
 
 async function samplesGrid(dir: string, file: string): Promise<void> {
@@ -138,8 +98,8 @@ export async function packageEmbeddedModel(log: (s: string) => void = console.lo
   const latentPreview = fitPreviewProjection(previewSamples);
 
   const aePsnr = await autoencoderPsnr(ae.params);
-  const heldOutLoss = await heldOutDenoisingLoss(weights);
-  log(`autoencoder held-out PSNR ${aePsnr.psnr.toFixed(2)} dB; held-out denoising loss ${heldOutLoss.toFixed(4)}`);
+  const heldOutDenoising = await heldOutLoss(weights);
+  log(`autoencoder held-out PSNR ${aePsnr.psnr.toFixed(2)} dB; held-out denoising loss ${heldOutDenoising.toFixed(4)}`);
 
   const desc: ModelDescription = {
     name: MODEL_NAME,
@@ -159,7 +119,7 @@ export async function packageEmbeddedModel(log: (s: string) => void = console.lo
       autoencoderTraining: AE_TRAINING,
       ldmTraining: LDM_TRAINING,
       heldOut: 'about 5% of concepts (all tones of an emoji), chosen by a hash of the name',
-      metrics: { autoencoderPsnrDb: +aePsnr.psnr.toFixed(2), heldOutDenoisingLoss: +heldOutLoss.toFixed(4) },
+      metrics: { autoencoderPsnrDb: +aePsnr.psnr.toFixed(2), heldOutDenoisingLoss: +heldOutDenoising.toFixed(4) },
     },
     license: 'Apache-2.0',
   };
@@ -169,7 +129,7 @@ export async function packageEmbeddedModel(log: (s: string) => void = console.lo
   await samplesGrid(PACKAGE_DIR, path.join(PACKAGE_DIR, 'samples.png'));
   const gen = measureGeneration(PACKAGE_DIR);
   log(`4 images × 25 steps: ${gen.seconds.toFixed(2)} s, peak RSS ${gen.peakMiB.toFixed(0)} MiB`);
-  writeFileSync(path.join(PACKAGE_DIR, 'README.md'), modelCard(desc, aeSteps, decoderSteps, ldm.step, aePsnr.psnr, heldOutLoss, gen, countParams(modelParams(architecture))));
+  writeFileSync(path.join(PACKAGE_DIR, 'README.md'), modelCard(desc, aeSteps, decoderSteps, ldm.step, aePsnr.psnr, heldOutDenoising, gen, countParams(modelParams(architecture))));
 }
 
 /** Where the card points for the whole f-ablation (scripts/ablation). */

@@ -16,16 +16,18 @@ import { WordTokenizer } from '../../electron/engine/io/tokenizer.ts';
 import type { ClassEmbedderConfig } from '../../electron/engine/nn/config.ts';
 import { autoencoderFactor } from '../../electron/engine/nn/config.ts';
 import { buildDiffusionLossGraph } from '../../electron/engine/nn/losses.ts';
-import { buildTextEncoderGraph, buildVaeEncoderGraph } from '../../electron/engine/nn/models.ts';
+import { buildTextEncoderGraph } from '../../electron/engine/nn/models.ts';
 import { timestepEmbedding } from '../../electron/engine/nn/unet.ts';
 import { createSession } from '../../electron/engine/onnx/runtime.ts';
 import { toModelProto } from '../../electron/engine/onnx/serialize.ts';
 import { Trainer } from '../../electron/engine/training/index.ts';
 import { CLASS_WORK_DIR, classWords, emojiClasses } from './class-data.ts';
 import { AUTOENCODER, CACHE_DIR, IMAGE_SIZE, MODEL_NAME, UNET, textEncoderConfig } from './config.ts';
-import { loadEmojiDataset, sampleAsFloat, type EmojiDataset } from './emoji-dataset.ts';
+import { loadEmojiDataset, type EmojiDataset } from './emoji-dataset.ts';
+import { encodeMoments } from './latent-moments.ts';
 import { stepLogger } from './step-log.ts';
 import type { StageOptions } from './train-autoencoder.ts';
+import { noiseLevelFeeds } from './noise-feeds.ts';
 
 export const CLASS_CHECKPOINT = path.join(CLASS_WORK_DIR, 'class.ckpt');
 const LATENTS_FILE = path.join(CLASS_WORK_DIR, 'latents.bin');
@@ -76,29 +78,7 @@ async function encodeAll(ds: EmojiDataset, weights: ReadonlyMap<string, Float32A
     const b = readFileSync(LATENTS_FILE);
     return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
   }
-  const batch = 32;
-  const h = IMAGE_SIZE / autoencoderFactor(AUTOENCODER);
-  const per = AUTOENCODER.embedDim * h * h;
-  const g = buildVaeEncoderGraph(AUTOENCODER, batch, IMAGE_SIZE, IMAGE_SIZE);
-  const enc = await createSession(
-    toModelProto(g, { kind: 'embedded', get: (n) => ({ dtype: 'float32', shape: g.params.get(n)!.shape, data: weights.get(n)! }) }),
-    { threads: THREADS },
-  );
-  const count = ds.samples.length;
-  const moments = new Float32Array(count * 2 * per);
-  const n = 3 * IMAGE_SIZE * IMAGE_SIZE;
-  for (let s = 0; s < count; s += batch) {
-    const x = new Float32Array(batch * n);
-    for (let i = 0; i < batch && s + i < count; i++) sampleAsFloat(ds, s + i, x, i * n);
-    const m = Object.values(await enc.run({ [g.inputs[0]!.name]: { dtype: 'float32', shape: [batch, 3, IMAGE_SIZE, IMAGE_SIZE], data: x } }))[0]!.data as Float32Array;
-    for (let i = 0; i < batch && s + i < count; i++) {
-      for (let k = 0; k < per; k++) {
-        moments[(s + i) * 2 * per + k] = m[i * 2 * per + k]!;
-        moments[(s + i) * 2 * per + per + k] = Math.exp(0.5 * Math.max(-30, Math.min(20, m[i * 2 * per + per + k]!)));
-      }
-    }
-  }
-  await enc.release();
+  const moments = await encodeMoments(ds, weights, THREADS);
   writeFileSync(LATENTS_FILE, moments);
   return moments;
 }
@@ -156,9 +136,6 @@ export async function trainClassLdm(o: StageOptions): Promise<void> {
 
   const schedule = makeSchedule();
   const latents = new Float32Array(batch * per);
-  const sa = new Float32Array(batch);
-  const sb = new Float32Array(batch);
-  const weights = new Float32Array(batch);
   const labels = new BigInt64Array(batch);
   const deadline = Date.now() + o.minutes * 60_000;
   const report = stepLogger('class-ldm', log);
@@ -174,21 +151,14 @@ export async function trainClassLdm(o: StageOptions): Promise<void> {
       const list = byClass[k]!;
       const i = list[Math.min(list.length - 1, Math.floor(u[2 * b + 1]! * list.length))]!;
       for (let q = 0; q < per; q++) latents[b * per + q] = (moments[i * 2 * per + q]! + moments[i * 2 * per + per + q]! * post[b * per + q]!) * text.scale;
-      const ab = schedule.alphasCumprod[ts[b]!]!;
-      sa[b] = Math.sqrt(ab);
-      sb[b] = Math.sqrt(1 - ab);
-      const snr = ab / (1 - ab);
-      weights[b] = Math.min(snr, minSnrGamma) / snr;
       labels[b] = BigInt(drop[b]! < classDropout ? K : k);
     }
     const r = await trainer.trainStep({
       latents: { dtype: 'float32', shape: [batch, c, h, h], data: latents },
       noise: { dtype: 'float32', shape: [batch, c, h, h], data: eps },
-      sqrt_alpha_bar: { dtype: 'float32', shape: [batch], data: sa },
-      sqrt_one_minus_alpha_bar: { dtype: 'float32', shape: [batch], data: sb },
+      ...noiseLevelFeeds(schedule.alphasCumprod, ts, minSnrGamma),
       timestep_embedding: timestepEmbedding(Array.from(ts), UNET.modelChannels),
       class_labels: { dtype: 'int64', shape: [batch], data: labels },
-      loss_weights: { dtype: 'float32', shape: [batch], data: weights },
     });
     report(r);
   }

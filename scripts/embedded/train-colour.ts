@@ -9,22 +9,21 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildGradientGraph } from '../../electron/engine/autodiff/index.ts';
-import { Rng } from '../../electron/engine/diffusion/rng.ts';
 import { makeSchedule } from '../../electron/engine/diffusion/schedule.ts';
 import { COLOUR_WORDS, isPersonCaption, nearestColour, type ColourWord } from '../../electron/engine/eval/colour.ts';
 import { pictureHue } from '../../electron/engine/eval/hue.ts';
 import { loadSafetensors } from '../../electron/engine/io/safetensors.ts';
 import { WordTokenizer } from '../../electron/engine/io/tokenizer.ts';
 import { buildDiffusionLossGraph } from '../../electron/engine/nn/losses.ts';
-import { buildVaeEncoderGraph } from '../../electron/engine/nn/models.ts';
 import { timestepEmbedding } from '../../electron/engine/nn/unet.ts';
-import { createSession } from '../../electron/engine/onnx/runtime.ts';
-import { toModelProto } from '../../electron/engine/onnx/serialize.ts';
 import { Trainer } from '../../electron/engine/training/index.ts';
 import { AUTOENCODER, CACHE_DIR, CONTEXT_LENGTH, IMAGE_SIZE, MODEL_NAME, UNET, textEncoderConfig } from './config.ts';
-import { datasetPicture, loadEmojiDataset, sampleAsFloat, type EmojiDataset } from './emoji-dataset.ts';
+import { datasetPicture, loadEmojiDataset, type EmojiDataset } from './emoji-dataset.ts';
+import { heldOutDenoisingLoss } from './held-out-loss.ts';
+import { encodeMoments } from './latent-moments.ts';
 import { stepLogger } from './step-log.ts';
 import type { StageOptions } from './train-autoencoder.ts';
+import { noiseLevelFeeds } from './noise-feeds.ts';
 
 export const COLOUR_WORK_DIR = 'training/embedded-colour';
 /** The text-side variant (stage ldm-colour-text): only the text encoder and the cross-attention keys/values train. */
@@ -82,71 +81,16 @@ export async function shippedMoments(ds: EmojiDataset, shipped: ShippedModel): P
     const b = readFileSync(MOMENTS_FILE);
     return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   }
-  const batch = 32;
-  const c = AUTOENCODER.embedDim;
-  const h = IMAGE_SIZE / 4;
-  const per = c * h * h;
-  const g = buildVaeEncoderGraph(AUTOENCODER, batch, IMAGE_SIZE, IMAGE_SIZE);
-  const enc = await createSession(toModelProto(g, { kind: 'embedded', get: (n) => ({ dtype: 'float32', shape: g.params.get(n)!.shape, data: shipped.weights.get(n)! }) }), { threads: 1 });
-  const count = ds.samples.length;
-  const moments = new Float32Array(count * 2 * per);
-  const n = 3 * IMAGE_SIZE * IMAGE_SIZE;
-  for (let s = 0; s < count; s += batch) {
-    const x = new Float32Array(batch * n);
-    for (let i = 0; i < batch && s + i < count; i++) sampleAsFloat(ds, s + i, x, i * n);
-    const m = Object.values(await enc.run({ [g.inputs[0]!.name]: { dtype: 'float32', shape: [batch, 3, IMAGE_SIZE, IMAGE_SIZE], data: x } }))[0]!.data as Float32Array;
-    for (let i = 0; i < batch && s + i < count; i++) {
-      for (let k = 0; k < per; k++) {
-        moments[(s + i) * 2 * per + k] = m[i * 2 * per + k]!;
-        moments[(s + i) * 2 * per + per + k] = Math.exp(0.5 * Math.max(-30, Math.min(20, m[i * 2 * per + per + k]!)));
-      }
-    }
-  }
-  await enc.release();
+  const moments = await encodeMoments(ds, shipped.weights, 1);
   mkdirSync(COLOUR_WORK_DIR, { recursive: true });
   writeFileSync(MOMENTS_FILE, moments);
   return moments;
 }
 
-/**
- * The model card's held-out denoising loss, measured as package.ts measures it (unweighted ε-MSE on the
- * held-out pictures' posterior means, batches of 16 with timesteps spread over 0…999, noise from Rng(777)).
- */
-export async function heldOutLoss(weights: ReadonlyMap<string, Float32Array>, shipped: ShippedModel, ds: EmojiDataset, moments: Float32Array): Promise<number> {
-  const b = 16;
-  const c = AUTOENCODER.embedDim;
-  const h = IMAGE_SIZE / 4;
-  const lg = buildDiffusionLossGraph(UNET, { batch: b, height: h, width: h, latentChannels: c, textEncoder: textEncoderConfig(shipped.tok.vocabSize) });
-  const g = lg.graph;
-  const s = await createSession(toModelProto(g, { kind: 'embedded', get: (n) => ({ dtype: 'float32', shape: g.params.get(n)!.shape, data: weights.get(n)! }) }), { threads: 1 });
-  const held = ds.samples.flatMap((x, i) => (x.heldOut ? [i] : []));
-  const schedule = makeSchedule();
-  const rng = new Rng(777);
-  const per = c * h * h;
-  let total = 0;
-  let batches = 0;
-  for (let start = 0; start + b <= held.length; start += b) {
-    const lat = new Float32Array(b * per);
-    const ids = new BigInt64Array(b * CONTEXT_LENGTH);
-    const ts = Array.from({ length: b }, (_, k) => Math.floor(((k + 0.5) / b) * 1000));
-    for (let k = 0; k < b; k++) {
-      const i = held[start + k]!;
-      for (let q = 0; q < per; q++) lat[k * per + q] = moments[i * 2 * per + q]! * shipped.scale;
-      ids.set(BigInt64Array.from(shipped.tok.encode(ds.samples[i]!.caption), (v) => BigInt(v)), k * CONTEXT_LENGTH);
-    }
-    const out = await s.run({
-      latents: { dtype: 'float32', shape: [b, c, h, h], data: lat },
-      noise: { dtype: 'float32', shape: [b, c, h, h], data: rng.normal(b * per) },
-      sqrt_alpha_bar: { dtype: 'float32', shape: [b], data: Float32Array.from(ts, (t) => Math.sqrt(schedule.alphasCumprod[t]!)) },
-      sqrt_one_minus_alpha_bar: { dtype: 'float32', shape: [b], data: Float32Array.from(ts, (t) => Math.sqrt(1 - schedule.alphasCumprod[t]!)) },
-      timestep_embedding: timestepEmbedding(ts, UNET.modelChannels),
-      input_ids: { dtype: 'int64', shape: [b, CONTEXT_LENGTH], data: ids },
-    }, ['loss']);
-    total += (out.loss!.data as Float32Array)[0]!;
-    batches++;
-  }
-  await s.release();
-  return total / batches;
+/** The model card's held-out denoising loss (held-out-loss.ts) of `weights` read with `model`'s tokenizer and scale. */
+export function heldOutLoss(weights: ReadonlyMap<string, Float32Array>, model: ShippedModel, ds: EmojiDataset, moments: Float32Array): Promise<number> {
+  const encode = (t: string) => BigInt64Array.from(model.tok.encode(t), (v) => BigInt(v));
+  return heldOutDenoisingLoss({ weights, ds, moments, scaleFactor: model.scale, vocabSize: model.tok.vocabSize, encode, threads: 1 });
 }
 
 export async function trainColour(o: StageOptions & { textOnly?: boolean }): Promise<void> {
@@ -190,9 +134,6 @@ export async function trainColour(o: StageOptions & { textOnly?: boolean }): Pro
   const schedule = makeSchedule();
   const per = c * h * h;
   const latents = new Float32Array(batch * per);
-  const sa = new Float32Array(batch);
-  const sb = new Float32Array(batch);
-  const weights = new Float32Array(batch);
   const ids = new BigInt64Array(batch * CONTEXT_LENGTH);
   const encode = (t: string) => BigInt64Array.from(shipped.tok.encode(t), (v) => BigInt(v));
   const empty = encode('');
@@ -209,22 +150,15 @@ export async function trainColour(o: StageOptions & { textOnly?: boolean }): Pro
     for (let b = 0; b < batch; b++) {
       const i = train[pick[b]!]!;
       for (let k = 0; k < per; k++) latents[b * per + k] = (moments[i * 2 * per + k]! + moments[i * 2 * per + per + k]! * post[b * per + k]!) * shipped.scale;
-      const ab = schedule.alphasCumprod[ts[b]!]!;
-      sa[b] = Math.sqrt(ab);
-      sb[b] = Math.sqrt(1 - ab);
-      const snr = ab / (1 - ab);
-      weights[b] = Math.min(snr, minSnrGamma) / snr;
       const caption = useColour[b]! < colourShare ? (coloured.get(i) ?? ds.samples[i]!.caption) : ds.samples[i]!.caption;
       ids.set(drop[b]! < captionDropout ? empty : encode(caption), b * CONTEXT_LENGTH);
     }
     const r = await trainer.trainStep({
       latents: { dtype: 'float32', shape: [batch, c, h, h], data: latents },
       noise: { dtype: 'float32', shape: [batch, c, h, h], data: eps },
-      sqrt_alpha_bar: { dtype: 'float32', shape: [batch], data: sa },
-      sqrt_one_minus_alpha_bar: { dtype: 'float32', shape: [batch], data: sb },
+      ...noiseLevelFeeds(schedule.alphasCumprod, ts, minSnrGamma),
       timestep_embedding: timestepEmbedding(Array.from(ts), UNET.modelChannels),
       input_ids: { dtype: 'int64', shape: [batch, CONTEXT_LENGTH], data: ids },
-      loss_weights: { dtype: 'float32', shape: [batch], data: weights },
     });
     report(r);
   }

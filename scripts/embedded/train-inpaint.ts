@@ -22,6 +22,7 @@ import { AUTOENCODER, CACHE_DIR, CONTEXT_LENGTH, IMAGE_SIZE, LDM_TRAINING, MODEL
 import { stepLogger } from './step-log.ts';
 import { loadEmojiDataset, sampleAsFloat } from './emoji-dataset.ts';
 import type { StageOptions } from './train-autoencoder.ts';
+import { noiseLevelFeeds } from './noise-feeds.ts';
 
 export const INPAINT_WORK_DIR = 'training/embedded-inpaint';
 export const INPAINT_CHECKPOINT = path.join(INPAINT_WORK_DIR, 'inpaint.ckpt');
@@ -170,25 +171,13 @@ export async function trainInpaint(o: StageOptions): Promise<void> {
     for (let b = 0; b < batch; b++) concat.set(zm.subarray(b * per, (b + 1) * per), b * (c + 1) * h * h + h * h);
     const eps = rng.normal(batch * per);
     const ts = rng.integers(batch, schedule.alphasCumprod.length);
-    const sa = new Float32Array(batch);
-    const sb = new Float32Array(batch);
-    const weights = new Float32Array(batch);
-    for (let b = 0; b < batch; b++) {
-      const ab = schedule.alphasCumprod[ts[b]!]!;
-      sa[b] = Math.sqrt(ab);
-      sb[b] = Math.sqrt(1 - ab);
-      const snr = ab / (1 - ab);
-      weights[b] = Math.min(snr, minSnrGamma) / snr;
-    }
     const r = await trainer.trainStep({
       latents: { dtype: 'float32', shape: [batch, c, h, h], data: z0 },
       noise: { dtype: 'float32', shape: [batch, c, h, h], data: eps },
       concat: { dtype: 'float32', shape: [batch, c + 1, h, h], data: concat },
-      sqrt_alpha_bar: { dtype: 'float32', shape: [batch], data: sa },
-      sqrt_one_minus_alpha_bar: { dtype: 'float32', shape: [batch], data: sb },
+      ...noiseLevelFeeds(schedule.alphasCumprod, ts, minSnrGamma),
       timestep_embedding: timestepEmbedding(Array.from(ts), INPAINT_UNET.modelChannels),
       input_ids: { dtype: 'int64', shape: [batch, CONTEXT_LENGTH], data: ids },
-      loss_weights: { dtype: 'float32', shape: [batch], data: weights },
     });
     report(r);
   }

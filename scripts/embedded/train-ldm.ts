@@ -10,16 +10,15 @@ import type { TokenizerSpec } from '../../electron/engine/io/model-package.ts';
 import { WordTokenizer } from '../../electron/engine/io/tokenizer.ts';
 import { autoencoderFactor } from '../../electron/engine/nn/config.ts';
 import { buildDiffusionLossGraph } from '../../electron/engine/nn/losses.ts';
-import { buildVaeEncoderGraph } from '../../electron/engine/nn/models.ts';
 import { timestepEmbedding } from '../../electron/engine/nn/unet.ts';
-import { toModelProto } from '../../electron/engine/onnx/serialize.ts';
-import { createSession } from '../../electron/engine/onnx/runtime.ts';
 import { loadCheckpoint, Trainer } from '../../electron/engine/training/index.ts';
 import { AUTOENCODER, CACHE_DIR, CONTEXT_LENGTH, IMAGE_SIZE, LDM_TRAINING, UNET, WORK_DIR, textEncoderConfig } from './config.ts';
+import { encodeMoments } from './latent-moments.ts';
 import { latentScaleFactor } from './latent-scale.ts';
 import { stepLogger } from './step-log.ts';
-import { loadEmojiDataset, sampleAsFloat } from './emoji-dataset.ts';
+import { loadEmojiDataset } from './emoji-dataset.ts';
 import { AE_CHECKPOINT, type StageOptions } from './train-autoencoder.ts';
+import { noiseLevelFeeds } from './noise-feeds.ts';
 
 export const LDM_CHECKPOINT = path.join(WORK_DIR, 'ldm.ckpt');
 export const LATENTS_FILE = path.join(WORK_DIR, 'latents.bin');
@@ -46,31 +45,9 @@ export async function latentCache(): Promise<LatentCache> {
   }
   const ck = await loadCheckpoint(AE_CHECKPOINT);
   const ds = await loadEmojiDataset(IMAGE_SIZE, CACHE_DIR);
-  const batch = 32;
-  const g = buildVaeEncoderGraph(AUTOENCODER, batch, IMAGE_SIZE, IMAGE_SIZE);
-  const enc = await createSession(
-    toModelProto(g, { kind: 'embedded', get: (name) => ({ dtype: 'float32', shape: g.params.get(name)!.shape, data: ck.params.get(name)! }) }),
-    { threads: 2 },
-  );
   const per = channels * size * size;
   const count = ds.samples.length;
-  const moments = new Float32Array(count * 2 * per);
-  const n = 3 * IMAGE_SIZE * IMAGE_SIZE;
-  for (let s = 0; s < count; s += batch) {
-    const x = new Float32Array(batch * n);
-    for (let i = 0; i < batch && s + i < count; i++) sampleAsFloat(ds, s + i, x, i * n);
-    const out = Object.values(await enc.run({ [g.inputs[0]!.name]: { dtype: 'float32', shape: [batch, 3, IMAGE_SIZE, IMAGE_SIZE], data: x } }))[0]!;
-    const m = out.data as Float32Array;
-    for (let i = 0; i < batch && s + i < count; i++) {
-      const base = (s + i) * 2 * per;
-      for (let k = 0; k < per; k++) {
-        moments[base + k] = m[i * 2 * per + k]!;
-        const logvar = Math.max(-30, Math.min(20, m[i * 2 * per + per + k]!));
-        moments[base + per + k] = Math.exp(0.5 * logvar);
-      }
-    }
-  }
-  await enc.release();
+  const moments = await encodeMoments(ds, ck.params, 2);
   const scaleFactor = latentScaleFactor(moments, count, per, (i) => ds.samples[i]!.heldOut);
   writeFileSync(LATENTS_FILE, moments);
   writeFileSync(LATENTS_META, JSON.stringify({ scaleFactor, aeStep: ck.step }));
@@ -128,9 +105,6 @@ export async function trainLdm(o: StageOptions): Promise<void> {
   const schedule = makeSchedule();
   const per = c * h * h;
   const latents = new Float32Array(batch * per);
-  const sa = new Float32Array(batch);
-  const sb = new Float32Array(batch);
-  const weights = new Float32Array(batch);
   const ids = new BigInt64Array(batch * CONTEXT_LENGTH);
   const empty = tok.encode('');
   const deadline = Date.now() + o.minutes * 60_000;
@@ -148,21 +122,14 @@ export async function trainLdm(o: StageOptions): Promise<void> {
       for (let k = 0; k < per; k++) {
         latents[b * per + k] = (cache.moments[base + k]! + cache.moments[base + per + k]! * post[b * per + k]!) * cache.scaleFactor;
       }
-      const ab = schedule.alphasCumprod[ts[b]!]!;
-      sa[b] = Math.sqrt(ab);
-      sb[b] = Math.sqrt(1 - ab);
-      const snr = ab / (1 - ab);
-      weights[b] = Math.min(snr, minSnrGamma) / snr;
       ids.set(drop[b]! < captionDropout ? empty : tok.encode(ds.samples[i]!.caption), b * CONTEXT_LENGTH);
     }
     const r = await trainer.trainStep({
       latents: { dtype: 'float32', shape: [batch, c, h, h], data: latents },
       noise: { dtype: 'float32', shape: [batch, c, h, h], data: eps },
-      sqrt_alpha_bar: { dtype: 'float32', shape: [batch], data: sa },
-      sqrt_one_minus_alpha_bar: { dtype: 'float32', shape: [batch], data: sb },
+      ...noiseLevelFeeds(schedule.alphasCumprod, ts, minSnrGamma),
       timestep_embedding: timestepEmbedding(Array.from(ts), UNET.modelChannels),
       input_ids: { dtype: 'int64', shape: [batch, CONTEXT_LENGTH], data: ids },
-      loss_weights: { dtype: 'float32', shape: [batch], data: weights },
     });
     report(r);
   }
