@@ -61,6 +61,8 @@ describe('f-ablation report', () => {
     expect(text).not.toContain('--stage ablation-autoencoder --variant f1');
     expect(text).toContain('- at 2.5 CPU-min: FID f4 40.25 < f1 90.00; KID×10³ f4 45.60 < f1 200.00');
     expect(text).toContain('](f-ablation.svg)');
+    // f1 stopped at 2.5 CPU-minutes, f4 went on: the page says which budget all share and who went past it
+    expect(text).toContain('for the same CPU time, 2.5 CPU-minutes each, and f=4 KL continued to 10 (');
   });
 
   it('draws one polyline per variant and metric, its points left to right in CPU-minutes, lower values higher up', () => {
